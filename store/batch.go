@@ -1,0 +1,311 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Edit applies one patch to a lead under SPEC §1's rules and returns the
+// lead as stored. It is on disk when Edit returns. Errors wrap ErrNotFound,
+// ErrInvalid, ErrRefused or ErrExists, and leave the lead untouched. An edit
+// that changes nothing writes nothing and fires no event.
+func (s *Store) Edit(ctx context.Context, id uint64, p Patch) (*Lead, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var (
+		result  *Lead
+		refusal error
+	)
+	op := newOp(func(w *stepWriter) error {
+		cur, err := readLead(w, id)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			result, refusal = nil, fmt.Errorf("lead %d: %w", id, ErrNotFound)
+			return nil
+		}
+		final, _, errs, err := s.applyAll(w, cur, []Patch{p})
+		result, refusal = final, errs[0]
+		return err
+	})
+	if err := s.commit.do(op); err != nil {
+		return nil, fmt.Errorf("edit lead %d: %w", id, err)
+	}
+	if refusal != nil {
+		return nil, fmt.Errorf("edit %w", refusal)
+	}
+	return result.Clone(), nil
+}
+
+// applyAll applies patches to cur in order inside a step and records the
+// writes. A patch that breaks a rule is skipped (its error is in errs); the
+// others apply. It returns the final lead.
+func (s *Store) applyAll(w *stepWriter, cur *Lead, patches []Patch) (*Lead, int, []error, error) {
+	now := s.now().UTC()
+	env := s.envFor(w, cur.Offer, now)
+	old := cur
+	errs := make([]error, len(patches))
+	var (
+		changes []Change
+		events  []Event
+		applied int
+	)
+	for i := range patches {
+		p := &patches[i]
+		res, err := applyPatch(cur, p, env)
+		if err == nil && res.lead.Ext != cur.Ext {
+			err = checkExtFree(w, res.lead)
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if len(res.changes) == 0 {
+			continue
+		}
+		by := p.By
+		if by == "" {
+			by = "api"
+		}
+		changes = append(changes, Change{Rev: res.lead.Rev, At: now, By: by, Fields: res.changes})
+		if ev, ok := statusEvent(cur.Status, res.lead, res.approved, now, by); ok {
+			events = append(events, ev)
+		}
+		cur = res.lead
+		applied++
+	}
+	if len(changes) > 0 {
+		s.writeLead(w, old, cur, changes, events)
+	}
+	return cur, applied, errs, nil
+}
+
+func checkExtFree(w *stepWriter, l *Lead) error {
+	v, ok, err := w.get(extKey(l.Offer, l.Ext))
+	if err != nil || !ok {
+		return err
+	}
+	if id, _ := readID(v); id != l.ID {
+		return fmt.Errorf("lead %d: offer %q already has ext %q (lead %d): %w", l.ID, l.Offer, l.Ext, id, ErrExists)
+	}
+	return nil
+}
+
+// Batch gathers the edits of one unit of work, a status-check response say,
+// to commit them together or drop them all. Each Edit answers at once
+// against the store as the batch first saw it plus the batch's own edits,
+// so a handler learns right away whether an edit is accepted; Commit then
+// applies the same patches to the current leads in one go. A Batch is used
+// by one goroutine.
+type Batch struct {
+	s     *Store
+	read  *badger.Txn
+	leads map[uint64]*batchLead
+	order []uint64
+	edits int
+	done  bool
+}
+
+type batchLead struct {
+	cur     *Lead
+	patches []Patch
+	changes []Change // what each recorded patch changed, for dry runs
+}
+
+// BatchChange is one recorded edit, as a dry run shows it.
+type BatchChange struct {
+	LeadID uint64        `json:"lead_id"`
+	By     string        `json:"by"`
+	Fields []FieldChange `json:"changes"`
+}
+
+// CommitResult tells what Commit did. Refused lists patches that had passed
+// Batch.Edit but broke a rule against the lead as it was at commit time
+// (another writer changed it in between); they were skipped.
+type CommitResult struct {
+	Leads   int     // leads written
+	Edits   int     // patches applied
+	Refused []error // patches skipped at commit
+}
+
+// NewBatch starts a batch. Call Commit or Discard when done.
+func (s *Store) NewBatch() *Batch {
+	return &Batch{s: s, read: s.db.NewTransaction(false), leads: make(map[uint64]*batchLead)}
+}
+
+// Get returns a lead as the batch sees it.
+func (b *Batch) Get(id uint64) (*Lead, error) {
+	bl, err := b.lead(id)
+	if err != nil {
+		return nil, err
+	}
+	return bl.cur.Clone(), nil
+}
+
+func (b *Batch) lead(id uint64) (*batchLead, error) {
+	if b.done {
+		return nil, fmt.Errorf("batch already committed or discarded: %w", ErrInvalid)
+	}
+	if bl := b.leads[id]; bl != nil {
+		return bl, nil
+	}
+	l, err := getLead(b.read, id)
+	if err != nil {
+		return nil, err
+	}
+	bl := &batchLead{cur: l}
+	b.leads[id] = bl
+	return bl, nil
+}
+
+// Edit checks p against the lead and records it. The error, if any, is the
+// one Store.Edit would give; the batch goes on either way. A patch that
+// changes nothing is not recorded.
+func (b *Batch) Edit(id uint64, p Patch) (*Lead, error) {
+	bl, err := b.lead(id)
+	if err != nil {
+		return nil, fmt.Errorf("edit lead %d: %w", id, err)
+	}
+	now := b.s.now().UTC()
+	env := &editEnv{now: now, policy: b.s.policy(bl.cur.Offer), reasons: b.s.reasons,
+		goalKnown: func(offer string, goal uint32) (bool, error) {
+			_, err := b.read.Get(goalIDKey(offer, goal))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		}}
+	res, err := applyPatch(bl.cur, &p, env)
+	if err == nil && res.lead.Ext != bl.cur.Ext {
+		err = b.extFree(res.lead)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("edit %w", err)
+	}
+	if len(res.changes) == 0 {
+		return bl.cur.Clone(), nil
+	}
+	if len(bl.patches) == 0 {
+		b.order = append(b.order, id)
+	}
+	bl.patches = append(bl.patches, p)
+	bl.changes = append(bl.changes, Change{Rev: res.lead.Rev, At: now, By: p.By, Fields: res.changes})
+	bl.cur = res.lead
+	b.edits++
+	return res.lead.Clone(), nil
+}
+
+func (b *Batch) extFree(l *Lead) error {
+	for id, bl := range b.leads {
+		if id != l.ID && bl.cur.Offer == l.Offer && bl.cur.Ext == l.Ext {
+			return fmt.Errorf("lead %d: offer %q already has ext %q (lead %d): %w", l.ID, l.Offer, l.Ext, id, ErrExists)
+		}
+	}
+	item, err := b.read.Get(extKey(l.Offer, l.Ext))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	if id, _ := readID(v); id != l.ID {
+		if other := b.leads[id]; other != nil && other.cur.Ext != l.Ext {
+			return nil // that lead gives the ext up in this batch
+		}
+		return fmt.Errorf("lead %d: offer %q already has ext %q (lead %d): %w", l.ID, l.Offer, l.Ext, id, ErrExists)
+	}
+	return nil
+}
+
+// Len returns the number of recorded edits.
+func (b *Batch) Len() int { return b.edits }
+
+// Changes lists the recorded edits in the order they were made per lead.
+func (b *Batch) Changes() []BatchChange {
+	out := make([]BatchChange, 0, b.edits)
+	for _, id := range b.order {
+		for _, c := range b.leads[id].changes {
+			out = append(out, BatchChange{LeadID: id, By: c.By, Fields: c.Fields})
+		}
+	}
+	return out
+}
+
+// Discard drops the batch: nothing is written.
+func (b *Batch) Discard() {
+	if !b.done {
+		b.done = true
+		b.read.Discard()
+	}
+}
+
+// Commit writes every recorded edit, applying each lead's patches to the
+// lead as it is now, in one transaction when it fits Badger's limit and in
+// as few as needed when it does not. It is on disk when Commit returns.
+func (b *Batch) Commit(ctx context.Context) (CommitResult, error) {
+	if b.done {
+		return CommitResult{}, fmt.Errorf("batch already committed or discarded: %w", ErrInvalid)
+	}
+	b.Discard()
+	if err := ctx.Err(); err != nil {
+		return CommitResult{}, err
+	}
+	var res CommitResult
+	if b.edits == 0 {
+		return res, nil
+	}
+	steps := make([]step, len(b.order))
+	outcomes := make([]struct {
+		written bool
+		edits   int
+		refused []error
+	}, len(b.order))
+	for i, id := range b.order {
+		patches := b.leads[id].patches
+		out := &outcomes[i]
+		steps[i] = func(w *stepWriter) error {
+			*out = struct {
+				written bool
+				edits   int
+				refused []error
+			}{}
+			cur, err := readLead(w, id)
+			if err != nil {
+				return err
+			}
+			if cur == nil {
+				out.refused = append(out.refused, fmt.Errorf("lead %d: deleted meanwhile: %w", id, ErrNotFound))
+				return nil
+			}
+			final, n, errs, err := b.s.applyAll(w, cur, patches)
+			out.written, out.edits = final != cur, n
+			for _, e := range errs {
+				if e != nil {
+					out.refused = append(out.refused, e)
+				}
+			}
+			return err
+		}
+	}
+	err := b.s.commit.do(newOp(steps...))
+	for _, o := range outcomes {
+		if o.written {
+			res.Leads++
+		}
+		res.Edits += o.edits
+		res.Refused = append(res.Refused, o.refused...)
+	}
+	if err != nil {
+		return res, fmt.Errorf("commit batch: %w", err)
+	}
+	return res, nil
+}

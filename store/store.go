@@ -1,0 +1,239 @@
+// Package store keeps leads in an embedded Badger database: the lead model,
+// statuses and reasons, the edit rules every caller shares (Lua handlers,
+// the API, the scheduler), the indexes the status checks read, the history
+// of every change and durable change feeds. It knows nothing of Lua or HTTP.
+//
+// All writes go through one committer goroutine that gathers the Add and
+// Edit calls in flight into one Badger transaction and one fsync (group
+// commit): a call returns only after its change is on disk, yet concurrent
+// callers share the cost of the sync.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Options configure a Store. The zero value (with Dir set) is a durable
+// store with the standard reasons and default offer policy.
+type Options struct {
+	// Dir holds the database; ignored with InMemory.
+	Dir string
+	// InMemory keeps everything in memory, for tests and dry runs.
+	InMemory bool
+	// NoSync acknowledges writes before they are fsync'd. A crash of the
+	// process loses nothing (the write-ahead log is in the page cache), a
+	// crash of the machine may lose the last writes.
+	NoSync bool
+	// Reasons is the list of rejection reasons; nil means StandardReasons.
+	Reasons *ReasonTable
+	// Policies gives per-offer edit settings; nil means DefaultPolicy for all.
+	Policies Policies
+	// Feeds names the durable change feeds to keep (see Feed).
+	Feeds []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives Badger's warnings and the store's own; nil discards.
+	Logger *slog.Logger
+	// GCInterval is how often the value log is garbage collected; 0 means
+	// 10 minutes, negative disables it.
+	GCInterval time.Duration
+}
+
+// Store is the lead database. It is safe for concurrent use.
+type Store struct {
+	db       *badger.DB
+	opts     Options
+	reasons  *ReasonTable
+	policies atomic.Pointer[policiesBox]
+	now      func() time.Time
+	log      *slog.Logger
+
+	leadSeq *badger.Sequence
+	goalSeq *badger.Sequence
+	seqMu   sync.Mutex
+
+	commit *committer
+	subs   subscribers
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	bg        sync.WaitGroup
+}
+
+type policiesBox struct{ p Policies }
+
+// Open opens (or creates) the store.
+func Open(opts Options) (*Store, error) {
+	if !opts.InMemory && opts.Dir == "" {
+		return nil, fmt.Errorf("store: no data directory: %w", ErrInvalid)
+	}
+	for _, f := range opts.Feeds {
+		if err := checkName("feed", f); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	s := &Store{
+		opts:    opts,
+		reasons: opts.Reasons,
+		now:     opts.Now,
+		log:     opts.Logger,
+		closed:  make(chan struct{}),
+	}
+	if s.reasons == nil {
+		s.reasons = StandardReasons()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.SetPolicies(opts.Policies)
+
+	db, err := badger.Open(badgerOptions(opts, s.log))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
+	}
+	s.db = db
+	// Sequences lease ids in blocks; ids of a lease that a crash cuts
+	// short are skipped, never reused.
+	if s.leadSeq, err = db.GetSequence(seqLeadKey, 1000); err == nil {
+		s.goalSeq, err = db.GetSequence(seqGoalKey, 16)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: sequences: %w", err)
+	}
+	s.commit = newCommitter(s)
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.commit.loop() }()
+	if gc := opts.GCInterval; gc >= 0 && !opts.InMemory {
+		if gc == 0 {
+			gc = 10 * time.Minute
+		}
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.gcLoop(gc) }()
+	}
+	return s, nil
+}
+
+// badgerOptions sizes Badger for a 2-core machine holding a few million
+// leads: records are small (a few hundred bytes), so they live in the LSM
+// tree, not the value log; memtables and caches are kept modest so that a
+// million leads fit well under 300 MB of RSS.
+func badgerOptions(opts Options, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(opts.Dir).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(!opts.NoSync).
+		WithLogger(badgerLogger{log}).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(12).
+		WithNumCompactors(2).
+		WithBlockCacheSize(48 << 20).
+		WithIndexCacheSize(32 << 20).
+		WithValueThreshold(4 << 10).
+		WithValueLogFileSize(256 << 20).
+		WithCompression(options.Snappy).
+		WithMetricsEnabled(false).
+		WithNumGoroutines(4).
+		// The committer is the only writer (commit.go): conflicts cannot
+		// happen, so tracking read keys for them would be wasted work.
+		WithDetectConflicts(false)
+	if opts.InMemory {
+		o.Dir, o.ValueDir = "", ""
+	}
+	return o
+}
+
+// SetPolicies replaces the per-offer policies, e.g. after a reload of the
+// offers' settings. Edits already running finish with the old ones.
+func (s *Store) SetPolicies(p Policies) { s.policies.Store(&policiesBox{p}) }
+
+func (s *Store) policy(offer string) OfferPolicy {
+	if box := s.policies.Load(); box != nil && box.p != nil {
+		return box.p.Policy(offer)
+	}
+	return DefaultPolicy()
+}
+
+// Reasons returns the reason table the store validates against.
+func (s *Store) Reasons() *ReasonTable { return s.reasons }
+
+// Close stops the committer after the writes in flight, then closes Badger.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.commit.stop()
+		close(s.closed)
+		s.bg.Wait()
+		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release(), s.db.Close())
+	})
+	return err
+}
+
+func (s *Store) gcLoop(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+			// One RunValueLogGC call rewrites at most one file; repeat
+			// until there is nothing worth rewriting.
+			for i := 0; i < 16; i++ {
+				if err := s.db.RunValueLogGC(0.5); err != nil {
+					if !errors.Is(err, badger.ErrNoRewrite) {
+						s.log.Warn("value log GC", "err", err)
+					}
+					break
+				}
+			}
+		}
+	}
+}
+
+// nextID returns a fresh lead id.
+func (s *Store) nextID() (uint64, error) {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	for {
+		id, err := s.leadSeq.Next()
+		if err != nil {
+			return 0, fmt.Errorf("store: lead id: %w", err)
+		}
+		if id != 0 { // 0 is never a lead id, so that nil and 0 mean "no lead"
+			return id, nil
+		}
+	}
+}
+
+func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	return s.db.View(fn)
+}
+
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error(fmt.Sprintf(f, a...), "from", "badger") }
+func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn(fmt.Sprintf(f, a...), "from", "badger") }
+func (l badgerLogger) Infof(string, ...any)        {}
+func (l badgerLogger) Debugf(string, ...any)       {}

@@ -1,0 +1,77 @@
+package store
+
+import "time"
+
+// writeLead records a lead's move from old (nil for a new lead) to n: the
+// record, every index the move touches, one history entry per change, and
+// an event (plus its feed entries) per status change. changes[i] has
+// Rev old.Rev+i+1; n.Rev is the last of them.
+func (s *Store) writeLead(w *stepWriter, old, n *Lead, changes []Change, events []Event) {
+	w.set(leadKey(n.ID), encodeLead(make([]byte, 0, 256), n))
+	for i := range changes {
+		w.set(historyKey(n.ID, changes[i].Rev), encodeChange(nil, &changes[i]))
+	}
+	statusChanged := old == nil || old.Status != n.Status
+	if statusChanged {
+		if old != nil {
+			w.del(statusKey(old.Offer, old.Status, old.ID))
+		}
+		w.set(statusKey(n.Offer, n.Status, n.ID), nil)
+		w.set(createdKey(n.Offer, n.Created, n.ID), []byte{byte(n.Status)})
+	}
+	if old == nil || old.Ext != n.Ext {
+		if old != nil && old.Ext != "" {
+			w.del(extKey(old.Offer, old.Ext))
+		}
+		if n.Ext != "" {
+			w.set(extKey(n.Offer, n.Ext), idValue(n.ID))
+		}
+	}
+	if old == nil || !old.HoldUntil.Equal(n.HoldUntil) {
+		if old != nil && !old.HoldUntil.IsZero() {
+			w.del(holdKey(old.HoldUntil, old.ID))
+		}
+		if !n.HoldUntil.IsZero() {
+			w.set(holdKey(n.HoldUntil, n.ID), nil)
+		}
+	}
+	for i := range events {
+		w.emit(events[i])
+		for _, feed := range s.opts.Feeds {
+			w.set(feedKey(feed, n.ID, events[i].Rev), encodeEvent(&events[i]))
+		}
+	}
+}
+
+// statusEvent returns the event of a change from a to b, if it is one.
+func statusEvent(a Status, b *Lead, approved bool, at time.Time, by string) (Event, bool) {
+	if a == b.Status && !approved {
+		return Event{}, false
+	}
+	return Event{LeadID: b.ID, Offer: b.Offer, Rev: b.Rev, From: a, To: b.Status,
+		Reason: b.Reason, Approved: approved, At: at, By: by}, true
+}
+
+// readLead reads a lead inside a step.
+func readLead(w *stepWriter, id uint64) (*Lead, error) {
+	v, ok, err := w.get(leadKey(id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, nil
+	}
+	return decodeLead(v)
+}
+
+func (s *Store) envFor(w *stepWriter, offer string, now time.Time) *editEnv {
+	return &editEnv{
+		now:     now,
+		policy:  s.policy(offer),
+		reasons: s.reasons,
+		goalKnown: func(offer string, goal uint32) (bool, error) {
+			_, ok, err := w.get(goalIDKey(offer, goal))
+			return ok, err
+		},
+	}
+}
