@@ -155,6 +155,13 @@ func (b *Batch) lead(id uint64) (*batchLead, error) {
 		return bl, nil
 	}
 	l, err := getLead(b.read, id)
+	if errors.Is(err, ErrNotFound) {
+		// The snapshot predates leads added since the batch began (a hook
+		// that adds a lead and then edits it); look again in a fresh one.
+		b.read.Discard()
+		b.read = b.s.db.NewTransaction(false)
+		l, err = getLead(b.read, id)
+	}
 	if err != nil {
 		return nil, err
 	}
