@@ -233,7 +233,9 @@ func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error 
 
 type badgerLogger struct{ log *slog.Logger }
 
-func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error(fmt.Sprintf(f, a...), "from", "badger") }
-func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn(fmt.Sprintf(f, a...), "from", "badger") }
-func (l badgerLogger) Infof(string, ...any)        {}
-func (l badgerLogger) Debugf(string, ...any)       {}
+func (l badgerLogger) Errorf(f string, a ...any) { l.log.Error(fmt.Sprintf(f, a...), "from", "badger") }
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn(fmt.Sprintf(f, a...), "from", "badger")
+}
+func (l badgerLogger) Infof(string, ...any)  {}
+func (l badgerLogger) Debugf(string, ...any) {}
