@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -40,6 +41,9 @@ func DecodeNewLead(r io.Reader) (NewLead, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&nl); err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return NewLead{}, fmt.Errorf("lead: %w", err)
+		}
 		return NewLead{}, fmt.Errorf("lead: %v: %w", err, ErrInvalid)
 	}
 	if dec.More() {
@@ -56,7 +60,10 @@ func DecodePatch(r io.Reader) (Patch, error) {
 	}
 	var p Patch
 	if err := json.Unmarshal(bytes.TrimSpace(data), &p); err != nil {
-		return Patch{}, fmt.Errorf("%v: %w", err, ErrInvalid)
+		if errors.Is(err, ErrInvalid) {
+			return Patch{}, err
+		}
+		return Patch{}, fmt.Errorf("patch: %v: %w", err, ErrInvalid)
 	}
 	return p, nil
 }

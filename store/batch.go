@@ -37,7 +37,7 @@ func (s *Store) Edit(ctx context.Context, id uint64, p Patch) (*Lead, error) {
 		return nil, fmt.Errorf("edit lead %d: %w", id, err)
 	}
 	if refusal != nil {
-		return nil, fmt.Errorf("edit %w", refusal)
+		return nil, fmt.Errorf("edit: %w", refusal)
 	}
 	return result.Clone(), nil
 }
@@ -192,7 +192,7 @@ func (b *Batch) Edit(id uint64, p Patch) (*Lead, error) {
 		err = b.extFree(res.lead)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("edit %w", err)
+		return nil, fmt.Errorf("edit: %w", err)
 	}
 	if len(res.changes) == 0 {
 		return bl.cur.Clone(), nil

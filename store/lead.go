@@ -33,9 +33,9 @@ type Lead struct {
 
 // Cash overrides the payouts computed from the offer's rates.
 type Cash struct {
-	WM  Money    `json:"wm"`  // the webmaster's payout
-	Pay Money    `json:"pay"` // what the advertiser pays
-	Ref Money    `json:"ref"` // the referral's share
+	WM  Money    `json:"wm,omitzero"`  // the webmaster's payout
+	Pay Money    `json:"pay,omitzero"` // what the advertiser pays
+	Ref Money    `json:"ref,omitzero"` // the referral's share
 	CC  Currency `json:"cc,omitempty"`
 }
 

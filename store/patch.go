@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -377,6 +378,9 @@ func (p *Patch) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return fmt.Errorf("patch: %w", err)
+		}
 		return fmt.Errorf("patch: %v: %w", err, ErrInvalid)
 	}
 	var out Patch

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"leadhost/store"
+)
+
+// leadhost runs the CLI in-process and returns exit code, stdout, stderr.
+func leadhost(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestLeadCommands(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	fixture, err := os.ReadFile("../../testdata/leads/ivan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := leadhost(t, string(fixture), "lead", "add", "--data", data)
+	if code != exitOK {
+		t.Fatalf("lead add: exit %d, %s", code, errOut)
+	}
+	var added store.Lead
+	if err := json.Unmarshal([]byte(out), &added); err != nil {
+		t.Fatalf("lead add printed %q: %v", out, err)
+	}
+	if added.ID == 0 || added.Status != store.StatusNew || added.Fields["phone"] != "79990001122" || added.Base.String() != "12.10" {
+		t.Fatalf("added lead: %s", out)
+	}
+	id := "1"
+
+	steps := []struct {
+		name    string
+		stdin   string
+		args    []string
+		code    int
+		stdout  []string // substrings of stdout
+		stderr  string   // substring of stderr
+		comment string
+	}{
+		{name: "approve", stdin: `{"accept": 1, "comment": "ok"}`, args: []string{"lead", "edit", id}, stdout: []string{`"status": 6`, `"accepted_at"`, `"by": "cli"`}},
+		{name: "back from 6 to 2 is refused", stdin: `{"status": 2}`, args: []string{"lead", "edit", id}, code: exitError, stderr: "no way back"},
+		{name: "status 13", stdin: `{"status": 13}`, args: []string{"lead", "edit", id}, code: exitError, stderr: "status 13 out of range 1..12"},
+		{name: "unknown field", stdin: `{"colour": "red"}`, args: []string{"lead", "edit", id}, code: exitError, stderr: `unknown field "colour"`},
+		{name: "empty patch", stdin: `{}`, args: []string{"lead", "edit", id}, code: exitError, stderr: "no fields"},
+		{name: "unknown lead", args: []string{"lead", "get", "42"}, code: exitError, stderr: "lead 42 (not found)"},
+		{name: "bad id", args: []string{"lead", "get", "x"}, code: exitUsage, stderr: "not a lead id"},
+		{name: "import with ext and status", stdin: `{"offer":"acme","ext":"CRM-7","status":2,"created":"2026-01-02T03:04:05Z"}`,
+			args: []string{"lead", "add"}, stdout: []string{`"ext": "CRM-7"`, `"status": 2`, `"created": "2026-01-02T03:04:05Z"`}},
+		{name: "duplicate ext", stdin: `{"offer":"acme","ext":"CRM-7"}`, args: []string{"lead", "add"}, code: exitError, stderr: "already exists"},
+		{name: "get shows history", args: []string{"lead", "get", id}, stdout: []string{`"history"`, `"field": "status"`, `"new": "6"`}},
+		{name: "unknown command", args: []string{"frobnicate"}, code: exitUsage, stderr: "unknown command"},
+	}
+	for _, st := range steps {
+		args := append(st.args, "--data", data)
+		code, out, errOut := leadhost(t, st.stdin, args...)
+		if code != st.code {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", st.name, code, st.code, errOut)
+			continue
+		}
+		for _, want := range st.stdout {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: stdout lacks %s:\n%s", st.name, want, out)
+			}
+		}
+		if !strings.Contains(errOut, st.stderr) {
+			t.Errorf("%s: stderr %q lacks %q", st.name, errOut, st.stderr)
+		}
+	}
+	// The refused edits left the lead as the approval made it.
+	_, out, _ = leadhost(t, "", "lead", "get", id, "--data", data)
+	var got store.Lead
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Status != store.StatusPacking || got.Rev != 2 || len(got.History) != 2 {
+		t.Errorf("lead after refused edits: %s", out)
+	}
+}
