@@ -222,7 +222,7 @@ func (s *Store) Add(ctx context.Context, nl NewLead) (*Lead, bool, error) {
 		if nl.Key != "" {
 			w.set(idemKey(lead.Offer, nl.Key), idValue(lead.ID))
 		}
-		change := Change{Rev: 1, At: now, By: by, Fields: diffLeads(&Lead{}, lead)}
+		change := Change{Rev: 1, At: now, By: by, Fields: diffLeads(&Lead{}, lead, true)}
 		var events []Event
 		if ev, ok := statusEvent(0, lead, false, now, by); ok {
 			events = append(events, ev)

@@ -22,7 +22,7 @@ func TestBatchCommitAndDiscard(t *testing.T) {
 	// A discarded batch (a dry run, a handler that raised) writes nothing.
 	dry := s.NewBatch()
 	for _, l := range leads {
-		if _, err := dry.Edit(l.ID, Patch{Accept: true, By: "dry"}); err != nil {
+		if err := dry.Edit(l.ID, Patch{Accept: true, By: "dry"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -43,23 +43,23 @@ func TestBatchCommitAndDiscard(t *testing.T) {
 	}
 
 	b := s.NewBatch()
-	if _, err := b.Edit(leads[0].ID, Patch{Accept: true}); err != nil {
+	if err := b.Edit(leads[0].ID, Patch{Accept: true}); err != nil {
 		t.Fatal(err)
 	}
 	// The batch sees its own edits: back from 6 to 3 is refused at once.
-	if _, err := b.Edit(leads[0].ID, Patch{Status: ptr(StatusCallback)}); !errors.Is(err, ErrRefused) {
+	if err := b.Edit(leads[0].ID, Patch{Status: ptr(StatusCallback)}); !errors.Is(err, ErrRefused) {
 		t.Errorf("edit against the batch's own state: err = %v, want ErrRefused", err)
 	}
-	if _, err := b.Edit(leads[1].ID, Patch{Status: ptr(StatusCancel), Reason: ptr(ReasonExpensive)}); err != nil {
+	if err := b.Edit(leads[1].ID, Patch{Status: ptr(StatusCancel), Reason: ptr(ReasonExpensive)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Edit(leads[1].ID, Patch{Comment: ptr("too expensive")}); err != nil {
+	if err := b.Edit(leads[1].ID, Patch{Comment: ptr("too expensive")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Edit(leads[2].ID, Patch{Status: ptr(StatusProcessing)}); err != nil { // no-op
+	if err := b.Edit(leads[2].ID, Patch{Status: ptr(StatusProcessing)}); err != nil { // no-op
 		t.Fatal(err)
 	}
-	if _, err := b.Edit(999999, Patch{Accept: true}); !errors.Is(err, ErrNotFound) {
+	if err := b.Edit(999999, Patch{Accept: true}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown lead in batch: err = %v", err)
 	}
 	if b.Len() != 3 {
@@ -92,7 +92,7 @@ func TestBatchReappliesAtCommit(t *testing.T) {
 	ctx := context.Background()
 	l := mustAdd(t, s, NewLead{Offer: "acme", Status: StatusProcessing})
 	b := s.NewBatch()
-	if _, err := b.Edit(l.ID, Patch{Status: ptr(StatusCallback), Comment: ptr("recall")}); err != nil {
+	if err := b.Edit(l.ID, Patch{Status: ptr(StatusCallback), Comment: ptr("recall")}); err != nil {
 		t.Fatal(err)
 	}
 	// A postback approves the lead while the handler still runs.
@@ -126,7 +126,7 @@ func TestBatchSplitsPastTransactionLimit(t *testing.T) {
 	comment := strings.Repeat("x", 2000) // 3000 × ~4 KB written > one transaction
 	b := s.NewBatch()
 	for _, id := range ids {
-		if _, err := b.Edit(id, Patch{Comment: &comment, Status: ptr(StatusCallback)}); err != nil {
+		if err := b.Edit(id, Patch{Comment: &comment, Status: ptr(StatusCallback)}); err != nil {
 			t.Fatal(err)
 		}
 	}

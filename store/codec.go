@@ -34,6 +34,7 @@ func (e *encoder) time(t time.Time) {
 
 type decoder struct {
 	b   []byte
+	s   string // when set, the whole input as one string: str() slices it instead of allocating
 	err error
 }
 
@@ -80,9 +81,15 @@ func (d *decoder) str() string {
 		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
+	var out string
+	if d.s != "" {
+		at := len(d.s) - len(d.b)
+		out = d.s[at : at+int(n)]
+	} else {
+		out = string(d.b[:n])
+	}
 	d.b = d.b[n:]
-	return s
+	return out
 }
 
 func (d *decoder) money() Money {
@@ -107,6 +114,7 @@ func encodeLead(buf []byte, l *Lead) []byte {
 	e := encoder{b: buf}
 	e.b = append(e.b, recordV1)
 	e.uvarint(l.ID)
+	e.uvarint(uint64(l.Rev)) // early, so that leadRev need not decode the rest
 	e.str(l.Offer)
 	e.str(l.Ext)
 	e.b = append(e.b, byte(l.Status))
@@ -137,17 +145,18 @@ func encodeLead(buf []byte, l *Lead) []byte {
 	e.time(l.Created)
 	e.time(l.Updated)
 	e.time(l.AcceptedAt)
-	e.uvarint(uint64(l.Rev))
 	return e.b
 }
 
 func decodeLead(b []byte) (*Lead, error) {
-	d := decoder{b: b}
+	// One allocation for all of the record's strings.
+	d := decoder{b: b, s: string(b)}
 	if d.byte() != recordV1 {
 		return nil, fmt.Errorf("lead record: unknown format: %w", errCorrupt)
 	}
 	l := &Lead{}
 	l.ID = d.uvarint()
+	l.Rev = uint32(d.uvarint())
 	l.Offer = d.str()
 	l.Ext = d.str()
 	l.Status = Status(d.byte())
@@ -176,11 +185,21 @@ func decodeLead(b []byte) (*Lead, error) {
 	l.Created = d.time()
 	l.Updated = d.time()
 	l.AcceptedAt = d.time()
-	l.Rev = uint32(d.uvarint())
 	if d.err != nil {
 		return nil, fmt.Errorf("lead record: %w", d.err)
 	}
 	return l, nil
+}
+
+// leadRev reads only the revision of an encoded lead.
+func leadRev(b []byte) (uint32, error) {
+	d := decoder{b: b}
+	if d.byte() != recordV1 {
+		return 0, fmt.Errorf("lead record: unknown format: %w", errCorrupt)
+	}
+	d.uvarint()
+	rev := uint32(d.uvarint())
+	return rev, d.err
 }
 
 func encodeChange(buf []byte, c *Change) []byte {

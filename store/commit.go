@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -46,12 +47,45 @@ type committer struct {
 	ch       chan *writeOp
 	maxBytes int64
 	maxCount int64
+
+	// committed counts the transactions committed so far. A batch notes it
+	// before it opens its snapshot; any lead written in a later
+	// transaction may be newer than the batch's copy.
+	committed atomic.Uint64
+	// lastWrite maps a lead id to the transaction that last wrote it
+	// (committed+1 while it is being filled). Only the committer goroutine
+	// touches it. It forgets everything when it grows too big: leads it
+	// does not know count as written at forgotAt.
+	lastWrite map[uint64]uint64
+	forgotAt  uint64
+}
+
+// maxTracked bounds lastWrite (about 40 bytes an entry).
+const maxTracked = 1 << 18
+
+// writtenSince reports whether lead id may have been written after
+// transaction seq, i.e. whether a batch that read it at seq must read it
+// again. Called from steps only.
+func (c *committer) writtenSince(id, seq uint64) bool {
+	if w, ok := c.lastWrite[id]; ok {
+		return w > seq
+	}
+	return c.forgotAt > seq
+}
+
+func (c *committer) noteWrite(id uint64) {
+	if len(c.lastWrite) >= maxTracked {
+		clear(c.lastWrite)
+		c.forgotAt = c.committed.Load() + 1
+	}
+	c.lastWrite[id] = c.committed.Load() + 1
 }
 
 func newCommitter(s *Store) *committer {
 	return &committer{
 		s:  s,
-		ch: make(chan *writeOp, maxGroupOps),
+		ch:        make(chan *writeOp, maxGroupOps),
+		lastWrite: make(map[uint64]uint64),
 		// Stay well under Badger's limits: our size estimate is rough.
 		maxBytes: s.db.MaxBatchSize() * 4 / 10,
 		maxCount: s.db.MaxBatchCount() * 4 / 10,
@@ -213,6 +247,7 @@ func (g *group) commit() {
 	var err error
 	if g.count > 0 {
 		err = g.txn.Commit()
+		g.c.committed.Add(1)
 	} else {
 		g.txn.Discard()
 	}

@@ -127,7 +127,7 @@ func TestConcurrentMixedWriters(t *testing.T) {
 				if _, err := s.Edit(ctx, l.ID, Patch{Status: ptr(StatusProcessing)}); err != nil {
 					t.Error(err)
 				}
-				if _, err := b.Edit(l.ID, Patch{Status: ptr(StatusCallback)}); err != nil {
+				if err := b.Edit(l.ID, Patch{Status: ptr(StatusCallback)}); err != nil {
 					t.Error(err)
 				}
 			}

@@ -14,9 +14,9 @@ import (
 //
 //	l id                     → lead record
 //	h id rev                 → history entry
-//	s offer 0 status id      → (empty)        offer+status index
+//	s offer 0 bucket id      → (empty)        offer+status index (Status.bucket)
 //	x offer 0 ext            → id             offer+ext index (unique)
-//	c offer 0 created id     → status         offer+created index
+//	c offer 0 created id     → bucket         offer+created index
 //	o holdUntil id           → (empty)        held leads by expiry
 //	k offer 0 key            → id             idempotency keys of Add
 //	g offer 0 code           → goal id        goals by code
@@ -81,12 +81,12 @@ func offerPrefix(kind byte, offer string) []byte {
 	return append(b, 0)
 }
 
-func statusPrefix(offer string, s Status) []byte {
-	return append(offerPrefix(kindStatus, offer), byte(s))
+func statusPrefix(offer string, b bucket) []byte {
+	return append(offerPrefix(kindStatus, offer), byte(b))
 }
 
 func statusKey(offer string, s Status, id uint64) []byte {
-	return appendU64(statusPrefix(offer, s), id)
+	return appendU64(statusPrefix(offer, s.bucket()), id)
 }
 
 func extKey(offer, ext string) []byte { return append(offerPrefix(kindExt, offer), ext...) }

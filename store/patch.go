@@ -263,7 +263,7 @@ func applyPatch(old *Lead, p *Patch, env *editEnv) (applied, error) {
 		}
 	}
 
-	changes := diffLeads(old, &n)
+	changes := diffLeads(old, &n, false)
 	if len(changes) == 0 {
 		return applied{lead: old}, nil
 	}
@@ -273,12 +273,12 @@ func applyPatch(old *Lead, p *Patch, env *editEnv) (applied, error) {
 }
 
 // diffLeads lists the fields that differ, in a fixed order, as text.
-func diffLeads(a, b *Lead) []FieldChange {
+// Values are compared before they are formatted: this runs for every edit.
+// withFields compares the fields maps too; patches never change them.
+func diffLeads(a, b *Lead, withFields bool) []FieldChange {
 	var out []FieldChange
 	add := func(field, old, new string) {
-		if old != new {
-			out = append(out, FieldChange{Field: field, Old: old, New: new})
-		}
+		out = append(out, FieldChange{Field: field, Old: old, New: new})
 	}
 	num := func(v uint64) string {
 		if v == 0 {
@@ -292,31 +292,60 @@ func diffLeads(a, b *Lead) []FieldChange {
 		}
 		return m.String()
 	}
-	add("offer", a.Offer, b.Offer)
-	add("ext", a.Ext, b.Ext)
-	add("status", num(uint64(a.Status)), num(uint64(b.Status)))
-	add("reason", num(uint64(a.Reason)), num(uint64(b.Reason)))
-	add("hold_until", timeText(a.HoldUntil), timeText(b.HoldUntil))
-	add("comment", a.Comment, b.Comment)
+	if a.Offer != b.Offer {
+		add("offer", a.Offer, b.Offer)
+	}
+	if a.Ext != b.Ext {
+		add("ext", a.Ext, b.Ext)
+	}
+	if a.Status != b.Status {
+		add("status", num(uint64(a.Status)), num(uint64(b.Status)))
+	}
+	if a.Reason != b.Reason {
+		add("reason", num(uint64(a.Reason)), num(uint64(b.Reason)))
+	}
+	if !a.HoldUntil.Equal(b.HoldUntil) {
+		add("hold_until", timeText(a.HoldUntil), timeText(b.HoldUntil))
+	}
+	if a.Comment != b.Comment {
+		add("comment", a.Comment, b.Comment)
+	}
 	if !a.Base.Equal(b.Base) {
 		add("base", money(a.Base), money(b.Base))
 	}
-	add("counts", strconv.Itoa(a.Counts), strconv.Itoa(b.Counts))
-	add("curr", currText(a.Curr), currText(b.Curr))
-	add("goal", num(uint64(a.Goal)), num(uint64(b.Goal)))
-	add("track", a.Track, b.Track)
-	for _, m := range []struct {
-		field string
-		a, b  Money
-	}{{"cash.wm", a.Cash.WM, b.Cash.WM}, {"cash.pay", a.Cash.Pay, b.Cash.Pay}, {"cash.ref", a.Cash.Ref, b.Cash.Ref}} {
-		if !m.a.Equal(m.b) {
-			add(m.field, money(m.a), money(m.b))
-		}
+	if a.Counts != b.Counts {
+		add("counts", strconv.Itoa(a.Counts), strconv.Itoa(b.Counts))
 	}
-	add("cash.cc", currText(a.Cash.CC), currText(b.Cash.CC))
-	add("accepted_at", timeText(a.AcceptedAt), timeText(b.AcceptedAt))
-	for _, k := range sortedKeys(a.Fields, b.Fields) {
-		add("fields."+k, a.Fields[k], b.Fields[k])
+	if a.Curr != b.Curr {
+		add("curr", currText(a.Curr), currText(b.Curr))
+	}
+	if a.Goal != b.Goal {
+		add("goal", num(uint64(a.Goal)), num(uint64(b.Goal)))
+	}
+	if a.Track != b.Track {
+		add("track", a.Track, b.Track)
+	}
+	if !a.Cash.WM.Equal(b.Cash.WM) {
+		add("cash.wm", money(a.Cash.WM), money(b.Cash.WM))
+	}
+	if !a.Cash.Pay.Equal(b.Cash.Pay) {
+		add("cash.pay", money(a.Cash.Pay), money(b.Cash.Pay))
+	}
+	if !a.Cash.Ref.Equal(b.Cash.Ref) {
+		add("cash.ref", money(a.Cash.Ref), money(b.Cash.Ref))
+	}
+	if a.Cash.CC != b.Cash.CC {
+		add("cash.cc", currText(a.Cash.CC), currText(b.Cash.CC))
+	}
+	if !a.AcceptedAt.Equal(b.AcceptedAt) {
+		add("accepted_at", timeText(a.AcceptedAt), timeText(b.AcceptedAt))
+	}
+	if withFields {
+		for _, k := range sortedKeys(a.Fields, b.Fields) {
+			if a.Fields[k] != b.Fields[k] {
+				add("fields."+k, a.Fields[k], b.Fields[k])
+			}
+		}
 	}
 	return out
 }

@@ -149,10 +149,9 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("cursor %q: %w", q.Cursor, ErrInvalid)
 	}
-	statuses := q.Statuses
+	statuses := q.Statuses & AllStatuses
 	if statuses == 0 {
-		statuses = Statuses(StatusNew, StatusProcessing, StatusCallback, StatusHold, StatusCancel, StatusPacking,
-			StatusSending, StatusTransit, StatusDelivered, StatusPaid, StatusReturn, StatusDeleted)
+		statuses = AllStatuses
 	}
 	var page Page
 	err = s.view(ctx, func(txn *badger.Txn) error {
@@ -164,36 +163,41 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	return page, err
 }
 
-// listOffer walks the offer+status index. A cursor is status byte + id.
+// listOffer walks the offer+status index bucket by bucket; records whose
+// exact status is not wanted are skipped. A cursor is bucket byte + id.
 func listOffer(txn *badger.Txn, offer string, statuses StatusSet, after []byte, limit int, page *Page) error {
 	if len(after) != 0 && len(after) != 9 {
 		return fmt.Errorf("cursor: %w", ErrInvalid)
 	}
+	buckets, exact := statuses.buckets()
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: offerPrefix(kindStatus, offer)})
 	defer it.Close()
-	for _, st := range statuses.List() {
-		prefix := statusPrefix(offer, st)
+	for _, bk := range buckets {
+		prefix := statusPrefix(offer, bk)
 		seek := prefix
 		if len(after) == 9 {
-			if Status(after[0]) > st {
+			if bucket(after[0]) > bk {
 				continue
 			}
-			if Status(after[0]) == st {
+			if bucket(after[0]) == bk {
 				seek = appendU64(append([]byte(nil), prefix...), binary.BigEndian.Uint64(after[1:])+1)
 			}
 		}
 		for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
 			id := tailU64(it.Item().Key())
-			if len(page.Leads) == limit {
-				page.Next = cursorEncoding.EncodeToString(after)
-				return nil
-			}
 			l, err := getLead(txn, id)
 			if err != nil {
 				return fmt.Errorf("status index of lead %d: %w", id, err)
 			}
+			if !exact && !statuses.Has(l.Status) {
+				continue
+			}
+			if len(page.Leads) == limit {
+				page.Next = cursorEncoding.EncodeToString(after)
+				return nil
+			}
 			page.Leads = append(page.Leads, l)
-			after = appendU64([]byte{byte(st)}, id)
+			after = appendU64([]byte{byte(bk)}, id)
 		}
 	}
 	return nil
@@ -261,12 +265,19 @@ func (s *Store) CreatedDays(ctx context.Context, offer string, from, to time.Tim
 	return days, err
 }
 
-// scanCreated walks the offer+created index over [from, to); the index
-// value is the lead's status, so filtering needs no record reads.
+// scanCreated walks the offer+created index over [from, to). The index
+// value is the lead's status bucket, so a set of whole buckets (such as
+// NonTerminal) is filtered without reading records.
 func (s *Store) scanCreated(ctx context.Context, offer string, from, to time.Time, statuses StatusSet,
 	fn func(txn *badger.Txn, id uint64, created time.Time) (bool, error)) error {
+	statuses &= AllStatuses
 	if statuses == 0 {
-		statuses = ^StatusSet(0)
+		statuses = AllStatuses
+	}
+	buckets, exact := statuses.buckets()
+	var wanted [8]bool
+	for _, b := range buckets {
+		wanted[b] = true
 	}
 	prefix := offerPrefix(kindCreated, offer)
 	start := appendU64(append([]byte(nil), prefix...), timeKey(from))
@@ -280,21 +291,31 @@ func (s *Store) scanCreated(ctx context.Context, offer string, from, to time.Tim
 			if bytes.Compare(key[:len(end)], end) >= 0 {
 				return nil
 			}
-			var st Status
+			var bk bucket
 			if err := item.Value(func(v []byte) error {
-				if len(v) != 1 {
+				if len(v) != 1 || int(v[0]) >= len(wanted) {
 					return fmt.Errorf("created index value: %w", errCorrupt)
 				}
-				st = Status(v[0])
+				bk = bucket(v[0])
 				return nil
 			}); err != nil {
 				return err
 			}
-			if !statuses.Has(st) {
+			if !wanted[bk] {
 				continue
 			}
+			id := tailU64(key)
+			if !exact {
+				l, err := getLead(txn, id)
+				if err != nil {
+					return fmt.Errorf("created index of lead %d: %w", id, err)
+				}
+				if !statuses.Has(l.Status) {
+					continue
+				}
+			}
 			created := keyFromTime(binary.BigEndian.Uint64(key[len(prefix):]))
-			more, err := fn(txn, tailU64(key), created)
+			more, err := fn(txn, id, created)
 			if err != nil || !more {
 				return err
 			}

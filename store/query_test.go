@@ -233,7 +233,7 @@ func TestVerifyFindsBrokenIndexes(t *testing.T) {
 		if err := txn.Delete(statusKey("acme", StatusProcessing, l.ID)); err != nil {
 			return err
 		}
-		return txn.Set(statusKey("acme", StatusCallback, l.ID), nil)
+		return txn.Set(statusKey("acme", StatusPacking, l.ID), nil)
 	})
 	if err != nil {
 		t.Fatal(err)

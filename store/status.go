@@ -105,6 +105,9 @@ func Statuses(list ...Status) StatusSet {
 	return set
 }
 
+// AllStatuses holds every status 1..12.
+const AllStatuses StatusSet = (1<<(MaxStatus+1) - 1) &^ 1
+
 // Has reports whether s is in the set.
 func (set StatusSet) Has(s Status) bool { return s.Valid() && set&(1<<s) != 0 }
 
@@ -129,3 +132,51 @@ var (
 	NonTerminal = Statuses(StatusNew, StatusProcessing, StatusCallback, StatusHold,
 		StatusPacking, StatusSending, StatusTransit, StatusDelivered)
 )
+
+// bucket is the part of the offer+status index a status is filed under:
+// the statuses one check mode reads share a bucket. A status change inside
+// a bucket (2→3, 6→8: most of what a status check does) leaves the
+// indexes alone and writes only the record and its history; queries for
+// exact statuses filter the records of the buckets that hold them.
+type bucket byte
+
+const (
+	bucketNew        bucket = 1 // 1
+	bucketProcessing bucket = 2 // 2, 3, 4
+	bucketCancel     bucket = 3 // 5
+	bucketAccepted   bucket = 4 // 6, 7, 8, 9
+	bucketClosed     bucket = 5 // 10, 11
+	bucketDeleted    bucket = 6 // 12
+)
+
+var statusBuckets = [...]bucket{0, bucketNew, bucketProcessing, bucketProcessing, bucketProcessing,
+	bucketCancel, bucketAccepted, bucketAccepted, bucketAccepted, bucketAccepted, bucketClosed, bucketClosed, bucketDeleted}
+
+func (s Status) bucket() bucket {
+	if !s.Valid() {
+		return 0
+	}
+	return statusBuckets[s]
+}
+
+// buckets returns the buckets that hold the set's statuses, in order, and
+// whether the set is exactly their union (then no record needs a check).
+func (set StatusSet) buckets() (list []bucket, exact bool) {
+	var union StatusSet
+	for s := StatusNew; s <= MaxStatus; s++ {
+		if set.Has(s) {
+			b := s.bucket()
+			if len(list) == 0 || list[len(list)-1] != b {
+				list = append(list, b)
+			}
+		}
+	}
+	for s := StatusNew; s <= MaxStatus; s++ {
+		for _, b := range list {
+			if s.bucket() == b {
+				union |= 1 << s
+			}
+		}
+	}
+	return list, union == set
+}

@@ -67,8 +67,8 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 			}
 			if cv, ok, err := exists(createdKey(l.Offer, l.Created, l.ID)); err != nil {
 				return err
-			} else if !ok || len(cv) != 1 || Status(cv[0]) != l.Status {
-				report(key, "offer+created index entry missing or with another status")
+			} else if !ok || len(cv) != 1 || bucket(cv[0]) != l.Status.bucket() {
+				report(key, "offer+created index entry missing or with another status bucket")
 			}
 			if l.Ext != "" {
 				if xv, ok, err := exists(extKey(l.Offer, l.Ext)); err != nil {

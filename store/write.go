@@ -7,17 +7,17 @@ import "time"
 // an event (plus its feed entries) per status change. changes[i] has
 // Rev old.Rev+i+1; n.Rev is the last of them.
 func (s *Store) writeLead(w *stepWriter, old, n *Lead, changes []Change, events []Event) {
+	s.commit.noteWrite(n.ID)
 	w.set(leadKey(n.ID), encodeLead(make([]byte, 0, 256), n))
 	for i := range changes {
 		w.set(historyKey(n.ID, changes[i].Rev), encodeChange(nil, &changes[i]))
 	}
-	statusChanged := old == nil || old.Status != n.Status
-	if statusChanged {
+	if old == nil || old.Status.bucket() != n.Status.bucket() {
 		if old != nil {
 			w.del(statusKey(old.Offer, old.Status, old.ID))
 		}
 		w.set(statusKey(n.Offer, n.Status, n.ID), nil)
-		w.set(createdKey(n.Offer, n.Created, n.ID), []byte{byte(n.Status)})
+		w.set(createdKey(n.Offer, n.Created, n.ID), []byte{byte(n.Status.bucket())})
 	}
 	if old == nil || old.Ext != n.Ext {
 		if old != nil && old.Ext != "" {
