@@ -83,7 +83,7 @@ func (c *committer) noteWrite(id uint64) {
 
 func newCommitter(s *Store) *committer {
 	return &committer{
-		s:  s,
+		s:         s,
 		ch:        make(chan *writeOp, maxGroupOps),
 		lastWrite: make(map[uint64]uint64),
 		// Stay well under Badger's limits: our size estimate is rough.
