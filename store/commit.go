@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -8,28 +9,36 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// The committer is the store's only writer. Calls hand it a writeOp and wait;
-// it gathers every op queued meanwhile into one Badger transaction, commits
-// it with one fsync, then wakes the callers. Being the only writer, it never
-// meets a transaction conflict, so conflict detection is off (badgerOptions)
-// and no retry loop is needed.
+// The committer is the store's only writer. Callers hand it a writeOp and
+// wait; it gathers every op queued meanwhile into one group, writes the
+// group as one Badger transaction with one fsync, then wakes the callers.
+//
+// It is pipelined: while Badger writes and syncs one group (the flight),
+// the committer computes the next one. It reads through a snapshot taken
+// before the flight was sent plus the flight's writes kept in memory, so
+// what it computes is what it would compute after the flight landed. A
+// group is sent only once the flight is done; if the flight failed, the
+// group built on it fails too.
+//
+// Being the only writer, it never meets a transaction conflict, so
+// conflict detection is off (badgerOptions) and no retry loop is needed.
 //
 // An op is a list of steps; a step changes one lead (or creates one) and is
 // all-or-nothing. Steps are what gets split when a batch outgrows Badger's
 // transaction size limit: a step never spans two transactions.
 
-// maxGroupOps bounds how many queued ops one transaction gathers.
+// maxGroupOps bounds how many queued ops one gathering takes.
 const maxGroupOps = 4096
 
-// step computes one lead's change against the transaction's current state
-// and records its writes in w. It may run twice (when the transaction it
-// was computed in fills up), so it must only record results, not act.
-// Returning an error stops the op; rule violations are results, not errors.
+// step computes one lead's change against the state the committer sees and
+// records its writes in w. It may run twice (when the group it was computed
+// in fills up), so it must only record results, not act. Returning an error
+// stops the op; rule violations are results, not errors.
 type step func(w *stepWriter) error
 
 type writeOp struct {
 	steps  []step
-	next   int       // first step not yet in a transaction
+	next   int       // first step not yet in a group
 	events [][]Event // events of each step, published after commit
 	err    error
 	done   chan struct{}
@@ -48,38 +57,24 @@ type committer struct {
 	maxBytes int64
 	maxCount int64
 
-	// committed counts the transactions committed so far. A batch notes it
-	// before it opens its snapshot; any lead written in a later
-	// transaction may be newer than the batch's copy.
+	snap   *badger.Txn // state before flight was sent
+	flight *group      // sent to Badger, not yet done
+	open   *group      // taking ops, to be sent when flight lands
+	seq    uint64      // sequence number of the last group begun
+
+	// committed is the sequence number of the last group written. A batch
+	// notes it before it opens its snapshot; any lead written by a later
+	// group may be newer than the batch's copy.
 	committed atomic.Uint64
-	// lastWrite maps a lead id to the transaction that last wrote it
-	// (committed+1 while it is being filled). Only the committer goroutine
-	// touches it. It forgets everything when it grows too big: leads it
-	// does not know count as written at forgotAt.
+	// lastWrite maps a lead id to the group that last wrote it. Only the
+	// committer goroutine touches it. It forgets everything when it grows
+	// too big: leads it does not know count as written at forgotAt.
 	lastWrite map[uint64]uint64
 	forgotAt  uint64
 }
 
 // maxTracked bounds lastWrite (about 40 bytes an entry).
 const maxTracked = 1 << 18
-
-// writtenSince reports whether lead id may have been written after
-// transaction seq, i.e. whether a batch that read it at seq must read it
-// again. Called from steps only.
-func (c *committer) writtenSince(id, seq uint64) bool {
-	if w, ok := c.lastWrite[id]; ok {
-		return w > seq
-	}
-	return c.forgotAt > seq
-}
-
-func (c *committer) noteWrite(id uint64) {
-	if len(c.lastWrite) >= maxTracked {
-		clear(c.lastWrite)
-		c.forgotAt = c.committed.Load() + 1
-	}
-	c.lastWrite[id] = c.committed.Load() + 1
-}
 
 func newCommitter(s *Store) *committer {
 	return &committer{
@@ -90,6 +85,24 @@ func newCommitter(s *Store) *committer {
 		maxBytes: s.db.MaxBatchSize() * 4 / 10,
 		maxCount: s.db.MaxBatchCount() * 4 / 10,
 	}
+}
+
+// writtenSince reports whether lead id may have been written after group
+// seq, i.e. whether a batch that read it at seq must read it again. Called
+// from steps only.
+func (c *committer) writtenSince(id, seq uint64) bool {
+	if w, ok := c.lastWrite[id]; ok {
+		return w > seq
+	}
+	return c.forgotAt > seq
+}
+
+func (c *committer) noteWrite(id uint64) {
+	if len(c.lastWrite) >= maxTracked {
+		clear(c.lastWrite)
+		c.forgotAt = c.seq
+	}
+	c.lastWrite[id] = c.seq
 }
 
 // do runs op and waits until it is committed (or failed).
@@ -116,28 +129,54 @@ func (c *committer) stop() {
 }
 
 func (c *committer) loop() {
-	group := make([]*writeOp, 0, 64)
-	for op := range c.ch {
-		group = append(group[:0], op)
-	gather:
-		for len(group) < maxGroupOps {
-			select {
-			case op, ok := <-c.ch:
-				if !ok {
-					break gather
-				}
-				group = append(group, op)
-			default:
-				break gather
-			}
+	c.snap = c.s.db.NewTransaction(false)
+	defer func() {
+		c.land()
+		c.snap.Discard()
+	}()
+	in := c.ch
+	for in != nil || c.open != nil {
+		// Nothing in the air: what is gathered goes now. Otherwise the
+		// open group keeps taking ops until the flight lands, so that one
+		// fsync carries every op that arrived meanwhile.
+		if c.flight == nil && c.open != nil {
+			c.send(c.open)
+			c.open = nil
+			continue
 		}
-		c.run(group)
+		var landed <-chan struct{}
+		if c.flight != nil {
+			landed = c.flight.done
+		}
+		select {
+		case op, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			c.take(op)
+		drain:
+			for i := 0; i < maxGroupOps; i++ {
+				select {
+				case op, ok := <-in:
+					if !ok {
+						in = nil
+						break drain
+					}
+					c.take(op)
+				default:
+					break drain
+				}
+			}
+		case <-landed:
+			c.land()
+		}
 	}
 }
 
 // stepWriter collects one step's writes and events.
 type stepWriter struct {
-	txn    *badger.Txn
+	g      *group
 	writes []write
 	events []Event
 	bytes  int64
@@ -148,11 +187,19 @@ type write struct {
 	del      bool
 }
 
-// get reads a key as the transaction sees it: committed data plus the
-// writes of earlier steps in the same transaction.
+// get reads a key as it will be once every earlier step has landed: the
+// group's own writes, then the flight's, then the snapshot.
 func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
-	item, err := w.txn.Get(key)
-	if err == badger.ErrKeyNotFound {
+	for _, g := range []*group{w.g, w.g.c.flight} {
+		if g == nil {
+			continue
+		}
+		if wr, ok := g.overlay[string(key)]; ok {
+			return wr.val, !wr.del, nil
+		}
+	}
+	item, err := w.g.c.snap.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -174,99 +221,140 @@ func (w *stepWriter) del(key []byte) {
 
 func (w *stepWriter) emit(ev Event) { w.events = append(w.events, ev) }
 
-// group is the transaction being filled and the ops that have steps in it.
+// group is one transaction's worth of writes and the ops with steps in it.
 type group struct {
 	c       *committer
-	txn     *badger.Txn
+	seq     uint64
+	writes  []write
+	overlay map[string]write // last write of each key
 	members []*writeOp
 	bytes   int64
-	count   int64
+	done    chan struct{} // closed by Badger's commit callback
+	err     error
 }
 
-func (c *committer) run(ops []*writeOp) {
-	g := &group{c: c, txn: c.s.db.NewTransaction(true)}
-	for _, op := range ops {
-		for op.err == nil && op.next < len(op.steps) {
-			w := &stepWriter{txn: g.txn}
-			if err := op.steps[op.next](w); err != nil {
-				op.err = err
-				break
-			}
-			if g.bytes+w.bytes > c.maxBytes || g.count+int64(len(w.writes)) > c.maxCount {
-				if g.count == 0 {
-					op.err = fmt.Errorf("one change of %d bytes exceeds a transaction: %w", w.bytes, ErrInvalid)
-					break
-				}
-				g.commit()
-				g = &group{c: c, txn: c.s.db.NewTransaction(true)}
-				continue // compute the step again against the new transaction
-			}
-			if err := g.apply(w); err != nil {
-				op.err = err
-				break
-			}
-			op.events[op.next] = w.events
-			op.next++
-			if len(g.members) == 0 || g.members[len(g.members)-1] != op {
-				g.members = append(g.members, op)
-			}
+func (c *committer) newGroup() *group {
+	c.seq++
+	return &group{c: c, seq: c.seq, overlay: make(map[string]write)}
+}
+
+// take computes op's steps into the open group, sending groups on as they
+// fill up.
+func (c *committer) take(op *writeOp) {
+	if c.open == nil {
+		c.open = c.newGroup()
+	}
+	for op.err == nil && op.next < len(op.steps) {
+		g := c.open
+		w := &stepWriter{g: g}
+		if err := op.steps[op.next](w); err != nil {
+			op.err = err
+			break
 		}
-		if len(g.members) == 0 || g.members[len(g.members)-1] != op {
-			// The op never reached this transaction (it failed first, or
-			// had no steps): nothing of it waits for the commit.
-			if op.next == 0 || op.err != nil {
-				g.members = append(g.members, op)
+		if g.bytes+w.bytes > c.maxBytes || int64(len(g.writes)+len(w.writes)) > c.maxCount {
+			if len(g.writes) == 0 {
+				op.err = fmt.Errorf("one change of %d bytes exceeds a transaction: %w", w.bytes, ErrInvalid)
+				break
 			}
+			c.send(g)
+			c.open = c.newGroup()
+			continue // compute the step again on top of the group just sent
+		}
+		g.add(w)
+		op.events[op.next] = w.events
+		op.next++
+		if len(g.members) == 0 || g.members[len(g.members)-1] != op {
+			g.members = append(g.members, op)
 		}
 	}
-	g.commit()
+	if op.err != nil || op.next == 0 {
+		// It failed, or had no steps: it waits for nothing of its own, but
+		// what it saw may rest on the flight, so it finishes with this group.
+		if g := c.open; len(g.members) == 0 || g.members[len(g.members)-1] != op {
+			g.members = append(g.members, op)
+		}
+	}
 }
 
-func (g *group) apply(w *stepWriter) error {
+func (g *group) add(w *stepWriter) {
 	for _, wr := range w.writes {
+		g.writes = append(g.writes, wr)
+		g.overlay[string(wr.key)] = wr
+	}
+	g.bytes += w.bytes
+}
+
+// send waits for the flight to land, then hands g to Badger as the new
+// flight.
+func (c *committer) send(g *group) {
+	failed := c.land()
+	g.done = make(chan struct{})
+	if failed != nil {
+		// g was computed on top of writes that did not land.
+		g.err = fmt.Errorf("an earlier write failed: %w", failed)
+		close(g.done)
+		c.flight = g
+		return
+	}
+	if len(g.writes) == 0 {
+		close(g.done)
+		c.flight = g
+		return
+	}
+	txn := c.s.db.NewTransaction(true)
+	for _, wr := range g.writes {
 		var err error
 		if wr.del {
-			err = g.txn.Delete(wr.key)
+			err = txn.Delete(wr.key)
 		} else {
-			err = g.txn.Set(wr.key, wr.val)
+			err = txn.Set(wr.key, wr.val)
 		}
 		if err != nil {
 			// Our estimate keeps us below Badger's limits, so this is a
-			// bug or a broken database; the transaction is unusable.
-			return fmt.Errorf("store: write: %w", err)
+			// bug or a broken database.
+			txn.Discard()
+			g.err = fmt.Errorf("store: write: %w", err)
+			close(g.done)
+			c.flight = g
+			return
 		}
 	}
-	g.bytes += w.bytes
-	g.count += int64(len(w.writes))
-	return nil
+	txn.CommitWith(func(err error) {
+		g.err = err
+		close(g.done)
+	})
+	c.flight = g
 }
 
-// commit writes the transaction and finishes the ops that are complete.
-// An op split over several transactions finishes with its last one.
-func (g *group) commit() {
-	var err error
-	if g.count > 0 {
-		err = g.txn.Commit()
-		g.c.committed.Add(1)
-	} else {
-		g.txn.Discard()
+// land waits for the flight, publishes its events and finishes its ops.
+// The snapshot moves past it, since its overlay goes. It returns the
+// flight's error, if it failed.
+func (c *committer) land() error {
+	g := c.flight
+	if g == nil {
+		return nil
 	}
+	<-g.done
+	c.flight = nil
+	c.snap.Discard()
+	c.snap = c.s.db.NewTransaction(false)
+	c.committed.Store(g.seq)
 	for _, op := range g.members {
-		if err != nil && op.err == nil {
-			op.err = fmt.Errorf("store: commit: %w", err)
+		if g.err != nil && op.err == nil {
+			op.err = fmt.Errorf("store: commit: %w", g.err)
 		}
 		if op.closed || (op.err == nil && op.next < len(op.steps)) {
-			continue // finished already, or more steps follow in the next transaction
+			continue // finished already, or more steps follow in a later group
 		}
 		if op.err == nil {
 			for _, evs := range op.events {
 				for _, ev := range evs {
-					g.c.s.subs.publish(ev)
+					c.s.subs.publish(ev)
 				}
 			}
 		}
 		op.closed = true
 		close(op.done)
 	}
-	g.members = nil
+	return g.err
 }
