@@ -114,7 +114,8 @@ type Batch struct {
 }
 
 type batchLead struct {
-	base    *Lead // as the batch first read it
+	seq     uint64 // committer groups landed before base was read
+	base    *Lead  // as the batch first read it
 	cur     *Lead // with the recorded patches applied
 	patches []Patch
 	changes []Change // what each recorded patch changed
@@ -171,7 +172,7 @@ func (b *Batch) lead(id uint64) (*batchLead, error) {
 	if err != nil {
 		return nil, err
 	}
-	bl := &batchLead{base: l, cur: l}
+	bl := &batchLead{seq: b.seq, base: l, cur: l}
 	b.leads[id] = bl
 	return bl, nil
 }
@@ -227,7 +228,14 @@ type batchEnv struct {
 func (b *Batch) goalKnown(offer string, goal uint32) (bool, error) {
 	_, err := b.read.Get(goalIDKey(offer, goal))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
+		// Perhaps defined since the batch began.
+		err = b.s.db.View(func(txn *badger.Txn) error {
+			_, err := txn.Get(goalIDKey(offer, goal))
+			return err
+		})
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return false, nil
+		}
 	}
 	return err == nil, err
 }
@@ -258,6 +266,41 @@ func (b *Batch) extFree(l *Lead) error {
 	return nil
 }
 
+// extOrder orders the batch's leads so that a lead taking over an ext
+// another lead of the batch gives up comes after that lead: each step then
+// finds the ext free. A cycle (two leads swapping exts) cannot be ordered;
+// one of its edits is refused at commit.
+func (b *Batch) extOrder() []uint64 {
+	releasedBy := make(map[string]uint64)
+	for _, id := range b.order {
+		if bl := b.leads[id]; bl.base.Ext != "" && bl.cur.Ext != bl.base.Ext {
+			releasedBy[bl.base.Ext] = id
+		}
+	}
+	if len(releasedBy) == 0 {
+		return b.order
+	}
+	order := make([]uint64, 0, len(b.order))
+	placed := make(map[uint64]bool, len(b.order))
+	var place func(id uint64)
+	place = func(id uint64) {
+		if placed[id] {
+			return
+		}
+		placed[id] = true // before recursing, so that a cycle ends here
+		if bl := b.leads[id]; bl.cur.Ext != bl.base.Ext {
+			if other, ok := releasedBy[bl.cur.Ext]; ok && other != id {
+				place(other)
+			}
+		}
+		order = append(order, id)
+	}
+	for _, id := range b.order {
+		place(id)
+	}
+	return order
+}
+
 // Len returns the number of recorded edits.
 func (b *Batch) Len() int { return b.edits }
 
@@ -281,8 +324,11 @@ func (b *Batch) Discard() {
 }
 
 // Commit writes every recorded edit, applying each lead's patches to the
-// lead as it is now, in one transaction when it fits Badger's limit and in
-// as few as needed when it does not. It is on disk when Commit returns.
+// lead as it is now, and returns once all of it is on disk. A batch that
+// fits one Badger transaction (about 1.9 MB of writes: a few thousand
+// edits) lands whole or not at all. A larger one is split between leads
+// into as few transactions as needed; a crash between them leaves the
+// first part applied, each lead still consistent with its indexes.
 func (b *Batch) Commit(ctx context.Context) (CommitResult, error) {
 	if b.done {
 		return CommitResult{}, fmt.Errorf("batch already committed or discarded: %w", ErrInvalid)
@@ -295,13 +341,14 @@ func (b *Batch) Commit(ctx context.Context) (CommitResult, error) {
 	if b.edits == 0 {
 		return res, nil
 	}
-	steps := make([]step, len(b.order))
+	order := b.extOrder()
+	steps := make([]step, len(order))
 	outcomes := make([]struct {
 		written bool
 		edits   int
 		refused []error
-	}, len(b.order))
-	for i, id := range b.order {
+	}, len(order))
+	for i, id := range order {
 		bl := b.leads[id]
 		patches := bl.patches
 		out := &outcomes[i]
@@ -313,7 +360,7 @@ func (b *Batch) Commit(ctx context.Context) (CommitResult, error) {
 			}{}
 			// Nobody wrote the lead since the batch read it: what Edit
 			// computed is what applying the patches now would give.
-			if !b.s.commit.writtenSince(id, b.seq) && (bl.cur.Ext == bl.base.Ext || checkExtFree(w, bl.cur) == nil) {
+			if !b.s.commit.writtenSince(id, bl.seq) && (bl.cur.Ext == bl.base.Ext || checkExtFree(w, bl.cur) == nil) {
 				b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
 				out.written, out.edits = true, len(patches)
 				return nil

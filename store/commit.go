@@ -37,12 +37,13 @@ const maxGroupOps = 4096
 type step func(w *stepWriter) error
 
 type writeOp struct {
-	steps  []step
-	next   int       // first step not yet in a group
-	events [][]Event // events of each step, published after commit
-	err    error
-	done   chan struct{}
-	closed bool // done is closed
+	steps   []step
+	next    int       // first step not yet in a group
+	events  [][]Event // events of each step, published after commit
+	err     error
+	pending int // groups holding this op that have not landed
+	done    chan struct{}
+	closed  bool // done is closed
 }
 
 func newOp(steps ...step) *writeOp {
@@ -169,7 +170,11 @@ func (c *committer) loop() {
 				}
 			}
 		case <-landed:
-			c.land()
+			if err := c.land(); err != nil && c.open != nil {
+				// The open group was computed on top of writes that did
+				// not land.
+				c.open.poison = err
+			}
 		}
 	}
 }
@@ -231,6 +236,15 @@ type group struct {
 	bytes   int64
 	done    chan struct{} // closed by Badger's commit callback
 	err     error
+	poison  error // set when a flight it was computed on failed
+}
+
+// join makes op a member of g: op finishes only when all its groups landed.
+func (g *group) join(op *writeOp) {
+	if n := len(g.members); n == 0 || g.members[n-1] != op {
+		g.members = append(g.members, op)
+		op.pending++
+	}
 }
 
 func (c *committer) newGroup() *group {
@@ -263,16 +277,12 @@ func (c *committer) take(op *writeOp) {
 		g.add(w)
 		op.events[op.next] = w.events
 		op.next++
-		if len(g.members) == 0 || g.members[len(g.members)-1] != op {
-			g.members = append(g.members, op)
-		}
+		g.join(op)
 	}
 	if op.err != nil || op.next == 0 {
 		// It failed, or had no steps: it waits for nothing of its own, but
 		// what it saw may rest on the flight, so it finishes with this group.
-		if g := c.open; len(g.members) == 0 || g.members[len(g.members)-1] != op {
-			g.members = append(g.members, op)
-		}
+		c.open.join(op)
 	}
 }
 
@@ -285,20 +295,21 @@ func (g *group) add(w *stepWriter) {
 }
 
 // send waits for the flight to land, then hands g to Badger as the new
-// flight.
+// flight. A g computed on a flight that failed fails with it.
 func (c *committer) send(g *group) {
-	failed := c.land()
+	if failed := c.land(); failed != nil && g.poison == nil {
+		g.poison = failed
+	}
 	g.done = make(chan struct{})
-	if failed != nil {
-		// g was computed on top of writes that did not land.
-		g.err = fmt.Errorf("an earlier write failed: %w", failed)
+	c.flight = g
+	if g.poison != nil {
+		g.err = fmt.Errorf("an earlier write failed: %w", g.poison)
 		close(g.done)
-		c.flight = g
+		c.land() // its overlay must not be read
 		return
 	}
 	if len(g.writes) == 0 {
 		close(g.done)
-		c.flight = g
 		return
 	}
 	txn := c.s.db.NewTransaction(true)
@@ -315,7 +326,7 @@ func (c *committer) send(g *group) {
 			txn.Discard()
 			g.err = fmt.Errorf("store: write: %w", err)
 			close(g.done)
-			c.flight = g
+			c.land()
 			return
 		}
 	}
@@ -323,12 +334,11 @@ func (c *committer) send(g *group) {
 		g.err = err
 		close(g.done)
 	})
-	c.flight = g
 }
 
-// land waits for the flight, publishes its events and finishes its ops.
-// The snapshot moves past it, since its overlay goes. It returns the
-// flight's error, if it failed.
+// land waits for the flight, publishes its events and finishes the ops it
+// completes. The snapshot moves past it, since its overlay goes. It returns
+// the flight's error, if it failed.
 func (c *committer) land() error {
 	g := c.flight
 	if g == nil {
@@ -340,11 +350,15 @@ func (c *committer) land() error {
 	c.snap = c.s.db.NewTransaction(false)
 	c.committed.Store(g.seq)
 	for _, op := range g.members {
+		op.pending--
+		if op.closed {
+			continue
+		}
 		if g.err != nil && op.err == nil {
 			op.err = fmt.Errorf("store: commit: %w", g.err)
 		}
-		if op.closed || (op.err == nil && op.next < len(op.steps)) {
-			continue // finished already, or more steps follow in a later group
+		if op.pending > 0 || (op.err == nil && op.next < len(op.steps)) {
+			continue // a later group holds more of it
 		}
 		if op.err == nil {
 			for _, evs := range op.events {

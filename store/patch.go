@@ -171,9 +171,14 @@ func applyPatch(old *Lead, p *Patch, env *editEnv) (applied, error) {
 	target := old.Status
 	switch {
 	case p.Accept:
-		// Approving an approved lead again must not pull it back from
-		// transit to packing, nor fire a second approve event.
-		if old.AcceptedAt.IsZero() || !old.Status.Approved() {
+		switch {
+		case old.Status.Approved() && !old.AcceptedAt.IsZero():
+			// Approving an approved lead again must neither pull it back
+			// from transit to packing nor fire a second approve event.
+		case old.Status.Approved():
+			// Put on 6..11 by a plain status edit: approve it where it is.
+			approved = true
+		default:
 			target = StatusPacking
 			if !env.policy.Delivery {
 				target = StatusPaid
