@@ -116,7 +116,7 @@ type Batch struct {
 type batchLead struct {
 	seq     uint64 // committer groups landed before base was read
 	base    *Lead  // as the batch first read it
-	cur     *Lead // with the recorded patches applied
+	cur     *Lead  // with the recorded patches applied
 	patches []Patch
 	changes []Change // what each recorded patch changed
 	events  []Event
