@@ -14,9 +14,9 @@ import (
 //
 //	l id                     → lead record
 //	h id rev                 → history entry
-//	s offer 0 bucket id      → (empty)        offer+status index (Status.bucket)
+//	s offer 0 bucket created id → (empty)     offer+status index: by status bucket
+//	                                          (Status.bucket), then creation time
 //	x offer 0 ext            → id             offer+ext index (unique)
-//	c offer 0 created id     → bucket         offer+created index
 //	o holdUntil id           → (empty)        held leads by expiry
 //	k offer 0 key            → id             idempotency keys of Add
 //	g offer 0 code           → goal id        goals by code
@@ -28,7 +28,6 @@ const (
 	kindHistory = 'h'
 	kindStatus  = 's'
 	kindExt     = 'x'
-	kindCreated = 'c'
 	kindHold    = 'o'
 	kindIdem    = 'k'
 	kindGoal    = 'g'
@@ -85,15 +84,14 @@ func statusPrefix(offer string, b bucket) []byte {
 	return append(offerPrefix(kindStatus, offer), byte(b))
 }
 
-func statusKey(offer string, s Status, id uint64) []byte {
-	return appendU64(statusPrefix(offer, s.bucket()), id)
+// statusKey files a lead under its offer, status bucket and creation time:
+// the check modes page through a bucket oldest first, and the dates mode
+// reads a bucket's creation-time range.
+func statusKey(l *Lead) []byte {
+	return appendU64(appendU64(statusPrefix(l.Offer, l.Status.bucket()), timeKey(l.Created)), l.ID)
 }
 
 func extKey(offer, ext string) []byte { return append(offerPrefix(kindExt, offer), ext...) }
-
-func createdKey(offer string, created time.Time, id uint64) []byte {
-	return appendU64(appendU64(offerPrefix(kindCreated, offer), timeKey(created)), id)
-}
 
 func holdKey(until time.Time, id uint64) []byte {
 	return appendU64(appendU64([]byte{kindHold}, timeKey(until)), id)

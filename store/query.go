@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -163,10 +164,11 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	return page, err
 }
 
-// listOffer walks the offer+status index bucket by bucket; records whose
-// exact status is not wanted are skipped. A cursor is bucket byte + id.
+// listOffer walks the offer+status index bucket by bucket, oldest lead
+// first; records whose exact status is not wanted are skipped. A cursor is
+// the rest of the last key read: bucket, creation time, id.
 func listOffer(txn *badger.Txn, offer string, statuses StatusSet, after []byte, limit int, page *Page) error {
-	if len(after) != 0 && len(after) != 9 {
+	if len(after) != 0 && len(after) != 17 {
 		return fmt.Errorf("cursor: %w", ErrInvalid)
 	}
 	buckets, exact := statuses.buckets()
@@ -175,16 +177,18 @@ func listOffer(txn *badger.Txn, offer string, statuses StatusSet, after []byte, 
 	for _, bk := range buckets {
 		prefix := statusPrefix(offer, bk)
 		seek := prefix
-		if len(after) == 9 {
+		if len(after) == 17 {
 			if bucket(after[0]) > bk {
 				continue
 			}
 			if bucket(after[0]) == bk {
-				seek = appendU64(append([]byte(nil), prefix...), binary.BigEndian.Uint64(after[1:])+1)
+				// Just past the cursor's key: keys here are all prefix+16 bytes.
+				seek = append(append(append([]byte(nil), prefix...), after[1:]...), 0)
 			}
 		}
 		for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
-			id := tailU64(it.Item().Key())
+			key := it.Item().Key()
+			id := tailU64(key)
 			l, err := getLead(txn, id)
 			if err != nil {
 				return fmt.Errorf("status index of lead %d: %w", id, err)
@@ -197,7 +201,7 @@ func listOffer(txn *badger.Txn, offer string, statuses StatusSet, after []byte, 
 				return nil
 			}
 			page.Leads = append(page.Leads, l)
-			after = appendU64([]byte{byte(bk)}, id)
+			after = append([]byte{byte(bk)}, key[len(prefix):]...)
 		}
 	}
 	return nil
@@ -235,13 +239,19 @@ func (s *Store) listAll(txn *badger.Txn, statuses StatusSet, after []byte, limit
 // status is in statuses (empty: all), oldest first, at most limit (0: all).
 func (s *Store) CreatedBetween(ctx context.Context, offer string, from, to time.Time, statuses StatusSet, limit int) ([]*Lead, error) {
 	var out []*Lead
-	err := s.scanCreated(ctx, offer, from, to, statuses, func(txn *badger.Txn, id uint64, _ time.Time) (bool, error) {
-		l, err := getLead(txn, id)
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		refs, err := scanCreated(ctx, txn, offer, from, to, statuses, limit)
 		if err != nil {
-			return false, fmt.Errorf("created index of lead %d: %w", id, err)
+			return err
 		}
-		out = append(out, l)
-		return limit <= 0 || len(out) < limit, nil
+		for _, r := range refs {
+			l, err := getLead(txn, r.id)
+			if err != nil {
+				return fmt.Errorf("status index of lead %d: %w", r.id, err)
+			}
+			out = append(out, l)
+		}
+		return nil
 	})
 	return out, err
 }
@@ -254,75 +264,72 @@ func (s *Store) CreatedDays(ctx context.Context, offer string, from, to time.Tim
 		loc = time.UTC
 	}
 	var days []time.Time
-	err := s.scanCreated(ctx, offer, from, to, statuses, func(_ *badger.Txn, _ uint64, created time.Time) (bool, error) {
-		t := created.In(loc)
-		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
-		if n := len(days); n == 0 || !days[n-1].Equal(day) {
-			days = append(days, day)
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		refs, err := scanCreated(ctx, txn, offer, from, to, statuses, 0)
+		for _, r := range refs {
+			t := r.created.In(loc)
+			day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+			if n := len(days); n == 0 || !days[n-1].Equal(day) {
+				days = append(days, day)
+			}
 		}
-		return true, nil
+		return err
 	})
 	return days, err
 }
 
-// scanCreated walks the offer+created index over [from, to). The index
-// value is the lead's status bucket, so a set of whole buckets (such as
-// NonTerminal) is filtered without reading records.
-func (s *Store) scanCreated(ctx context.Context, offer string, from, to time.Time, statuses StatusSet,
-	fn func(txn *badger.Txn, id uint64, created time.Time) (bool, error)) error {
+type createdRef struct {
+	created time.Time
+	id      uint64
+}
+
+// scanCreated reads the creation-time range [from, to) of each status
+// bucket that holds wanted statuses, and returns the leads found, oldest
+// first, at most limit (0: all). Buckets wholly wanted (as with NonTerminal)
+// need no record reads.
+func scanCreated(ctx context.Context, txn *badger.Txn, offer string, from, to time.Time, statuses StatusSet, limit int) ([]createdRef, error) {
 	statuses &= AllStatuses
 	if statuses == 0 {
 		statuses = AllStatuses
 	}
 	buckets, exact := statuses.buckets()
-	var wanted [8]bool
-	for _, b := range buckets {
-		wanted[b] = true
-	}
-	prefix := offerPrefix(kindCreated, offer)
-	start := appendU64(append([]byte(nil), prefix...), timeKey(from))
-	end := appendU64(append([]byte(nil), prefix...), timeKey(to))
-	return s.view(ctx, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-		defer it.Close()
-		for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
-			item := it.Item()
-			key := item.Key()
-			if bytes.Compare(key[:len(end)], end) >= 0 {
-				return nil
-			}
-			var bk bucket
-			if err := item.Value(func(v []byte) error {
-				if len(v) != 1 || int(v[0]) >= len(wanted) {
-					return fmt.Errorf("created index value: %w", errCorrupt)
-				}
-				bk = bucket(v[0])
-				return nil
-			}); err != nil {
-				return err
-			}
-			if !wanted[bk] {
-				continue
+	var refs []createdRef
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: offerPrefix(kindStatus, offer)})
+	defer it.Close()
+	for _, bk := range buckets {
+		prefix := statusPrefix(offer, bk)
+		end := appendU64(append([]byte(nil), prefix...), timeKey(to))
+		taken := 0
+		for it.Seek(appendU64(append([]byte(nil), prefix...), timeKey(from))); it.ValidForPrefix(prefix); it.Next() {
+			key := it.Item().Key()
+			if bytes.Compare(key[:len(end)], end) >= 0 || (limit > 0 && taken == limit) {
+				break
 			}
 			id := tailU64(key)
 			if !exact {
 				l, err := getLead(txn, id)
 				if err != nil {
-					return fmt.Errorf("created index of lead %d: %w", id, err)
+					return nil, fmt.Errorf("status index of lead %d: %w", id, err)
 				}
 				if !statuses.Has(l.Status) {
 					continue
 				}
 			}
-			created := keyFromTime(binary.BigEndian.Uint64(key[len(prefix):]))
-			more, err := fn(txn, id, created)
-			if err != nil || !more {
-				return err
-			}
+			refs = append(refs, createdRef{created: keyFromTime(binary.BigEndian.Uint64(key[len(prefix):])), id: id})
+			taken++
 			if err := ctx.Err(); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if !refs[i].created.Equal(refs[j].created) {
+			return refs[i].created.Before(refs[j].created)
+		}
+		return refs[i].id < refs[j].id
 	})
+	if limit > 0 && len(refs) > limit {
+		refs = refs[:limit]
+	}
+	return refs, nil
 }

@@ -229,11 +229,13 @@ func TestVerifyFindsBrokenIndexes(t *testing.T) {
 	l := mustAdd(t, s, NewLead{Offer: "acme", Ext: "E", Status: StatusProcessing})
 	mustVerify(t, s)
 	// Damage the database behind the store's back, as a bug would.
+	moved := *l
+	moved.Status = StatusPacking
 	err := s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Delete(statusKey("acme", StatusProcessing, l.ID)); err != nil {
+		if err := txn.Delete(statusKey(l)); err != nil {
 			return err
 		}
-		return txn.Set(statusKey("acme", StatusPacking, l.ID), nil)
+		return txn.Set(statusKey(&moved), nil)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -60,15 +60,10 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 			if !l.Status.Valid() {
 				report(key, "status %d out of range", l.Status)
 			}
-			if _, ok, err := exists(statusKey(l.Offer, l.Status, l.ID)); err != nil {
+			if _, ok, err := exists(statusKey(l)); err != nil {
 				return err
 			} else if !ok {
 				report(key, "no offer+status index entry")
-			}
-			if cv, ok, err := exists(createdKey(l.Offer, l.Created, l.ID)); err != nil {
-				return err
-			} else if !ok || len(cv) != 1 || bucket(cv[0]) != l.Status.bucket() {
-				report(key, "offer+created index entry missing or with another status bucket")
 			}
 			if l.Ext != "" {
 				if xv, ok, err := exists(extKey(l.Offer, l.Ext)); err != nil {
@@ -104,7 +99,7 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 			}
 			return l, err
 		}
-		for _, kind := range []byte{kindStatus, kindExt, kindCreated, kindHold, kindHistory, kindIdem} {
+		for _, kind := range []byte{kindStatus, kindExt, kindHold, kindHistory, kindIdem} {
 			ix := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kind}, PrefetchValues: kind == kindExt || kind == kindIdem})
 			for ix.Rewind(); ix.Valid() && !full(); ix.Next() {
 				key := ix.Item().KeyCopy(nil)
@@ -140,11 +135,9 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 				}
 				switch kind {
 				case kindStatus:
-					val = statusKey(l.Offer, l.Status, l.ID)
+					val = statusKey(l)
 				case kindExt:
 					val = extKey(l.Offer, l.Ext)
-				case kindCreated:
-					val = createdKey(l.Offer, l.Created, l.ID)
 				case kindHold:
 					val = holdKey(l.HoldUntil, l.ID)
 				case kindHistory:

@@ -14,10 +14,9 @@ func (s *Store) writeLead(w *stepWriter, old, n *Lead, changes []Change, events 
 	}
 	if old == nil || old.Status.bucket() != n.Status.bucket() {
 		if old != nil {
-			w.del(statusKey(old.Offer, old.Status, old.ID))
+			w.del(statusKey(old))
 		}
-		w.set(statusKey(n.Offer, n.Status, n.ID), nil)
-		w.set(createdKey(n.Offer, n.Created, n.ID), []byte{byte(n.Status.bucket())})
+		w.set(statusKey(n), nil)
 	}
 	if old == nil || old.Ext != n.Ext {
 		if old != nil && old.Ext != "" {
