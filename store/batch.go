@@ -226,18 +226,15 @@ type batchEnv struct {
 }
 
 func (b *Batch) goalKnown(offer string, goal uint32) (bool, error) {
-	_, err := b.read.Get(goalIDKey(offer, goal))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	_, ok, err := getValue(b.read, goalIDKey(offer, goal))
+	if err == nil && !ok {
 		// Perhaps defined since the batch began.
 		err = b.s.db.View(func(txn *badger.Txn) error {
-			_, err := txn.Get(goalIDKey(offer, goal))
+			_, ok, err = getValue(txn, goalIDKey(offer, goal))
 			return err
 		})
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return false, nil
-		}
 	}
-	return err == nil, err
+	return ok, err
 }
 
 func (b *Batch) extFree(l *Lead) error {
@@ -246,15 +243,8 @@ func (b *Batch) extFree(l *Lead) error {
 			return fmt.Errorf("lead %d: offer %q already has ext %q (lead %d): %w", l.ID, l.Offer, l.Ext, id, ErrExists)
 		}
 	}
-	item, err := b.read.Get(extKey(l.Offer, l.Ext))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	v, err := item.ValueCopy(nil)
-	if err != nil {
+	v, ok, err := getValue(b.read, extKey(l.Offer, l.Ext))
+	if err != nil || !ok {
 		return err
 	}
 	if id, _ := readID(v); id != l.ID {

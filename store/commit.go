@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -203,15 +202,7 @@ func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
 			return wr.val, !wr.del, nil
 		}
 	}
-	item, err := w.g.c.snap.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	v, err := item.ValueCopy(nil)
-	return v, err == nil, err
+	return getValue(w.g.c.snap, key)
 }
 
 func (w *stepWriter) set(key, val []byte) {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -61,20 +60,18 @@ func (s *Store) DefineGoal(ctx context.Context, offer, code string) (uint32, err
 func (s *Store) GoalByCode(ctx context.Context, offer, code string) (uint32, error) {
 	var id uint32
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		item, err := txn.Get(goalKey(offer, code))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("offer %q has no goal %q: %w", offer, code, ErrNotFound)
-		}
+		v, ok, err := getValue(txn, goalKey(offer, code))
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error {
-			if len(v) != 4 {
-				return fmt.Errorf("goal %q: %w", code, errCorrupt)
-			}
-			id = binary.BigEndian.Uint32(v)
-			return nil
-		})
+		if !ok {
+			return fmt.Errorf("offer %q has no goal %q: %w", offer, code, ErrNotFound)
+		}
+		if len(v) != 4 {
+			return fmt.Errorf("goal %q: %w", code, errCorrupt)
+		}
+		id = binary.BigEndian.Uint32(v)
+		return nil
 	})
 	return id, err
 }

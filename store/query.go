@@ -13,6 +13,19 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
+// getValue reads a key; a missing key is (nil, false, nil), not an error.
+func getValue(txn *badger.Txn, key []byte) ([]byte, bool, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := item.ValueCopy(nil)
+	return v, err == nil, err
+}
+
 func getLead(txn *badger.Txn, id uint64) (*Lead, error) {
 	item, err := txn.Get(leadKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -91,16 +104,12 @@ func (s *Store) History(ctx context.Context, id uint64) ([]Change, error) {
 func (s *Store) ByExt(ctx context.Context, offer, ext string) (*Lead, error) {
 	var l *Lead
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		item, err := txn.Get(extKey(offer, ext))
-		if errors.Is(err, badger.ErrKeyNotFound) {
+		v, ok, err := getValue(txn, extKey(offer, ext))
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return fmt.Errorf("offer %q ext %q: %w", offer, ext, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
 		}
 		id, err := readID(v)
 		if err != nil {

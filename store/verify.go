@@ -29,17 +29,7 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 	}
 	full := func() bool { return len(probs) >= 100 }
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		exists := func(key []byte) ([]byte, bool, error) {
-			item, err := txn.Get(key)
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				return nil, false, nil
-			}
-			if err != nil {
-				return nil, false, err
-			}
-			v, err := item.ValueCopy(nil)
-			return v, err == nil, err
-		}
+		exists := func(key []byte) ([]byte, bool, error) { return getValue(txn, key) }
 		// Forward: every record has its index entries and history.
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindLead}, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
