@@ -222,12 +222,12 @@ func (s *Store) Add(ctx context.Context, nl NewLead) (*Lead, bool, error) {
 		if nl.Key != "" {
 			w.set(idemKey(lead.Offer, nl.Key), idValue(lead.ID))
 		}
-		change := Change{Rev: 1, At: now, By: by, Fields: diffLeads(&Lead{}, lead, true)}
+		lead.addedBy, lead.addedAt = by, now
 		var events []Event
 		if ev, ok := statusEvent(0, lead, false, now, by); ok {
 			events = append(events, ev)
 		}
-		s.writeLead(w, nil, lead, []Change{change}, events)
+		s.writeLead(w, nil, lead, nil, events)
 		result, created = lead, true
 		return nil
 	})

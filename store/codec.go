@@ -145,6 +145,8 @@ func encodeLead(buf []byte, l *Lead) []byte {
 	e.time(l.Created)
 	e.time(l.Updated)
 	e.time(l.AcceptedAt)
+	e.str(l.addedBy)
+	e.time(l.addedAt)
 	return e.b
 }
 
@@ -185,6 +187,8 @@ func decodeLead(b []byte) (*Lead, error) {
 	l.Created = d.time()
 	l.Updated = d.time()
 	l.AcceptedAt = d.time()
+	l.addedBy = d.str()
+	l.addedAt = d.time()
 	if d.err != nil {
 		return nil, fmt.Errorf("lead record: %w", d.err)
 	}

@@ -29,6 +29,11 @@ type Lead struct {
 	// Rev counts the lead's history entries; it grows by one per change.
 	Rev     uint32   `json:"rev"`
 	History []Change `json:"history,omitempty"` // filled by Store.History, not by Get
+
+	// Who stored the lead and when: the creation entry of the history is
+	// derived from them and the later entries (history.go), not stored.
+	addedBy string
+	addedAt time.Time
 }
 
 // Cash overrides the payouts computed from the offer's rates.

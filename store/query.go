@@ -76,13 +76,16 @@ func (s *Store) GetMany(ctx context.Context, ids []uint64) ([]*Lead, error) {
 	return out, err
 }
 
-// History returns every change of a lead, oldest first.
+// History returns every change of a lead, oldest first, its creation
+// included.
 func (s *Store) History(ctx context.Context, id uint64) ([]Change, error) {
 	var out []Change
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		if _, err := txn.Get(leadKey(id)); errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("lead %d: %w", id, ErrNotFound)
+		l, err := getLead(txn, id)
+		if err != nil {
+			return err
 		}
+		out = make([]Change, 1, l.Rev)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: historyPrefix(id), PrefetchValues: true, PrefetchSize: 32})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -95,6 +98,7 @@ func (s *Store) History(ctx context.Context, id uint64) ([]Change, error) {
 				return fmt.Errorf("lead %d history: %w", id, err)
 			}
 		}
+		out[0] = creationChange(l, out[1:])
 		return nil
 	})
 	return out, err

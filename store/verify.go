@@ -72,7 +72,7 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 					report(key, "no hold index entry")
 				}
 			}
-			for rev := uint32(1); rev <= l.Rev; rev++ {
+			for rev := uint32(2); rev <= l.Rev; rev++ { // 1, the creation, is derived
 				if _, ok, err := exists(historyKey(l.ID, rev)); err != nil {
 					return err
 				} else if !ok {
@@ -131,7 +131,7 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 				case kindHold:
 					val = holdKey(l.HoldUntil, l.ID)
 				case kindHistory:
-					if rev := binary.BigEndian.Uint32(key[9:]); rev == 0 || rev > l.Rev {
+					if rev := binary.BigEndian.Uint32(key[9:]); rev < 2 || rev > l.Rev {
 						report(key, "history entry %d beyond lead rev %d", rev, l.Rev)
 					}
 					continue

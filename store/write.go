@@ -3,9 +3,10 @@ package store
 import "time"
 
 // writeLead records a lead's move from old (nil for a new lead) to n: the
-// record, every index the move touches, one history entry per change, and
-// an event (plus its feed entries) per status change. changes[i] has
-// Rev old.Rev+i+1; n.Rev is the last of them.
+// record, every index the move touches, one history entry per change (a
+// new lead has none stored: history.go), and an event (plus its feed
+// entries) per status change. changes[i] has Rev old.Rev+i+1; n.Rev is the
+// last of them.
 func (s *Store) writeLead(w *stepWriter, old, n *Lead, changes []Change, events []Event) {
 	s.commit.noteWrite(n.ID)
 	w.set(leadKey(n.ID), encodeLead(make([]byte, 0, 256), n))
