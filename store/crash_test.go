@@ -14,19 +14,36 @@ import (
 	"time"
 )
 
-const crashDirEnv = "LEADHOST_CRASH_CHILD_DIR"
+const (
+	crashDirEnv    = "LEADHOST_CRASH_CHILD_DIR"
+	crashNoSyncEnv = "LEADHOST_CRASH_CHILD_NOSYNC"
+)
 
 // TestCrashSafety runs a child process that adds and edits leads and prints
 // each change once the store acknowledged it, SIGKILLs the child while it
-// is busy, reopens the data and finds every acknowledged change.
+// is busy, reopens the data and finds every acknowledged change. It runs
+// with fsync (the default) and with NoSync, whose promise is that a crash
+// of the process, unlike one of the machine, loses nothing.
 func TestCrashSafety(t *testing.T) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
-		crashChild(dir)
+		crashChild(dir, os.Getenv(crashNoSyncEnv) == "1")
 		return
 	}
+	for _, noSync := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fsync", true: "nosync"}[noSync], func(t *testing.T) {
+			crashParent(t, noSync)
+		})
+	}
+}
+
+func crashParent(t *testing.T, noSync bool) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashSafety$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+	mode := "0"
+	if noSync {
+		mode = "1"
+	}
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashNoSyncEnv+"="+mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,8 +118,8 @@ func TestCrashSafety(t *testing.T) {
 
 // crashChild writes until it is killed. Each line is printed only after the
 // store returned, i.e. after the change is durable.
-func crashChild(dir string) {
-	s, err := Open(Options{Dir: dir, GCInterval: -1})
+func crashChild(dir string, noSync bool) {
+	s, err := Open(Options{Dir: dir, GCInterval: -1, NoSync: noSync})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(2)
