@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -310,7 +311,13 @@ func buildMillion(dir string) error {
 
 var benchDirs []string
 
+// TestMain runs the tests, benchmarks and child processes under the soft
+// memory limit the leadhost binary sets, so that memory figures are the
+// binary's.
 func TestMain(m *testing.M) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(SuggestedMemoryLimit)
+	}
 	code := m.Run()
 	for _, d := range benchDirs {
 		os.RemoveAll(d)
