@@ -244,11 +244,20 @@ func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error 
 	return s.db.View(fn)
 }
 
+// badgerLogger passes Badger's errors and warnings to slog and drops its
+// chatter.
 type badgerLogger struct{ log *slog.Logger }
 
+// Errorf logs a Badger error.
 func (l badgerLogger) Errorf(f string, a ...any) { l.log.Error(fmt.Sprintf(f, a...), "from", "badger") }
+
+// Warningf logs a Badger warning.
 func (l badgerLogger) Warningf(f string, a ...any) {
 	l.log.Warn(fmt.Sprintf(f, a...), "from", "badger")
 }
-func (l badgerLogger) Infof(string, ...any)  {}
+
+// Infof drops Badger's progress messages.
+func (l badgerLogger) Infof(string, ...any) {}
+
+// Debugf drops Badger's debug messages.
 func (l badgerLogger) Debugf(string, ...any) {}

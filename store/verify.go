@@ -16,6 +16,7 @@ type Problem struct {
 	Detail string `json:"detail"`
 }
 
+// String formats the problem as "key: detail".
 func (p Problem) String() string { return p.Key + ": " + p.Detail }
 
 // Verify checks that every lead's index entries and history exist and
