@@ -1,0 +1,217 @@
+// Package script runs integration authors' Lua scripts for the host: it
+// compiles them once, keeps pools of sandboxed gopher-lua states, and runs
+// each script in a fresh global environment under a deadline. It knows the
+// store (scripts change leads through it) but nothing of HTTP.
+package script
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Limits bound what one run may use. The zero value means the defaults.
+type Limits struct {
+	Timeout     time.Duration // deadline of one run; default 5 s
+	CallStack   int           // nested calls; default 200
+	Registry    int           // initial data stack slots; default 1024
+	RegistryMax int           // data stack slots at most; default 256 Ki
+	MaxString   int           // bytes one string.rep/format or table.concat may make; default 16 MiB
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Timeout <= 0 {
+		l.Timeout = 5 * time.Second
+	}
+	if l.CallStack <= 0 {
+		l.CallStack = 200
+	}
+	if l.Registry <= 0 {
+		l.Registry = 1024
+	}
+	if l.RegistryMax < l.Registry {
+		l.RegistryMax = 256 * 1024
+	}
+	if l.MaxString <= 0 {
+		l.MaxString = 16 << 20
+	}
+	return l
+}
+
+// Script is a compiled Lua file, immutable and safe to share: every run
+// makes its own function from it.
+type Script struct {
+	Name  string // as errors show it: "scripts/acme/check.lua"
+	proto *lua.FunctionProto
+}
+
+// CompileError says where a script does not compile.
+type CompileError struct {
+	File string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *CompileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Compile parses and compiles a script once; name is the file as errors
+// should show it.
+func Compile(name string, src []byte) (*Script, error) {
+	chunk, err := parse.Parse(bytes.NewReader(src), name)
+	if err != nil {
+		var pe *parse.Error
+		if errors.As(err, &pe) {
+			msg := strings.TrimSpace(pe.Message)
+			if pe.Token != "" {
+				msg += " near '" + pe.Token + "'"
+			}
+			line := pe.Pos.Line
+			if line < 0 {
+				line = 0
+				msg += " at end of file"
+			}
+			return nil, &CompileError{File: name, Line: line, Msg: msg}
+		}
+		return nil, &CompileError{File: name, Msg: strings.TrimSpace(err.Error())}
+	}
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return nil, &CompileError{File: name, Msg: strings.TrimSpace(err.Error())}
+	}
+	return &Script{Name: name, proto: proto}, nil
+}
+
+// RunError is a script that raised, passed its deadline or broke a limit.
+// Msg carries the script's file and line ("scripts/acme/check.lua:12: …").
+type RunError struct {
+	Script  string
+	Msg     string
+	Timeout bool // the run passed its deadline
+}
+
+func (e *RunError) Error() string {
+	if strings.HasPrefix(e.Msg, e.Script) {
+		return e.Msg
+	}
+	return e.Script + ": " + e.Msg
+}
+
+// Pool keeps sandboxed Lua states for reuse. A state serves one run at a
+// time and is never shared between goroutines.
+type Pool struct {
+	limits Limits
+	mu     sync.Mutex
+	free   []*vm
+}
+
+// maxIdle bounds the states a pool keeps between runs.
+const maxIdle = 16
+
+// NewPool makes an empty pool; states are made on demand.
+func NewPool(limits Limits) *Pool { return &Pool{limits: limits.withDefaults()} }
+
+// Limits returns the pool's limits, defaults filled in.
+func (p *Pool) Limits() Limits { return p.limits }
+
+func (p *Pool) get() *vm {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		v := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return v
+	}
+	p.mu.Unlock()
+	return newVM(p.limits)
+}
+
+func (p *Pool) put(v *vm) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < maxIdle {
+		p.free = append(p.free, v)
+		return
+	}
+	v.L.Close()
+}
+
+// Env is one run's view of the state: the globals the script sees and the
+// run-specific values the modules read.
+type Env struct {
+	L       *lua.LState
+	Globals *lua.LTable
+	vm      *vm
+}
+
+// SetRun hands the modules of this run their state (see modules.go).
+func (e *Env) SetRun(r *Run) { e.vm.run = r }
+
+// Run executes s in a fresh environment: setup adds the run's globals, the
+// script runs under the pool's deadline (or ctx's, if sooner), and results
+// reads what it returned before the state goes back to the pool.
+func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, results func(*Env, []lua.LValue) error) error {
+	v := p.get()
+	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
+	defer cancel()
+	env := &Env{L: v.L, Globals: v.newGlobals(), vm: v}
+	healthy := true
+	defer func() {
+		v.run = nil
+		v.L.SetTop(0)
+		v.L.RemoveContext()
+		if healthy {
+			p.put(v)
+		} else {
+			v.L.Close()
+		}
+	}()
+	if setup != nil {
+		if err := setup(env); err != nil {
+			return err
+		}
+	}
+	fn := v.L.NewFunctionFromProto(s.proto)
+	fn.Env = env.Globals
+	v.L.SetContext(ctx)
+	v.L.Push(fn)
+	if err := v.L.PCall(0, lua.MultRet, nil); err != nil {
+		// A state stopped mid-instruction by its deadline, or one that hit
+		// a Go panic, is not trusted with another run.
+		healthy = false
+		return runError(s.Name, err, ctx)
+	}
+	v.L.RemoveContext()
+	if results == nil {
+		return nil
+	}
+	n := v.L.GetTop()
+	out := make([]lua.LValue, n)
+	for i := 1; i <= n; i++ {
+		out[i-1] = v.L.Get(i)
+	}
+	return results(env, out)
+}
+
+func runError(name string, err error, ctx context.Context) error {
+	msg := err.Error()
+	var api *lua.ApiError
+	if errors.As(err, &api) && api.Object != nil {
+		msg = api.Object.String()
+	}
+	if ctx.Err() != nil {
+		return &RunError{Script: name, Msg: fmt.Sprintf("stopped: the run passed its deadline (%s)", strings.TrimSpace(msg)), Timeout: true}
+	}
+	return &RunError{Script: name, Msg: strings.TrimSpace(msg)}
+}

@@ -1,0 +1,206 @@
+package script
+
+import (
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// vm is one sandboxed Lua state and the tables every run on it shares.
+type vm struct {
+	L      *lua.LState
+	base   *lua.LTable // what a run's globals fall back to; unreachable from scripts
+	meta   *lua.LTable // metatable of every run's globals: __index = base, locked
+	shared map[*lua.LTable]bool
+	limits Limits
+	run    *Run // the run in progress, read by the modules
+}
+
+// The sandbox (SPEC §2): base without the loaders and the debugging or
+// environment functions, table, string, math, and os.time/date/clock. No
+// io, no package/require, no coroutines, no os.execute or os.exit.
+var (
+	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+		"select", "setmetatable", "getmetatable", "tonumber", "tostring", "type", "unpack", "xpcall", "_VERSION"}
+	allowedOs = []string{"time", "date", "clock"}
+)
+
+func newVM(limits Limits) *vm {
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:        true,
+		CallStackSize:       limits.CallStack,
+		RegistrySize:        limits.Registry,
+		RegistryMaxSize:     limits.RegistryMax,
+		MinimizeStackMemory: true,
+	})
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{{lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}, {lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath}, {lua.OsLibName, lua.OpenOs}} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	v := &vm{L: L, base: L.NewTable(), shared: make(map[*lua.LTable]bool), limits: limits}
+	G := L.G.Global
+	for _, name := range allowedBase {
+		v.base.RawSetString(name, G.RawGetString(name))
+	}
+	v.base.RawSetString("print", L.NewFunction(v.print))
+	v.base.RawSetString("rawset", L.NewFunction(v.rawset))
+
+	str := G.RawGetString("string").(*lua.LTable)
+	rep, format := str.RawGetString("rep").(*lua.LFunction), str.RawGetString("format").(*lua.LFunction)
+	str.RawSetString("rep", L.NewFunction(v.capRep(rep)))
+	str.RawSetString("format", L.NewFunction(v.capFormat(format)))
+	tbl := G.RawGetString("table").(*lua.LTable)
+	concat := tbl.RawGetString("concat").(*lua.LFunction)
+	tbl.RawSetString("concat", L.NewFunction(v.capConcat(concat)))
+	osLib := G.RawGetString("os").(*lua.LTable)
+	safeOs := L.NewTable()
+	for _, name := range allowedOs {
+		safeOs.RawSetString(name, osLib.RawGetString(name))
+	}
+	for name, lib := range map[string]*lua.LTable{"string": str, "table": tbl, "math": G.RawGetString("math").(*lua.LTable), "os": safeOs} {
+		v.base.RawSetString(name, v.readOnly(name, lib))
+	}
+	// ("x"):upper() reaches the string library through the strings'
+	// metatable; lock it so that getmetatable("") cannot hand it out.
+	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+		mt.RawSetString("__metatable", lua.LFalse)
+	}
+	v.meta = L.NewTable()
+	v.meta.RawSetString("__index", v.base)
+	v.meta.RawSetString("__metatable", lua.LFalse)
+	return v
+}
+
+// newGlobals makes a run's global table: empty, falling back to the
+// sandbox, so that nothing a run defines is seen by the next.
+func (v *vm) newGlobals() *lua.LTable {
+	g := v.L.NewTable()
+	g.RawSetString("_G", g)
+	v.L.SetMetatable(g, v.meta)
+	return g
+}
+
+// readOnly wraps a library table so that scripts can use but not change it:
+// it is shared by every run on the state.
+func (v *vm) readOnly(name string, lib *lua.LTable) *lua.LTable {
+	proxy := v.L.NewTable()
+	mt := v.L.NewTable()
+	mt.RawSetString("__index", lib)
+	mt.RawSetString("__newindex", v.L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s is read-only", name)
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LFalse)
+	v.L.SetMetatable(proxy, mt)
+	v.shared[proxy] = true
+	return proxy
+}
+
+// RegisterModule adds a read-only module table to the sandbox of this
+// state, e.g. "json" with its functions.
+func (v *vm) registerModule(name string, funcs map[string]lua.LGFunction) *lua.LTable {
+	t := v.L.NewTable()
+	for fname, fn := range funcs {
+		t.RawSetString(fname, v.L.NewFunction(fn))
+	}
+	ro := v.readOnly(name, t)
+	v.base.RawSetString(name, ro)
+	return t
+}
+
+func (v *vm) print(L *lua.LState) int {
+	parts := make([]string, L.GetTop())
+	for i := range parts {
+		parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
+	}
+	if v.run != nil {
+		v.run.log("print", strings.Join(parts, "\t"))
+	}
+	return 0
+}
+
+func (v *vm) rawset(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if v.shared[t] {
+		L.RaiseError("rawset: a library table is read-only")
+	}
+	t.RawSet(L.CheckAny(2), L.CheckAny(3))
+	L.SetTop(1)
+	return 1
+}
+
+// The builtins below can make a huge string in one call, which no deadline
+// interrupts; they check the size first.
+
+func (v *vm) tooBig(L *lua.LState, fn string, n int64) {
+	if n > int64(v.limits.MaxString) {
+		L.RaiseError("%s: result of %d bytes exceeds the limit of %d", fn, n, v.limits.MaxString)
+	}
+}
+
+func (v *vm) capRep(orig *lua.LFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		s, n := L.CheckString(1), L.CheckNumber(2)
+		if size := float64(len(s)) * float64(n); size > float64(v.limits.MaxString) {
+			v.tooBig(L, "string.rep", int64(min(size, 1<<62)))
+		}
+		return orig.GFunction(L)
+	}
+}
+
+func (v *vm) capFormat(orig *lua.LFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		f := L.CheckString(1)
+		for i := 0; i < len(f); i++ {
+			if f[i] != '%' {
+				continue
+			}
+			j := i + 1
+			for j < len(f) && strings.IndexByte("-+ #0", f[j]) >= 0 {
+				j++
+			}
+			width := 0
+			for ; j < len(f) && f[j] >= '0' && f[j] <= '9'; j++ {
+				width = min(width*10+int(f[j]-'0'), 1<<20)
+			}
+			prec := 0
+			if j < len(f) && f[j] == '.' {
+				for j++; j < len(f) && f[j] >= '0' && f[j] <= '9'; j++ {
+					prec = min(prec*10+int(f[j]-'0'), 1<<20)
+				}
+			}
+			if width > 1000 || prec > 1000 {
+				L.RaiseError("string.format: width or precision above 1000 in %q", f)
+			}
+			i = j
+		}
+		return orig.GFunction(L)
+	}
+}
+
+func (v *vm) capConcat(orig *lua.LFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		sep := L.OptString(2, "")
+		i, j := L.OptInt(3, 1), L.OptInt(4, t.Len())
+		var size int64
+		for k := i; k <= j && k-i < 1<<24; k++ {
+			size += int64(len(lua.LVAsString(t.RawGetInt(k)))) + int64(len(sep))
+			if size > int64(v.limits.MaxString) {
+				v.tooBig(L, "table.concat", size)
+			}
+		}
+		return orig.GFunction(L)
+	}
+}
+
+// errorf is how module functions raise errors a script author can act on.
+func errorf(L *lua.LState, format string, a ...any) {
+	L.RaiseError("%s", fmt.Sprintf(format, a...))
+}

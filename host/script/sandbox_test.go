@@ -1,0 +1,153 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+func mustCompile(t testing.TB, name, src string) *Script {
+	t.Helper()
+	s, err := Compile(name, []byte(src))
+	if err != nil {
+		t.Fatalf("compile %s: %v", name, err)
+	}
+	return s
+}
+
+// runString runs src and returns what it returned, as strings.
+func runString(t testing.TB, p *Pool, src string) ([]string, error) {
+	t.Helper()
+	s := mustCompile(t, "scripts/test/check.lua", src)
+	var out []string
+	err := p.Run(context.Background(), s, nil, func(_ *Env, rets []lua.LValue) error {
+		for _, r := range rets {
+			out = append(out, r.String())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func TestSandboxRefusesEscapes(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{Timeout: 300 * time.Millisecond, MaxString: 1 << 20})
+	cases := []struct {
+		name, src, want string // want: a part of the error
+		timeout         bool
+	}{
+		{"os.execute", `os.execute("touch /tmp/pwned")`, "attempt to call a non-function object", false},
+		{"os.exit", `os.exit(1)`, "attempt to call a non-function object", false},
+		{"io.open", `io.open("/etc/passwd")`, "attempt to index a non-table object(nil)", false},
+		{"require", `require("os")`, "attempt to call a non-function object", false},
+		{"load", `load("return 1")()`, "attempt to call a non-function object", false},
+		{"loadstring", `loadstring("return 1")()`, "attempt to call a non-function object", false},
+		{"dofile", `dofile("/etc/passwd")`, "attempt to call a non-function object", false},
+		{"getfenv", `getfenv(1).x = 1`, "attempt to call a non-function object", false},
+		{"collectgarbage", `collectgarbage()`, "attempt to call a non-function object", false},
+		{"coroutine", `coroutine.create(print)`, "attempt to index a non-table object(nil)", false},
+		{"string.rep 1e10", `return string.rep("x", 1e10)`, "string.rep: result of", false},
+		{"method rep", `return ("x"):rep(1e9)`, "string.rep: result of", false},
+		{"format width", `return string.format("%999999999d", 1)`, "width or precision above 1000", false},
+		{"concat", `local t = {} for i = 1, 2000 do t[i] = string.rep("y", 1000) end return table.concat(t)`, "table.concat: result of", false},
+		{"library write", `string.upper = nil`, "string is read-only", false},
+		{"rawset library", `rawset(string, "upper", nil)`, "library table is read-only", false},
+		{"string metatable", `getmetatable("").__index = {}`, "attempt to index a non-table object(boolean)", false},
+		{"globals metatable", `setmetatable(_G, nil)`, "cannot change a protected metatable", false},
+		{"endless loop", `while true do end`, "deadline", true},
+		{"endless recursion", `local function f() return 1 + f() end return f()`, "stack overflow", false},
+		{"10M-entry table", `local t = {} for i = 1, 1e7 do t[i] = i end return #t`, "deadline", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := runString(t, p, tc.src)
+			var re *RunError
+			if !errors.As(err, &re) {
+				t.Fatalf("err = %v, want a RunError", err)
+			}
+			if !strings.Contains(re.Error(), tc.want) || re.Timeout != tc.timeout {
+				t.Errorf("err = %q (timeout %v), want it to say %q (timeout %v)", re.Error(), re.Timeout, tc.want, tc.timeout)
+			}
+			if !strings.HasPrefix(re.Error(), "scripts/test/check.lua") {
+				t.Errorf("err %q does not name the script", re.Error())
+			}
+			// The pool keeps serving, and the library is intact.
+			out, err := runString(t, p, `return string.upper("ok"), type(string.rep)`)
+			if err != nil || strings.Join(out, ",") != "OK,function" {
+				t.Fatalf("after %s: %v, %v", tc.name, out, err)
+			}
+		})
+	}
+}
+
+func TestGlobalsDoNotLeakBetweenRuns(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	if _, err := runString(t, p, `leaked = "yes"; _G.other = 1; function f() end`); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // whichever pooled state serves the run
+		out, err := runString(t, p, `return tostring(leaked), tostring(other), tostring(f)`)
+		if err != nil || strings.Join(out, ",") != "nil,nil,nil" {
+			t.Fatalf("run %d sees %v, %v", i, out, err)
+		}
+	}
+}
+
+func TestAllowedLibrariesWork(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	out, err := runString(t, p, `
+		local t = {3, 1, 2}
+		table.sort(t)
+		return table.concat(t, ","), string.format("%05.1f", 3.14159), math.floor(2.7),
+			type(os.time()), os.date("!%Y-%m-%d", 0), ("a,b"):gsub(",", ";"), select("#", 1, 2), string.rep("ab", 3)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(out, "|"); got != "1,2,3|003.1|2|number|1970-01-01|a;b|2|ababab" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestCompileErrorsNameFileAndLine(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		"local x = 1\nif x then\n  x = 2\n":       "scripts/acme/check.lua:",
+		"local x = 1\nx = = 2\n":                  "scripts/acme/check.lua:2: ",
+		"for i = 1, 10 do\n  print(i)\nend end\n": "scripts/acme/check.lua:3: ",
+	} {
+		_, err := Compile("scripts/acme/check.lua", []byte(src))
+		var ce *CompileError
+		if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("compile %q: %v, want prefix %q", src, err, want)
+		}
+	}
+}
+
+func TestRuntimeErrorNamesLine(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	_, err := runString(t, p, "local x = 1\n\nerror(\"partner sent garbage\")\n")
+	if err == nil || !strings.HasPrefix(err.Error(), "scripts/test/check.lua:3: partner sent garbage") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestPrintGoesToTheRunLog(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	s := mustCompile(t, "scripts/test/hook.lua", `print("hello", 42, nil)`)
+	var logged []string
+	err := p.Run(context.Background(), s, func(e *Env) error {
+		e.SetRun(&Run{Script: s.Name, Log: func(kind, msg string) { logged = append(logged, kind+": "+msg) }})
+		return nil
+	}, nil)
+	if err != nil || len(logged) != 1 || logged[0] != "print: hello\t42\tnil" {
+		t.Errorf("logged %q, %v", logged, err)
+	}
+}
