@@ -71,6 +71,8 @@ func newVM(limits Limits) *vm {
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
 		mt.RawSetString("__metatable", lua.LFalse)
 	}
+	v.openJSON()
+	v.openForm()
 	v.meta = L.NewTable()
 	v.meta.RawSetString("__index", v.base)
 	v.meta.RawSetString("__metatable", lua.LFalse)
