@@ -73,6 +73,7 @@ func newVM(limits Limits) *vm {
 	}
 	v.openJSON()
 	v.openForm()
+	v.openCore()
 	v.meta = L.NewTable()
 	v.meta.RawSetString("__index", v.base)
 	v.meta.RawSetString("__metatable", lua.LFalse)

@@ -1,0 +1,176 @@
+package script
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"leadhost/store"
+)
+
+// Check is one status-check run of an offer's check.lua.
+type Check struct {
+	Offer string
+	// Leads are the leads the request asked about (ID modes) or that the
+	// date range holds (dates mode); only they may be edited.
+	Leads []*store.Lead
+	// Data is the decoded partner response: JSON bytes (json.RawMessage or
+	// []byte) or a Go value from a decoder (maps, slices, strings, numbers,
+	// bools, nil).
+	Data  any
+	Words *Words // nil: StandardWords
+	// Dry runs the handler and reports its edits without committing them.
+	Dry bool
+	Log func(kind, msg string)
+}
+
+// CheckResult is what a check run did (or, dry, would do).
+type CheckResult struct {
+	Edits   []store.BatchChange // accepted edits, as they change the leads
+	Refused []string            // edits the handler asked for and did not get
+	Commit  store.CommitResult
+}
+
+// RunCheck runs check.lua with the seed's variables: data, e2i (partner id
+// → our id), ids (our id → status), i2t (our id → creation time, unix) and
+// inid (our id when the check asked about one lead). Its edits land
+// together when it ends well; when it raises or passes its deadline,
+// nothing does.
+func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check) (CheckResult, error) {
+	words := c.Words
+	if words == nil {
+		words = StandardWords()
+	}
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: c.Offer, Store: st, Batch: st.NewBatch(), Words: words,
+		Allowed: make(map[uint64]bool, len(c.Leads)), Log: c.Log}
+	defer run.Batch.Discard()
+	setup := func(e *Env) error {
+		L, g := e.L, e.Globals
+		data, err := toLua(L, c.Data)
+		if err != nil {
+			return fmt.Errorf("%s: partner response: %w", s.Name, err)
+		}
+		e2i, ids, i2t := e.vm.keyedTable(true), e.vm.keyedTable(false), e.vm.keyedTable(false)
+		for _, l := range c.Leads {
+			run.Allowed[l.ID] = true
+			if l.Ext != "" {
+				e2i.RawSetString(l.Ext, lua.LNumber(l.ID))
+			}
+			ids.RawSetInt(int(l.ID), lua.LNumber(l.Status))
+			i2t.RawSetInt(int(l.ID), lua.LNumber(l.Created.Unix()))
+		}
+		g.RawSetString("data", data)
+		g.RawSetString("e2i", e2i)
+		g.RawSetString("ids", ids)
+		g.RawSetString("i2t", i2t)
+		if len(c.Leads) == 1 {
+			g.RawSetString("inid", lua.LNumber(c.Leads[0].ID))
+		}
+		e.SetRun(run)
+		return nil
+	}
+	if err := p.Run(ctx, s, setup, nil); err != nil {
+		return CheckResult{Refused: run.Refused}, err
+	}
+	res := CheckResult{Edits: run.Batch.Changes(), Refused: run.Refused}
+	if c.Dry {
+		return res, nil
+	}
+	cr, err := run.Batch.Commit(ctx)
+	res.Commit = cr
+	if err != nil {
+		return res, fmt.Errorf("%s: commit: %w", s.Name, err)
+	}
+	return res, nil
+}
+
+// keyedTable makes a table whose keys read the same as a number or as its
+// text, as the PHP arrays of the seed did: partners send ids as either.
+// byText tables store text keys (partners' ids); the others number keys.
+func (v *vm) keyedTable(byText bool) *lua.LTable {
+	name := "leadhost.keyed.num"
+	if byText {
+		name = "leadhost.keyed.text"
+	}
+	mt, ok := v.L.G.Registry.RawGetString(name).(*lua.LTable)
+	if !ok {
+		mt = v.L.NewTable()
+		mt.RawSetString("__index", v.L.NewFunction(func(L *lua.LState) int {
+			t, k := L.CheckTable(1), L.Get(2)
+			switch k := k.(type) {
+			case lua.LNumber:
+				if byText {
+					L.Push(t.RawGetString(scalarText(k)))
+					return 1
+				}
+			case lua.LString:
+				if !byText {
+					if n, err := strconv.ParseFloat(string(k), 64); err == nil {
+						L.Push(t.RawGet(lua.LNumber(n)))
+						return 1
+					}
+				}
+			}
+			L.Push(lua.LNil)
+			return 1
+		}))
+		v.L.G.Registry.RawSetString(name, mt)
+	}
+	t := v.L.NewTable()
+	v.L.SetMetatable(t, mt)
+	return t
+}
+
+// toLua converts a decoded response into a Lua value.
+func toLua(L *lua.LState, v any) (lua.LValue, error) {
+	switch v := v.(type) {
+	case nil:
+		return lua.LNil, nil
+	case json.RawMessage:
+		return FromJSON(L, v)
+	case []byte:
+		return FromJSON(L, v)
+	case string:
+		return lua.LString(v), nil
+	case bool:
+		return lua.LBool(v), nil
+	case float64:
+		return lua.LNumber(v), nil
+	case int:
+		return lua.LNumber(v), nil
+	case int64:
+		if v > exactInt || v < -exactInt {
+			return lua.LString(strconv.FormatInt(v, 10)), nil
+		}
+		return lua.LNumber(v), nil
+	case json.Number:
+		return numberValue(string(v))
+	case []any:
+		t := L.NewTable()
+		for i, e := range v {
+			lv, err := toLua(L, e)
+			if err != nil {
+				return lua.LNil, err
+			}
+			if lv == lua.LNil {
+				lv = nullValue(L)
+			}
+			t.RawSetInt(i+1, lv)
+		}
+		return t, nil
+	case map[string]any:
+		t := L.NewTable()
+		for k, e := range v {
+			lv, err := toLua(L, e)
+			if err != nil {
+				return lua.LNil, err
+			}
+			t.RawSetString(k, lv)
+		}
+		return t, nil
+	}
+	return lua.LNil, fmt.Errorf("cannot hand a %T to Lua", v)
+}
