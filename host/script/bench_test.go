@@ -1,0 +1,86 @@
+package script
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"leadhost/store"
+)
+
+// BenchmarkCheckHandler is a status check's handler over a decoded
+// 1,000-item response, calling core.lead.edit per item, end to end with
+// the batch committed (in-memory store); ReportMetric gives edits/s.
+// BenchmarkCheckFromGo makes the same edits from Go in one batch: the
+// ratio is the cost of Lua.
+func BenchmarkCheckHandler(b *testing.B) {
+	st, leads, data := checkBench(b)
+	s := mustCompile(b, "scripts/bench/check.lua", `
+		for _, d in ipairs(data) do
+			core.lead.edit(e2i[d.id], {status = d.status, comment = d.comment})
+		end`)
+	p := NewPool(Limits{})
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		res, err := p.RunCheck(ctx, s, st, Check{Offer: "bench", Leads: leads, Data: data[i%2]})
+		if err != nil || res.Commit.Edits != len(leads) {
+			b.Fatalf("%+v %v", res.Commit, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(leads))/b.Elapsed().Seconds(), "edits/s")
+}
+
+func BenchmarkCheckFromGo(b *testing.B) {
+	st, leads, _ := checkBench(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		batch := st.NewBatch()
+		s := store.Statuses(store.StatusCallback, store.StatusProcessing).List()[i%2]
+		for j, l := range leads {
+			c := fmt.Sprintf("c%d-%d", i%2, j)
+			if err := batch.Edit(l.ID, store.Patch{Status: &s, Comment: &c, Offer: "bench", By: "go"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := batch.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(leads))/b.Elapsed().Seconds(), "edits/s")
+}
+
+// checkBench makes 1,000 processing leads and two responses that move
+// each between statuses 3 and 2 with a new comment, so that every run
+// changes every lead.
+func checkBench(b *testing.B) (*store.Store, []*store.Lead, [2][]byte) {
+	st := openStore(b)
+	leads := processingLeads(b, st, "bench", 1000)
+	var data [2][]byte
+	for k, status := range []int{3, 2} {
+		buf := []byte("[")
+		for j, l := range leads {
+			if j > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, fmt.Sprintf(`{"id":%s,"status":%d,"comment":"c%d-%d"}`, strconv.Quote(l.Ext), status, k, j)...)
+		}
+		data[k] = append(buf, ']')
+	}
+	return st, leads, data
+}
+
+// BenchmarkEmptyRun is the overhead of one run from the pool: a state
+// taken and returned, fresh globals, deadline set and removed.
+func BenchmarkEmptyRun(b *testing.B) {
+	p := NewPool(Limits{})
+	s := mustCompile(b, "scripts/bench/empty.lua", `return`)
+	ctx := context.Background()
+	for b.Loop() {
+		if err := p.Run(ctx, s, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
