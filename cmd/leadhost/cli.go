@@ -10,12 +10,15 @@ import (
 	"strconv"
 	"strings"
 
+	"leadhost/host"
 	"leadhost/store"
 )
 
 const usage = `usage: leadhost <command> [flags]
 
 commands:
+  lint [DIR]  check every offer in DIR (default ./scripts): offer.toml and
+              Lua files; prints each problem as file:line, exit 1 if any
   lead add    read a lead as JSON on stdin, store it, print it
   lead get ID print a lead with its history
   lead edit ID
@@ -41,6 +44,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "lead":
 		return runLead(ctx, args[1:], stdin, stdout, stderr)
+	case "lint":
+		return runLint(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadhost: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
@@ -105,6 +110,31 @@ func runLead(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "leadhost: %v\n", err)
 		return exitError
 	}
+	return exitOK
+}
+
+func runLint(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 1 {
+		fmt.Fprintln(stderr, "leadhost lint: takes one scripts folder at most")
+		return exitUsage
+	}
+	dir := "./scripts"
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	offers, problems := host.Lint(dir)
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "leadhost lint: %d problems in %s\n", len(problems), dir)
+		return exitError
+	}
+	noun := "offers"
+	if offers == 1 {
+		noun = "offer"
+	}
+	fmt.Fprintf(stdout, "%d %s in %s, no problems\n", offers, noun, dir)
 	return exitOK
 }
 

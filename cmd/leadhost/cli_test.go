@@ -85,3 +85,21 @@ func TestLeadCommands(t *testing.T) {
 		t.Errorf("lead after refused edits: %s", out)
 	}
 }
+
+func TestLint(t *testing.T) {
+	t.Parallel()
+	code, out, _ := leadhost(t, "", "lint", "../../host/testdata/scripts")
+	if code != exitOK || !strings.Contains(out, "1 offer in") {
+		t.Errorf("lint of the test offers: exit %d, %q", code, out)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "broken"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "broken", "offer.toml"), []byte("name = \"x\"\nretries = 3\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "broken", "check.lua"), []byte("if then\n"), 0o644)
+	code, out, errOut := leadhost(t, "", "lint", dir)
+	if code != exitError || !strings.Contains(out, "broken/offer.toml:2: unknown key \"retries\"") || !strings.Contains(out, "broken/check.lua:1: ") {
+		t.Errorf("lint of a broken offer: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,330 @@
+// Package host runs the offers in scripts/: it loads each offer's
+// offer.toml and Lua files into an immutable, versioned snapshot, keeps the
+// snapshots in a registry that hot reload swaps atomically, and runs the
+// scripts (host/script) against the store.
+package host
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"leadhost/host/script"
+	"leadhost/store"
+)
+
+// OfferConfig is an offer's offer.toml (SPEC §2). Unknown keys are errors.
+type OfferConfig struct {
+	Name          string              `toml:"name"`           // for humans
+	Timezone      string              `toml:"timezone"`       // dates in macros; default UTC
+	HoldDays      int                 `toml:"hold_days"`      // hold = true; default 7
+	DefaultReason int                 `toml:"default_reason"` // status 5 without a reason; default 6
+	Delivery      *bool               `toml:"delivery"`       // false: accept → 10 instead of 6
+	Timeout       Duration            `toml:"timeout"`        // deadline of one script run; default 5s
+	Check         *CheckConfig        `toml:"check"`
+	Send          *SendConfig         `toml:"send"`
+	Hook          *HookConfig         `toml:"hook"`
+	Postback      *PostbackConfig     `toml:"postback"`
+	Words         map[string][]string `toml:"words"` // extra status words by kind
+}
+
+// CheckConfig is [check]: how the partner's status API is asked (SPEC §3).
+type CheckConfig struct {
+	URL        string            `toml:"url"`
+	Method     string            `toml:"method"` // GET or POST
+	Format     string            `toml:"format"` // json | xml | form | serialize | text
+	Batch      int               `toml:"batch"`  // leads a request in ID modes
+	Days       int               `toml:"days"`   // days a request in dates mode
+	Fields     map[string]string `toml:"fields"`
+	Body       string            `toml:"body"` // form | json, on POST
+	Headers    map[string]string `toml:"headers"`
+	Processing *ModeConfig       `toml:"processing"`
+	Accepted   *ModeConfig       `toml:"accepted"`
+	Dates      *ModeConfig       `toml:"dates"`
+}
+
+// ModeConfig is one check mode's schedule.
+type ModeConfig struct {
+	Every   Duration `toml:"every"`
+	Enabled *bool    `toml:"enabled"` // default true
+}
+
+// SendConfig is [send]: how new leads go to the partner (SPEC §4).
+type SendConfig struct {
+	URL     string            `toml:"url"`
+	Method  string            `toml:"method"`
+	Format  string            `toml:"format"`
+	Body    string            `toml:"body"`
+	Fields  map[string]string `toml:"fields"`
+	Headers map[string]string `toml:"headers"`
+	Rate    float64           `toml:"rate"` // requests a second
+}
+
+// HookConfig is [hook].
+type HookConfig struct {
+	Token string `toml:"token"`
+}
+
+// PostbackConfig is [postback].
+type PostbackConfig struct {
+	Token string `toml:"token"`
+	URL   string `toml:"url"`
+}
+
+// Duration reads "10m", "5s", "3h" from TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like \"10m\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Offer is one loaded offer: immutable once made, replaced whole by a
+// reload. Runs in flight keep the snapshot they started with.
+type Offer struct {
+	ID       string
+	Dir      string
+	Version  uint64 // increases with every load of any offer
+	Hash     string // of the offer's files, to skip reloading what did not change
+	Config   OfferConfig
+	Location *time.Location
+	Policy   store.OfferPolicy
+	Words    *script.Words
+	Scripts  map[string]*script.Script // by path inside the folder: "check.lua", "hooks/gc.lua"
+	Pool     *script.Pool
+	Loaded   time.Time
+}
+
+// LoadError is one problem found loading an offer, with file and line.
+type LoadError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *LoadError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+var offerIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// scriptFiles are the Lua files an offer may have (hooks/<name>.lua too).
+var scriptFiles = map[string]bool{"check.lua": true, "prepare.lua": true, "send.lua": true, "hook.lua": true, "postback.lua": true}
+
+// LoadOffer reads and checks the offer in dir. It returns every problem it
+// finds, not only the first, so that lint shows them all.
+func LoadOffer(dir string) (*Offer, []error) {
+	id := filepath.Base(dir)
+	o := &Offer{ID: id, Dir: dir, Scripts: map[string]*script.Script{}, Loaded: time.Now()}
+	var errs []error
+	if !offerIDPattern.MatchString(id) {
+		errs = append(errs, &LoadError{File: dir, Msg: "an offer folder's name is its id: lower-case letters, digits, '.', '_', '-', at most 64"})
+	}
+	files, err := offerFiles(dir)
+	if err != nil {
+		return nil, append(errs, &LoadError{File: dir, Msg: err.Error()})
+	}
+	hash := sha256.New()
+	for _, rel := range files {
+		path := filepath.Join(dir, rel)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, &LoadError{File: path, Msg: err.Error()})
+			continue
+		}
+		fmt.Fprintf(hash, "%s\x00%d\x00", rel, len(src))
+		hash.Write(src)
+		switch {
+		case rel == "offer.toml":
+			if cfgErrs := o.configure(path, src); len(cfgErrs) > 0 {
+				errs = append(errs, cfgErrs...)
+			}
+		case strings.HasSuffix(rel, ".lua"):
+			if !scriptFiles[rel] && !(strings.HasPrefix(rel, "hooks/") && !strings.Contains(rel[len("hooks/"):], "/")) {
+				errs = append(errs, &LoadError{File: path, Msg: "unknown script (check.lua, prepare.lua, send.lua, hook.lua, postback.lua, hooks/<name>.lua)"})
+				continue
+			}
+			s, err := script.Compile(path, src)
+			if err != nil {
+				var ce *script.CompileError
+				if errors.As(err, &ce) {
+					errs = append(errs, &LoadError{File: ce.File, Line: ce.Line, Msg: ce.Msg})
+				} else {
+					errs = append(errs, &LoadError{File: path, Msg: err.Error()})
+				}
+				continue
+			}
+			o.Scripts[rel] = s
+		}
+	}
+	if !contains(files, "offer.toml") {
+		errs = append(errs, &LoadError{File: filepath.Join(dir, "offer.toml"), Msg: "missing: every offer needs one"})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	o.Hash = hex.EncodeToString(hash.Sum(nil))
+	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration})
+	return o, nil
+}
+
+// offerFiles lists the files of an offer that matter: offer.toml and
+// .lua files, at the top or in hooks/. Tests and editors' droppings are
+// left out.
+func offerFiles(dir string) ([]string, error) {
+	var out []string
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir() && name == "hooks":
+			hooks, err := os.ReadDir(filepath.Join(dir, "hooks"))
+			if err != nil {
+				return nil, err
+			}
+			for _, h := range hooks {
+				if !h.IsDir() && strings.HasSuffix(h.Name(), ".lua") && !strings.HasPrefix(h.Name(), ".") {
+					out = append(out, "hooks/"+h.Name())
+				}
+			}
+		case e.IsDir() || strings.HasPrefix(name, "."):
+		case name == "offer.toml" || strings.HasSuffix(name, ".lua"):
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// configure decodes offer.toml strictly and checks its values.
+func (o *Offer) configure(path string, src []byte) []error {
+	dec := toml.NewDecoder(bytes.NewReader(src)).DisallowUnknownFields()
+	if err := dec.Decode(&o.Config); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			var errs []error
+			for _, e := range strict.Errors {
+				line, _ := e.Position()
+				errs = append(errs, &LoadError{File: path, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
+			}
+			return errs
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			line, _ := de.Position()
+			return []error{&LoadError{File: path, Line: line, Msg: de.Error()}}
+		}
+		return []error{&LoadError{File: path, Msg: err.Error()}}
+	}
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, &LoadError{File: path, Msg: fmt.Sprintf(format, a...)})
+	}
+	c := &o.Config
+	o.Location = time.UTC
+	if c.Timezone != "" {
+		loc, err := time.LoadLocation(c.Timezone)
+		if err != nil {
+			bad("timezone %q: %v", c.Timezone, err)
+		} else {
+			o.Location = loc
+		}
+	}
+	o.Policy = store.DefaultPolicy()
+	if c.HoldDays < 0 || c.HoldDays > 3650 {
+		bad("hold_days %d: want 1..3650", c.HoldDays)
+	} else if c.HoldDays > 0 {
+		o.Policy.HoldDays = c.HoldDays
+	}
+	if c.DefaultReason != 0 {
+		if _, ok := store.StandardReasons().Lookup(store.Reason(c.DefaultReason)); !ok {
+			bad("default_reason %d: not a known reason", c.DefaultReason)
+		}
+		o.Policy.DefaultReason = store.Reason(c.DefaultReason)
+	}
+	if c.Delivery != nil {
+		o.Policy.Delivery = *c.Delivery
+	}
+	if c.Timeout.Duration < 0 || c.Timeout.Duration > time.Minute {
+		bad("timeout %s: want up to 1m", c.Timeout.Duration)
+	}
+	if ch := c.Check; ch != nil {
+		checkHTTP(bad, "check", ch.URL, ch.Method, ch.Format, ch.Body)
+		if ch.Batch < 0 || ch.Batch > 1000 {
+			bad("check.batch %d: want 1..1000", ch.Batch)
+		}
+		if ch.Days < 0 || ch.Days > 366 {
+			bad("check.days %d: want 1..366", ch.Days)
+		}
+		for name, m := range map[string]*ModeConfig{"processing": ch.Processing, "accepted": ch.Accepted, "dates": ch.Dates} {
+			if m != nil && m.Every.Duration != 0 && m.Every.Duration < time.Minute {
+				bad("check.%s.every %s: at least 1m", name, m.Every.Duration)
+			}
+		}
+	}
+	if s := c.Send; s != nil {
+		checkHTTP(bad, "send", s.URL, s.Method, s.Format, s.Body)
+		if s.Rate < 0 {
+			bad("send.rate %v: negative", s.Rate)
+		}
+	}
+	words, err := script.StandardWords().With(c.Words)
+	if err != nil {
+		bad("%v", err)
+	}
+	o.Words = words
+	return errs
+}
+
+func checkHTTP(bad func(string, ...any), section, url, method, format, body string) {
+	if url == "" {
+		bad("%s.url is missing", section)
+	} else if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		bad("%s.url %q: want http:// or https://", section, url)
+	}
+	switch strings.ToUpper(method) {
+	case "", "GET", "POST":
+	default:
+		bad("%s.method %q: want GET or POST", section, method)
+	}
+	switch format {
+	case "", "json", "xml", "form", "serialize", "text":
+	default:
+		bad("%s.format %q: want json, xml, form, serialize or text", section, format)
+	}
+	switch body {
+	case "", "form", "json":
+	default:
+		bad("%s.body %q: want form or json", section, body)
+	}
+}

@@ -1,0 +1,149 @@
+package host
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"leadhost/store"
+)
+
+// Registry holds the loaded offers. Readers get immutable snapshots; a
+// reload builds new ones and swaps them in at once, so a run never sees
+// half an offer.
+type Registry struct {
+	dir     string
+	mu      sync.Mutex // serialises reloads
+	version atomic.Uint64
+	state   atomic.Pointer[registryState]
+}
+
+type registryState struct {
+	offers map[string]*Offer
+	errors map[string][]error // of the last load attempt of each offer that failed
+}
+
+// NewRegistry makes an empty registry for the scripts folder dir.
+func NewRegistry(dir string) *Registry {
+	r := &Registry{dir: dir}
+	r.state.Store(&registryState{offers: map[string]*Offer{}, errors: map[string][]error{}})
+	return r
+}
+
+// Dir returns the scripts folder.
+func (r *Registry) Dir() string { return r.dir }
+
+// Offer returns the offer's current snapshot.
+func (r *Registry) Offer(id string) (*Offer, bool) {
+	o, ok := r.state.Load().offers[id]
+	return o, ok
+}
+
+// Offers returns the current snapshots, by id.
+func (r *Registry) Offers() []*Offer {
+	st := r.state.Load()
+	out := make([]*Offer, 0, len(st.offers))
+	for _, o := range st.offers {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Errors returns, per offer, the problems of its last failed load. An
+// offer listed here may still run on its previous version.
+func (r *Registry) Errors() map[string][]error { return r.state.Load().errors }
+
+// Policy gives the store an offer's edit settings (store.Policies).
+func (r *Registry) Policy(offer string) store.OfferPolicy {
+	if o, ok := r.Offer(offer); ok {
+		return o.Policy
+	}
+	return store.DefaultPolicy()
+}
+
+// Reload scans the scripts folder. An offer whose files changed is loaded
+// anew and swapped in if it is valid; if not, its previous version keeps
+// running and the problems are kept in Errors. A folder that is gone
+// unloads its offer. It returns what changed, for the log.
+func (r *Registry) Reload() (changes []string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("scripts folder: %w", err)
+	}
+	old := r.state.Load()
+	next := &registryState{offers: make(map[string]*Offer, len(old.offers)), errors: map[string][]error{}}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name()[0] == '.' {
+			continue
+		}
+		id := e.Name()
+		prev := old.offers[id]
+		o, errs := LoadOffer(filepath.Join(r.dir, id))
+		switch {
+		case len(errs) > 0:
+			next.errors[id] = errs
+			if prev != nil {
+				next.offers[id] = prev
+			}
+			if !sameErrors(old.errors[id], errs) {
+				changes = append(changes, fmt.Sprintf("%s: not loaded (%d problems), %s", id, len(errs), keptVersion(prev)))
+			}
+		case prev != nil && prev.Hash == o.Hash:
+			next.offers[id] = prev // nothing changed: keep the version and its warm pool
+		default:
+			o.Version = r.version.Add(1)
+			next.offers[id] = o
+			changes = append(changes, fmt.Sprintf("%s: loaded version %d", id, o.Version))
+		}
+	}
+	for id := range old.offers {
+		if _, ok := next.offers[id]; !ok {
+			changes = append(changes, id+": unloaded (folder gone)")
+		}
+	}
+	r.state.Store(next)
+	return changes, nil
+}
+
+func keptVersion(prev *Offer) string {
+	if prev == nil {
+		return "nothing to fall back on"
+	}
+	return fmt.Sprintf("version %d keeps running", prev.Version)
+}
+
+func sameErrors(a, b []error) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Error() != b[i].Error() {
+			return false
+		}
+	}
+	return true
+}
+
+// Lint loads every offer under dir afresh and returns every problem found.
+func Lint(dir string) (offers int, problems []error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, []error{fmt.Errorf("scripts folder: %w", err)}
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name()[0] == '.' {
+			continue
+		}
+		offers++
+		if _, errs := LoadOffer(filepath.Join(dir, e.Name())); len(errs) > 0 {
+			problems = append(problems, errs...)
+		}
+	}
+	return offers, problems
+}

@@ -1,0 +1,160 @@
+package host
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"leadhost/store"
+)
+
+// copyOffer copies testdata/scripts/acme into a fresh scripts folder and
+// returns the folder and the offer's path.
+func copyOffer(t *testing.T) (scripts, acme string) {
+	t.Helper()
+	scripts = t.TempDir()
+	acme = filepath.Join(scripts, "acme")
+	if err := os.MkdirAll(acme, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"offer.toml", "check.lua"} {
+		b, err := os.ReadFile(filepath.Join("testdata/scripts/acme", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(acme, f), string(b))
+	}
+	return scripts, acme
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadOffer(t *testing.T) {
+	t.Parallel()
+	o, errs := LoadOffer("testdata/scripts/acme")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if o.ID != "acme" || o.Location.String() != "Europe/Moscow" || o.Policy.HoldDays != 5 ||
+		o.Policy.DefaultReason != store.ReasonChangedMind || !o.Policy.Delivery || o.Pool.Limits().Timeout != 2*time.Second {
+		t.Errorf("offer %+v policy %+v", o, o.Policy)
+	}
+	if o.Scripts["check.lua"] == nil || o.Config.Check.Processing.Every.Duration != 10*time.Minute || *o.Config.Check.Dates.Enabled {
+		t.Errorf("check config %+v", o.Config.Check)
+	}
+	if a, ok := o.Words.Recognize("LEAD_APPROVE"); !ok || !a.Accept {
+		t.Errorf("offer word not recognised: %+v %v", a, ok)
+	}
+}
+
+func TestLoadOfferProblems(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		file  string // relative to the offer
+		write string
+		want  string // in one of the errors, after the offer folder
+	}{
+		{"unknown key", "offer.toml", "name = \"x\"\ncolour = \"red\"\n", "offer.toml:2: unknown key \"colour\""},
+		{"unknown nested key", "offer.toml", "[check]\nurl = \"https://x\"\nbatchsize = 5\n", "offer.toml:3: unknown key \"check.batchsize\""},
+		{"bad toml", "offer.toml", "name = \n", "offer.toml:1: "},
+		{"bad duration", "offer.toml", "timeout = \"soon\"\n", `"soon" is not a duration`},
+		{"bad timezone", "offer.toml", "timezone = \"Mars/Olympus\"\n", `timezone "Mars/Olympus"`},
+		{"bad format", "offer.toml", "[check]\nurl = \"https://x\"\nformat = \"yaml\"\n", `check.format "yaml"`},
+		{"bad reason", "offer.toml", "default_reason = 99\n", "default_reason 99"},
+		{"bad words kind", "offer.toml", "[words]\nmaybe = [\"x\"]\n", `unknown kind "maybe"`},
+		{"lua syntax", "check.lua", "for i = 1, 2 do\nprint(i)\n", "check.lua:"},
+		{"lua syntax line", "check.lua", "local a = 1\nlocal b = = 2\n", "check.lua:2: "},
+		{"unknown script", "helpers.lua", "return 1\n", "helpers.lua: unknown script"},
+		{"hook in hooks/", "hooks/getcourse.lua", "return 'ok'\n", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, acme := copyOffer(t)
+			writeFile(t, filepath.Join(acme, tc.file), tc.write)
+			o, errs := LoadOffer(acme)
+			if tc.want == "" {
+				if len(errs) > 0 || o.Scripts[tc.file] == nil {
+					t.Fatalf("errs %v", errs)
+				}
+				return
+			}
+			var all []string
+			for _, e := range errs {
+				all = append(all, e.Error())
+			}
+			if o != nil || !strings.Contains(strings.Join(all, "\n"), filepath.Join(acme, tc.want)) && !strings.Contains(strings.Join(all, "\n"), tc.want) {
+				t.Errorf("errors %q, want one with %q", all, tc.want)
+			}
+			for _, e := range all {
+				if !strings.HasPrefix(e, acme) {
+					t.Errorf("error %q does not name the file", e)
+				}
+			}
+		})
+	}
+}
+
+func TestRegistryReloadKeepsTheLastGoodVersion(t *testing.T) {
+	t.Parallel()
+	scripts, acme := copyOffer(t)
+	r := NewRegistry(scripts)
+	if _, err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	v1, ok := r.Offer("acme")
+	if !ok || v1.Version == 0 {
+		t.Fatal("acme not loaded")
+	}
+	// Nothing changed: same snapshot, same version.
+	r.Reload()
+	if again, _ := r.Offer("acme"); again != v1 {
+		t.Error("an unchanged offer was reloaded")
+	}
+	// A broken script leaves version 1 running and says why.
+	writeFile(t, filepath.Join(acme, "check.lua"), "for _, d in ipairs(data) do\n")
+	changes, _ := r.Reload()
+	if cur, _ := r.Offer("acme"); cur != v1 || len(r.Errors()["acme"]) == 0 || len(changes) != 1 || !strings.Contains(changes[0], "keeps running") {
+		t.Fatalf("after a broken change: %v, errors %v, changes %v", cur.Version, r.Errors(), changes)
+	}
+	// Fixed: a new version, errors gone.
+	writeFile(t, filepath.Join(acme, "check.lua"), "return 2\n")
+	r.Reload()
+	v2, _ := r.Offer("acme")
+	if v2.Version <= v1.Version || len(r.Errors()) != 0 {
+		t.Fatalf("after the fix: version %d, errors %v", v2.Version, r.Errors())
+	}
+	// A second offer appears; then acme's folder goes.
+	writeFile(t, filepath.Join(scripts, "zeta", "offer.toml"), "name = \"Zeta\"\ndelivery = false\n")
+	os.RemoveAll(acme)
+	changes, _ = r.Reload()
+	if _, ok := r.Offer("acme"); ok || len(r.Offers()) != 1 || r.Policy("zeta").Delivery {
+		t.Errorf("after removing acme: %v, changes %v", r.Offers(), changes)
+	}
+}
+
+func TestLint(t *testing.T) {
+	t.Parallel()
+	scripts, acme := copyOffer(t)
+	if n, probs := Lint(scripts); n != 1 || len(probs) != 0 {
+		t.Fatalf("lint of a good folder: %d offers, %v", n, probs)
+	}
+	writeFile(t, filepath.Join(acme, "offer.toml"), "name = 1\n")
+	writeFile(t, filepath.Join(scripts, "b", "offer.toml"), "")
+	writeFile(t, filepath.Join(scripts, "b", "send.lua"), "x = \n")
+	n, probs := Lint(scripts)
+	if n != 2 || len(probs) != 2 {
+		t.Errorf("lint: %d offers, %v; want 2 offers with a problem each", n, probs)
+	}
+}
