@@ -186,6 +186,25 @@ func LoadOffer(dir string) (*Offer, []error) {
 	return o, nil
 }
 
+// offerHash hashes an offer's files, so that a rescan skips offers that
+// did not change without compiling them.
+func offerHash(dir string) (string, error) {
+	files, err := offerFiles(dir)
+	if err != nil {
+		return "", err
+	}
+	hash := sha256.New()
+	for _, rel := range files {
+		src, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(hash, "%s\x00%d\x00", rel, len(src))
+		hash.Write(src)
+	}
+	return hex.EncodeToString(hash.Sum(nil)), nil
+}
+
 // offerFiles lists the files of an offer that matter: offer.toml and
 // .lua files, at the top or in hooks/. Tests and editors' droppings are
 // left out.

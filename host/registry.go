@@ -84,7 +84,12 @@ func (r *Registry) Reload() (changes []string, err error) {
 		}
 		id := e.Name()
 		prev := old.offers[id]
-		o, errs := LoadOffer(filepath.Join(r.dir, id))
+		dir := filepath.Join(r.dir, id)
+		if h, err := offerHash(dir); err == nil && prev != nil && h == prev.Hash {
+			next.offers[id] = prev // unchanged: keep the version and its warm pool
+			continue
+		}
+		o, errs := LoadOffer(dir)
 		switch {
 		case len(errs) > 0:
 			next.errors[id] = errs

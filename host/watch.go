@@ -1,0 +1,124 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// WatchOptions tune hot reload; zero values are the defaults.
+type WatchOptions struct {
+	// Debounce gathers the burst of events one save makes (editors write
+	// a temporary file and rename it over the old one). Default 100 ms.
+	Debounce time.Duration
+	// Rescan reloads on a timer too, for file systems whose events get
+	// lost (network mounts, some containers). Default 30 s.
+	Rescan time.Duration
+	// OnReload, if set, hears what each reload changed or why it failed.
+	OnReload func(changes []string, err error)
+}
+
+// Watch loads the registry, then reloads it whenever a file under its
+// folder changes, until ctx ends. A load that fails is logged and reported
+// through OnReload; watching goes on and the previous versions keep
+// running.
+func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOptions) error {
+	if opts.Debounce <= 0 {
+		opts.Debounce = 100 * time.Millisecond
+	}
+	if opts.Rescan <= 0 {
+		opts.Rescan = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	watched := map[string]bool{}
+	// fsnotify watches one folder, not its tree: watch the scripts folder,
+	// each offer folder and its hooks/.
+	sync := func() {
+		want := map[string]bool{r.dir: true}
+		if entries, err := os.ReadDir(r.dir); err == nil {
+			for _, e := range entries {
+				if e.IsDir() && e.Name()[0] != '.' {
+					offer := filepath.Join(r.dir, e.Name())
+					want[offer] = true
+					if fi, err := os.Stat(filepath.Join(offer, "hooks")); err == nil && fi.IsDir() {
+						want[filepath.Join(offer, "hooks")] = true
+					}
+				}
+			}
+		}
+		for dir := range want {
+			if !watched[dir] {
+				if err := w.Add(dir); err == nil {
+					watched[dir] = true
+				}
+			}
+		}
+		for dir := range watched {
+			if !want[dir] {
+				w.Remove(dir) // may already be gone with its folder
+				delete(watched, dir)
+			}
+		}
+	}
+	reload := func(why string) {
+		changes, err := r.Reload()
+		for _, c := range changes {
+			log.Info("scripts: "+c, "why", why)
+		}
+		for id, errs := range r.Errors() {
+			for _, e := range errs {
+				log.Warn("scripts: "+e.Error(), "offer", id)
+			}
+		}
+		if opts.OnReload != nil && (len(changes) > 0 || err != nil) {
+			opts.OnReload(changes, err)
+		}
+		sync()
+	}
+	sync()
+	reload("start")
+
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	rescan := time.NewTicker(opts.Rescan)
+	defer rescan.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return errors.New("scripts watcher closed")
+			}
+			if ev.Op == fsnotify.Chmod {
+				continue
+			}
+			debounce.Reset(opts.Debounce)
+		case err, ok := <-w.Errors:
+			if !ok {
+				return errors.New("scripts watcher closed")
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				reload("events lost: rescan")
+			} else {
+				log.Warn("scripts watcher", "err", err)
+			}
+		case <-debounce.C:
+			reload("files changed")
+		case <-rescan.C:
+			reload("periodic rescan")
+		}
+	}
+}
