@@ -1,0 +1,396 @@
+package script
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"leadhost/store"
+)
+
+// This file holds the entry points other than check.lua (check.go):
+// prepare.lua, hooks and send.lua.
+
+// Request is a status request that prepare.lua may rewrite.
+type Request struct {
+	URL     string
+	Method  string
+	Headers map[string]string
+	Fields  map[string][]string // a field with several values travels as name[]=
+	Body    string              // set by the script to send a body of its own
+}
+
+// Prepare is the input of prepare.lua (SPEC §2, seed 001): the leads of an
+// ID-mode request, or the range of a dates-mode one, and the request.
+type Prepare struct {
+	Leads    []*store.Lead // ID modes
+	From, To time.Time     // dates mode: [From, To)
+	Location *time.Location
+	Request  *Request
+	Log      func(kind, msg string)
+}
+
+// RunPrepare runs prepare.lua and applies what it did to in.Request.
+func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) error {
+	run := &Run{Ctx: ctx, Script: s.Name, Log: in.Log}
+	setup := func(e *Env) error {
+		L, g := e.L, e.Globals
+		if len(in.Leads) > 0 {
+			idl, ide := L.NewTable(), e.vm.keyedTable(false)
+			var idsl, idel []string
+			for _, l := range in.Leads {
+				idl.Append(lua.LNumber(l.ID))
+				ide.RawSetInt(int(l.ID), lua.LString(l.Ext))
+				idsl = append(idsl, strconv.FormatUint(l.ID, 10))
+				idel = append(idel, l.Ext)
+			}
+			g.RawSetString("idl", idl)
+			g.RawSetString("ide", ide)
+			g.RawSetString("idsl", lua.LString(strings.Join(idsl, ",")))
+			g.RawSetString("idel", lua.LString(strings.Join(idel, ",")))
+		}
+		if !in.From.IsZero() {
+			for name, val := range DateMacros(in.From, in.To, in.Location) {
+				g.RawSetString(name, lua.LString(val))
+			}
+		}
+		g.RawSetString("request", requestTable(L, in.Request))
+		e.SetRun(run)
+		return nil
+	}
+	var readErr error
+	err := p.Run(ctx, s, setup, func(e *Env, _ []lua.LValue) error {
+		t, ok := e.Globals.RawGetString("request").(*lua.LTable)
+		if !ok {
+			return fmt.Errorf("%s: request is no longer a table", s.Name)
+		}
+		readErr = readRequest(t, in.Request)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if readErr != nil {
+		return fmt.Errorf("%s: request: %w", s.Name, readErr)
+	}
+	return nil
+}
+
+// DateMacros are the dates mode's macro values for [from, to) in loc:
+// from/to YYYY-MM-DD; ffrom/fto "YYYY-MM-DD HH:MM:SS" (the seed prints
+// ГГГГ-ДД-ММ, read as a typo: no CRM takes day before month in an ISO-like
+// date); ufrom/uto unix; tom/ftom/utom the end plus one day.
+func DateMacros(from, to time.Time, loc *time.Location) map[string]string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	f, e := from.In(loc), to.In(loc)
+	tom := e.AddDate(0, 0, 1)
+	const day, full = "2006-01-02", "2006-01-02 15:04:05"
+	return map[string]string{
+		"from": f.Format(day), "to": e.Format(day),
+		"ffrom": f.Format(full), "fto": e.Format(full),
+		"ufrom": strconv.FormatInt(f.Unix(), 10), "uto": strconv.FormatInt(e.Unix(), 10),
+		"tom": tom.Format(day), "ftom": tom.Format(full), "utom": strconv.FormatInt(tom.Unix(), 10),
+	}
+}
+
+func requestTable(L *lua.LState, r *Request) *lua.LTable {
+	t := L.NewTable()
+	t.RawSetString("url", lua.LString(r.URL))
+	t.RawSetString("method", lua.LString(r.Method))
+	t.RawSetString("body", lua.LString(r.Body))
+	h := L.NewTable()
+	for k, v := range r.Headers {
+		h.RawSetString(k, lua.LString(v))
+	}
+	t.RawSetString("headers", h)
+	f := L.NewTable()
+	for k, vs := range r.Fields {
+		if len(vs) == 1 {
+			f.RawSetString(k, lua.LString(vs[0]))
+			continue
+		}
+		arr := L.NewTable()
+		for _, v := range vs {
+			arr.Append(lua.LString(v))
+		}
+		f.RawSetString(k, arr)
+	}
+	t.RawSetString("fields", f)
+	return t
+}
+
+func readRequest(t *lua.LTable, r *Request) error {
+	str := func(key string) (string, error) {
+		switch v := t.RawGetString(key).(type) {
+		case lua.LString:
+			return string(v), nil
+		case *lua.LNilType:
+			return "", nil
+		default:
+			return "", fmt.Errorf("%s is a %s, want a string", key, v.Type())
+		}
+	}
+	var err error
+	if r.URL, err = str("url"); err != nil {
+		return err
+	}
+	if r.Method, err = str("method"); err != nil {
+		return err
+	}
+	r.Method = strings.ToUpper(r.Method)
+	if r.Method != "GET" && r.Method != "POST" {
+		return fmt.Errorf("method %q: want GET or POST", r.Method)
+	}
+	if r.Body, err = str("body"); err != nil {
+		return err
+	}
+	r.Headers = map[string]string{}
+	if h, ok := t.RawGetString("headers").(*lua.LTable); ok {
+		h.ForEach(func(k, v lua.LValue) { r.Headers[k.String()] = scalarText(v) })
+	}
+	r.Fields = map[string][]string{}
+	if f, ok := t.RawGetString("fields").(*lua.LTable); ok {
+		f.ForEach(func(k, v lua.LValue) {
+			if arr, ok := v.(*lua.LTable); ok {
+				for i := 1; i <= arr.Len(); i++ {
+					r.Fields[k.String()] = append(r.Fields[k.String()], scalarText(arr.RawGetInt(i)))
+				}
+				return
+			}
+			r.Fields[k.String()] = []string{scalarText(v)}
+		})
+	}
+	return nil
+}
+
+// HookRequest is an inbound webhook call as hook scripts see it (req).
+type HookRequest struct {
+	Method  string
+	Query   map[string][]string
+	Form    map[string][]string
+	JSON    []byte // the body, when it is JSON
+	Headers map[string]string
+	IP      string
+	Body    []byte
+}
+
+// HookReply is what a hook answers: body, status and headers. A hook that
+// returns nothing answers 200 {"ok":true}; a table body is sent as JSON.
+type HookReply struct {
+	Status  int
+	Headers map[string]string
+	Body    []byte
+}
+
+// HookResult is a hook run's reply and what it did to leads.
+type HookResult struct {
+	Reply   HookReply
+	Edits   []store.BatchChange
+	Refused []string
+}
+
+// RunHook runs a hook script with req; its edits land together when it
+// ends well (leads it adds with core.lead.add land at once, idempotent by
+// their key, so that a retried call finds them).
+func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer string, req HookRequest, words *Words, log func(kind, msg string)) (HookResult, error) {
+	if words == nil {
+		words = StandardWords()
+	}
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: words, Log: log}
+	defer run.Batch.Discard()
+	var res HookResult
+	setup := func(e *Env) error {
+		L := e.L
+		t := L.NewTable()
+		t.RawSetString("method", lua.LString(req.Method))
+		t.RawSetString("query", formTable(L, req.Query))
+		t.RawSetString("form", formTable(L, req.Form))
+		if len(req.JSON) > 0 {
+			v, err := FromJSON(L, req.JSON)
+			if err != nil {
+				return fmt.Errorf("request body: %w", err)
+			}
+			t.RawSetString("json", v)
+		}
+		h := L.NewTable()
+		for k, v := range req.Headers {
+			h.RawSetString(strings.ToLower(k), lua.LString(v))
+		}
+		t.RawSetString("headers", h)
+		t.RawSetString("ip", lua.LString(req.IP))
+		t.RawSetString("body", lua.LString(req.Body))
+		e.Globals.RawSetString("req", t)
+		e.SetRun(run)
+		return nil
+	}
+	err := p.Run(ctx, s, setup, func(e *Env, rets []lua.LValue) error {
+		reply, err := hookReply(rets)
+		res.Reply = reply
+		return err
+	})
+	res.Refused = run.Refused
+	if err != nil {
+		return res, err
+	}
+	res.Edits = run.Batch.Changes()
+	if _, err := run.Batch.Commit(ctx); err != nil {
+		return res, fmt.Errorf("%s: commit: %w", s.Name, err)
+	}
+	return res, nil
+}
+
+func hookReply(rets []lua.LValue) (HookReply, error) {
+	r := HookReply{Status: http.StatusOK, Headers: map[string]string{}}
+	body := lua.LValue(lua.LNil)
+	if len(rets) > 0 {
+		body = rets[0]
+	}
+	switch b := body.(type) {
+	case *lua.LNilType:
+		r.Body = []byte(`{"ok":true}`)
+		r.Headers["Content-Type"] = "application/json"
+	case lua.LString:
+		r.Body = []byte(b)
+	case *lua.LTable:
+		j, err := ToJSON(b)
+		if err != nil {
+			return r, err
+		}
+		r.Body = j
+		r.Headers["Content-Type"] = "application/json"
+	default:
+		r.Body = []byte(scalarText(b))
+	}
+	if len(rets) > 1 && rets[1] != lua.LNil {
+		n, ok := rets[1].(lua.LNumber)
+		if !ok || n < 100 || n > 599 || float64(n) != math.Trunc(float64(n)) {
+			return r, fmt.Errorf("hook returned status %s: want a number 100..599", rets[1].String())
+		}
+		r.Status = int(n)
+	}
+	if len(rets) > 2 {
+		if h, ok := rets[2].(*lua.LTable); ok {
+			h.ForEach(func(k, v lua.LValue) { r.Headers[k.String()] = scalarText(v) })
+		}
+	}
+	return r, nil
+}
+
+// SendResponse is the partner's answer to a sent lead.
+type SendResponse struct {
+	Status  int
+	Headers map[string]string
+	Body    []byte
+	Data    any // the body decoded by the offer's format
+}
+
+// SendOutcome is what send.lua decided, as the seed's send code does: a
+// partner id (the lead goes to status 2 with that ext), a rejection (a
+// negative number: status 5 with that reason), or neither (retry later).
+type SendOutcome struct {
+	Ext    string
+	Reason store.Reason
+	Retry  bool
+}
+
+// RunSend runs send.lua with data, lead and response, and applies its
+// outcome to the lead together with any edits it made.
+func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *store.Lead, resp SendResponse, words *Words, log func(kind, msg string)) (SendOutcome, error) {
+	if words == nil {
+		words = StandardWords()
+	}
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: lead.Offer, Store: st, Batch: st.NewBatch(), Words: words,
+		Allowed: map[uint64]bool{lead.ID: true}, Log: log}
+	defer run.Batch.Discard()
+	var out SendOutcome
+	setup := func(e *Env) error {
+		L, g := e.L, e.Globals
+		data, err := toLua(L, resp.Data)
+		if err != nil {
+			return fmt.Errorf("%s: partner reply: %w", s.Name, err)
+		}
+		g.RawSetString("data", data)
+		g.RawSetString("lead", leadTable(L, lead))
+		r := L.NewTable()
+		r.RawSetString("status", lua.LNumber(resp.Status))
+		r.RawSetString("body", lua.LString(resp.Body))
+		h := L.NewTable()
+		for k, v := range resp.Headers {
+			h.RawSetString(strings.ToLower(k), lua.LString(v))
+		}
+		r.RawSetString("headers", h)
+		g.RawSetString("response", r)
+		e.SetRun(run)
+		return nil
+	}
+	err := p.Run(ctx, s, setup, func(_ *Env, rets []lua.LValue) error {
+		var ret lua.LValue = lua.LNil
+		if len(rets) > 0 {
+			ret = rets[0]
+		}
+		switch v := ret.(type) {
+		case *lua.LNilType:
+			out.Retry = true
+		case lua.LBool:
+			if v {
+				return fmt.Errorf("send.lua returned true: return the partner's id, a negative reason, or nil/false to retry")
+			}
+			out.Retry = true
+		case lua.LNumber:
+			if v < 0 {
+				out.Reason = store.Reason(-int(v))
+				return nil
+			}
+			out.Ext = scalarText(v)
+		case lua.LString:
+			if strings.TrimSpace(string(v)) == "" {
+				out.Retry = true
+				return nil
+			}
+			out.Ext = string(v)
+		default:
+			return fmt.Errorf("send.lua returned a %s: want the partner's id, a negative reason, or nil", v.Type())
+		}
+		return nil
+	})
+	if err != nil {
+		return SendOutcome{Retry: true}, err
+	}
+	if !out.Retry {
+		p := store.Patch{Offer: lead.Offer, By: run.by()}
+		if out.Ext != "" {
+			st2, ext := store.StatusProcessing, out.Ext
+			p.Status, p.Ext = &st2, &ext
+		} else {
+			st5, reason := store.StatusCancel, out.Reason
+			p.Status, p.Reason = &st5, &reason
+		}
+		if err := run.Batch.Edit(lead.ID, p); err != nil {
+			return out, fmt.Errorf("%s: applying the send outcome: %w", s.Name, err)
+		}
+	}
+	if _, err := run.Batch.Commit(ctx); err != nil {
+		return out, fmt.Errorf("%s: commit: %w", s.Name, err)
+	}
+	return out, nil
+}
+
+// sortedFields lists a request's fields in a stable order, for tests and
+// logs.
+func sortedFields(r *Request) []string {
+	var out []string
+	for k, vs := range r.Fields {
+		out = append(out, k+"="+strings.Join(vs, ","))
+	}
+	sort.Strings(out)
+	return out
+}

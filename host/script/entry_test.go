@@ -1,0 +1,128 @@
+package script
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"leadhost/store"
+)
+
+func TestPrepareRewritesTheRequest(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	leads := processingLeads(t, st, "acme", 3)
+	s := mustCompile(t, "scripts/acme/prepare.lua", `
+		assert(idsl == idl[1] .. "," .. idl[2] .. "," .. idl[3], "idsl")
+		assert(idel == "5001,5002,5003", "idel")
+		assert(ide[idl[2]] == "5002" and ide[tostring(idl[2])] == "5002", "ide by number and text")
+		request.method = "POST"
+		request.headers["Content-Type"] = "application/json"
+		request.body = json.encode({ids = idl, key = request.fields.key})
+		request.fields = {}`)
+	req := &Request{URL: "https://crm.example/status", Method: "GET", Fields: map[string][]string{"key": {"K"}}}
+	if err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{Leads: leads, Request: req}); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"ids":[` + strings.Join([]string{itoa(leads[0].ID), itoa(leads[1].ID), itoa(leads[2].ID)}, ",") + `],"key":"K"}`
+	if req.Method != "POST" || req.Body != want || req.Headers["Content-Type"] != "application/json" || len(req.Fields) != 0 {
+		t.Errorf("request after prepare: %+v, want body %s", req, want)
+	}
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func TestDateMacros(t *testing.T) {
+	t.Parallel()
+	msk := time.FixedZone("MSK", 3*3600)
+	from := time.Date(2026, 11, 1, 21, 0, 0, 0, time.UTC) // 2 Nov 00:00 in Moscow
+	to := from.Add(7 * 24 * time.Hour)
+	got := DateMacros(from, to, msk)
+	want := map[string]string{"from": "2026-11-02", "to": "2026-11-09", "ffrom": "2026-11-02 00:00:00",
+		"fto": "2026-11-09 00:00:00", "ufrom": "1793566800", "tom": "2026-11-10", "ftom": "2026-11-10 00:00:00"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	s := mustCompile(t, "scripts/acme/prepare.lua", `request.fields.period = from .. "/" .. to .. "/" .. utom`)
+	req := &Request{URL: "https://x", Method: "GET"}
+	if err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{From: from, To: to, Location: msk, Request: req}); err != nil {
+		t.Fatal(err)
+	}
+	if f := sortedFields(req); len(f) != 1 || f[0] != "period=2026-11-02/2026-11-09/"+got["utom"] {
+		t.Errorf("fields %v", f)
+	}
+}
+
+func TestHookAddsOneLeadPerOrder(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	s := mustCompile(t, "scripts/getcourse/hook.lua", `
+		local q = req.query
+		if not q.phone then return {error = "phone is required"}, 422 end
+		local id, created = core.lead.add{key = q.order_id, fields = {phone = q.phone, name = q.name, ip = req.ip}}
+		if created then return {id = id}, 201 end
+		return {id = id, repeated = true}`)
+	p := NewPool(Limits{})
+	call := func(query map[string][]string) HookResult {
+		res, err := p.RunHook(context.Background(), s, st, "getcourse", HookRequest{Method: "GET", Query: query, IP: "10.0.0.1"}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	q := map[string][]string{"order_id": {"GC-1001"}, "phone": {"79990001122"}, "name": {"Иван"}}
+	first, again := call(q), call(q)
+	if first.Reply.Status != 201 || again.Reply.Status != 200 || !strings.Contains(string(again.Reply.Body), `"repeated":true`) {
+		t.Fatalf("replies %d %s / %d %s", first.Reply.Status, first.Reply.Body, again.Reply.Status, again.Reply.Body)
+	}
+	page, _ := st.List(context.Background(), store.Query{Offer: "getcourse"})
+	if len(page.Leads) != 1 || page.Leads[0].Fields["name"] != "Иван" || page.Leads[0].Fields["ip"] != "10.0.0.1" {
+		t.Fatalf("leads %+v", page.Leads)
+	}
+	if bad := call(map[string][]string{"order_id": {"GC-1002"}}); bad.Reply.Status != 422 || string(bad.Reply.Body) != `{"error":"phone is required"}` {
+		t.Errorf("reply to a call without phone: %d %s", bad.Reply.Status, bad.Reply.Body)
+	}
+}
+
+func TestSendOutcomes(t *testing.T) {
+	t.Parallel()
+	s := mustCompile(t, "scripts/offerum/send.lua", `
+		if response.status ~= 200 or type(data) ~= "table" then return nil end
+		if data.status == "ok" then return data.id end
+		if data.error == "duplicate" then return -7 end
+		return false`)
+	cases := []struct {
+		name   string
+		resp   SendResponse
+		status store.Status
+		ext    string
+		reason store.Reason
+		retry  bool
+	}{
+		{"accepted", SendResponse{Status: 200, Data: []byte(`{"status":"ok","id":9007199254740993}`)}, store.StatusProcessing, "9007199254740993", 0, false},
+		{"duplicate", SendResponse{Status: 200, Data: []byte(`{"status":"error","error":"duplicate"}`)}, store.StatusCancel, "", store.ReasonDuplicate, false},
+		{"partner down", SendResponse{Status: 502, Body: []byte("Bad Gateway")}, store.StatusNew, "", 0, true},
+		{"garbage", SendResponse{Status: 200, Data: "<html>oops</html>"}, store.StatusNew, "", 0, true},
+		{"unknown answer", SendResponse{Status: 200, Data: []byte(`{"status":"maybe"}`)}, store.StatusNew, "", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := openStore(t)
+			ctx := context.Background()
+			lead, _, _ := st.Add(ctx, store.NewLead{Offer: "offerum", Fields: map[string]string{"phone": "7999"}})
+			out, err := NewPool(Limits{}).RunSend(ctx, s, st, lead, tc.resp, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := st.Get(ctx, lead.ID)
+			if out.Retry != tc.retry || got.Status != tc.status || got.Ext != tc.ext || got.Reason != tc.reason {
+				t.Errorf("outcome %+v, lead status %d ext %q reason %d", out, got.Status, got.Ext, got.Reason)
+			}
+		})
+	}
+}
