@@ -58,21 +58,23 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOption
 				}
 			}
 		}
+		// Add every wanted folder each time: a folder deleted and made
+		// again within one debounce lost its watch with the old inode,
+		// and adding one that is watched already is harmless.
 		for dir := range want {
-			if !watched[dir] {
-				if err := w.Add(dir); err == nil {
-					watched[dir] = true
-				}
-			}
+			w.Add(dir)
 		}
 		for dir := range watched {
 			if !want[dir] {
 				w.Remove(dir) // may already be gone with its folder
-				delete(watched, dir)
 			}
 		}
+		watched = want
 	}
 	reload := func(why string) {
+		// Watch first, so that files written into a new folder while it
+		// loads are not missed.
+		sync()
 		changes, err := r.Reload()
 		for _, c := range changes {
 			log.Info("scripts: "+c, "why", why)
@@ -85,9 +87,7 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOption
 		if opts.OnReload != nil && (len(changes) > 0 || err != nil) {
 			opts.OnReload(changes, err)
 		}
-		sync()
 	}
-	sync()
 	reload("start")
 
 	debounce := time.NewTimer(time.Hour)

@@ -112,6 +112,15 @@ func TestHotReloadUnderLoad(t *testing.T) {
 			writeFile(t, filepath.Join(acme, "offer.toml"), "name = \"ACME\"\n")
 			writeFile(t, filepath.Join(acme, "check.lua"), "return 5\n")
 		}, func() bool { return version() == 5 }},
+		// A deploy that replaces the folder in one go (rm -rf; cp -r),
+		// within one debounce window, and a later edit inside it.
+		{"replace the folder at once", func() {
+			os.RemoveAll(acme)
+			writeFile(t, filepath.Join(acme, "offer.toml"), "name = \"ACME\"\n")
+			writeFile(t, filepath.Join(acme, "check.lua"), "return 6\n")
+		}, func() bool { return version() == 6 }},
+		{"edit after the replacement", func() { writeFile(t, filepath.Join(acme, "check.lua"), "return 7\n") },
+			func() bool { return version() == 7 }},
 	}
 	for _, st := range steps {
 		st.do()

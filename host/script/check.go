@@ -53,14 +53,17 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check
 		if err != nil {
 			return fmt.Errorf("%s: partner response: %w", s.Name, err)
 		}
-		e2i, ids, i2t := e.vm.keyedTable(true), e.vm.keyedTable(false), e.vm.keyedTable(false)
+		// All keyed by text: a lead id as a number key would make gopher-lua
+		// pad the table's array part up to it (8 million nils for lead 8M).
+		e2i, ids, i2t := e.vm.keyedTable(), e.vm.keyedTable(), e.vm.keyedTable()
 		for _, l := range c.Leads {
 			run.Allowed[l.ID] = true
 			if l.Ext != "" {
 				e2i.RawSetString(l.Ext, lua.LNumber(l.ID))
 			}
-			ids.RawSetInt(int(l.ID), lua.LNumber(l.Status))
-			i2t.RawSetInt(int(l.ID), lua.LNumber(l.Created.Unix()))
+			id := strconv.FormatUint(l.ID, 10)
+			ids.RawSetString(id, lua.LNumber(l.Status))
+			i2t.RawSetString(id, lua.LNumber(l.Created.Unix()))
 		}
 		g.RawSetString("data", data)
 		g.RawSetString("e2i", e2i)
@@ -87,36 +90,25 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check
 	return res, nil
 }
 
-// keyedTable makes a table whose keys read the same as a number or as its
-// text, as the PHP arrays of the seed did: partners send ids as either.
-// byText tables store text keys (partners' ids); the others number keys.
-func (v *vm) keyedTable(byText bool) *lua.LTable {
-	name := "leadhost.keyed.num"
-	if byText {
-		name = "leadhost.keyed.text"
-	}
+// keyedTable makes a table keyed by text whose keys read the same as a
+// number or as its text, as the PHP arrays of the seed did: partners send
+// ids as either. Its metatable is shared by the state's runs, so it is
+// locked.
+func (v *vm) keyedTable() *lua.LTable {
+	const name = "leadhost.keyed"
 	mt, ok := v.L.G.Registry.RawGetString(name).(*lua.LTable)
 	if !ok {
 		mt = v.L.NewTable()
 		mt.RawSetString("__index", v.L.NewFunction(func(L *lua.LState) int {
 			t, k := L.CheckTable(1), L.Get(2)
-			switch k := k.(type) {
-			case lua.LNumber:
-				if byText {
-					L.Push(t.RawGetString(scalarText(k)))
-					return 1
-				}
-			case lua.LString:
-				if !byText {
-					if n, err := strconv.ParseFloat(string(k), 64); err == nil {
-						L.Push(t.RawGet(lua.LNumber(n)))
-						return 1
-					}
-				}
+			if n, ok := k.(lua.LNumber); ok {
+				L.Push(t.RawGetString(scalarText(n)))
+				return 1
 			}
 			L.Push(lua.LNil)
 			return 1
 		}))
+		mt.RawSetString("__metatable", lua.LFalse)
 		v.L.G.Registry.RawSetString(name, mt)
 	}
 	t := v.L.NewTable()

@@ -34,6 +34,11 @@ func nullValue(L *lua.LState) lua.LValue {
 	}
 	ud := L.NewUserData()
 	ud.Value = jsonNull{}
+	// Shared by every run on the state: lock it.
+	mt := L.NewTable()
+	mt.RawSetString("__metatable", lua.LFalse)
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LString("null")); return 1 }))
+	ud.Metatable = mt
 	L.G.Registry.RawSetString("leadhost.json.null", ud)
 	return ud
 }
@@ -366,6 +371,13 @@ func isIntegerText(s string) bool {
 	return s != ""
 }
 
+// maxJSONOutput bounds what json.encode (and a hook's table reply) may
+// produce: a table shared by reference many times over encodes to an
+// exponential size with a modest depth.
+const maxJSONOutput = 16 << 20
+
+var errJSONTooBig = fmt.Errorf("json.encode: result over %d bytes", maxJSONOutput)
+
 // ToJSON encodes a Lua value. A table whose keys are exactly 1..n is an
 // array; any other table an object with its keys as strings (sorted, so
 // the output is stable); an empty table is {}.
@@ -378,6 +390,9 @@ func ToJSON(v lua.LValue) ([]byte, error) {
 }
 
 func encodeValue(buf *bytes.Buffer, v lua.LValue, depth int) error {
+	if buf.Len() > maxJSONOutput {
+		return errJSONTooBig
+	}
 	if depth > maxJSONDepth {
 		return fmt.Errorf("json.encode: nested deeper than %d (a cycle?)", maxJSONDepth)
 	}

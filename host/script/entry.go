@@ -43,11 +43,11 @@ func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) error {
 	setup := func(e *Env) error {
 		L, g := e.L, e.Globals
 		if len(in.Leads) > 0 {
-			idl, ide := L.NewTable(), e.vm.keyedTable(false)
+			idl, ide := L.NewTable(), e.vm.keyedTable()
 			var idsl, idel []string
 			for _, l := range in.Leads {
 				idl.Append(lua.LNumber(l.ID))
-				ide.RawSetInt(int(l.ID), lua.LString(l.Ext))
+				ide.RawSetString(strconv.FormatUint(l.ID, 10), lua.LString(l.Ext))
 				idsl = append(idsl, strconv.FormatUint(l.ID, 10))
 				idel = append(idel, l.Ext)
 			}
@@ -205,7 +205,7 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer st
 	if words == nil {
 		words = StandardWords()
 	}
-	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: words, Log: log}
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: words, Log: log, MayAdd: true}
 	defer run.Batch.Discard()
 	var res HookResult
 	setup := func(e *Env) error {

@@ -27,6 +27,11 @@ type Run struct {
 	// handler's batch).
 	Allowed map[uint64]bool
 	Words   *Words
+	// MayAdd lets the run add leads. Only hooks may: an added lead is
+	// stored at once (so that a retried call finds it by its key), which a
+	// check or send run, whose edits a failure or dry run discards, must
+	// not do behind its batch's back.
+	MayAdd bool
 	// Log receives core.log, print and refused edits; nil drops them.
 	Log func(kind, msg string)
 
@@ -177,6 +182,9 @@ func (v *vm) leadSetStatus(L *lua.LState, withComment bool) int {
 // core.lead.add{fields = {...}, key = "…", ext = …, status = …} → id, created
 func (v *vm) leadAdd(L *lua.LState) int {
 	r := v.current(L)
+	if !r.MayAdd {
+		errorf(L, "core.lead.add: only hooks add leads")
+	}
 	t := L.CheckTable(1)
 	nl := store.NewLead{Offer: r.Offer, By: r.by()}
 	var err error
@@ -323,7 +331,7 @@ func patchFromTable(t *lua.LTable) (store.Patch, error) {
 	}
 	integer := func(field string, v lua.LValue) (int, bool) {
 		if s, ok := v.(lua.LString); ok {
-			if n, e := strconv.Atoi(strings.TrimSpace(string(s))); e == nil {
+			if n, e := strconv.Atoi(strings.TrimSpace(string(s))); e == nil && n >= -1<<31 && n <= 1<<31 {
 				return n, true
 			}
 		}
@@ -393,6 +401,10 @@ func patchFromTable(t *lua.LTable) (store.Patch, error) {
 			}
 		case "reason":
 			if n, ok := integer("reason", v); ok {
+				if n < 1 || n > math.MaxUint16 {
+					err = fmt.Errorf("reason %d out of range", n)
+					return
+				}
 				r := store.Reason(n)
 				p.Reason = &r
 			}
@@ -423,6 +435,10 @@ func patchFromTable(t *lua.LTable) (store.Patch, error) {
 			p.Curr = currency("curr", v)
 		case "goal":
 			if n, ok := integer("goal", v); ok {
+				if n < 0 || n > math.MaxInt32 {
+					err = fmt.Errorf("goal %d out of range", n)
+					return
+				}
 				g := uint32(n)
 				p.Goal = &g
 			}

@@ -22,9 +22,16 @@ type vm struct {
 // io, no package/require, no coroutines, no os.execute or os.exit.
 var (
 	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
-		"select", "setmetatable", "getmetatable", "tonumber", "tostring", "type", "unpack", "xpcall", "_VERSION"}
+		"select", "getmetatable", "tonumber", "tostring", "type", "unpack", "xpcall", "_VERSION"}
 	allowedOs = []string{"time", "date", "clock"}
 )
+
+func init() {
+	// An assignment t[n] = x pads a table's array part with nils up to n
+	// (gopher-lua), below this bound; above it, keys go to the hash part.
+	// The default (64 Mi) lets one statement allocate gigabytes.
+	lua.MaxArrayIndex = 1 << 20
+}
 
 func newVM(limits Limits) *vm {
 	L := lua.NewState(lua.Options{
@@ -50,6 +57,7 @@ func newVM(limits Limits) *vm {
 	}
 	v.base.RawSetString("print", L.NewFunction(v.print))
 	v.base.RawSetString("rawset", L.NewFunction(v.rawset))
+	v.base.RawSetString("setmetatable", L.NewFunction(v.setmetatable))
 
 	str := G.RawGetString("string").(*lua.LTable)
 	rep, format := str.RawGetString("rep").(*lua.LFunction), str.RawGetString("format").(*lua.LFunction)
@@ -126,6 +134,23 @@ func (v *vm) print(L *lua.LState) int {
 		v.run.log("print", strings.Join(parts, "\t"))
 	}
 	return 0
+}
+
+// setmetatable takes tables only, as in Lua 5.1: gopher-lua would also
+// set the one metatable all numbers (or booleans, or functions) share,
+// which the next run on the state would inherit.
+func (v *vm) setmetatable(L *lua.LState) int {
+	t := L.CheckTable(1)
+	if v.shared[t] {
+		L.RaiseError("setmetatable: a library table is read-only")
+	}
+	L.CheckTypes(2, lua.LTNil, lua.LTTable)
+	if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString("__metatable") != lua.LNil {
+		L.RaiseError("cannot change a protected metatable")
+	}
+	L.SetMetatable(t, L.Get(2))
+	L.SetTop(1)
+	return 1
 }
 
 func (v *vm) rawset(L *lua.LState) int {
