@@ -46,7 +46,7 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check
 	}
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: c.Offer, Store: st, Batch: st.NewBatch(), Words: words,
 		Allowed: make(map[uint64]bool, len(c.Leads)), Log: c.Log}
-	defer run.Batch.Discard()
+	defer run.discard()
 	setup := func(e *Env) error {
 		L, g := e.L, e.Globals
 		data, err := toLua(L, c.Data)

@@ -206,7 +206,7 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer st
 		words = StandardWords()
 	}
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: words, Log: log, MayAdd: true}
-	defer run.Batch.Discard()
+	defer run.discard()
 	var res HookResult
 	setup := func(e *Env) error {
 		L := e.L
@@ -310,7 +310,7 @@ func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *st
 	}
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: lead.Offer, Store: st, Batch: st.NewBatch(), Words: words,
 		Allowed: map[uint64]bool{lead.ID: true}, Log: log}
-	defer run.Batch.Discard()
+	defer run.discard()
 	var out SendOutcome
 	setup := func(e *Env) error {
 		L, g := e.L, e.Globals

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -37,11 +38,39 @@ type Run struct {
 
 	Edits   int      // edits accepted into the batch
 	Refused []string // edits refused, with why
+
+	// mu fences the batch off from a run that was abandoned past its
+	// deadline (runtime.go): its goroutine may still call a module while
+	// the caller discards the batch.
+	mu        sync.Mutex
+	abandoned bool
+}
+
+func (r *Run) abandon() {
+	r.mu.Lock()
+	r.abandoned = true
+	r.mu.Unlock()
+}
+
+// discard drops the run's batch, fenced against an abandoned run.
+func (r *Run) discard() {
+	r.mu.Lock()
+	r.Batch.Discard()
+	r.mu.Unlock()
 }
 
 func (r *Run) log(kind, msg string) {
 	if r.Log != nil {
 		r.Log(kind, msg)
+	}
+}
+
+// logFenced is log for print and core.log, which hold no lock of their own.
+func (r *Run) logFenced(kind, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.abandoned {
+		r.log(kind, msg)
 	}
 }
 
@@ -75,18 +104,25 @@ func (v *vm) openCore() {
 			parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
 		}
 		if r := v.run; r != nil {
-			r.log("log", strings.Join(parts, " "))
+			r.logFenced("log", strings.Join(parts, " "))
 		}
 		return 0
 	}))
 	v.base.RawSetString("core", v.readOnly("core", core))
 }
 
+// current returns the run, locked: module functions unlock it when done.
 func (v *vm) current(L *lua.LState) *Run {
-	if v.run == nil || v.run.Store == nil {
+	r := v.run
+	if r == nil || r.Store == nil {
 		errorf(L, "core: not available in this kind of script")
 	}
-	return v.run
+	r.mu.Lock()
+	if r.abandoned {
+		r.mu.Unlock()
+		errorf(L, "core: the run was stopped at its deadline")
+	}
+	return r
 }
 
 // fail is the answer of an edit that did not happen: nil, message. It is
@@ -138,6 +174,7 @@ func (v *vm) edit(L *lua.LState, r *Run, idv lua.LValue, p store.Patch) int {
 // counts=, curr=, goal=, track=, ext=, cash={wm=, pay=, ref=, cc=}})
 func (v *vm) leadEdit(L *lua.LState) int {
 	r := v.current(L)
+	defer r.mu.Unlock()
 	t, ok := L.Get(2).(*lua.LTable)
 	if !ok {
 		return fail(L, r, fmt.Sprintf("core.lead.edit: the second argument is a %s, not a table", L.Get(2).Type()))
@@ -152,6 +189,7 @@ func (v *vm) leadEdit(L *lua.LState) int {
 // core.lead.approve(id [, comment])
 func (v *vm) leadApprove(L *lua.LState) int {
 	r := v.current(L)
+	defer r.mu.Unlock()
 	p := store.Patch{Accept: true}
 	if c, ok := L.Get(2).(lua.LString); ok {
 		s := string(c)
@@ -164,6 +202,7 @@ func (v *vm) leadApprove(L *lua.LState) int {
 // keeps the partner's text as the comment.
 func (v *vm) leadSetStatus(L *lua.LState, withComment bool) int {
 	r := v.current(L)
+	defer r.mu.Unlock()
 	text := L.Get(2).String()
 	if L.Get(2) == lua.LNil {
 		text = ""
@@ -182,6 +221,7 @@ func (v *vm) leadSetStatus(L *lua.LState, withComment bool) int {
 // core.lead.add{fields = {...}, key = "…", ext = …, status = …} → id, created
 func (v *vm) leadAdd(L *lua.LState) int {
 	r := v.current(L)
+	defer r.mu.Unlock()
 	if !r.MayAdd {
 		errorf(L, "core.lead.add: only hooks add leads")
 	}
@@ -238,6 +278,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 // included), or nil, message.
 func (v *vm) leadGet(L *lua.LState) int {
 	r := v.current(L)
+	defer r.mu.Unlock()
 	id, err := leadID(L.Get(1))
 	if err != nil {
 		L.Push(lua.LNil)
@@ -299,6 +340,7 @@ func currencyID(L *lua.LState) int {
 
 func (v *vm) goalByCode(L *lua.LState) int {
 	r := v.current(L)
+	defer r.mu.Unlock()
 	id, err := r.Store.GoalByCode(r.Ctx, L.CheckString(1), L.CheckString(2))
 	if err != nil {
 		L.Push(lua.LNil)

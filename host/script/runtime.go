@@ -116,6 +116,10 @@ type Pool struct {
 	free   []*vm
 }
 
+// abandonGrace is how long past its deadline a run may take to stop on its
+// own before the caller stops waiting for it.
+const abandonGrace = 100 * time.Millisecond
+
 // maxIdle bounds the states a pool keeps between runs.
 const maxIdle = 16
 
@@ -168,6 +172,9 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	env := &Env{L: v.L, Globals: v.newGlobals(), vm: v}
 	healthy := true
 	defer func() {
+		if v == nil {
+			return // abandoned to the goroutine still running it
+		}
 		v.run = nil
 		v.L.SetTop(0)
 		v.L.RemoveContext()
@@ -186,7 +193,32 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	fn.Env = env.Globals
 	v.L.SetContext(ctx)
 	v.L.Push(fn)
-	if err := v.L.PCall(0, lua.MultRet, nil); err != nil {
+	// The VM checks the deadline between instructions only; one builtin
+	// call (a backtracking pattern, a huge gsub) can outlast it by
+	// minutes. The call runs on its own goroutine so that the caller gets
+	// its timeout regardless: past the deadline and a grace period, the
+	// state is left to that goroutine, which closes it when the call ends,
+	// and the run's modules refuse to act for it any more.
+	done := make(chan error, 1)
+	go func() { done <- v.L.PCall(0, lua.MultRet, nil) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(abandonGrace):
+			if v.run != nil {
+				v.run.abandon()
+			}
+			go func() { <-done; v.L.Close() }()
+			v = nil // not put back, not touched again here
+			healthy = false
+			return &RunError{Script: s.Name, Timeout: true,
+				Msg: fmt.Sprintf("stopped: the run passed its deadline inside a library call that cannot be interrupted; abandoned after %s", abandonGrace)}
+		}
+	}
+	if err != nil {
 		// A state stopped mid-instruction by its deadline, or one that hit
 		// a Go panic, is not trusted with another run.
 		healthy = false

@@ -130,8 +130,8 @@ func (v *vm) print(L *lua.LState) int {
 	for i := range parts {
 		parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
 	}
-	if v.run != nil {
-		v.run.log("print", strings.Join(parts, "\t"))
+	if r := v.run; r != nil {
+		r.logFenced("print", strings.Join(parts, "\t"))
 	}
 	return 0
 }

@@ -151,3 +151,23 @@ func TestPrintGoesToTheRunLog(t *testing.T) {
 		t.Errorf("logged %q, %v", logged, err)
 	}
 }
+
+// A library call that outlasts the deadline (here a backtracking pattern
+// that takes seconds) does not hold the caller: it gets its timeout right
+// after the grace period, and the pool goes on serving.
+func TestRunawayBuiltinIsAbandoned(t *testing.T) {
+	p := NewPool(Limits{Timeout: 100 * time.Millisecond})
+	start := time.Now()
+	_, err := runString(t, p, `return string.find(string.rep("a", 95), ".-.-.-.-b")`)
+	took := time.Since(start)
+	var re *RunError
+	if !errors.As(err, &re) || !re.Timeout || !strings.Contains(re.Error(), "abandoned") {
+		t.Fatalf("err = %v", err)
+	}
+	if took > time.Second {
+		t.Errorf("the caller waited %v for a run with a 100 ms deadline", took)
+	}
+	if out, err := runString(t, p, `return "still serving"`); err != nil || out[0] != "still serving" {
+		t.Errorf("after abandoning: %v, %v", out, err)
+	}
+}
