@@ -363,154 +363,168 @@ func scalarText(v lua.LValue) string {
 	return v.String()
 }
 
-func patchFromTable(t *lua.LTable) (store.Patch, error) {
-	var p store.Patch
-	var err error
-	fail := func(field string, v lua.LValue, want string) {
-		if err == nil {
-			err = fmt.Errorf("%s is a %s (%s), want %s", field, v.Type(), v.String(), want)
+// patchReader turns core.lead.edit's table into a store.Patch; it keeps
+// the first error. Methods rather than closures: this runs for every edit
+// a handler makes.
+type patchReader struct {
+	p   store.Patch
+	err error
+}
+
+func (r *patchReader) fail(field string, v lua.LValue, want string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s is a %s (%s), want %s", field, v.Type(), v.String(), want)
+	}
+}
+
+func (r *patchReader) integer(field string, v lua.LValue) (int, bool) {
+	if s, ok := v.(lua.LString); ok {
+		if n, e := strconv.Atoi(strings.TrimSpace(string(s))); e == nil && n >= -1<<31 && n <= 1<<31 {
+			return n, true
 		}
 	}
-	integer := func(field string, v lua.LValue) (int, bool) {
-		if s, ok := v.(lua.LString); ok {
-			if n, e := strconv.Atoi(strings.TrimSpace(string(s))); e == nil && n >= -1<<31 && n <= 1<<31 {
-				return n, true
-			}
-		}
-		n, ok := v.(lua.LNumber)
-		if !ok || float64(n) != math.Trunc(float64(n)) || math.Abs(float64(n)) > 1<<31 {
-			fail(field, v, "an integer")
-			return 0, false
-		}
-		return int(n), true
+	n, ok := v.(lua.LNumber)
+	if !ok || float64(n) != math.Trunc(float64(n)) || math.Abs(float64(n)) > 1<<31 {
+		r.fail(field, v, "an integer")
+		return 0, false
 	}
-	money := func(field string, v lua.LValue) *store.Money {
-		var m store.Money
-		var e error
-		switch v := v.(type) {
-		case lua.LNumber:
-			m, e = store.MoneyFromFloat(float64(v))
-		case lua.LString:
-			m, e = store.ParseMoney(string(v))
+	return int(n), true
+}
+
+func (r *patchReader) money(field string, v lua.LValue) *store.Money {
+	var m store.Money
+	var e error
+	switch v := v.(type) {
+	case lua.LNumber:
+		m, e = store.MoneyFromFloat(float64(v))
+	case lua.LString:
+		m, e = store.ParseMoney(string(v))
+	default:
+		r.fail(field, v, "a number or a decimal string")
+		return nil
+	}
+	if e != nil && r.err == nil {
+		r.err = fmt.Errorf("%s: %v", field, e)
+	}
+	return &m
+}
+
+func (r *patchReader) currency(field string, v lua.LValue) *store.Currency {
+	var c store.Currency
+	var e error
+	switch v := v.(type) {
+	case lua.LNumber:
+		c, e = store.CurrencyByNumber(int(v))
+	case lua.LString:
+		c, e = store.ParseCurrency(string(v))
+	default:
+		r.fail(field, v, "an ISO code or id")
+		return nil
+	}
+	if e != nil && r.err == nil {
+		r.err = fmt.Errorf("%s: %v", field, e)
+	}
+	return &c
+}
+
+func text(v lua.LValue) *string { s := scalarText(v); return &s }
+
+func (r *patchReader) field(k, v lua.LValue) {
+	if r.err != nil || isNull(v) {
+		return
+	}
+	p := &r.p
+	switch k.String() {
+	case "accept":
+		switch v {
+		case lua.LNumber(1), lua.LTrue:
+			p.Accept = true
+		case lua.LNumber(0), lua.LFalse:
 		default:
-			fail(field, v, "a number or a decimal string")
-			return nil
+			r.fail("accept", v, "1 or true")
 		}
-		if e != nil && err == nil {
-			err = fmt.Errorf("%s: %v", field, e)
-		}
-		return &m
-	}
-	currency := func(field string, v lua.LValue) *store.Currency {
-		var c store.Currency
-		var e error
-		switch v := v.(type) {
-		case lua.LNumber:
-			c, e = store.CurrencyByNumber(int(v))
-		case lua.LString:
-			c, e = store.ParseCurrency(string(v))
-		default:
-			fail(field, v, "an ISO code or id")
-			return nil
-		}
-		if e != nil && err == nil {
-			err = fmt.Errorf("%s: %v", field, e)
-		}
-		return &c
-	}
-	text := func(v lua.LValue) *string { s := scalarText(v); return &s }
-	t.ForEach(func(k, v lua.LValue) {
-		if err != nil || isNull(v) {
-			return
-		}
-		switch k.String() {
-		case "accept":
-			switch v {
-			case lua.LNumber(1), lua.LTrue:
-				p.Accept = true
-			case lua.LNumber(0), lua.LFalse:
-			default:
-				fail("accept", v, "1 or true")
-			}
-		case "status":
-			if n, ok := integer("status", v); ok {
-				if n < 0 || n > 255 {
-					err = fmt.Errorf("status %d out of range 1..12", n)
-					return
-				}
-				s := store.Status(n)
-				p.Status = &s
-			}
-		case "reason":
-			if n, ok := integer("reason", v); ok {
-				if n < 1 || n > math.MaxUint16 {
-					err = fmt.Errorf("reason %d out of range", n)
-					return
-				}
-				r := store.Reason(n)
-				p.Reason = &r
-			}
-		case "hold":
-			switch v := v.(type) {
-			case lua.LBool:
-				if v {
-					p.Hold = &store.Hold{}
-				}
-			default:
-				if n, ok := integer("hold", v); ok {
-					p.Hold = &store.Hold{Days: n}
-				}
-			}
-		case "comment":
-			p.Comment = text(v)
-		case "track":
-			p.Track = text(v)
-		case "ext":
-			p.Ext = text(v)
-		case "base":
-			p.Base = money("base", v)
-		case "counts":
-			if n, ok := integer("counts", v); ok {
-				p.Counts = &n
-			}
-		case "curr":
-			p.Curr = currency("curr", v)
-		case "goal":
-			if n, ok := integer("goal", v); ok {
-				if n < 0 || n > math.MaxInt32 {
-					err = fmt.Errorf("goal %d out of range", n)
-					return
-				}
-				g := uint32(n)
-				p.Goal = &g
-			}
-		case "cash":
-			ct, ok := v.(*lua.LTable)
-			if !ok {
-				fail("cash", v, "a table")
+	case "status":
+		if n, ok := r.integer("status", v); ok {
+			if n < 0 || n > 255 {
+				r.err = fmt.Errorf("status %d out of range 1..12", n)
 				return
 			}
-			p.Cash = &store.CashPatch{}
-			ct.ForEach(func(ck, cv lua.LValue) {
-				if err != nil || isNull(cv) {
-					return
-				}
-				switch ck.String() {
-				case "wm":
-					p.Cash.WM = money("cash.wm", cv)
-				case "pay":
-					p.Cash.Pay = money("cash.pay", cv)
-				case "ref":
-					p.Cash.Ref = money("cash.ref", cv)
-				case "cc":
-					p.Cash.CC = currency("cash.cc", cv)
-				default:
-					err = fmt.Errorf("unknown field cash.%s (wm, pay, ref, cc)", ck.String())
-				}
-			})
-		default:
-			err = fmt.Errorf("unknown field %q", k.String())
+			s := store.Status(n)
+			p.Status = &s
 		}
-	})
-	return p, err
+	case "reason":
+		if n, ok := r.integer("reason", v); ok {
+			if n < 1 || n > math.MaxUint16 {
+				r.err = fmt.Errorf("reason %d out of range", n)
+				return
+			}
+			rs := store.Reason(n)
+			p.Reason = &rs
+		}
+	case "hold":
+		if b, ok := v.(lua.LBool); ok {
+			if b {
+				p.Hold = &store.Hold{}
+			}
+		} else if n, ok := r.integer("hold", v); ok {
+			p.Hold = &store.Hold{Days: n}
+		}
+	case "comment":
+		p.Comment = text(v)
+	case "track":
+		p.Track = text(v)
+	case "ext":
+		p.Ext = text(v)
+	case "base":
+		p.Base = r.money("base", v)
+	case "counts":
+		if n, ok := r.integer("counts", v); ok {
+			p.Counts = &n
+		}
+	case "curr":
+		p.Curr = r.currency("curr", v)
+	case "goal":
+		if n, ok := r.integer("goal", v); ok {
+			if n < 0 || n > math.MaxInt32 {
+				r.err = fmt.Errorf("goal %d out of range", n)
+				return
+			}
+			g := uint32(n)
+			p.Goal = &g
+		}
+	case "cash":
+		ct, ok := v.(*lua.LTable)
+		if !ok {
+			r.fail("cash", v, "a table")
+			return
+		}
+		p.Cash = &store.CashPatch{}
+		ct.ForEach(func(ck, cv lua.LValue) {
+			if r.err != nil || isNull(cv) {
+				return
+			}
+			switch ck.String() {
+			case "wm":
+				p.Cash.WM = r.money("cash.wm", cv)
+			case "pay":
+				p.Cash.Pay = r.money("cash.pay", cv)
+			case "ref":
+				p.Cash.Ref = r.money("cash.ref", cv)
+			case "cc":
+				p.Cash.CC = r.currency("cash.cc", cv)
+			default:
+				r.err = fmt.Errorf("unknown field cash.%s (wm, pay, ref, cc)", ck.String())
+			}
+		})
+	default:
+		r.err = fmt.Errorf("unknown field %q", k.String())
+	}
+}
+
+func patchFromTable(t *lua.LTable) (store.Patch, error) {
+	var r patchReader
+	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+		r.field(k, v)
+	}
+	return r.p, r.err
 }
