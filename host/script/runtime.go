@@ -200,7 +200,8 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	// state is left to that goroutine, which closes it when the call ends,
 	// and the run's modules refuse to act for it any more.
 	done := make(chan error, 1)
-	go func() { done <- v.L.PCall(0, lua.MultRet, nil) }()
+	L := v.L // the goroutines below must not read v, which is cleared on abandonment
+	go func() { done <- L.PCall(0, lua.MultRet, nil) }()
 	var err error
 	select {
 	case err = <-done:
@@ -211,7 +212,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 			if v.run != nil {
 				v.run.abandon()
 			}
-			go func() { <-done; v.L.Close() }()
+			go func() { <-done; L.Close() }()
 			v = nil // not put back, not touched again here
 			healthy = false
 			return &RunError{Script: s.Name, Timeout: true,
