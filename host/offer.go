@@ -132,37 +132,68 @@ var scriptFiles = map[string]bool{"check.lua": true, "prepare.lua": true, "send.
 // LoadOffer reads and checks the offer in dir. It returns every problem it
 // finds, not only the first, so that lint shows them all.
 func LoadOffer(dir string) (*Offer, []error) {
+	files, err := readOffer(dir)
+	if err != nil {
+		return nil, []error{&LoadError{File: dir, Msg: err.Error()}}
+	}
+	return loadOffer(dir, files)
+}
+
+// offerFile is one file of an offer folder, as read.
+type offerFile struct {
+	rel string // path inside the folder: "check.lua", "hooks/gc.lua"
+	src []byte
+}
+
+// readOffer reads the files of an offer that matter (offerFiles).
+func readOffer(dir string) ([]offerFile, error) {
+	names, err := offerFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]offerFile, 0, len(names))
+	for _, rel := range names {
+		src, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, offerFile{rel: rel, src: src})
+	}
+	return files, nil
+}
+
+// hashOffer identifies an offer's content, so that a rescan skips offers
+// that did not change without compiling them.
+func hashOffer(files []offerFile) string {
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.rel, len(f.src))
+		h.Write(f.src)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// loadOffer checks and compiles an offer's files.
+func loadOffer(dir string, files []offerFile) (*Offer, []error) {
 	id := filepath.Base(dir)
-	o := &Offer{ID: id, Dir: dir, Scripts: map[string]*script.Script{}, Loaded: time.Now()}
+	o := &Offer{ID: id, Dir: dir, Scripts: map[string]*script.Script{}, Loaded: time.Now(), Hash: hashOffer(files)}
 	var errs []error
 	if !offerIDPattern.MatchString(id) {
 		errs = append(errs, &LoadError{File: dir, Msg: "an offer folder's name is its id: lower-case letters, digits, '.', '_', '-', at most 64"})
 	}
-	files, err := offerFiles(dir)
-	if err != nil {
-		return nil, append(errs, &LoadError{File: dir, Msg: err.Error()})
-	}
-	hash := sha256.New()
-	for _, rel := range files {
-		path := filepath.Join(dir, rel)
-		src, err := os.ReadFile(path)
-		if err != nil {
-			errs = append(errs, &LoadError{File: path, Msg: err.Error()})
-			continue
-		}
-		fmt.Fprintf(hash, "%s\x00%d\x00", rel, len(src))
-		hash.Write(src)
+	hasConfig := false
+	for _, f := range files {
+		path := filepath.Join(dir, f.rel)
 		switch {
-		case rel == "offer.toml":
-			if cfgErrs := o.configure(path, src); len(cfgErrs) > 0 {
-				errs = append(errs, cfgErrs...)
-			}
-		case strings.HasSuffix(rel, ".lua"):
-			if !scriptFiles[rel] && !(strings.HasPrefix(rel, "hooks/") && !strings.Contains(rel[len("hooks/"):], "/")) {
+		case f.rel == "offer.toml":
+			hasConfig = true
+			errs = append(errs, o.configure(path, f.src)...)
+		case strings.HasSuffix(f.rel, ".lua"):
+			if !scriptFiles[f.rel] && !(strings.HasPrefix(f.rel, "hooks/") && !strings.Contains(f.rel[len("hooks/"):], "/")) {
 				errs = append(errs, &LoadError{File: path, Msg: "unknown script (check.lua, prepare.lua, send.lua, hook.lua, postback.lua, hooks/<name>.lua)"})
 				continue
 			}
-			s, err := script.Compile(path, src)
+			s, err := script.Compile(path, f.src)
 			if err != nil {
 				var ce *script.CompileError
 				if errors.As(err, &ce) {
@@ -172,37 +203,17 @@ func LoadOffer(dir string) (*Offer, []error) {
 				}
 				continue
 			}
-			o.Scripts[rel] = s
+			o.Scripts[f.rel] = s
 		}
 	}
-	if !contains(files, "offer.toml") {
+	if !hasConfig {
 		errs = append(errs, &LoadError{File: filepath.Join(dir, "offer.toml"), Msg: "missing: every offer needs one"})
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	o.Hash = hex.EncodeToString(hash.Sum(nil))
 	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration})
 	return o, nil
-}
-
-// offerHash hashes an offer's files, so that a rescan skips offers that
-// did not change without compiling them.
-func offerHash(dir string) (string, error) {
-	files, err := offerFiles(dir)
-	if err != nil {
-		return "", err
-	}
-	hash := sha256.New()
-	for _, rel := range files {
-		src, err := os.ReadFile(filepath.Join(dir, rel))
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(hash, "%s\x00%d\x00", rel, len(src))
-		hash.Write(src)
-	}
-	return hex.EncodeToString(hash.Sum(nil)), nil
 }
 
 // offerFiles lists the files of an offer that matter: offer.toml and
@@ -234,15 +245,6 @@ func offerFiles(dir string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // configure decodes offer.toml strictly and checks its values.

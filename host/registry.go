@@ -85,11 +85,20 @@ func (r *Registry) Reload() (changes []string, err error) {
 		id := e.Name()
 		prev := old.offers[id]
 		dir := filepath.Join(r.dir, id)
-		if h, err := offerHash(dir); err == nil && prev != nil && h == prev.Hash {
+		var (
+			o    *Offer
+			errs []error
+		)
+		files, err := readOffer(dir)
+		switch {
+		case err != nil:
+			errs = []error{&LoadError{File: dir, Msg: err.Error()}}
+		case prev != nil && hashOffer(files) == prev.Hash:
 			next.offers[id] = prev // unchanged: keep the version and its warm pool
 			continue
+		default:
+			o, errs = loadOffer(dir, files)
 		}
-		o, errs := LoadOffer(dir)
 		switch {
 		case len(errs) > 0:
 			next.errors[id] = errs
@@ -99,8 +108,6 @@ func (r *Registry) Reload() (changes []string, err error) {
 			if !sameErrors(old.errors[id], errs) {
 				changes = append(changes, fmt.Sprintf("%s: not loaded (%d problems), %s", id, len(errs), keptVersion(prev)))
 			}
-		case prev != nil && prev.Hash == o.Hash:
-			next.offers[id] = prev // nothing changed: keep the version and its warm pool
 		default:
 			o.Version = r.version.Add(1)
 			next.offers[id] = o
