@@ -40,11 +40,7 @@ type CheckResult struct {
 // together when it ends well; when it raises or passes its deadline,
 // nothing does.
 func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check) (CheckResult, error) {
-	words := c.Words
-	if words == nil {
-		words = StandardWords()
-	}
-	run := &Run{Ctx: ctx, Script: s.Name, Offer: c.Offer, Store: st, Batch: st.NewBatch(), Words: words,
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: c.Offer, Store: st, Batch: st.NewBatch(), Words: orStandard(c.Words),
 		Allowed: make(map[uint64]bool, len(c.Leads)), Log: c.Log}
 	defer run.discard()
 	setup := func(e *Env) error {

@@ -202,10 +202,7 @@ type HookResult struct {
 // ends well (leads it adds with core.lead.add land at once, idempotent by
 // their key, so that a retried call finds them).
 func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer string, req HookRequest, words *Words, log func(kind, msg string)) (HookResult, error) {
-	if words == nil {
-		words = StandardWords()
-	}
-	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: words, Log: log, MayAdd: true}
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words), Log: log, MayAdd: true}
 	defer run.discard()
 	var res HookResult
 	setup := func(e *Env) error {
@@ -305,10 +302,7 @@ type SendOutcome struct {
 // RunSend runs send.lua with data, lead and response, and applies its
 // outcome to the lead together with any edits it made.
 func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *store.Lead, resp SendResponse, words *Words, log func(kind, msg string)) (SendOutcome, error) {
-	if words == nil {
-		words = StandardWords()
-	}
-	run := &Run{Ctx: ctx, Script: s.Name, Offer: lead.Offer, Store: st, Batch: st.NewBatch(), Words: words,
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: lead.Offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words),
 		Allowed: map[uint64]bool{lead.ID: true}, Log: log}
 	defer run.discard()
 	var out SendOutcome

@@ -3,6 +3,7 @@ package script
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"leadhost/store"
 )
@@ -47,13 +48,24 @@ func NormalizeWord(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// StandardWords returns the standard table.
-func StandardWords() *Words {
+// StandardWords returns the standard table. It is built once and shared:
+// a Words is never changed after it is made (With returns a copy).
+func StandardWords() *Words { return standard() }
+
+var standard = sync.OnceValue(func() *Words {
 	w := &Words{byWord: make(map[string]Action, 160)}
 	for act, list := range standardWords {
 		for _, word := range list {
 			w.byWord[NormalizeWord(word)] = act
 		}
+	}
+	return w
+})
+
+// orStandard is w, or the standard table when the offer has none.
+func orStandard(w *Words) *Words {
+	if w == nil {
+		return StandardWords()
 	}
 	return w
 }
