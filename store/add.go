@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,22 +49,6 @@ func DecodeNewLead(r io.Reader) (NewLead, error) {
 		return NewLead{}, fmt.Errorf("lead: more than one JSON value: %w", ErrInvalid)
 	}
 	return nl, nil
-}
-
-// DecodePatch reads a Patch from JSON; unknown fields are errors.
-func DecodePatch(r io.Reader) (Patch, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
-	if err != nil {
-		return Patch{}, err
-	}
-	var p Patch
-	if err := json.Unmarshal(bytes.TrimSpace(data), &p); err != nil {
-		if errors.Is(err, ErrInvalid) {
-			return Patch{}, err
-		}
-		return Patch{}, fmt.Errorf("patch: %v: %w", err, ErrInvalid)
-	}
-	return p, nil
 }
 
 // build validates nl and makes the lead it describes (without its id).

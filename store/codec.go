@@ -243,5 +243,3 @@ func decodeChange(b []byte) (Change, error) {
 	}
 	return c, nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

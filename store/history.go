@@ -1,6 +1,9 @@
 package store
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // The history of a lead is its creation plus one entry per later change,
 // each holding every changed field's old and new text. The creation entry
@@ -34,7 +37,7 @@ func creationChange(cur *Lead, later []Change) Change {
 	}
 	var fields []string
 	for name := range state {
-		if len(name) > 7 && name[:7] == "fields." {
+		if strings.HasPrefix(name, "fields.") {
 			fields = append(fields, name)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -380,8 +382,24 @@ func sortedKeys(maps ...map[string]string) []string {
 			}
 		}
 	}
-	sortStrings(keys)
+	sort.Strings(keys)
 	return keys
+}
+
+// DecodePatch reads a Patch from JSON; unknown fields are errors.
+func DecodePatch(r io.Reader) (Patch, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return Patch{}, err
+	}
+	var p Patch
+	if err := json.Unmarshal(bytes.TrimSpace(data), &p); err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return Patch{}, err
+		}
+		return Patch{}, fmt.Errorf("patch: %v: %w", err, ErrInvalid)
+	}
+	return p, nil
 }
 
 // UnmarshalJSON reads a patch in the shape of core.lead.edit's table:

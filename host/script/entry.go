@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -112,19 +111,7 @@ func requestTable(L *lua.LState, r *Request) *lua.LTable {
 		h.RawSetString(k, lua.LString(v))
 	}
 	t.RawSetString("headers", h)
-	f := L.NewTable()
-	for k, vs := range r.Fields {
-		if len(vs) == 1 {
-			f.RawSetString(k, lua.LString(vs[0]))
-			continue
-		}
-		arr := L.NewTable()
-		for _, v := range vs {
-			arr.Append(lua.LString(v))
-		}
-		f.RawSetString(k, arr)
-	}
-	t.RawSetString("fields", f)
+	t.RawSetString("fields", valuesTable(L, r.Fields, false))
 	return t
 }
 
@@ -376,15 +363,4 @@ func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *st
 		return out, fmt.Errorf("%s: commit: %w", s.Name, err)
 	}
 	return out, nil
-}
-
-// sortedFields lists a request's fields in a stable order, for tests and
-// logs.
-func sortedFields(r *Request) []string {
-	var out []string
-	for k, vs := range r.Fields {
-		out = append(out, k+"="+strings.Join(vs, ","))
-	}
-	sort.Strings(out)
-	return out
 }

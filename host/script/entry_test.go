@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,4 +126,14 @@ func TestSendOutcomes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sortedFields lists a request's fields in a stable order.
+func sortedFields(r *Request) []string {
+	var out []string
+	for k, vs := range r.Fields {
+		out = append(out, k+"="+strings.Join(vs, ","))
+	}
+	sort.Strings(out)
+	return out
 }

@@ -1,10 +1,6 @@
 package script
 
 import (
-	"net/url"
-	"sort"
-	"strings"
-
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -30,73 +26,4 @@ func (v *vm) openJSON() {
 		},
 	})
 	t.RawSetString("null", nullValue(v.L))
-}
-
-// form.encode(table) → "a=1&b=2" (keys sorted; an array value repeats its
-// key as key[]); form.decode(text) → table (a repeated key or key[] gives
-// an array). This is the seed's "Form Urlencoded" action.
-func (v *vm) openForm() {
-	v.registerModule("form", map[string]lua.LGFunction{
-		"encode": func(L *lua.LState) int {
-			L.Push(lua.LString(encodeForm(L, L.CheckTable(1))))
-			return 1
-		},
-		"decode": func(L *lua.LState) int {
-			vals, err := url.ParseQuery(L.CheckString(1))
-			if err != nil {
-				errorf(L, "form.decode: %v", err)
-			}
-			L.Push(formTable(L, vals))
-			return 1
-		},
-	})
-}
-
-func encodeForm(L *lua.LState, t *lua.LTable) string {
-	var parts []string
-	t.ForEach(func(k, val lua.LValue) {
-		key := k.String()
-		if sub, ok := val.(*lua.LTable); ok {
-			for i := 1; i <= sub.Len(); i++ {
-				parts = append(parts, url.QueryEscape(key+"[]")+"="+url.QueryEscape(formScalar(L, key, sub.RawGetInt(i))))
-			}
-			return
-		}
-		parts = append(parts, url.QueryEscape(key)+"="+url.QueryEscape(formScalar(L, key, val)))
-	})
-	sort.Strings(parts)
-	return strings.Join(parts, "&")
-}
-
-func formScalar(L *lua.LState, key string, v lua.LValue) string {
-	switch v := v.(type) {
-	case lua.LString, lua.LNumber:
-		return v.String()
-	case lua.LBool:
-		if v {
-			return "1"
-		}
-		return "0"
-	}
-	errorf(L, "form.encode: field %q is a %s", key, v.Type())
-	return ""
-}
-
-// formTable turns decoded form or query values into a table: one value is
-// a string, several (or key[]) an array.
-func formTable(L *lua.LState, vals url.Values) *lua.LTable {
-	t := L.NewTable()
-	for k, vs := range vals {
-		name, isArray := strings.CutSuffix(k, "[]")
-		if len(vs) == 1 && !isArray {
-			t.RawSetString(name, lua.LString(vs[0]))
-			continue
-		}
-		arr := L.NewTable()
-		for _, s := range vs {
-			arr.Append(lua.LString(s))
-		}
-		t.RawSetString(name, arr)
-	}
-	return t
 }

@@ -223,7 +223,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		// A state stopped mid-instruction by its deadline, or one that hit
 		// a Go panic, is not trusted with another run.
 		healthy = false
-		return runError(s.Name, err, ctx)
+		return runError(ctx, s.Name, err)
 	}
 	v.L.RemoveContext()
 	if results == nil {
@@ -237,7 +237,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	return results(env, out)
 }
 
-func runError(name string, err error, ctx context.Context) error {
+func runError(ctx context.Context, name string, err error) error {
 	msg := err.Error()
 	var api *lua.ApiError
 	if errors.As(err, &api) && api.Object != nil {
