@@ -36,8 +36,7 @@ type Run struct {
 	// Log receives core.log, print and refused edits; nil drops them.
 	Log func(kind, msg string)
 
-	Edits   int      // edits accepted into the batch
-	Refused []string // edits refused, with why
+	Refused []string // edits refused, with why (the batch holds those accepted)
 
 	// mu fences the batch off from a run that was abandoned past its
 	// deadline (runtime.go): its goroutine may still call a module while
@@ -165,7 +164,6 @@ func (v *vm) edit(L *lua.LState, r *Run, idv lua.LValue, p store.Patch) int {
 	if err := r.Batch.Edit(id, p); err != nil {
 		return fail(L, r, err.Error())
 	}
-	r.Edits++
 	L.Push(lua.LTrue)
 	return 1
 }

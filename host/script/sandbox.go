@@ -113,7 +113,7 @@ func (v *vm) readOnly(name string, lib *lua.LTable) *lua.LTable {
 	return proxy
 }
 
-// RegisterModule adds a read-only module table to the sandbox of this
+// registerModule adds a read-only module table to the sandbox of this
 // state, e.g. "json" with its functions.
 func (v *vm) registerModule(name string, funcs map[string]lua.LGFunction) *lua.LTable {
 	t := v.L.NewTable()
