@@ -108,6 +108,69 @@ type Offer struct {
 	Scripts  map[string]*script.Script // by path inside the folder: "check.lua", "hooks/gc.lua"
 	Pool     *script.Pool
 	Loaded   time.Time
+	// Modes are the check modes that run, with their intervals (CheckModes).
+	Modes []CheckMode
+}
+
+// CheckMode is one status-check mode of an offer and how often it runs.
+type CheckMode struct {
+	Name  string // processing | accepted | dates
+	Every time.Duration
+}
+
+// Default check intervals (SPEC §3).
+const (
+	DefaultProcessingEvery = 10 * time.Minute
+	DefaultAcceptedEvery   = 3 * time.Hour
+	DefaultDatesEvery      = time.Hour
+)
+
+// CheckModes says which modes of [check] run and how often. A mode given
+// as a table runs unless enabled = false. A mode not given runs when the
+// url or fields use its macros: ID macros ({idsl} {idel} {ids} {ide}) the
+// processing and accepted modes, date macros the dates mode; when they
+// use neither (prepare.lua builds the request), processing and accepted.
+func (c *CheckConfig) CheckModes() []CheckMode {
+	if c == nil {
+		return nil
+	}
+	var usesIDs, usesDates bool
+	note := func(tmpl string) {
+		for _, name := range script.CheckMacros {
+			if !strings.Contains(tmpl, "{"+name+"}") {
+				continue
+			}
+			switch name {
+			case "idsl", "idel", "ids", "ide":
+				usesIDs = true
+			default:
+				usesDates = true
+			}
+		}
+	}
+	note(c.URL)
+	for _, v := range c.Fields {
+		note(v)
+	}
+	byDefault := map[string]bool{"processing": usesIDs || !usesDates, "accepted": usesIDs || !usesDates, "dates": usesDates}
+	var out []CheckMode
+	for _, m := range []struct {
+		name  string
+		cfg   *ModeConfig
+		every time.Duration
+	}{{"processing", c.Processing, DefaultProcessingEvery}, {"accepted", c.Accepted, DefaultAcceptedEvery}, {"dates", c.Dates, DefaultDatesEvery}} {
+		on := byDefault[m.name]
+		if m.cfg != nil {
+			on = m.cfg.Enabled == nil || *m.cfg.Enabled
+			if m.cfg.Every.Duration > 0 {
+				m.every = m.cfg.Every.Duration
+			}
+		}
+		if on {
+			out = append(out, CheckMode{Name: m.name, Every: m.every})
+		}
+	}
+	return out
 }
 
 // LoadError is one problem found loading an offer, with file and line.
@@ -209,11 +272,23 @@ func loadOffer(dir string, files []offerFile) (*Offer, []error) {
 	if !hasConfig {
 		errs = append(errs, &LoadError{File: filepath.Join(dir, "offer.toml"), Msg: "missing: every offer needs one"})
 	}
+	if o.Config.Check != nil && !hasFile(files, "check.lua") {
+		errs = append(errs, &LoadError{File: filepath.Join(dir, "check.lua"), Msg: "missing: [check] in offer.toml needs a check.lua to handle the answers"})
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration})
 	return o, nil
+}
+
+func hasFile(files []offerFile, rel string) bool {
+	for _, f := range files {
+		if f.rel == rel {
+			return true
+		}
+	}
+	return false
 }
 
 // offerFiles lists the files of an offer that matter: offer.toml and
@@ -312,6 +387,15 @@ func (o *Offer) configure(path string, src []byte) []error {
 				bad("check.%s.every %s: at least 1m", name, m.Every.Duration)
 			}
 		}
+		if err := script.CheckMacroError("check.url", ch.URL, script.CheckMacros); err != nil {
+			bad("%v", err)
+		}
+		for k, v := range ch.Fields {
+			if err := script.CheckMacroError("check.fields."+k, v, script.CheckMacros); err != nil {
+				bad("%v", err)
+			}
+		}
+		o.Modes = ch.CheckModes()
 	}
 	if s := c.Send; s != nil {
 		checkHTTP(bad, "send", s.URL, s.Method, s.Format, s.Body)

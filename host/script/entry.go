@@ -22,7 +22,7 @@ type Request struct {
 	URL     string
 	Method  string
 	Headers map[string]string
-	Fields  map[string][]string // a field with several values travels as name[]=
+	Fields  map[string][]string // a key "name[]" is an array: name[]=1&name[]=2, or a JSON array
 	Body    string              // set by the script to send a body of its own
 }
 
@@ -30,7 +30,7 @@ type Request struct {
 // ID-mode request, or the range of a dates-mode one, and the request.
 type Prepare struct {
 	Leads    []*store.Lead // ID modes
-	From, To time.Time     // dates mode: [From, To)
+	From, To time.Time     // dates mode: the range's first and last second
 	Location *time.Location
 	Request  *Request
 	Log      func(kind, msg string)
@@ -43,17 +43,17 @@ func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) error {
 		L, g := e.L, e.Globals
 		if len(in.Leads) > 0 {
 			idl, ide := L.NewTable(), e.vm.keyedTable()
-			var idsl, idel []string
 			for _, l := range in.Leads {
 				idl.Append(lua.LNumber(l.ID))
-				ide.RawSetString(strconv.FormatUint(l.ID, 10), lua.LString(l.Ext))
-				idsl = append(idsl, strconv.FormatUint(l.ID, 10))
-				idel = append(idel, l.Ext)
+				if l.Ext != "" {
+					ide.RawSetString(strconv.FormatUint(l.ID, 10), lua.LString(l.Ext))
+				}
 			}
+			m := IDMacros(in.Leads)
 			g.RawSetString("idl", idl)
 			g.RawSetString("ide", ide)
-			g.RawSetString("idsl", lua.LString(strings.Join(idsl, ",")))
-			g.RawSetString("idel", lua.LString(strings.Join(idel, ",")))
+			g.RawSetString("idsl", lua.LString(m.Values["idsl"]))
+			g.RawSetString("idel", lua.LString(m.Values["idel"]))
 		}
 		if !in.From.IsZero() {
 			for name, val := range DateMacros(in.From, in.To, in.Location) {
@@ -82,7 +82,8 @@ func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) error {
 	return nil
 }
 
-// DateMacros are the dates mode's macro values for [from, to) in loc:
+// DateMacros are the dates mode's macro values for the range from…to
+// (its first and last second) in loc:
 // from/to YYYY-MM-DD; ffrom/fto "YYYY-MM-DD HH:MM:SS" (the seed prints
 // ГГГГ-ДД-ММ, read as a typo: no CRM takes day before month in an ISO-like
 // date); ufrom/uto unix; tom/ftom/utom the end plus one day.
@@ -111,7 +112,7 @@ func requestTable(L *lua.LState, r *Request) *lua.LTable {
 		h.RawSetString(k, lua.LString(v))
 	}
 	t.RawSetString("headers", h)
-	t.RawSetString("fields", valuesTable(L, r.Fields, false))
+	t.RawSetString("fields", valuesTable(L, r.Fields, true))
 	return t
 }
 
@@ -148,9 +149,12 @@ func readRequest(t *lua.LTable, r *Request) error {
 	if f, ok := t.RawGetString("fields").(*lua.LTable); ok {
 		f.ForEach(func(k, v lua.LValue) {
 			if arr, ok := v.(*lua.LTable); ok {
+				key := strings.TrimSuffix(k.String(), "[]") + "[]"
+				list := make([]string, 0, arr.Len())
 				for i := 1; i <= arr.Len(); i++ {
-					r.Fields[k.String()] = append(r.Fields[k.String()], scalarText(arr.RawGetInt(i)))
+					list = append(list, scalarText(arr.RawGetInt(i)))
 				}
+				r.Fields[key] = list
 				return
 			}
 			r.Fields[k.String()] = []string{scalarText(v)}
