@@ -223,8 +223,12 @@ func (r *Runner) runDates(ctx context.Context, o *host.Offer, rep *Report, now t
 // recorded and the run goes on with the next batch.
 func (r *Runner) exchange(ctx context.Context, o *host.Offer, rep *Report, leads []*store.Lead, m script.Macros, from, to time.Time, opt Options) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return err // stopping: the batches left wait for the next run
 	}
+	// A request begun is finished, and its edits committed, even when the
+	// host is stopping meanwhile: its deadline bounds it.
+	deadline := r.deadline(ctx)
+	ctx = context.WithoutCancel(ctx)
 	cfg := o.Config.Check
 	rep.Leads += len(leads)
 	fail := func(ex *Exchange, err error) error {
@@ -275,7 +279,7 @@ func (r *Runner) exchange(ctx context.Context, o *host.Offer, rep *Report, leads
 	}
 	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, keep(hreq.Body())
 	started := time.Now()
-	err := r.Client.DoDeadline(hreq, hresp, r.deadline(ctx))
+	err := r.Client.DoDeadline(hreq, hresp, deadline)
 	ex.Duration = time.Since(started)
 	if err != nil {
 		return fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, describe(err)))

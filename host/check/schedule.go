@@ -1,0 +1,318 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"leadhost/host"
+	"leadhost/store"
+)
+
+// OfferSource is what the scheduler needs of the registry: the offers as
+// they are now, after any reload.
+type OfferSource interface {
+	Offers() []*host.Offer
+}
+
+// Scheduler runs every offer's check modes on their intervals. It follows
+// hot reload (a changed interval applies from the last run, a removed
+// offer stops), never overlaps runs of one offer, runs at most Limit
+// offers at once, spreads starts with jitter and backs off from a partner
+// that keeps failing. It also releases expired holds.
+type Scheduler struct {
+	Offers OfferSource
+	Runner *Runner
+	// Limit is how many runs may go at once, across offers (default 4).
+	Limit int
+	// Tick is how often schedules are looked at (default 1s).
+	Tick time.Duration
+	// HoldEvery is how often expired holds are released (default 1m).
+	HoldEvery time.Duration
+	// OnRun receives every finished run's report (for the log and the
+	// journal); it is called from the run's goroutine.
+	OnRun func(*Report)
+	Log   *slog.Logger     // nil: slog.Default()
+	Now   func() time.Time // nil: time.Now
+
+	mu        sync.Mutex
+	entries   map[scheduleKey]*schedule
+	running   map[string]bool // offers with a run in flight
+	sem       chan struct{}
+	wg        sync.WaitGroup
+	rng       *rand.Rand
+	lastHolds time.Time
+}
+
+type scheduleKey struct{ offer, mode string }
+
+type schedule struct {
+	every   time.Duration
+	version uint64
+	next    time.Time
+	since   time.Time // the last run's end, or when the schedule began
+	fails   int       // failed runs in a row
+	last    *RunSummary
+}
+
+// Schedule is one offer mode's schedule as the API shows it.
+type Schedule struct {
+	Offer string        `json:"offer"`
+	Mode  string        `json:"mode"`
+	Every time.Duration `json:"every_ns"`
+	Next  time.Time     `json:"next"`
+	Fails int           `json:"fails"` // failed runs in a row; 3 and more back off
+	Last  *RunSummary   `json:"last,omitempty"`
+}
+
+// RunSummary is what a schedule keeps of its last run.
+type RunSummary struct {
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+	Requests int           `json:"requests"`
+	Leads    int           `json:"leads"`
+	Edits    int           `json:"edits"`
+	Err      string        `json:"error,omitempty"`
+}
+
+// Backoff: after backoffAfter failed runs in a row the interval doubles
+// with each further failure, up to backoffMax times the interval (and no
+// more than a day, unless the interval itself is longer).
+const (
+	backoffAfter = 3
+	backoffMax   = 16
+	jitterPart   = 10 // ±1/10 of the interval
+)
+
+// Run schedules until ctx ends, then waits for the runs in flight: each
+// finishes the request it is making and stops before the next.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.init()
+	tick := time.NewTicker(s.tick())
+	defer tick.Stop()
+	for {
+		s.step(ctx, s.now())
+		select {
+		case <-ctx.Done():
+			s.wg.Wait()
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Schedules lists the schedules, by offer and mode.
+func (s *Scheduler) Schedules() []Schedule {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Schedule, 0, len(s.entries))
+	for k, e := range s.entries {
+		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: e.every, Next: e.next, Fails: e.fails, Last: e.last})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Offer != out[j].Offer {
+			return out[i].Offer < out[j].Offer
+		}
+		return modeOrder(out[i].Mode) < modeOrder(out[j].Mode)
+	})
+	return out
+}
+
+func modeOrder(m string) int {
+	switch m {
+	case Processing:
+		return 0
+	case Accepted:
+		return 1
+	}
+	return 2
+}
+
+func (s *Scheduler) init() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.entries != nil {
+		return
+	}
+	s.entries = map[scheduleKey]*schedule{}
+	s.running = map[string]bool{}
+	limit := s.Limit
+	if limit <= 0 {
+		limit = 4
+	}
+	s.sem = make(chan struct{}, limit)
+	s.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x1ead))
+}
+
+func (s *Scheduler) tick() time.Duration {
+	if s.Tick > 0 {
+		return s.Tick
+	}
+	return time.Second
+}
+
+func (s *Scheduler) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Scheduler) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// step brings the schedules in line with the offers, releases holds when
+// due, and starts the runs that are due.
+func (s *Scheduler) step(ctx context.Context, now time.Time) {
+	s.init()
+	if ctx.Err() != nil {
+		return
+	}
+	offers := map[string]*host.Offer{}
+	s.mu.Lock()
+	seen := map[scheduleKey]bool{}
+	for _, o := range s.Offers.Offers() {
+		if o.Config.Check == nil || o.Scripts["check.lua"] == nil {
+			continue
+		}
+		offers[o.ID] = o
+		for _, m := range o.Modes {
+			k := scheduleKey{o.ID, m.Name}
+			seen[k] = true
+			e := s.entries[k]
+			switch {
+			case e == nil:
+				// The first run comes within a tenth of the interval (at most
+				// a minute), spread so that offers do not all start at once.
+				first := min(m.Every/jitterPart, time.Minute)
+				s.entries[k] = &schedule{every: m.Every, version: o.Version, since: now, next: now.Add(s.randUpTo(first))}
+			case e.every != m.Every || e.version != o.Version:
+				// A changed interval counts from the last run; a new version
+				// of the scripts gets a fresh start from its failures.
+				e.every, e.version, e.fails = m.Every, o.Version, 0
+				e.next = e.since.Add(s.jittered(m.Every))
+			}
+		}
+	}
+	for k := range s.entries {
+		if !seen[k] {
+			delete(s.entries, k)
+		}
+	}
+	var due []scheduleKey
+	for k, e := range s.entries {
+		if !e.next.After(now) && !s.running[k.offer] {
+			due = append(due, k)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return s.entries[due[i]].next.Before(s.entries[due[j]].next) })
+	holdsDue := now.Sub(s.lastHolds) >= s.holdEvery()
+	if holdsDue {
+		s.lastHolds = now
+	}
+	for _, k := range due {
+		if s.running[k.offer] {
+			continue // an earlier mode of the same offer just started
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			continue // at the limit: the rest wait for a later tick
+		}
+		s.running[k.offer] = true
+		s.wg.Add(1)
+		go s.run(ctx, offers[k.offer], k.mode)
+	}
+	s.mu.Unlock()
+	if holdsDue {
+		s.releaseHolds(ctx, now)
+	}
+}
+
+func (s *Scheduler) holdEvery() time.Duration {
+	if s.HoldEvery > 0 {
+		return s.HoldEvery
+	}
+	return time.Minute
+}
+
+// releaseHolds approves the leads whose hold ended, in rounds.
+func (s *Scheduler) releaseHolds(ctx context.Context, now time.Time) {
+	const round = 500
+	for {
+		n, err := s.Runner.Store.ReleaseHolds(ctx, now, round)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, store.ErrClosed) {
+				s.log().Error("releasing holds", "err", err)
+			}
+			return
+		}
+		if n > 0 {
+			s.log().Info("holds released", "leads", n)
+		}
+		if n < round {
+			return
+		}
+	}
+}
+
+func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode string) {
+	defer s.wg.Done()
+	defer func() { <-s.sem }()
+	rep := s.Runner.Run(ctx, o, mode, Options{})
+	stopped := errors.Is(rep.Err, context.Canceled)
+	end := s.now()
+	s.mu.Lock()
+	s.running[o.ID] = false
+	if e := s.entries[scheduleKey{o.ID, mode}]; e != nil {
+		e.since = end
+		if rep.Err != nil && !stopped {
+			e.fails++
+		} else if rep.Err == nil {
+			e.fails = 0
+		}
+		e.next = end.Add(s.jittered(backedOff(e.every, e.fails)))
+		e.last = &RunSummary{Started: rep.Started, Duration: rep.Duration, Requests: len(rep.Exchanges), Leads: rep.Leads, Edits: len(rep.Edits), Err: rep.Error()}
+	}
+	s.mu.Unlock()
+	if rep.Err != nil && !stopped {
+		s.log().Warn("check run failed", "offer", o.ID, "mode", mode, "err", rep.Err)
+	}
+	if s.OnRun != nil {
+		s.OnRun(rep)
+	}
+}
+
+// backedOff is the wait after fails failed runs in a row.
+func backedOff(every time.Duration, fails int) time.Duration {
+	if fails < backoffAfter {
+		return every
+	}
+	d := every * time.Duration(min(1<<(fails-backoffAfter+1), backoffMax))
+	return min(d, max(every, 24*time.Hour))
+}
+
+// jittered is d give or take a tenth, so that schedules drift apart.
+func (s *Scheduler) jittered(d time.Duration) time.Duration {
+	spread := d / jitterPart
+	if spread <= 0 {
+		return d
+	}
+	return d - spread + s.randUpTo(2*spread)
+}
+
+// randUpTo is a random duration in [0, d); called with s.mu held.
+func (s *Scheduler) randUpTo(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(s.rng.Int64N(int64(d)))
+}
