@@ -19,6 +19,9 @@ const usage = `usage: leadhost <command> [flags]
 commands:
   lint [DIR]  check every offer in DIR (default ./scripts): offer.toml and
               Lua files; prints each problem as file:line, exit 1 if any
+  check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
+              run one status check of OFFER now: prints each request, the
+              answer and the edits (--dry-run: edits shown, not committed)
   lead add    read a lead as JSON on stdin, store it, print it
   lead get ID print a lead with its history
   lead edit ID
@@ -26,7 +29,8 @@ commands:
               apply it, print the lead
 
 flags:
-  --data DIR  database directory (default ./data)
+  --data DIR     database directory (default ./data)
+  --scripts DIR  offers folder (default ./scripts)
 `
 
 // exit codes
@@ -46,6 +50,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runLead(ctx, args[1:], stdin, stdout, stderr)
 	case "lint":
 		return runLint(args[1:], stdout, stderr)
+	case "check":
+		return runCheck(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadhost: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
