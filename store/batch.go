@@ -144,6 +144,20 @@ func (s *Store) NewBatch() *Batch {
 	return &Batch{s: s, seq: seq, read: s.db.NewTransaction(false), leads: make(map[uint64]*batchLead)}
 }
 
+// Seed hands the batch leads the caller has just read (a page of List),
+// so that editing them needs no second read. They must have been read
+// after NewBatch returned: the batch then counts any write since it
+// began as possibly unseen and re-applies its patches at commit, which
+// keeps a lead that changed in between right. Leads the batch already
+// holds are kept as they are.
+func (b *Batch) Seed(leads []*Lead) {
+	for _, l := range leads {
+		if b.leads[l.ID] == nil {
+			b.leads[l.ID] = &batchLead{seq: b.seq, base: l, cur: l}
+		}
+	}
+}
+
 // Get returns a lead as the batch sees it.
 func (b *Batch) Get(id uint64) (*Lead, error) {
 	bl, err := b.lead(id)

@@ -143,3 +143,49 @@ func TestBatchSplitsPastTransactionLimit(t *testing.T) {
 	}
 	mustVerify(t, s)
 }
+
+// A batch seeded with leads read after it began keeps a concurrent
+// writer's edit, whether the writer came before the read or after it.
+func TestBatchSeed(t *testing.T) {
+	s, _ := newTestStore(t, Options{})
+	ctx := context.Background()
+	var ids []uint64
+	for _, ext := range []string{"a", "b"} {
+		l, _, err := s.Add(ctx, NewLead{Offer: "o", Ext: ext, Status: StatusProcessing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, l.ID)
+	}
+	b := s.NewBatch()
+	// Between NewBatch and the read: the read sees it.
+	if _, err := s.Edit(ctx, ids[0], Patch{Comment: ptr("before the read")}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.List(ctx, Query{Offer: "o"})
+	if err != nil || len(page.Leads) != 2 {
+		t.Fatalf("list: %v %d", err, len(page.Leads))
+	}
+	b.Seed(page.Leads)
+	// After the read: the batch never saw it.
+	if _, err := s.Edit(ctx, ids[1], Patch{Comment: ptr("after the read")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := b.Edit(id, Patch{Status: ptr(StatusCallback)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := b.Get(ids[0]); got.Comment != "before the read" {
+		t.Errorf("the seeded lead is not the one read: %+v", got)
+	}
+	if _, err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"before the read", "after the read"} {
+		l, _ := s.Get(ctx, ids[i])
+		if l.Status != StatusCallback || l.Comment != want {
+			t.Errorf("lead %d: status %d comment %q, want 3 and %q", ids[i], l.Status, l.Comment, want)
+		}
+	}
+}

@@ -128,17 +128,19 @@ func (r *Runner) Run(ctx context.Context, o *host.Offer, mode string, opt Option
 		rep.Err = fmt.Errorf("offer %s has no check.lua", o.ID)
 		return rep
 	}
+	run := &runState{Runner: r, o: o, rep: rep, opt: opt}
 	var err error
 	switch mode {
 	case Processing:
-		err = r.runIDs(ctx, o, rep, store.InProcessing, opt)
+		err = run.byIDs(ctx, store.InProcessing)
 	case Accepted:
-		err = r.runIDs(ctx, o, rep, store.InAccepted, opt)
+		err = run.byIDs(ctx, store.InAccepted)
 	case Dates:
-		err = r.runDates(ctx, o, rep, now, opt)
+		err = run.byDates(ctx, now)
 	default:
 		err = fmt.Errorf("unknown mode %q (processing, accepted, dates)", mode)
 	}
+	run.settle()
 	if rep.Err == nil {
 		rep.Err = err
 	}
@@ -157,42 +159,95 @@ func (r *Runner) now() time.Time {
 	return time.Now()
 }
 
-// runIDs asks about the offer's leads in statuses, batch by batch, oldest
+// runState is one run in progress.
+type runState struct {
+	*Runner
+	o   *host.Offer
+	rep *Report
+	opt Options
+	// committing is the previous request's commit, in flight while the
+	// next request goes out: one at a time, in order.
+	committing chan func()
+}
+
+// byIDs asks about the offer's leads in statuses, batch by batch, oldest
 // first. Paging by cursor: a lead the handler moves within the same
-// bucket keeps its place, one it moves out is simply not met again.
-func (r *Runner) runIDs(ctx context.Context, o *host.Offer, rep *Report, statuses store.StatusSet, opt Options) error {
-	batch := o.Config.Check.Batch
-	if batch <= 0 {
-		batch = DefaultBatch
+// bucket keeps its place, one it moves out is simply not met again. The
+// next page is read while the partner is asked about this one.
+func (run *runState) byIDs(ctx context.Context, statuses store.StatusSet) error {
+	size := run.o.Config.Check.Batch
+	if size <= 0 {
+		size = DefaultBatch
 	}
-	cursor := ""
-	for {
-		page, err := r.Store.List(ctx, store.Query{Offer: o.ID, Statuses: statuses, Cursor: cursor, Limit: batch})
-		if err != nil {
-			return fmt.Errorf("listing leads: %w", err)
-		}
-		if len(page.Leads) > 0 {
-			if err := r.exchange(ctx, o, rep, page.Leads, script.IDMacros(page.Leads), time.Time{}, time.Time{}, opt); err != nil {
-				return err
+	pages := make(chan listed, 1)
+	stop := make(chan struct{})
+	go run.listPages(ctx, store.Query{Offer: run.o.ID, Statuses: statuses, Limit: size}, pages, stop)
+	defer func() {
+		close(stop)
+		for p := range pages {
+			if p.batch != nil {
+				p.batch.Discard()
 			}
 		}
-		if page.Next == "" {
-			return nil
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return fmt.Errorf("listing leads: %w", p.err)
 		}
-		cursor = page.Next
+		if err := run.exchange(ctx, p.batch, p.leads, script.IDMacros(p.leads), time.Time{}, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listed is one page of leads, with the batch begun before it was read
+// (so that the batch may take the leads as read: store.Batch.Seed).
+type listed struct {
+	batch *store.Batch
+	leads []*store.Lead
+	err   error
+}
+
+// listPages sends the pages of q until the last, an error, or stop.
+func (run *runState) listPages(ctx context.Context, q store.Query, pages chan<- listed, stop <-chan struct{}) {
+	defer close(pages)
+	for {
+		b := run.Store.NewBatch()
+		page, err := run.Store.List(ctx, q)
+		if err != nil || len(page.Leads) == 0 {
+			b.Discard()
+			if err != nil {
+				select {
+				case pages <- listed{err: err}:
+				case <-stop:
+				}
+			}
+			return
+		}
+		select {
+		case pages <- listed{batch: b, leads: page.Leads}:
+		case <-stop:
+			b.Discard()
+			return
+		}
+		if page.Next == "" {
+			return
+		}
+		q.Cursor = page.Next
 	}
 }
 
-// runDates asks about ranges of `days` days, in the offer's time zone,
+// byDates asks about ranges of `days` days, in the offer's time zone,
 // that hold non-terminal leads: a range starts on a day with leads, and
 // days without leads between ranges are skipped.
-func (r *Runner) runDates(ctx context.Context, o *host.Offer, rep *Report, now time.Time, opt Options) error {
-	days := o.Config.Check.Days
+func (run *runState) byDates(ctx context.Context, now time.Time) error {
+	days := run.o.Config.Check.Days
 	if days <= 0 {
 		days = DefaultDays
 	}
-	loc := o.Location
-	held, err := r.Store.CreatedDays(ctx, o.ID, time.Unix(0, 0), now.Add(24*time.Hour), loc, store.NonTerminal)
+	loc := run.o.Location
+	held, err := run.Store.CreatedDays(ctx, run.o.ID, time.Unix(0, 0), now.Add(24*time.Hour), loc, store.NonTerminal)
 	if err != nil {
 		return fmt.Errorf("listing days: %w", err)
 	}
@@ -202,48 +257,63 @@ func (r *Runner) runDates(ctx context.Context, o *host.Offer, rep *Report, now t
 		for i < len(held) && held[i].Before(end) {
 			i++
 		}
-		leads, err := r.Store.CreatedBetween(ctx, o.ID, from, end, store.NonTerminal, 0)
+		b := run.Store.NewBatch()
+		leads, err := run.Store.CreatedBetween(ctx, run.o.ID, from, end, store.NonTerminal, 0)
 		if err != nil {
+			b.Discard()
 			return fmt.Errorf("listing leads: %w", err)
 		}
-		if len(leads) == 0 {
-			continue // moved on since the days were read
-		}
-		last := end.Add(-time.Second)
-		if err := r.exchange(ctx, o, rep, leads, script.DatesMacros(from, last, loc), from, last, opt); err != nil {
-			return err
+		if len(leads) > 0 { // none: they moved on since the days were read
+			last := end.Add(-time.Second)
+			if err := run.exchange(ctx, b, leads, script.DatesMacros(from, last, loc), from, last); err != nil {
+				return err
+			}
+		} else {
+			b.Discard()
 		}
 	}
 	return nil
+}
+
+func (run *runState) fail(ex *Exchange, err error) error {
+	ex.Err = err.Error()
+	run.rep.Exchanges = append(run.rep.Exchanges, *ex)
+	if run.rep.Err == nil {
+		run.rep.Err = err
+	}
+	return err
+}
+
+func (run *runState) log(kind, msg string) {
+	if len(run.rep.Logs) < keepLogs {
+		run.rep.Logs = append(run.rep.Logs, kind+": "+msg)
+	}
 }
 
 // exchange makes one request about leads, decodes the answer and runs
 // check.lua on it. It returns an error only when the run should stop
 // (ErrPartner, a cancelled context); a bad answer or a failing handler is
 // recorded and the run goes on with the next batch.
-func (r *Runner) exchange(ctx context.Context, o *host.Offer, rep *Report, leads []*store.Lead, m script.Macros, from, to time.Time, opt Options) error {
+//
+// batch was begun before leads were read; the handler's edits go into it
+// and are committed (see commit), or it is discarded.
+func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*store.Lead, m script.Macros, from, to time.Time) error {
+	committing := false
+	defer func() {
+		if !committing {
+			batch.Discard()
+		}
+	}()
 	if err := ctx.Err(); err != nil {
 		return err // stopping: the batches left wait for the next run
 	}
 	// A request begun is finished, and its edits committed, even when the
 	// host is stopping meanwhile: its deadline bounds it.
-	deadline := r.deadline(ctx)
+	deadline := run.deadline(ctx)
 	ctx = context.WithoutCancel(ctx)
+	o, rep := run.o, run.rep
 	cfg := o.Config.Check
 	rep.Leads += len(leads)
-	fail := func(ex *Exchange, err error) error {
-		ex.Err = err.Error()
-		rep.Exchanges = append(rep.Exchanges, *ex)
-		if rep.Err == nil {
-			rep.Err = err
-		}
-		return err
-	}
-	log := func(kind, msg string) {
-		if len(rep.Logs) < keepLogs {
-			rep.Logs = append(rep.Logs, kind+": "+msg)
-		}
-	}
 	req := &script.Request{
 		URL:     m.ExpandURL(cfg.URL),
 		Method:  strings.ToUpper(cfg.Method),
@@ -261,10 +331,10 @@ func (r *Runner) exchange(ctx context.Context, o *host.Offer, rep *Report, leads
 		ex.From, ex.To = from.In(o.Location).Format(time.DateTime), to.In(o.Location).Format(time.DateTime)
 	}
 	if prep := o.Scripts["prepare.lua"]; prep != nil {
-		err := o.Pool.RunPrepare(ctx, prep, script.Prepare{Leads: leads, From: from, To: to, Location: o.Location, Request: req, Log: log})
+		err := o.Pool.RunPrepare(ctx, prep, script.Prepare{Leads: leads, From: from, To: to, Location: o.Location, Request: req, Log: run.log})
 		if err != nil {
 			ex.Method, ex.URL = req.Method, req.URL
-			fail(ex, fmt.Errorf("prepare.lua: %w", err))
+			run.fail(ex, fmt.Errorf("prepare.lua: %w", err))
 			return nil
 		}
 	}
@@ -274,41 +344,83 @@ func (r *Runner) exchange(ctx context.Context, o *host.Offer, rep *Report, leads
 	defer fasthttp.ReleaseResponse(hresp)
 	if err := encodeRequest(hreq, req, cfg.Body); err != nil {
 		ex.Method, ex.URL = req.Method, req.URL
-		fail(ex, err)
+		run.fail(ex, err)
 		return nil
 	}
 	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, keep(hreq.Body())
 	started := time.Now()
-	err := r.Client.DoDeadline(hreq, hresp, deadline)
+	err := run.Client.DoDeadline(hreq, hresp, deadline)
 	ex.Duration = time.Since(started)
 	if err != nil {
-		return fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, describe(err)))
+		return run.fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, describe(err)))
 	}
 	body := hresp.Body()
 	ex.Status, ex.Size, ex.Response = hresp.StatusCode(), len(body), keep(body)
 	if ex.Status < 200 || ex.Status > 299 {
-		return fail(ex, fmt.Errorf("%w: %s %s: status %d", ErrPartner, ex.Method, ex.URL, ex.Status))
+		return run.fail(ex, fmt.Errorf("%w: %s %s: status %d", ErrPartner, ex.Method, ex.URL, ex.Status))
 	}
 	data, err := Decode(cfg.Format, body)
 	if err != nil {
-		fail(ex, fmt.Errorf("undecodable answer (format %s): %w", orJSON(cfg.Format), err))
+		run.fail(ex, fmt.Errorf("undecodable answer (format %s): %w", orJSON(cfg.Format), err))
 		return nil
 	}
-	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], r.Store, script.Check{
-		Offer: o.ID, Leads: leads, Data: data, Words: o.Words, Dry: opt.Dry, Log: log,
+	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], run.Store, script.Check{
+		Offer: o.ID, Leads: leads, Data: data, Words: o.Words, Dry: run.opt.Dry, Log: run.log,
+		Batch: batch, LeaveBatch: true,
 	})
 	rep.Refused = append(rep.Refused, res.Refused...)
 	if err != nil {
-		fail(ex, err)
+		run.fail(ex, err)
 		return nil
 	}
-	for _, e := range res.Commit.Refused {
-		rep.Refused = append(rep.Refused, e.Error())
+	if run.opt.Dry {
+		ex.Edits = len(res.Edits)
+		rep.Edits = append(rep.Edits, res.Edits...)
+		rep.Exchanges = append(rep.Exchanges, *ex)
+		return nil
 	}
-	ex.Edits = len(res.Edits)
-	rep.Edits = append(rep.Edits, res.Edits...)
-	rep.Exchanges = append(rep.Exchanges, *ex)
+	committing = true
+	run.commit(ctx, batch, ex, res.Edits)
 	return nil
+}
+
+// commit commits a request's batch while the run goes on to the next
+// request: the fsync of one overlaps the partner's answer to the next.
+// The previous commit is settled first, so at most one is in flight and
+// the report stays in request order.
+func (run *runState) commit(ctx context.Context, batch *store.Batch, ex *Exchange, edits []store.BatchChange) {
+	run.settle()
+	i := len(run.rep.Exchanges)
+	run.rep.Exchanges = append(run.rep.Exchanges, *ex)
+	done := make(chan func(), 1)
+	run.committing = done
+	go func() {
+		cr, err := batch.Commit(ctx)
+		done <- func() { // applied to the report by the run's goroutine
+			rep := run.rep
+			for _, e := range cr.Refused {
+				rep.Refused = append(rep.Refused, e.Error())
+			}
+			if err != nil {
+				err = fmt.Errorf("check.lua: commit: %w", err)
+				rep.Exchanges[i].Err = err.Error()
+				if rep.Err == nil {
+					rep.Err = err
+				}
+				return
+			}
+			rep.Exchanges[i].Edits = len(edits)
+			rep.Edits = append(rep.Edits, edits...)
+		}
+	}()
+}
+
+// settle waits for the commit in flight, if any, and records its outcome.
+func (run *runState) settle() {
+	if run.committing != nil {
+		(<-run.committing)()
+		run.committing = nil
+	}
 }
 
 // deadline is the earlier of the request timeout and the run's context.

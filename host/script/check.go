@@ -25,6 +25,14 @@ type Check struct {
 	// Dry runs the handler and reports its edits without committing them.
 	Dry bool
 	Log func(kind, msg string)
+	// Batch, when set, is a batch begun before Leads were read: RunCheck
+	// seeds it with them (the handler's edits then need no second read)
+	// and commits or discards it. Nil: a batch of its own.
+	Batch *store.Batch
+	// LeaveBatch, with Batch, leaves the edits of a handler that ended
+	// well in Batch uncommitted, for the caller to commit (the check
+	// runner commits while it asks the partner about the next leads).
+	LeaveBatch bool
 }
 
 // CheckResult is what a check run did (or, dry, would do).
@@ -40,9 +48,20 @@ type CheckResult struct {
 // together when it ends well; when it raises or passes its deadline,
 // nothing does.
 func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check) (CheckResult, error) {
-	run := &Run{Ctx: ctx, Script: s.Name, Offer: c.Offer, Store: st, Batch: st.NewBatch(), Words: orStandard(c.Words),
+	batch := c.Batch
+	if batch == nil {
+		batch = st.NewBatch()
+	} else {
+		batch.Seed(c.Leads)
+	}
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: c.Offer, Store: st, Batch: batch, Words: orStandard(c.Words),
 		Allowed: make(map[uint64]bool, len(c.Leads)), Log: c.Log}
-	defer run.discard()
+	leave := false
+	defer func() {
+		if !leave {
+			run.discard()
+		}
+	}()
 	setup := func(e *Env) error {
 		L, g := e.L, e.Globals
 		data, err := toLua(L, c.Data)
@@ -76,6 +95,10 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check
 	}
 	res := CheckResult{Edits: run.Batch.Changes(), Refused: run.Refused}
 	if c.Dry {
+		return res, nil
+	}
+	if c.LeaveBatch && c.Batch != nil {
+		leave = true
 		return res, nil
 	}
 	cr, err := run.Batch.Commit(ctx)
