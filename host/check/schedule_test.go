@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +48,7 @@ func (c *clock) add(d time.Duration) time.Time {
 	return c.t
 }
 
-func newScheduler(st *store.Store, offers *offerList, clk *clock) *Scheduler {
+func newScheduler(st *store.Store, offers OfferSource, clk *clock) *Scheduler {
 	r := newRunner(st)
 	r.Now = clk.now
 	return &Scheduler{Offers: offers, Runner: r, Now: clk.now, HoldEvery: time.Hour, Log: slog.New(slog.DiscardHandler)}
@@ -296,5 +298,47 @@ func TestSchedulerReleasesHolds(t *testing.T) {
 	s.stepAndWait(context.Background())
 	if got := snapshot(t, st, []*store.Lead{l})[0]; got.Status != store.StatusPacking {
 		t.Errorf("an expired hold was not released: status %d", got.Status)
+	}
+}
+
+// The registry is the scheduler's offer source: an offer.toml edited on
+// disk and reloaded changes the schedule; a deleted offer folder ends it.
+func TestSchedulerWithRegistry(t *testing.T) {
+	t.Parallel()
+	p := startPartner(t, func(w http.ResponseWriter, _ asked) { w.Write([]byte(`[]`)) })
+	o := offerAt(t, "../../scripts/altercpa", p.URL, nil)
+	reg := host.NewRegistry(filepath.Dir(o.Dir))
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, nil)
+	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	s := newScheduler(st, reg, clk)
+	s.stepAndWait(context.Background())
+	if got := s.Schedules(); len(got) != 2 || got[0].Every != 10*time.Minute || got[1].Every != 3*time.Hour {
+		t.Fatalf("schedules %+v", got)
+	}
+	toml := filepath.Join(o.Dir, "offer.toml")
+	b, _ := os.ReadFile(toml)
+	b = []byte(strings.Replace(string(b), `processing = { every = "10m" }`, `processing = { every = "2m" }`, 1))
+	if err := os.WriteFile(toml, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	s.stepAndWait(context.Background())
+	if got := s.Schedules(); len(got) != 2 || got[0].Every != 2*time.Minute {
+		t.Fatalf("after the edit: %+v", got)
+	}
+	if err := os.RemoveAll(o.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	s.stepAndWait(context.Background())
+	if got := s.Schedules(); len(got) != 0 {
+		t.Fatalf("after the removal: %+v", got)
 	}
 }
