@@ -78,8 +78,46 @@ func encodeEvent(ev *Event) []byte {
 	return e.b
 }
 
+// encodeFeedItem is the event followed by its delivery state.
+func encodeFeedItem(it *FeedItem) []byte {
+	e := encoder{b: encodeEvent(&it.Event)}
+	e.uvarint(uint64(it.Attempts))
+	e.time(it.NotBefore)
+	if it.InFlight {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+	e.str(it.LastError)
+	return e.b
+}
+
+// decodeFeedItem reads an event and, when present, its delivery state.
+func decodeFeedItem(b []byte) (FeedItem, error) {
+	d := decoder{b: b}
+	ev, err := readEvent(&d)
+	if err != nil {
+		return FeedItem{}, err
+	}
+	it := FeedItem{Event: ev}
+	if len(d.b) > 0 {
+		it.Attempts = int(d.uvarint())
+		it.NotBefore = d.time()
+		it.InFlight = d.byte() == 1
+		it.LastError = d.str()
+		if d.err != nil {
+			return FeedItem{}, fmt.Errorf("feed item: %w", d.err)
+		}
+	}
+	return it, nil
+}
+
 func decodeEvent(b []byte) (Event, error) {
 	d := decoder{b: b}
+	return readEvent(&d)
+}
+
+func readEvent(d *decoder) (Event, error) {
 	if d.byte() != recordV1 {
 		return Event{}, fmt.Errorf("event record: unknown format: %w", errCorrupt)
 	}
@@ -99,13 +137,28 @@ func decodeEvent(b []byte) (Event, error) {
 	return ev, nil
 }
 
-// Feed is a durable queue of status changes for one consumer (outgoing
-// postbacks, say). Each change is written to the feed in the same
-// transaction as the change itself, so none is lost to a crash; the
-// consumer reads, handles and then acknowledges them.
+// Feed is a durable queue of status changes for one consumer (the send
+// outbox, outgoing postbacks). Each change is written to the feed in the
+// same transaction as the change itself, so none is lost to a crash; the
+// consumer reads, handles and then acknowledges them. Options.FeedFilter
+// says which changes a feed wants.
+//
+// A consumer that talks to the outside world records each delivery
+// attempt: Begin before it (durable), then Ack or Retry after. An item
+// found InFlight after a restart is one whose delivery may or may not
+// have happened: the process stopped between Begin and the outcome.
 type Feed struct {
 	s    *Store
 	name string
+}
+
+// FeedItem is a pending change and the state of its delivery.
+type FeedItem struct {
+	Event
+	Attempts  int       `json:"attempts"`             // Begin calls so far
+	NotBefore time.Time `json:"not_before,omitzero"`  // set by Retry: no attempt before this
+	InFlight  bool      `json:"in_flight,omitempty"`  // Begun, with neither Ack nor Retry since
+	LastError string    `json:"last_error,omitempty"` // from Retry
 }
 
 // Feed returns the named feed; the name must be in Options.Feeds.
@@ -118,9 +171,9 @@ func (s *Store) Feed(name string) (*Feed, error) {
 	return nil, fmt.Errorf("store: no feed %q (Options.Feeds): %w", name, ErrNotFound)
 }
 
-// Pending returns up to limit unacknowledged events, oldest lead first.
-func (f *Feed) Pending(ctx context.Context, limit int) ([]Event, error) {
-	var out []Event
+// Pending returns up to limit unacknowledged items, oldest lead first.
+func (f *Feed) Pending(ctx context.Context, limit int) ([]FeedItem, error) {
+	var out []FeedItem
 	err := f.s.view(ctx, func(txn *badger.Txn) error {
 		prefix := feedPrefix(f.name)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
@@ -130,19 +183,19 @@ func (f *Feed) Pending(ctx context.Context, limit int) ([]Event, error) {
 			if err != nil {
 				return err
 			}
-			ev, err := decodeEvent(v)
+			it, err := decodeFeedItem(v)
 			if err != nil {
 				return err
 			}
-			out = append(out, ev)
+			out = append(out, it)
 		}
 		return nil
 	})
 	return out, err
 }
 
-// Ack removes handled events from the feed; it is durable when it returns.
-func (f *Feed) Ack(ctx context.Context, events ...Event) error {
+// Ack removes handled items from the feed; it is durable when it returns.
+func (f *Feed) Ack(ctx context.Context, events ...FeedItem) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -150,6 +203,42 @@ func (f *Feed) Ack(ctx context.Context, events ...Event) error {
 		for _, ev := range events {
 			w.del(feedKey(f.name, ev.LeadID, ev.Rev))
 		}
+		return nil
+	}))
+}
+
+// Begin records, durably, that a delivery of it is about to be attempted:
+// InFlight until Ack or Retry. An item acknowledged meanwhile is left
+// alone and Begin reports ErrNotFound.
+func (f *Feed) Begin(ctx context.Context, it FeedItem) (FeedItem, error) {
+	it.Attempts++
+	it.InFlight = true
+	return it, f.update(ctx, it)
+}
+
+// Retry records a failed attempt: not before notBefore, and why.
+func (f *Feed) Retry(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error) {
+	it.InFlight = false
+	it.NotBefore = notBefore.UTC()
+	if len(why) > 1024 {
+		why = why[:1024]
+	}
+	it.LastError = why
+	return it, f.update(ctx, it)
+}
+
+func (f *Feed) update(ctx context.Context, it FeedItem) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := feedKey(f.name, it.LeadID, it.Rev)
+	return f.s.commit.do(newOp(func(w *stepWriter) error {
+		if _, ok, err := w.get(key); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("feed %s: lead %d rev %d: %w", f.name, it.LeadID, it.Rev, ErrNotFound)
+		}
+		w.set(key, encodeFeedItem(&it))
 		return nil
 	}))
 }

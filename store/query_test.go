@@ -248,3 +248,56 @@ func TestVerifyFindsBrokenIndexes(t *testing.T) {
 		t.Errorf("Verify found %v; want the missing and the stale status entry", probs)
 	}
 }
+
+// A feed keeps each item's delivery state across a restart, takes only
+// what its filter wants, and Begin on an acknowledged item says so.
+func TestFeedDeliveryState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	opts := Options{Dir: dir, Feeds: []string{"send"}, NoSync: true, GCInterval: -1,
+		FeedFilter: func(feed string, ev Event) bool { return ev.From == 0 && ev.To == StatusNew }}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a := mustAdd(t, s, NewLead{Offer: "acme"})
+	mustAdd(t, s, NewLead{Offer: "acme", Status: StatusProcessing}) // not new: filtered out
+	if _, err := s.Edit(ctx, a.ID, Patch{Status: ptr(StatusProcessing)}); err != nil {
+		t.Fatal(err)
+	}
+	feed, _ := s.Feed("send")
+	items, err := feed.Pending(ctx, 10)
+	if err != nil || len(items) != 1 || items[0].LeadID != a.ID || items[0].Attempts != 0 || items[0].InFlight {
+		t.Fatalf("pending: %+v %v", items, err)
+	}
+	it, err := feed.Begin(ctx, items[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err = feed.Retry(ctx, it, t0.Add(time.Minute), "partner down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := feed.Begin(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	feed, _ = s.Feed("send")
+	items, _ = feed.Pending(ctx, 10)
+	if len(items) != 1 || items[0].Attempts != 2 || !items[0].InFlight || items[0].LastError != "partner down" || !items[0].NotBefore.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after reopen: %+v", items)
+	}
+	if err := feed.Ack(ctx, items[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := feed.Begin(ctx, items[0]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Begin after Ack: %v", err)
+	}
+}

@@ -48,6 +48,10 @@ type Options struct {
 	Policies Policies
 	// Feeds names the durable change feeds to keep (see Feed).
 	Feeds []string
+	// FeedFilter, if set, says whether feed wants ev (nil: every change
+	// goes to every feed). It runs inside the commit: it must be quick and
+	// must not call the store.
+	FeedFilter func(feed string, ev Event) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives Badger's warnings and the store's own; nil discards.

@@ -38,7 +38,9 @@ func (s *Store) writeLead(w *stepWriter, old, n *Lead, changes []Change, events 
 	for i := range events {
 		w.emit(events[i])
 		for _, feed := range s.opts.Feeds {
-			w.set(feedKey(feed, n.ID, events[i].Rev), encodeEvent(&events[i]))
+			if s.opts.FeedFilter == nil || s.opts.FeedFilter(feed, events[i]) {
+				w.set(feedKey(feed, n.ID, events[i].Rev), encodeEvent(&events[i]))
+			}
 		}
 	}
 }
