@@ -1,3 +1,7 @@
+// Package check runs an offer's status checks (SPEC §3): the three modes
+// and their lead sets, the partner request built from offer.toml and the
+// macros, the answer decoded (host/decode) and handed to check.lua
+// (host/script), and the Scheduler that runs it all on intervals.
 package check
 
 import (
@@ -5,8 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"leadhost/host"
+	"leadhost/host/decode"
 	"leadhost/host/script"
 	"leadhost/store"
 )
@@ -342,7 +345,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	hreq, hresp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(hreq)
 	defer fasthttp.ReleaseResponse(hresp)
-	if err := encodeRequest(hreq, req, cfg.Body); err != nil {
+	if err := host.EncodeRequest(hreq, req, cfg.Body); err != nil {
 		ex.Method, ex.URL = req.Method, req.URL
 		run.fail(ex, err)
 		return nil
@@ -359,7 +362,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	if ex.Status < 200 || ex.Status > 299 {
 		return run.fail(ex, fmt.Errorf("%w: %s %s: status %d", ErrPartner, ex.Method, ex.URL, ex.Status))
 	}
-	data, err := Decode(cfg.Format, body)
+	data, err := decode.Decode(cfg.Format, body)
 	if err != nil {
 		run.fail(ex, fmt.Errorf("undecodable answer (format %s): %w", orJSON(cfg.Format), err))
 		return nil
@@ -464,88 +467,4 @@ func keep(b []byte) string {
 		cut--
 	}
 	return fmt.Sprintf("%s… (%d bytes more)", b[:cut], len(b)-cut)
-}
-
-// encodeRequest writes a status request: on GET the fields join the
-// query; on POST they are the body, as a form (name[]=… for arrays) or a
-// JSON object (arrays as arrays, every value a string) by bodyFormat. A
-// body prepare.lua set travels as it is, as JSON when it looks like JSON
-// and no Content-Type says otherwise.
-func encodeRequest(hreq *fasthttp.Request, r *script.Request, bodyFormat string) error {
-	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("request url %q: want an absolute http(s) URL", r.URL)
-	}
-	hreq.Header.SetMethod(r.Method)
-	for k, v := range r.Headers {
-		hreq.Header.Set(k, v)
-	}
-	target := r.URL
-	switch {
-	case r.Method == "GET":
-		if len(r.Fields) > 0 {
-			sep := "?"
-			if strings.Contains(target, "?") {
-				sep = "&"
-			}
-			target += sep + encodeForm(r.Fields)
-		}
-	case r.Body != "":
-		hreq.SetBodyString(r.Body)
-		if len(hreq.Header.ContentType()) == 0 || string(hreq.Header.ContentType()) == "application/octet-stream" {
-			if b := strings.TrimSpace(r.Body); strings.HasPrefix(b, "{") || strings.HasPrefix(b, "[") {
-				hreq.Header.SetContentType("application/json")
-			} else {
-				hreq.Header.SetContentType("application/x-www-form-urlencoded")
-			}
-		}
-	case bodyFormat == "json":
-		obj := make(map[string]any, len(r.Fields))
-		for k, vs := range r.Fields {
-			if name, isList := strings.CutSuffix(k, "[]"); isList {
-				obj[name] = vs
-			} else if len(vs) > 0 {
-				obj[k] = vs[0]
-			}
-		}
-		b, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		hreq.SetBody(b)
-		hreq.Header.SetContentType("application/json")
-	default:
-		hreq.SetBodyString(encodeForm(r.Fields))
-		hreq.Header.SetContentType("application/x-www-form-urlencoded")
-	}
-	hreq.SetRequestURI(target)
-	return nil
-}
-
-// encodeForm writes fields as a query string, names sorted so that the
-// same request is the same text; arrays as name[]=a&name[]=b, the
-// brackets left readable as PHP partners write them.
-func encodeForm(fields map[string][]string) string {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, k := range names {
-		name, isList := strings.CutSuffix(k, "[]")
-		key := url.QueryEscape(name)
-		if isList {
-			key += "[]"
-		}
-		for _, v := range fields[k] {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(key)
-			b.WriteByte('=')
-			b.WriteString(url.QueryEscape(v))
-		}
-	}
-	return b.String()
 }

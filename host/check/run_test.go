@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"leadhost/host/decode"
 	"leadhost/store"
 )
 
@@ -118,7 +119,7 @@ func TestBatchesAndModes(t *testing.T) {
 
 func (a asked) bodyForm(t testing.TB) map[string][]string {
 	t.Helper()
-	v, err := decodeForm([]byte(a.Body))
+	v, err := decode.Decode("form", []byte(a.Body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package check
+package decode
 
 import (
 	"bytes"

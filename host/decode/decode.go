@@ -1,8 +1,7 @@
-// Package check runs the three status-check modes of an offer: it builds
-// the partner request from the offer's settings and macros, asks the
-// partner, decodes the answer and hands it to check.lua (host/script).
-// This file holds the decoders.
-package check
+// Package decode turns partners' answers into the values scripts get as
+// data, by the offer's format: json, xml, form, serialize (PHP) or text.
+// Status checks and sends both use it.
+package decode
 
 import (
 	"bytes"

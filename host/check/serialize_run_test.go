@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"leadhost/host/decode"
 	"leadhost/host/script"
 	"leadhost/store"
 )
@@ -27,11 +28,11 @@ func TestSerializedAnswerThroughCheckLua(t *testing.T) {
 		}
 		leads = append(leads, l)
 	}
-	body, err := os.ReadFile("testdata/decode/orders.ser")
+	body, err := os.ReadFile("../decode/testdata/decode/orders.ser")
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := Decode("serialize", body)
+	data, err := decode.Decode("serialize", body)
 	if err != nil {
 		t.Fatal(err)
 	}

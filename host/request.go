@@ -1,0 +1,97 @@
+package host
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host/script"
+)
+
+// EncodeRequest writes a partner request: on GET the fields join the
+// query; on POST they are the body, as a form (name[]=… for arrays) or a
+// JSON object (arrays as arrays, every value a string) by bodyFormat. A
+// body prepare.lua set travels as it is, as JSON when it looks like JSON
+// and no Content-Type says otherwise.
+func EncodeRequest(hreq *fasthttp.Request, r *script.Request, bodyFormat string) error {
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("request url %q: want an absolute http(s) URL", r.URL)
+	}
+	hreq.Header.SetMethod(r.Method)
+	for k, v := range r.Headers {
+		hreq.Header.Set(k, v)
+	}
+	target := r.URL
+	switch {
+	case r.Method == "GET":
+		if len(r.Fields) > 0 {
+			sep := "?"
+			if strings.Contains(target, "?") {
+				sep = "&"
+			}
+			target += sep + EncodeForm(r.Fields)
+		}
+	case r.Body != "":
+		hreq.SetBodyString(r.Body)
+		if len(hreq.Header.ContentType()) == 0 || string(hreq.Header.ContentType()) == "application/octet-stream" {
+			if b := strings.TrimSpace(r.Body); strings.HasPrefix(b, "{") || strings.HasPrefix(b, "[") {
+				hreq.Header.SetContentType("application/json")
+			} else {
+				hreq.Header.SetContentType("application/x-www-form-urlencoded")
+			}
+		}
+	case bodyFormat == "json":
+		obj := make(map[string]any, len(r.Fields))
+		for k, vs := range r.Fields {
+			if name, isList := strings.CutSuffix(k, "[]"); isList {
+				obj[name] = vs
+			} else if len(vs) > 0 {
+				obj[k] = vs[0]
+			}
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		hreq.SetBody(b)
+		hreq.Header.SetContentType("application/json")
+	default:
+		hreq.SetBodyString(EncodeForm(r.Fields))
+		hreq.Header.SetContentType("application/x-www-form-urlencoded")
+	}
+	hreq.SetRequestURI(target)
+	return nil
+}
+
+// EncodeForm writes fields as a query string, names sorted so that the
+// same request is the same text; arrays as name[]=a&name[]=b, the
+// brackets left readable as PHP partners write them.
+func EncodeForm(fields map[string][]string) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		name, isList := strings.CutSuffix(k, "[]")
+		key := url.QueryEscape(name)
+		if isList {
+			key += "[]"
+		}
+		for _, v := range fields[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(key)
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+		}
+	}
+	return b.String()
+}
