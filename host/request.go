@@ -29,12 +29,20 @@ func EncodeRequest(hreq *fasthttp.Request, r *script.Request, bodyFormat string)
 	target := r.URL
 	switch {
 	case r.Method == "GET":
-		if len(r.Fields) > 0 {
-			sep := "?"
-			if strings.Contains(target, "?") {
-				sep = "&"
+		if r.Body != "" {
+			return fmt.Errorf("request body set on a GET: use method POST to send a body")
+		}
+		if len(r.Fields) > 0 || u.Fragment != "" {
+			// A #fragment never reaches the server: the fields go into
+			// the query, the fragment is dropped.
+			if len(r.Fields) > 0 {
+				if u.RawQuery != "" {
+					u.RawQuery += "&"
+				}
+				u.RawQuery += EncodeForm(r.Fields)
 			}
-			target += sep + EncodeForm(r.Fields)
+			u.Fragment, u.RawFragment = "", ""
+			target = u.String()
 		}
 	case r.Body != "":
 		hreq.SetBodyString(r.Body)

@@ -129,9 +129,21 @@ type BatchChange struct {
 	Fields []FieldChange `json:"changes"`
 }
 
+// RefusedEdit is a patch Commit skipped, and the lead it was for.
+type RefusedEdit struct {
+	LeadID uint64
+	Err    error
+}
+
+func (e *RefusedEdit) Error() string { return e.Err.Error() }
+
+// Unwrap gives the rule's error (ErrRefused, ErrExists, ErrNotFound …).
+func (e *RefusedEdit) Unwrap() error { return e.Err }
+
 // CommitResult tells what Commit did. Refused lists patches that had passed
 // Batch.Edit but broke a rule against the lead as it was at commit time
-// (another writer changed it in between); they were skipped.
+// (another writer changed it in between); they were skipped. Each is a
+// *RefusedEdit.
 type CommitResult struct {
 	Leads   int     // leads written
 	Edits   int     // patches applied
@@ -374,7 +386,7 @@ func (b *Batch) Commit(ctx context.Context) (CommitResult, error) {
 				return err
 			}
 			if !ok {
-				out.refused = append(out.refused, fmt.Errorf("lead %d: deleted meanwhile: %w", id, ErrNotFound))
+				out.refused = append(out.refused, &RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, ErrNotFound)})
 				return nil
 			}
 			rev, err := leadRev(raw)
@@ -394,7 +406,7 @@ func (b *Batch) Commit(ctx context.Context) (CommitResult, error) {
 			out.written, out.edits = final != cur, n
 			for _, e := range errs {
 				if e != nil {
-					out.refused = append(out.refused, e)
+					out.refused = append(out.refused, &RefusedEdit{LeadID: id, Err: e})
 				}
 			}
 			return err

@@ -78,7 +78,10 @@ type Report struct {
 	Edits     []store.BatchChange `json:"edits"`
 	Refused   []string            `json:"refused,omitempty"` // edits the handler asked for and did not get
 	Logs      []string            `json:"logs,omitempty"`
-	Err       error               `json:"-"`
+	// Stopped says the run ended early because the host is stopping; the
+	// leads not asked wait for the next run. Not a failure.
+	Stopped bool  `json:"stopped,omitempty"`
+	Err     error `json:"-"`
 }
 
 // Error is the run's first error as text, "" when it went well.
@@ -144,6 +147,9 @@ func (r *Runner) Run(ctx context.Context, o *host.Offer, mode string, opt Option
 		err = fmt.Errorf("unknown mode %q (processing, accepted, dates)", mode)
 	}
 	run.settle()
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		rep.Stopped = true
+	}
 	if rep.Err == nil {
 		rep.Err = err
 	}
@@ -193,15 +199,50 @@ func (run *runState) byIDs(ctx context.Context, statuses store.StatusSet) error 
 			}
 		}
 	}()
+	onlyExt := run.asksByExtOnly()
 	for p := range pages {
 		if p.err != nil {
 			return fmt.Errorf("listing leads: %w", p.err)
 		}
-		if err := run.exchange(ctx, p.batch, p.leads, script.IDMacros(p.leads), time.Time{}, time.Time{}); err != nil {
+		leads := p.leads
+		if onlyExt {
+			leads = withExt(leads)
+			if len(leads) == 0 {
+				p.batch.Discard()
+				continue
+			}
+		}
+		if err := run.exchange(ctx, p.batch, leads, script.IDMacros(leads), time.Time{}, time.Time{}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// asksByExtOnly says the request names leads only by the partner's ids
+// ({idel} {ide}, no prepare.lua): a lead without one cannot be asked about.
+func (run *runState) asksByExtOnly() bool {
+	if run.o.Scripts["prepare.lua"] != nil {
+		return false
+	}
+	cfg := run.o.Config.Check
+	tmpl := cfg.URL
+	for _, v := range cfg.Fields {
+		tmpl += " " + v
+	}
+	byExt := strings.Contains(tmpl, "{idel}") || strings.Contains(tmpl, "{ide}")
+	byID := strings.Contains(tmpl, "{idsl}") || strings.Contains(tmpl, "{ids}")
+	return byExt && !byID
+}
+
+func withExt(leads []*store.Lead) []*store.Lead {
+	out := leads[:0:0]
+	for _, l := range leads {
+		if l.Ext != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // listed is one page of leads, with the batch begun before it was read
@@ -216,6 +257,11 @@ type listed struct {
 func (run *runState) listPages(ctx context.Context, q store.Query, pages chan<- listed, stop <-chan struct{}) {
 	defer close(pages)
 	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		b := run.Store.NewBatch()
 		page, err := run.Store.List(ctx, q)
 		if err != nil || len(page.Leads) == 0 {
@@ -360,6 +406,12 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	body := hresp.Body()
 	ex.Status, ex.Size, ex.Response = hresp.StatusCode(), len(body), keep(body)
 	if ex.Status < 200 || ex.Status > 299 {
+		if len(leads) == 1 && ex.Status >= 400 && ex.Status < 500 {
+			// About one lead (batch = 1), a 4xx is about that lead (an
+			// order the partner does not know): the others still get asked.
+			run.fail(ex, fmt.Errorf("%s %s: status %d for lead %d", ex.Method, ex.URL, ex.Status, leads[0].ID))
+			return nil
+		}
 		return run.fail(ex, fmt.Errorf("%w: %s %s: status %d", ErrPartner, ex.Method, ex.URL, ex.Status))
 	}
 	data, err := decode.Decode(cfg.Format, body)
@@ -401,8 +453,13 @@ func (run *runState) commit(ctx context.Context, batch *store.Batch, ex *Exchang
 		cr, err := batch.Commit(ctx)
 		done <- func() { // applied to the report by the run's goroutine
 			rep := run.rep
+			refused := map[uint64]bool{}
 			for _, e := range cr.Refused {
 				rep.Refused = append(rep.Refused, e.Error())
+				var re *store.RefusedEdit
+				if errors.As(e, &re) {
+					refused[re.LeadID] = true
+				}
 			}
 			if err != nil {
 				err = fmt.Errorf("check.lua: commit: %w", err)
@@ -412,8 +469,14 @@ func (run *runState) commit(ctx context.Context, batch *store.Batch, ex *Exchang
 				}
 				return
 			}
-			rep.Exchanges[i].Edits = len(edits)
-			rep.Edits = append(rep.Edits, edits...)
+			// A lead another writer changed meanwhile may have had an edit
+			// refused at commit: its changes are listed under Refused.
+			for _, e := range edits {
+				if !refused[e.LeadID] {
+					rep.Edits = append(rep.Edits, e)
+				}
+			}
+			rep.Exchanges[i].Edits = cr.Edits
 		}
 	}()
 }

@@ -268,27 +268,33 @@ func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode string) {
 	defer s.wg.Done()
 	defer func() { <-s.sem }()
 	rep := s.Runner.Run(ctx, o, mode, Options{})
-	stopped := errors.Is(rep.Err, context.Canceled)
-	end := s.now()
-	s.mu.Lock()
-	s.running[o.ID] = false
-	if e := s.entries[scheduleKey{o.ID, mode}]; e != nil {
-		e.since = end
-		if rep.Err != nil && !stopped {
-			e.fails++
-		} else if rep.Err == nil {
-			e.fails = 0
-		}
-		e.next = end.Add(s.jittered(backedOff(e.every, e.fails)))
-		e.last = &RunSummary{Started: rep.Started, Duration: rep.Duration, Requests: len(rep.Exchanges), Leads: rep.Leads, Edits: len(rep.Edits), Err: rep.Error()}
-	}
-	s.mu.Unlock()
+	stopped := rep.Stopped
+	// Reported before the offer is free again, so that one offer's
+	// reports reach OnRun in the order of its runs.
 	if rep.Err != nil && !stopped {
 		s.log().Warn("check run failed", "offer", o.ID, "mode", mode, "err", rep.Err)
 	}
 	if s.OnRun != nil {
 		s.OnRun(rep)
 	}
+	end := s.now()
+	s.mu.Lock()
+	s.running[o.ID] = false
+	if e := s.entries[scheduleKey{o.ID, mode}]; e != nil {
+		e.since = end
+		switch {
+		case e.version != o.Version:
+			// A run of the previous version: its outcome says nothing
+			// about the new one.
+		case rep.Err != nil && !stopped:
+			e.fails++
+		case rep.Err == nil:
+			e.fails = 0
+		}
+		e.next = end.Add(s.jittered(backedOff(e.every, e.fails)))
+		e.last = &RunSummary{Started: rep.Started, Duration: rep.Duration, Requests: len(rep.Exchanges), Leads: rep.Leads, Edits: len(rep.Edits), Err: rep.Error()}
+	}
+	s.mu.Unlock()
 }
 
 // backedOff is the wait after fails failed runs in a row.
@@ -296,8 +302,15 @@ func backedOff(every time.Duration, fails int) time.Duration {
 	if fails < backoffAfter {
 		return every
 	}
-	d := every * time.Duration(min(1<<(fails-backoffAfter+1), backoffMax))
-	return min(d, max(every, 24*time.Hour))
+	factor := time.Duration(backoffMax)
+	if k := fails - backoffAfter + 1; k < 5 { // 2, 4, 8, 16: no shift that overflows
+		factor = min(1<<k, factor)
+	}
+	limit := max(every, 24*time.Hour)
+	if every > limit/factor {
+		return limit
+	}
+	return every * factor
 }
 
 // jittered is d give or take a tenth, so that schedules drift apart.

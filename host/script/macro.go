@@ -27,6 +27,9 @@ var CheckMacros = []string{"idsl", "idel", "ids", "ide", "from", "to", "ffrom", 
 func UnknownMacros(tmpl string, known []string) []string {
 	var out []string
 	scanMacros(tmpl, func(name string) {
+		if strings.HasPrefix(name, "field:") && len(name) > len("field:") && contains(known, "field:") {
+			return
+		}
 		for _, k := range known {
 			if k == name {
 				return
@@ -54,6 +57,15 @@ func scanMacros(tmpl string, fn func(name string)) {
 			i += end + 1
 		}
 	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func isMacroName(s string) bool {
@@ -142,7 +154,7 @@ func (m Macros) ExpandFields(fields map[string]string) map[string][]string {
 			if name, ok = strings.CutSuffix(name, "}"); ok {
 				if list, ok := m.Lists[name]; ok {
 					key := strings.TrimSuffix(k, "[]") + "[]"
-					out[key] = append([]string(nil), list...)
+					out[key] = append(make([]string, 0, len(list)), list...) // never nil: [] in JSON
 					continue
 				}
 			}
@@ -182,4 +194,24 @@ func IDMacros(leads []*store.Lead) Macros {
 // first and last second) in loc; see DateMacros.
 func DatesMacros(from, to time.Time, loc *time.Location) Macros {
 	return Macros{Values: DateMacros(from, to, loc)}
+}
+
+// SendMacros are the macros a [send] url or field may use (SPEC §4), and
+// {field:NAME} for any field of the lead.
+var SendMacros = []string{"id", "offer", "name", "phone", "email", "country", "ip", "ua", "time", "ext", "field:"}
+
+// LeadMacros are a lead's values for SendMacros: {time} is its creation
+// time, unix; {field:NAME} any of its fields ("" when it has none).
+func LeadMacros(l *store.Lead) Macros {
+	v := map[string]string{
+		"id": strconv.FormatUint(l.ID, 10), "offer": l.Offer, "ext": l.Ext,
+		"time": strconv.FormatInt(l.Created.Unix(), 10),
+	}
+	for _, name := range []string{"name", "phone", "email", "country", "ip", "ua"} {
+		v[name] = l.Fields[name]
+	}
+	for k, f := range l.Fields {
+		v["field:"+k] = f
+	}
+	return Macros{Values: v}
 }
