@@ -67,7 +67,11 @@ type SendConfig struct {
 	Body    string            `toml:"body"`
 	Fields  map[string]string `toml:"fields"`
 	Headers map[string]string `toml:"headers"`
-	Rate    float64           `toml:"rate"` // requests a second
+	Rate    float64           `toml:"rate"` // requests a second; 0: no limit
+	// Idempotent says the partner recognises a repeated order (by our id
+	// in a field, say), so a send whose outcome a crash left unknown may
+	// be repeated; otherwise it is held for a person to decide.
+	Idempotent bool `toml:"idempotent"`
 }
 
 // HookConfig is [hook].
@@ -275,6 +279,15 @@ func loadOffer(dir string, files []offerFile) (*Offer, []error) {
 	if o.Config.Check != nil && !hasFile(files, "check.lua") {
 		errs = append(errs, &LoadError{File: filepath.Join(dir, "check.lua"), Msg: "missing: [check] in offer.toml needs a check.lua to handle the answers"})
 	}
+	for _, f := range files {
+		if (f.rel == "hook.lua" || strings.HasPrefix(f.rel, "hooks/")) && (o.Config.Hook == nil || o.Config.Hook.Token == "") {
+			errs = append(errs, &LoadError{File: filepath.Join(dir, "offer.toml"), Msg: "[hook] token is missing: " + f.rel + " takes webhooks only with a token"})
+			break
+		}
+	}
+	if o.Config.Send != nil && !hasFile(files, "send.lua") {
+		errs = append(errs, &LoadError{File: filepath.Join(dir, "send.lua"), Msg: "missing: [send] in offer.toml needs a send.lua to read the partner's reply"})
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -401,6 +414,14 @@ func (o *Offer) configure(path string, src []byte) []error {
 		checkHTTP(bad, "send", s.URL, s.Method, s.Format, s.Body)
 		if s.Rate < 0 {
 			bad("send.rate %v: negative", s.Rate)
+		}
+		if err := script.CheckMacroError("send.url", s.URL, script.SendMacros); err != nil {
+			bad("%v", err)
+		}
+		for k, v := range s.Fields {
+			if err := script.CheckMacroError("send.fields."+k, v, script.SendMacros); err != nil {
+				bad("%v", err)
+			}
 		}
 	}
 	words, err := script.StandardWords().With(c.Words)

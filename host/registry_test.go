@@ -77,6 +77,9 @@ func TestLoadOfferProblems(t *testing.T) {
 		{"lua syntax line", "check.lua", "local a = 1\nlocal b = = 2\n", "check.lua:2: "},
 		{"unknown script", "helpers.lua", "return 1\n", "helpers.lua: unknown script"},
 		{"hook in hooks/", "hooks/getcourse.lua", "return 'ok'\n", ""},
+		{"unknown check macro", "offer.toml", "[check]\nurl = \"https://x/?a={idss}\"\n", "check.url: unknown macro {idss}"},
+		{"unknown send macro", "offer.toml", "[send]\nurl = \"https://x/\"\nfields = { p = \"{phone}\", q = \"{fone}\" }\n", "send.fields.q: unknown macro {fone}"},
+		{"send without send.lua", "offer.toml", "[send]\nurl = \"https://x/?f={field:utm_source}\"\n", "send.lua: missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,5 +159,17 @@ func TestLint(t *testing.T) {
 	n, probs := Lint(scripts)
 	if n != 2 || len(probs) != 2 {
 		t.Errorf("lint: %d offers, %v; want 2 offers with a problem each", n, probs)
+	}
+}
+
+// A hook takes webhooks only with a token: an offer with a hook script
+// and no [hook] token does not load.
+func TestHookNeedsToken(t *testing.T) {
+	t.Parallel()
+	_, acme := copyOffer(t)
+	writeFile(t, filepath.Join(acme, "offer.toml"), "name = \"no hook section\"\n")
+	writeFile(t, filepath.Join(acme, "hook.lua"), "return 'ok'\n")
+	if _, errs := LoadOffer(acme); len(errs) != 1 || !strings.Contains(errs[0].Error(), "[hook] token is missing: hook.lua") {
+		t.Errorf("errs %v", errs)
 	}
 }

@@ -17,6 +17,9 @@ import (
 const usage = `usage: leadhost <command> [flags]
 
 commands:
+  serve       (also leadhost alone) take webhooks, run the status checks
+              and send new leads: --listen :8080 --data ./data
+              --scripts ./scripts [--no-fsync]; stops cleanly on SIGINT
   lint [DIR]  check every offer in DIR (default ./scripts): offer.toml and
               Lua files; prints each problem as file:line, exit 1 if any
   check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
@@ -41,11 +44,16 @@ const (
 )
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return runServe(ctx, args, stdout, stderr)
+	}
 	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
 	case "lead":
 		return runLead(ctx, args[1:], stdin, stdout, stderr)
 	case "lint":

@@ -1,0 +1,230 @@
+// Package api is leadhost's HTTP side (SPEC §4, §5): webhooks in, the
+// health check, and later postbacks and the admin API. It speaks HTTP
+// with fasthttp and leaves leads to the store and scripts to host.
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/host/script"
+	"leadhost/store"
+)
+
+// Limits of the server, set on purpose: a webhook is a few kilobytes, and
+// a client that cannot send one in ten seconds is stuck or hostile.
+const (
+	DefaultMaxBody   = 1 << 20
+	readTimeout      = 10 * time.Second
+	writeTimeout     = 10 * time.Second
+	idleTimeout      = 60 * time.Second
+	maxConcurrency   = 4096
+	maxHeaderBytes   = 16 << 10
+	hookTokenHeader  = "X-Token"
+	jsonContentType  = "application/json"
+	formContentType  = "application/x-www-form-urlencoded"
+	shutdownDeadline = 30 * time.Second
+)
+
+// Offers finds an offer as it is now, after any reload.
+type Offers interface {
+	Offer(id string) (*host.Offer, bool)
+}
+
+// Server answers webhooks and health checks.
+type Server struct {
+	Offers  Offers
+	Store   *store.Store
+	MaxBody int // request bodies over it are refused with 413
+	Log     *slog.Logger
+}
+
+// HTTP is the fasthttp server for s, with its limits.
+func (s *Server) HTTP() *fasthttp.Server {
+	maxBody := s.MaxBody
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	return &fasthttp.Server{
+		Handler:            s.Handle,
+		ErrorHandler:       s.transportError,
+		Name:               "leadhost",
+		MaxRequestBodySize: maxBody,
+		ReadBufferSize:     maxHeaderBytes,
+		ReadTimeout:        readTimeout,
+		WriteTimeout:       writeTimeout,
+		IdleTimeout:        idleTimeout,
+		Concurrency:        maxConcurrency,
+		CloseOnShutdown:    true,
+	}
+}
+
+// Shutdown stops s's fasthttp server: no new connections, requests in
+// flight finish (within 30 s).
+func Shutdown(srv *fasthttp.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownDeadline)
+	defer cancel()
+	return srv.ShutdownWithContext(ctx)
+}
+
+// transportError answers what fasthttp could not read, as JSON.
+func (s *Server) transportError(c *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(c, fasthttp.StatusRequestEntityTooLarge, "request body over the limit")
+	case isTimeout(err):
+		writeError(c, fasthttp.StatusRequestTimeout, "request not read in time")
+	default:
+		writeError(c, fasthttp.StatusBadRequest, "malformed request: "+err.Error())
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// Handle routes a request.
+func (s *Server) Handle(c *fasthttp.RequestCtx) {
+	path := string(c.Path())
+	switch {
+	case path == "/healthz":
+		c.SetContentType(jsonContentType)
+		c.SetBodyString(`{"ok":true}`)
+	case strings.HasPrefix(path, "/hook/"):
+		s.hook(c, strings.TrimPrefix(path, "/hook/"))
+	default:
+		writeError(c, fasthttp.StatusNotFound, "no such route: "+path)
+	}
+}
+
+// hook runs /hook/<offer>[/<name>].
+func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
+	if !c.IsGet() && !c.IsPost() {
+		c.Response.Header.Set("Allow", "GET, POST")
+		writeError(c, fasthttp.StatusMethodNotAllowed, "webhooks take GET or POST")
+		return
+	}
+	offerID, name, _ := strings.Cut(rest, "/")
+	o, ok := s.Offers.Offer(offerID)
+	if !ok {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
+		return
+	}
+	file := "hook.lua"
+	if name != "" {
+		file = "hooks/" + name + ".lua"
+	}
+	sc := o.Scripts[file]
+	if sc == nil || strings.Contains(name, "/") {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s has no hook %q", offerID, name))
+		return
+	}
+	if !tokenOK(c, o) {
+		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
+		return
+	}
+	req, err := hookRequest(c)
+	if err != nil {
+		writeError(c, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	// Not the request's context: a hook begun finishes even while the
+	// server shuts down; the script's deadline bounds it.
+	res, err := o.Pool.RunHook(context.Background(), sc, s.Store, o.ID, req, o.Words, func(kind, msg string) {
+		s.log().Info("hook", "offer", o.ID, "kind", kind, "msg", msg)
+	})
+	if err != nil {
+		s.log().Warn("hook failed", "offer", o.ID, "hook", file, "err", err)
+		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		return
+	}
+	for k, v := range res.Reply.Headers {
+		c.Response.Header.Set(k, v)
+	}
+	c.SetStatusCode(res.Reply.Status)
+	c.SetBody(res.Reply.Body)
+}
+
+// tokenOK compares the offer's [hook] token with ?token= or X-Token in
+// constant time. An offer without a token takes no webhooks (a hook.lua
+// without one does not load).
+func tokenOK(c *fasthttp.RequestCtx, o *host.Offer) bool {
+	if o.Config.Hook == nil || o.Config.Hook.Token == "" {
+		return false
+	}
+	got := c.QueryArgs().Peek("token")
+	if len(got) == 0 {
+		got = c.Request.Header.Peek(hookTokenHeader)
+	}
+	return subtle.ConstantTimeCompare(got, []byte(o.Config.Hook.Token)) == 1
+}
+
+// hookRequest reads the call as hook scripts see it (req). A body that
+// says it is JSON or a form must be one.
+func hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error) {
+	r := script.HookRequest{
+		Method:  string(c.Method()),
+		Query:   argsMap(c.QueryArgs(), "token"),
+		Headers: map[string]string{},
+		IP:      c.RemoteIP().String(),
+		Body:    append([]byte(nil), c.PostBody()...),
+	}
+	c.Request.Header.VisitAll(func(k, v []byte) {
+		r.Headers[string(k)] = string(v)
+	})
+	body := bytes.TrimSpace(r.Body)
+	ct := string(c.Request.Header.ContentType())
+	switch {
+	case len(body) == 0:
+	case strings.HasPrefix(ct, jsonContentType) || (ct == "" && (body[0] == '{' || body[0] == '[')):
+		if !json.Valid(body) {
+			return r, errors.New("malformed JSON body")
+		}
+		r.JSON = r.Body
+	case strings.HasPrefix(ct, formContentType):
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return r, fmt.Errorf("malformed form body: %v", err)
+		}
+		r.Form = vals
+	}
+	return r, nil
+}
+
+// argsMap copies query arguments, leaving out the secret.
+func argsMap(a *fasthttp.Args, skip string) map[string][]string {
+	out := map[string][]string{}
+	a.VisitAll(func(k, v []byte) {
+		if string(k) != skip {
+			out[string(k)] = append(out[string(k)], string(v))
+		}
+	})
+	return out
+}
+
+func writeError(c *fasthttp.RequestCtx, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	c.Response.Reset()
+	c.SetStatusCode(status)
+	c.SetContentType(jsonContentType)
+	c.SetBody(b)
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}

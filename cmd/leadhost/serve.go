@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"leadhost/api"
+	"leadhost/host"
+	"leadhost/host/check"
+	"leadhost/host/send"
+	"leadhost/store"
+)
+
+// runServe is `leadhost serve` (and `leadhost` alone): webhooks, the
+// offers with hot reload, the status-check scheduler and the send outbox
+// in one process, until ctx ends (SIGINT, SIGTERM). Then it stops taking
+// requests, lets runs and sends in flight finish, and closes the store.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("leadhost serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg hostConfig
+	fs.StringVar(&cfg.listen, "listen", ":8080", "address to serve webhooks on")
+	fs.StringVar(&cfg.data, "data", "./data", "database directory")
+	fs.StringVar(&cfg.scripts, "scripts", "./scripts", "offers folder, hot-reloaded")
+	fs.BoolVar(&cfg.noSync, "no-fsync", false, "acknowledge writes before they reach the disk (a machine crash may lose the last ones)")
+	if rest, err := parseInterleaved(fs, args); err != nil {
+		return exitUsage
+	} else if len(rest) > 0 {
+		fmt.Fprintf(stderr, "leadhost serve: unexpected %q\n", rest)
+		return exitUsage
+	}
+	cfg.log = slog.New(slog.NewTextHandler(stderr, nil))
+	h, err := startHost(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "leadhost listening on %s (data %s, scripts %s, %d offers)\n", h.addr, cfg.data, cfg.scripts, len(h.reg.Offers()))
+	h.wait()
+	return exitOK
+}
+
+// hostConfig is what serve is started with.
+type hostConfig struct {
+	listen, data, scripts string
+	noSync                bool
+	log                   *slog.Logger
+	sendBackoff           time.Duration // first retry of a send; 0: send.DefaultBaseDelay
+	sendPoll              time.Duration // 0: a second
+}
+
+// runningHost is a started serve: its parts, for wait and for tests.
+type runningHost struct {
+	addr   net.Addr
+	st     *store.Store
+	reg    *host.Registry
+	sender *send.Sender
+	sched  *check.Scheduler
+	done   chan struct{}
+}
+
+// startHost opens the store, loads the offers and starts the server, the
+// reload watcher, the scheduler and the sender; they stop when ctx ends.
+func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
+	log := cfg.log
+	reg := host.NewRegistry(cfg.scripts)
+	if _, err := reg.Reload(); err != nil {
+		return nil, err
+	}
+	for offer, errs := range reg.Errors() {
+		for _, e := range errs {
+			log.Error("offer does not load", "offer", offer, "err", e)
+		}
+	}
+	st, err := store.Open(store.Options{
+		Dir: cfg.data, NoSync: cfg.noSync, Policies: reg, Logger: log,
+		Feeds:      []string{send.Feed},
+		FeedFilter: func(feed string, ev store.Event) bool { return feed == send.Feed && send.Wants(reg, ev) },
+	})
+	if err != nil {
+		return nil, errors.New(explainOpen(err))
+	}
+	sender, err := send.New(st, reg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	sender.Log, sender.BaseDelay, sender.Poll = log, cfg.sendBackoff, cfg.sendPoll
+	sender.OnAttempt = func(a *send.Attempt) {
+		log.Info("send", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", a.Err)
+	}
+	unsubscribe := st.Subscribe(func(ev store.Event) {
+		if ev.From == 0 && ev.To == store.StatusNew {
+			sender.Wake()
+		}
+	})
+	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
+		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
+			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", r.Error())
+	}}
+	srv := (&api.Server{Offers: reg, Store: st, Log: log}).HTTP()
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		unsubscribe()
+		st.Close()
+		return nil, err
+	}
+	h := &runningHost{addr: ln.Addr(), st: st, reg: reg, sender: sender, sched: sched, done: make(chan struct{})}
+
+	ctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	run := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	run("reload", func() error { return reg.Watch(ctx, log, host.WatchOptions{}) })
+	run("scheduler", func() error { return sched.Run(ctx) })
+	run("sender", func() error { return sender.Run(ctx) })
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		defer close(h.done)
+		defer stop()
+		select {
+		case <-ctx.Done():
+		case err := <-served:
+			log.Error("server stopped", "err", err)
+		}
+		log.Info("stopping: no new requests; finishing runs and sends in flight")
+		stop()
+		if err := api.Shutdown(srv); err != nil {
+			log.Error("stopping the server", "err", err)
+		}
+		wg.Wait()
+		unsubscribe()
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+		log.Info("stopped")
+	}()
+	return h, nil
+}
+
+// wait returns when the host has stopped and closed the store.
+func (h *runningHost) wait() { <-h.done }
+
+// explainOpen says what to do when the database is held by another
+// process, the common case of a second leadhost on the same folder.
+func explainOpen(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "Cannot acquire directory lock") || strings.Contains(msg, "resource temporarily unavailable") {
+		return msg + " (another leadhost uses this --data folder: stop it, or point this one elsewhere)"
+	}
+	return msg
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"leadhost/store"
+)
+
+// offerum is a fake Offerum webmaster API on 127.0.0.1.
+type offerum struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	got   []offerumCall
+	reply func(n int) (int, string) // status and body for the n-th call (from 1)
+}
+
+type offerumCall struct {
+	Method, Path, ContentType string
+	Query, Form               url.Values
+}
+
+func startOfferum(t *testing.T, reply func(n int) (int, string)) *offerum {
+	o := &offerum{reply: reply}
+	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		o.mu.Lock()
+		o.got = append(o.got, offerumCall{r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.URL.Query(), form})
+		n := len(o.got)
+		o.mu.Unlock()
+		status, out := o.reply(n)
+		w.WriteHeader(status)
+		io.WriteString(w, out)
+	}))
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+func (o *offerum) calls() []offerumCall {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]offerumCall(nil), o.got...)
+}
+
+// exampleScripts copies the named example offers into a scripts folder of
+// the test, Offerum's address replaced by partner's.
+func exampleScripts(t *testing.T, partner string, offers ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "scripts")
+	for _, offer := range offers {
+		from, to := filepath.Join("../../scripts", offer), filepath.Join(dir, offer)
+		if err := os.MkdirAll(to, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := os.ReadDir(from)
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(from, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = []byte(strings.ReplaceAll(string(b), "https://api.offerrum.com", partner))
+			if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// startTestHost starts serve on 127.0.0.1:0; stop ends it and waits.
+func startTestHost(t *testing.T, data, scripts string) (h *runningHost, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h, err := startHost(ctx, hostConfig{listen: "127.0.0.1:0", data: data, scripts: scripts,
+		log: slog.New(slog.DiscardHandler), sendBackoff: 200 * time.Millisecond, sendPoll: 50 * time.Millisecond})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); h.wait() }) }
+	t.Cleanup(stop)
+	return h, stop
+}
+
+func getcourseCall(t *testing.T, h *runningHost) (int, map[string]any) {
+	t.Helper()
+	path, err := os.ReadFile("../../scripts/getcourse-offerum/testdata/getcourse-call.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + h.addr.String() + strings.TrimSpace(string(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("reply is not JSON: %v", err)
+	}
+	return resp.StatusCode, body
+}
+
+// eventually polls cond for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func leadStatus(t *testing.T, st *store.Store, id uint64) *store.Lead {
+	t.Helper()
+	l, err := st.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Seed 000 end to end: Getcourse calls our URL, a lead is born, Offerum
+// receives exactly the seed's fields as a form POST, and the lead is in
+// status 2 with Offerum's id. The same call again makes nothing new.
+func TestGetcourseToOfferum(t *testing.T) {
+	t.Parallel()
+	of := startOfferum(t, func(n int) (int, string) { return 200, fmt.Sprintf(`{"status":"ok","id":%d}`, 777000+n) })
+	scripts := exampleScripts(t, of.srv.URL, "getcourse-offerum")
+	data := filepath.Join(t.TempDir(), "data")
+	h, stop := startTestHost(t, data, scripts)
+
+	code, reply := getcourseCall(t, h)
+	if code != 200 || reply["ok"] != true || reply["lead"] != float64(1) || reply["created"] != true {
+		t.Fatalf("hook replied %d %v", code, reply)
+	}
+	eventually(t, "the lead sent", func() bool { return leadStatus(t, h.st, 1).Status == store.StatusProcessing })
+	l := leadStatus(t, h.st, 1)
+	if l.Ext != "777001" || l.Fields["order"] != "GC-100500" || l.Fields["phone"] != "79990001122" || l.Fields["email"] != "ivan@example.com" {
+		t.Errorf("lead %+v", l)
+	}
+	calls := of.calls()
+	if len(calls) != 1 {
+		t.Fatalf("offerum got %d calls", len(calls))
+	}
+	c := calls[0]
+	if c.Method != "POST" || c.Path != "/webmaster/order/" || c.ContentType != "application/x-www-form-urlencoded" {
+		t.Errorf("offerum got %s %s (%s)", c.Method, c.Path, c.ContentType)
+	}
+	wantQuery := url.Values{"key": {"YOUR_API_KEY"}, "flow": {"YOUR_FLOW"}, "source": {"getcourse"}, "subid": {"getcourse"}}
+	if c.Query.Encode() != wantQuery.Encode() {
+		t.Errorf("query %v, want %v", c.Query, wantQuery)
+	}
+	wantForm := url.Values{"default_country": {"RU"}, "phone": {"79990001122"}, "name": {"Иван"},
+		"user_ip": {"203.0.113.7"}, "user_agent": {"Mozilla/5.0"}, "order_time": {fmt.Sprint(l.Created.Unix())}}
+	if c.Form.Encode() != wantForm.Encode() {
+		t.Errorf("body %v\nwant %v", c.Form, wantForm)
+	}
+
+	// Getcourse calls again (a retry, a double click): the same lead.
+	code, reply = getcourseCall(t, h)
+	if code != 200 || reply["lead"] != float64(1) || reply["created"] != false {
+		t.Fatalf("repeated call replied %d %v", code, reply)
+	}
+	// And after a restart, nothing is sent again.
+	stop()
+	h, _ = startTestHost(t, data, scripts)
+	time.Sleep(300 * time.Millisecond) // a few outbox polls
+	if n := len(of.calls()); n != 1 {
+		t.Errorf("offerum got %d calls in all, want 1", n)
+	}
+	if page, _ := h.st.List(context.Background(), store.Query{Offer: "getcourse-offerum"}); len(page.Leads) != 1 {
+		t.Errorf("%d leads, want 1", len(page.Leads))
+	}
+}
+
+// Offerum down, failing or answering garbage: the lead stays new, is
+// retried with growing waits, survives a restart of leadhost in the
+// middle, and is sent exactly once when Offerum comes back.
+func TestOfferumFailures(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var times []time.Time
+	healthyFrom := 5
+	of := startOfferum(t, func(n int) (int, string) {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		switch {
+		case n >= healthyFrom:
+			return 200, `{"status":"ok","id":555}`
+		case n%2 == 1:
+			return 500, `<html>Internal Server Error</html>`
+		default:
+			return 200, `<html>garbage</html>`
+		}
+	})
+	scripts := exampleScripts(t, of.srv.URL, "getcourse-offerum")
+	data := filepath.Join(t.TempDir(), "data")
+	h, stop := startTestHost(t, data, scripts)
+	if code, reply := getcourseCall(t, h); code != 200 {
+		t.Fatalf("hook replied %d %v", code, reply)
+	}
+	eventually(t, "two failed attempts", func() bool { return len(of.calls()) >= 2 })
+	if l := leadStatus(t, h.st, 1); l.Status != store.StatusNew || l.Ext != "" {
+		t.Fatalf("after failures the lead is %+v", l)
+	}
+	stop() // leadhost restarts between attempts
+	h, _ = startTestHost(t, data, scripts)
+	eventually(t, "the lead sent after the restart", func() bool { return leadStatus(t, h.st, 1).Status == store.StatusProcessing })
+	time.Sleep(300 * time.Millisecond)
+	calls := of.calls()
+	if len(calls) != healthyFrom {
+		t.Errorf("offerum got %d calls, want %d (4 failures, 1 success, nothing twice)", len(calls), healthyFrom)
+	}
+	if l := leadStatus(t, h.st, 1); l.Ext != "555" {
+		t.Errorf("lead %+v", l)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Waits grow: base 200 ms, doubling, with jitter between half and all.
+	if gap := times[2].Sub(times[1]); gap < 150*time.Millisecond {
+		t.Errorf("second retry after %s: no backoff", gap)
+	}
+}

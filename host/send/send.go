@@ -1,0 +1,502 @@
+// Package send delivers new leads to partners by each offer's [send]
+// (SPEC §4): an outbox in the store (a store.Feed of new leads), read by
+// one dispatcher that hands each offer's leads to a worker of its own,
+// which keeps the offer's rate, backs off from failures and stops
+// altogether (circuit open) while the partner keeps failing.
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/host/decode"
+	"leadhost/host/script"
+	"leadhost/store"
+)
+
+// Feed is the store feed the outbox lives in.
+const Feed = "send"
+
+// Wants is the outbox's store.Options.FeedFilter part: a lead born new
+// (status 1) in an offer that sends.
+func Wants(offers OfferSource, ev store.Event) bool {
+	if ev.From != 0 || ev.To != store.StatusNew {
+		return false
+	}
+	o, ok := offers.Offer(ev.Offer)
+	return ok && o.Config.Send != nil
+}
+
+// OfferSource finds an offer as it is now, after any reload.
+type OfferSource interface {
+	Offer(id string) (*host.Offer, bool)
+}
+
+// Defaults of the Sender.
+const (
+	DefaultTimeout   = 30 * time.Second
+	DefaultBaseDelay = 30 * time.Second // the first retry; doubles each time
+	DefaultMaxDelay  = time.Hour
+	breakAfter       = 5 // failures in a row that open an offer's circuit
+	keepBytes        = 4 << 10
+)
+
+// parked is the NotBefore of a send held for a person: far enough that
+// it never comes due by itself.
+var parked = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Sender runs the outbox. Make it with New; Run until the context ends.
+type Sender struct {
+	Store  *store.Store
+	Offers OfferSource
+	Client *fasthttp.Client
+	// Timeout is one partner request's deadline.
+	Timeout time.Duration
+	// BaseDelay and MaxDelay bound the backoff between attempts.
+	BaseDelay, MaxDelay time.Duration
+	// Poll is how often the outbox is read when nothing wakes it (1s).
+	Poll time.Duration
+	// Limit is how many offers send at once (8).
+	Limit int
+	// OnAttempt receives every attempt's report (for the log, the journal).
+	OnAttempt func(*Attempt)
+	Log       *slog.Logger
+	Now       func() time.Time
+
+	feed     *store.Feed
+	wake     chan struct{}
+	mu       sync.Mutex
+	busy     map[string]bool
+	breakers map[string]*breaker
+	next     map[string]time.Time // rate: the offer's next request not before
+	rng      *rand.Rand
+	wg       sync.WaitGroup
+}
+
+// Attempt is one send of a lead and what became of it.
+type Attempt struct {
+	Offer    string        `json:"offer"`
+	LeadID   uint64        `json:"lead_id"`
+	Try      int           `json:"try"`
+	Method   string        `json:"method,omitempty"`
+	URL      string        `json:"url,omitempty"`
+	Body     string        `json:"body,omitempty"`
+	Status   int           `json:"status,omitempty"`
+	Response string        `json:"response,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+	Outcome  string        `json:"outcome"` // sent | rejected | retry | held | dropped
+	Ext      string        `json:"ext,omitempty"`
+	Reason   store.Reason  `json:"reason,omitempty"`
+	Err      string        `json:"error,omitempty"`
+	Next     time.Time     `json:"next,omitzero"` // retry: not before
+}
+
+// New makes a sender on st's outbox feed (st must have been opened with
+// Feeds including Feed).
+func New(st *store.Store, offers OfferSource) (*Sender, error) {
+	feed, err := st.Feed(Feed)
+	if err != nil {
+		return nil, err
+	}
+	return &Sender{Store: st, Offers: offers, Client: host.NewPartnerClient(0), feed: feed,
+		wake: make(chan struct{}, 1), busy: map[string]bool{}, breakers: map[string]*breaker{},
+		next: map[string]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e4d))}, nil
+}
+
+// Wake makes the dispatcher look at the outbox now (a lead was added).
+// It never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx ends, then waits for the sends in flight.
+func (s *Sender) Run(ctx context.Context) error {
+	poll := s.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		if err := s.dispatch(ctx); err != nil && ctx.Err() == nil {
+			s.log().Error("reading the send outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			s.wg.Wait()
+			return nil
+		case <-tick.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// dispatch reads the outbox and starts a worker for each offer that has
+// sends due and none running.
+func (s *Sender) dispatch(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	items, err := s.feed.Pending(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	due := map[string][]store.FeedItem{}
+	for _, it := range items {
+		if it.NotBefore.After(now) {
+			continue
+		}
+		due[it.Offer] = append(due[it.Offer], it)
+	}
+	limit := s.Limit
+	if limit <= 0 {
+		limit = 8
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	running := 0
+	for _, b := range s.busy {
+		if b {
+			running++
+		}
+	}
+	for offer, its := range due {
+		if s.busy[offer] || running >= limit {
+			continue
+		}
+		if b := s.breakers[offer]; b != nil && !b.allow(now) {
+			continue
+		}
+		s.busy[offer] = true
+		running++
+		s.wg.Add(1)
+		go s.work(ctx, offer, its)
+	}
+	return nil
+}
+
+// work sends one offer's due leads in order, one at a time.
+func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		s.busy[offer] = false
+		s.mu.Unlock()
+		s.Wake()
+	}()
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return
+		}
+		a := s.sendOne(ctx, offer, it)
+		if a == nil {
+			continue
+		}
+		if s.OnAttempt != nil {
+			s.OnAttempt(a)
+		}
+		if a.Outcome == "retry" {
+			s.mu.Lock()
+			open := s.breakers[offer] != nil && !s.breakers[offer].allow(s.now())
+			s.mu.Unlock()
+			if open {
+				return // the partner is down: the rest wait for the circuit
+			}
+		}
+	}
+}
+
+// sendOne handles one outbox item. It returns nil when there was nothing
+// to report (the item was done with already).
+func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem) *Attempt {
+	a := &Attempt{Offer: offerID, LeadID: it.LeadID, Try: it.Attempts + 1}
+	o, ok := s.Offers.Offer(offerID)
+	if !ok || o.Config.Send == nil || o.Scripts["send.lua"] == nil {
+		a.Outcome, a.Err = "dropped", "the offer no longer sends (no [send] or send.lua)"
+		s.ack(ctx, it)
+		return a
+	}
+	lead, err := s.Store.Get(ctx, it.LeadID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.ack(ctx, it)
+		return nil
+	}
+	if err != nil {
+		s.log().Error("send: reading the lead", "lead", it.LeadID, "err", err)
+		return nil
+	}
+	if lead.Status != store.StatusNew {
+		// Sent already (a crash came after our commit, before the ack), or
+		// moved on by hand: either way not ours to send.
+		s.ack(ctx, it)
+		return nil
+	}
+	if it.InFlight && !o.Config.Send.Idempotent {
+		// The last attempt began and we never learnt how it ended: the
+		// partner may have the lead. Sending again could make a double.
+		a.Outcome = "held"
+		a.Err = "in doubt: leadhost stopped while sending this lead, and the partner may have it; " +
+			"check with the partner, then resend it by hand (or set send.idempotent if the partner recognises repeats)"
+		if _, err := s.feed.Retry(ctx, it, parked, a.Err); err != nil {
+			s.log().Error("send: holding a send in doubt", "lead", it.LeadID, "err", err)
+		}
+		s.log().Error("send in doubt, held", "offer", offerID, "lead", it.LeadID)
+		return a
+	}
+	s.waitRate(ctx, o)
+	it, err = s.feed.Begin(ctx, it)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log().Error("send: recording the attempt", "lead", it.LeadID, "err", err)
+		}
+		return nil
+	}
+	// From here the attempt runs to its end even when the host stops.
+	ctx = context.WithoutCancel(ctx)
+	s.attempt(ctx, o, lead, a)
+	switch a.Outcome {
+	case "sent", "rejected":
+		s.ack(ctx, it)
+		s.breaker(offerID).success()
+	default:
+		delay := s.backoff(it.Attempts)
+		a.Next = s.now().Add(delay)
+		if _, err := s.feed.Retry(ctx, it, a.Next, a.Err); err != nil {
+			s.log().Error("send: recording the failure", "lead", it.LeadID, "err", err)
+		}
+	}
+	return a
+}
+
+// attempt makes the request and runs send.lua on the reply.
+func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a *Attempt) {
+	cfg := o.Config.Send
+	m := script.LeadMacros(lead)
+	req := &script.Request{URL: m.ExpandURL(cfg.URL), Method: strings.ToUpper(cfg.Method), Headers: map[string]string{},
+		Fields: m.ExpandFields(cfg.Fields)}
+	if req.Method == "" {
+		req.Method = "POST"
+	}
+	for k, v := range cfg.Headers {
+		req.Headers[k] = m.ExpandText(v)
+	}
+	hreq, hresp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(hreq)
+	defer fasthttp.ReleaseResponse(hresp)
+	a.Method, a.URL = req.Method, req.URL
+	if err := host.EncodeRequest(hreq, req, cfg.Body); err != nil {
+		s.fail(o.ID, a, err, false)
+		return
+	}
+	a.URL, a.Body = string(hreq.URI().FullURI()), keep(hreq.Body())
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	started := time.Now()
+	err := s.Client.DoDeadline(hreq, hresp, time.Now().Add(timeout))
+	a.Duration = time.Since(started)
+	if err != nil {
+		s.fail(o.ID, a, fmt.Errorf("%s %s: %v", a.Method, a.URL, describe(err)), true)
+		return
+	}
+	body := hresp.Body()
+	a.Status, a.Response = hresp.StatusCode(), keep(body)
+	if a.Status >= 500 {
+		s.fail(o.ID, a, fmt.Errorf("%s %s: status %d", a.Method, a.URL, a.Status), true)
+		return
+	}
+	// A 4xx is an answer: send.lua decides (a duplicate, a bad phone).
+	data, derr := decode.Decode(cfg.Format, body)
+	if derr != nil {
+		data = nil // send.lua still sees response.body
+	}
+	headers := map[string]string{}
+	hresp.Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
+	var logs []string
+	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], s.Store, lead,
+		script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, o.Words,
+		func(kind, msg string) { logs = append(logs, kind+": "+msg) })
+	switch {
+	case err != nil:
+		if derr != nil {
+			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, orJSON(cfg.Format), derr)
+		}
+		s.fail(o.ID, a, err, false)
+	case out.Retry:
+		s.fail(o.ID, a, fmt.Errorf("send.lua asked to retry"), false)
+	case out.Ext != "":
+		a.Outcome, a.Ext = "sent", out.Ext
+	default:
+		a.Outcome, a.Reason = "rejected", out.Reason
+	}
+}
+
+// fail marks an attempt for retry; partner failures count for the
+// offer's circuit.
+func (s *Sender) fail(offer string, a *Attempt, err error, partner bool) {
+	a.Outcome, a.Err = "retry", err.Error()
+	if partner {
+		s.breaker(offer).failure(s.now())
+	}
+}
+
+func (s *Sender) ack(ctx context.Context, it store.FeedItem) {
+	if err := s.feed.Ack(ctx, it); err != nil {
+		s.log().Error("send: acknowledging", "lead", it.LeadID, "err", err)
+	}
+}
+
+// waitRate keeps an offer's requests at most rate a second.
+func (s *Sender) waitRate(ctx context.Context, o *host.Offer) {
+	rate := o.Config.Send.Rate
+	if rate <= 0 {
+		return
+	}
+	gap := time.Duration(float64(time.Second) / rate)
+	s.mu.Lock()
+	now := time.Now()
+	at := s.next[o.ID]
+	if at.Before(now) {
+		at = now
+	}
+	s.next[o.ID] = at.Add(gap)
+	s.mu.Unlock()
+	if wait := time.Until(at); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// backoff is the wait after the n-th failed attempt: BaseDelay doubling,
+// at most MaxDelay, with jitter (between half and all of it) so that a
+// partner coming back is not hit by every lead at once.
+func (s *Sender) backoff(n int) time.Duration {
+	base, most := s.BaseDelay, s.MaxDelay
+	if base <= 0 {
+		base = DefaultBaseDelay
+	}
+	if most <= 0 {
+		most = DefaultMaxDelay
+	}
+	d := base
+	for i := 1; i < n && d < most; i++ {
+		d *= 2
+	}
+	d = min(d, most)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return d/2 + time.Duration(s.rng.Int64N(int64(d/2)+1))
+}
+
+func (s *Sender) breaker(offer string) *breaker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.breakers[offer]
+	if b == nil {
+		b = &breaker{}
+		s.breakers[offer] = b
+	}
+	return b
+}
+
+// Circuit says whether an offer's circuit is open, and until when.
+func (s *Sender) Circuit(offer string) (open bool, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.breakers[offer]
+	if b == nil {
+		return false, time.Time{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fails >= breakAfter && s.now().Before(b.openUntil), b.openUntil
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Sender) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// breaker is an offer's circuit: after breakAfter partner failures in a
+// row it opens for a minute, doubling with each failure while open up to
+// ten; when the time is up one attempt goes through (half open), and a
+// success closes it.
+type breaker struct {
+	mu        sync.Mutex
+	fails     int
+	openUntil time.Time
+}
+
+func (b *breaker) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fails < breakAfter || !now.Before(b.openUntil)
+}
+
+func (b *breaker) failure(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fails++
+	if b.fails >= breakAfter {
+		d := time.Minute << min(b.fails-breakAfter, 3)
+		b.openUntil = now.Add(min(d, 10*time.Minute))
+	}
+}
+
+func (b *breaker) success() {
+	b.mu.Lock()
+	b.fails = 0
+	b.openUntil = time.Time{}
+	b.mu.Unlock()
+}
+
+func describe(err error) string {
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+		return "no answer in time"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return "answer too large"
+	}
+	return err.Error()
+}
+
+func orJSON(format string) string {
+	if format == "" {
+		return "json"
+	}
+	return format
+}
+
+func keep(b []byte) string {
+	if len(b) <= keepBytes {
+		return string(b)
+	}
+	return string(b[:keepBytes]) + fmt.Sprintf("… (%d bytes more)", len(b)-keepBytes)
+}
