@@ -1,7 +1,10 @@
 package host
 
 import (
+	"errors"
+	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 )
@@ -30,4 +33,37 @@ func NewPartnerClient(maxBody int) *fasthttp.Client {
 		WriteTimeout:           time.Minute,
 		DisablePathNormalizing: true, // partners' URLs go out as written
 	}
+}
+
+// DescribeHTTPError words the partner client's errors for people reading
+// a report or a log.
+func DescribeHTTPError(err error) string {
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+		return "no answer in time"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return "answer too large"
+	}
+	return err.Error()
+}
+
+// Excerpt returns at most n bytes of b as text, cut on a rune boundary,
+// saying how much was left out: what reports keep of a request or answer.
+func Excerpt(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes more)", b[:cut], len(b)-cut)
+}
+
+// FormatName is an answer format as people read it: "" is json.
+func FormatName(format string) string {
+	if format == "" {
+		return "json"
+	}
+	return format
 }

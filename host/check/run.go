@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -396,15 +395,15 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 		run.fail(ex, err)
 		return nil
 	}
-	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, keep(hreq.Body())
+	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, host.Excerpt(hreq.Body(), keepBytes)
 	started := time.Now()
 	err := run.Client.DoDeadline(hreq, hresp, deadline)
 	ex.Duration = time.Since(started)
 	if err != nil {
-		return run.fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, describe(err)))
+		return run.fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, host.DescribeHTTPError(err)))
 	}
 	body := hresp.Body()
-	ex.Status, ex.Size, ex.Response = hresp.StatusCode(), len(body), keep(body)
+	ex.Status, ex.Size, ex.Response = hresp.StatusCode(), len(body), host.Excerpt(body, keepBytes)
 	if ex.Status < 200 || ex.Status > 299 {
 		if len(leads) == 1 && ex.Status >= 400 && ex.Status < 500 {
 			// About one lead (batch = 1), a 4xx is about that lead (an
@@ -416,7 +415,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	}
 	data, err := decode.Decode(cfg.Format, body)
 	if err != nil {
-		run.fail(ex, fmt.Errorf("undecodable answer (format %s): %w", orJSON(cfg.Format), err))
+		run.fail(ex, fmt.Errorf("undecodable answer (format %s): %w", host.FormatName(cfg.Format), err))
 		return nil
 	}
 	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], run.Store, script.Check{
@@ -500,34 +499,4 @@ func (r *Runner) deadline(ctx context.Context) time.Time {
 		return cd
 	}
 	return d
-}
-
-// describe words fasthttp's errors for people reading a report.
-func describe(err error) string {
-	switch {
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
-		return "no answer in time"
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return "answer too large"
-	}
-	return err.Error()
-}
-
-func orJSON(format string) string {
-	if format == "" {
-		return "json"
-	}
-	return format
-}
-
-// keep returns at most keepBytes of b as text, cut on a rune boundary.
-func keep(b []byte) string {
-	if len(b) <= keepBytes {
-		return string(b)
-	}
-	cut := keepBytes
-	for cut > 0 && !utf8.RuneStart(b[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes more)", b[:cut], len(b)-cut)
 }

@@ -301,7 +301,7 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		s.fail(o.ID, a, err, false)
 		return
 	}
-	a.URL, a.Body = string(hreq.URI().FullURI()), keep(hreq.Body())
+	a.URL, a.Body = string(hreq.URI().FullURI()), host.Excerpt(hreq.Body(), keepBytes)
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -310,11 +310,11 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	err := s.Client.DoDeadline(hreq, hresp, time.Now().Add(timeout))
 	a.Duration = time.Since(started)
 	if err != nil {
-		s.fail(o.ID, a, fmt.Errorf("%s %s: %v", a.Method, a.URL, describe(err)), true)
+		s.fail(o.ID, a, fmt.Errorf("%s %s: %v", a.Method, a.URL, host.DescribeHTTPError(err)), true)
 		return
 	}
 	body := hresp.Body()
-	a.Status, a.Response = hresp.StatusCode(), keep(body)
+	a.Status, a.Response = hresp.StatusCode(), host.Excerpt(body, keepBytes)
 	if a.Status >= 500 {
 		s.fail(o.ID, a, fmt.Errorf("%s %s: status %d", a.Method, a.URL, a.Status), true)
 		return
@@ -333,7 +333,7 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	switch {
 	case err != nil:
 		if derr != nil {
-			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, orJSON(cfg.Format), derr)
+			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, host.FormatName(cfg.Format), derr)
 		}
 		s.fail(o.ID, a, err, false)
 	case out.Retry:
@@ -475,28 +475,4 @@ func (b *breaker) success() {
 	b.fails = 0
 	b.openUntil = time.Time{}
 	b.mu.Unlock()
-}
-
-func describe(err error) string {
-	switch {
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
-		return "no answer in time"
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return "answer too large"
-	}
-	return err.Error()
-}
-
-func orJSON(format string) string {
-	if format == "" {
-		return "json"
-	}
-	return format
-}
-
-func keep(b []byte) string {
-	if len(b) <= keepBytes {
-		return string(b)
-	}
-	return string(b[:keepBytes]) + fmt.Sprintf("… (%d bytes more)", len(b)-keepBytes)
 }

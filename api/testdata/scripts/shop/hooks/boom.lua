@@ -1,0 +1,3 @@
+-- A hook with a bug: raises on line 3.
+local t = nil
+return t.field
