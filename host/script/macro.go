@@ -16,6 +16,10 @@ import (
 type Macros struct {
 	Values map[string]string
 	Lists  map[string][]string
+	// Blank are prefixes ("field:") under which a name with no value
+	// reads as "": a lead without that field sends an empty value, not
+	// the macro's text.
+	Blank []string
 }
 
 // CheckMacros are the macros a [check] url or field may use (SPEC §3).
@@ -88,6 +92,11 @@ func (m Macros) lookup(name string) (string, bool) {
 	}
 	if l, ok := m.Lists[name]; ok {
 		return strings.Join(l, ","), true
+	}
+	for _, p := range m.Blank {
+		if strings.HasPrefix(name, p) {
+			return "", true
+		}
 	}
 	return "", false
 }
@@ -213,5 +222,5 @@ func LeadMacros(l *store.Lead) Macros {
 	for k, f := range l.Fields {
 		v["field:"+k] = f
 	}
-	return Macros{Values: v}
+	return Macros{Values: v, Blank: []string{"field:"}}
 }

@@ -52,7 +52,7 @@ const (
 
 // parked is the NotBefore of a send held for a person: far enough that
 // it never comes due by itself.
-var parked = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+var parked = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC) // within what the store's time encoding holds (year 2262)
 
 // Sender runs the outbox. Make it with New; Run until the context ends.
 type Sender struct {
@@ -93,11 +93,14 @@ type Attempt struct {
 	Status   int           `json:"status,omitempty"`
 	Response string        `json:"response,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
-	Outcome  string        `json:"outcome"` // sent | rejected | retry | held | dropped
-	Ext      string        `json:"ext,omitempty"`
-	Reason   store.Reason  `json:"reason,omitempty"`
-	Err      string        `json:"error,omitempty"`
-	Next     time.Time     `json:"next,omitzero"` // retry: not before
+	// Outcome: sent (status 2), rejected (status 5), retry (later, with
+	// backoff), held (for a person: in doubt, or an answer that could not
+	// be recorded), dropped (the offer no longer sends).
+	Outcome string       `json:"outcome"`
+	Ext     string       `json:"ext,omitempty"`
+	Reason  store.Reason `json:"reason,omitempty"`
+	Err     string       `json:"error,omitempty"`
+	Next    time.Time    `json:"next,omitzero"` // retry: not before
 }
 
 // New makes a sender on st's outbox feed (st must have been opened with
@@ -271,6 +274,12 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 	case "sent", "rejected":
 		s.ack(ctx, it)
 		s.breaker(offerID).success()
+	case "held":
+		s.breaker(offerID).success()
+		if _, err := s.feed.Retry(ctx, it, parked, a.Err); err != nil {
+			s.log().Error("send: holding a send", "lead", it.LeadID, "err", err)
+		}
+		s.log().Error("send held", "offer", offerID, "lead", it.LeadID, "why", a.Err)
 	default:
 		delay := s.backoff(it.Attempts)
 		a.Next = s.now().Add(delay)
@@ -331,6 +340,12 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, o.Words,
 		func(kind, msg string) { logs = append(logs, kind+": "+msg) })
 	switch {
+	case err != nil && !out.Retry:
+		// The partner took the lead (or refused it) and we cannot record
+		// it: an id another lead already has, a lead changed meanwhile.
+		// Sending again would not help and might make a double.
+		a.Outcome, a.Ext, a.Reason = "held", out.Ext, out.Reason
+		a.Err = "the partner answered, and its answer could not be recorded: " + err.Error() + "; check the lead with the partner"
 	case err != nil:
 		if derr != nil {
 			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, host.FormatName(cfg.Format), derr)

@@ -1,0 +1,320 @@
+package send
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"leadhost/host"
+	"leadhost/store"
+)
+
+type oneOffer struct{ o *host.Offer }
+
+func (s oneOffer) Offer(id string) (*host.Offer, bool) {
+	if s.o != nil && s.o.ID == id {
+		return s.o, true
+	}
+	return nil, false
+}
+
+// partnerAt loads testdata/partner with its url pointed at base and
+// extra lines appended to [send].
+func partnerAt(t *testing.T, base, extra string) *host.Offer {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "partner")
+	os.MkdirAll(dir, 0o755)
+	for _, name := range []string{"offer.toml", "send.lua"} {
+		b, err := os.ReadFile(filepath.Join("testdata/partner", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(b), "http://partner.test", base)
+		if name == "offer.toml" {
+			text += extra
+		}
+		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+	}
+	o, errs := host.LoadOffer(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return o
+}
+
+type fakePartner struct {
+	mu    sync.Mutex
+	calls []string // bodies
+	times []time.Time
+}
+
+func (p *fakePartner) serve(t *testing.T, reply func(n int, body string) (int, string)) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		p.mu.Lock()
+		p.calls = append(p.calls, r.URL.RawQuery+" "+string(b))
+		p.times = append(p.times, time.Now())
+		n := len(p.calls)
+		p.mu.Unlock()
+		code, out := reply(n, string(b))
+		w.WriteHeader(code)
+		io.WriteString(w, out)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func (p *fakePartner) n() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.calls) }
+
+// env is a store with the outbox and a sender running until the test ends.
+type env struct {
+	st     *store.Store
+	sender *Sender
+	stop   func()
+	mu     sync.Mutex
+	tries  []*Attempt
+}
+
+func newEnv(t *testing.T, o *host.Offer, before func(*store.Store)) *env {
+	t.Helper()
+	src := oneOffer{o}
+	st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed},
+		FeedFilter: func(_ string, ev store.Event) bool { return Wants(src, ev) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != nil {
+		before(st)
+	}
+	s, err := New(st, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{st: st, sender: s}
+	s.BaseDelay, s.Poll, s.Timeout = 40*time.Millisecond, 10*time.Millisecond, 300*time.Millisecond
+	s.Log = slog.New(slog.DiscardHandler)
+	s.OnAttempt = func(a *Attempt) {
+		e.mu.Lock()
+		e.tries = append(e.tries, a)
+		e.mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	var once sync.Once
+	e.stop = func() { once.Do(func() { cancel(); <-done; st.Close() }) }
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) add(t *testing.T, offer string, fields map[string]string) *store.Lead {
+	t.Helper()
+	l, _, err := e.st.Add(context.Background(), store.NewLead{Offer: offer, Fields: fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sender.Wake()
+	return l
+}
+
+func (e *env) lead(t *testing.T, id uint64) *store.Lead {
+	l, err := e.st.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out: %s", what)
+}
+
+// A JSON send with lead macros; the partner's id becomes ext and status 2;
+// a rejection becomes status 5 with the reason; nothing is sent twice.
+func TestSendOutcomes(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(n int, body string) (int, string) {
+		if strings.Contains(body, "70000000002") {
+			return 409, `{"error":"duplicate"}` // a 4xx is an answer for send.lua
+		}
+		return 200, `{"id":"P-` + body[len(body)-4:len(body)-2] + `"}`
+	})
+	e := newEnv(t, partnerAt(t, base, ""), nil)
+	a := e.add(t, "partner", map[string]string{"phone": "70000000001", "name": "Ann", "utm_source": "vk"})
+	b := e.add(t, "partner", map[string]string{"phone": "70000000002", "name": "Bob"})
+	eventually(t, "both sent", func() bool { return e.lead(t, a.ID).Status != 1 && e.lead(t, b.ID).Status != 1 })
+	if l := e.lead(t, a.ID); l.Status != store.StatusProcessing || l.Ext == "" {
+		t.Errorf("sent lead: %+v", l)
+	}
+	if l := e.lead(t, b.ID); l.Status != store.StatusCancel || l.Reason != store.ReasonDuplicate {
+		t.Errorf("rejected lead: %+v", l)
+	}
+	time.Sleep(100 * time.Millisecond)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.calls) != 2 || p.calls[0] != `key=K&lead=1 {"name":"Ann","phone":"70000000001","source":"vk"}` {
+		t.Errorf("partner got %q", p.calls)
+	}
+}
+
+// Five partner failures open the circuit: no more requests until it
+// half-opens; the leads wait, new, and go out when the partner is back.
+func TestCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	var mu sync.Mutex
+	down := true
+	base := p.serve(t, func(n int, _ string) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return 503, "maintenance"
+		}
+		return 200, fmt.Sprintf(`{"id":"P%d"}`, n)
+	})
+	e := newEnv(t, partnerAt(t, base, ""), nil)
+	var leads []*store.Lead
+	for range 8 {
+		leads = append(leads, e.add(t, "partner", map[string]string{"phone": "7999"}))
+	}
+	eventually(t, "the circuit open", func() bool { open, _ := e.sender.Circuit("partner"); return open })
+	n := p.n()
+	time.Sleep(300 * time.Millisecond) // the circuit stays open for a minute
+	if p.n() != n || n != breakAfter {
+		t.Errorf("%d requests while open (%d before), want %d", p.n(), n, breakAfter)
+	}
+	for _, l := range leads {
+		if e.lead(t, l.ID).Status != store.StatusNew {
+			t.Fatalf("lead %d moved while the partner was down", l.ID)
+		}
+	}
+	// The partner is back; the circuit's time is up.
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	e.sender.mu.Lock()
+	e.sender.breakers["partner"].openUntil = time.Now()
+	for i := range e.sender.next { // and no retry waits either
+		delete(e.sender.next, i)
+	}
+	e.sender.mu.Unlock()
+	e.sender.BaseDelay = time.Millisecond
+	eventually(t, "all sent after recovery", func() bool {
+		for _, l := range leads {
+			if e.lead(t, l.ID).Status != store.StatusProcessing {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// A send whose outcome a crash left unknown is held for a person, unless
+// the partner recognises repeats.
+func TestSendInDoubt(t *testing.T) {
+	t.Parallel()
+	for _, idempotent := range []bool{false, true} {
+		p := &fakePartner{}
+		base := p.serve(t, func(int, string) (int, string) { return 200, `{"id":"X"}` })
+		extra := ""
+		if idempotent {
+			extra = "idempotent = true\n"
+		}
+		o := partnerAt(t, base, extra)
+		var lead *store.Lead
+		e := newEnv(t, o, func(st *store.Store) {
+			// The last process began the attempt and died before its outcome.
+			l, _, err := st.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": "7"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lead = l
+			feed, _ := st.Feed(Feed)
+			items, _ := feed.Pending(context.Background(), 10)
+			if _, err := feed.Begin(context.Background(), items[0]); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if idempotent {
+			eventually(t, "sent again", func() bool { return e.lead(t, lead.ID).Status == store.StatusProcessing })
+			continue
+		}
+		eventually(t, "held", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) == 1 })
+		time.Sleep(100 * time.Millisecond)
+		feed, _ := e.st.Feed(Feed)
+		items, _ := feed.Pending(context.Background(), 10)
+		if p.n() != 0 || e.lead(t, lead.ID).Status != store.StatusNew || len(items) != 1 || !strings.Contains(items[0].LastError, "in doubt") || e.tries[0].Outcome != "held" {
+			t.Errorf("in doubt: %d sends, lead %+v, items %+v", p.n(), e.lead(t, lead.ID), items)
+		}
+	}
+}
+
+// rate = 20: five leads take at least 200 ms; a slow partner is a retry.
+func TestRateAndTimeout(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(n int, _ string) (int, string) {
+		if n == 1 {
+			time.Sleep(600 * time.Millisecond) // past the 300 ms deadline
+		}
+		return 200, fmt.Sprintf(`{"id":"P%d"}`, n)
+	})
+	e := newEnv(t, partnerAt(t, base, "rate = 20\n"), nil)
+	for range 5 {
+		e.add(t, "partner", map[string]string{"phone": "7"})
+	}
+	eventually(t, "all sent", func() bool {
+		page, _ := e.st.List(context.Background(), store.Query{Offer: "partner", Statuses: store.Statuses(store.StatusProcessing)})
+		return len(page.Leads) == 5
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := 1; i < len(p.times); i++ {
+		if gap := p.times[i].Sub(p.times[i-1]); gap < 45*time.Millisecond {
+			t.Errorf("requests %d and %d %s apart at rate 20/s", i, i+1, gap)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tries[0].Outcome != "retry" || !strings.Contains(e.tries[0].Err, "no answer in time") {
+		t.Errorf("first try %+v", e.tries[0])
+	}
+}
+
+// A partner answering with an id another lead already has (it took the
+// order as a repeat): the second lead is held for a person, not sent
+// again and again.
+func TestAnswerThatCannotBeRecordedIsHeld(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(int, string) (int, string) { return 200, `{"id":"SAME"}` })
+	e := newEnv(t, partnerAt(t, base, ""), nil)
+	a := e.add(t, "partner", map[string]string{"phone": "1"})
+	eventually(t, "the first sent", func() bool { return e.lead(t, a.ID).Status == store.StatusProcessing })
+	b := e.add(t, "partner", map[string]string{"phone": "1"})
+	eventually(t, "the second held", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.tries) == 2 && e.tries[1].Outcome == "held"
+	})
+	time.Sleep(150 * time.Millisecond)
+	if p.n() != 2 || e.lead(t, b.ID).Status != store.StatusNew || !strings.Contains(e.tries[1].Err, `already has ext "SAME"`) {
+		t.Errorf("%d sends, lead %+v, try %+v", p.n(), e.lead(t, b.ID), e.tries[1])
+	}
+}
