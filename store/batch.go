@@ -152,8 +152,22 @@ type CommitResult struct {
 
 // NewBatch starts a batch. Call Commit or Discard when done.
 func (s *Store) NewBatch() *Batch {
-	seq := s.commit.committed.Load()
-	return &Batch{s: s, seq: seq, read: s.db.NewTransaction(false), leads: make(map[uint64]*batchLead)}
+	// The read transaction opens on the first read: a hook that edits
+	// nothing never pays for one.
+	return &Batch{s: s, seq: s.commit.committed.Load(), leads: make(map[uint64]*batchLead)}
+}
+
+// reader is the batch's snapshot, opened on first use. Opened later than
+// NewBatch, it may hold writes seq does not count: leads read through it
+// are then only re-checked at commit, never wrong.
+func (b *Batch) reader() *badger.Txn {
+	if b.read == nil {
+		if len(b.leads) == 0 {
+			b.seq = b.s.commit.committed.Load()
+		}
+		b.read = b.s.db.NewTransaction(false)
+	}
+	return b.read
 }
 
 // Seed hands the batch leads the caller has just read (a page of List),
@@ -186,7 +200,7 @@ func (b *Batch) lead(id uint64) (*batchLead, error) {
 	if bl := b.leads[id]; bl != nil {
 		return bl, nil
 	}
-	l, err := getLead(b.read, id)
+	l, err := getLead(b.reader(), id)
 	if errors.Is(err, ErrNotFound) {
 		// The snapshot predates leads added since the batch began (a hook
 		// that adds a lead and then edits it); look again in a fresh one.
@@ -252,7 +266,7 @@ type batchEnv struct {
 }
 
 func (b *Batch) goalKnown(offer string, goal uint32) (bool, error) {
-	_, ok, err := getValue(b.read, goalIDKey(offer, goal))
+	_, ok, err := getValue(b.reader(), goalIDKey(offer, goal))
 	if err == nil && !ok {
 		// Perhaps defined since the batch began.
 		err = b.s.db.View(func(txn *badger.Txn) error {
@@ -269,7 +283,7 @@ func (b *Batch) extFree(l *Lead) error {
 			return fmt.Errorf("lead %d: offer %q already has ext %q (lead %d): %w", l.ID, l.Offer, l.Ext, id, ErrExists)
 		}
 	}
-	v, ok, err := getValue(b.read, extKey(l.Offer, l.Ext))
+	v, ok, err := getValue(b.reader(), extKey(l.Offer, l.Ext))
 	if err != nil || !ok {
 		return err
 	}
@@ -335,7 +349,9 @@ func (b *Batch) Changes() []BatchChange {
 func (b *Batch) Discard() {
 	if !b.done {
 		b.done = true
-		b.read.Discard()
+		if b.read != nil {
+			b.read.Discard()
+		}
 	}
 }
 

@@ -25,6 +25,9 @@ commands:
   check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
               run one status check of OFFER now: prints each request, the
               answer and the edits (--dry-run: edits shown, not committed)
+  bench hook [--duration 10s] [--concurrency 64] [--no-fsync]
+              load the webhook → durable lead path, side by side with a
+              bare fasthttp handler: req/s, p50, p99
   lead add    read a lead as JSON on stdin, store it, print it
   lead get ID print a lead with its history
   lead edit ID
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runLint(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadhost: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage

@@ -121,7 +121,7 @@ type Pool struct {
 const abandonGrace = 100 * time.Millisecond
 
 // maxIdle bounds the states a pool keeps between runs.
-const maxIdle = 16
+const maxIdle = 64
 
 // NewPool makes an empty pool; states are made on demand.
 func NewPool(limits Limits) *Pool { return &Pool{limits: limits.withDefaults()} }

@@ -76,6 +76,7 @@ type Sender struct {
 	wake     chan struct{}
 	mu       sync.Mutex
 	busy     map[string]bool
+	rounds   map[string]uint64 // workers finished, per offer
 	breakers map[string]*breaker
 	next     map[string]time.Time // rate: the offer's next request not before
 	rng      *rand.Rand
@@ -111,7 +112,7 @@ func New(st *store.Store, offers OfferSource) (*Sender, error) {
 		return nil, err
 	}
 	return &Sender{Store: st, Offers: offers, Client: host.NewPartnerClient(0), feed: feed,
-		wake: make(chan struct{}, 1), busy: map[string]bool{}, breakers: map[string]*breaker{},
+		wake: make(chan struct{}, 1), busy: map[string]bool{}, rounds: map[string]uint64{}, breakers: map[string]*breaker{},
 		next: map[string]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e4d))}, nil
 }
 
@@ -152,6 +153,19 @@ func (s *Sender) dispatch(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	// What a worker running during the read does makes the read stale for
+	// its offer (an attempt begun, a retry set): such offers wait for the
+	// next round, which the worker's end wakes.
+	s.mu.Lock()
+	before := make(map[string]uint64, len(s.busy))
+	for offer, b := range s.busy {
+		if b {
+			before[offer] = ^uint64(0)
+		} else {
+			before[offer] = s.rounds[offer]
+		}
+	}
+	s.mu.Unlock()
 	items, err := s.feed.Pending(ctx, 1000)
 	if err != nil {
 		return err
@@ -180,6 +194,9 @@ func (s *Sender) dispatch(ctx context.Context) error {
 		if s.busy[offer] || running >= limit {
 			continue
 		}
+		if n, seen := before[offer]; seen && n != s.rounds[offer] {
+			continue
+		}
 		if b := s.breakers[offer]; b != nil && !b.allow(now) {
 			continue
 		}
@@ -197,6 +214,7 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 	defer func() {
 		s.mu.Lock()
 		s.busy[offer] = false
+		s.rounds[offer]++
 		s.mu.Unlock()
 		s.Wake()
 	}()

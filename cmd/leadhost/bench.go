@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// benchOffer is the webhook the load runs against: Getcourse-shaped, a
+// durable lead per call (the order id is the idempotency key), no send.
+const benchOffer = `name = "bench"
+[hook]
+token = "bench"
+`
+
+const benchHook = `local q = req.query
+local id, created = core.lead.add{ key = q.order, fields = { phone = q.phone, name = q.name, email = q.email } }
+return { ok = true, lead = id, created = created }
+`
+
+// runBench is `leadhost bench hook`: the webhook → durable lead path
+// under load, side by side with a bare fasthttp handler that parses the
+// same query and replies, in one run on this machine.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("leadhost bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 10*time.Second, "how long each phase runs")
+	conc := fs.Int("concurrency", 64, "requests in flight at once")
+	noSync := fs.Bool("no-fsync", false, "the store without fsync")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the leadhost phase to this file")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 || rest[0] != "hook" {
+		fmt.Fprintln(stderr, "leadhost bench: what to measure? (hook)")
+		return exitUsage
+	}
+	dir, err := os.MkdirTemp("", "leadhost-bench-")
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+		return exitError
+	}
+	defer os.RemoveAll(dir)
+	offerDir := filepath.Join(dir, "scripts", "bench")
+	if err := os.MkdirAll(offerDir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+		return exitError
+	}
+	os.WriteFile(filepath.Join(offerDir, "offer.toml"), []byte(benchOffer), 0o644)
+	os.WriteFile(filepath.Join(offerDir, "hook.lua"), []byte(benchHook), 0o644)
+
+	// The bare handler: parse the same query, reply the same shape.
+	bareLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+		return exitError
+	}
+	var n atomic.Uint64
+	bare := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) {
+		q := c.QueryArgs()
+		if string(q.Peek("token")) != "bench" || len(q.Peek("order")) == 0 || len(q.Peek("phone")) == 0 {
+			c.SetStatusCode(401)
+			return
+		}
+		c.SetContentType("application/json")
+		fmt.Fprintf(c, `{"ok":true,"lead":%d,"created":true}`, n.Add(1))
+	}}
+	go bare.Serve(bareLn)
+	defer bare.Shutdown()
+
+	hctx, stop := context.WithCancel(ctx)
+	h, err := startHost(hctx, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, "data"), scripts: filepath.Join(dir, "scripts"),
+		noSync: *noSync, log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		stop()
+		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+		return exitError
+	}
+	defer func() { stop(); h.wait() }()
+
+	fmt.Fprintf(stdout, "webhook → durable lead (fsync %v), %d in flight, %s a phase\n\n", !*noSync, *conc, *duration)
+	fmt.Fprintf(stdout, "%-34s %10s %9s %9s %9s\n", "", "req/s", "p50", "p99", "errors")
+	load(ctx, "http://"+h.addr.String(), "w", *conc, time.Second, 0) // warm up: VM pools, connections
+	b := load(ctx, "http://"+bareLn.Addr().String(), "b", *conc, *duration, 0)
+	b.print(stdout, "bare fasthttp handler")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+		}
+	}
+	l := load(ctx, "http://"+h.addr.String(), "l", *conc, *duration, 0)
+	pprof.StopCPUProfile()
+	l.print(stdout, "leadhost webhook")
+	half := l.rate / 2
+	p := load(ctx, "http://"+h.addr.String(), "p", *conc, *duration, half)
+	p.print(stdout, fmt.Sprintf("leadhost at half load (%.0f/s)", half))
+	fmt.Fprintf(stdout, "\nleadhost / bare: %.0f%% (target ≥ 50%%); p99 at half load %s (target < 10ms)\n",
+		100*l.rate/b.rate, p.p99.Round(10*time.Microsecond))
+	return exitOK
+}
+
+// loadResult is one phase's figures.
+type loadResult struct {
+	rate     float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+func (r loadResult) print(w io.Writer, name string) {
+	fmt.Fprintf(w, "%-34s %10.0f %9s %9s %9d\n", name, r.rate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
+}
+
+// load sends Getcourse-shaped calls with unique order ids from conc
+// workers for d; with rate > 0 the calls are paced to that many a second
+// (open loop: latency counts from when a call was due).
+func load(ctx context.Context, base, tag string, conc int, d time.Duration, rate float64) loadResult {
+	client := &fasthttp.Client{MaxConnsPerHost: conc * 2, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		errs    int
+		seq     atomic.Uint64
+		wg      sync.WaitGroup
+		started = time.Now()
+		end     = started.Add(d)
+	)
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) / rate)
+	}
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			var local []time.Duration
+			bad := 0
+			for ctx.Err() == nil {
+				i := seq.Add(1)
+				due := time.Now()
+				if interval > 0 {
+					due = started.Add(time.Duration(i) * interval)
+					if wait := time.Until(due); wait > 0 {
+						time.Sleep(wait)
+					}
+				}
+				if due.After(end) || time.Now().After(end) {
+					break
+				}
+				req.SetRequestURI(fmt.Sprintf("%s/hook/bench?token=bench&order=%s%d&phone=7999%07d&name=Ivan&email=ivan%%40example.com&cost=4990", base, tag, i, i%10000000))
+				err := client.Do(req, resp)
+				local = append(local, time.Since(due))
+				if err != nil || resp.StatusCode() != 200 {
+					bad++
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(started)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	r := loadResult{errors: errs}
+	if len(lat) > 0 {
+		r.rate = float64(len(lat)) / elapsed.Seconds()
+		r.p50 = lat[len(lat)/2]
+		r.p99 = lat[len(lat)*99/100]
+	}
+	return r
+}
