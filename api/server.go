@@ -1,5 +1,5 @@
-// Package api is leadhost's HTTP side (SPEC §4, §5): webhooks in, the
-// health check, and later postbacks and the admin API. It speaks HTTP
+// Package api is leadhost's HTTP side (SPEC §4, §5): webhooks and status
+// postbacks in, the health check, and later the admin API. It speaks HTTP
 // with fasthttp and leaves leads to the store and scripts to host.
 package api
 
@@ -67,7 +67,17 @@ func (s *Server) HTTP() *fasthttp.Server {
 		IdleTimeout:        idleTimeout,
 		Concurrency:        maxConcurrency,
 		CloseOnShutdown:    true,
+		Logger:             fasthttpLog{s.log()},
 	}
+}
+
+// fasthttpLog sends fasthttp's own messages (a client that sent too much,
+// a connection reset) to the log at debug level: the client already got
+// its JSON error.
+type fasthttpLog struct{ log *slog.Logger }
+
+func (l fasthttpLog) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
 }
 
 // Shutdown stops s's fasthttp server: no new connections, requests in
@@ -104,6 +114,8 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 		c.SetBodyString(`{"ok":true}`)
 	case strings.HasPrefix(path, "/hook/"):
 		s.hook(c, strings.TrimPrefix(path, "/hook/"))
+	case strings.HasPrefix(path, "/postback/"):
+		s.postback(c, strings.TrimPrefix(path, "/postback/"))
 	default:
 		writeError(c, fasthttp.StatusNotFound, "no such route: "+path)
 	}
@@ -140,21 +152,7 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 		writeError(c, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	// Not the request's context: a hook begun finishes even while the
-	// server shuts down; the script's deadline bounds it.
-	res, err := o.Pool.RunHook(context.Background(), sc, s.Store, o.ID, req, o.Words, func(kind, msg string) {
-		s.log().Info("hook", "offer", o.ID, "kind", kind, "msg", msg)
-	})
-	if err != nil {
-		s.log().Warn("hook failed", "offer", o.ID, "hook", file, "err", err)
-		writeError(c, fasthttp.StatusInternalServerError, err.Error())
-		return
-	}
-	for k, v := range res.Reply.Headers {
-		c.Response.Header.Set(k, v)
-	}
-	c.SetStatusCode(res.Reply.Status)
-	c.SetBody(res.Reply.Body)
+	s.runScript(c, o, sc, req)
 }
 
 // tokenOK compares the offer's [hook] token with ?token= or X-Token in

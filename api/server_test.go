@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -138,3 +139,77 @@ func TestHookRefusals(t *testing.T) {
 		t.Errorf("refused calls made %d leads", n)
 	}
 }
+
+// Built-in postbacks: the lead by eid= or oid=, the status by word or by
+// the sta=/stc=/stt=/stw=/sth= lists, with reason, payout and comment;
+// every refusal a JSON error.
+func TestPostbacks(t *testing.T) {
+	t.Parallel()
+	base, st := startServer(t)
+	ctx := context.Background()
+	add := func(offer, ext string) *store.Lead {
+		l, _, err := st.Add(ctx, store.NewLead{Offer: offer, Ext: ext, Status: store.StatusProcessing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, b, c, d := add("shop", "E1"), add("shop", "E2"), add("shop", "E3"), add("shop", "E4")
+	other := add("crm", "X1")
+	for _, tc := range []struct {
+		name, query string
+		code        int
+		want        string // in the reply
+		lead        *store.Lead
+		status      store.Status
+		reason      store.Reason
+	}{
+		{"approve by eid", "eid=E1&status=Approved&payout=300.50&currency=RUB&comment=ok", 200, `"status":6`, a, store.StatusPacking, 0},
+		{"no way back", "eid=E1&status=processing", 409, "refused", a, store.StatusPacking, 0},
+		{"cancel by oid with a reason", "oid=" + itoa(b.ID) + "&status=rejected&reason=9", 200, `"reason":9`, b, store.StatusCancel, store.ReasonExpensive},
+		{"own word for trash", "eid=E3&status=FRAUD_CHECK_FAILED&stt=fraud_check_failed,bot", 200, `"reason":6`, c, store.StatusCancel, store.ReasonTrash},
+		{"own word for hold", "eid=E4&status=on_review&sth=on_review", 200, `"status":4`, d, store.StatusHold, 0},
+		{"unknown word", "eid=E4&status=maybe_later", 422, "not recognised", d, store.StatusHold, 0},
+		{"no lead named", "status=approved", 400, "give oid= (our id) or eid= (yours)", nil, 0, 0},
+		{"bad oid", "oid=abc&status=approved", 400, "not a lead id", nil, 0, 0},
+		{"unknown lead", "eid=nope&status=approved", 404, "no such lead", nil, 0, 0},
+		{"another offer's lead", "oid=" + itoa(other.ID) + "&status=approved", 404, "no such lead", other, store.StatusProcessing, 0},
+		{"no status", "eid=E4", 400, "status is missing", nil, 0, 0},
+		{"bad payout", "eid=E4&status=approved&payout=lots", 400, "payout", d, store.StatusHold, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, body := call(t, "GET", base+"/postback/shop?token=pb&"+tc.query, "", nil, nil)
+			if code != tc.code || !strings.Contains(string(body), tc.want) {
+				t.Errorf("%d %s, want %d with %q", code, body, tc.code, tc.want)
+			}
+			if tc.lead != nil {
+				l, _ := st.Get(ctx, tc.lead.ID)
+				if l.Status != tc.status || l.Reason != tc.reason {
+					t.Errorf("lead %d: status %d reason %d, want %d %d", l.ID, l.Status, l.Reason, tc.status, tc.reason)
+				}
+			}
+		})
+	}
+	if l, _ := st.Get(ctx, a.ID); l.Cash.Pay.String() != "300.50" || l.Cash.CC.Code() != "RUB" || l.Comment != "ok" {
+		t.Errorf("payout and comment: %+v", l)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+	}{
+		{"/postback/shop?token=wrong&eid=E4&status=approved", 401},
+		{"/postback/nope?token=pb&eid=E4&status=approved", 404},
+	} {
+		if code, _, body := call(t, "GET", base+tc.path, "", nil, nil); code != tc.code || !json.Valid(body) {
+			t.Errorf("%s: %d %s", tc.path, code, body)
+		}
+	}
+	// An offer's postback.lua reads the call itself.
+	code, _, body := call(t, "POST", base+"/postback/crm?token=crm-pb", "application/json",
+		strings.NewReader(`{"order":{"ref":"`+itoa(other.ID)+`","state":"approved"}}`), nil)
+	if l, _ := st.Get(ctx, other.ID); code != 200 || l.Status != store.StatusPacking {
+		t.Errorf("postback.lua: %d %s, lead status %d", code, body, l.Status)
+	}
+}
+
+func itoa(id uint64) string { return strconv.FormatUint(id, 10) }

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/host/script"
+	"leadhost/store"
+)
+
+// postback takes /postback/<offer>: a partner telling us a lead's new
+// status (SPEC §4). With postback.lua the script decides, as a hook;
+// otherwise oid= (our id) or eid= (the partner's) names the lead, status=
+// says what became of it — recognised by the lists sta= (approve), stc=
+// (cancel), stt= (trash), stw= (processing), sth= (hold) when given, then
+// by the offer's words — and reason=, payout=, currency=, comment= go
+// with it.
+func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
+	if !c.IsGet() && !c.IsPost() {
+		c.Response.Header.Set("Allow", "GET, POST")
+		writeError(c, fasthttp.StatusMethodNotAllowed, "postbacks take GET or POST")
+		return
+	}
+	o, ok := s.Offers.Offer(offerID)
+	if !ok || strings.Contains(offerID, "/") {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
+		return
+	}
+	if o.Config.Postback == nil || o.Config.Postback.Token == "" {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s takes no postbacks ([postback] token is not set)", offerID))
+		return
+	}
+	got := c.QueryArgs().Peek("token")
+	if len(got) == 0 {
+		got = c.Request.Header.Peek(hookTokenHeader)
+	}
+	if subtle.ConstantTimeCompare(got, []byte(o.Config.Postback.Token)) != 1 {
+		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
+		return
+	}
+	req, err := hookRequest(c)
+	if err != nil {
+		writeError(c, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	if sc := o.Scripts["postback.lua"]; sc != nil {
+		s.runScript(c, o, sc, req)
+		return
+	}
+	// Query and form alike: partners send either.
+	arg := func(name string) string {
+		if v := req.Query[name]; len(v) > 0 {
+			return v[0]
+		}
+		if v := req.Form[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	status, err := postbackStatus(c, s.Store, o, arg)
+	if err != nil {
+		var pe *postbackError
+		if errors.As(err, &pe) {
+			writeError(c, pe.code, pe.msg)
+			return
+		}
+		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		return
+	}
+	b, _ := json.Marshal(status)
+	c.SetContentType(jsonContentType)
+	c.SetBody(b)
+}
+
+type postbackError struct {
+	code int
+	msg  string
+}
+
+func (e *postbackError) Error() string { return e.msg }
+
+func badPostback(code int, format string, a ...any) error {
+	return &postbackError{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// postbackReply is what a built-in postback answers.
+type postbackReply struct {
+	OK     bool         `json:"ok"`
+	Lead   uint64       `json:"lead"`
+	Status store.Status `json:"status"`
+	Reason store.Reason `json:"reason,omitempty"`
+}
+
+// postbackStatus applies a built-in postback.
+func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg func(string) string) (postbackReply, error) {
+	var lead *store.Lead
+	var err error
+	switch oid, eid := arg("oid"), arg("eid"); {
+	case oid != "":
+		id, perr := strconv.ParseUint(oid, 10, 64)
+		if perr != nil {
+			return postbackReply{}, badPostback(400, "oid %q is not a lead id", oid)
+		}
+		lead, err = st.Get(ctx, id)
+		if err == nil && lead.Offer != o.ID {
+			err = store.ErrNotFound // another offer's lead is not this partner's to change
+		}
+	case eid != "":
+		lead, err = st.ByExt(ctx, o.ID, eid)
+	default:
+		return postbackReply{}, badPostback(400, "which lead? give oid= (our id) or eid= (yours)")
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return postbackReply{}, badPostback(404, "no such lead in offer %s", o.ID)
+	}
+	if err != nil {
+		return postbackReply{}, err
+	}
+	text := arg("status")
+	if text == "" {
+		return postbackReply{}, badPostback(400, "status is missing")
+	}
+	words := o.Words
+	overrides := map[string][]string{}
+	for param, kind := range map[string]string{"sta": "approve", "stc": "cancel", "stt": "trash", "stw": "processing", "sth": "hold"} {
+		if list := arg(param); list != "" {
+			overrides[kind] = strings.Split(list, ",")
+		}
+	}
+	if len(overrides) > 0 {
+		if words, err = words.With(overrides); err != nil {
+			return postbackReply{}, badPostback(400, "%v", err)
+		}
+	}
+	action, ok := words.Recognize(text)
+	if !ok {
+		return postbackReply{}, badPostback(422, "status %q is not recognised: send a known word, or say what it means with sta=, stc=, stt=, stw= or sth=", text)
+	}
+	p := action.Patch()
+	p.By, p.Offer = "postback", o.ID
+	if r := arg("reason"); r != "" {
+		n, err := strconv.Atoi(r)
+		if err != nil || n <= 0 {
+			return postbackReply{}, badPostback(400, "reason %q is not a reason number", r)
+		}
+		reason := store.Reason(n)
+		p.Reason = &reason
+	}
+	if c := arg("comment"); c != "" {
+		p.Comment = &c
+	}
+	if pay := arg("payout"); pay != "" {
+		m, err := store.ParseMoney(pay)
+		if err != nil {
+			return postbackReply{}, badPostback(400, "payout %q: %v", pay, err)
+		}
+		p.Cash = &store.CashPatch{Pay: &m}
+		if cur := arg("currency"); cur != "" {
+			cc, err := store.ParseCurrency(cur)
+			if err != nil {
+				return postbackReply{}, badPostback(400, "currency %q: %v", cur, err)
+			}
+			p.Cash.CC = &cc
+		}
+	}
+	edited, err := st.Edit(ctx, lead.ID, p)
+	switch {
+	case errors.Is(err, store.ErrRefused):
+		return postbackReply{}, badPostback(409, "%v", err)
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotFound):
+		return postbackReply{}, badPostback(400, "%v", err)
+	case err != nil:
+		return postbackReply{}, err
+	}
+	return postbackReply{OK: true, Lead: edited.ID, Status: edited.Status, Reason: edited.Reason}, nil
+}
+
+// runScript runs a hook-like script (a hook, postback.lua) and replies
+// with what it returns.
+func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Script, req script.HookRequest) {
+	// Not the request's context: a script begun finishes even while the
+	// server shuts down; its deadline bounds it.
+	res, err := o.Pool.RunHook(context.Background(), sc, s.Store, o.ID, req, o.Words, func(kind, msg string) {
+		s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", msg)
+	})
+	if err != nil {
+		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", err)
+		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		return
+	}
+	for k, v := range res.Reply.Headers {
+		c.Response.Header.Set(k, v)
+	}
+	c.SetStatusCode(res.Reply.Status)
+	c.SetBody(res.Reply.Body)
+}
