@@ -424,6 +424,14 @@ func (o *Offer) configure(path string, src []byte) []error {
 			}
 		}
 	}
+	if pb := c.Postback; pb != nil && pb.URL != "" {
+		if !strings.HasPrefix(pb.URL, "http://") && !strings.HasPrefix(pb.URL, "https://") {
+			bad("postback.url %q: want http:// or https://", pb.URL)
+		}
+		if err := script.CheckMacroError("postback.url", pb.URL, script.PostbackMacros); err != nil {
+			bad("%v", err)
+		}
+	}
 	words, err := script.StandardWords().With(c.Words)
 	if err != nil {
 		bad("%v", err)

@@ -105,3 +105,28 @@ func (t *ReasonTable) All() []ReasonInfo {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// Stage is a status as traffic sources read it in postbacks: wait (1, 2,
+// 3), hold (4), approve (6–10), cancel (5 with an honest reason, 11 a
+// return), trash (5 with a trash reason, 12). reasons nil: StandardReasons.
+func Stage(s Status, r Reason, reasons *ReasonTable) string {
+	switch {
+	case s == StatusHold:
+		return "hold"
+	case s >= StatusPacking && s <= StatusPaid:
+		return "approve"
+	case s == StatusReturn:
+		return "cancel"
+	case s == StatusDeleted:
+		return "trash"
+	case s == StatusCancel:
+		if reasons == nil {
+			reasons = StandardReasons()
+		}
+		if info, ok := reasons.Lookup(r); ok && info.Trash {
+			return "trash"
+		}
+		return "cancel"
+	}
+	return "wait"
+}

@@ -82,8 +82,8 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	}
 	st, err := store.Open(store.Options{
 		Dir: cfg.data, NoSync: cfg.noSync, Policies: reg, Logger: log,
-		Feeds:      []string{send.Feed},
-		FeedFilter: func(feed string, ev store.Event) bool { return feed == send.Feed && send.Wants(reg, ev) },
+		Feeds:      []string{send.Feed, send.PostbackFeed},
+		FeedFilter: func(feed string, ev store.Event) bool { return send.Wants(reg, feed, ev) },
 	})
 	if err != nil {
 		return nil, errors.New(explainOpen(err))
@@ -97,10 +97,20 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	sender.OnAttempt = func(a *send.Attempt) {
 		log.Info("send", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", a.Err)
 	}
+	postbacks, err := send.NewPostbacks(st, reg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	postbacks.Log, postbacks.BaseDelay, postbacks.Poll = log, cfg.sendBackoff, cfg.sendPoll
+	postbacks.OnAttempt = func(a *send.Attempt) {
+		log.Info("postback", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "err", a.Err)
+	}
 	unsubscribe := st.Subscribe(func(ev store.Event) {
 		if ev.From == 0 && ev.To == store.StatusNew {
 			sender.Wake()
 		}
+		postbacks.Wake()
 	})
 	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
 		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
@@ -129,6 +139,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	run("reload", func() error { return reg.Watch(ctx, log, host.WatchOptions{}) })
 	run("scheduler", func() error { return sched.Run(ctx) })
 	run("sender", func() error { return sender.Run(ctx) })
+	run("postbacks", func() error { return postbacks.Run(ctx) })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	go func() {

@@ -209,6 +209,10 @@ func DatesMacros(from, to time.Time, loc *time.Location) Macros {
 // {field:NAME} for any field of the lead.
 var SendMacros = []string{"id", "offer", "name", "phone", "email", "country", "ip", "ua", "time", "ext", "field:"}
 
+// PostbackMacros are the macros an outgoing [postback] url may use.
+var PostbackMacros = []string{"id", "offer", "ext", "status", "stage", "reason", "payout", "currency",
+	"flow", "subid", "sub1", "sub2", "sub3", "sub4", "sub5", "field:"}
+
 // LeadMacros are a lead's values for SendMacros: {time} is its creation
 // time, unix; {field:NAME} any of its fields ("" when it has none).
 func LeadMacros(l *store.Lead) Macros {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,17 +24,27 @@ import (
 	"leadhost/store"
 )
 
-// Feed is the store feed the outbox lives in.
-const Feed = "send"
+// The store feeds the outboxes live in.
+const (
+	Feed         = "send"     // new leads to send
+	PostbackFeed = "postback" // status changes to report
+)
 
-// Wants is the outbox's store.Options.FeedFilter part: a lead born new
-// (status 1) in an offer that sends.
-func Wants(offers OfferSource, ev store.Event) bool {
-	if ev.From != 0 || ev.To != store.StatusNew {
+// Wants is the outboxes' store.Options.FeedFilter: for Feed a lead born
+// new (status 1) in an offer that sends; for PostbackFeed any status
+// change in an offer with a [postback] url.
+func Wants(offers OfferSource, feed string, ev store.Event) bool {
+	o, ok := offers.Offer(ev.Offer)
+	if !ok {
 		return false
 	}
-	o, ok := offers.Offer(ev.Offer)
-	return ok && o.Config.Send != nil
+	switch feed {
+	case Feed:
+		return ev.From == 0 && ev.To == store.StatusNew && o.Config.Send != nil
+	case PostbackFeed:
+		return o.Config.Postback != nil && o.Config.Postback.URL != ""
+	}
+	return false
 }
 
 // OfferSource finds an offer as it is now, after any reload.
@@ -73,6 +84,7 @@ type Sender struct {
 	Now       func() time.Time
 
 	feed     *store.Feed
+	postback bool // outgoing postbacks instead of sends
 	wake     chan struct{}
 	mu       sync.Mutex
 	busy     map[string]bool
@@ -107,11 +119,22 @@ type Attempt struct {
 // New makes a sender on st's outbox feed (st must have been opened with
 // Feeds including Feed).
 func New(st *store.Store, offers OfferSource) (*Sender, error) {
-	feed, err := st.Feed(Feed)
+	return newSender(st, offers, Feed)
+}
+
+// NewPostbacks makes a sender of outgoing postbacks: every status change
+// of an offer with [postback] url, one GET per change, on st's
+// PostbackFeed, with the same backoff, rate and circuit as sends.
+func NewPostbacks(st *store.Store, offers OfferSource) (*Sender, error) {
+	return newSender(st, offers, PostbackFeed)
+}
+
+func newSender(st *store.Store, offers OfferSource, feedName string) (*Sender, error) {
+	feed, err := st.Feed(feedName)
 	if err != nil {
 		return nil, err
 	}
-	return &Sender{Store: st, Offers: offers, Client: host.NewPartnerClient(0), feed: feed,
+	return &Sender{Store: st, Offers: offers, Client: host.NewPartnerClient(0), feed: feed, postback: feedName == PostbackFeed,
 		wake: make(chan struct{}, 1), busy: map[string]bool{}, rounds: map[string]uint64{}, breakers: map[string]*breaker{},
 		next: map[string]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e4d))}, nil
 }
@@ -172,8 +195,13 @@ func (s *Sender) dispatch(ctx context.Context) error {
 	}
 	now := s.now()
 	due := map[string][]store.FeedItem{}
+	var waiting uint64 // a lead whose earlier change waits: its later ones wait too
 	for _, it := range items {
+		if it.LeadID == waiting {
+			continue
+		}
 		if it.NotBefore.After(now) {
+			waiting = it.LeadID
 			continue
 		}
 		due[it.Offer] = append(due[it.Offer], it)
@@ -218,11 +246,18 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 		s.mu.Unlock()
 		s.Wake()
 	}()
+	failed := map[uint64]bool{} // leads whose change failed: later ones keep their order
 	for _, it := range items {
 		if ctx.Err() != nil {
 			return
 		}
+		if failed[it.LeadID] {
+			continue
+		}
 		a := s.sendOne(ctx, offer, it)
+		if a != nil && a.Outcome == "retry" {
+			failed[it.LeadID] = true
+		}
 		if a == nil {
 			continue
 		}
@@ -243,6 +278,9 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 // sendOne handles one outbox item. It returns nil when there was nothing
 // to report (the item was done with already).
 func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem) *Attempt {
+	if s.postback {
+		return s.postbackOne(ctx, offerID, it)
+	}
 	a := &Attempt{Offer: offerID, LeadID: it.LeadID, Try: it.Attempts + 1}
 	o, ok := s.Offers.Offer(offerID)
 	if !ok || o.Config.Send == nil || o.Scripts["send.lua"] == nil {
@@ -277,7 +315,7 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 		s.log().Error("send in doubt, held", "offer", offerID, "lead", it.LeadID)
 		return a
 	}
-	s.waitRate(ctx, o)
+	s.waitRate(ctx, o.ID, o.Config.Send.Rate)
 	it, err = s.feed.Begin(ctx, it)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
@@ -288,6 +326,13 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 	// From here the attempt runs to its end even when the host stops.
 	ctx = context.WithoutCancel(ctx)
 	s.attempt(ctx, o, lead, a)
+	s.settle(ctx, it, a)
+	return a
+}
+
+// settle records an attempt's outcome in the outbox.
+func (s *Sender) settle(ctx context.Context, it store.FeedItem, a *Attempt) {
+	offerID := a.Offer
 	switch a.Outcome {
 	case "sent", "rejected":
 		s.ack(ctx, it)
@@ -305,7 +350,89 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 			s.log().Error("send: recording the failure", "lead", it.LeadID, "err", err)
 		}
 	}
+}
+
+// postbackOne reports one status change to the offer's [postback] url.
+// A postback repeats a fact (this lead is now in that status), so one
+// whose outcome a crash left unknown is simply sent again.
+func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedItem) *Attempt {
+	a := &Attempt{Offer: offerID, LeadID: it.LeadID, Try: it.Attempts + 1, Method: "GET"}
+	o, ok := s.Offers.Offer(offerID)
+	if !ok || o.Config.Postback == nil || o.Config.Postback.URL == "" {
+		a.Outcome, a.Err = "dropped", "the offer no longer sends postbacks (no [postback] url)"
+		s.ack(ctx, it)
+		return a
+	}
+	lead, err := s.Store.Get(ctx, it.LeadID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.ack(ctx, it)
+		return nil
+	}
+	if err != nil {
+		s.log().Error("postback: reading the lead", "lead", it.LeadID, "err", err)
+		return nil
+	}
+	if it, err = s.feed.Begin(ctx, it); err != nil {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	m := PostbackMacros(lead, it.Event)
+	a.URL = m.ExpandURL(o.Config.Postback.URL)
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(a.URL)
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	started := time.Now()
+	err = s.Client.DoDeadline(req, resp, time.Now().Add(timeout))
+	a.Duration = time.Since(started)
+	switch {
+	case err != nil:
+		s.fail(offerID, a, fmt.Errorf("GET %s: %v", a.URL, host.DescribeHTTPError(err)), true)
+	case resp.StatusCode() >= 500:
+		a.Status, a.Response = resp.StatusCode(), host.Excerpt(resp.Body(), keepBytes)
+		s.fail(offerID, a, fmt.Errorf("GET %s: status %d", a.URL, a.Status), true)
+	case resp.StatusCode() >= 400:
+		// The tracker refuses this postback; asking again will not help.
+		a.Status, a.Response = resp.StatusCode(), host.Excerpt(resp.Body(), keepBytes)
+		a.Outcome, a.Err = "rejected", fmt.Sprintf("GET %s: status %d", a.URL, a.Status)
+	default:
+		a.Status, a.Response = resp.StatusCode(), host.Excerpt(resp.Body(), keepBytes)
+		a.Outcome = "sent"
+	}
+	s.settle(ctx, it, a)
 	return a
+}
+
+// PostbackMacros are the values of an outgoing postback's macros: {id}
+// {offer} {status} {stage} {reason} of the change; {payout} {currency}
+// the webmaster's payout as the lead has it now; {flow} {subid} and
+// {sub1}…{sub5} (and {field:NAME}) from the lead's fields, "" if absent.
+func PostbackMacros(l *store.Lead, ev store.Event) script.Macros {
+	v := map[string]string{
+		"id": strconv.FormatUint(l.ID, 10), "offer": l.Offer, "ext": l.Ext,
+		"status": strconv.Itoa(int(ev.To)), "stage": store.Stage(ev.To, ev.Reason, nil),
+		"reason": "", "payout": "", "currency": "",
+	}
+	if ev.Reason != 0 {
+		v["reason"] = strconv.Itoa(int(ev.Reason))
+	}
+	if !l.Cash.WM.IsZero() {
+		v["payout"] = l.Cash.WM.String()
+		if l.Cash.CC != 0 {
+			v["currency"] = l.Cash.CC.Code()
+		}
+	}
+	for _, name := range []string{"flow", "subid", "sub1", "sub2", "sub3", "sub4", "sub5"} {
+		v[name] = l.Fields[name]
+	}
+	for k, f := range l.Fields {
+		v["field:"+k] = f
+	}
+	return script.Macros{Values: v, Blank: []string{"field:"}}
 }
 
 // attempt makes the request and runs send.lua on the reply.
@@ -394,19 +521,18 @@ func (s *Sender) ack(ctx context.Context, it store.FeedItem) {
 }
 
 // waitRate keeps an offer's requests at most rate a second.
-func (s *Sender) waitRate(ctx context.Context, o *host.Offer) {
-	rate := o.Config.Send.Rate
+func (s *Sender) waitRate(ctx context.Context, offer string, rate float64) {
 	if rate <= 0 {
 		return
 	}
 	gap := time.Duration(float64(time.Second) / rate)
 	s.mu.Lock()
 	now := time.Now()
-	at := s.next[o.ID]
+	at := s.next[offer]
 	if at.Before(now) {
 		at = now
 	}
-	s.next[o.ID] = at.Add(gap)
+	s.next[offer] = at.Add(gap)
 	s.mu.Unlock()
 	if wait := time.Until(at); wait > 0 {
 		t := time.NewTimer(wait)

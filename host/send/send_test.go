@@ -88,7 +88,7 @@ func newEnv(t *testing.T, o *host.Offer, before func(*store.Store), configure ..
 	t.Helper()
 	src := oneOffer{o}
 	st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed},
-		FeedFilter: func(_ string, ev store.Event) bool { return Wants(src, ev) }})
+		FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,3 +329,86 @@ func TestAnswerThatCannotBeRecordedIsHeld(t *testing.T) {
 		t.Errorf("%d sends, lead %+v, try %+v", p.n(), e.lead(t, b.ID), e.tries[1])
 	}
 }
+
+// Every status change goes to the tracker once, in order (a change that
+// failed holds back the lead's later ones), with the change's own
+// status; a 500 is retried, a 4xx is not.
+func TestOutgoingPostbacks(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []string
+	fails := 1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.URL.RawQuery)
+		if fails > 0 {
+			fails--
+			w.WriteHeader(500)
+			return
+		}
+		if r.URL.Query().Get("status") == "trash" {
+			w.WriteHeader(400) // this tracker takes no trash postbacks
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dir := filepath.Join(t.TempDir(), "tracked")
+	os.MkdirAll(dir, 0o755)
+	b, _ := os.ReadFile("testdata/tracked/offer.toml")
+	os.WriteFile(filepath.Join(dir, "offer.toml"), []byte(strings.ReplaceAll(string(b), "http://tracker.test", srv.URL)), 0o644)
+	o, errs := host.LoadOffer(dir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	src := oneOffer{o}
+	st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed, PostbackFeed},
+		FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pb, err := NewPostbacks(st, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb.BaseDelay, pb.Poll, pb.Log = 20*time.Millisecond, 10*time.Millisecond, slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { pb.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	l, _, err := st.Add(ctx, store.NewLead{Offer: "tracked", Fields: map[string]string{"subid": "clk-9", "sub1": "a b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Edit(ctx, l.ID, store.Patch{Status: ptr(store.StatusProcessing)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first two changes", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 })
+	wm, _ := store.ParseMoney("150")
+	rub, _ := store.CurrencyID("RUB")
+	if _, err := st.Edit(ctx, l.ID, store.Patch{Accept: true, Cash: &store.CashPatch{WM: &wm, CC: &rub}}); err != nil {
+		t.Fatal(err)
+	}
+	trash, _, _ := st.Add(ctx, store.NewLead{Offer: "tracked", Status: store.StatusCancel, Reason: store.ReasonTrash})
+	_ = trash
+	eventually(t, "all postbacks", func() bool {
+		feed, _ := st.Feed(PostbackFeed)
+		items, _ := feed.Pending(ctx, 10)
+		return len(items) == 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		"click=clk-9&lead=1&status=wait&code=1&reason=&sum=&cur=&s1=a+b", // 500: retried
+		"click=clk-9&lead=1&status=wait&code=1&reason=&sum=&cur=&s1=a+b",
+		"click=clk-9&lead=1&status=wait&code=2&reason=&sum=&cur=&s1=a+b",
+		"click=clk-9&lead=1&status=approve&code=6&reason=&sum=150&cur=RUB&s1=a+b",
+		"click=&lead=2&status=trash&code=5&reason=6&sum=&cur=&s1=", // 400: not retried
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tracker got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
