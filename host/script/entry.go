@@ -193,7 +193,8 @@ type HookResult struct {
 // ends well (leads it adds with core.lead.add land at once, idempotent by
 // their key, so that a retried call finds them).
 func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer string, req HookRequest, words *Words, log func(kind, msg string)) (HookResult, error) {
-	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words), Log: log, MayAdd: true}
+	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words), Log: log, MayAdd: true,
+		HTTP: p.httpClient()}
 	defer run.discard()
 	var res HookResult
 	setup := func(e *Env) error {
@@ -294,7 +295,7 @@ type SendOutcome struct {
 // outcome to the lead together with any edits it made.
 func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *store.Lead, resp SendResponse, words *Words, log func(kind, msg string)) (SendOutcome, error) {
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: lead.Offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words),
-		Allowed: map[uint64]bool{lead.ID: true}, Log: log}
+		Allowed: map[uint64]bool{lead.ID: true}, Log: log, HTTP: p.httpClient()}
 	defer run.discard()
 	var out SendOutcome
 	setup := func(e *Env) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
 
 	"leadhost/store"
@@ -35,6 +36,8 @@ type Run struct {
 	MayAdd bool
 	// Log receives core.log, print and refused edits; nil drops them.
 	Log func(kind, msg string)
+	// HTTP makes http.request's requests; nil: the script may make none.
+	HTTP *fasthttp.Client
 
 	Refused []string // edits refused, with why (the batch holds those accepted)
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 )
@@ -114,6 +115,16 @@ type Pool struct {
 	limits Limits
 	mu     sync.Mutex
 	free   []*vm
+
+	httpOnce sync.Once
+	http     *fasthttp.Client // http.request's, made on first use
+}
+
+// httpClient is the pool's client for http.request: one per offer, so
+// that one partner's connections are reused across its runs.
+func (p *Pool) httpClient() *fasthttp.Client {
+	p.httpOnce.Do(func() { p.http = newHTTPClient() })
+	return p.http
 }
 
 // abandonGrace is how long past its deadline a run may take to stop on its

@@ -81,6 +81,7 @@ func newVM(limits Limits) *vm {
 	}
 	v.openJSON()
 	v.openForm()
+	v.openHTTP()
 	v.openCore()
 	v.meta = L.NewTable()
 	v.meta.RawSetString("__index", v.base)

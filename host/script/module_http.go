@@ -1,0 +1,144 @@
+package script
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Limits of http.request: a script's request is part of a webhook's or a
+// send's answer, so it is short, and its answer small.
+const (
+	httpDefaultTimeout = 10 * time.Second
+	httpMaxResponse    = 8 << 20
+)
+
+// newHTTPClient is a pool's client for http.request: no redirects
+// followed, answers over httpMaxResponse refused unread.
+func newHTTPClient() *fasthttp.Client {
+	return &fasthttp.Client{
+		Name:                   "leadhost",
+		MaxResponseBodySize:    httpMaxResponse,
+		MaxConnsPerHost:        32,
+		MaxIdleConnDuration:    30 * time.Second,
+		ReadTimeout:            time.Minute,
+		WriteTimeout:           time.Minute,
+		DisablePathNormalizing: true,
+	}
+}
+
+// http.request{method=, url=, query={}, headers={}, form={} | json=v |
+// body="", timeout=seconds} → response {status, headers (lower-case
+// names), body, json (when the answer is JSON)} or nil, "why". A request
+// that fails is an answer the script handles (nil, why), not an error:
+// partners fail. Its deadline is the sooner of timeout (10 s) and the
+// run's own.
+func (v *vm) openHTTP() {
+	v.registerModule("http", map[string]lua.LGFunction{"request": v.httpRequest})
+}
+
+func (v *vm) httpRequest(L *lua.LState) int {
+	r := v.run
+	if r == nil || r.HTTP == nil {
+		errorf(L, "http.request: only hooks and send.lua make requests")
+	}
+	t := L.CheckTable(1)
+	str := func(key string) string {
+		switch val := t.RawGetString(key).(type) {
+		case *lua.LNilType:
+			return ""
+		case lua.LString:
+			return string(val)
+		default:
+			errorf(L, "http.request: %s is a %s, want a string", key, val.Type())
+			return ""
+		}
+	}
+	target, method, body := str("url"), strings.ToUpper(str("method")), str("body")
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errorf(L, "http.request: url %q: want an absolute http(s) URL", target)
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	if q, ok := t.RawGetString("query").(*lua.LTable); ok {
+		extra := encodeForm(L, q)
+		if extra != "" {
+			if u.RawQuery != "" {
+				u.RawQuery += "&"
+			}
+			u.RawQuery += extra
+		}
+	}
+	if h, ok := t.RawGetString("headers").(*lua.LTable); ok {
+		h.ForEach(func(k, val lua.LValue) { req.Header.Set(k.String(), scalarText(val)) })
+	}
+	switch form, js := t.RawGetString("form"), t.RawGetString("json"); {
+	case form != lua.LNil:
+		ft, ok := form.(*lua.LTable)
+		if !ok {
+			errorf(L, "http.request: form is a %s, want a table", form.Type())
+		}
+		body = encodeForm(L, ft)
+		req.Header.SetContentType("application/x-www-form-urlencoded")
+	case js != lua.LNil:
+		b, err := ToJSON(js)
+		if err != nil {
+			errorf(L, "http.request: json: %v", err)
+		}
+		body = string(b)
+		req.Header.SetContentType("application/json")
+	}
+	if method == "" {
+		method = "GET"
+		if body != "" {
+			method = "POST"
+		}
+	}
+	req.Header.SetMethod(method)
+	req.SetRequestURI(u.String())
+	if body != "" {
+		req.SetBodyString(body)
+	}
+	timeout := httpDefaultTimeout
+	if n, ok := t.RawGetString("timeout").(lua.LNumber); ok && n > 0 {
+		timeout = time.Duration(float64(n) * float64(time.Second))
+	}
+	deadline := time.Now().Add(timeout)
+	if d, ok := L.Context().Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := r.HTTP.DoDeadline(req, resp, deadline); err != nil {
+		why := err.Error()
+		switch {
+		case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+			why = "no answer in time"
+		case errors.Is(err, fasthttp.ErrBodyTooLarge):
+			why = fmt.Sprintf("answer over %d bytes", httpMaxResponse)
+		}
+		L.Push(lua.LNil)
+		L.Push(lua.LString(fmt.Sprintf("%s %s: %s", method, target, why)))
+		return 2
+	}
+	out := L.NewTable()
+	out.RawSetString("status", lua.LNumber(resp.StatusCode()))
+	headers := L.NewTable()
+	resp.Header.VisitAll(func(k, val []byte) { headers.RawSetString(strings.ToLower(string(k)), lua.LString(val)) })
+	out.RawSetString("headers", headers)
+	b := resp.Body()
+	out.RawSetString("body", lua.LString(b))
+	if ct := resp.Header.ContentType(); bytes.Contains(ct, []byte("json")) {
+		if jv, err := FromJSON(L, b); err == nil {
+			out.RawSetString("json", jv)
+		}
+	}
+	L.Push(out)
+	return 1
+}
