@@ -412,3 +412,22 @@ func TestOutgoingPostbacks(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A partner that is down (nothing listens): retried, the lead stays new.
+func TestPartnerDown(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // nothing listens there any more
+	e := newEnv(t, partnerAt(t, base, ""), nil)
+	l := e.add(t, "partner", map[string]string{"phone": "7"})
+	eventually(t, "two tries", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) >= 2 })
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if a := e.tries[0]; a.Outcome != "retry" || !strings.Contains(a.Err, "connection refused") || a.Next.IsZero() {
+		t.Errorf("first try %+v", a)
+	}
+	if got := e.lead(t, l.ID); got.Status != store.StatusNew {
+		t.Errorf("lead %+v", got)
+	}
+}
