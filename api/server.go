@@ -48,6 +48,9 @@ type Server struct {
 	Store   *store.Store
 	MaxBody int // request bodies over it are refused with 413
 	Log     *slog.Logger
+	// NoJournal leaves inbound calls out of the journal (to measure what
+	// journaling costs).
+	NoJournal bool
 }
 
 // HTTP is the fasthttp server for s, with its limits.
@@ -113,12 +116,38 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 		c.SetContentType(jsonContentType)
 		c.SetBodyString(`{"ok":true}`)
 	case strings.HasPrefix(path, "/hook/"):
+		started := time.Now()
 		s.hook(c, strings.TrimPrefix(path, "/hook/"))
+		s.journal(c, "hook", strings.TrimPrefix(path, "/hook/"), started)
 	case strings.HasPrefix(path, "/postback/"):
+		started := time.Now()
 		s.postback(c, strings.TrimPrefix(path, "/postback/"))
+		s.journal(c, "postback", strings.TrimPrefix(path, "/postback/"), started)
 	default:
 		writeError(c, fasthttp.StatusNotFound, "no such route: "+path)
 	}
+}
+
+// journal records an inbound call, answered or refused, with the raw
+// request as it came (to replay it) and the answer.
+func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time.Time) {
+	if s.NoJournal {
+		return
+	}
+	offerID, _, _ := strings.Cut(rest, "/")
+	status, version := "ok", uint64(0)
+	if c.Response.StatusCode() >= 400 {
+		status = "error"
+	}
+	if o, ok := s.Offers.Offer(offerID); ok {
+		version = o.Version
+	}
+	s.Store.Record(store.JournalEntry{
+		Offer: offerID, Kind: kind, Status: status, Duration: time.Since(started), Version: version,
+		Summary:  fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), c.Response.StatusCode()),
+		Request:  c.Request.String(),
+		Response: string(c.Response.Body()),
+	})
 }
 
 // hook runs /hook/<offer>[/<name>].

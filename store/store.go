@@ -59,6 +59,9 @@ type Options struct {
 	// GCInterval is how often the value log is garbage collected; 0 means
 	// 10 minutes, negative disables it.
 	GCInterval time.Duration
+	// JournalTTL says how long an offer's journal entries are kept; nil
+	// or 0: DefaultJournalTTL.
+	JournalTTL func(offer string) time.Duration
 }
 
 // Store is the lead database. It is safe for concurrent use.
@@ -76,6 +79,7 @@ type Store struct {
 
 	commit *committer
 	subs   subscribers
+	jr     *journal
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -127,6 +131,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: sequences: %w", err)
 	}
 	s.commit = newCommitter(s)
+	s.startJournal()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.commit.loop() }()
 	if gc := opts.GCInterval; gc >= 0 && !opts.InMemory {
@@ -192,6 +197,7 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.commit.stop()
+		s.stopJournal()
 		close(s.closed)
 		s.bg.Wait()
 		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release(), s.db.Close())

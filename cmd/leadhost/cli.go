@@ -25,6 +25,10 @@ commands:
   check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
               run one status check of OFFER now: prints each request, the
               answer and the edits (--dry-run: edits shown, not committed)
+  journal [--offer O] [--kind K] [--status ok|error] [--since 1h] [--limit N] [--json] [--raw]
+              the operation journal, newest first: every webhook and
+              postback (raw request kept), send, check run and reload;
+              phones and e-mails masked unless --raw
   bench hook [--duration 10s] [--concurrency 64] [--no-fsync]
               load the webhook → durable lead path, side by side with a
               bare fasthttp handler: req/s, p50, p99
@@ -65,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCheck(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "journal":
+		return runJournal(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadhost: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage

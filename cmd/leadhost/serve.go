@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,6 +97,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	sender.Log, sender.BaseDelay, sender.Poll = log, cfg.sendBackoff, cfg.sendPoll
 	sender.OnAttempt = func(a *send.Attempt) {
 		log.Info("send", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", a.Err)
+		journalAttempt(st, reg, "send", a)
 	}
 	postbacks, err := send.NewPostbacks(st, reg)
 	if err != nil {
@@ -105,6 +107,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	postbacks.Log, postbacks.BaseDelay, postbacks.Poll = log, cfg.sendBackoff, cfg.sendPoll
 	postbacks.OnAttempt = func(a *send.Attempt) {
 		log.Info("postback", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "err", a.Err)
+		journalAttempt(st, reg, "postback-out", a)
 	}
 	unsubscribe := st.Subscribe(func(ev store.Event) {
 		if ev.From == 0 && ev.To == store.StatusNew {
@@ -115,6 +118,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
 		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
 			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", r.Error())
+		journalCheck(st, r)
 	}}
 	srv := (&api.Server{Offers: reg, Store: st, Log: log}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
@@ -136,7 +140,11 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 			}
 		}()
 	}
-	run("reload", func() error { return reg.Watch(ctx, log, host.WatchOptions{}) })
+	run("reload", func() error {
+		return reg.Watch(ctx, log, host.WatchOptions{OnReload: func(changes []string, err error) {
+			journalReload(st, reg, changes, err)
+		}})
+	})
 	run("scheduler", func() error { return sched.Run(ctx) })
 	run("sender", func() error { return sender.Run(ctx) })
 	run("postbacks", func() error { return postbacks.Run(ctx) })
@@ -176,4 +184,73 @@ func explainOpen(err error) string {
 		return msg + " (another leadhost uses this --data folder: stop it, or point this one elsewhere)"
 	}
 	return msg
+}
+
+// journalAttempt records a send or an outgoing postback.
+func journalAttempt(st *store.Store, reg *host.Registry, kind string, a *send.Attempt) {
+	status := "ok"
+	if a.Outcome != "sent" && a.Outcome != "rejected" {
+		status = "error"
+	}
+	var version uint64
+	if o, ok := reg.Offer(a.Offer); ok {
+		version = o.Version
+	}
+	detail, _ := json.Marshal(a)
+	st.Record(store.JournalEntry{Offer: a.Offer, Kind: kind, Status: status, Duration: a.Duration, Version: version,
+		Summary:  fmt.Sprintf("lead %d try %d: %s %s → %d %s", a.LeadID, a.Try, a.Method, a.URL, a.Status, a.Outcome),
+		Request:  a.Body,
+		Response: a.Response,
+		Detail:   detail})
+}
+
+// journalCheck records a check run: its requests and answers (cut), and
+// its edits while they are few.
+func journalCheck(st *store.Store, r *check.Report) {
+	status := "ok"
+	if r.Err != nil && !r.Stopped {
+		status = "error"
+	}
+	kept := *r
+	if len(kept.Edits) > 200 {
+		kept.Edits = kept.Edits[:200] // the summary counts them all
+	}
+	if len(kept.Exchanges) > 50 {
+		kept.Exchanges = kept.Exchanges[:50]
+	}
+	detail, _ := json.Marshal(&kept)
+	st.Record(store.JournalEntry{At: r.Started, Offer: r.Offer, Kind: "check", Status: status, Duration: r.Duration, Version: r.Version,
+		Summary: fmt.Sprintf("%s: %d leads, %d requests, %d edits%s", r.Mode, r.Leads, len(r.Exchanges), len(r.Edits), errSuffix(r.Error())),
+		Detail:  detail})
+}
+
+// journalReload records what a reload changed: each offer loaded,
+// unloaded, or not loaded with its problems (file:line).
+func journalReload(st *store.Store, reg *host.Registry, changes []string, err error) {
+	if err != nil {
+		st.Record(store.JournalEntry{Kind: "reload", Status: "error", Summary: err.Error()})
+		return
+	}
+	for _, change := range changes {
+		offer, _, _ := strings.Cut(change, ":")
+		e := store.JournalEntry{Offer: offer, Kind: "reload", Status: "ok", Summary: change}
+		if o, ok := reg.Offer(offer); ok {
+			e.Version = o.Version
+		}
+		if errs := reg.Errors()[offer]; len(errs) > 0 {
+			msgs := make([]string, len(errs))
+			for i, le := range errs {
+				msgs[i] = le.Error()
+			}
+			e.Status, e.Summary = "error", change+": "+strings.Join(msgs, "; ")
+		}
+		st.Record(e)
+	}
+}
+
+func errSuffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return "; " + msg
 }

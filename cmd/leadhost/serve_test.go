@@ -174,6 +174,14 @@ func TestGetcourseToOfferum(t *testing.T) {
 		t.Errorf("body %v\nwant %v", c.Form, wantForm)
 	}
 
+	// The journal has the call as it came (to replay it) and the send.
+	eventually(t, "the hook and the send journaled", func() bool {
+		hooks, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Offer: "getcourse-offerum", Kind: "hook"})
+		sends, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: "send"})
+		return len(hooks) == 1 && strings.Contains(hooks[0].Request, "GET /hook/getcourse-offerum?token=") &&
+			strings.Contains(hooks[0].Response, `"created":true`) && len(sends) == 1 && sends[0].Status == "ok"
+	})
+
 	// Getcourse calls again (a retry, a double click): the same lead.
 	code, reply = getcourseCall(t, h)
 	if code != 200 || reply["lead"] != float64(1) || reply["created"] != false {
@@ -181,13 +189,22 @@ func TestGetcourseToOfferum(t *testing.T) {
 	}
 	// And after a restart, nothing is sent again.
 	stop()
-	h, _ = startTestHost(t, data, scripts)
+	h, stop = startTestHost(t, data, scripts)
 	time.Sleep(300 * time.Millisecond) // a few outbox polls
 	if n := len(of.calls()); n != 1 {
 		t.Errorf("offerum got %d calls in all, want 1", n)
 	}
 	if page, _ := h.st.List(context.Background(), store.Query{Offer: "getcourse-offerum"}); len(page.Leads) != 1 {
 		t.Errorf("%d leads, want 1", len(page.Leads))
+	}
+	stop()
+	code, out, errOut := leadhost(t, "", "journal", "--data", data, "--offer", "getcourse-offerum")
+	if code != exitOK || !strings.Contains(out, "hook") || !strings.Contains(out, "GET /hook/getcourse-offerum → 200") {
+		t.Errorf("journal: %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = leadhost(t, "", "journal", "--data", data, "--kind", "hook", "--json", "--limit", "1")
+	if code != exitOK || strings.Contains(out, "000-11-22") || !strings.Contains(out, `phone=%2B7***22`) {
+		t.Errorf("journal --json does not mask the phone: %s", out)
 	}
 }
 

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"leadhost/store"
+)
+
+// runJournal is `leadhost journal`: the operation journal, newest first,
+// phones and e-mails masked unless --raw.
+func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("leadhost journal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "./data", "database directory")
+	var q store.JournalQuery
+	fs.StringVar(&q.Offer, "offer", "", "only this offer")
+	fs.StringVar(&q.Kind, "kind", "", "only this kind: hook, postback, send, postback-out, check, reload")
+	fs.StringVar(&q.Status, "status", "", "only ok or error")
+	fs.IntVar(&q.Limit, "limit", 20, "entries to show")
+	since := fs.Duration("since", 0, "only the last ... (e.g. 1h)")
+	asJSON := fs.Bool("json", false, "whole entries as JSON lines, requests and answers included")
+	raw := fs.Bool("raw", false, "show phones and e-mails unmasked")
+	if rest, err := parseInterleaved(fs, args); err != nil {
+		return exitUsage
+	} else if len(rest) > 0 {
+		fmt.Fprintf(stderr, "leadhost journal: unexpected %q\n", rest)
+		return exitUsage
+	}
+	if *since > 0 {
+		q.Since = time.Now().Add(-*since)
+	}
+	st, err := store.Open(store.Options{Dir: *dataDir, GCInterval: -1})
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost: %v\n", explainOpen(err))
+		return exitError
+	}
+	defer st.Close()
+	entries, next, err := st.JournalList(ctx, q)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost journal: %v\n", explain(err))
+		return exitError
+	}
+	enc := json.NewEncoder(stdout)
+	for _, e := range entries {
+		if !*raw {
+			e = e.Masked()
+		}
+		if *asJSON {
+			enc.Encode(e)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s  %-12s %-18s %-5s %8s  %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Offer, e.Status,
+			e.Duration.Round(time.Millisecond), e.Summary)
+	}
+	if next != "" && !*asJSON {
+		fmt.Fprintf(stdout, "… more: --limit %d for more\n", q.Limit*2)
+	}
+	return exitOK
+}

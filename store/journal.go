@@ -1,0 +1,320 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The operation journal (SPEC §5): every call that came in, every request
+// that went out, every check run — what it was, how it ended, and the raw
+// request so that a webhook can be replayed. Entries expire by Badger TTL
+// (Options.JournalTTL). They are written by a background writer in
+// batches, off the path of the call they record; Close writes what is
+// queued.
+//
+//	j inv                   → entry (inv = ^id: newest first)
+//	J offer 0 inv           → (empty)   by offer
+//	K kind 0 inv            → (empty)   by kind
+
+// JournalEntry is one journaled operation.
+type JournalEntry struct {
+	ID       uint64          `json:"id"` // time-ordered; set by Record
+	At       time.Time       `json:"at"`
+	Offer    string          `json:"offer,omitempty"`
+	Kind     string          `json:"kind"`   // hook, postback, send, postback-out, check, reload …
+	Status   string          `json:"status"` // ok | error
+	Duration time.Duration   `json:"duration_ns"`
+	Version  uint64          `json:"version,omitempty"` // of the offer's scripts
+	Summary  string          `json:"summary"`
+	Request  string          `json:"request,omitempty"`  // raw: a webhook as it came, for replay
+	Response string          `json:"response,omitempty"` // what was answered or came back (truncated)
+	Detail   json.RawMessage `json:"detail,omitempty"`   // the kind's own report (a check run's edits …)
+}
+
+// JournalQuery selects entries, newest first.
+type JournalQuery struct {
+	Offer, Kind, Status string
+	Since               time.Time // not older than this
+	Cursor              string    // from the previous page
+	Limit               int       // default 50, at most 1000
+}
+
+// DefaultJournalTTL is how long entries are kept unless Options.JournalTTL
+// says otherwise for an offer.
+const DefaultJournalTTL = 30 * 24 * time.Hour
+
+const (
+	kindJournal        = 'j'
+	kindJournalByOffer = 'J'
+	kindJournalByKind  = 'K'
+	journalQueue       = 4096
+	maxJournalBody     = 64 << 10
+)
+
+// journal is the background writer.
+type journal struct {
+	mu      sync.Mutex
+	lastID  uint64
+	sending sync.RWMutex // Record holds it to send; stop takes it to close the queue
+	stopped bool
+	queue   chan JournalEntry
+	done    chan struct{}
+}
+
+func (s *Store) startJournal() {
+	s.jr = &journal{queue: make(chan JournalEntry, journalQueue), done: make(chan struct{})}
+	go s.journalLoop()
+}
+
+// Record queues entries for the journal and returns at once; a full queue
+// makes it wait (the journal keeps up or slows its writers, it does not
+// drop). It sets each entry's ID and, when zero, its time.
+func (s *Store) Record(entries ...JournalEntry) {
+	s.jr.sending.RLock()
+	defer s.jr.sending.RUnlock()
+	if s.jr.stopped {
+		return
+	}
+	for _, e := range entries {
+		if e.At.IsZero() {
+			e.At = s.now().UTC()
+		}
+		e.ID = s.jr.nextID(e.At)
+		e.Request = capBody(e.Request)
+		e.Response = capBody(e.Response)
+		s.jr.queue <- e
+	}
+}
+
+func capBody(b string) string {
+	if len(b) > maxJournalBody {
+		return b[:maxJournalBody] + "… (cut)"
+	}
+	return b
+}
+
+var (
+	emailPattern  = regexp.MustCompile(`([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
+	phonePattern  = regexp.MustCompile(`(?i)(\+|%2B)?\d(?:[\d ()+\-]|%20|%28|%29|%2D)*\d`)
+	urlSeparators = strings.NewReplacer("%20", "", "%28", "", "%29", "", "%2D", "", "%2d", "")
+	datePattern   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`)
+)
+
+// MaskContacts hides phone numbers and e-mail addresses in text, as the
+// journal shows it (SPEC §6): a run of 10 to 15 digits (spaces, dashes,
+// brackets and URL-encoding allowed between them; dates left alone)
+// keeps its first digit and last two — +7 (999) 000-11-22 → +7***22 —
+// and an address its first letter and domain: i***@example.com. What is
+// stored stays whole, so that a webhook can be replayed.
+func MaskContacts(text string) string {
+	text = emailPattern.ReplaceAllString(text, "${1}***${2}${3}")
+	return phonePattern.ReplaceAllStringFunc(text, func(m string) string {
+		if datePattern.MatchString(m) {
+			return m
+		}
+		sign, rest := "", m
+		for _, p := range []string{"+", "%2B"} {
+			if strings.HasPrefix(rest, p) {
+				sign, rest = p, rest[len(p):]
+			}
+		}
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, urlSeparators.Replace(rest))
+		if len(digits) < 10 || len(digits) > 15 {
+			return m
+		}
+		return sign + digits[:1] + "***" + digits[len(digits)-2:]
+	})
+}
+
+// Masked is e as the journal shows it: contacts masked everywhere.
+func (e JournalEntry) Masked() JournalEntry {
+	e.Summary, e.Request, e.Response = MaskContacts(e.Summary), MaskContacts(e.Request), MaskContacts(e.Response)
+	if len(e.Detail) > 0 {
+		e.Detail = json.RawMessage(MaskContacts(string(e.Detail)))
+	}
+	return e
+}
+
+// nextID is the entry's time in nanoseconds, made unique.
+func (j *journal) nextID(at time.Time) uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	id := uint64(at.UnixNano())
+	if id <= j.lastID {
+		id = j.lastID + 1
+	}
+	j.lastID = id
+	return id
+}
+
+func (s *Store) journalLoop() {
+	defer close(s.jr.done)
+	batch := make([]JournalEntry, 0, 256)
+	for {
+		select {
+		case e, ok := <-s.jr.queue:
+			if !ok {
+				return
+			}
+			batch = append(batch[:0], e)
+		fill:
+			for len(batch) < cap(batch) {
+				select {
+				case e, ok := <-s.jr.queue:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, e)
+				default:
+					break fill
+				}
+			}
+			if err := s.writeJournal(batch); err != nil {
+				s.log.Error("writing the journal", "entries", len(batch), "err", err)
+			}
+		}
+	}
+}
+
+func (s *Store) writeJournal(batch []JournalEntry) error {
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range batch {
+		e := &batch[i]
+		ttl := DefaultJournalTTL
+		if s.opts.JournalTTL != nil {
+			if d := s.opts.JournalTTL(e.Offer); d > 0 {
+				ttl = d
+			}
+		}
+		v, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		inv := ^e.ID
+		for _, kv := range [][2][]byte{
+			{appendU64([]byte{kindJournal}, inv), v},
+			{appendU64(offerPrefix(kindJournalByOffer, e.Offer), inv), nil},
+			{appendU64(offerPrefix(kindJournalByKind, e.Kind), inv), nil},
+		} {
+			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
+				return err
+			}
+		}
+	}
+	return wb.Flush()
+}
+
+// stopJournal writes what is queued; called by Close.
+func (s *Store) stopJournal() {
+	s.jr.sending.Lock()
+	s.jr.stopped = true
+	close(s.jr.queue)
+	s.jr.sending.Unlock()
+	<-s.jr.done
+}
+
+// JournalGet returns one entry.
+func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error) {
+	var e *JournalEntry
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		v, ok, err := getValue(txn, appendU64([]byte{kindJournal}, ^id))
+		if err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("journal entry %d: %w", id, ErrNotFound)
+			}
+			return err
+		}
+		e = &JournalEntry{}
+		return json.Unmarshal(v, e)
+	})
+	return e, err
+}
+
+// JournalList returns entries newest first, read from the offer's or the
+// kind's index when the query names one, and the cursor of the next page
+// ("" at the end).
+func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry, string, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultPageSize
+	}
+	limit = min(limit, maxPageSize)
+	var prefix []byte
+	switch {
+	case q.Offer != "":
+		prefix = offerPrefix(kindJournalByOffer, q.Offer)
+	case q.Kind != "":
+		prefix = offerPrefix(kindJournalByKind, q.Kind)
+	default:
+		prefix = []byte{kindJournal}
+	}
+	start := prefix
+	if q.Cursor != "" {
+		b, err := cursorEncoding.DecodeString(q.Cursor)
+		if err != nil || len(b) != 8 {
+			return nil, "", fmt.Errorf("journal cursor %q: %w", q.Cursor, ErrInvalid)
+		}
+		start = append(append([]byte(nil), prefix...), b...)
+	}
+	var out []JournalEntry
+	next := ""
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: prefix[0] == kindJournal, PrefetchSize: 64})
+		defer it.Close()
+		for it.Seek(start); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			key := it.Item().Key()
+			inv := binary.BigEndian.Uint64(key[len(key)-8:])
+			if q.Cursor != "" && len(out) == 0 && string(key) == string(start) {
+				continue // the cursor's own entry was on the last page
+			}
+			var raw []byte
+			var err error
+			if prefix[0] == kindJournal {
+				raw, err = it.Item().ValueCopy(nil)
+			} else {
+				var ok bool
+				raw, ok, err = getValue(txn, appendU64([]byte{kindJournal}, inv))
+				if !ok && err == nil {
+					continue // expired between the index and the entry
+				}
+			}
+			if err != nil {
+				return err
+			}
+			var e JournalEntry
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return fmt.Errorf("journal entry: %w", errCorrupt)
+			}
+			if !q.Since.IsZero() && e.At.Before(q.Since) {
+				break // newest first: the rest are older still
+			}
+			if (q.Kind != "" && e.Kind != q.Kind) || (q.Status != "" && e.Status != q.Status) || (q.Offer != "" && e.Offer != q.Offer) {
+				continue
+			}
+			if len(out) == limit {
+				next = cursorEncoding.EncodeToString(appendU64(nil, ^out[len(out)-1].ID))
+				break
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, next, err
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Entries come back newest first, by offer, by kind and by status, paged
+// by cursor, and survive a reopen; queued entries are written by Close.
+func TestJournal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	opts := Options{Dir: dir, NoSync: true, GCInterval: -1}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i := range 120 {
+		offer, kind, status := "a", "hook", "ok"
+		if i%2 == 1 {
+			offer = "b"
+		}
+		if i%3 == 0 {
+			kind = "send"
+		}
+		if i%10 == 0 {
+			status = "error"
+		}
+		s.Record(JournalEntry{At: at.Add(time.Duration(i) * time.Second), Offer: offer, Kind: kind, Status: status,
+			Summary: fmt.Sprint(i), Request: "GET /hook/" + offer})
+	}
+	if err := s.Close(); err != nil { // writes what is queued
+		t.Fatal(err)
+	}
+	if s, err = Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	all := func(q JournalQuery) []string {
+		var out []string
+		for {
+			page, next, err := s.JournalList(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page {
+				out = append(out, e.Summary)
+			}
+			if next == "" {
+				return out
+			}
+			q.Cursor = next
+		}
+	}
+	if got := all(JournalQuery{Limit: 7}); len(got) != 120 || got[0] != "119" || got[119] != "0" {
+		t.Errorf("all: %d entries, first %v", len(got), got[:3])
+	}
+	if got := all(JournalQuery{Offer: "b", Limit: 9}); len(got) != 60 || got[0] != "119" || got[1] != "117" {
+		t.Errorf("offer b: %d, %v", len(got), got[:3])
+	}
+	if got := all(JournalQuery{Kind: "send", Status: "error", Limit: 3}); fmt.Sprint(got) != "[90 60 30 0]" {
+		t.Errorf("send errors: %v", got)
+	}
+	if got := all(JournalQuery{Offer: "a", Since: at.Add(110 * time.Second)}); fmt.Sprint(got) != "[118 116 114 112 110]" {
+		t.Errorf("since: %v", got)
+	}
+	page, _, _ := s.JournalList(ctx, JournalQuery{Limit: 1})
+	e, err := s.JournalGet(ctx, page[0].ID)
+	if err != nil || e.Summary != "119" || e.Request != "GET /hook/b" {
+		t.Errorf("get: %+v %v", e, err)
+	}
+	if _, err := s.JournalGet(ctx, 42); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get unknown: %v", err)
+	}
+	if _, _, err := s.JournalList(ctx, JournalQuery{Cursor: "!!"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+func TestMaskContacts(t *testing.T) {
+	for in, want := range map[string]string{
+		"phone=%2B7%20(999)%20000-11-22&x=1": "phone=%2B7***22&x=1",
+		"call +7 (999) 000-11-22 now":        "call +7***22 now",
+		"79990001122":                        "7***22",
+		"phone=%2B7+%28999%29+000-11-22&n=1": "phone=%2B7***22&n=1",
+		"short 1234567 and 12:30":            "short 1234567 and 12:30",
+		"email=ivan%40example.com":           "email=i***%40example.com",
+		"ivan.petrov@mail.ru wrote":          "i***@mail.ru wrote",
+		"order=GC-100500&cost=4990":          "order=GC-100500&cost=4990",
+		"lead 12345 at 2026-11-22":           "lead 12345 at 2026-11-22",
+	} {
+		if got := MaskContacts(in); got != want {
+			t.Errorf("MaskContacts(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
