@@ -17,12 +17,11 @@ import (
 // that went out, every check run — what it was, how it ended, and the raw
 // request so that a webhook can be replayed. Entries expire by Badger TTL
 // (Options.JournalTTL). They are written by a background writer in
-// batches, off the path of the call they record; Close writes what is
-// queued.
+// batches, off the path of the call they record, to a Badger of their own
+// (journalOptions); Close writes what is queued.
 //
 //	j inv                   → entry (inv = ^id: newest first)
 //	J offer 0 inv           → (empty)   by offer
-//	K kind 0 inv            → (empty)   by kind
 
 // JournalEntry is one journaled operation.
 type JournalEntry struct {
@@ -54,7 +53,6 @@ const DefaultJournalTTL = 30 * 24 * time.Hour
 const (
 	kindJournal        = 'j'
 	kindJournalByOffer = 'J'
-	kindJournalByKind  = 'K'
 	journalQueue       = 4096
 	maxJournalBody     = 64 << 10
 )
@@ -162,7 +160,7 @@ func (j *journal) nextID(at time.Time) uint64 {
 
 func (s *Store) journalLoop() {
 	defer close(s.jr.done)
-	batch := make([]JournalEntry, 0, 256)
+	batch := make([]JournalEntry, 0, 1024)
 	for {
 		select {
 		case e, ok := <-s.jr.queue:
@@ -190,7 +188,7 @@ func (s *Store) journalLoop() {
 }
 
 func (s *Store) writeJournal(batch []JournalEntry) error {
-	wb := s.db.NewWriteBatch()
+	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
 	for i := range batch {
 		e := &batch[i]
@@ -208,7 +206,6 @@ func (s *Store) writeJournal(batch []JournalEntry) error {
 		for _, kv := range [][2][]byte{
 			{appendU64([]byte{kindJournal}, inv), v},
 			{appendU64(offerPrefix(kindJournalByOffer, e.Offer), inv), nil},
-			{appendU64(offerPrefix(kindJournalByKind, e.Kind), inv), nil},
 		} {
 			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
 				return err
@@ -230,7 +227,7 @@ func (s *Store) stopJournal() {
 // JournalGet returns one entry.
 func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error) {
 	var e *JournalEntry
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.journalView(ctx, func(txn *badger.Txn) error {
 		v, ok, err := getValue(txn, appendU64([]byte{kindJournal}, ^id))
 		if err != nil || !ok {
 			if err == nil {
@@ -244,9 +241,9 @@ func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error
 	return e, err
 }
 
-// JournalList returns entries newest first, read from the offer's or the
-// kind's index when the query names one, and the cursor of the next page
-// ("" at the end).
+// JournalList returns entries newest first, read from the offer's index
+// when the query names one (kind, status and time filter as it reads),
+// and the cursor of the next page ("" at the end).
 func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -254,12 +251,9 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 	}
 	limit = min(limit, maxPageSize)
 	var prefix []byte
-	switch {
-	case q.Offer != "":
+	if q.Offer != "" {
 		prefix = offerPrefix(kindJournalByOffer, q.Offer)
-	case q.Kind != "":
-		prefix = offerPrefix(kindJournalByKind, q.Kind)
-	default:
+	} else {
 		prefix = []byte{kindJournal}
 	}
 	start := prefix
@@ -272,7 +266,7 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 	}
 	var out []JournalEntry
 	next := ""
-	err := s.view(ctx, func(txn *badger.Txn) error {
+	err := s.journalView(ctx, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: prefix[0] == kindJournal, PrefetchSize: 64})
 		defer it.Close()
 		for it.Seek(start); it.Valid(); it.Next() {
@@ -317,4 +311,16 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 		return nil
 	})
 	return out, next, err
+}
+
+func (s *Store) journalView(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	return s.jdb.View(fn)
 }

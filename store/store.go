@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,7 @@ type Options struct {
 // Store is the lead database. It is safe for concurrent use.
 type Store struct {
 	db       *badger.DB
+	jdb      *badger.DB // the journal's (journal.go)
 	opts     Options
 	reasons  *ReasonTable
 	policies atomic.Pointer[policiesBox]
@@ -121,6 +123,10 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
 	s.db = db
+	if s.jdb, err = badger.Open(journalOptions(opts, s.log)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
+	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
 	// short are skipped, never reused.
 	if s.leadSeq, err = db.GetSequence(seqLeadKey, 1000); err == nil {
@@ -128,6 +134,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	if err != nil {
 		db.Close()
+		s.jdb.Close()
 		return nil, fmt.Errorf("store: sequences: %w", err)
 	}
 	s.commit = newCommitter(s)
@@ -178,6 +185,34 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	return o
 }
 
+// journalOptions are the journal's own Badger, in <Dir>/journal: small
+// and never fsync'd, so that journaling neither waits for the disk nor
+// competes with the leads' commits and compactions. A machine crash may
+// lose the last journal entries; leads are not affected.
+func journalOptions(opts Options, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(filepath.Join(opts.Dir, "journal")).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(false).
+		WithLogger(badgerLogger{log}).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(16).
+		WithNumCompactors(2).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(4 << 20).
+		WithValueThreshold(1 << 10).
+		WithValueLogFileSize(64 << 20).
+		WithCompression(options.Snappy).
+		WithMetricsEnabled(false).
+		WithNumGoroutines(2).
+		WithDetectConflicts(false)
+	if opts.InMemory {
+		o.Dir, o.ValueDir = "", ""
+	}
+	return o
+}
+
 // SetPolicies replaces the per-offer policies, e.g. after a reload of the
 // offers' settings. Edits already running finish with the old ones.
 func (s *Store) SetPolicies(p Policies) { s.policies.Store(&policiesBox{p}) }
@@ -200,7 +235,7 @@ func (s *Store) Close() error {
 		s.stopJournal()
 		close(s.closed)
 		s.bg.Wait()
-		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release(), s.db.Close())
+		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release(), s.db.Close(), s.jdb.Close())
 	})
 	return err
 }
@@ -215,12 +250,14 @@ func (s *Store) gcLoop(every time.Duration) {
 		case <-t.C:
 			// One RunValueLogGC call rewrites at most one file; repeat
 			// until there is nothing worth rewriting.
-			for i := 0; i < 16; i++ {
-				if err := s.db.RunValueLogGC(0.5); err != nil {
-					if !errors.Is(err, badger.ErrNoRewrite) {
-						s.log.Warn("value log GC", "err", err)
+			for _, db := range []*badger.DB{s.db, s.jdb} {
+				for i := 0; i < 16; i++ {
+					if err := db.RunValueLogGC(0.5); err != nil {
+						if !errors.Is(err, badger.ErrNoRewrite) {
+							s.log.Warn("value log GC", "err", err)
+						}
+						break
 					}
-					break
 				}
 			}
 		}

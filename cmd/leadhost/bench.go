@@ -40,6 +40,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	conc := fs.Int("concurrency", 64, "requests in flight at once")
 	noSync := fs.Bool("no-fsync", false, "the store without fsync")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the leadhost phase to this file")
+	noJournal := fs.Bool("no-journal", false, "the main phases without journaling the calls")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -83,7 +84,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	hctx, stop := context.WithCancel(ctx)
 	h, err := startHost(hctx, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, "data"), scripts: filepath.Join(dir, "scripts"),
-		noSync: *noSync, log: slog.New(slog.DiscardHandler)})
+		noSync: *noSync, noJournal: *noJournal, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		stop()
 		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
@@ -108,8 +109,48 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	half := l.rate / 2
 	p := load(ctx, "http://"+h.addr.String(), "p", *conc, *duration, half)
 	p.print(stdout, fmt.Sprintf("leadhost at half load (%.0f/s)", half))
+
+	stop()
+	h.wait()
+	// What the journal costs: two fresh hosts, one journaling its calls
+	// and one not, side by side, phases alternating twice so that the
+	// machine's drift falls on both alike.
+	fresh := func(name string, noJournal bool) (*runningHost, func(), error) {
+		c, cancel := context.WithCancel(ctx)
+		fh, err := startHost(c, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, name), scripts: filepath.Join(dir, "scripts"),
+			noSync: *noSync, noJournal: noJournal, log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			cancel()
+			return nil, nil, err
+		}
+		return fh, func() { cancel(); fh.wait() }, nil
+	}
+	jh, jstop, err := fresh("data-journal", false)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+		return exitError
+	}
+	defer jstop()
+	nh, nstop, err := fresh("data-nojournal", true)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+		return exitError
+	}
+	defer nstop()
+	load(ctx, "http://"+jh.addr.String(), "u", *conc, time.Second, 0)
+	load(ctx, "http://"+nh.addr.String(), "v", *conc, time.Second, 0)
+	var jl, nj loadResult
+	for round := range 2 {
+		a := load(ctx, "http://"+jh.addr.String(), fmt.Sprintf("j%d-", round), *conc, *duration/2, 0)
+		n := load(ctx, "http://"+nh.addr.String(), fmt.Sprintf("n%d-", round), *conc, *duration/2, 0)
+		jl, nj = jl.merge(a, round), nj.merge(n, round)
+	}
+	fmt.Fprintln(stdout)
+	jl.print(stdout, "journal on (alternating)")
+	nj.print(stdout, "journal off (alternating)")
 	fmt.Fprintf(stdout, "\nleadhost / bare: %.0f%% (target ≥ 50%%); p99 at half load %s (target < 10ms)\n",
 		100*l.rate/b.rate, p.p99.Round(10*time.Microsecond))
+	fmt.Fprintf(stdout, "journaling costs %.0f%% of webhook throughput (target < 20%%)\n", 100*(1-jl.rate/nj.rate))
 	return exitOK
 }
 
@@ -118,6 +159,15 @@ type loadResult struct {
 	rate     float64
 	p50, p99 time.Duration
 	errors   int
+}
+
+// merge averages two rounds' figures (the percentiles too: close enough
+// for a comparison in one run).
+func (r loadResult) merge(o loadResult, round int) loadResult {
+	if round == 0 {
+		return o
+	}
+	return loadResult{rate: (r.rate + o.rate) / 2, p50: (r.p50 + o.p50) / 2, p99: (r.p99 + o.p99) / 2, errors: r.errors + o.errors}
 }
 
 func (r loadResult) print(w io.Writer, name string) {

@@ -56,6 +56,7 @@ type hostConfig struct {
 	log                   *slog.Logger
 	sendBackoff           time.Duration // first retry of a send; 0: send.DefaultBaseDelay
 	sendPoll              time.Duration // 0: a second
+	noJournal             bool          // inbound calls left out of the journal (bench)
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -120,7 +121,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", r.Error())
 		journalCheck(st, r)
 	}}
-	srv := (&api.Server{Offers: reg, Store: st, Log: log}).HTTP()
+	srv := (&api.Server{Offers: reg, Store: st, Log: log, NoJournal: cfg.noJournal}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		unsubscribe()
