@@ -194,14 +194,18 @@ func journalOptions(opts Options, log *slog.Logger) badger.Options {
 		WithInMemory(opts.InMemory).
 		WithSyncWrites(false).
 		WithLogger(badgerLogger{log}).
-		WithMemTableSize(16 << 20).
+		// Small: the host runs under a 256 MiB memory limit
+		// (SuggestedMemoryLimit), most of it the leads' Badger.
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(4).
 		WithNumLevelZeroTablesStall(16).
 		WithNumCompactors(2).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(4 << 20).
-		WithValueThreshold(1 << 10).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(2 << 20).
+		// Entries (a raw request, an answer) go to the value log; the
+		// tree keeps keys and pointers, so compactions stay cheap.
+		WithValueThreshold(128).
 		WithValueLogFileSize(64 << 20).
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
