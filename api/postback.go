@@ -25,8 +25,8 @@ import (
 // with it.
 func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 	if !c.IsGet() && !c.IsPost() {
-		c.Response.Header.Set("Allow", "GET, POST")
 		writeError(c, fasthttp.StatusMethodNotAllowed, "postbacks take GET or POST")
+		c.Response.Header.Set("Allow", "GET, POST")
 		return
 	}
 	o, ok := s.Offers.Offer(offerID)

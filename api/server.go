@@ -51,6 +51,12 @@ type Server struct {
 	// NoJournal leaves inbound calls out of the journal (to measure what
 	// journaling costs).
 	NoJournal bool
+
+	// The admin API (/api/…): the offers with their load errors, the
+	// status checks, and the bearer token ("" = loopback clients only).
+	Registry Registry
+	Checks   Checks
+	APIToken string
 }
 
 // HTTP is the fasthttp server for s, with its limits.
@@ -119,6 +125,8 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 		started := time.Now()
 		s.hook(c, strings.TrimPrefix(path, "/hook/"))
 		s.journal(c, "hook", strings.TrimPrefix(path, "/hook/"), started)
+	case strings.HasPrefix(path, "/api/"):
+		s.admin(c, strings.TrimPrefix(path, "/api/"))
 	case strings.HasPrefix(path, "/postback/"):
 		started := time.Now()
 		s.postback(c, strings.TrimPrefix(path, "/postback/"))
@@ -153,8 +161,8 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 // hook runs /hook/<offer>[/<name>].
 func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 	if !c.IsGet() && !c.IsPost() {
-		c.Response.Header.Set("Allow", "GET, POST")
 		writeError(c, fasthttp.StatusMethodNotAllowed, "webhooks take GET or POST")
+		c.Response.Header.Set("Allow", "GET, POST")
 		return
 	}
 	offerID, name, _ := strings.Cut(rest, "/")

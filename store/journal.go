@@ -55,6 +55,8 @@ const (
 	kindJournalByOffer = 'J'
 	journalQueue       = 4096
 	maxJournalBody     = 64 << 10
+	maxJournalDetail   = 256 << 10
+	maxJournalEntry    = 1 << 20 // Badger's largest value threshold: an entry fits it
 )
 
 // journal is the background writer.
@@ -88,6 +90,9 @@ func (s *Store) Record(entries ...JournalEntry) {
 		e.ID = s.jr.nextID(e.At)
 		e.Request = capBody(e.Request)
 		e.Response = capBody(e.Response)
+		if len(e.Detail) > maxJournalDetail {
+			e.Detail, e.Summary = nil, e.Summary+" (detail over 256 KiB left out)"
+		}
 		s.jr.queue <- e
 	}
 }

@@ -212,7 +212,9 @@ func journalOptions(opts Options, log *slog.Logger) badger.Options {
 		WithNumGoroutines(2).
 		WithDetectConflicts(false)
 	if opts.InMemory {
+		// No value log in memory: every value stays in the tree.
 		o.Dir, o.ValueDir = "", ""
+		o = o.WithValueThreshold(maxJournalEntry)
 	}
 	return o
 }

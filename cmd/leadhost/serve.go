@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.data, "data", "./data", "database directory")
 	fs.StringVar(&cfg.scripts, "scripts", "./scripts", "offers folder, hot-reloaded")
 	fs.BoolVar(&cfg.noSync, "no-fsync", false, "acknowledge writes before they reach the disk (a machine crash may lose the last ones)")
+	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: loopback clients only")
 	if rest, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	} else if len(rest) > 0 {
@@ -57,6 +59,7 @@ type hostConfig struct {
 	sendBackoff           time.Duration // first retry of a send; 0: send.DefaultBaseDelay
 	sendPoll              time.Duration // 0: a second
 	noJournal             bool          // inbound calls left out of the journal (bench)
+	apiToken              string        // the admin API's bearer token; "": loopback only
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -121,7 +124,8 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", r.Error())
 		journalCheck(st, r)
 	}}
-	srv := (&api.Server{Offers: reg, Store: st, Log: log, NoJournal: cfg.noJournal}).HTTP()
+	srv := (&api.Server{Offers: reg, Store: st, Log: log, NoJournal: cfg.noJournal,
+		Registry: reg, Checks: sched, APIToken: cfg.apiToken}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		unsubscribe()

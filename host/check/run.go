@@ -500,3 +500,68 @@ func (r *Runner) deadline(ctx context.Context) time.Time {
 	}
 	return d
 }
+
+// maxDryLeads bounds the leads a dry run against a given answer offers
+// the handler.
+const maxDryLeads = 1000
+
+// DryRun hands a partner answer given by a person (body) to check.lua as
+// if it had come back for the mode's leads (the oldest 1,000 of them),
+// and reports the edits the handler would make. Nothing is asked of the
+// partner and nothing is committed: the way to try a new check.lua on a
+// recorded answer before it goes live.
+func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode string, body []byte) *Report {
+	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: true, Started: r.now()}
+	defer func() { rep.Duration = r.now().Sub(rep.Started) }()
+	cfg := o.Config.Check
+	if cfg == nil || o.Scripts["check.lua"] == nil {
+		rep.Err = fmt.Errorf("offer %s has no [check] and check.lua", o.ID)
+		return rep
+	}
+	var leads []*store.Lead
+	var err error
+	switch mode {
+	case Processing, Accepted:
+		statuses := store.InProcessing
+		if mode == Accepted {
+			statuses = store.InAccepted
+		}
+		var page store.Page
+		page, err = r.Store.List(ctx, store.Query{Offer: o.ID, Statuses: statuses, Limit: maxDryLeads})
+		leads = page.Leads
+	case Dates:
+		leads, err = r.Store.CreatedBetween(ctx, o.ID, time.Unix(0, 0), r.now().Add(24*time.Hour), store.NonTerminal, maxDryLeads)
+	default:
+		err = fmt.Errorf("unknown mode %q (processing, accepted, dates)", mode)
+	}
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	rep.Leads = len(leads)
+	ex := Exchange{Leads: len(leads), Status: 200, Size: len(body), Response: host.Excerpt(body, keepBytes)}
+	data, err := decode.Decode(cfg.Format, body)
+	if err != nil {
+		rep.Err = fmt.Errorf("undecodable answer (format %s): %w", host.FormatName(cfg.Format), err)
+		ex.Err = rep.Err.Error()
+		rep.Exchanges = append(rep.Exchanges, ex)
+		return rep
+	}
+	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], r.Store, script.Check{
+		Offer: o.ID, Leads: leads, Data: data, Words: o.Words, Dry: true,
+		Log: func(kind, msg string) {
+			if len(rep.Logs) < keepLogs {
+				rep.Logs = append(rep.Logs, kind+": "+msg)
+			}
+		},
+	})
+	rep.Refused = res.Refused
+	if err != nil {
+		rep.Err = err
+		ex.Err = err.Error()
+	}
+	ex.Edits = len(res.Edits)
+	rep.Edits = res.Edits
+	rep.Exchanges = append(rep.Exchanges, ex)
+	return rep
+}

@@ -329,3 +329,38 @@ func (s *Scheduler) randUpTo(d time.Duration) time.Duration {
 	}
 	return time.Duration(s.rng.Int64N(int64(d)))
 }
+
+// ErrBusy says a run of the offer is in flight: runs of one offer never
+// overlap, so a run asked for now has to wait for it.
+var ErrBusy = errors.New("a check of this offer is running")
+
+// RunNow runs one mode of an offer at once (the API, a person), unless a
+// run of the offer is in flight (ErrBusy). It counts as the offer's run
+// for overlap, not for the schedule.
+func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode string, opt Options) (*Report, error) {
+	s.init()
+	s.mu.Lock()
+	if s.running[o.ID] {
+		s.mu.Unlock()
+		return nil, ErrBusy
+	}
+	s.running[o.ID] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running[o.ID] = false
+		s.mu.Unlock()
+	}()
+	rep := s.Runner.Run(ctx, o, mode, opt)
+	if s.OnRun != nil {
+		s.OnRun(rep)
+	}
+	return rep, nil
+}
+
+// DryRun is the runner's DryRun (check.Runner.DryRun): a partner answer
+// given by a person, handled without committing. It does not wait for
+// the offer's runs, since it changes nothing.
+func (s *Scheduler) DryRun(ctx context.Context, o *host.Offer, mode string, body []byte) *Report {
+	return s.Runner.DryRun(ctx, o, mode, body)
+}

@@ -1,0 +1,448 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/host/check"
+	"leadhost/store"
+)
+
+// Registry is what the admin API reads of the offers.
+type Registry interface {
+	Offer(id string) (*host.Offer, bool)
+	Offers() []*host.Offer
+	Errors() map[string][]error
+}
+
+// Checks runs and lists status checks (check.Scheduler).
+type Checks interface {
+	Schedules() []check.Schedule
+	RunNow(ctx context.Context, o *host.Offer, mode string, opt check.Options) (*check.Report, error)
+	DryRun(ctx context.Context, o *host.Offer, mode string, body []byte) *check.Report
+}
+
+// admin serves /api/… (SPEC §5). Callers show a bearer token (APIToken);
+// with none set, only loopback clients are served.
+func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
+	if !s.adminAllowed(c) {
+		writeError(c, fasthttp.StatusUnauthorized, "admin API: a valid Authorization: Bearer token is needed (or, with no --api-token set, a loopback client)")
+		c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
+		return
+	}
+	if s.Registry == nil || s.Checks == nil {
+		writeError(c, fasthttp.StatusServiceUnavailable, "admin API not wired")
+		return
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	method := string(c.Method())
+	route := func(m string, n int) bool { return method == m && len(parts) == n }
+	switch {
+	case parts[0] == "leads" && route("GET", 1):
+		s.listLeads(c)
+	case parts[0] == "leads" && route("POST", 1):
+		s.createLead(c)
+	case parts[0] == "leads" && route("GET", 2):
+		s.withLead(c, parts[1], func(id uint64) (any, error) { return s.Store.Get(c, id) })
+	case parts[0] == "leads" && route("PATCH", 2):
+		s.patchLead(c, parts[1])
+	case parts[0] == "leads" && route("GET", 3) && parts[2] == "history":
+		s.withLead(c, parts[1], func(id uint64) (any, error) { return s.Store.History(c, id) })
+	case parts[0] == "offers" && route("GET", 1):
+		s.listOffers(c)
+	case parts[0] == "offers" && route("GET", 2):
+		s.offer(c, parts[1])
+	case parts[0] == "offers" && route("POST", 3) && parts[2] == "check":
+		s.checkNow(c, parts[1])
+	case parts[0] == "offers" && route("POST", 3) && parts[2] == "dry-run":
+		s.dryRun(c, parts[1])
+	case parts[0] == "journal" && route("GET", 1):
+		s.listJournal(c)
+	case parts[0] == "journal" && route("GET", 2):
+		s.journalEntry(c, parts[1])
+	case parts[0] == "journal" && route("POST", 3) && parts[2] == "replay":
+		s.replay(c, parts[1])
+	default:
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no route %s /api/%s", method, strings.Trim(path, "/")))
+	}
+}
+
+func (s *Server) adminAllowed(c *fasthttp.RequestCtx) bool {
+	if s.APIToken == "" {
+		return c.RemoteIP().IsLoopback()
+	}
+	auth := c.Request.Header.Peek("Authorization")
+	token, ok := bytes.CutPrefix(auth, []byte("Bearer "))
+	return ok && subtle.ConstantTimeCompare(token, []byte(s.APIToken)) == 1
+}
+
+func writeJSON(c *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		return
+	}
+	c.SetStatusCode(status)
+	c.SetContentType(jsonContentType)
+	c.SetBody(b)
+}
+
+// storeError answers a store error with its fitting code.
+func storeError(c *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(c, fasthttp.StatusNotFound, err.Error())
+	case errors.Is(err, store.ErrInvalid):
+		writeError(c, fasthttp.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrRefused):
+		writeError(c, fasthttp.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrExists):
+		writeError(c, fasthttp.StatusConflict, err.Error())
+	default:
+		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+	}
+}
+
+func parseID(c *fasthttp.RequestCtx, text string) (uint64, bool) {
+	id, err := strconv.ParseUint(text, 10, 64)
+	if err != nil || id == 0 {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a lead id", text))
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) withLead(c *fasthttp.RequestCtx, text string, fn func(uint64) (any, error)) {
+	id, ok := parseID(c, text)
+	if !ok {
+		return
+	}
+	v, err := fn(id)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	writeJSON(c, fasthttp.StatusOK, v)
+}
+
+// listLeads is GET /api/leads?offer=&status=&ext=&limit=&cursor=.
+func (s *Server) listLeads(c *fasthttp.RequestCtx) {
+	a := c.QueryArgs()
+	q := store.Query{Offer: string(a.Peek("offer")), Cursor: string(a.Peek("cursor"))}
+	if q.Offer == "" {
+		writeError(c, fasthttp.StatusBadRequest, "offer= is required: leads are listed per offer")
+		return
+	}
+	if ext := string(a.Peek("ext")); ext != "" {
+		l, err := s.Store.ByExt(c, q.Offer, ext)
+		if errors.Is(err, store.ErrNotFound) {
+			writeJSON(c, fasthttp.StatusOK, store.Page{Leads: []*store.Lead{}})
+			return
+		}
+		if err != nil {
+			storeError(c, err)
+			return
+		}
+		writeJSON(c, fasthttp.StatusOK, store.Page{Leads: []*store.Lead{l}})
+		return
+	}
+	for _, text := range strings.Split(string(a.Peek("status")), ",") {
+		if text == "" {
+			continue
+		}
+		n, err := strconv.Atoi(text)
+		if err != nil || n < 1 || n > 12 {
+			writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("status %q: want 1..12, comma-separated", text))
+			return
+		}
+		q.Statuses |= store.Statuses(store.Status(n))
+	}
+	if l := string(a.Peek("limit")); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("limit %q: want 1..1000", l))
+			return
+		}
+		q.Limit = n
+	}
+	page, err := s.Store.List(c, q)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	if page.Leads == nil {
+		page.Leads = []*store.Lead{}
+	}
+	writeJSON(c, fasthttp.StatusOK, page)
+}
+
+// createLead is POST /api/leads with a lead as JSON.
+func (s *Server) createLead(c *fasthttp.RequestCtx) {
+	nl, err := store.DecodeNewLead(bytes.NewReader(c.PostBody()))
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	if _, ok := s.Offers.Offer(nl.Offer); !ok {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("no offer %q", nl.Offer))
+		return
+	}
+	nl.By = "api"
+	l, created, err := s.Store.Add(c, nl)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	status := fasthttp.StatusCreated
+	if !created {
+		status = fasthttp.StatusOK // its key named an existing lead
+	}
+	writeJSON(c, status, l)
+}
+
+// patchLead is PATCH /api/leads/<id> with the core.lead.edit fields.
+func (s *Server) patchLead(c *fasthttp.RequestCtx, text string) {
+	id, ok := parseID(c, text)
+	if !ok {
+		return
+	}
+	p, err := store.DecodePatch(bytes.NewReader(c.PostBody()))
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	if p.Empty() {
+		writeError(c, fasthttp.StatusBadRequest, "the patch has no fields")
+		return
+	}
+	p.By = "api"
+	l, err := s.Store.Edit(c, id, p)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	writeJSON(c, fasthttp.StatusOK, l)
+}
+
+// offerView is an offer as the API shows it.
+type offerView struct {
+	ID        string           `json:"id"`
+	Name      string           `json:"name,omitempty"`
+	Version   uint64           `json:"version,omitempty"`
+	Loaded    time.Time        `json:"loaded,omitzero"`
+	Files     []string         `json:"files,omitempty"`
+	Modes     []host.CheckMode `json:"modes,omitempty"`
+	Errors    []string         `json:"errors,omitempty"` // load problems: the version above keeps running
+	Schedules []check.Schedule `json:"schedules,omitempty"`
+}
+
+func (s *Server) view(o *host.Offer, id string) offerView {
+	v := offerView{ID: id}
+	if o != nil {
+		v.Name, v.Version, v.Loaded, v.Modes = o.Config.Name, o.Version, o.Loaded, o.Modes
+		v.Files = append(v.Files, "offer.toml")
+		for name := range o.Scripts {
+			v.Files = append(v.Files, name)
+		}
+		sort.Strings(v.Files)
+	}
+	for _, e := range s.Registry.Errors()[id] {
+		v.Errors = append(v.Errors, e.Error())
+	}
+	for _, sc := range s.Checks.Schedules() {
+		if sc.Offer == id {
+			v.Schedules = append(v.Schedules, sc)
+		}
+	}
+	return v
+}
+
+// listOffers is GET /api/offers: loaded offers and those that do not load.
+func (s *Server) listOffers(c *fasthttp.RequestCtx) {
+	seen := map[string]bool{}
+	out := []offerView{}
+	for _, o := range s.Registry.Offers() {
+		seen[o.ID] = true
+		out = append(out, s.view(o, o.ID))
+	}
+	for id := range s.Registry.Errors() {
+		if !seen[id] {
+			out = append(out, s.view(nil, id))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	writeJSON(c, fasthttp.StatusOK, out)
+}
+
+func (s *Server) offer(c *fasthttp.RequestCtx, id string) {
+	o, ok := s.Offers.Offer(id)
+	if !ok && len(s.Registry.Errors()[id]) == 0 {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", id))
+		return
+	}
+	writeJSON(c, fasthttp.StatusOK, s.view(o, id))
+}
+
+func (s *Server) checkOffer(c *fasthttp.RequestCtx, id string) (*host.Offer, string, bool) {
+	o, ok := s.Offers.Offer(id)
+	if !ok {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", id))
+		return nil, "", false
+	}
+	if o.Config.Check == nil {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("offer %s has no [check]", id))
+		return nil, "", false
+	}
+	mode := string(c.QueryArgs().Peek("mode"))
+	switch mode {
+	case "":
+		mode = check.Processing
+	case check.Processing, check.Accepted, check.Dates:
+	default:
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("mode %q: want processing, accepted or dates", mode))
+		return nil, "", false
+	}
+	return o, mode, true
+}
+
+// checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1].
+func (s *Server) checkNow(c *fasthttp.RequestCtx, id string) {
+	o, mode, ok := s.checkOffer(c, id)
+	if !ok {
+		return
+	}
+	dry := string(c.QueryArgs().Peek("dry"))
+	rep, err := s.Checks.RunNow(context.Background(), o, mode, check.Options{Dry: dry == "1" || dry == "true"})
+	if errors.Is(err, check.ErrBusy) {
+		writeError(c, fasthttp.StatusConflict, err.Error()+": try again when it ends")
+		return
+	}
+	if err != nil {
+		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		return
+	}
+	status := fasthttp.StatusOK
+	if rep.Err != nil {
+		status = fasthttp.StatusBadGateway // the run happened; the partner or the handler failed
+	}
+	writeJSON(c, status, rep)
+}
+
+// dryRun is POST /api/offers/<offer>/dry-run?mode=… with a partner answer.
+func (s *Server) dryRun(c *fasthttp.RequestCtx, id string) {
+	o, mode, ok := s.checkOffer(c, id)
+	if !ok {
+		return
+	}
+	if len(c.PostBody()) == 0 {
+		writeError(c, fasthttp.StatusBadRequest, "post the partner's answer as the body")
+		return
+	}
+	rep := s.Checks.DryRun(context.Background(), o, mode, append([]byte(nil), c.PostBody()...))
+	status := fasthttp.StatusOK
+	if rep.Err != nil {
+		status = fasthttp.StatusUnprocessableEntity
+	}
+	writeJSON(c, status, rep)
+}
+
+// listJournal is GET /api/journal?offer=&kind=&status=&since=&limit=&cursor=[&raw=1].
+func (s *Server) listJournal(c *fasthttp.RequestCtx) {
+	a := c.QueryArgs()
+	q := store.JournalQuery{Offer: string(a.Peek("offer")), Kind: string(a.Peek("kind")), Status: string(a.Peek("status")), Cursor: string(a.Peek("cursor"))}
+	if since := string(a.Peek("since")); since != "" {
+		if d, err := time.ParseDuration(since); err == nil {
+			q.Since = time.Now().Add(-d)
+		} else if t, err := time.Parse(time.RFC3339, since); err == nil {
+			q.Since = t
+		} else {
+			writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("since %q: want a duration (1h) or an RFC 3339 time", since))
+			return
+		}
+	}
+	if l := string(a.Peek("limit")); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("limit %q: want 1..1000", l))
+			return
+		}
+		q.Limit = n
+	}
+	entries, next, err := s.Store.JournalList(c, q)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	raw := string(a.Peek("raw")) == "1"
+	out := make([]store.JournalEntry, 0, len(entries))
+	for _, e := range entries {
+		if !raw {
+			e = e.Masked()
+		}
+		out = append(out, e)
+	}
+	writeJSON(c, fasthttp.StatusOK, map[string]any{"entries": out, "next": next})
+}
+
+func (s *Server) journalEntry(c *fasthttp.RequestCtx, text string) {
+	id, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a journal id", text))
+		return
+	}
+	e, err := s.Store.JournalGet(c, id)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	if string(c.QueryArgs().Peek("raw")) != "1" {
+		*e = e.Masked()
+	}
+	writeJSON(c, fasthttp.StatusOK, e)
+}
+
+// replay is POST /api/journal/<id>/replay: a journaled webhook or
+// postback runs again as it came (the same token, query and body), and
+// its answer comes back. An idempotency key in the script makes it the
+// same lead, not a new one.
+func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
+	id, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a journal id", text))
+		return
+	}
+	e, err := s.Store.JournalGet(c, id)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	if e.Kind != "hook" && e.Kind != "postback" {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("journal entry %d is a %s: only webhooks and postbacks replay", id, e.Kind))
+		return
+	}
+	var req fasthttp.Request
+	if err := req.Read(bufio.NewReader(strings.NewReader(e.Request))); err != nil {
+		writeError(c, fasthttp.StatusUnprocessableEntity, fmt.Sprintf("journal entry %d: the kept request does not parse: %v", id, err))
+		return
+	}
+	var rc fasthttp.RequestCtx
+	rc.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
+	s.Handle(&rc)
+	writeJSON(c, fasthttp.StatusOK, map[string]any{
+		"replayed": id, "status": rc.Response.StatusCode(),
+		"content_type": string(rc.Response.Header.ContentType()), "body": string(rc.Response.Body()),
+	})
+}

@@ -1,0 +1,259 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"leadhost/host"
+	"leadhost/host/check"
+	"leadhost/store"
+)
+
+// startAdmin serves testdata/scripts with the admin API on 127.0.0.1:0.
+func startAdmin(t *testing.T, token string) (string, *store.Store) {
+	t.Helper()
+	reg := host.NewRegistry("testdata/scripts")
+	if _, err := reg.Reload(); err != nil || len(reg.Errors()) > 0 {
+		t.Fatalf("load: %v %v", err, reg.Errors())
+	}
+	st, err := store.Open(store.Options{InMemory: true, Policies: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: slog.New(slog.DiscardHandler)}
+	srv := (&Server{Offers: reg, Store: st, Log: slog.New(slog.DiscardHandler), Registry: reg, Checks: sched, APIToken: token}).HTTP()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { Shutdown(srv); st.Close() })
+	return "http://" + ln.Addr().String(), st
+}
+
+func decodeJSON(t *testing.T, body []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("not JSON: %s", body)
+	}
+}
+
+// Every admin route: success, bad input, not found; and the token.
+func TestAdminRoutes(t *testing.T) {
+	t.Parallel()
+	base, st := startAdmin(t, "adm1n")
+	auth := map[string]string{"Authorization": "Bearer adm1n"}
+	do := func(method, path, body string) (int, []byte) {
+		t.Helper()
+		code, _, b := call(t, method, base+path, "application/json", strings.NewReader(body), auth)
+		return code, b
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"create", "POST", "/api/leads", `{"offer":"shop","ext":"E1","fields":{"phone":"79990001122"}}`, 201, `"ext":"E1"`},
+		{"create again with a taken ext", "POST", "/api/leads", `{"offer":"shop","ext":"E1"}`, 409, "already has ext"},
+		{"create bad JSON", "POST", "/api/leads", `{"offer":`, 400, "error"},
+		{"create unknown field", "POST", "/api/leads", `{"offer":"shop","colour":"red"}`, 400, "colour"},
+		{"create unknown offer", "POST", "/api/leads", `{"offer":"nope"}`, 400, `no offer \"nope\"`},
+		{"get", "GET", "/api/leads/1", "", 200, `"id":1`},
+		{"get bad id", "GET", "/api/leads/x", "", 400, "not a lead id"},
+		{"get unknown", "GET", "/api/leads/999", "", 404, "not found"},
+		{"patch", "PATCH", "/api/leads/1", `{"accept":1,"comment":"ok"}`, 200, `"status":6`},
+		{"patch refused", "PATCH", "/api/leads/1", `{"status":2}`, 409, "refused"},
+		{"patch empty", "PATCH", "/api/leads/1", `{}`, 400, "no fields"},
+		{"patch bad status", "PATCH", "/api/leads/1", `{"status":13}`, 400, "status"},
+		{"patch unknown", "PATCH", "/api/leads/999", `{"comment":"x"}`, 404, "not found"},
+		{"history", "GET", "/api/leads/1/history", "", 200, `"by":"api"`},
+		{"history unknown", "GET", "/api/leads/999/history", "", 404, "not found"},
+		{"list", "GET", "/api/leads?offer=shop&status=6", "", 200, `"ext":"E1"`},
+		{"list by ext", "GET", "/api/leads?offer=shop&ext=E1", "", 200, `"ext":"E1"`},
+		{"list by unknown ext", "GET", "/api/leads?offer=shop&ext=E9", "", 200, `"leads":[]`},
+		{"list without offer", "GET", "/api/leads", "", 400, "offer= is required"},
+		{"list bad status", "GET", "/api/leads?offer=shop&status=13", "", 400, "want 1..12"},
+		{"list bad limit", "GET", "/api/leads?offer=shop&limit=0", "", 400, "want 1..1000"},
+		{"list bad cursor", "GET", "/api/leads?offer=shop&cursor=%21", "", 400, "cursor"},
+		{"offers", "GET", "/api/offers", "", 200, `"id":"crm"`},
+		{"offer", "GET", "/api/offers/crm", "", 200, `"check.lua"`},
+		{"offer unknown", "GET", "/api/offers/nope", "", 404, "no offer"},
+		{"check unknown offer", "POST", "/api/offers/nope/check", "", 404, "no offer"},
+		{"check offer without [check]", "POST", "/api/offers/shop/check", "", 400, "has no [check]"},
+		{"check bad mode", "POST", "/api/offers/crm/check?mode=weekly", "", 400, "want processing"},
+		{"dry-run without a body", "POST", "/api/offers/crm/dry-run", "", 400, "post the partner's answer"},
+		{"dry-run garbage", "POST", "/api/offers/crm/dry-run", "<html>", 422, "undecodable"},
+		{"journal", "GET", "/api/journal?limit=5", "", 200, `"entries"`},
+		{"journal bad since", "GET", "/api/journal?since=yesterday", "", 400, "since"},
+		{"journal entry bad id", "GET", "/api/journal/x", "", 400, "not a journal id"},
+		{"journal entry unknown", "GET", "/api/journal/42", "", 404, "not found"},
+		{"replay unknown", "POST", "/api/journal/42/replay", "", 404, "not found"},
+		{"no such route", "DELETE", "/api/leads/1", "", 404, "no route"},
+	} {
+		code, body := do(tc.method, tc.path, tc.body)
+		if code != tc.code || !strings.Contains(string(body), tc.want) || !json.Valid(body) {
+			t.Errorf("%s: %d %s, want %d with %q", tc.name, code, body, tc.code, tc.want)
+		}
+	}
+
+	// The check routes with a lead to check: a dry run of a posted answer
+	// changes nothing; a check now against an unreachable partner is 502.
+	l, _, _ := st.Add(context.Background(), store.NewLead{Offer: "crm", Ext: "X1", Status: store.StatusProcessing})
+	code, body := do("POST", "/api/offers/crm/dry-run?mode=processing", `[{"id":"X1","status":"approved"}]`)
+	var rep struct {
+		Edits []store.BatchChange `json:"edits"`
+		Dry   bool                `json:"dry"`
+	}
+	decodeJSON(t, body, &rep)
+	if code != 200 || len(rep.Edits) != 1 || !rep.Dry {
+		t.Errorf("dry-run: %d %s", code, body)
+	}
+	if got, _ := st.Get(context.Background(), l.ID); got.Status != store.StatusProcessing {
+		t.Errorf("the dry run changed the lead: %+v", got)
+	}
+	if code, body := do("POST", "/api/offers/crm/check?mode=processing", ""); code != 502 || !strings.Contains(string(body), "partner failed") {
+		t.Errorf("check now: %d %s", code, body)
+	}
+
+	// Auth: no token, a wrong one.
+	for _, h := range []map[string]string{nil, {"Authorization": "Bearer adm1"}, {"Authorization": "adm1n"}} {
+		if code, hdr, body := call(t, "GET", base+"/api/offers", "", nil, h); code != 401 || hdr.Get("WWW-Authenticate") == "" || !json.Valid(body) {
+			t.Errorf("auth %v: %d %s", h, code, body)
+		}
+	}
+}
+
+// With no token set, the admin API serves loopback clients only.
+func TestAdminLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	base, _ := startAdmin(t, "")
+	if code, _, body := call(t, "GET", base+"/api/offers", "", nil, nil); code != 200 {
+		t.Errorf("loopback without a token: %d %s", code, body)
+	}
+}
+
+// A journaled webhook replays to the same answer and the same lead.
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	base, st := startAdmin(t, "")
+	code, _, first := call(t, "POST", base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(`{"order":"R1","phone":"79990001122"}`), nil)
+	if code != 200 {
+		t.Fatalf("hook: %d %s", code, first)
+	}
+	var entries struct {
+		Entries []store.JournalEntry `json:"entries"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(entries.Entries) == 0 && time.Now().Before(deadline) {
+		_, _, body := call(t, "GET", base+"/api/journal?offer=shop&kind=hook", "", nil, nil)
+		decodeJSON(t, body, &entries)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(entries.Entries) != 1 || strings.Contains(entries.Entries[0].Request, "79990001122") {
+		t.Fatalf("journal: %+v (the phone must be masked)", entries.Entries)
+	}
+	code, _, body := call(t, "POST", base+fmt.Sprintf("/api/journal/%d/replay", entries.Entries[0].ID), "", nil, nil)
+	var replay struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	}
+	decodeJSON(t, body, &replay)
+	wantBody := strings.Replace(string(first), `"created":true`, `"created":false`, 1)
+	if code != 200 || replay.Status != 200 || replay.Body != wantBody {
+		t.Errorf("replay: %d %s\nfirst answer: %s", code, body, first)
+	}
+	if n := countLeads(t, st); n != 1 {
+		t.Errorf("%d leads after the replay, want 1", n)
+	}
+	// Only webhooks and postbacks replay.
+	st.Record(store.JournalEntry{Kind: "check", Offer: "crm", Status: "ok", Summary: "x"})
+	time.Sleep(100 * time.Millisecond)
+	_, _, body = call(t, "GET", base+"/api/journal?kind=check", "", nil, nil)
+	decodeJSON(t, body, &entries)
+	if code, _, body := call(t, "POST", base+fmt.Sprintf("/api/journal/%d/replay", entries.Entries[0].ID), "", nil, nil); code != 400 {
+		t.Errorf("replay of a check: %d %s", code, body)
+	}
+}
+
+// Paging through 10,000 leads while others are added: every lead that
+// existed before the first page is seen exactly once.
+func TestPagingUnderInserts(t *testing.T) {
+	t.Parallel()
+	base, st := startAdmin(t, "")
+	ctx := context.Background()
+	before := map[float64]bool{}
+	var mu sync.Mutex
+	var adders sync.WaitGroup
+	for w := range 50 { // concurrent adds share commits: quick even under -race
+		adders.Add(1)
+		go func() {
+			defer adders.Done()
+			for i := range 200 {
+				l, _, err := st.Add(ctx, store.NewLead{Offer: "shop", Status: store.StatusProcessing, Fields: map[string]string{"n": fmt.Sprint(w, i)}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				before[float64(l.ID)] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	adders.Wait()
+	if len(before) != 10_000 {
+		t.Fatalf("%d leads added", len(before))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 2000 { // while the pages are read
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st.Add(ctx, store.NewLead{Offer: "shop", Status: store.StatusProcessing})
+		}
+	}()
+	seen := map[float64]int{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		_, _, body := call(t, "GET", base+"/api/leads?offer=shop&status=2,3,4&limit=500&cursor="+cursor, "", nil, nil)
+		var page struct {
+			Leads []map[string]any `json:"leads"`
+			Next  string           `json:"next"`
+		}
+		decodeJSON(t, body, &page)
+		for _, l := range page.Leads {
+			seen[l["id"].(float64)]++
+		}
+		if page.Next == "" || pages > 1000 {
+			break
+		}
+		cursor = page.Next
+	}
+	close(stop)
+	wg.Wait()
+	for id := range before {
+		if seen[id] != 1 {
+			t.Fatalf("lead %v seen %d times", id, seen[id])
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("lead %v seen %d times", id, n)
+		}
+	}
+	_ = http.StatusOK
+}

@@ -1,0 +1,2 @@
+-- [{"id": "X1", "status": "approved"}]
+for _, row in ipairs(data) do core.lead.setstatus(e2i[row.id], row.status) end
