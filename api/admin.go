@@ -75,6 +75,10 @@ func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
 		s.journalEntry(c, parts[1])
 	case parts[0] == "journal" && route("POST", 3) && parts[2] == "replay":
 		s.replay(c, parts[1])
+	case parts[0] == "outbox" && route("GET", 2):
+		s.outbox(c, parts[1])
+	case parts[0] == "outbox" && route("POST", 5) && parts[4] == "release":
+		s.release(c, parts[1], parts[2], parts[3])
 	default:
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no route %s /api/%s", method, strings.Trim(path, "/")))
 	}
@@ -438,6 +442,17 @@ func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
 		writeError(c, fasthttp.StatusUnprocessableEntity, fmt.Sprintf("journal entry %d: the kept request does not parse: %v", id, err))
 		return
 	}
+	// The journal keeps requests without their token; the offer's current
+	// one goes back in.
+	offerID, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(string(req.URI().Path()), "/hook/"), "/postback/"), "/")
+	if o, ok := s.Offers.Offer(offerID); ok {
+		switch {
+		case e.Kind == "hook" && o.Config.Hook != nil:
+			req.URI().QueryArgs().Set("token", o.Config.Hook.Token)
+		case e.Kind == "postback" && o.Config.Postback != nil:
+			req.URI().QueryArgs().Set("token", o.Config.Postback.Token)
+		}
+	}
 	var rc fasthttp.RequestCtx
 	rc.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
 	s.Handle(&rc)
@@ -445,4 +460,55 @@ func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
 		"replayed": id, "status": rc.Response.StatusCode(),
 		"content_type": string(rc.Response.Header.ContentType()), "body": string(rc.Response.Body()),
 	})
+}
+
+// outbox is GET /api/outbox/<send|postback>: what waits to go out and
+// what is held for a person (a send in doubt), oldest first.
+func (s *Server) outbox(c *fasthttp.RequestCtx, name string) {
+	feed, err := s.Store.Feed(name)
+	if err != nil {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no outbox %q (send, postback)", name))
+		return
+	}
+	pending, err := feed.Pending(c, 1000)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	held, err := feed.Held(c, 1000)
+	if err != nil {
+		storeError(c, err)
+		return
+	}
+	if pending == nil {
+		pending = []store.FeedItem{}
+	}
+	if held == nil {
+		held = []store.FeedItem{}
+	}
+	writeJSON(c, fasthttp.StatusOK, map[string]any{"pending": pending, "held": held})
+}
+
+// release is POST /api/outbox/<send|postback>/<lead>/<rev>/release: a
+// held item goes back to be delivered, once a person has checked.
+func (s *Server) release(c *fasthttp.RequestCtx, name, leadText, revText string) {
+	feed, err := s.Store.Feed(name)
+	if err != nil {
+		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no outbox %q (send, postback)", name))
+		return
+	}
+	id, ok := parseID(c, leadText)
+	if !ok {
+		return
+	}
+	rev, err := strconv.ParseUint(revText, 10, 32)
+	if err != nil {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a revision", revText))
+		return
+	}
+	if err := feed.Release(c, id, uint32(rev)); err != nil {
+		storeError(c, err)
+		return
+	}
+	writeJSON(c, fasthttp.StatusOK, map[string]any{"released": id, "rev": rev})
 }

@@ -24,7 +24,8 @@ func startAdmin(t *testing.T, token string) (string, *store.Store) {
 	if _, err := reg.Reload(); err != nil || len(reg.Errors()) > 0 {
 		t.Fatalf("load: %v %v", err, reg.Errors())
 	}
-	st, err := store.Open(store.Options{InMemory: true, Policies: reg})
+	st, err := store.Open(store.Options{InMemory: true, Policies: reg, Feeds: []string{"send"},
+		FeedFilter: func(_ string, ev store.Event) bool { return ev.From == 0 && ev.Offer == "shop" }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +98,8 @@ func TestAdminRoutes(t *testing.T) {
 		{"journal entry unknown", "GET", "/api/journal/42", "", 404, "not found"},
 		{"replay unknown", "POST", "/api/journal/42/replay", "", 404, "not found"},
 		{"no such route", "DELETE", "/api/leads/1", "", 404, "no route"},
+		{"outbox unknown", "GET", "/api/outbox/mail", "", 404, "no outbox"},
+		{"release unknown outbox", "POST", "/api/outbox/mail/1/1/release", "", 404, "no outbox"},
 	} {
 		code, body := do(tc.method, tc.path, tc.body)
 		if code != tc.code || !strings.Contains(string(body), tc.want) || !json.Valid(body) {
@@ -159,6 +162,11 @@ func TestReplay(t *testing.T) {
 	}
 	if len(entries.Entries) != 1 || strings.Contains(entries.Entries[0].Request, "79990001122") {
 		t.Fatalf("journal: %+v (the phone must be masked)", entries.Entries)
+	}
+	// Not even raw=1 shows the token: it is not kept.
+	_, _, raw := call(t, "GET", base+fmt.Sprintf("/api/journal/%d?raw=1", entries.Entries[0].ID), "", nil, nil)
+	if strings.Contains(string(raw), "s3cret") || !strings.Contains(string(raw), "79990001122") {
+		t.Errorf("raw entry: %s", raw)
 	}
 	code, _, body := call(t, "POST", base+fmt.Sprintf("/api/journal/%d/replay", entries.Entries[0].ID), "", nil, nil)
 	var replay struct {
@@ -256,4 +264,39 @@ func TestPagingUnderInserts(t *testing.T) {
 		}
 	}
 	_ = http.StatusOK
+}
+
+// The outbox: what waits and what is held; a held send released.
+func TestOutboxRoutes(t *testing.T) {
+	t.Parallel()
+	base, st := startAdmin(t, "")
+	ctx := context.Background()
+	a, _, _ := st.Add(ctx, store.NewLead{Offer: "shop"})
+	st.Add(ctx, store.NewLead{Offer: "shop"})
+	feed, _ := st.Feed("send")
+	items, _ := feed.Pending(ctx, 10)
+	if err := feed.Hold(ctx, items[0], "in doubt: check with the partner"); err != nil {
+		t.Fatal(err)
+	}
+	var box struct {
+		Pending []store.FeedItem `json:"pending"`
+		Held    []store.FeedItem `json:"held"`
+	}
+	_, _, body := call(t, "GET", base+"/api/outbox/send", "", nil, nil)
+	decodeJSON(t, body, &box)
+	if len(box.Pending) != 1 || len(box.Held) != 1 || box.Held[0].LeadID != a.ID || box.Held[0].LastError == "" {
+		t.Fatalf("outbox: %s", body)
+	}
+	path := fmt.Sprintf("/api/outbox/send/%d/%d/release", a.ID, box.Held[0].Rev)
+	if code, _, body := call(t, "POST", base+path, "", nil, nil); code != 200 {
+		t.Errorf("release: %d %s", code, body)
+	}
+	if code, _, body := call(t, "POST", base+path, "", nil, nil); code != 404 {
+		t.Errorf("release twice: %d %s", code, body)
+	}
+	_, _, body = call(t, "GET", base+"/api/outbox/send", "", nil, nil)
+	decodeJSON(t, body, &box)
+	if len(box.Pending) != 2 || len(box.Held) != 0 {
+		t.Errorf("after release: %s", body)
+	}
 }

@@ -55,13 +55,23 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		s.runScript(c, o, sc, req)
 		return
 	}
-	// Query and form alike: partners send either.
+	// Query, form and a JSON object alike: partners send any of them.
+	var fromJSON map[string]any
+	if len(req.JSON) > 0 {
+		json.Unmarshal(req.JSON, &fromJSON) // not an object: no fields from it
+	}
 	arg := func(name string) string {
 		if v := req.Query[name]; len(v) > 0 {
 			return v[0]
 		}
 		if v := req.Form[name]; len(v) > 0 {
 			return v[0]
+		}
+		switch v := fromJSON[name].(type) {
+		case string:
+			return v
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
 		}
 		return ""
 	}
@@ -130,10 +140,20 @@ func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg fun
 	}
 	words := o.Words
 	overrides := map[string][]string{}
-	for param, kind := range map[string]string{"sta": "approve", "stc": "cancel", "stt": "trash", "stw": "processing", "sth": "hold"} {
-		if list := arg(param); list != "" {
-			overrides[kind] = strings.Split(list, ",")
+	claimed := map[string]string{} // word → the list that says what it means
+	for _, l := range []struct{ param, kind string }{{"sta", "approve"}, {"stc", "cancel"}, {"stt", "trash"}, {"stw", "processing"}, {"sth", "hold"}} {
+		list := arg(l.param)
+		if list == "" {
+			continue
 		}
+		for _, w := range strings.Split(list, ",") {
+			key := script.NormalizeWord(w)
+			if other, ok := claimed[key]; ok && other != l.param {
+				return postbackReply{}, badPostback(400, "%q is in both %s= and %s=: say what it means once", w, other, l.param)
+			}
+			claimed[key] = l.param
+		}
+		overrides[l.kind] = strings.Split(list, ",")
 	}
 	if len(overrides) > 0 {
 		if words, err = words.With(overrides); err != nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/url"
 	"strings"
 	"time"
@@ -99,13 +100,17 @@ func Shutdown(srv *fasthttp.Server) error {
 
 // transportError answers what fasthttp could not read, as JSON.
 func (s *Server) transportError(c *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(c, fasthttp.StatusRequestEntityTooLarge, "request body over the limit")
+	case errors.As(err, &small):
+		writeError(c, fasthttp.StatusRequestHeaderFieldsTooLarge, "request headers over the limit")
 	case isTimeout(err):
 		writeError(c, fasthttp.StatusRequestTimeout, "request not read in time")
 	default:
-		writeError(c, fasthttp.StatusBadRequest, "malformed request: "+err.Error())
+		// Not the parser's message: it may quote the request, token and all.
+		writeError(c, fasthttp.StatusBadRequest, "malformed HTTP request")
 	}
 }
 
@@ -143,19 +148,34 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 		return
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
-	status, version := "ok", uint64(0)
-	if c.Response.StatusCode() >= 400 {
-		status = "error"
+	code := c.Response.StatusCode()
+	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: "ok", Duration: time.Since(started),
+		Summary: fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), code)}
+	if code >= 400 {
+		e.Status = "error"
 	}
 	if o, ok := s.Offers.Offer(offerID); ok {
-		version = o.Version
+		e.Version = o.Version
 	}
-	s.Store.Record(store.JournalEntry{
-		Offer: offerID, Kind: kind, Status: status, Duration: time.Since(started), Version: version,
-		Summary:  fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), c.Response.StatusCode()),
-		Request:  c.Request.String(),
-		Response: string(c.Response.Body()),
-	})
+	// A call refused before its token was checked (no such offer, a wrong
+	// token) is kept as a line: storing what anyone may send would let
+	// anyone fill the disk.
+	if code != fasthttp.StatusUnauthorized && code != fasthttp.StatusNotFound && code != fasthttp.StatusMethodNotAllowed {
+		e.Request = redactedRequest(&c.Request)
+		e.Response = string(c.Response.Body())
+	}
+	s.Store.Record(e)
+}
+
+// redactedRequest is the request as it came, for replay, without its
+// token (?token=, X-Token): the journal is read by more people than the
+// partner's secret is meant for. A replay adds the offer's current token.
+func redactedRequest(r *fasthttp.Request) string {
+	var copyReq fasthttp.Request
+	r.CopyTo(&copyReq)
+	copyReq.URI().QueryArgs().Del("token")
+	copyReq.Header.Del(hookTokenHeader)
+	return copyReq.String()
 }
 
 // hook runs /hook/<offer>[/<name>].
@@ -171,6 +191,11 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
 		return
 	}
+	// The token first: without it, which hooks exist is nobody's business.
+	if !tokenOK(c, o) {
+		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
+		return
+	}
 	file := "hook.lua"
 	if name != "" {
 		file = "hooks/" + name + ".lua"
@@ -178,10 +203,6 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 	sc := o.Scripts[file]
 	if sc == nil || strings.Contains(name, "/") {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s has no hook %q", offerID, name))
-		return
-	}
-	if !tokenOK(c, o) {
-		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
 	req, err := hookRequest(c)
@@ -220,15 +241,18 @@ func hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error) {
 		r.Headers[string(k)] = string(v)
 	})
 	body := bytes.TrimSpace(r.Body)
-	ct := string(c.Request.Header.ContentType())
+	ct, _, err := mime.ParseMediaType(string(c.Request.Header.ContentType()))
+	if err != nil {
+		ct = "" // no or an unreadable Content-Type: the body says what it is
+	}
 	switch {
 	case len(body) == 0:
-	case strings.HasPrefix(ct, jsonContentType) || (ct == "" && (body[0] == '{' || body[0] == '[')):
+	case ct == jsonContentType || strings.HasSuffix(ct, "+json") || (ct == "" && (body[0] == '{' || body[0] == '[')):
 		if !json.Valid(body) {
 			return r, errors.New("malformed JSON body")
 		}
 		r.JSON = r.Body
-	case strings.HasPrefix(ct, formContentType):
+	case ct == formContentType:
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
 			return r, fmt.Errorf("malformed form body: %v", err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"leadhost/host"
 	"leadhost/store"
@@ -213,3 +214,36 @@ func TestPostbacks(t *testing.T) {
 }
 
 func itoa(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// Review regressions: a Content-Type in any case with parameters; a call
+// refused before its token is journaled as a line only.
+func TestHookContentTypeAndJournal(t *testing.T) {
+	t.Parallel()
+	base, st := startServer(t)
+	code, _, body := call(t, "POST", base+"/hook/shop?token=s3cret", "Application/JSON; charset=utf-8", strings.NewReader(`{"order":"C1"}`), nil)
+	if code != 200 || !strings.Contains(string(body), `"created":true`) {
+		t.Errorf("JSON with a mixed-case Content-Type: %d %s", code, body)
+	}
+	call(t, "POST", base+"/hook/shop?token=guess", "application/json", strings.NewReader(`{"junk":"`+strings.Repeat("x", 1000)+`"}`), nil)
+	var entries []store.JournalEntry
+	for deadline := time.Now().Add(5 * time.Second); len(entries) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		entries, _, _ = st.JournalList(context.Background(), store.JournalQuery{Offer: "shop"})
+	}
+	if len(entries) != 2 || entries[0].Status != "error" || entries[0].Request != "" || entries[1].Request == "" || strings.Contains(entries[1].Request, "s3cret") {
+		t.Errorf("journal: %+v", entries)
+	}
+}
+
+func TestPostbackJSONAndConflictingLists(t *testing.T) {
+	t.Parallel()
+	base, st := startServer(t)
+	l, _, _ := st.Add(context.Background(), store.NewLead{Offer: "shop", Ext: "J1", Status: store.StatusProcessing})
+	code, _, body := call(t, "POST", base+"/postback/shop?token=pb", "application/json", strings.NewReader(`{"eid":"J1","status":"approved","payout":12.5}`), nil)
+	if got, _ := st.Get(context.Background(), l.ID); code != 200 || got.Status != store.StatusPacking || got.Cash.Pay.String() != "12.5" {
+		t.Errorf("JSON postback: %d %s %+v", code, body, got)
+	}
+	code, _, body = call(t, "GET", base+"/postback/shop?token=pb&eid=J1&status=done&sta=done&stc=Done", "", nil, nil)
+	if code != 400 || !strings.Contains(string(body), "in both sta= and stc=") {
+		t.Errorf("conflicting lists: %d %s", code, body)
+	}
+}

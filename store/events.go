@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -171,14 +172,33 @@ func (s *Store) Feed(name string) (*Feed, error) {
 	return nil, fmt.Errorf("store: no feed %q (Options.Feeds): %w", name, ErrNotFound)
 }
 
-// Pending returns up to limit unacknowledged items, oldest lead first.
+// Pending returns up to limit unacknowledged items, oldest lead first
+// (items held for a person are not among them: Held).
 func (f *Feed) Pending(ctx context.Context, limit int) ([]FeedItem, error) {
+	return f.PendingAfter(ctx, nil, limit)
+}
+
+// PendingAfter is Pending from just after the item after (nil: from the
+// start), to page through a long feed.
+func (f *Feed) PendingAfter(ctx context.Context, after *FeedItem, limit int) ([]FeedItem, error) {
+	return f.list(ctx, feedPrefix(f.name), after, limit)
+}
+
+// Held lists the items held for a person (Hold), oldest lead first.
+func (f *Feed) Held(ctx context.Context, limit int) ([]FeedItem, error) {
+	return f.list(ctx, offerPrefix(kindHeld, f.name), nil, limit)
+}
+
+func (f *Feed) list(ctx context.Context, prefix []byte, after *FeedItem, limit int) ([]FeedItem, error) {
 	var out []FeedItem
 	err := f.s.view(ctx, func(txn *badger.Txn) error {
-		prefix := feedPrefix(f.name)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
-		for it.Rewind(); it.Valid() && len(out) < limit; it.Next() {
+		start := prefix
+		if after != nil {
+			start = binary.BigEndian.AppendUint32(appendU64(append([]byte(nil), prefix...), after.LeadID), after.Rev+1)
+		}
+		for it.Seek(start); it.Valid() && len(out) < limit; it.Next() {
 			v, err := it.Item().ValueCopy(nil)
 			if err != nil {
 				return err
@@ -239,6 +259,52 @@ func (f *Feed) update(ctx context.Context, it FeedItem) error {
 			return fmt.Errorf("feed %s: lead %d rev %d: %w", f.name, it.LeadID, it.Rev, ErrNotFound)
 		}
 		w.set(key, encodeFeedItem(&it))
+		return nil
+	}))
+}
+
+// Hold takes an item out of the feed and keeps it for a person (a send
+// in doubt): Pending no longer returns it, Held does, Release puts it
+// back. why says what the person should check.
+func (f *Feed) Hold(ctx context.Context, it FeedItem, why string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it.InFlight, it.NotBefore, it.LastError = false, time.Time{}, why
+	return f.s.commit.do(newOp(func(w *stepWriter) error {
+		key := feedKey(f.name, it.LeadID, it.Rev)
+		if _, ok, err := w.get(key); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("feed %s: lead %d rev %d: %w", f.name, it.LeadID, it.Rev, ErrNotFound)
+		}
+		w.del(key)
+		w.set(heldKey(f.name, it.LeadID, it.Rev), encodeFeedItem(&it))
+		return nil
+	}))
+}
+
+// Release puts a held item back into the feed, to be delivered again.
+func (f *Feed) Release(ctx context.Context, leadID uint64, rev uint32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return f.s.commit.do(newOp(func(w *stepWriter) error {
+		key := heldKey(f.name, leadID, rev)
+		v, ok, err := w.get(key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("feed %s: no held item for lead %d rev %d: %w", f.name, leadID, rev, ErrNotFound)
+		}
+		it, err := decodeFeedItem(v)
+		if err != nil {
+			return err
+		}
+		it.InFlight, it.NotBefore = false, time.Time{}
+		w.del(key)
+		w.set(feedKey(f.name, leadID, rev), encodeFeedItem(&it))
 		return nil
 	}))
 }

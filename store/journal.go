@@ -108,7 +108,7 @@ var (
 	emailPattern  = regexp.MustCompile(`([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
 	phonePattern  = regexp.MustCompile(`(?i)(\+|%2B)?\d(?:[\d ()+\-]|%20|%28|%29|%2D)*\d`)
 	urlSeparators = strings.NewReplacer("%20", "", "%28", "", "%29", "", "%2D", "", "%2d", "")
-	datePattern   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`)
+	datePattern   = regexp.MustCompile(`(?:^|\D)\d{4}-\d{2}-\d{2}(?:$|\D)`)
 )
 
 // MaskContacts hides phone numbers and e-mail addresses in text, as the
@@ -119,7 +119,11 @@ var (
 // stored stays whole, so that a webhook can be replayed.
 func MaskContacts(text string) string {
 	text = emailPattern.ReplaceAllString(text, "${1}***${2}${3}")
-	return phonePattern.ReplaceAllStringFunc(text, func(m string) string {
+	return phonePattern.ReplaceAllStringFunc(text, maskPhone)
+}
+
+func maskPhone(m string) string {
+	{
 		if datePattern.MatchString(m) {
 			return m
 		}
@@ -135,20 +139,60 @@ func MaskContacts(text string) string {
 			}
 			return -1
 		}, urlSeparators.Replace(rest))
+		if len(digits) > 15 && strings.Contains(m, " ") {
+			// Two numbers side by side ("…22 +7 …"): each on its own.
+			parts := strings.Split(m, " ")
+			for i, p := range parts {
+				parts[i] = phonePattern.ReplaceAllStringFunc(p, maskPhone)
+			}
+			return strings.Join(parts, " ")
+		}
 		if len(digits) < 10 || len(digits) > 15 {
 			return m
 		}
 		return sign + digits[:1] + "***" + digits[len(digits)-2:]
-	})
+	}
 }
 
-// Masked is e as the journal shows it: contacts masked everywhere.
+// secretParam finds the values of parameters that carry secrets in URLs
+// and forms (a partner's key=, token=).
+var secretParam = regexp.MustCompile(`(?i)\b((?:api_?)?key|token|secret|password|passwd|pass|auth)=[^&\s"\\]+`)
+
+// mask is what Masked does to one text: contacts and secrets hidden.
+func mask(text string) string {
+	return secretParam.ReplaceAllString(MaskContacts(text), "${1}=***")
+}
+
+// Masked is e as the journal shows it: contacts and secrets masked in
+// every text, Detail's strings included (its numbers are left alone, and
+// it stays valid JSON).
 func (e JournalEntry) Masked() JournalEntry {
-	e.Summary, e.Request, e.Response = MaskContacts(e.Summary), MaskContacts(e.Request), MaskContacts(e.Response)
+	e.Summary, e.Request, e.Response = mask(e.Summary), mask(e.Request), mask(e.Response)
 	if len(e.Detail) > 0 {
-		e.Detail = json.RawMessage(MaskContacts(string(e.Detail)))
+		var v any
+		if json.Unmarshal(e.Detail, &v) == nil {
+			if b, err := json.Marshal(maskStrings(v)); err == nil {
+				e.Detail = b
+			}
+		}
 	}
 	return e
+}
+
+func maskStrings(v any) any {
+	switch v := v.(type) {
+	case string:
+		return mask(v)
+	case []any:
+		for i := range v {
+			v[i] = maskStrings(v[i])
+		}
+	case map[string]any:
+		for k := range v {
+			v[k] = maskStrings(v[k])
+		}
+	}
+	return v
 }
 
 // nextID is the entry's time in nanoseconds, made unique.

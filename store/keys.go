@@ -22,6 +22,7 @@ import (
 //	g offer 0 code           → goal id        goals by code
 //	G offer 0 goal id        → code           goals by id
 //	f feed 0 id rev          → event          durable change feeds
+//	F feed 0 id rev          → item           feed items held for a person
 //	m name                   → sequence state
 const (
 	kindLead    = 'l'
@@ -33,6 +34,7 @@ const (
 	kindGoal    = 'g'
 	kindGoalID  = 'G'
 	kindFeed    = 'f'
+	kindHeld    = 'F' // F feed 0 id rev → feed item held for a person
 )
 
 var (
@@ -109,6 +111,10 @@ func feedPrefix(feed string) []byte { return offerPrefix(kindFeed, feed) }
 
 func feedKey(feed string, id uint64, rev uint32) []byte {
 	return binary.BigEndian.AppendUint32(appendU64(feedPrefix(feed), id), rev)
+}
+
+func heldKey(feed string, id uint64, rev uint32) []byte {
+	return binary.BigEndian.AppendUint32(appendU64(offerPrefix(kindHeld, feed), id), rev)
 }
 
 func idValue(id uint64) []byte { return appendU64(nil, id) }

@@ -178,7 +178,8 @@ func TestGetcourseToOfferum(t *testing.T) {
 	eventually(t, "the hook and the send journaled", func() bool {
 		hooks, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Offer: "getcourse-offerum", Kind: "hook"})
 		sends, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: "send"})
-		return len(hooks) == 1 && strings.Contains(hooks[0].Request, "GET /hook/getcourse-offerum?token=") &&
+		return len(hooks) == 1 && strings.Contains(hooks[0].Request, "GET /hook/getcourse-offerum?order=GC-100500") &&
+			!strings.Contains(hooks[0].Request, "change-me") &&
 			strings.Contains(hooks[0].Response, `"created":true`) && len(sends) == 1 && sends[0].Status == "ok"
 	})
 

@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -364,8 +365,18 @@ func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *st
 			return out, fmt.Errorf("%s: applying the send outcome: %w", s.Name, err)
 		}
 	}
-	if _, err := run.Batch.Commit(ctx); err != nil {
+	cr, err := run.Batch.Commit(ctx)
+	if err != nil {
 		return out, fmt.Errorf("%s: commit: %w", s.Name, err)
+	}
+	for _, e := range cr.Refused {
+		var re *store.RefusedEdit
+		if errors.As(e, &re) && re.LeadID == lead.ID {
+			// The lead changed between the run and its commit (another lead
+			// took that ext meanwhile, a person edited it): the outcome is
+			// not recorded, and the caller must not say it was.
+			return out, fmt.Errorf("%s: the send outcome was refused at commit: %w", s.Name, e)
+		}
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,10 +61,6 @@ const (
 	breakAfter       = 5 // failures in a row that open an offer's circuit
 	keepBytes        = 4 << 10
 )
-
-// parked is the NotBefore of a send held for a person: far enough that
-// it never comes due by itself.
-var parked = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC) // within what the store's time encoding holds (year 2262)
 
 // Sender runs the outbox. Make it with New; Run until the context ends.
 type Sender struct {
@@ -134,7 +131,11 @@ func newSender(st *store.Store, offers OfferSource, feedName string) (*Sender, e
 	if err != nil {
 		return nil, err
 	}
-	return &Sender{Store: st, Offers: offers, Client: host.NewPartnerClient(0), feed: feed, postback: feedName == PostbackFeed,
+	client := host.NewPartnerClient(0)
+	// fasthttp repeats a GET whose connection broke; a send or a postback
+	// is repeated only by the outbox, which knows whether it may.
+	client.MaxIdemponentCallAttempts = 1
+	return &Sender{Store: st, Offers: offers, Client: client, feed: feed, postback: feedName == PostbackFeed,
 		wake: make(chan struct{}, 1), busy: map[string]bool{}, rounds: map[string]uint64{}, breakers: map[string]*breaker{},
 		next: map[string]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e4d))}, nil
 }
@@ -189,22 +190,32 @@ func (s *Sender) dispatch(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	items, err := s.feed.Pending(ctx, 1000)
-	if err != nil {
-		return err
-	}
+	// Items backing off do not hide the ones behind them: the outbox is
+	// read page by page until enough are due (or 10 pages are read).
 	now := s.now()
 	due := map[string][]store.FeedItem{}
 	var waiting uint64 // a lead whose earlier change waits: its later ones wait too
-	for _, it := range items {
-		if it.LeadID == waiting {
-			continue
+	var after *store.FeedItem
+	for page, found := 0, 0; page < 10 && found < 1000; page++ {
+		items, err := s.feed.PendingAfter(ctx, after, 1000)
+		if err != nil {
+			return err
 		}
-		if it.NotBefore.After(now) {
-			waiting = it.LeadID
-			continue
+		for _, it := range items {
+			if it.LeadID == waiting {
+				continue
+			}
+			if it.NotBefore.After(now) {
+				waiting = it.LeadID
+				continue
+			}
+			due[it.Offer] = append(due[it.Offer], it)
+			found++
 		}
-		due[it.Offer] = append(due[it.Offer], it)
+		if len(items) < 1000 {
+			break
+		}
+		after = &items[len(items)-1]
 	}
 	limit := s.Limit
 	if limit <= 0 {
@@ -308,11 +319,9 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 		// partner may have the lead. Sending again could make a double.
 		a.Outcome = "held"
 		a.Err = "in doubt: leadhost stopped while sending this lead, and the partner may have it; " +
-			"check with the partner, then resend it by hand (or set send.idempotent if the partner recognises repeats)"
-		if _, err := s.feed.Retry(ctx, it, parked, a.Err); err != nil {
-			s.log().Error("send: holding a send in doubt", "lead", it.LeadID, "err", err)
-		}
-		s.log().Error("send in doubt, held", "offer", offerID, "lead", it.LeadID)
+			"check with the partner, then release it (POST /api/outbox/send/<lead>/<rev>/release) or edit the lead " +
+			"(or set send.idempotent if the partner recognises repeats)"
+		s.settle(ctx, it, a)
 		return a
 	}
 	s.waitRate(ctx, o.ID, o.Config.Send.Rate)
@@ -320,6 +329,13 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log().Error("send: recording the attempt", "lead", it.LeadID, "err", err)
+		}
+		return nil
+	}
+	// The rate may have kept us waiting: the lead may have moved since.
+	if lead, err = s.Store.Get(ctx, it.LeadID); err != nil || lead.Status != store.StatusNew {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			s.ack(ctx, it)
 		}
 		return nil
 	}
@@ -338,11 +354,10 @@ func (s *Sender) settle(ctx context.Context, it store.FeedItem, a *Attempt) {
 		s.ack(ctx, it)
 		s.breaker(offerID).success()
 	case "held":
-		s.breaker(offerID).success()
-		if _, err := s.feed.Retry(ctx, it, parked, a.Err); err != nil {
+		if err := s.feed.Hold(ctx, it, a.Err); err != nil {
 			s.log().Error("send: holding a send", "lead", it.LeadID, "err", err)
 		}
-		s.log().Error("send held", "offer", offerID, "lead", it.LeadID, "why", a.Err)
+		s.log().Error("send held for a person", "offer", offerID, "lead", it.LeadID, "why", a.Err)
 	default:
 		delay := s.backoff(it.Attempts)
 		a.Next = s.now().Add(delay)
@@ -373,7 +388,12 @@ func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedI
 		return nil
 	}
 	if it, err = s.feed.Begin(ctx, it); err != nil {
-		return nil
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // acknowledged meanwhile
+		}
+		// Reported as a retry, so that the lead's later changes wait.
+		a.Outcome, a.Err = "retry", "recording the attempt: "+err.Error()
+		return a
 	}
 	ctx = context.WithoutCancel(ctx)
 	m := PostbackMacros(lead, it.Event)
@@ -464,7 +484,16 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	err := s.Client.DoDeadline(hreq, hresp, time.Now().Add(timeout))
 	a.Duration = time.Since(started)
 	if err != nil {
-		s.fail(o.ID, a, fmt.Errorf("%s %s: %v", a.Method, a.URL, host.DescribeHTTPError(err)), true)
+		sent := !neverSent(err)
+		err = fmt.Errorf("%s %s: %v", a.Method, a.URL, host.DescribeHTTPError(err))
+		if !cfg.Idempotent && sent {
+			// The request may have reached the partner (a timeout, a reset
+			// after it went out): sending again could make a double.
+			s.breaker(o.ID).failure(s.now())
+			a.Outcome, a.Err = "held", "in doubt: "+err.Error()+"; the partner may have the lead: check with it, then release or edit the lead"
+			return
+		}
+		s.fail(o.ID, a, err, true)
 		return
 	}
 	body := hresp.Body()
@@ -503,6 +532,21 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	default:
 		a.Outcome, a.Reason = "rejected", out.Reason
 	}
+}
+
+// neverSent says a failed request certainly did not reach the partner:
+// no connection was made (refused, unreachable, no such host, dial
+// timeout).
+func neverSent(err error) bool {
+	if errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrNoFreeConns) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
 }
 
 // fail marks an attempt for retry; partner failures count for the

@@ -266,14 +266,23 @@ func TestSendInDoubt(t *testing.T) {
 		eventually(t, "held", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) == 1 })
 		time.Sleep(100 * time.Millisecond)
 		feed, _ := e.st.Feed(Feed)
-		items, _ := feed.Pending(context.Background(), 10)
-		if p.n() != 0 || e.lead(t, lead.ID).Status != store.StatusNew || len(items) != 1 || !strings.Contains(items[0].LastError, "in doubt") || e.tries[0].Outcome != "held" {
-			t.Errorf("in doubt: %d sends, lead %+v, items %+v", p.n(), e.lead(t, lead.ID), items)
+		pending, _ := feed.Pending(context.Background(), 10)
+		held, _ := feed.Held(context.Background(), 10)
+		if p.n() != 0 || e.lead(t, lead.ID).Status != store.StatusNew || len(pending) != 0 || len(held) != 1 ||
+			!strings.Contains(held[0].LastError, "in doubt") || e.tries[0].Outcome != "held" {
+			t.Errorf("in doubt: %d sends, lead %+v, pending %+v, held %+v", p.n(), e.lead(t, lead.ID), pending, held)
 		}
+		// A person checked with the partner and releases it: it goes out.
+		if err := feed.Release(context.Background(), held[0].LeadID, held[0].Rev); err != nil {
+			t.Fatal(err)
+		}
+		e.sender.Wake()
+		eventually(t, "sent after release", func() bool { return e.lead(t, lead.ID).Status == store.StatusProcessing })
 	}
 }
 
-// rate = 20: five leads take at least 200 ms; a slow partner is a retry.
+// rate = 20: five leads take at least 200 ms; a slow partner that
+// recognises repeats is retried.
 func TestRateAndTimeout(t *testing.T) {
 	t.Parallel()
 	p := &fakePartner{}
@@ -283,7 +292,7 @@ func TestRateAndTimeout(t *testing.T) {
 		}
 		return 200, fmt.Sprintf(`{"id":"P%d"}`, n)
 	})
-	e := newEnv(t, partnerAt(t, base, "rate = 20\n"), nil)
+	e := newEnv(t, partnerAt(t, base, "rate = 20\nidempotent = true\n"), nil)
 	for range 5 {
 		e.add(t, "partner", map[string]string{"phone": "7"})
 	}
@@ -429,5 +438,52 @@ func TestPartnerDown(t *testing.T) {
 	}
 	if got := e.lead(t, l.ID); got.Status != store.StatusNew {
 		t.Errorf("lead %+v", got)
+	}
+}
+
+// A partner that does not answer in time may have taken the lead: unless
+// it recognises repeats, the send is held for a person, not repeated.
+func TestTimeoutHeldWhenNotIdempotent(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(int, string) (int, string) {
+		time.Sleep(600 * time.Millisecond)
+		return 200, `{"id":"late"}`
+	})
+	e := newEnv(t, partnerAt(t, base, ""), nil)
+	l := e.add(t, "partner", map[string]string{"phone": "7"})
+	eventually(t, "held", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if a := e.tries[0]; a.Outcome != "held" || !strings.Contains(a.Err, "no answer in time") || p.n() != 1 {
+		t.Errorf("try %+v, %d requests", a, p.n())
+	}
+	if got := e.lead(t, l.ID); got.Status != store.StatusNew {
+		t.Errorf("lead %+v", got)
+	}
+}
+
+// Held sends do not hide the sends behind them.
+func TestHeldDoNotStarveTheOutbox(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(n int, _ string) (int, string) { return 200, fmt.Sprintf(`{"id":"P%d"}`, n) })
+	var held []*store.Lead
+	e := newEnv(t, partnerAt(t, base, ""), func(st *store.Store) {
+		feed, _ := st.Feed(Feed)
+		for range 1200 { // more than one read of the outbox, all in doubt
+			l, _, _ := st.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": "1"}})
+			held = append(held, l)
+		}
+		items, _ := feed.Pending(context.Background(), 2000)
+		for _, it := range items {
+			feed.Begin(context.Background(), it)
+		}
+	})
+	late := e.add(t, "partner", map[string]string{"phone": "2"})
+	eventually(t, "the late lead sent", func() bool { return e.lead(t, late.ID).Status == store.StatusProcessing })
+	if p.n() != 1 {
+		t.Errorf("%d sends, want 1 (the held ones stay held)", p.n())
 	}
 }
