@@ -25,6 +25,8 @@ commands:
   check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
               run one status check of OFFER now: prints each request, the
               answer and the edits (--dry-run: edits shown, not committed)
+  test [DIR]  run the cases in DIR's offers' tests/ folders (default
+              ./scripts, or one offer's folder): pass/fail with what differs
   journal [--offer O] [--kind K] [--status ok|error] [--since 1h] [--limit N] [--json] [--raw]
               the operation journal, newest first: every webhook and
               postback (raw request kept), send, check run and reload;
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "journal":
 		return runJournal(ctx, args[1:], stdout, stderr)
+	case "test":
+		return runTest(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadhost: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage

@@ -458,15 +458,7 @@ func PostbackMacros(l *store.Lead, ev store.Event) script.Macros {
 // attempt makes the request and runs send.lua on the reply.
 func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a *Attempt) {
 	cfg := o.Config.Send
-	m := script.LeadMacros(lead)
-	req := &script.Request{URL: m.ExpandURL(cfg.URL), Method: strings.ToUpper(cfg.Method), Headers: map[string]string{},
-		Fields: m.ExpandFields(cfg.Fields)}
-	if req.Method == "" {
-		req.Method = "POST"
-	}
-	for k, v := range cfg.Headers {
-		req.Headers[k] = m.ExpandText(v)
-	}
+	req := Request(o, lead)
 	hreq, hresp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(hreq)
 	defer fasthttp.ReleaseResponse(hresp)
@@ -532,6 +524,22 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	default:
 		a.Outcome, a.Reason = "rejected", out.Reason
 	}
+}
+
+// Request is what [send] makes of a lead: the URL, fields and headers
+// with the lead's macros filled in (POST unless the offer says GET).
+func Request(o *host.Offer, lead *store.Lead) *script.Request {
+	cfg := o.Config.Send
+	m := script.LeadMacros(lead)
+	req := &script.Request{URL: m.ExpandURL(cfg.URL), Method: strings.ToUpper(cfg.Method), Headers: map[string]string{},
+		Fields: m.ExpandFields(cfg.Fields)}
+	if req.Method == "" {
+		req.Method = "POST"
+	}
+	for k, v := range cfg.Headers {
+		req.Headers[k] = m.ExpandText(v)
+	}
+	return req
 }
 
 // neverSent says a failed request certainly did not reach the partner:

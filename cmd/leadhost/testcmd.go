@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"leadhost/host/cases"
+)
+
+// runTest is `leadhost test [scripts | scripts/<offer>]`: every case in
+// the offers' tests/ folders, pass or fail with what differs.
+func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 1 {
+		fmt.Fprintln(stderr, "leadhost test: takes one folder at most (scripts, or scripts/<offer>)")
+		return exitUsage
+	}
+	path := "./scripts"
+	if len(args) == 1 {
+		path = args[0]
+	}
+	results, err := cases.Run(ctx, path)
+	failed := 0
+	for _, r := range results {
+		name := filepath.Join(r.Offer, "tests", filepath.Base(r.File))
+		if r.Passed() {
+			fmt.Fprintf(stdout, "ok    %s  %s\n", name, r.Name)
+			continue
+		}
+		failed++
+		fmt.Fprintf(stdout, "FAIL  %s  %s\n", name, r.Name)
+		for _, d := range r.Diffs {
+			fmt.Fprintf(stdout, "        %s\n", d)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost test: %v\n", err)
+		return exitError
+	}
+	if len(results) == 0 {
+		fmt.Fprintf(stderr, "leadhost test: no cases in %s (scripts/<offer>/tests/*.json)\n", path)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "%d cases, %d failed\n", len(results), failed)
+	if failed > 0 {
+		return exitError
+	}
+	return exitOK
+}
