@@ -300,3 +300,63 @@ func TestOutboxRoutes(t *testing.T) {
 		t.Errorf("after release: %s", body)
 	}
 }
+
+// /metrics: requests by route and code, operations from the journal,
+// leads by status, outbox depth; behind the admin token.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	reg := host.NewRegistry("testdata/scripts")
+	reg.Reload()
+	st, err := store.Open(store.Options{InMemory: true, Policies: reg, Feeds: []string{"send"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// A lead before the count; the count done; then the calls.
+	st.Add(context.Background(), store.NewLead{Offer: "shop", Status: store.StatusProcessing})
+	ctx, cancel := context.WithCancel(context.Background())
+	m := NewMetrics(st, "send")
+	stop := m.TrackLeads(ctx, st)
+	defer func() { cancel(); stop() }()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		m.mu.Lock()
+		ready := m.ready
+		m.mu.Unlock()
+		if ready {
+			break
+		}
+	}
+	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: slog.New(slog.DiscardHandler)}
+	srv := (&Server{Offers: reg, Store: st, Log: slog.New(slog.DiscardHandler), Registry: reg, Checks: sched, APIToken: "tok", Metrics: m}).HTTP()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer Shutdown(srv)
+	base := "http://" + ln.Addr().String()
+	call(t, "POST", base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(`{"order":"M1"}`), nil)
+	call(t, "POST", base+"/hook/shop?token=bad", "application/json", strings.NewReader(`{}`), nil)
+	if code, _, _ := call(t, "GET", base+"/metrics", "", nil, nil); code != 401 {
+		t.Errorf("metrics without the token: %d", code)
+	}
+	var text string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, _, b := call(t, "GET", base+"/metrics", "", nil, map[string]string{"Authorization": "Bearer tok"})
+		text = string(b)
+		if strings.Contains(text, `leadhost_leads{offer="shop",status="1"} 1`) {
+			break
+		}
+	}
+	for _, want := range []string{
+		`leadhost_http_requests_total{code="200",route="/hook"} 1`,
+		`leadhost_http_requests_total{code="401",route="/hook"} 1`,
+		`leadhost_operation_duration_seconds_count{kind="hook",offer="shop"} 2`,
+		`leadhost_errors_total{kind="hook",offer="shop"} 1`,
+		`leadhost_leads{offer="shop",status="2"} 1`,
+		`leadhost_leads{offer="shop",status="1"} 1`,
+		`leadhost_outbox_depth{outbox="send"} 2`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

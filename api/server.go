@@ -58,6 +58,8 @@ type Server struct {
 	Registry Registry
 	Checks   Checks
 	APIToken string
+	// Metrics, when set, counts requests and is served at /metrics.
+	Metrics *Metrics
 }
 
 // HTTP is the fasthttp server for s, with its limits.
@@ -122,7 +124,14 @@ func isTimeout(err error) bool {
 // Handle routes a request.
 func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	path := string(c.Path())
+	defer func() { s.Metrics.request(routeOf(path), c.Response.StatusCode()) }()
 	switch {
+	case path == "/metrics" && s.Metrics != nil:
+		if !s.adminAllowed(c) {
+			writeError(c, fasthttp.StatusUnauthorized, "metrics: a valid Authorization: Bearer token is needed (or a loopback client)")
+			return
+		}
+		s.Metrics.handler()(c)
 	case path == "/healthz":
 		c.SetContentType(jsonContentType)
 		c.SetBodyString(`{"ok":true}`)
@@ -139,6 +148,21 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	default:
 		writeError(c, fasthttp.StatusNotFound, "no such route: "+path)
 	}
+}
+
+// routeOf is a request's route for metrics: a few names, never the
+// path itself (offers and ids would make a series each).
+func routeOf(path string) string {
+	for _, r := range []string{"/hook/", "/postback/", "/api/"} {
+		if strings.HasPrefix(path, r) {
+			return strings.TrimSuffix(r, "/")
+		}
+	}
+	switch path {
+	case "/healthz", "/metrics":
+		return path
+	}
+	return "other"
 }
 
 // journal records an inbound call, answered or refused, with the raw
@@ -165,6 +189,7 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 		e.Response = string(c.Response.Body())
 	}
 	s.Store.Record(e)
+	s.Metrics.Observe(e)
 }
 
 // redactedRequest is the request as it came, for replay, without its

@@ -93,6 +93,11 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	if err != nil {
 		return nil, errors.New(explainOpen(err))
 	}
+	metrics := api.NewMetrics(st, send.Feed, send.PostbackFeed)
+	record := func(e store.JournalEntry) {
+		st.Record(e)
+		metrics.Observe(e)
+	}
 	sender, err := send.New(st, reg)
 	if err != nil {
 		st.Close()
@@ -101,7 +106,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	sender.Log, sender.BaseDelay, sender.Poll = log, cfg.sendBackoff, cfg.sendPoll
 	sender.OnAttempt = func(a *send.Attempt) {
 		log.Info("send", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", a.Err)
-		journalAttempt(st, reg, "send", a)
+		journalAttempt(record, reg, "send", a)
 	}
 	postbacks, err := send.NewPostbacks(st, reg)
 	if err != nil {
@@ -111,7 +116,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	postbacks.Log, postbacks.BaseDelay, postbacks.Poll = log, cfg.sendBackoff, cfg.sendPoll
 	postbacks.OnAttempt = func(a *send.Attempt) {
 		log.Info("postback", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "err", a.Err)
-		journalAttempt(st, reg, "postback-out", a)
+		journalAttempt(record, reg, "postback-out", a)
 	}
 	unsubscribe := st.Subscribe(func(ev store.Event) {
 		if ev.From == 0 && ev.To == store.StatusNew {
@@ -122,10 +127,10 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
 		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
 			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", r.Error())
-		journalCheck(st, r)
+		journalCheck(record, r)
 	}}
 	srv := (&api.Server{Offers: reg, Store: st, Log: log, NoJournal: cfg.noJournal,
-		Registry: reg, Checks: sched, APIToken: cfg.apiToken}).HTTP()
+		Registry: reg, Checks: sched, APIToken: cfg.apiToken, Metrics: metrics}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		unsubscribe()
@@ -135,6 +140,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	h := &runningHost{addr: ln.Addr(), st: st, reg: reg, sender: sender, sched: sched, done: make(chan struct{})}
 
 	ctx, stop := context.WithCancel(ctx)
+	untrack := metrics.TrackLeads(ctx, st)
 	var wg sync.WaitGroup
 	run := func(name string, fn func() error) {
 		wg.Add(1)
@@ -147,7 +153,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	}
 	run("reload", func() error {
 		return reg.Watch(ctx, log, host.WatchOptions{OnReload: func(changes []string, err error) {
-			journalReload(st, reg, changes, err)
+			journalReload(record, reg, changes, err)
 		}})
 	})
 	run("scheduler", func() error { return sched.Run(ctx) })
@@ -170,6 +176,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		}
 		wg.Wait()
 		unsubscribe()
+		untrack()
 		if err := st.Close(); err != nil {
 			log.Error("closing the store", "err", err)
 		}
@@ -192,7 +199,7 @@ func explainOpen(err error) string {
 }
 
 // journalAttempt records a send or an outgoing postback.
-func journalAttempt(st *store.Store, reg *host.Registry, kind string, a *send.Attempt) {
+func journalAttempt(record func(store.JournalEntry), reg *host.Registry, kind string, a *send.Attempt) {
 	status := "ok"
 	if a.Outcome != "sent" && a.Outcome != "rejected" {
 		status = "error"
@@ -202,7 +209,7 @@ func journalAttempt(st *store.Store, reg *host.Registry, kind string, a *send.At
 		version = o.Version
 	}
 	detail, _ := json.Marshal(a)
-	st.Record(store.JournalEntry{Offer: a.Offer, Kind: kind, Status: status, Duration: a.Duration, Version: version,
+	record(store.JournalEntry{Offer: a.Offer, Kind: kind, Status: status, Duration: a.Duration, Version: version,
 		Summary:  fmt.Sprintf("lead %d try %d: %s %s → %d %s", a.LeadID, a.Try, a.Method, a.URL, a.Status, a.Outcome),
 		Request:  a.Body,
 		Response: a.Response,
@@ -211,7 +218,7 @@ func journalAttempt(st *store.Store, reg *host.Registry, kind string, a *send.At
 
 // journalCheck records a check run: its requests and answers (cut), and
 // its edits while they are few.
-func journalCheck(st *store.Store, r *check.Report) {
+func journalCheck(record func(store.JournalEntry), r *check.Report) {
 	status := "ok"
 	if r.Err != nil && !r.Stopped {
 		status = "error"
@@ -224,16 +231,16 @@ func journalCheck(st *store.Store, r *check.Report) {
 		kept.Exchanges = kept.Exchanges[:50]
 	}
 	detail, _ := json.Marshal(&kept)
-	st.Record(store.JournalEntry{At: r.Started, Offer: r.Offer, Kind: "check", Status: status, Duration: r.Duration, Version: r.Version,
+	record(store.JournalEntry{At: r.Started, Offer: r.Offer, Kind: "check", Status: status, Duration: r.Duration, Version: r.Version,
 		Summary: fmt.Sprintf("%s: %d leads, %d requests, %d edits%s", r.Mode, r.Leads, len(r.Exchanges), len(r.Edits), errSuffix(r.Error())),
 		Detail:  detail})
 }
 
 // journalReload records what a reload changed: each offer loaded,
 // unloaded, or not loaded with its problems (file:line).
-func journalReload(st *store.Store, reg *host.Registry, changes []string, err error) {
+func journalReload(record func(store.JournalEntry), reg *host.Registry, changes []string, err error) {
 	if err != nil {
-		st.Record(store.JournalEntry{Kind: "reload", Status: "error", Summary: err.Error()})
+		record(store.JournalEntry{Kind: "reload", Status: "error", Summary: err.Error()})
 		return
 	}
 	for _, change := range changes {
@@ -249,7 +256,7 @@ func journalReload(st *store.Store, reg *host.Registry, changes []string, err er
 			}
 			e.Status, e.Summary = "error", change+": "+strings.Join(msgs, "; ")
 		}
-		st.Record(e)
+		record(e)
 	}
 }
 

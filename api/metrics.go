@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"leadhost/store"
+)
+
+// Metrics are leadhost's Prometheus metrics (SPEC §5), served at
+// /metrics. Durations and errors come from what the journal records, so
+// that the two never disagree.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	durations *prometheus.HistogramVec
+	errors    *prometheus.CounterVec
+	reloads   *prometheus.CounterVec
+	leads     *prometheus.GaugeVec
+
+	mu     sync.Mutex
+	counts map[string]map[store.Status]int // leads by offer and status
+	ready  bool
+}
+
+// NewMetrics makes the metrics; outbox depth is read from st's feeds
+// (feeds) when scraped.
+func NewMetrics(st *store.Store, feeds ...string) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadhost_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "leadhost_operation_duration_seconds", Help: "How long webhooks, postbacks, check runs and sends took, by kind and offer.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"kind", "offer"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadhost_errors_total", Help: "Operations that failed, by offer and kind.",
+		}, []string{"offer", "kind"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadhost_reloads_total", Help: "Offer loads by outcome (ok, error).",
+		}, []string{"outcome"}),
+		leads: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "leadhost_leads", Help: "Leads by offer and status (1-12).",
+		}, []string{"offer", "status"}),
+		counts: map[string]map[store.Status]int{},
+	}
+	m.reg.MustRegister(m.requests, m.durations, m.errors, m.reloads, m.leads,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, name := range feeds {
+		feed, err := st.Feed(name)
+		if err != nil {
+			continue
+		}
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadhost_outbox_depth", Help: "Items waiting in an outbox (up to 10,000 counted).",
+			ConstLabels: prometheus.Labels{"outbox": name},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			items, err := feed.Pending(ctx, 10_000)
+			if err != nil {
+				return -1
+			}
+			return float64(len(items))
+		}))
+	}
+	return m
+}
+
+// Observe takes a journal entry into the durations, errors and reloads.
+func (m *Metrics) Observe(e store.JournalEntry) {
+	if m == nil {
+		return
+	}
+	if e.Kind == "reload" {
+		m.reloads.WithLabelValues(e.Status).Inc()
+	} else if e.Duration > 0 {
+		m.durations.WithLabelValues(e.Kind, e.Offer).Observe(e.Duration.Seconds())
+	}
+	if e.Status == "error" {
+		m.errors.WithLabelValues(e.Offer, e.Kind).Inc()
+	}
+}
+
+// request counts one HTTP request.
+func (m *Metrics) request(route string, code int) {
+	if m != nil {
+		m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	}
+}
+
+// TrackLeads counts the store's leads by status once, in the background,
+// and keeps the counts current from the store's events after. Events
+// that come while the count runs are applied when it is done. stop ends
+// it and waits for the count (cancel ctx first to cut it short).
+func (m *Metrics) TrackLeads(ctx context.Context, st *store.Store) (stop func()) {
+	var pending []store.Event
+	cancel := st.Subscribe(func(ev store.Event) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !m.ready {
+			pending = append(pending, ev)
+			return
+		}
+		m.apply(ev)
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		counts, err := st.CountLeads(ctx)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if err == nil {
+			// Events of changes the count already saw are applied twice:
+			// a change the count saw and its event differ by one status,
+			// which keeps the total right and is rare (only while counting).
+			m.counts = counts
+		}
+		m.ready = true
+		for _, ev := range pending {
+			m.apply(ev)
+		}
+		pending = nil
+		m.publish()
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (m *Metrics) apply(ev store.Event) {
+	c := m.counts[ev.Offer]
+	if c == nil {
+		c = map[store.Status]int{}
+		m.counts[ev.Offer] = c
+	}
+	if ev.From != 0 && c[ev.From] > 0 {
+		c[ev.From]--
+	}
+	c[ev.To]++
+	if ev.From != 0 {
+		m.leads.WithLabelValues(ev.Offer, strconv.Itoa(int(ev.From))).Set(float64(c[ev.From]))
+	}
+	m.leads.WithLabelValues(ev.Offer, strconv.Itoa(int(ev.To))).Set(float64(c[ev.To]))
+}
+
+func (m *Metrics) publish() {
+	for offer, c := range m.counts {
+		for status, n := range c {
+			m.leads.WithLabelValues(offer, strconv.Itoa(int(status))).Set(float64(n))
+		}
+	}
+}
+
+// handler serves the metrics in the Prometheus text format.
+func (m *Metrics) handler() fasthttp.RequestHandler {
+	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+}
