@@ -35,6 +35,7 @@ type OfferConfig struct {
 	Send          *SendConfig         `toml:"send"`
 	Hook          *HookConfig         `toml:"hook"`
 	Postback      *PostbackConfig     `toml:"postback"`
+	Notify        *NotifyConfig       `toml:"notify"`
 	Words         map[string][]string `toml:"words"` // extra status words by kind
 }
 
@@ -83,6 +84,16 @@ type HookConfig struct {
 type PostbackConfig struct {
 	Token string `toml:"token"`
 	URL   string `toml:"url"`
+}
+
+// NotifyConfig is [notify]: who is mailed when the offer fails, and how
+// often at most (the server and sender default to serve's --smtp and
+// --mail-from).
+type NotifyConfig struct {
+	To     []string `toml:"to"`
+	Window Duration `toml:"window"` // at most one mail per window; default 15m
+	Server string   `toml:"server"` // host:port
+	From   string   `toml:"from"`
 }
 
 // Duration reads "10m", "5s", "3h" from TOML.
@@ -430,6 +441,19 @@ func (o *Offer) configure(path string, src []byte) []error {
 		}
 		if err := script.CheckMacroError("postback.url", pb.URL, script.PostbackMacros); err != nil {
 			bad("%v", err)
+		}
+	}
+	if nc := c.Notify; nc != nil {
+		if len(nc.To) == 0 {
+			bad("notify.to: who should be mailed?")
+		}
+		for _, to := range nc.To {
+			if !strings.Contains(to, "@") {
+				bad("notify.to %q: not an e-mail address", to)
+			}
+		}
+		if nc.Window.Duration != 0 && nc.Window.Duration < time.Minute {
+			bad("notify.window %s: at least 1m", nc.Window.Duration)
 		}
 	}
 	words, err := script.StandardWords().With(c.Words)

@@ -17,6 +17,7 @@ import (
 	"leadhost/api"
 	"leadhost/host"
 	"leadhost/host/check"
+	"leadhost/host/notify"
 	"leadhost/host/send"
 	"leadhost/store"
 )
@@ -34,12 +35,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.scripts, "scripts", "./scripts", "offers folder, hot-reloaded")
 	fs.BoolVar(&cfg.noSync, "no-fsync", false, "acknowledge writes before they reach the disk (a machine crash may lose the last ones)")
 	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: loopback clients only")
+	fs.StringVar(&cfg.mail.Server, "smtp", "", "SMTP server (host:port) for error mails; none: no mails")
+	fs.StringVar(&cfg.mail.From, "mail-from", "leadhost@localhost", "sender of error mails")
+	mailTo := fs.String("mail-to", "", "recipients of error mails, comma-separated (an offer's [notify] to replaces them for that offer)")
+	fs.StringVar(&cfg.mail.User, "smtp-user", "", "SMTP user (PLAIN auth; the password from LEADHOST_SMTP_PASSWORD)")
+	fs.DurationVar(&cfg.mailWindow, "mail-window", notify.DefaultWindow, "at most one error mail per offer in this time")
 	if rest, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	} else if len(rest) > 0 {
 		fmt.Fprintf(stderr, "leadhost serve: unexpected %q\n", rest)
 		return exitUsage
 	}
+	if *mailTo != "" {
+		cfg.mail.To = strings.Split(*mailTo, ",")
+	}
+	cfg.mail.Password = os.Getenv("LEADHOST_SMTP_PASSWORD")
 	cfg.log = slog.New(slog.NewTextHandler(stderr, nil))
 	h, err := startHost(ctx, cfg)
 	if err != nil {
@@ -60,6 +70,8 @@ type hostConfig struct {
 	sendPoll              time.Duration // 0: a second
 	noJournal             bool          // inbound calls left out of the journal (bench)
 	apiToken              string        // the admin API's bearer token; "": loopback only
+	mail                  notify.Settings
+	mailWindow            time.Duration
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -94,9 +106,22 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		return nil, errors.New(explainOpen(err))
 	}
 	metrics := api.NewMetrics(st, send.Feed, send.PostbackFeed)
+	mailer := notify.New(cfg.mail, cfg.mailWindow, log)
+	mailer.For = func(offer string) (notify.Settings, time.Duration, bool) {
+		o, ok := reg.Offer(offer)
+		if !ok || o.Config.Notify == nil {
+			return notify.Settings{}, 0, false
+		}
+		nc := o.Config.Notify
+		return notify.Settings{To: nc.To, Server: nc.Server, From: nc.From}, nc.Window.Duration, true
+	}
+	observe := func(e store.JournalEntry) {
+		metrics.Observe(e)
+		mailer.Observe(e)
+	}
 	record := func(e store.JournalEntry) {
 		st.Record(e)
-		metrics.Observe(e)
+		observe(e)
 	}
 	sender, err := send.New(st, reg)
 	if err != nil {
@@ -130,7 +155,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		journalCheck(record, r)
 	}}
 	srv := (&api.Server{Offers: reg, Store: st, Log: log, NoJournal: cfg.noJournal,
-		Registry: reg, Checks: sched, APIToken: cfg.apiToken, Metrics: metrics}).HTTP()
+		Registry: reg, Checks: sched, APIToken: cfg.apiToken, Metrics: metrics, OnJournal: observe}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		unsubscribe()
@@ -177,6 +202,9 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		wg.Wait()
 		unsubscribe()
 		untrack()
+		mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		mailer.Close(mctx) // what is pending goes out now
+		mcancel()
 		if err := st.Close(); err != nil {
 			log.Error("closing the store", "err", err)
 		}
