@@ -31,6 +31,7 @@ type OfferConfig struct {
 	DefaultReason int                 `toml:"default_reason"` // status 5 without a reason; default 6
 	Delivery      *bool               `toml:"delivery"`       // false: accept → 10 instead of 6
 	Timeout       Duration            `toml:"timeout"`        // deadline of one script run; default 5s
+	JournalDays   int                 `toml:"journal_days"`   // how long the journal keeps the offer's entries; default 30
 	Check         *CheckConfig        `toml:"check"`
 	Send          *SendConfig         `toml:"send"`
 	Hook          *HookConfig         `toml:"hook"`
@@ -394,6 +395,9 @@ func (o *Offer) configure(path string, src []byte) []error {
 	}
 	if c.Delivery != nil {
 		o.Policy.Delivery = *c.Delivery
+	}
+	if c.JournalDays < 0 || c.JournalDays > 3650 {
+		bad("journal_days %d: want 1..3650", c.JournalDays)
 	}
 	if c.Timeout.Duration < 0 || c.Timeout.Duration > time.Minute {
 		bad("timeout %s: want up to 1m", c.Timeout.Duration)

@@ -115,3 +115,35 @@ func TestMaskedDetail(t *testing.T) {
 		t.Errorf("summary %q", m.Summary)
 	}
 }
+
+// An offer's entries expire after its JournalTTL.
+func TestJournalTTL(t *testing.T) {
+	t.Parallel()
+	s, err := Open(Options{InMemory: true, JournalTTL: func(offer string) time.Duration {
+		if offer == "short" {
+			return time.Second
+		}
+		return 0
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Record(JournalEntry{Offer: "short", Kind: "hook", Status: "ok", Summary: "goes"},
+		JournalEntry{Offer: "long", Kind: "hook", Status: "ok", Summary: "stays"})
+	ctx := context.Background()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		all, _, _ := s.JournalList(ctx, JournalQuery{})
+		if len(all) == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(2100 * time.Millisecond) // Badger's TTL has one-second resolution
+	all, _, _ := s.JournalList(ctx, JournalQuery{})
+	short, _, _ := s.JournalList(ctx, JournalQuery{Offer: "short"})
+	if len(all) != 1 || all[0].Summary != "stays" || len(short) != 0 {
+		t.Errorf("after the TTL: all %+v, short %+v", all, short)
+	}
+}

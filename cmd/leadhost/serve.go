@@ -99,7 +99,13 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	}
 	st, err := store.Open(store.Options{
 		Dir: cfg.data, NoSync: cfg.noSync, Policies: reg, Logger: log,
-		Feeds:      []string{send.Feed, send.PostbackFeed},
+		Feeds: []string{send.Feed, send.PostbackFeed},
+		JournalTTL: func(offer string) time.Duration {
+			if o, ok := reg.Offer(offer); ok && o.Config.JournalDays > 0 {
+				return time.Duration(o.Config.JournalDays) * 24 * time.Hour
+			}
+			return 0 // the default
+		},
 		FeedFilter: func(feed string, ev store.Event) bool { return send.Wants(reg, feed, ev) },
 	})
 	if err != nil {
