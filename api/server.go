@@ -182,6 +182,10 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 	}
 	if o, ok := s.Offers.Offer(offerID); ok {
 		e.Version = o.Version
+	} else {
+		// Not an offer: anyone may make up paths, and each would become an
+		// index entry and a metrics series. The summary keeps the path.
+		e.Offer = ""
 	}
 	// A call refused before its token was checked (no such offer, a wrong
 	// token) is kept as a line: storing what anyone may send would let

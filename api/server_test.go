@@ -247,3 +247,21 @@ func TestPostbackJSONAndConflictingLists(t *testing.T) {
 		t.Errorf("conflicting lists: %d %s", code, body)
 	}
 }
+
+// A call to an offer that does not exist is journaled without an offer:
+// made-up paths do not become index entries or metrics series.
+func TestUnknownOfferJournaledWithoutOffer(t *testing.T) {
+	t.Parallel()
+	base, st := startServer(t)
+	call(t, "GET", base+"/hook/made-up-123?token=x", "", nil, nil)
+	var entries []store.JournalEntry
+	for deadline := time.Now().Add(5 * time.Second); len(entries) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		entries, _, _ = st.JournalList(context.Background(), store.JournalQuery{Kind: "hook"})
+	}
+	if len(entries) != 1 || entries[0].Offer != "" || !strings.Contains(entries[0].Summary, "/hook/made-up-123") {
+		t.Errorf("entries %+v", entries)
+	}
+	if byOffer, _, _ := st.JournalList(context.Background(), store.JournalQuery{Offer: "made-up-123"}); len(byOffer) != 0 {
+		t.Errorf("an index entry for a made-up offer: %+v", byOffer)
+	}
+}
