@@ -1,0 +1,57 @@
+package cases
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Cases fail when they should: a typo in a case, an error expected and
+// not raised, a count or reply that differs; and pass when all holds.
+func TestCaseOutcomes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shop")
+	os.MkdirAll(filepath.Join(dir, "tests"), 0o755)
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("offer.toml", "[hook]\ntoken = \"t\"\n")
+	write("hook.lua", `
+		local q = req.query
+		if not q.order then error("no order") end
+		local id, created = core.lead.add{ key = q.order, fields = { phone = q.phone } }
+		return { lead = id, created = created }`)
+	write("tests/a-pass.json", `{"hook": {"query": {"order": ["A"], "phone": ["7"]}},
+		"expect": {"count": 1, "reply": {"status": 200, "json": {"lead": 1, "created": true}}, "leads": [{"id": 1, "fields": {"phone": "7"}}]}}`)
+	write("tests/b-typo.json", `{"hook": {"query": {"order": ["A"]}}, "expext": {}}`)
+	write("tests/c-error-expected.json", `{"hook": {"query": {"order": ["A"]}}, "expect": {"error": "no order"}}`)
+	write("tests/d-error-raised.json", `{"hook": {"query": {}}, "expect": {"error": "no order"}}`)
+	write("tests/e-wrong.json", `{"hook": {"query": {"order": ["A"], "phone": ["7"]}},
+		"expect": {"count": 2, "reply": {"json": {"created": false}}, "leads": [{"id": 1, "status": 2}]}}`)
+	results, err := Run(context.Background(), dir)
+	if err != nil || len(results) != 5 {
+		t.Fatalf("%d results, %v", len(results), err)
+	}
+	want := map[string][]string{
+		"a-pass":           nil,
+		"b-typo":           {`unknown field "expext"`},
+		"c-error-expected": {`the run went well; want an error with "no order"`},
+		"d-error-raised":   nil,
+		"e-wrong":          {"the offer has 1 leads, want 2", "lead 1: status is 1, want 2", "reply created is true, want false"},
+	}
+	for _, r := range results {
+		w := want[r.Name]
+		if len(r.Diffs) != len(w) {
+			t.Errorf("%s: diffs %q, want %q", r.Name, r.Diffs, w)
+			continue
+		}
+		for i := range w {
+			if !strings.Contains(r.Diffs[i], w[i]) {
+				t.Errorf("%s: diff %q, want %q", r.Name, r.Diffs[i], w[i])
+			}
+		}
+	}
+}
