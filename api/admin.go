@@ -39,7 +39,7 @@ type Checks interface {
 // with none set, only loopback clients are served.
 func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
 	if !s.adminAllowed(c) {
-		writeError(c, fasthttp.StatusUnauthorized, "admin API: a valid Authorization: Bearer token is needed (or, with no --api-token set, a loopback client)")
+		writeError(c, fasthttp.StatusUnauthorized, "admin API: a valid Authorization: Bearer token is needed (with no --api-token set: a direct loopback client, not through a proxy or a web page)")
 		c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
 		return
 	}
@@ -84,13 +84,24 @@ func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
 	}
 }
 
+// adminAllowed says whether the caller may use the admin API: with a
+// token, whoever shows it; without one, loopback clients only — and not
+// through a proxy on this host (it connects from loopback on behalf of
+// anyone) nor from a web page (a browser on this host could be made to
+// post to us).
 func (s *Server) adminAllowed(c *fasthttp.RequestCtx) bool {
-	if s.APIToken == "" {
-		return c.RemoteIP().IsLoopback()
+	if s.APIToken != "" {
+		auth := c.Request.Header.Peek("Authorization")
+		if len(auth) < 7 || !bytes.EqualFold(auth[:7], []byte("Bearer ")) {
+			return false
+		}
+		return subtle.ConstantTimeCompare(bytes.TrimSpace(auth[7:]), []byte(s.APIToken)) == 1
 	}
-	auth := c.Request.Header.Peek("Authorization")
-	token, ok := bytes.CutPrefix(auth, []byte("Bearer "))
-	return ok && subtle.ConstantTimeCompare(token, []byte(s.APIToken)) == 1
+	h := &c.Request.Header
+	if len(h.Peek("X-Forwarded-For")) > 0 || len(h.Peek("Forwarded")) > 0 || len(h.Peek("X-Real-Ip")) > 0 || len(h.Peek("Origin")) > 0 {
+		return false
+	}
+	return c.RemoteIP().IsLoopback()
 }
 
 func writeJSON(c *fasthttp.RequestCtx, status int, v any) {
@@ -437,14 +448,25 @@ func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
 		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("journal entry %d is a %s: only webhooks and postbacks replay", id, e.Kind))
 		return
 	}
+	if e.Request == "" {
+		writeError(c, fasthttp.StatusConflict, fmt.Sprintf("journal entry %d kept no request (the call was refused before its token was checked)", id))
+		return
+	}
 	var req fasthttp.Request
 	if err := req.Read(bufio.NewReader(strings.NewReader(e.Request))); err != nil {
 		writeError(c, fasthttp.StatusUnprocessableEntity, fmt.Sprintf("journal entry %d: the kept request does not parse: %v", id, err))
 		return
 	}
+	// Only what the entry says it is: a webhook or postback of its offer.
+	path := string(req.URI().Path())
+	rest, isKind := strings.CutPrefix(path, "/"+e.Kind+"/")
+	offerID, _, _ := strings.Cut(rest, "/")
+	if !isKind || offerID != e.Offer {
+		writeError(c, fasthttp.StatusConflict, fmt.Sprintf("journal entry %d: the kept request (%s) is not a %s of offer %s", id, path, e.Kind, e.Offer))
+		return
+	}
 	// The journal keeps requests without their token; the offer's current
 	// one goes back in.
-	offerID, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(string(req.URI().Path()), "/hook/"), "/postback/"), "/")
 	if o, ok := s.Offers.Offer(offerID); ok {
 		switch {
 		case e.Kind == "hook" && o.Config.Hook != nil:
@@ -453,8 +475,10 @@ func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
 			req.URI().QueryArgs().Set("token", o.Config.Postback.Token)
 		}
 	}
+	// From a documentation address, not loopback: a replay is not a local
+	// caller, and scripts see that it is not the partner's first call.
 	var rc fasthttp.RequestCtx
-	rc.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
+	rc.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}, nil)
 	s.Handle(&rc)
 	writeJSON(c, fasthttp.StatusOK, map[string]any{
 		"replayed": id, "status": rc.Response.StatusCode(),

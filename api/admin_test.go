@@ -314,18 +314,12 @@ func TestMetrics(t *testing.T) {
 	defer st.Close()
 	// A lead before the count; the count done; then the calls.
 	st.Add(context.Background(), store.NewLead{Offer: "shop", Status: store.StatusProcessing})
-	ctx, cancel := context.WithCancel(context.Background())
 	m := NewMetrics(st, "send")
-	stop := m.TrackLeads(ctx, st)
-	defer func() { cancel(); stop() }()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		m.mu.Lock()
-		ready := m.ready
-		m.mu.Unlock()
-		if ready {
-			break
-		}
+	stop, err := m.TrackLeads(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer stop()
 	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: slog.New(slog.DiscardHandler)}
 	srv := (&Server{Offers: reg, Store: st, Log: slog.New(slog.DiscardHandler), Registry: reg, Checks: sched, APIToken: "tok", Metrics: m, OnJournal: m.Observe}).HTTP()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -333,7 +327,8 @@ func TestMetrics(t *testing.T) {
 	defer Shutdown(srv)
 	base := "http://" + ln.Addr().String()
 	call(t, "POST", base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(`{"order":"M1"}`), nil)
-	call(t, "POST", base+"/hook/shop?token=bad", "application/json", strings.NewReader(`{}`), nil)
+	call(t, "POST", base+"/hook/shop?token=bad", "application/json", strings.NewReader(`{}`), nil)    // refused: not an error
+	call(t, "POST", base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(`{}`), nil) // 422: an error
 	if code, _, _ := call(t, "GET", base+"/metrics", "", nil, nil); code != 401 {
 		t.Errorf("metrics without the token: %d", code)
 	}
@@ -348,7 +343,8 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`leadhost_http_requests_total{code="200",route="/hook"} 1`,
 		`leadhost_http_requests_total{code="401",route="/hook"} 1`,
-		`leadhost_operation_duration_seconds_count{kind="hook",offer="shop"} 2`,
+		`leadhost_http_requests_total{code="422",route="/hook"} 1`,
+		`leadhost_operation_duration_seconds_count{kind="hook",offer="shop"} 3`,
 		`leadhost_errors_total{kind="hook",offer="shop"} 1`,
 		`leadhost_leads{offer="shop",status="2"} 1`,
 		`leadhost_leads{offer="shop",status="1"} 1`,
@@ -358,5 +354,24 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// Without a token the admin API serves direct loopback clients only: not
+// a proxy on this host acting for someone, not a web page.
+func TestAdminNotThroughProxyOrPage(t *testing.T) {
+	t.Parallel()
+	base, _ := startAdmin(t, "")
+	for _, h := range []map[string]string{
+		{"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}, {"X-Real-IP": "203.0.113.9"}, {"Origin": "https://evil.example"},
+	} {
+		if code, _, body := call(t, "GET", base+"/api/journal?raw=1", "", nil, h); code != 401 {
+			t.Errorf("%v: %d %s", h, code, body)
+		}
+	}
+	// With a token, the scheme is case-insensitive.
+	base, _ = startAdmin(t, "tok")
+	if code, _, body := call(t, "GET", base+"/api/offers", "", nil, map[string]string{"Authorization": "bearer tok"}); code != 200 {
+		t.Errorf("lower-case bearer: %d %s", code, body)
 	}
 }

@@ -99,11 +99,12 @@ func (m *Metrics) request(route string, code int) {
 	}
 }
 
-// TrackLeads counts the store's leads by status once, in the background,
-// and keeps the counts current from the store's events after. Events
-// that come while the count runs are applied when it is done. stop ends
-// it and waits for the count (cancel ctx first to cut it short).
-func (m *Metrics) TrackLeads(ctx context.Context, st *store.Store) (stop func()) {
+// TrackLeads counts the store's leads by status, then keeps the counts
+// current from the store's events. Call it before anything writes to the
+// store (serve does, at start): a change committed while it counts could
+// be counted twice. The count reads every lead once, about a second per
+// million leads.
+func (m *Metrics) TrackLeads(ctx context.Context, st *store.Store) (stop func(), err error) {
 	var pending []store.Event
 	cancel := st.Subscribe(func(ev store.Event) {
 		m.mu.Lock()
@@ -114,26 +115,19 @@ func (m *Metrics) TrackLeads(ctx context.Context, st *store.Store) (stop func())
 		}
 		m.apply(ev)
 	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		counts, err := st.CountLeads(ctx)
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if err == nil {
-			// Events of changes the count already saw are applied twice:
-			// a change the count saw and its event differ by one status,
-			// which keeps the total right and is rare (only while counting).
-			m.counts = counts
-		}
-		m.ready = true
-		for _, ev := range pending {
-			m.apply(ev)
-		}
-		pending = nil
-		m.publish()
-	}()
-	return func() { cancel(); <-done }
+	counts, err := st.CountLeads(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.counts, m.ready = counts, true
+	for _, ev := range pending {
+		m.apply(ev)
+	}
+	m.publish()
+	return cancel, nil
 }
 
 func (m *Metrics) apply(ev store.Event) {

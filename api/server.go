@@ -130,7 +130,7 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	switch {
 	case path == "/metrics" && s.Metrics != nil:
 		if !s.adminAllowed(c) {
-			writeError(c, fasthttp.StatusUnauthorized, "metrics: a valid Authorization: Bearer token is needed (or a loopback client)")
+			writeError(c, fasthttp.StatusUnauthorized, "metrics: the admin API's Authorization: Bearer token is needed (with none set, a direct loopback client)")
 			return
 		}
 		s.Metrics.handler()(c)
@@ -177,7 +177,12 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 	code := c.Response.StatusCode()
 	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: "ok", Duration: time.Since(started),
 		Summary: fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), code)}
-	if code >= 400 {
+	switch {
+	case code == fasthttp.StatusUnauthorized || code == fasthttp.StatusNotFound || code == fasthttp.StatusMethodNotAllowed:
+		// Refused at the door (a scanner, a wrong URL): not the offer
+		// failing, so no error mail and no error metric.
+		e.Status = "refused"
+	case code >= 400:
 		e.Status = "error"
 	}
 	if o, ok := s.Offers.Offer(offerID); ok {

@@ -229,7 +229,7 @@ func TestHookContentTypeAndJournal(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); len(entries) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		entries, _, _ = st.JournalList(context.Background(), store.JournalQuery{Offer: "shop"})
 	}
-	if len(entries) != 2 || entries[0].Status != "error" || entries[0].Request != "" || entries[1].Request == "" || strings.Contains(entries[1].Request, "s3cret") {
+	if len(entries) != 2 || entries[0].Status != "refused" || entries[0].Request != "" || entries[1].Request == "" || strings.Contains(entries[1].Request, "s3cret") {
 		t.Errorf("journal: %+v", entries)
 	}
 }

@@ -170,8 +170,16 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	}
 	h := &runningHost{addr: ln.Addr(), st: st, reg: reg, sender: sender, sched: sched, done: make(chan struct{})}
 
+	// Leads are counted before anything writes (the server, the scheduler
+	// and the senders start below), so that the count is exact.
+	untrack, err := metrics.TrackLeads(ctx, st)
+	if err != nil {
+		ln.Close()
+		unsubscribe()
+		st.Close()
+		return nil, fmt.Errorf("counting leads: %w", err)
+	}
 	ctx, stop := context.WithCancel(ctx)
-	untrack := metrics.TrackLeads(ctx, st)
 	var wg sync.WaitGroup
 	run := func(name string, fn func() error) {
 		wg.Add(1)
@@ -254,7 +262,10 @@ func journalAttempt(record func(store.JournalEntry), reg *host.Registry, kind st
 // its edits while they are few.
 func journalCheck(record func(store.JournalEntry), r *check.Report) {
 	status := "ok"
-	if r.Err != nil && !r.Stopped {
+	switch {
+	case r.Dry:
+		status = "dry" // a person trying a script: neither a failure nor a recovery
+	case r.Err != nil && !r.Stopped:
 		status = "error"
 	}
 	kept := *r

@@ -181,6 +181,12 @@ func runCase(ctx context.Context, o *host.Offer, file string) Result {
 	}
 	var runErr error
 	var reply *script.HookReply
+	if c.Want.Request != nil && c.Send == nil {
+		return fail("expect.request is checked for send cases only")
+	}
+	if c.Want.Reply != nil && c.Hook == nil {
+		return fail("expect.reply is checked for hook cases only")
+	}
 	switch {
 	case c.Check != nil:
 		runErr = runCheck(ctx, o, st, leads, c.Check, filepath.Dir(file))
@@ -330,7 +336,11 @@ func compareLeads(ctx context.Context, st *store.Store, offer string, want Expec
 		sort.Strings(keys)
 		for _, k := range keys {
 			if k == "fields" {
-				wf, _ := w[k].(map[string]any)
+				wf, ok := w[k].(map[string]any)
+				if !ok {
+					diffs = append(diffs, fmt.Sprintf("%s: expected fields must be an object of name: value", name))
+					continue
+				}
 				gf, _ := got[k].(map[string]any)
 				for fk, fv := range wf {
 					if !reflect.DeepEqual(gf[fk], fv) {

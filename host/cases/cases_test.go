@@ -31,16 +31,20 @@ func TestCaseOutcomes(t *testing.T) {
 	write("tests/d-error-raised.json", `{"hook": {"query": {}}, "expect": {"error": "no order"}}`)
 	write("tests/e-wrong.json", `{"hook": {"query": {"order": ["A"], "phone": ["7"]}},
 		"expect": {"count": 2, "reply": {"json": {"created": false}}, "leads": [{"id": 1, "status": 2}]}}`)
+	write("tests/f-request-on-hook.json", `{"hook": {"query": {"order": ["A"]}}, "expect": {"request": {"method": "DELETE"}}}`)
+	write("tests/g-fields-not-object.json", `{"hook": {"query": {"order": ["A"], "phone": ["7"]}}, "expect": {"leads": [{"id": 1, "fields": ["phone"]}]}}`)
 	results, err := Run(context.Background(), dir)
-	if err != nil || len(results) != 5 {
+	if err != nil || len(results) != 7 {
 		t.Fatalf("%d results, %v", len(results), err)
 	}
 	want := map[string][]string{
-		"a-pass":           nil,
-		"b-typo":           {`unknown field "expext"`},
-		"c-error-expected": {`the run went well; want an error with "no order"`},
-		"d-error-raised":   nil,
-		"e-wrong":          {"the offer has 1 leads, want 2", "lead 1: status is 1, want 2", "reply created is true, want false"},
+		"a-pass":              nil,
+		"b-typo":              {`unknown field "expext"`},
+		"c-error-expected":    {`the run went well; want an error with "no order"`},
+		"d-error-raised":      nil,
+		"e-wrong":             {"the offer has 1 leads, want 2", "lead 1: status is 1, want 2", "reply created is true, want false"},
+		"f-request-on-hook":   {"expect.request is checked for send cases only"},
+		"g-fields-not-object": {"expected fields must be an object"},
 	}
 	for _, r := range results {
 		w := want[r.Name]

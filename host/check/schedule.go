@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
@@ -344,12 +345,21 @@ func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode string, opt 
 		s.mu.Unlock()
 		return nil, ErrBusy
 	}
+	select {
+	case s.sem <- struct{}{}: // the global limit holds for runs asked for too
+	default:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w (the most runs at once are going)", ErrBusy)
+	}
 	s.running[o.ID] = true
+	s.wg.Add(1) // a stopping scheduler waits for it
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.running[o.ID] = false
 		s.mu.Unlock()
+		<-s.sem
+		s.wg.Done()
 	}()
 	rep := s.Runner.Run(ctx, o, mode, opt)
 	if s.OnRun != nil {

@@ -55,8 +55,8 @@ type Notifier struct {
 
 type offerState struct {
 	lastMail  time.Time
-	failing   bool // errors were mailed (or are pending) and no success since
-	recovered bool // a success came after failing: the next mail says so
+	failing   map[string]bool // kinds that failed with no success since
+	recovered bool            // every failing kind has worked since: the next mail says so
 	pending   map[string]*kindErrors
 }
 
@@ -123,12 +123,12 @@ func (n *Notifier) Observe(e store.JournalEntry) {
 	}
 	st := n.offers[e.Offer]
 	if st == nil {
-		st = &offerState{pending: map[string]*kindErrors{}}
+		st = &offerState{pending: map[string]*kindErrors{}, failing: map[string]bool{}}
 		n.offers[e.Offer] = st
 	}
 	switch e.Status {
 	case "error":
-		st.failing, st.recovered = true, false
+		st.failing[e.Kind], st.recovered = true, false
 		k := st.pending[e.Kind]
 		if k == nil {
 			k = &kindErrors{first: e.At}
@@ -140,10 +140,16 @@ func (n *Notifier) Observe(e store.JournalEntry) {
 			k.latest = k.latest[len(k.latest)-examples:]
 		}
 	case "ok":
-		if !st.failing || e.Kind == "reload" {
+		// Recovered when every kind that failed has worked again: a
+		// webhook that works says nothing about sends that still fail.
+		if !st.failing[e.Kind] {
 			return
 		}
-		st.failing, st.recovered = false, true
+		delete(st.failing, e.Kind)
+		if len(st.failing) > 0 {
+			return
+		}
+		st.recovered = true
 	default:
 		return
 	}

@@ -116,7 +116,14 @@ func TestGroupedMailsAndRecovery(t *testing.T) {
 		t.Errorf("the mails count %d failures, want all %d", total, observed)
 	}
 
+	// A webhook that works says nothing about sends and checks: no mail.
+	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "hook", Status: "ok"})
 	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "send", Status: "ok"})
+	time.Sleep(window + 100*time.Millisecond)
+	if got := box.got()[len(mails):]; len(got) != 0 {
+		t.Fatalf("recovered while checks still fail: %q", got)
+	}
+	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "check", Status: "ok"})
 	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "send", Status: "ok"})
 	time.Sleep(window + 100*time.Millisecond)
 	mails = box.got()[len(mails):]
