@@ -150,6 +150,9 @@ func maskPhone(m string) string {
 		if len(digits) < 10 || len(digits) > 15 {
 			return m
 		}
+		if len(digits) == 10 && digits[0] == '1' && digits == m {
+			return m // a unix time (2001–2286), not a phone: no 10-digit phone starts with 1
+		}
 		return sign + digits[:1] + "***" + digits[len(digits)-2:]
 	}
 }

@@ -95,6 +95,7 @@ func TestMaskContacts(t *testing.T) {
 		"ivan.petrov@mail.ru wrote":          "i***@mail.ru wrote",
 		"order=GC-100500&cost=4990":          "order=GC-100500&cost=4990",
 		"12 2024-01-02":                      "12 2024-01-02",
+		"order_time=1793655000&x":            "order_time=1793655000&x",
 		"79990001122 79990003344":            "7***22 7***44",
 		"lead 12345 at 2026-11-22":           "lead 12345 at 2026-11-22",
 	} {
