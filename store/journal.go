@@ -22,6 +22,7 @@ import (
 //
 //	j inv                   → entry (inv = ^id: newest first)
 //	J offer 0 inv           → (empty)   by offer
+//	K kind 0 inv            → (empty)   by kind
 
 // JournalEntry is one journaled operation.
 type JournalEntry struct {
@@ -53,6 +54,7 @@ const DefaultJournalTTL = 30 * 24 * time.Hour
 const (
 	kindJournal        = 'j'
 	kindJournalByOffer = 'J'
+	kindJournalByKind  = 'K'
 	journalQueue       = 4096
 	maxJournalBody     = 64 << 10
 	maxJournalDetail   = 256 << 10
@@ -258,6 +260,7 @@ func (s *Store) writeJournal(batch []JournalEntry) error {
 		for _, kv := range [][2][]byte{
 			{appendU64([]byte{kindJournal}, inv), v},
 			{appendU64(offerPrefix(kindJournalByOffer, e.Offer), inv), nil},
+			{appendU64(offerPrefix(kindJournalByKind, e.Kind), inv), nil},
 		} {
 			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
 				return err
@@ -294,8 +297,9 @@ func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error
 }
 
 // JournalList returns entries newest first, read from the offer's index
-// when the query names one (kind, status and time filter as it reads),
-// and the cursor of the next page ("" at the end).
+// or else the kind's when the query names one (status, time and the other
+// of the two filter as it reads), and the cursor of the next page ("" at
+// the end).
 func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -303,9 +307,12 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 	}
 	limit = min(limit, maxPageSize)
 	var prefix []byte
-	if q.Offer != "" {
+	switch {
+	case q.Offer != "":
 		prefix = offerPrefix(kindJournalByOffer, q.Offer)
-	} else {
+	case q.Kind != "":
+		prefix = offerPrefix(kindJournalByKind, q.Kind)
+	default:
 		prefix = []byte{kindJournal}
 	}
 	start := prefix
