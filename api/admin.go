@@ -412,15 +412,24 @@ func (s *Server) listJournal(c *fasthttp.RequestCtx) {
 	writeJSON(c, fasthttp.StatusOK, map[string]any{"entries": out, "next": next})
 }
 
-func (s *Server) journalEntry(c *fasthttp.RequestCtx, text string) {
+// entryFor reads the journal entry a path names, or answers why not.
+func (s *Server) entryFor(c *fasthttp.RequestCtx, text string) (*store.JournalEntry, bool) {
 	id, err := strconv.ParseUint(text, 10, 64)
 	if err != nil {
 		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a journal id", text))
-		return
+		return nil, false
 	}
 	e, err := s.Store.JournalGet(c, id)
 	if err != nil {
 		storeError(c, err)
+		return nil, false
+	}
+	return e, true
+}
+
+func (s *Server) journalEntry(c *fasthttp.RequestCtx, text string) {
+	e, ok := s.entryFor(c, text)
+	if !ok {
 		return
 	}
 	if string(c.QueryArgs().Peek("raw")) != "1" {
@@ -434,16 +443,11 @@ func (s *Server) journalEntry(c *fasthttp.RequestCtx, text string) {
 // its answer comes back. An idempotency key in the script makes it the
 // same lead, not a new one.
 func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
-	id, err := strconv.ParseUint(text, 10, 64)
-	if err != nil {
-		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a journal id", text))
+	e, ok := s.entryFor(c, text)
+	if !ok {
 		return
 	}
-	e, err := s.Store.JournalGet(c, id)
-	if err != nil {
-		storeError(c, err)
-		return
-	}
+	id := e.ID
 	if e.Kind != "hook" && e.Kind != "postback" {
 		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("journal entry %d is a %s: only webhooks and postbacks replay", id, e.Kind))
 		return

@@ -25,6 +25,7 @@ type Metrics struct {
 	errors    *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
 	leads     *prometheus.GaugeVec
+	serve     fasthttp.RequestHandler
 
 	mu     sync.Mutex
 	counts map[string]map[store.Status]int // leads by offer and status
@@ -74,6 +75,7 @@ func NewMetrics(st *store.Store, feeds ...string) *Metrics {
 			return float64(len(items))
 		}))
 	}
+	m.serve = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
 }
 
@@ -155,6 +157,4 @@ func (m *Metrics) publish() {
 }
 
 // handler serves the metrics in the Prometheus text format.
-func (m *Metrics) handler() fasthttp.RequestHandler {
-	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-}
+func (m *Metrics) handler() fasthttp.RequestHandler { return m.serve }

@@ -282,7 +282,7 @@ func (s *Store) stopJournal() {
 // JournalGet returns one entry.
 func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error) {
 	var e *JournalEntry
-	err := s.journalView(ctx, func(txn *badger.Txn) error {
+	err := s.viewOn(ctx, s.jdb, func(txn *badger.Txn) error {
 		v, ok, err := getValue(txn, appendU64([]byte{kindJournal}, ^id))
 		if err != nil || !ok {
 			if err == nil {
@@ -325,7 +325,7 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 	}
 	var out []JournalEntry
 	next := ""
-	err := s.journalView(ctx, func(txn *badger.Txn) error {
+	err := s.viewOn(ctx, s.jdb, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: prefix[0] == kindJournal, PrefetchSize: 64})
 		defer it.Close()
 		for it.Seek(start); it.Valid(); it.Next() {
@@ -370,16 +370,4 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 		return nil
 	})
 	return out, next, err
-}
-
-func (s *Store) journalView(ctx context.Context, fn func(txn *badger.Txn) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	select {
-	case <-s.closed:
-		return ErrClosed
-	default:
-	}
-	return s.jdb.View(fn)
 }

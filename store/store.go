@@ -286,6 +286,12 @@ func (s *Store) nextID() (uint64, error) {
 }
 
 func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
+	return s.viewOn(ctx, s.db, fn)
+}
+
+// viewOn reads db (the leads' or the journal's) unless ctx is done or the
+// store closed.
+func (s *Store) viewOn(ctx context.Context, db *badger.DB, fn func(txn *badger.Txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -294,7 +300,7 @@ func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error 
 		return ErrClosed
 	default:
 	}
-	return s.db.View(fn)
+	return db.View(fn)
 }
 
 // badgerLogger passes Badger's errors and warnings to slog and drops its

@@ -129,25 +129,28 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		st.Record(e)
 		observe(e)
 	}
-	sender, err := send.New(st, reg)
+	// The two outboxes: new leads to send, status changes to report.
+	outbox := func(newSender func(*store.Store, send.OfferSource) (*send.Sender, error), kind string) (*send.Sender, error) {
+		sn, err := newSender(st, reg)
+		if err != nil {
+			return nil, err
+		}
+		sn.Log, sn.BaseDelay, sn.Poll = log, cfg.sendBackoff, cfg.sendPoll
+		sn.OnAttempt = func(a *send.Attempt) {
+			log.Info(kind, "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", a.Err)
+			journalAttempt(record, reg, kind, a)
+		}
+		return sn, nil
+	}
+	sender, err := outbox(send.New, "send")
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	sender.Log, sender.BaseDelay, sender.Poll = log, cfg.sendBackoff, cfg.sendPoll
-	sender.OnAttempt = func(a *send.Attempt) {
-		log.Info("send", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", a.Err)
-		journalAttempt(record, reg, "send", a)
-	}
-	postbacks, err := send.NewPostbacks(st, reg)
+	postbacks, err := outbox(send.NewPostbacks, "postback-out")
 	if err != nil {
 		st.Close()
 		return nil, err
-	}
-	postbacks.Log, postbacks.BaseDelay, postbacks.Poll = log, cfg.sendBackoff, cfg.sendPoll
-	postbacks.OnAttempt = func(a *send.Attempt) {
-		log.Info("postback", "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "err", a.Err)
-		journalAttempt(record, reg, "postback-out", a)
 	}
 	unsubscribe := st.Subscribe(func(ev store.Event) {
 		if ev.From == 0 && ev.To == store.StatusNew {

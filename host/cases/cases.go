@@ -76,16 +76,20 @@ type Expectation struct {
 		JSON   map[string]any `json:"json"`
 		Body   *string        `json:"body"`
 	} `json:"reply"`
-	// Request a send makes: method, path, query and form fields, headers.
-	Request *struct {
-		Method  string            `json:"method"`
-		Path    string            `json:"path"`
-		Query   map[string]string `json:"query"`
-		Form    map[string]string `json:"form"`
-		Headers map[string]string `json:"headers"`
-	} `json:"request"`
+	// Request a send makes.
+	Request *RequestExpectation `json:"request"`
 	// Error says the run should fail, with this in the message.
 	Error string `json:"error"`
+}
+
+// RequestExpectation is what a send should post: method, path, query
+// and form fields, headers (only those named).
+type RequestExpectation struct {
+	Method  string            `json:"method"`
+	Path    string            `json:"path"`
+	Query   map[string]string `json:"query"`
+	Form    map[string]string `json:"form"`
+	Headers map[string]string `json:"headers"`
 }
 
 // Result is one case's outcome.
@@ -388,13 +392,7 @@ func compareReply(got *script.HookReply, status int, wantJSON map[string]any, bo
 }
 
 // compareRequest checks the request a send of lead makes.
-func compareRequest(o *host.Offer, lead *store.Lead, want *struct {
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Query   map[string]string `json:"query"`
-	Form    map[string]string `json:"form"`
-	Headers map[string]string `json:"headers"`
-}) []string {
+func compareRequest(o *host.Offer, lead *store.Lead, want *RequestExpectation) []string {
 	if want == nil || o.Config.Send == nil {
 		return nil
 	}

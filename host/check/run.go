@@ -136,10 +136,8 @@ func (r *Runner) Run(ctx context.Context, o *host.Offer, mode string, opt Option
 	run := &runState{Runner: r, o: o, rep: rep, opt: opt}
 	var err error
 	switch mode {
-	case Processing:
-		err = run.byIDs(ctx, store.InProcessing)
-	case Accepted:
-		err = run.byIDs(ctx, store.InAccepted)
+	case Processing, Accepted:
+		err = run.byIDs(ctx, idModeStatuses(mode))
 	case Dates:
 		err = run.byDates(ctx, now)
 	default:
@@ -158,6 +156,14 @@ func (r *Runner) Run(ctx context.Context, o *host.Offer, mode string, opt Option
 // NewRunner makes a runner on st with a partner client of its own.
 func NewRunner(st *store.Store) *Runner {
 	return &Runner{Store: st, Client: host.NewPartnerClient(0)}
+}
+
+// idModeStatuses are the statuses an ID mode asks about (SPEC §3).
+func idModeStatuses(mode string) store.StatusSet {
+	if mode == Accepted {
+		return store.InAccepted
+	}
+	return store.InProcessing
 }
 
 func (r *Runner) now() time.Time {
@@ -522,12 +528,8 @@ func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode string, body []
 	var err error
 	switch mode {
 	case Processing, Accepted:
-		statuses := store.InProcessing
-		if mode == Accepted {
-			statuses = store.InAccepted
-		}
 		var page store.Page
-		page, err = r.Store.List(ctx, store.Query{Offer: o.ID, Statuses: statuses, Limit: maxDryLeads})
+		page, err = r.Store.List(ctx, store.Query{Offer: o.ID, Statuses: idModeStatuses(mode), Limit: maxDryLeads})
 		leads = page.Leads
 	case Dates:
 		leads, err = r.Store.CreatedBetween(ctx, o.ID, time.Unix(0, 0), r.now().Add(24*time.Hour), store.NonTerminal, maxDryLeads)

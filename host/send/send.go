@@ -299,13 +299,8 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 		s.ack(ctx, it)
 		return a
 	}
-	lead, err := s.Store.Get(ctx, it.LeadID)
-	if errors.Is(err, store.ErrNotFound) {
-		s.ack(ctx, it)
-		return nil
-	}
-	if err != nil {
-		s.log().Error("send: reading the lead", "lead", it.LeadID, "err", err)
+	lead := s.itemLead(ctx, it)
+	if lead == nil {
 		return nil
 	}
 	if lead.Status != store.StatusNew {
@@ -325,7 +320,7 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 		return a
 	}
 	s.waitRate(ctx, o.ID, o.Config.Send.Rate)
-	it, err = s.feed.Begin(ctx, it)
+	it, err := s.feed.Begin(ctx, it)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log().Error("send: recording the attempt", "lead", it.LeadID, "err", err)
@@ -333,8 +328,8 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 		return nil
 	}
 	// The rate may have kept us waiting: the lead may have moved since.
-	if lead, err = s.Store.Get(ctx, it.LeadID); err != nil || lead.Status != store.StatusNew {
-		if err == nil || errors.Is(err, store.ErrNotFound) {
+	if lead = s.itemLead(ctx, it); lead == nil || lead.Status != store.StatusNew {
+		if lead != nil {
 			s.ack(ctx, it)
 		}
 		return nil
@@ -344,6 +339,21 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 	s.attempt(ctx, o, lead, a)
 	s.settle(ctx, it, a)
 	return a
+}
+
+// itemLead reads the lead of an outbox item. A lead that is gone takes
+// its item with it; nil means there is nothing to deliver now.
+func (s *Sender) itemLead(ctx context.Context, it store.FeedItem) *store.Lead {
+	lead, err := s.Store.Get(ctx, it.LeadID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.ack(ctx, it)
+		return nil
+	}
+	if err != nil {
+		s.log().Error("outbox: reading the lead", "postback", s.postback, "lead", it.LeadID, "err", err)
+		return nil
+	}
+	return lead
 }
 
 // settle records an attempt's outcome in the outbox.
@@ -378,16 +388,12 @@ func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedI
 		s.ack(ctx, it)
 		return a
 	}
-	lead, err := s.Store.Get(ctx, it.LeadID)
-	if errors.Is(err, store.ErrNotFound) {
-		s.ack(ctx, it)
+	lead := s.itemLead(ctx, it)
+	if lead == nil {
 		return nil
 	}
+	it, err := s.feed.Begin(ctx, it)
 	if err != nil {
-		s.log().Error("postback: reading the lead", "lead", it.LeadID, "err", err)
-		return nil
-	}
-	if it, err = s.feed.Begin(ctx, it); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // acknowledged meanwhile
 		}
