@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"leadhost/host"
 	"leadhost/store"
@@ -263,5 +266,36 @@ func TestUnknownOfferJournaledWithoutOffer(t *testing.T) {
 	}
 	if byOffer, _, _ := st.JournalList(context.Background(), store.JournalQuery{Offer: "made-up-123"}); len(byOffer) != 0 {
 		t.Errorf("an index entry for a made-up offer: %+v", byOffer)
+	}
+}
+
+// The journal keeps a request that reads back as the call that came,
+// without its token, wherever the token was.
+func TestRedactedRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw, wantURI, wantBody string
+	}{
+		{"query token among others", "GET /hook/shop?a=1&token=s3cret&b=x%40y HTTP/1.1\r\nHost: h\r\n\r\n", "/hook/shop?a=1&b=x%40y", ""},
+		{"query token alone", "GET /hook/shop?token=s3cret HTTP/1.1\r\nHost: h\r\n\r\n", "/hook/shop", ""},
+		{"header token, JSON body", "POST /hook/shop/paid?x=1 HTTP/1.1\r\nHost: h\r\nX-Token: s3cret\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"order\":\"1\"}", "/hook/shop/paid?x=1", `{"order":"1"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in fasthttp.Request
+			if err := in.Read(bufio.NewReader(strings.NewReader(tc.raw))); err != nil {
+				t.Fatal(err)
+			}
+			kept := redactedRequest(&in)
+			if strings.Contains(kept, "s3cret") {
+				t.Fatalf("the token was kept:\n%s", kept)
+			}
+			var back fasthttp.Request
+			if err := back.Read(bufio.NewReader(strings.NewReader(kept))); err != nil {
+				t.Fatalf("%v in\n%s", err, kept)
+			}
+			if string(back.Header.Method()) != string(in.Header.Method()) || string(back.RequestURI()) != tc.wantURI ||
+				string(back.Body()) != tc.wantBody || string(back.Header.Host()) != "h" {
+				t.Errorf("read back %s %s %q (host %q), want %s %q", back.Header.Method(), back.RequestURI(), back.Body(), back.Header.Host(), tc.wantURI, tc.wantBody)
+			}
+		})
 	}
 }

@@ -70,7 +70,8 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check
 		}
 		// All keyed by text: a lead id as a number key would make gopher-lua
 		// pad the table's array part up to it (8 million nils for lead 8M).
-		e2i, ids, i2t := e.vm.keyedTable(), e.vm.keyedTable(), e.vm.keyedTable()
+		n := len(c.Leads)
+		e2i, ids, i2t := e.vm.keyedTable(n), e.vm.keyedTable(n), e.vm.keyedTable(n)
 		for _, l := range c.Leads {
 			run.Allowed[l.ID] = true
 			if l.Ext != "" {
@@ -112,8 +113,8 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check
 // keyedTable makes a table keyed by text whose keys read the same as a
 // number or as its text, as the PHP arrays of the seed did: partners send
 // ids as either. Its metatable is shared by the state's runs, so it is
-// locked.
-func (v *vm) keyedTable() *lua.LTable {
+// locked. It is sized for n keys.
+func (v *vm) keyedTable(n int) *lua.LTable {
 	const name = "leadhost.keyed"
 	mt, ok := v.L.G.Registry.RawGetString(name).(*lua.LTable)
 	if !ok {
@@ -130,7 +131,7 @@ func (v *vm) keyedTable() *lua.LTable {
 		mt.RawSetString("__metatable", lua.LFalse)
 		v.L.G.Registry.RawSetString(name, mt)
 	}
-	t := v.L.NewTable()
+	t := v.L.CreateTable(0, n)
 	v.L.SetMetatable(t, mt)
 	return t
 }
@@ -160,7 +161,7 @@ func toLua(L *lua.LState, v any) (lua.LValue, error) {
 	case json.Number:
 		return numberValue(string(v))
 	case []any:
-		t := L.NewTable()
+		t := L.CreateTable(len(v), 0)
 		for i, e := range v {
 			lv, err := toLua(L, e)
 			if err != nil {
@@ -173,7 +174,7 @@ func toLua(L *lua.LState, v any) (lua.LValue, error) {
 		}
 		return t, nil
 	case map[string]any:
-		t := L.NewTable()
+		t := L.CreateTable(0, len(v))
 		for k, e := range v {
 			lv, err := toLua(L, e)
 			if err != nil {

@@ -76,6 +76,16 @@ type jsonParser struct {
 	b    []byte
 	i    int
 	null lua.LValue
+	// The members of the objects and arrays being parsed, innermost last:
+	// a table is made once its size is known, since gopher-lua gives a
+	// table made without one room for 32 entries of each kind.
+	members []jsonMember
+	elems   []lua.LValue
+}
+
+type jsonMember struct {
+	key string
+	val lua.LValue
 }
 
 func (p *jsonParser) errorf(format string, a ...any) error {
@@ -130,13 +140,13 @@ func (p *jsonParser) literal(word string) error {
 }
 
 func (p *jsonParser) object(depth int) (lua.LValue, error) {
-	t := p.L.NewTable()
 	p.i++ // {
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
-		return t, nil
+		return p.L.CreateTable(0, 0), nil
 	}
+	mark := len(p.members)
 	for {
 		p.space()
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
@@ -156,7 +166,7 @@ func (p *jsonParser) object(depth int) (lua.LValue, error) {
 		if err != nil {
 			return lua.LNil, err
 		}
-		t.RawSetString(k, v) // null: the key stays absent
+		p.members = append(p.members, jsonMember{k, v})
 		p.space()
 		if p.i >= len(p.b) {
 			return lua.LNil, p.errorf("unexpected end of input in object")
@@ -166,6 +176,12 @@ func (p *jsonParser) object(depth int) (lua.LValue, error) {
 			p.i++
 		case '}':
 			p.i++
+			t := p.L.CreateTable(0, len(p.members)-mark)
+			for _, m := range p.members[mark:] {
+				t.RawSetString(m.key, m.val) // null: the key stays absent
+			}
+			clear(p.members[mark:]) // no lingering references for the collector
+			p.members = p.members[:mark]
 			return t, nil
 		default:
 			return lua.LNil, p.errorf("expected ',' or '}' in object")
@@ -174,14 +190,14 @@ func (p *jsonParser) object(depth int) (lua.LValue, error) {
 }
 
 func (p *jsonParser) array(depth int) (lua.LValue, error) {
-	t := p.L.NewTable()
 	p.i++ // [
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
-		return t, nil
+		return p.L.CreateTable(0, 0), nil
 	}
-	for n := 1; ; n++ {
+	mark := len(p.elems)
+	for {
 		p.space()
 		v, err := p.value(depth + 1)
 		if err != nil {
@@ -193,7 +209,7 @@ func (p *jsonParser) array(depth int) (lua.LValue, error) {
 			}
 			v = p.null
 		}
-		t.RawSetInt(n, v)
+		p.elems = append(p.elems, v)
 		p.space()
 		if p.i >= len(p.b) {
 			return lua.LNil, p.errorf("unexpected end of input in array")
@@ -203,6 +219,12 @@ func (p *jsonParser) array(depth int) (lua.LValue, error) {
 			p.i++
 		case ']':
 			p.i++
+			t := p.L.CreateTable(len(p.elems)-mark, 0)
+			for _, v := range p.elems[mark:] {
+				t.Append(v)
+			}
+			clear(p.elems[mark:]) // no lingering references for the collector
+			p.elems = p.elems[:mark]
 			return t, nil
 		default:
 			return lua.LNil, p.errorf("expected ',' or ']' in array")

@@ -43,7 +43,7 @@ func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) error {
 	setup := func(e *Env) error {
 		L, g := e.L, e.Globals
 		if len(in.Leads) > 0 {
-			idl, ide := L.NewTable(), e.vm.keyedTable()
+			idl, ide := L.CreateTable(len(in.Leads), 0), e.vm.keyedTable(len(in.Leads))
 			for _, l := range in.Leads {
 				idl.Append(lua.LNumber(l.ID))
 				if l.Ext != "" {
@@ -104,11 +104,11 @@ func DateMacros(from, to time.Time, loc *time.Location) map[string]string {
 }
 
 func requestTable(L *lua.LState, r *Request) *lua.LTable {
-	t := L.NewTable()
+	t := L.CreateTable(0, 5)
 	t.RawSetString("url", lua.LString(r.URL))
 	t.RawSetString("method", lua.LString(r.Method))
 	t.RawSetString("body", lua.LString(r.Body))
-	h := L.NewTable()
+	h := L.CreateTable(0, len(r.Headers))
 	for k, v := range r.Headers {
 		h.RawSetString(k, lua.LString(v))
 	}
@@ -200,7 +200,7 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer st
 	var res HookResult
 	setup := func(e *Env) error {
 		L := e.L
-		t := L.NewTable()
+		t := L.CreateTable(0, 7)
 		t.RawSetString("method", lua.LString(req.Method))
 		t.RawSetString("query", formTable(L, req.Query))
 		t.RawSetString("form", formTable(L, req.Form))
@@ -211,7 +211,7 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer st
 			}
 			t.RawSetString("json", v)
 		}
-		h := L.NewTable()
+		h := L.CreateTable(0, len(req.Headers))
 		for k, v := range req.Headers {
 			h.RawSetString(strings.ToLower(k), lua.LString(v))
 		}
@@ -307,10 +307,10 @@ func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *st
 		}
 		g.RawSetString("data", data)
 		g.RawSetString("lead", leadTable(L, lead))
-		r := L.NewTable()
+		r := L.CreateTable(0, 3)
 		r.RawSetString("status", lua.LNumber(resp.Status))
 		r.RawSetString("body", lua.LString(resp.Body))
-		h := L.NewTable()
+		h := L.CreateTable(0, len(resp.Headers))
 		for k, v := range resp.Headers {
 			h.RawSetString(strings.ToLower(k), lua.LString(v))
 		}

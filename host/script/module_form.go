@@ -66,7 +66,7 @@ func formTable(L *lua.LState, vals url.Values) *lua.LTable { return valuesTable(
 // that string, a name with several to an array. With brackets, "key[]"
 // names an array too and is stored as "key".
 func valuesTable(L *lua.LState, vals map[string][]string, brackets bool) *lua.LTable {
-	t := L.NewTable()
+	t := L.CreateTable(0, len(vals))
 	for k, vs := range vals {
 		name, isArray := k, false
 		if brackets {
@@ -76,7 +76,7 @@ func valuesTable(L *lua.LState, vals map[string][]string, brackets bool) *lua.LT
 			t.RawSetString(name, lua.LString(vs[0]))
 			continue
 		}
-		arr := L.NewTable()
+		arr := L.CreateTable(len(vs), 0)
 		for _, s := range vs {
 			arr.Append(lua.LString(s))
 		}

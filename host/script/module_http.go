@@ -127,9 +127,9 @@ func (v *vm) httpRequest(L *lua.LState) int {
 		L.Push(lua.LString(fmt.Sprintf("%s %s: %s", method, target, why)))
 		return 2
 	}
-	out := L.NewTable()
+	out := L.CreateTable(0, 4)
 	out.RawSetString("status", lua.LNumber(resp.StatusCode()))
-	headers := L.NewTable()
+	headers := L.CreateTable(0, resp.Header.Len())
 	resp.Header.VisitAll(func(k, val []byte) { headers.RawSetString(strings.ToLower(string(k)), lua.LString(val)) })
 	out.RawSetString("headers", headers)
 	b := resp.Body()

@@ -300,7 +300,7 @@ func (v *vm) leadGet(L *lua.LState) int {
 }
 
 func leadTable(L *lua.LState, l *store.Lead) *lua.LTable {
-	t := L.NewTable()
+	t := L.CreateTable(0, 16)
 	set := func(k string, v lua.LValue) { t.RawSetString(k, v) }
 	set("id", lua.LNumber(l.ID))
 	set("offer", lua.LString(l.Offer))
@@ -320,7 +320,7 @@ func leadTable(L *lua.LState, l *store.Lead) *lua.LTable {
 	if !l.HoldUntil.IsZero() {
 		set("hold_until", lua.LNumber(l.HoldUntil.Unix()))
 	}
-	fields := L.NewTable()
+	fields := L.CreateTable(0, len(l.Fields))
 	for k, v := range l.Fields {
 		fields.RawSetString(k, lua.LString(v))
 	}

@@ -92,7 +92,7 @@ func newVM(limits Limits) *vm {
 // newGlobals makes a run's global table: empty, falling back to the
 // sandbox, so that nothing a run defines is seen by the next.
 func (v *vm) newGlobals() *lua.LTable {
-	g := v.L.NewTable()
+	g := v.L.CreateTable(0, 8)
 	g.RawSetString("_G", g)
 	v.L.SetMetatable(g, v.meta)
 	return g
