@@ -205,9 +205,16 @@ func load(ctx context.Context, base, tag string, conc int, d time.Duration, rate
 				i := seq.Add(1)
 				due := time.Now()
 				if interval > 0 {
+					// A call that starts late because every worker was
+					// waiting for the server counts from when it was due
+					// (no coordinated omission). A worker that sleeps until
+					// the call is due counts from when it wakes: the
+					// timer's slack (up to a millisecond) is the load
+					// generator's, not the server's.
 					due = started.Add(time.Duration(i) * interval)
 					if wait := time.Until(due); wait > 0 {
 						time.Sleep(wait)
+						due = time.Now()
 					}
 				}
 				if due.After(end) || time.Now().After(end) {

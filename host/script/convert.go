@@ -2,7 +2,6 @@ package script
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -434,8 +433,7 @@ func encodeValue(buf *bytes.Buffer, v lua.LValue, depth int) error {
 			buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
 		}
 	case lua.LString:
-		b, _ := json.Marshal(string(v))
-		buf.Write(b)
+		appendJSONString(buf, string(v))
 	case *lua.LUserData:
 		if isNull(v) {
 			buf.WriteString("null")
@@ -488,8 +486,7 @@ func encodeValue(buf *bytes.Buffer, v lua.LValue, depth int) error {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			kb, _ := json.Marshal(p.k)
-			buf.Write(kb)
+			appendJSONString(buf, p.k)
 			buf.WriteByte(':')
 			if err := encodeValue(buf, p.v, depth+1); err != nil {
 				return err
@@ -500,4 +497,61 @@ func encodeValue(buf *bytes.Buffer, v lua.LValue, depth int) error {
 		return fmt.Errorf("json.encode: cannot encode a %s", v.Type())
 	}
 	return nil
+}
+
+// appendJSONString writes s as json.Marshal would (HTML-safe, invalid
+// UTF-8 as U+FFFD) without its reflection: a hook's reply is mostly
+// strings.
+func appendJSONString(buf *bytes.Buffer, s string) {
+	const hex = "0123456789abcdef"
+	buf.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			buf.WriteString(s[start:i])
+			switch c {
+			case '"', '\\':
+				buf.WriteByte('\\')
+				buf.WriteByte(c)
+			case '\n':
+				buf.WriteString(`\n`)
+			case '\r':
+				buf.WriteString(`\r`)
+			case '\t':
+				buf.WriteString(`\t`)
+			case '\b':
+				buf.WriteString(`\b`)
+			case '\f':
+				buf.WriteString(`\f`)
+			default:
+				buf.WriteString(`\u00`)
+				buf.WriteByte(hex[c>>4])
+				buf.WriteByte(hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			buf.WriteString(s[start:i])
+			buf.WriteString(`\ufffd`)
+		case r == '\u2028' || r == '\u2029':
+			buf.WriteString(s[start:i])
+			buf.WriteString(`\u202`)
+			buf.WriteByte(hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	buf.WriteString(s[start:])
+	buf.WriteByte('"')
 }

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -34,6 +35,22 @@ func FuzzFromJSON(f *testing.F) {
 			if got, ok := v.(lua.LString); !ok || string(got) != want {
 				t.Fatalf("%q: string %q, encoding/json %q", in, v, want)
 			}
+		}
+	})
+}
+
+// FuzzJSONString holds the hand-written string encoder to json.Marshal,
+// byte for byte: control characters, HTML, U+2028, invalid UTF-8.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\s/", "<a&b>", "\x00\x1f\x7f\n\r\t\b\f", "\u2028\u2029é😀", "\xff\xfe bad", "\xe2\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got bytes.Buffer
+		appendJSONString(&got, s)
+		want, _ := json.Marshal(s)
+		if got.String() != string(want) {
+			t.Fatalf("%q: %s, json.Marshal %s", s, got.String(), want)
 		}
 	})
 }
