@@ -128,8 +128,10 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
 	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
-	// short are skipped, never reused.
-	if s.leadSeq, err = db.GetSequence(seqLeadKey, 1000); err == nil {
+	// short are skipped, never reused. A new lease is a synchronous,
+	// fsync'd Badger update made by the committer, which stalls every
+	// write for a commit or two: 10,000 ids a lease makes that rare.
+	if s.leadSeq, err = db.GetSequence(seqLeadKey, 10000); err == nil {
 		s.goalSeq, err = db.GetSequence(seqGoalKey, 16)
 	}
 	if err != nil {
