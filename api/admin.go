@@ -514,6 +514,15 @@ func (s *Server) outbox(c *fasthttp.RequestCtx, name string) {
 	if held == nil {
 		held = []store.FeedItem{}
 	}
+	if string(c.QueryArgs().Peek("raw")) != "1" {
+		// A failed send's error names its URL: the partner's key, the
+		// lead's phone when it goes in the query.
+		for _, items := range [][]store.FeedItem{pending, held} {
+			for i := range items {
+				items[i].LastError = store.Mask(items[i].LastError)
+			}
+		}
+	}
 	writeJSON(c, fasthttp.StatusOK, map[string]any{"pending": pending, "held": held})
 }
 

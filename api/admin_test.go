@@ -275,7 +275,8 @@ func TestOutboxRoutes(t *testing.T) {
 	st.Add(ctx, store.NewLead{Offer: "shop"})
 	feed, _ := st.Feed("send")
 	items, _ := feed.Pending(ctx, 10)
-	if err := feed.Hold(ctx, items[0], "in doubt: check with the partner"); err != nil {
+	why := "in doubt: POST https://partner.example/order?key=PARTNER-SECRET&phone=79990001122: timeout; check with the partner"
+	if err := feed.Hold(ctx, items[0], why); err != nil {
 		t.Fatal(err)
 	}
 	var box struct {
@@ -284,8 +285,14 @@ func TestOutboxRoutes(t *testing.T) {
 	}
 	_, _, body := call(t, "GET", base+"/api/outbox/send", "", nil, nil)
 	decodeJSON(t, body, &box)
-	if len(box.Pending) != 1 || len(box.Held) != 1 || box.Held[0].LeadID != a.ID || box.Held[0].LastError == "" {
-		t.Fatalf("outbox: %s", body)
+	if len(box.Pending) != 1 || len(box.Held) != 1 || box.Held[0].LeadID != a.ID ||
+		box.Held[0].LastError != "in doubt: POST https://partner.example/order?key=***&phone=7***22: timeout; check with the partner" {
+		t.Fatalf("outbox, masked: %s", body)
+	}
+	_, _, body = call(t, "GET", base+"/api/outbox/send?raw=1", "", nil, nil)
+	decodeJSON(t, body, &box)
+	if len(box.Held) != 1 || box.Held[0].LastError != why {
+		t.Fatalf("outbox, raw: %s", body)
 	}
 	path := fmt.Sprintf("/api/outbox/send/%d/%d/release", a.ID, box.Held[0].Rev)
 	if code, _, body := call(t, "POST", base+path, "", nil, nil); code != 200 {

@@ -163,8 +163,10 @@ func maskPhone(m string) string {
 // and forms (a partner's key=, token=).
 var secretParam = regexp.MustCompile(`(?i)\b((?:api_?)?key|token|secret|password|passwd|pass|auth)=[^&\s"\\]+`)
 
-// mask is what Masked does to one text: contacts and secrets hidden.
-func mask(text string) string {
+// Mask hides contacts and secrets (key=, token=, … values) in text: what
+// the journal shows, and what logs, mails and the outbox listing may
+// carry of a partner's URL.
+func Mask(text string) string {
 	return secretParam.ReplaceAllString(MaskContacts(text), "${1}=***")
 }
 
@@ -172,7 +174,7 @@ func mask(text string) string {
 // every text, Detail's strings included (its numbers are left alone, and
 // it stays valid JSON).
 func (e JournalEntry) Masked() JournalEntry {
-	e.Summary, e.Request, e.Response = mask(e.Summary), mask(e.Request), mask(e.Response)
+	e.Summary, e.Request, e.Response = Mask(e.Summary), Mask(e.Request), Mask(e.Response)
 	if len(e.Detail) > 0 {
 		var v any
 		if json.Unmarshal(e.Detail, &v) == nil {
@@ -187,7 +189,7 @@ func (e JournalEntry) Masked() JournalEntry {
 func maskStrings(v any) any {
 	switch v := v.(type) {
 	case string:
-		return mask(v)
+		return Mask(v)
 	case []any:
 		for i := range v {
 			v[i] = maskStrings(v[i])

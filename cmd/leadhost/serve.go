@@ -137,7 +137,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		}
 		sn.Log, sn.BaseDelay, sn.Poll = log, cfg.sendBackoff, cfg.sendPoll
 		sn.OnAttempt = func(a *send.Attempt) {
-			log.Info(kind, "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", a.Err)
+			log.Info(kind, "offer", a.Offer, "lead", a.LeadID, "try", a.Try, "outcome", a.Outcome, "status", a.Status, "ext", a.Ext, "err", store.Mask(a.Err))
 			journalAttempt(record, reg, kind, a)
 		}
 		return sn, nil
@@ -160,7 +160,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	})
 	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
 		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
-			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", r.Error())
+			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", store.Mask(r.Error()))
 		journalCheck(record, r)
 	}}
 	srv := (&api.Server{Offers: reg, Store: st, Log: log, NoJournal: cfg.noJournal,

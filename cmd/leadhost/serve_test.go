@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,9 +87,14 @@ func exampleScripts(t *testing.T, partner string, offers ...string) string {
 // startTestHost starts serve on 127.0.0.1:0; stop ends it and waits.
 func startTestHost(t *testing.T, data, scripts string) (h *runningHost, stop func()) {
 	t.Helper()
+	return startLoggingTestHost(t, data, scripts, slog.New(slog.DiscardHandler))
+}
+
+func startLoggingTestHost(t *testing.T, data, scripts string, log *slog.Logger) (h *runningHost, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h, err := startHost(ctx, hostConfig{listen: "127.0.0.1:0", data: data, scripts: scripts,
-		log: slog.New(slog.DiscardHandler), sendBackoff: 200 * time.Millisecond, sendPoll: 50 * time.Millisecond})
+		log: log, sendBackoff: 200 * time.Millisecond, sendPoll: 50 * time.Millisecond})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -256,5 +262,45 @@ func TestOfferumFailures(t *testing.T) {
 	// Waits grow: base 200 ms, doubling, with jitter between half and all.
 	if gap := times[2].Sub(times[1]); gap < 150*time.Millisecond {
 		t.Errorf("second retry after %s: no backoff", gap)
+	}
+}
+
+// lockedBuffer is a log sink the host's goroutines may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A failed send is logged with its URL, and the partner's key in it is
+// masked: logs are read by more people than the key is meant for.
+func TestSendLogsMaskTheKey(t *testing.T) {
+	t.Parallel()
+	of := startOfferum(t, func(int) (int, string) { return 500, `<html>Internal Server Error</html>` })
+	scripts := exampleScripts(t, of.srv.URL, "getcourse-offerum")
+	toml, err := os.ReadFile(filepath.Join(scripts, "getcourse-offerum", "offer.toml"))
+	if err != nil || !strings.Contains(string(toml), "key=YOUR_API_KEY") {
+		t.Fatalf("the example's send url has no key=YOUR_API_KEY to mask (%v)", err)
+	}
+	var logs lockedBuffer
+	h, stop := startLoggingTestHost(t, filepath.Join(t.TempDir(), "data"), scripts, slog.New(slog.NewTextHandler(&logs, nil)))
+	if code, reply := getcourseCall(t, h); code != 200 {
+		t.Fatalf("hook replied %d %v", code, reply)
+	}
+	eventually(t, "a failed send logged", func() bool { return strings.Contains(logs.String(), "outcome=retry") })
+	stop()
+	if got := logs.String(); strings.Contains(got, "YOUR_API_KEY") || !strings.Contains(got, "key=***") {
+		t.Errorf("the log:\n%s", got)
 	}
 }

@@ -273,7 +273,7 @@ func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode string) {
 	// Reported before the offer is free again, so that one offer's
 	// reports reach OnRun in the order of its runs.
 	if rep.Err != nil && !stopped {
-		s.log().Warn("check run failed", "offer", o.ID, "mode", mode, "err", rep.Err)
+		s.log().Warn("check run failed", "offer", o.ID, "mode", mode, "err", store.Mask(rep.Err.Error()))
 	}
 	if s.OnRun != nil {
 		s.OnRun(rep)

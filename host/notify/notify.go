@@ -135,7 +135,7 @@ func (n *Notifier) Observe(e store.JournalEntry) {
 			st.pending[e.Kind] = k
 		}
 		k.count++
-		k.latest = append(k.latest, fmt.Sprintf("%s  %s", e.At.Format(time.RFC3339), store.MaskContacts(e.Summary)))
+		k.latest = append(k.latest, fmt.Sprintf("%s  %s", e.At.Format(time.RFC3339), store.Mask(e.Summary)))
 		if len(k.latest) > examples {
 			k.latest = k.latest[len(k.latest)-examples:]
 		}

@@ -367,7 +367,7 @@ func (s *Sender) settle(ctx context.Context, it store.FeedItem, a *Attempt) {
 		if err := s.feed.Hold(ctx, it, a.Err); err != nil {
 			s.log().Error("send: holding a send", "lead", it.LeadID, "err", err)
 		}
-		s.log().Error("send held for a person", "offer", offerID, "lead", it.LeadID, "why", a.Err)
+		s.log().Error("send held for a person", "offer", offerID, "lead", it.LeadID, "why", store.Mask(a.Err))
 	default:
 		delay := s.backoff(it.Attempts)
 		a.Next = s.now().Add(delay)
