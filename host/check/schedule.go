@@ -293,7 +293,7 @@ func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode string) {
 			e.fails = 0
 		}
 		e.next = end.Add(s.jittered(backedOff(e.every, e.fails)))
-		e.last = &RunSummary{Started: rep.Started, Duration: rep.Duration, Requests: len(rep.Exchanges), Leads: rep.Leads, Edits: len(rep.Edits), Err: rep.Error()}
+		e.last = &RunSummary{Started: rep.Started, Duration: rep.Duration, Requests: len(rep.Exchanges), Leads: rep.Leads, Edits: len(rep.Edits), Err: store.Mask(rep.Error())}
 	}
 	s.mu.Unlock()
 }

@@ -155,7 +155,10 @@ func TestSchedulerBackoff(t *testing.T) {
 			t.Errorf("wait after failure %d: %s, want %s ± 10%%", i+1, waits[i], w)
 		}
 	}
-	if sc := s.Schedules()[0]; sc.Fails != 6 || !strings.Contains(sc.Last.Err, "status 503") {
+	// The schedule (shown by the admin API) names the request with the
+	// partner's key masked.
+	if sc := s.Schedules()[0]; sc.Fails != 6 || !strings.Contains(sc.Last.Err, "status 503") ||
+		!strings.Contains(sc.Last.Err, "key=***") || strings.Contains(sc.Last.Err, "SECRET") {
 		t.Errorf("schedule %+v", sc)
 	}
 	if len(reports) != 6 || reports[0].Err == nil {
