@@ -225,7 +225,17 @@ func redactedRequest(r *fasthttp.Request) string {
 		}
 		h.SetRequestURIBytes(uri)
 	}
+	// The body kept is the decoded one: it goes with a Content-Length,
+	// not the chunking, trailers or Expect it came with, and without a
+	// Content-Type fasthttp would make up (a JSON body sent without one
+	// is read as JSON on replay, as it was the first time).
 	body := r.Body()
+	if h.ContentLength() != len(body) {
+		h.SetContentLength(len(body))
+	}
+	h.Del(fasthttp.HeaderTrailer)
+	h.Del(fasthttp.HeaderExpect)
+	h.SetNoDefaultContentType(true)
 	b := h.AppendBytes(make([]byte, 0, 256+len(body)))
 	return string(append(b, body...))
 }

@@ -174,6 +174,10 @@ func (r loadResult) print(w io.Writer, name string) {
 	fmt.Fprintf(w, "%-34s %10.0f %9s %9s %9d\n", name, r.rate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors)
 }
 
+// timerSlack is how late a sleeping load worker may wake without it
+// counting as the server's latency (Go's timers on Linux).
+const timerSlack = time.Millisecond
+
 // load sends Getcourse-shaped calls with unique order ids from conc
 // workers for d; with rate > 0 the calls are paced to that many a second
 // (open loop: latency counts from when a call was due).
@@ -208,13 +212,17 @@ func load(ctx context.Context, base, tag string, conc int, d time.Duration, rate
 					// A call that starts late because every worker was
 					// waiting for the server counts from when it was due
 					// (no coordinated omission). A worker that sleeps until
-					// the call is due counts from when it wakes: the
-					// timer's slack (up to a millisecond) is the load
-					// generator's, not the server's.
+					// the call is due is forgiven the timer's slack, up to
+					// a millisecond, and no more: a stall of the process
+					// (which the host shares) counts for it as well.
 					due = started.Add(time.Duration(i) * interval)
 					if wait := time.Until(due); wait > 0 {
 						time.Sleep(wait)
-						due = time.Now()
+						if late := time.Since(due); late < timerSlack {
+							due = due.Add(late)
+						} else {
+							due = due.Add(timerSlack)
+						}
 					}
 				}
 				if due.After(end) || time.Now().After(end) {
