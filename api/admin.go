@@ -185,14 +185,11 @@ func (s *Server) listLeads(c *fasthttp.RequestCtx) {
 		}
 		q.Statuses |= store.Statuses(store.Status(n))
 	}
-	if l := string(a.Peek("limit")); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("limit %q: want 1..1000", l))
-			return
-		}
-		q.Limit = n
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
 	}
+	q.Limit = limit
 	page, err := s.Store.List(c, q)
 	if err != nil {
 		storeError(c, err)
@@ -388,14 +385,11 @@ func (s *Server) listJournal(c *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	if l := string(a.Peek("limit")); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("limit %q: want 1..1000", l))
-			return
-		}
-		q.Limit = n
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
 	}
+	q.Limit = limit
 	entries, next, err := s.Store.JournalList(c, q)
 	if err != nil {
 		storeError(c, err)
@@ -548,4 +542,19 @@ func (s *Server) release(c *fasthttp.RequestCtx, name, leadText, revText string)
 		return
 	}
 	writeJSON(c, fasthttp.StatusOK, map[string]any{"released": id, "rev": rev})
+}
+
+// pageLimit reads ?limit= (1..1000; 0 when absent, for the default),
+// answering 400 itself when it is anything else.
+func pageLimit(c *fasthttp.RequestCtx) (n int, ok bool) {
+	l := string(c.QueryArgs().Peek("limit"))
+	if l == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 1000 {
+		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("limit %q: want 1..1000", l))
+		return 0, false
+	}
+	return n, true
 }

@@ -142,14 +142,23 @@ func runLead(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return exitOK
 }
 
+// folderArg is the one optional folder `lint` and `test` take, ./scripts
+// when none is given.
+func folderArg(args []string) (string, bool) {
+	switch len(args) {
+	case 0:
+		return "./scripts", true
+	case 1:
+		return args[0], true
+	}
+	return "", false
+}
+
 func runLint(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 1 {
+	dir, ok := folderArg(args)
+	if !ok {
 		fmt.Fprintln(stderr, "leadhost lint: takes one scripts folder at most")
 		return exitUsage
-	}
-	dir := "./scripts"
-	if len(args) == 1 {
-		dir = args[0]
 	}
 	offers, problems := host.Lint(dir)
 	for _, p := range problems {

@@ -12,13 +12,10 @@ import (
 // runTest is `leadhost test [scripts | scripts/<offer>]`: every case in
 // the offers' tests/ folders, pass or fail with what differs.
 func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 1 {
+	path, ok := folderArg(args)
+	if !ok {
 		fmt.Fprintln(stderr, "leadhost test: takes one folder at most (scripts, or scripts/<offer>)")
 		return exitUsage
-	}
-	path := "./scripts"
-	if len(args) == 1 {
-		path = args[0]
 	}
 	results, err := cases.Run(ctx, path)
 	failed := 0
