@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -111,11 +112,6 @@ func decodeFeedItem(b []byte) (FeedItem, error) {
 		}
 	}
 	return it, nil
-}
-
-func decodeEvent(b []byte) (Event, error) {
-	d := decoder{b: b}
-	return readEvent(&d)
 }
 
 func readEvent(d *decoder) (Event, error) {
@@ -248,63 +244,53 @@ func (f *Feed) Retry(ctx context.Context, it FeedItem, notBefore time.Time, why 
 }
 
 func (f *Feed) update(ctx context.Context, it FeedItem) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	key := feedKey(f.name, it.LeadID, it.Rev)
-	return f.s.commit.do(newOp(func(w *stepWriter) error {
-		if _, ok, err := w.get(key); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("feed %s: lead %d rev %d: %w", f.name, it.LeadID, it.Rev, ErrNotFound)
-		}
-		w.set(key, encodeFeedItem(&it))
-		return nil
-	}))
+	return f.move(ctx, key, key, fmt.Sprintf("lead %d rev %d", it.LeadID, it.Rev),
+		func([]byte) (FeedItem, error) { return it, nil })
 }
 
 // Hold takes an item out of the feed and keeps it for a person (a send
 // in doubt): Pending no longer returns it, Held does, Release puts it
 // back. why says what the person should check.
 func (f *Feed) Hold(ctx context.Context, it FeedItem, why string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	it.InFlight, it.NotBefore, it.LastError = false, time.Time{}, why
-	return f.s.commit.do(newOp(func(w *stepWriter) error {
-		key := feedKey(f.name, it.LeadID, it.Rev)
-		if _, ok, err := w.get(key); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("feed %s: lead %d rev %d: %w", f.name, it.LeadID, it.Rev, ErrNotFound)
-		}
-		w.del(key)
-		w.set(heldKey(f.name, it.LeadID, it.Rev), encodeFeedItem(&it))
-		return nil
-	}))
+	return f.move(ctx, feedKey(f.name, it.LeadID, it.Rev), heldKey(f.name, it.LeadID, it.Rev),
+		fmt.Sprintf("lead %d rev %d", it.LeadID, it.Rev), func([]byte) (FeedItem, error) { return it, nil })
 }
 
 // Release puts a held item back into the feed, to be delivered again.
 func (f *Feed) Release(ctx context.Context, leadID uint64, rev uint32) error {
+	return f.move(ctx, heldKey(f.name, leadID, rev), feedKey(f.name, leadID, rev),
+		fmt.Sprintf("no held item for lead %d rev %d", leadID, rev), func(stored []byte) (FeedItem, error) {
+			it, err := decodeFeedItem(stored)
+			it.InFlight, it.NotBefore = false, time.Time{}
+			return it, err
+		})
+}
+
+// move writes the item next makes of the one stored at from to to (the
+// same key for an update), in one commit; ErrNotFound, named by what,
+// when from holds nothing.
+func (f *Feed) move(ctx context.Context, from, to []byte, what string, next func(stored []byte) (FeedItem, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return f.s.commit.do(newOp(func(w *stepWriter) error {
-		key := heldKey(f.name, leadID, rev)
-		v, ok, err := w.get(key)
+		v, ok, err := w.get(from)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("feed %s: no held item for lead %d rev %d: %w", f.name, leadID, rev, ErrNotFound)
+			return fmt.Errorf("feed %s: %s: %w", f.name, what, ErrNotFound)
 		}
-		it, err := decodeFeedItem(v)
+		it, err := next(v)
 		if err != nil {
 			return err
 		}
-		it.InFlight, it.NotBefore = false, time.Time{}
-		w.del(key)
-		w.set(feedKey(f.name, leadID, rev), encodeFeedItem(&it))
+		if !bytes.Equal(from, to) {
+			w.del(from)
+		}
+		w.set(to, encodeFeedItem(&it))
 		return nil
 	}))
 }

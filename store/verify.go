@@ -30,7 +30,6 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 	}
 	full := func() bool { return len(probs) >= 100 }
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		exists := func(key []byte) ([]byte, bool, error) { return getValue(txn, key) }
 		// Forward: every record has its index entries and history.
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindLead}, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
@@ -51,13 +50,13 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 			if !l.Status.Valid() {
 				report(key, "status %d out of range", l.Status)
 			}
-			if _, ok, err := exists(statusKey(l)); err != nil {
+			if _, ok, err := getValue(txn, statusKey(l)); err != nil {
 				return err
 			} else if !ok {
 				report(key, "no offer+status index entry")
 			}
 			if l.Ext != "" {
-				if xv, ok, err := exists(extKey(l.Offer, l.Ext)); err != nil {
+				if xv, ok, err := getValue(txn, extKey(l.Offer, l.Ext)); err != nil {
 					return err
 				} else if !ok || !bytes.Equal(xv, idValue(l.ID)) {
 					report(key, "offer+ext index does not point here")
@@ -67,14 +66,14 @@ func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
 				report(key, "status %d with hold_until %v", l.Status, l.HoldUntil)
 			}
 			if !l.HoldUntil.IsZero() {
-				if _, ok, err := exists(holdKey(l.HoldUntil, l.ID)); err != nil {
+				if _, ok, err := getValue(txn, holdKey(l.HoldUntil, l.ID)); err != nil {
 					return err
 				} else if !ok {
 					report(key, "no hold index entry")
 				}
 			}
 			for rev := uint32(2); rev <= l.Rev; rev++ { // 1, the creation, is derived
-				if _, ok, err := exists(historyKey(l.ID, rev)); err != nil {
+				if _, ok, err := getValue(txn, historyKey(l.ID, rev)); err != nil {
 					return err
 				} else if !ok {
 					report(key, "history entry %d of %d missing", rev, l.Rev)

@@ -152,11 +152,15 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		st.Close()
 		return nil, err
 	}
+	// A sender reads its outbox when woken: only for changes that went
+	// into it, not for every lead of every offer.
 	unsubscribe := st.Subscribe(func(ev store.Event) {
-		if ev.From == 0 && ev.To == store.StatusNew {
+		if send.Wants(reg, send.Feed, ev) {
 			sender.Wake()
 		}
-		postbacks.Wake()
+		if send.Wants(reg, send.PostbackFeed, ev) {
+			postbacks.Wake()
+		}
 	})
 	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
 		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
