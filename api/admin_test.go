@@ -328,7 +328,8 @@ func TestMetrics(t *testing.T) {
 	}
 	defer stop()
 	sched := &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: slog.New(slog.DiscardHandler)}
-	srv := (&Server{Offers: reg, Store: st, Log: slog.New(slog.DiscardHandler), Registry: reg, Checks: sched, APIToken: "tok", Metrics: m, OnJournal: m.Observe}).HTTP()
+	srv := (&Server{Offers: reg, Store: st, Log: slog.New(slog.DiscardHandler), Registry: reg, Checks: sched, APIToken: "tok", Metrics: m}).HTTP()
+	st.WatchJournal(m.Observe)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(ln)
 	defer Shutdown(srv)

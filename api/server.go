@@ -60,8 +60,6 @@ type Server struct {
 	APIToken string
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *Metrics
-	// OnJournal hears every call the server journals (metrics, mail).
-	OnJournal func(store.JournalEntry)
 }
 
 // HTTP is the fasthttp server for s, with its limits.
@@ -200,9 +198,6 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 		e.Response = string(c.Response.Body())
 	}
 	s.Store.Record(e)
-	if s.OnJournal != nil {
-		s.OnJournal(e)
-	}
 }
 
 // redactedRequest is the request as it came, for replay, without its

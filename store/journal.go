@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -69,7 +70,13 @@ type journal struct {
 	stopped bool
 	queue   chan JournalEntry
 	done    chan struct{}
+	watch   atomic.Pointer[func(JournalEntry)]
 }
+
+// WatchJournal has fn hear each entry Record keeps, as kept (its ID and
+// time set, bodies cut), on Record's goroutine: metrics and error mails
+// count what the journal holds. A later call replaces fn.
+func (s *Store) WatchJournal(fn func(JournalEntry)) { s.jr.watch.Store(&fn) }
 
 func (s *Store) startJournal() {
 	s.jr = &journal{queue: make(chan JournalEntry, journalQueue), done: make(chan struct{})}
@@ -94,6 +101,9 @@ func (s *Store) Record(entries ...JournalEntry) {
 		e.Response = capBody(e.Response)
 		if len(e.Detail) > maxJournalDetail {
 			e.Detail, e.Summary = nil, e.Summary+" (detail over 256 KiB left out)"
+		}
+		if fn := s.jr.watch.Load(); fn != nil {
+			(*fn)(e)
 		}
 		s.jr.queue <- e
 	}

@@ -148,3 +148,28 @@ func TestJournalTTL(t *testing.T) {
 		t.Errorf("after the TTL: all %+v, short %+v", all, short)
 	}
 }
+
+// A journal watcher (metrics, error mails) hears the entry as kept: with
+// its id and time, not the zero values the caller left for Record.
+func TestWatchJournal(t *testing.T) {
+	t.Parallel()
+	s, err := Open(Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var heard []JournalEntry
+	s.WatchJournal(func(e JournalEntry) { heard = append(heard, e) })
+	before := time.Now().Add(-time.Second)
+	s.Record(JournalEntry{Offer: "a", Kind: "send", Status: "error", Summary: "lead 1: 503"})
+	if len(heard) != 1 || heard[0].ID == 0 || heard[0].At.Before(before) || heard[0].Summary != "lead 1: 503" {
+		t.Fatalf("heard %+v", heard)
+	}
+	kept, _, err := s.JournalList(context.Background(), JournalQuery{Offer: "a"})
+	for deadline := time.Now().Add(5 * time.Second); len(kept) == 0 && err == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		kept, _, err = s.JournalList(context.Background(), JournalQuery{Offer: "a"})
+	}
+	if err != nil || len(kept) != 1 || kept[0].ID != heard[0].ID || !kept[0].At.Equal(heard[0].At) {
+		t.Errorf("kept %+v (%v), heard %+v", kept, err, heard[0])
+	}
+}

@@ -121,14 +121,11 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		nc := o.Config.Notify
 		return notify.Settings{To: nc.To, Server: nc.Server, From: nc.From}, nc.Window.Duration, true
 	}
-	observe := func(e store.JournalEntry) {
+	st.WatchJournal(func(e store.JournalEntry) {
 		metrics.Observe(e)
 		mailer.Observe(e)
-	}
-	record := func(e store.JournalEntry) {
-		st.Record(e)
-		observe(e)
-	}
+	})
+	record := func(e store.JournalEntry) { st.Record(e) }
 	// The two outboxes: new leads to send, status changes to report.
 	outbox := func(newSender func(*store.Store, send.OfferSource) (*send.Sender, error), kind string) (*send.Sender, error) {
 		sn, err := newSender(st, reg)
@@ -168,7 +165,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		journalCheck(record, r)
 	}}
 	srv := (&api.Server{Offers: reg, Store: st, Log: log, NoJournal: cfg.noJournal,
-		Registry: reg, Checks: sched, APIToken: cfg.apiToken, Metrics: metrics, OnJournal: observe}).HTTP()
+		Registry: reg, Checks: sched, APIToken: cfg.apiToken, Metrics: metrics}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		unsubscribe()
