@@ -33,9 +33,6 @@ func NewRegistry(dir string) *Registry {
 	return r
 }
 
-// Dir returns the scripts folder.
-func (r *Registry) Dir() string { return r.dir }
-
 // Offer returns the offer's current snapshot.
 func (r *Registry) Offer(id string) (*Offer, bool) {
 	o, ok := r.state.Load().offers[id]

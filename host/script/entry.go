@@ -113,7 +113,7 @@ func requestTable(L *lua.LState, r *Request) *lua.LTable {
 		h.RawSetString(k, lua.LString(v))
 	}
 	t.RawSetString("headers", h)
-	t.RawSetString("fields", valuesTable(L, r.Fields, true))
+	t.RawSetString("fields", formTable(L, r.Fields))
 	return t
 }
 

@@ -58,20 +58,14 @@ func formScalar(L *lua.LState, key string, v lua.LValue) string {
 	return ""
 }
 
-// formTable turns decoded form or query values into a table: one value is
-// a string, several (or key[]) an array named without the brackets.
-func formTable(L *lua.LState, vals url.Values) *lua.LTable { return valuesTable(L, vals, true) }
-
-// valuesTable makes a table of named values: a name with one value maps to
-// that string, a name with several to an array. With brackets, "key[]"
-// names an array too and is stored as "key".
-func valuesTable(L *lua.LState, vals map[string][]string, brackets bool) *lua.LTable {
+// formTable turns named values (a decoded form or query, a request's
+// fields) into a table: a name with one value maps to that string, one
+// with several — or written key[] — to an array named without the
+// brackets.
+func formTable(L *lua.LState, vals map[string][]string) *lua.LTable {
 	t := L.CreateTable(0, len(vals))
 	for k, vs := range vals {
-		name, isArray := k, false
-		if brackets {
-			name, isArray = strings.CutSuffix(k, "[]")
-		}
+		name, isArray := strings.CutSuffix(k, "[]")
 		if len(vs) == 1 && !isArray {
 			t.RawSetString(name, lua.LString(vs[0]))
 			continue

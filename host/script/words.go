@@ -41,10 +41,14 @@ var standardWords = map[Action][]string{
 	{Status: store.StatusReturn}:    {"return", "returned", "возврат", "вернулся"},
 }
 
+// wordFolds are the spellings NormalizeWord treats as one. Built once: it
+// runs for every setstatus and setstc.
+var wordFolds = strings.NewReplacer("ё", "е", "_", " ", "-", " ")
+
 // NormalizeWord is how status texts are compared.
 func NormalizeWord(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.NewReplacer("ё", "е", "_", " ", "-", " ").Replace(s)
+	s = wordFolds.Replace(s)
 	return strings.Join(strings.Fields(s), " ")
 }
 
