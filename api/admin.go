@@ -466,11 +466,8 @@ func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
 	// The journal keeps requests without their token; the offer's current
 	// one goes back in.
 	if o, ok := s.Offers.Offer(offerID); ok {
-		switch {
-		case e.Kind == "hook" && o.Config.Hook != nil:
-			req.URI().QueryArgs().Set("token", o.Config.Hook.Token)
-		case e.Kind == "postback" && o.Config.Postback != nil:
-			req.URI().QueryArgs().Set("token", o.Config.Postback.Token)
+		if token := offerToken(o, e.Kind); token != "" {
+			req.URI().QueryArgs().Set("token", token)
 		}
 	}
 	// From a documentation address, not loopback: a replay is not a local

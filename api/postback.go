@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,11 +37,7 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s takes no postbacks ([postback] token is not set)", offerID))
 		return
 	}
-	got := c.QueryArgs().Peek("token")
-	if len(got) == 0 {
-		got = c.Request.Header.Peek(hookTokenHeader)
-	}
-	if subtle.ConstantTimeCompare(got, []byte(o.Config.Postback.Token)) != 1 {
+	if !tokenOK(c, o.Config.Postback.Token) {
 		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
@@ -85,9 +80,7 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		writeError(c, fasthttp.StatusInternalServerError, err.Error())
 		return
 	}
-	b, _ := json.Marshal(status)
-	c.SetContentType(jsonContentType)
-	c.SetBody(b)
+	writeJSON(c, fasthttp.StatusOK, status)
 }
 
 type postbackError struct {

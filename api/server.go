@@ -249,7 +249,7 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 		return
 	}
 	// The token first: without it, which hooks exist is nobody's business.
-	if !tokenOK(c, o) {
+	if !tokenOK(c, offerToken(o, "hook")) {
 		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
@@ -270,18 +270,30 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 	s.runScript(c, o, sc, req)
 }
 
-// tokenOK compares the offer's [hook] token with ?token= or X-Token in
-// constant time. An offer without a token takes no webhooks (a hook.lua
-// without one does not load).
-func tokenOK(c *fasthttp.RequestCtx, o *host.Offer) bool {
-	if o.Config.Hook == nil || o.Config.Hook.Token == "" {
+// tokenOK compares want, an offer's token, with ?token= or X-Token in
+// constant time. No token wanted takes no calls (a hook.lua without one
+// does not load).
+func tokenOK(c *fasthttp.RequestCtx, want string) bool {
+	if want == "" {
 		return false
 	}
 	got := c.QueryArgs().Peek("token")
 	if len(got) == 0 {
 		got = c.Request.Header.Peek(hookTokenHeader)
 	}
-	return subtle.ConstantTimeCompare(got, []byte(o.Config.Hook.Token)) == 1
+	return subtle.ConstantTimeCompare(got, []byte(want)) == 1
+}
+
+// offerToken is the token an offer's calls of kind (hook, postback) must
+// carry; "" when it takes none.
+func offerToken(o *host.Offer, kind string) string {
+	switch {
+	case kind == "hook" && o.Config.Hook != nil:
+		return o.Config.Hook.Token
+	case kind == "postback" && o.Config.Postback != nil:
+		return o.Config.Postback.Token
+	}
+	return ""
 }
 
 // hookRequest reads the call as hook scripts see it (req). A body that
