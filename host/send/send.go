@@ -276,10 +276,7 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 			s.OnAttempt(a)
 		}
 		if a.Outcome == "retry" {
-			s.mu.Lock()
-			open := s.breakers[offer] != nil && !s.breakers[offer].allow(s.now())
-			s.mu.Unlock()
-			if open {
+			if open, _ := s.Circuit(offer); open {
 				return // the partner is down: the rest wait for the circuit
 			}
 		}
@@ -408,13 +405,7 @@ func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedI
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(a.URL)
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	started := time.Now()
-	err = s.Client.DoDeadline(req, resp, time.Now().Add(timeout))
-	a.Duration = time.Since(started)
+	a.Duration, err = s.do(req, resp)
 	switch {
 	case err != nil:
 		s.fail(offerID, a, fmt.Errorf("GET %s: %v", a.URL, host.DescribeHTTPError(err)), true)
@@ -474,13 +465,8 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		return
 	}
 	a.URL, a.Body = string(hreq.URI().FullURI()), host.Excerpt(hreq.Body(), keepBytes)
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	started := time.Now()
-	err := s.Client.DoDeadline(hreq, hresp, time.Now().Add(timeout))
-	a.Duration = time.Since(started)
+	var err error
+	a.Duration, err = s.do(hreq, hresp)
 	if err != nil {
 		sent := !neverSent(err)
 		err = fmt.Errorf("%s %s: %v", a.Method, a.URL, host.DescribeHTTPError(err))
@@ -623,6 +609,18 @@ func (s *Sender) backoff(n int) time.Duration {
 	return d/2 + time.Duration(s.rng.Int64N(int64(d/2)+1))
 }
 
+// do makes one request to a partner under the sender's timeout, and
+// says how long it took.
+func (s *Sender) do(req *fasthttp.Request, resp *fasthttp.Response) (time.Duration, error) {
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	started := time.Now()
+	err := s.Client.DoDeadline(req, resp, started.Add(timeout))
+	return time.Since(started), err
+}
+
 func (s *Sender) breaker(offer string) *breaker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -642,9 +640,7 @@ func (s *Sender) Circuit(offer string) (open bool, until time.Time) {
 	if b == nil {
 		return false, time.Time{}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.fails >= breakAfter && s.now().Before(b.openUntil), b.openUntil
+	return b.state(s.now())
 }
 
 func (s *Sender) now() time.Time {
@@ -672,9 +668,15 @@ type breaker struct {
 }
 
 func (b *breaker) allow(now time.Time) bool {
+	open, _ := b.state(now)
+	return !open
+}
+
+// state says whether the circuit is open at now, and until when.
+func (b *breaker) state(now time.Time) (open bool, until time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.fails < breakAfter || !now.Before(b.openUntil)
+	return b.fails >= breakAfter && now.Before(b.openUntil), b.openUntil
 }
 
 func (b *breaker) failure(now time.Time) {
