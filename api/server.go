@@ -175,8 +175,9 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 	code := c.Response.StatusCode()
 	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: "ok", Duration: time.Since(started),
 		Summary: fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), code)}
+	refused := code == fasthttp.StatusUnauthorized || code == fasthttp.StatusNotFound || code == fasthttp.StatusMethodNotAllowed
 	switch {
-	case code == fasthttp.StatusUnauthorized || code == fasthttp.StatusNotFound || code == fasthttp.StatusMethodNotAllowed:
+	case refused:
 		// Refused at the door (a scanner, a wrong URL): not the offer
 		// failing, so no error mail and no error metric.
 		e.Status = "refused"
@@ -193,7 +194,7 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 	// A call refused before its token was checked (no such offer, a wrong
 	// token) is kept as a line: storing what anyone may send would let
 	// anyone fill the disk.
-	if code != fasthttp.StatusUnauthorized && code != fasthttp.StatusNotFound && code != fasthttp.StatusMethodNotAllowed {
+	if !refused {
 		e.Request = redactedRequest(&c.Request)
 		e.Response = string(c.Response.Body())
 	}
