@@ -17,23 +17,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"leadhost/host"
+	"leadhost/host/app"
 	"leadhost/host/check"
 	"leadhost/store"
 )
-
-// Registry is what the admin API reads of the offers.
-type Registry interface {
-	Offer(id string) (*host.Offer, bool)
-	Offers() []*host.Offer
-	Errors() map[string][]error
-}
-
-// Checks runs and lists status checks (check.Scheduler).
-type Checks interface {
-	Schedules() []check.Schedule
-	RunNow(ctx context.Context, o *host.Offer, mode string, opt check.Options) (*check.Report, error)
-	DryRun(ctx context.Context, o *host.Offer, mode string, body []byte) *check.Report
-}
 
 // admin serves /api/… (SPEC §5). Callers show a bearer token (APIToken);
 // with none set, only loopback clients are served.
@@ -41,10 +28,6 @@ func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
 	if !s.adminAllowed(c) {
 		writeError(c, fasthttp.StatusUnauthorized, "admin API: a valid Authorization: Bearer token is needed (with no --api-token set: a direct loopback client, not through a proxy or a web page)")
 		c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
-		return
-	}
-	if s.Registry == nil || s.Checks == nil {
-		writeError(c, fasthttp.StatusServiceUnavailable, "admin API not wired")
 		return
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
@@ -56,11 +39,11 @@ func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
 	case parts[0] == "leads" && route("POST", 1):
 		s.createLead(c)
 	case parts[0] == "leads" && route("GET", 2):
-		s.withLead(c, parts[1], func(id uint64) (any, error) { return s.Store.Get(c, id) })
+		s.withLead(c, parts[1], func(id uint64) (any, error) { return s.App.Store.Get(c, id) })
 	case parts[0] == "leads" && route("PATCH", 2):
 		s.patchLead(c, parts[1])
 	case parts[0] == "leads" && route("GET", 3) && parts[2] == "history":
-		s.withLead(c, parts[1], func(id uint64) (any, error) { return s.Store.History(c, id) })
+		s.withLead(c, parts[1], func(id uint64) (any, error) { return s.App.Store.History(c, id) })
 	case parts[0] == "offers" && route("GET", 1):
 		s.listOffers(c)
 	case parts[0] == "offers" && route("GET", 2):
@@ -115,20 +98,19 @@ func writeJSON(c *fasthttp.RequestCtx, status int, v any) {
 	c.SetBody(b)
 }
 
-// storeError answers a store error with its fitting code.
+// storeError answers a store error with its fitting code, in the words
+// the CLI uses for it (store.Describe).
 func storeError(c *fasthttp.RequestCtx, err error) {
+	status := fasthttp.StatusInternalServerError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(c, fasthttp.StatusNotFound, err.Error())
+		status = fasthttp.StatusNotFound
 	case errors.Is(err, store.ErrInvalid):
-		writeError(c, fasthttp.StatusBadRequest, err.Error())
-	case errors.Is(err, store.ErrRefused):
-		writeError(c, fasthttp.StatusConflict, err.Error())
-	case errors.Is(err, store.ErrExists):
-		writeError(c, fasthttp.StatusConflict, err.Error())
-	default:
-		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		status = fasthttp.StatusBadRequest
+	case errors.Is(err, store.ErrRefused), errors.Is(err, store.ErrExists):
+		status = fasthttp.StatusConflict
 	}
+	writeError(c, status, store.Describe(err))
 }
 
 func parseID(c *fasthttp.RequestCtx, text string) (uint64, bool) {
@@ -162,7 +144,7 @@ func (s *Server) listLeads(c *fasthttp.RequestCtx) {
 		return
 	}
 	if ext := string(a.Peek("ext")); ext != "" {
-		l, err := s.Store.ByExt(c, q.Offer, ext)
+		l, err := s.App.Store.ByExt(c, q.Offer, ext)
 		if errors.Is(err, store.ErrNotFound) {
 			writeJSON(c, fasthttp.StatusOK, store.Page{Leads: []*store.Lead{}})
 			return
@@ -190,7 +172,7 @@ func (s *Server) listLeads(c *fasthttp.RequestCtx) {
 		return
 	}
 	q.Limit = limit
-	page, err := s.Store.List(c, q)
+	page, err := s.App.Store.List(c, q)
 	if err != nil {
 		storeError(c, err)
 		return
@@ -203,17 +185,7 @@ func (s *Server) listLeads(c *fasthttp.RequestCtx) {
 
 // createLead is POST /api/leads with a lead as JSON.
 func (s *Server) createLead(c *fasthttp.RequestCtx) {
-	nl, err := store.DecodeNewLead(bytes.NewReader(c.PostBody()))
-	if err != nil {
-		storeError(c, err)
-		return
-	}
-	if _, ok := s.Offers.Offer(nl.Offer); !ok {
-		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("no offer %q", nl.Offer))
-		return
-	}
-	nl.By = "api"
-	l, created, err := s.Store.Add(c, nl)
+	l, created, err := s.App.AddLead(c, c.PostBody(), writerOf(c))
 	if err != nil {
 		storeError(c, err)
 		return
@@ -231,22 +203,25 @@ func (s *Server) patchLead(c *fasthttp.RequestCtx, text string) {
 	if !ok {
 		return
 	}
-	p, err := store.DecodePatch(bytes.NewReader(c.PostBody()))
-	if err != nil {
-		storeError(c, err)
-		return
-	}
-	if p.Empty() {
-		writeError(c, fasthttp.StatusBadRequest, "the patch has no fields")
-		return
-	}
-	p.By = "api"
-	l, err := s.Store.Edit(c, id, p)
+	l, err := s.App.EditLead(c, id, c.PostBody(), writerOf(c))
 	if err != nil {
 		storeError(c, err)
 		return
 	}
 	writeJSON(c, fasthttp.StatusOK, l)
+}
+
+// ClientHeader names the admin API's caller when it is leadhost's own CLI
+// talking to a running serve: history then says "cli", as when the CLI
+// opens the database itself.
+const ClientHeader = "X-Leadhost-Client"
+
+// writerOf is who a lead change through the admin API is by.
+func writerOf(c *fasthttp.RequestCtx) string {
+	if string(c.Request.Header.Peek(ClientHeader)) == app.ByCLI {
+		return app.ByCLI
+	}
+	return app.ByAPI
 }
 
 // offerView is an offer as the API shows it.
@@ -271,10 +246,10 @@ func (s *Server) view(o *host.Offer, id string) offerView {
 		}
 		sort.Strings(v.Files)
 	}
-	for _, e := range s.Registry.Errors()[id] {
+	for _, e := range s.App.Offers.Errors()[id] {
 		v.Errors = append(v.Errors, e.Error())
 	}
-	for _, sc := range s.Checks.Schedules() {
+	for _, sc := range s.App.Checks.Schedules() {
 		if sc.Offer == id {
 			v.Schedules = append(v.Schedules, sc)
 		}
@@ -286,11 +261,11 @@ func (s *Server) view(o *host.Offer, id string) offerView {
 func (s *Server) listOffers(c *fasthttp.RequestCtx) {
 	seen := map[string]bool{}
 	out := []offerView{}
-	for _, o := range s.Registry.Offers() {
+	for _, o := range s.App.Offers.Offers() {
 		seen[o.ID] = true
 		out = append(out, s.view(o, o.ID))
 	}
-	for id := range s.Registry.Errors() {
+	for id := range s.App.Offers.Errors() {
 		if !seen[id] {
 			out = append(out, s.view(nil, id))
 		}
@@ -300,50 +275,24 @@ func (s *Server) listOffers(c *fasthttp.RequestCtx) {
 }
 
 func (s *Server) offer(c *fasthttp.RequestCtx, id string) {
-	o, ok := s.Offers.Offer(id)
-	if !ok && len(s.Registry.Errors()[id]) == 0 {
+	o, ok := s.App.Offers.Offer(id)
+	if !ok && len(s.App.Offers.Errors()[id]) == 0 {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", id))
 		return
 	}
 	writeJSON(c, fasthttp.StatusOK, s.view(o, id))
 }
 
-func (s *Server) checkOffer(c *fasthttp.RequestCtx, id string) (*host.Offer, string, bool) {
-	o, ok := s.Offers.Offer(id)
-	if !ok {
-		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", id))
-		return nil, "", false
-	}
-	if o.Config.Check == nil {
-		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("offer %s has no [check]", id))
-		return nil, "", false
-	}
-	mode := string(c.QueryArgs().Peek("mode"))
-	switch mode {
-	case "":
-		mode = check.Processing
-	case check.Processing, check.Accepted, check.Dates:
-	default:
-		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("mode %q: want processing, accepted or dates", mode))
-		return nil, "", false
-	}
-	return o, mode, true
-}
-
 // checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1].
 func (s *Server) checkNow(c *fasthttp.RequestCtx, id string) {
-	o, mode, ok := s.checkOffer(c, id)
-	if !ok {
-		return
-	}
 	dry := string(c.QueryArgs().Peek("dry"))
-	rep, err := s.Checks.RunNow(context.Background(), o, mode, check.Options{Dry: dry == "1" || dry == "true"})
+	rep, err := s.App.CheckNow(context.Background(), id, string(c.QueryArgs().Peek("mode")), dry == "1" || dry == "true")
 	if errors.Is(err, check.ErrBusy) {
 		writeError(c, fasthttp.StatusConflict, err.Error()+": try again when it ends")
 		return
 	}
 	if err != nil {
-		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		storeError(c, err)
 		return
 	}
 	status := fasthttp.StatusOK
@@ -355,15 +304,15 @@ func (s *Server) checkNow(c *fasthttp.RequestCtx, id string) {
 
 // dryRun is POST /api/offers/<offer>/dry-run?mode=… with a partner answer.
 func (s *Server) dryRun(c *fasthttp.RequestCtx, id string) {
-	o, mode, ok := s.checkOffer(c, id)
-	if !ok {
-		return
-	}
 	if len(c.PostBody()) == 0 {
 		writeError(c, fasthttp.StatusBadRequest, "post the partner's answer as the body")
 		return
 	}
-	rep := s.Checks.DryRun(context.Background(), o, mode, append([]byte(nil), c.PostBody()...))
+	rep, err := s.App.DryRunAnswer(context.Background(), id, string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...))
+	if err != nil {
+		storeError(c, err)
+		return
+	}
 	status := fasthttp.StatusOK
 	if rep.Err != nil {
 		status = fasthttp.StatusUnprocessableEntity
@@ -390,7 +339,7 @@ func (s *Server) listJournal(c *fasthttp.RequestCtx) {
 		return
 	}
 	q.Limit = limit
-	entries, next, err := s.Store.JournalList(c, q)
+	entries, next, err := s.App.Store.JournalList(c, q)
 	if err != nil {
 		storeError(c, err)
 		return
@@ -413,7 +362,7 @@ func (s *Server) entryFor(c *fasthttp.RequestCtx, text string) (*store.JournalEn
 		writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a journal id", text))
 		return nil, false
 	}
-	e, err := s.Store.JournalGet(c, id)
+	e, err := s.App.Store.JournalGet(c, id)
 	if err != nil {
 		storeError(c, err)
 		return nil, false
@@ -465,7 +414,7 @@ func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
 	}
 	// The journal keeps requests without their token; the offer's current
 	// one goes back in.
-	if o, ok := s.Offers.Offer(offerID); ok {
+	if o, ok := s.App.Offers.Offer(offerID); ok {
 		if token := offerToken(o, e.Kind); token != "" {
 			req.URI().QueryArgs().Set("token", token)
 		}
@@ -484,7 +433,7 @@ func (s *Server) replay(c *fasthttp.RequestCtx, text string) {
 // outbox is GET /api/outbox/<send|postback>: what waits to go out and
 // what is held for a person (a send in doubt), oldest first.
 func (s *Server) outbox(c *fasthttp.RequestCtx, name string) {
-	feed, err := s.Store.Feed(name)
+	feed, err := s.App.Store.Feed(name)
 	if err != nil {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no outbox %q (send, postback)", name))
 		return
@@ -520,7 +469,7 @@ func (s *Server) outbox(c *fasthttp.RequestCtx, name string) {
 // release is POST /api/outbox/<send|postback>/<lead>/<rev>/release: a
 // held item goes back to be delivered, once a person has checked.
 func (s *Server) release(c *fasthttp.RequestCtx, name, leadText, revText string) {
-	feed, err := s.Store.Feed(name)
+	feed, err := s.App.Store.Feed(name)
 	if err != nil {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no outbox %q (send, postback)", name))
 		return

@@ -8,9 +8,6 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
-
-	"leadhost/host"
-	"leadhost/store"
 )
 
 // BenchmarkHook is the webhook path without the network: a
@@ -19,10 +16,6 @@ import (
 // this is the CPU a webhook costs (`leadhost bench hook` adds the
 // network and fsync).
 func BenchmarkHook(b *testing.B) {
-	reg := host.NewRegistry("testdata/bench")
-	if _, err := reg.Reload(); err != nil || len(reg.Errors()) > 0 {
-		b.Fatalf("load: %v %v", err, reg.Errors())
-	}
 	var seq atomic.Uint64
 	uri := func() string {
 		i := seq.Add(1)
@@ -43,12 +36,7 @@ func BenchmarkHook(b *testing.B) {
 		bare      bool
 	}{{name: "bare", bare: true}, {name: "leadhost"}, {name: "leadhost-nojournal", noJournal: true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			st, err := store.Open(store.Options{InMemory: true, Policies: reg})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			srv := &Server{Offers: reg, Store: st, Log: slog.New(slog.DiscardHandler), NoJournal: bc.noJournal}
+			srv := &Server{App: openApp(b, "testdata/bench"), Log: slog.New(slog.DiscardHandler), NoJournal: bc.noJournal}
 			handle := srv.Handle
 			if bc.bare {
 				handle = bare

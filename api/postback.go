@@ -28,7 +28,7 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		c.Response.Header.Set("Allow", "GET, POST")
 		return
 	}
-	o, ok := s.Offers.Offer(offerID)
+	o, ok := s.App.Offers.Offer(offerID)
 	if !ok || strings.Contains(offerID, "/") {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
 		return
@@ -70,7 +70,7 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		}
 		return ""
 	}
-	status, err := postbackStatus(c, s.Store, o, arg)
+	status, err := postbackStatus(c, s.App.Store, o, arg)
 	if err != nil {
 		var pe *postbackError
 		if errors.As(err, &pe) {
@@ -201,7 +201,7 @@ func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg fun
 func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Script, req script.HookRequest) {
 	// Not the request's context: a script begun finishes even while the
 	// server shuts down; its deadline bounds it.
-	res, err := o.Pool.RunHook(context.Background(), sc, s.Store, o.ID, req, o.Words, func(kind, msg string) {
+	res, err := o.Pool.RunHook(context.Background(), sc, s.App.Store, o.ID, req, o.Words, func(kind, msg string) {
 		s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", msg)
 	})
 	if err != nil {

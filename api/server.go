@@ -19,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"leadhost/host"
+	"leadhost/host/app"
 	"leadhost/host/script"
 	"leadhost/store"
 )
@@ -38,25 +39,17 @@ const (
 	shutdownDeadline = 30 * time.Second
 )
 
-// Offers finds an offer as it is now, after any reload.
-type Offers interface {
-	Offer(id string) (*host.Offer, bool)
-}
-
-// Server answers webhooks and health checks.
+// Server answers webhooks, postbacks, the admin API and health checks for
+// an assembled App.
 type Server struct {
-	Offers  Offers
-	Store   *store.Store
+	App     *app.App
 	MaxBody int // request bodies over it are refused with 413
 	Log     *slog.Logger
 	// NoJournal leaves inbound calls out of the journal (to measure what
 	// journaling costs).
 	NoJournal bool
 
-	// The admin API (/api/…): the offers with their load errors, the
-	// status checks, and the bearer token ("" = loopback clients only).
-	Registry Registry
-	Checks   Checks
+	// APIToken is the admin API's bearer token ("" = loopback clients only).
 	APIToken string
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *Metrics
@@ -184,7 +177,7 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 	case code >= 400:
 		e.Status = "error"
 	}
-	if o, ok := s.Offers.Offer(offerID); ok {
+	if o, ok := s.App.Offers.Offer(offerID); ok {
 		e.Version = o.Version
 	} else {
 		// Not an offer: anyone may make up paths, and each would become an
@@ -198,7 +191,7 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 		e.Request = redactedRequest(&c.Request)
 		e.Response = string(c.Response.Body())
 	}
-	s.Store.Record(e)
+	s.App.Store.Record(e)
 }
 
 // redactedRequest is the request as it came, for replay, without its
@@ -244,7 +237,7 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 		return
 	}
 	offerID, name, _ := strings.Cut(rest, "/")
-	o, ok := s.Offers.Offer(offerID)
+	o, ok := s.App.Offers.Offer(offerID)
 	if !ok {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
 		return

@@ -16,32 +16,43 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"leadhost/host"
+	"leadhost/host/app"
 	"leadhost/store"
 )
 
 // startServer serves the offers in testdata/scripts on 127.0.0.1:0.
 func startServer(t *testing.T) (base string, st *store.Store) {
 	t.Helper()
-	reg := host.NewRegistry("testdata/scripts")
-	if _, err := reg.Reload(); err != nil || len(reg.Errors()) > 0 {
-		t.Fatalf("load: %v %v", err, reg.Errors())
-	}
-	st, err := store.Open(store.Options{InMemory: true, Policies: reg})
+	a := openApp(t, "testdata/scripts")
+	return serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), MaxBody: 64 << 10}), a.Store
+}
+
+// openApp opens the assembled app on the offers in scripts, in memory;
+// the test closes it.
+func openApp(t testing.TB, scripts string) *app.App {
+	t.Helper()
+	a, err := app.Open(context.Background(), app.Config{InMemory: true, Scripts: scripts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := (&Server{Offers: reg, Store: st, Log: slog.New(slog.DiscardHandler), MaxBody: 64 << 10}).HTTP()
+	if errs := a.Offers.Errors(); len(errs) > 0 {
+		t.Fatalf("offers do not load: %v", errs)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// serve serves s on 127.0.0.1:0 until the test ends and gives its URL.
+func serve(t testing.TB, s *Server) string {
+	t.Helper()
+	srv := s.HTTP()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	t.Cleanup(func() {
-		Shutdown(srv)
-		st.Close()
-	})
-	return "http://" + ln.Addr().String(), st
+	t.Cleanup(func() { Shutdown(srv) })
+	return "http://" + ln.Addr().String()
 }
 
 func call(t *testing.T, method, url, contentType string, body io.Reader, header map[string]string) (int, http.Header, []byte) {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -40,10 +39,7 @@ func DecodeNewLead(r io.Reader) (NewLead, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&nl); err != nil {
-		if errors.Is(err, ErrInvalid) {
-			return NewLead{}, fmt.Errorf("lead: %w", err)
-		}
-		return NewLead{}, fmt.Errorf("lead: %v: %w", err, ErrInvalid)
+		return NewLead{}, jsonProblem("lead", err)
 	}
 	if dec.More() {
 		return NewLead{}, fmt.Errorf("lead: more than one JSON value: %w", ErrInvalid)

@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Errors callers branch on. Every error the store returns for a lead wraps
 // one of these with a message that says what was wrong.
@@ -18,3 +21,24 @@ var (
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
 )
+
+// Describe is err as a person reads it, the same words in the CLI and the
+// admin API: the store's message, with the bare word of the sentinel it
+// wraps at its end ("…: refused") replaced by a phrase.
+func Describe(err error) string {
+	msg := err.Error()
+	for _, s := range []struct {
+		err  error
+		tail string
+	}{
+		{ErrInvalid, "invalid input"},
+		{ErrRefused, "refused by the edit rules"},
+		{ErrNotFound, "not found"},
+		{ErrExists, "already exists"},
+	} {
+		if errors.Is(err, s.err) {
+			return strings.TrimSuffix(msg, ": "+s.err.Error()) + " (" + s.tail + ")"
+		}
+	}
+	return msg
+}

@@ -393,11 +393,15 @@ func DecodePatch(r io.Reader) (Patch, error) {
 		return Patch{}, err
 	}
 	var p Patch
-	if err := json.Unmarshal(bytes.TrimSpace(data), &p); err != nil {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return Patch{}, fmt.Errorf("patch: no JSON object given: %w", ErrInvalid)
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
 		if errors.Is(err, ErrInvalid) {
 			return Patch{}, err
 		}
-		return Patch{}, fmt.Errorf("patch: %v: %w", err, ErrInvalid)
+		return Patch{}, jsonProblem("patch", err)
 	}
 	return p, nil
 }
@@ -430,10 +434,7 @@ func (p *Patch) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		if errors.Is(err, ErrInvalid) {
-			return fmt.Errorf("patch: %w", err)
-		}
-		return fmt.Errorf("patch: %v: %w", err, ErrInvalid)
+		return jsonProblem("patch", err)
 	}
 	var out Patch
 	if len(raw.Accept) > 0 {

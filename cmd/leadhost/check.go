@@ -3,29 +3,32 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"leadhost/host"
+	"leadhost/api"
 	"leadhost/host/check"
 	"leadhost/store"
 )
 
 // runCheck is `leadhost check <offer> --mode M [--dry-run]`: one run now,
-// printing what was asked, what came back and the edits.
+// printing what was asked, what came back and the edits. When a serve
+// holds the data folder, it asks that serve to run it.
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data", "./data", "database directory")
 	scriptsDir := fs.String("scripts", "./scripts", "offers folder")
-	mode := fs.String("mode", check.Processing, "processing, accepted or dates")
+	mode := fs.String("mode", "", "processing, accepted or dates (default: the offer's first mode)")
 	dry := fs.Bool("dry-run", false, "show the edits without committing them")
 	asJSON := fs.Bool("json", false, "print the run's report as JSON")
-	timeout := fs.Duration("timeout", check.DefaultTimeout, "deadline of one partner request")
+	apiToken := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -34,38 +37,22 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "leadhost check: needs one offer id\n\n%s", usage)
 		return exitUsage
 	}
-	switch *mode {
-	case check.Processing, check.Accepted, check.Dates:
-	default:
-		fmt.Fprintf(stderr, "leadhost check: --mode %q: want processing, accepted or dates\n", *mode)
-		return exitUsage
-	}
-	reg := host.NewRegistry(*scriptsDir)
-	if _, err := reg.Reload(); err != nil {
+	checks, done, err := openService(ctx, *dataDir, *scriptsDir, *apiToken)
+	if err != nil {
 		fmt.Fprintf(stderr, "leadhost check: %v\n", err)
 		return exitError
 	}
-	o, ok := reg.Offer(rest[0])
-	if !ok {
-		if errs := reg.Errors()[rest[0]]; len(errs) > 0 {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e)
-			}
-			fmt.Fprintf(stderr, "leadhost check: offer %s does not load\n", rest[0])
-		} else {
-			fmt.Fprintf(stderr, "leadhost check: no offer %q in %s\n", rest[0], *scriptsDir)
+	rep, err := checks.CheckNow(ctx, rest[0], *mode, *dry)
+	if cerr := done(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost check: %s\n", store.Describe(err))
+		if isUsage(err) {
+			return exitUsage
 		}
 		return exitError
 	}
-	st, err := store.Open(store.Options{Dir: *dataDir, GCInterval: -1, Policies: reg})
-	if err != nil {
-		fmt.Fprintf(stderr, "leadhost: %v\n", err)
-		return exitError
-	}
-	defer st.Close()
-	runner := check.NewRunner(st)
-	runner.Timeout = *timeout
-	rep := runner.Run(ctx, o, *mode, check.Options{Dry: *dry})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -74,10 +61,18 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		printReport(stdout, rep)
 	}
 	if rep.Err != nil {
-		fmt.Fprintf(stderr, "leadhost check: %s\n", explain(rep.Err))
+		fmt.Fprintf(stderr, "leadhost check: %s\n", store.Describe(rep.Err))
 		return exitError
 	}
 	return exitOK
+}
+
+// isUsage says err is the caller's mistake in naming what to run (an
+// offer's mode it does not have), exit 2 whether the database was opened
+// here or a serve answered 400.
+func isUsage(err error) bool {
+	var e *api.Error
+	return errors.Is(err, store.ErrInvalid) || (errors.As(err, &e) && e.Status == 400)
 }
 
 // printReport writes a run for a person: each request and its answer,

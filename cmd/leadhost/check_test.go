@@ -46,7 +46,7 @@ func TestCheckCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, _, errOut := leadhost(t, `{"offer":"altercpa","ext":"9001","status":2,"fields":{"phone":"7999"}}`, "lead", "add", "--data", data); code != exitOK {
+	if code, _, errOut := leadhost(t, `{"offer":"altercpa","ext":"9001","status":2,"fields":{"phone":"7999"}}`, "lead", "add", "--data", data, "--scripts", scripts); code != exitOK {
 		t.Fatal(errOut)
 	}
 
@@ -64,14 +64,14 @@ func TestCheckCommand(t *testing.T) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}
 	}
-	if _, got, _ := leadhost(t, "", "lead", "get", "1", "--data", data); !strings.Contains(got, `"status": 2`) {
+	if _, got, _ := leadhost(t, "", "lead", "get", "1", "--data", data, "--scripts", scripts); !strings.Contains(got, `"status": 2`) {
 		t.Fatalf("the dry run committed: %s", got)
 	}
 
 	if code, out, errOut = leadhost(t, "", "check", "altercpa", "--data", data, "--scripts", scripts); code != exitOK || !strings.Contains(out, "edits made:") {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)
 	}
-	if _, got, _ := leadhost(t, "", "lead", "get", "1", "--data", data); !strings.Contains(got, `"status": 6`) {
+	if _, got, _ := leadhost(t, "", "lead", "get", "1", "--data", data, "--scripts", scripts); !strings.Contains(got, `"status": 6`) {
 		t.Fatalf("the run did not commit: %s", got)
 	}
 

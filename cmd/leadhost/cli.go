@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"leadhost/host"
+	"leadhost/host/app"
 	"leadhost/store"
 )
 
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
+	args = commandFirst(args)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return runServe(ctx, args, stdout, stderr)
 	}
@@ -90,6 +92,8 @@ func runLead(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := flag.NewFlagSet("leadhost lead "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data", "./data", "database directory")
+	scriptsDir := fs.String("scripts", "./scripts", "offers folder (their rules, sends and postbacks apply)")
+	apiToken := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
 	rest, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return exitUsage
@@ -117,20 +121,17 @@ func runLead(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUsage
 	}
 
-	st, err := store.Open(store.Options{Dir: *dataDir, GCInterval: -1})
+	leads, done, err := openService(ctx, *dataDir, *scriptsDir, *apiToken)
 	if err != nil {
-		fmt.Fprintf(stderr, "leadhost: %v\n", err)
+		fmt.Fprintf(stderr, "leadhost lead %s: %v\n", sub, err)
 		return exitError
 	}
-	lead, err := leadCommand(ctx, st, sub, id, stdin)
-	if err == nil {
-		lead.History, err = st.History(ctx, lead.ID)
-	}
-	if cerr := st.Close(); err == nil && cerr != nil {
+	lead, err := leadCommand(ctx, leads, sub, id, stdin)
+	if cerr := done(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "leadhost lead %s: %v\n", sub, explain(err))
+		fmt.Fprintf(stderr, "leadhost lead %s: %s\n", sub, store.Describe(err))
 		return exitError
 	}
 	enc := json.NewEncoder(stdout)
@@ -176,6 +177,33 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// commands are the words run knows.
+var commands = map[string]bool{"serve": true, "lead": true, "lint": true, "check": true, "bench": true, "journal": true, "test": true}
+
+// boolFlags are the flags that take no value, so that commandFirst knows
+// not to read the word after one as its value.
+var boolFlags = map[string]bool{"no-fsync": true, "dry-run": true, "json": true, "raw": true}
+
+// commandFirst moves flags given before the command to after it
+// ("--data D lead get 1" is "lead get 1 --data D"): flags mean the same
+// wherever they stand. With no command word, args are serve's.
+func commandFirst(args []string) []string {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if !strings.HasPrefix(arg, "-") {
+			if !commands[arg] || i == 0 {
+				return args
+			}
+			out := append([]string{arg}, args[i+1:]...)
+			return append(out, args[:i]...)
+		}
+		if name := strings.TrimLeft(arg, "-"); !strings.Contains(name, "=") && !boolFlags[name] {
+			i++ // its value
+		}
+	}
+	return args
+}
+
 // parseInterleaved parses flags wherever they stand among the positional
 // arguments ("lead get 5 --data DIR" as well as "lead get --data DIR 5").
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -193,47 +221,27 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func leadCommand(ctx context.Context, st *store.Store, sub string, id uint64, stdin io.Reader) (*store.Lead, error) {
+// leadCommand runs lead add, get or edit and returns the lead as it is
+// now, with its history.
+func leadCommand(ctx context.Context, leads service, sub string, id uint64, stdin io.Reader) (*store.Lead, error) {
+	var input []byte
+	if sub != "get" {
+		var err error
+		if input, err = io.ReadAll(io.LimitReader(stdin, 1<<20)); err != nil {
+			return nil, err
+		}
+	}
 	switch sub {
 	case "add":
-		nl, err := store.DecodeNewLead(stdin)
+		l, _, err := leads.AddLead(ctx, input, app.ByCLI)
 		if err != nil {
 			return nil, err
 		}
-		nl.By = "cli"
-		lead, _, err := st.Add(ctx, nl)
-		return lead, err
+		id = l.ID
 	case "edit":
-		patch, err := store.DecodePatch(stdin)
-		if err != nil {
+		if _, err := leads.EditLead(ctx, id, input, app.ByCLI); err != nil {
 			return nil, err
 		}
-		if patch.Empty() {
-			return nil, fmt.Errorf("the patch on stdin has no fields: %w", store.ErrInvalid)
-		}
-		patch.By = "cli"
-		return st.Edit(ctx, id, patch)
-	default:
-		return st.Get(ctx, id)
 	}
-}
-
-// explain drops the sentinel's bare word from the end of a store error
-// ("…: invalid") in favour of a phrase a person reads more easily.
-func explain(err error) string {
-	msg := err.Error()
-	for _, s := range []struct {
-		err  error
-		tail string
-	}{
-		{store.ErrInvalid, "invalid input"},
-		{store.ErrRefused, "refused by the edit rules"},
-		{store.ErrNotFound, "not found"},
-		{store.ErrExists, "already exists"},
-	} {
-		if errors.Is(err, s.err) {
-			return strings.TrimSuffix(msg, ": "+s.err.Error()) + " (" + s.tail + ")"
-		}
-	}
-	return msg
+	return leads.LeadWithHistory(ctx, id)
 }

@@ -27,7 +27,8 @@ func TestLeadCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := leadhost(t, string(fixture), "lead", "add", "--data", data)
+	scripts := "../../host/testdata/scripts"
+	code, out, errOut := leadhost(t, string(fixture), "lead", "add", "--data", data, "--scripts", scripts)
 	if code != exitOK {
 		t.Fatalf("lead add: exit %d, %s", code, errOut)
 	}
@@ -63,7 +64,7 @@ func TestLeadCommands(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, code: exitUsage, stderr: "unknown command"},
 	}
 	for _, st := range steps {
-		args := append(st.args, "--data", data)
+		args := append(st.args, "--data", data, "--scripts", scripts)
 		code, out, errOut := leadhost(t, st.stdin, args...)
 		if code != st.code {
 			t.Errorf("%s: exit %d, want %d (stderr %q)", st.name, code, st.code, errOut)
@@ -79,7 +80,7 @@ func TestLeadCommands(t *testing.T) {
 		}
 	}
 	// The refused edits left the lead as the approval made it.
-	_, out, _ = leadhost(t, "", "lead", "get", id, "--data", data)
+	_, out, _ = leadhost(t, "", "--data", data, "lead", "get", id, "--scripts", scripts) // flags before the command too
 	var got store.Lead
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Status != store.StatusPacking || got.Rev != 2 || len(got.History) != 2 {
 		t.Errorf("lead after refused edits: %s", out)

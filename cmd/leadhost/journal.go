@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"leadhost/host/app"
 	"leadhost/store"
 )
 
@@ -36,13 +37,13 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	st, err := store.Open(store.Options{Dir: *dataDir, GCInterval: -1})
 	if err != nil {
-		fmt.Fprintf(stderr, "leadhost: %v\n", explainOpen(err))
+		fmt.Fprintf(stderr, "leadhost: %v\n", app.DescribeOpen(*dataDir, err))
 		return exitError
 	}
 	defer st.Close()
 	entries, next, err := st.JournalList(ctx, q)
 	if err != nil {
-		fmt.Fprintf(stderr, "leadhost journal: %v\n", explain(err))
+		fmt.Fprintf(stderr, "leadhost journal: %v\n", store.Describe(err))
 		return exitError
 	}
 	enc := json.NewEncoder(stdout)

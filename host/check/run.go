@@ -100,6 +100,24 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	}{(*plain)(r), r.Error()})
 }
 
+// UnmarshalJSON reads a report as MarshalJSON writes it (a CLI reading
+// a running serve's answer), the error back as an error.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	type plain Report
+	var v struct {
+		*plain
+		Error string `json:"error,omitempty"`
+	}
+	v.plain = (*plain)(r)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v.Error != "" {
+		r.Err = errors.New(v.Error)
+	}
+	return nil
+}
+
 // Exchange is one request to the partner and what became of it.
 type Exchange struct {
 	Method   string            `json:"method"`

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"leadhost/host/app"
+	"leadhost/host/check"
+	"leadhost/store"
+)
+
+// Client is the admin API of a running serve as leadhost's CLI uses it:
+// the same calls as app.App's, so a command gives the same output
+// whether it opens the database itself or a serve holds it.
+type Client struct {
+	// Base is the serve's address, e.g. "http://127.0.0.1:8080".
+	Base string
+	// Token is the admin API's bearer token ("" for a serve without one).
+	Token string
+	HTTP  *http.Client
+}
+
+// Error is an answer of the admin API that is not a success: its HTTP
+// status and its message, in the words the CLI prints for the same
+// failure on a database it opened itself.
+type Error struct {
+	Status  int
+	Message string
+	body    []byte
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// AddLead is POST /api/leads.
+func (c *Client) AddLead(ctx context.Context, input []byte, by string) (*store.Lead, bool, error) {
+	var l store.Lead
+	status, err := c.do(ctx, "POST", "/api/leads", input, by, &l)
+	if err != nil {
+		return nil, false, err
+	}
+	return &l, status == http.StatusCreated, nil
+}
+
+// EditLead is PATCH /api/leads/<id>.
+func (c *Client) EditLead(ctx context.Context, id uint64, input []byte, by string) (*store.Lead, error) {
+	var l store.Lead
+	if _, err := c.do(ctx, "PATCH", "/api/leads/"+strconv.FormatUint(id, 10), input, by, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// LeadWithHistory is GET /api/leads/<id> and its history.
+func (c *Client) LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, error) {
+	var l store.Lead
+	path := "/api/leads/" + strconv.FormatUint(id, 10)
+	if _, err := c.do(ctx, "GET", path, nil, "", &l); err != nil {
+		return nil, err
+	}
+	if _, err := c.do(ctx, "GET", path+"/history", nil, "", &l.History); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// CheckNow is POST /api/offers/<offer>/check: one run now. A run that
+// failed (502) comes back as its report, its Err set, as from app.App.
+func (c *Client) CheckNow(ctx context.Context, offer, mode string, dry bool) (*check.Report, error) {
+	q := url.Values{}
+	if mode != "" {
+		q.Set("mode", mode)
+	}
+	if dry {
+		q.Set("dry", "1")
+	}
+	var rep check.Report
+	_, err := c.do(ctx, "POST", "/api/offers/"+url.PathEscape(offer)+"/check?"+q.Encode(), nil, "", &rep)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusBadGateway && e.body != nil {
+		if json.Unmarshal(e.body, &rep) == nil {
+			return &rep, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// do sends one call and decodes its answer into out; an answer that is
+// not a success is an *Error with the server's message.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, by string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.Base, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", jsonContentType)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if by == app.ByCLI {
+		req.Header.Set(ClientHeader, app.ByCLI)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 2 * time.Minute}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("the serve at %s does not answer: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, fmt.Errorf("the serve at %s: reading its answer: %w", c.Base, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+		}
+		return resp.StatusCode, &Error{Status: resp.StatusCode, Message: e.Error, body: b}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return resp.StatusCode, fmt.Errorf("the serve at %s: %s %s: an answer that does not read: %w", c.Base, method, path, err)
+	}
+	return resp.StatusCode, nil
+}

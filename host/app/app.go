@@ -1,0 +1,214 @@
+// Package app assembles leadhost: the offers registry, the store opened
+// with the offers' edit policies and outbox feeds, the two outboxes (sends
+// and outgoing postbacks), the status-check scheduler, the journal and its
+// observers (error mails, and whatever the caller adds, such as metrics).
+// `leadhost serve`, every CLI command that reads or writes leads and the
+// benchmarks open the same App, so a lead added or edited from any of them
+// follows the same rules, reaches the same outboxes and is journaled the
+// same way. The HTTP side (package api) sits on top of it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"leadhost/host"
+	"leadhost/host/check"
+	"leadhost/host/notify"
+	"leadhost/host/send"
+	"leadhost/store"
+)
+
+// Config is what an App is opened with.
+type Config struct {
+	// Data is the database folder (ignored with InMemory).
+	Data     string
+	InMemory bool
+	// Scripts is the offers folder.
+	Scripts string
+	// NoSync acknowledges writes before they reach the disk.
+	NoSync bool
+	// OneShot opens the store for one command (the CLI): no background
+	// garbage collection of the value log.
+	OneShot bool
+	Log     *slog.Logger
+	// SendBackoff is the first retry of a send (0: send.DefaultBaseDelay);
+	// SendPoll how often the outboxes look for due items (0: a second).
+	SendBackoff, SendPoll time.Duration
+	// Mail and MailWindow configure error mails (no server: none).
+	Mail       notify.Settings
+	MailWindow time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// App is leadhost assembled. Open it, add observers, Run it (serve) or
+// just call its lead methods (the CLI), then Close it.
+type App struct {
+	Store     *store.Store
+	Offers    *host.Registry
+	Sends     *send.Sender // new leads to partners
+	Postbacks *send.Sender // status changes to trackers
+	Checks    *check.Scheduler
+
+	log         *slog.Logger
+	mailer      *notify.Notifier
+	unsubscribe func()
+
+	mu        sync.RWMutex
+	observers []func(store.JournalEntry)
+}
+
+// Open loads the offers and opens the store with their policies, feeds
+// and journal retention. Nothing runs in the background until Run.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := host.NewRegistry(cfg.Scripts)
+	if _, err := reg.Reload(); err != nil {
+		return nil, err
+	}
+	for offer, errs := range reg.Errors() {
+		for _, e := range errs {
+			log.Error("offer does not load", "offer", offer, "err", e)
+		}
+	}
+	opts := store.Options{
+		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now,
+		Feeds: []string{send.Feed, send.PostbackFeed},
+		JournalTTL: func(offer string) time.Duration {
+			if o, ok := reg.Offer(offer); ok && o.Config.JournalDays > 0 {
+				return time.Duration(o.Config.JournalDays) * 24 * time.Hour
+			}
+			return 0 // the default
+		},
+		FeedFilter: func(feed string, ev store.Event) bool { return send.Wants(reg, feed, ev) },
+	}
+	if cfg.OneShot {
+		opts.GCInterval = -1
+	}
+	st, err := store.Open(opts)
+	if err != nil {
+		return nil, DescribeOpen(cfg.Data, err)
+	}
+	a := &App{Store: st, Offers: reg, log: log}
+	a.mailer = notify.New(cfg.Mail, cfg.MailWindow, log)
+	a.mailer.For = func(offer string) (notify.Settings, time.Duration, bool) {
+		o, ok := reg.Offer(offer)
+		if !ok || o.Config.Notify == nil {
+			return notify.Settings{}, 0, false
+		}
+		nc := o.Config.Notify
+		return notify.Settings{To: nc.To, Server: nc.Server, From: nc.From}, nc.Window.Duration, true
+	}
+	a.Observe(a.mailer.Observe)
+	st.WatchJournal(a.fanOut)
+
+	outbox := func(newSender func(*store.Store, send.OfferSource) (*send.Sender, error), kind string) (*send.Sender, error) {
+		sn, err := newSender(st, reg)
+		if err != nil {
+			return nil, err
+		}
+		sn.Log, sn.BaseDelay, sn.Poll = log, cfg.SendBackoff, cfg.SendPoll
+		sn.OnAttempt = func(at *send.Attempt) {
+			log.Info(kind, "offer", at.Offer, "lead", at.LeadID, "try", at.Try, "outcome", at.Outcome, "status", at.Status, "ext", at.Ext, "err", store.Mask(at.Err))
+			st.Record(attemptEntry(reg, kind, at))
+		}
+		return sn, nil
+	}
+	if a.Sends, err = outbox(send.New, KindSend); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if a.Postbacks, err = outbox(send.NewPostbacks, KindPostbackOut); err != nil {
+		st.Close()
+		return nil, err
+	}
+	// A sender reads its outbox when woken: only for changes that went
+	// into it, not for every lead of every offer.
+	a.unsubscribe = st.Subscribe(func(ev store.Event) {
+		if send.Wants(reg, send.Feed, ev) {
+			a.Sends.Wake()
+		}
+		if send.Wants(reg, send.PostbackFeed, ev) {
+			a.Postbacks.Wake()
+		}
+	})
+	a.Checks = &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
+		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
+			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", store.Mask(r.Error()))
+		st.Record(checkEntry(r))
+	}}
+	return a, nil
+}
+
+// Observe adds fn to what hears every journal entry as it is kept
+// (metrics, mails). fn must be quick: it runs on the journal's writer.
+func (a *App) Observe(fn func(store.JournalEntry)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.observers = append(a.observers, fn)
+}
+
+func (a *App) fanOut(e store.JournalEntry) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, fn := range a.observers {
+		fn(e)
+	}
+}
+
+// Run hot-reloads the offers and runs the scheduler and both outboxes
+// until ctx ends, then waits for runs and sends in flight to finish.
+func (a *App) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	run := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	run("reload", func() error {
+		return a.Offers.Watch(ctx, a.log, host.WatchOptions{OnReload: func(changes []string, err error) {
+			a.Store.Record(reloadEntries(a.Offers, changes, err)...)
+		}})
+	})
+	run("scheduler", func() error { return a.Checks.Run(ctx) })
+	run("sender", func() error { return a.Sends.Run(ctx) })
+	run("postbacks", func() error { return a.Postbacks.Run(ctx) })
+	wg.Wait()
+}
+
+// Close sends the error mails still pending and closes the store (which
+// writes the journal's queue). Call it after Run has returned.
+func (a *App) Close() error {
+	a.unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	a.mailer.Close(ctx)
+	cancel()
+	return a.Store.Close()
+}
+
+// ErrLocked is returned by Open when another process (a running serve)
+// holds the data folder.
+var ErrLocked = errors.New("the data folder is in use by another leadhost")
+
+// DescribeOpen tells a held folder, the common case of a second leadhost
+// on the same data, from other failures to open.
+func DescribeOpen(dir string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "Cannot acquire directory lock") || strings.Contains(msg, "resource temporarily unavailable") {
+		return fmt.Errorf("%s: %w (stop it, or point this one elsewhere)", dir, ErrLocked)
+	}
+	return err
+}

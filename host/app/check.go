@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"leadhost/host"
+	"leadhost/host/check"
+	"leadhost/store"
+)
+
+// CheckNow runs one status-check mode of an offer now, as the API and
+// `leadhost check` ask for it. mode "" is the offer's first mode; a mode
+// the offer does not run (not in its [check], or switched off) is
+// refused with the modes it has. A run of the offer in flight gives
+// check.ErrBusy. The report's Err says whether the run itself failed.
+func (a *App) CheckNow(ctx context.Context, offerID, mode string, dry bool) (*check.Report, error) {
+	o, mode, err := a.checkMode(offerID, mode)
+	if err != nil {
+		return nil, err
+	}
+	return a.Checks.RunNow(ctx, o, mode, check.Options{Dry: dry})
+}
+
+// DryRunAnswer hands a partner's answer (body) to the offer's check.lua
+// as mode would, committing nothing.
+func (a *App) DryRunAnswer(ctx context.Context, offerID, mode string, body []byte) (*check.Report, error) {
+	o, mode, err := a.checkMode(offerID, mode)
+	if err != nil {
+		return nil, err
+	}
+	return a.Checks.DryRun(ctx, o, mode, body), nil
+}
+
+// checkMode finds the offer and the mode to run.
+func (a *App) checkMode(offerID, mode string) (*host.Offer, string, error) {
+	o, err := a.Offer(offerID)
+	if err != nil {
+		return nil, "", err
+	}
+	if o.Config.Check == nil || len(o.Modes) == 0 {
+		return nil, "", fmt.Errorf("offer %s has no status checks ([check] in offer.toml): %w", offerID, store.ErrInvalid)
+	}
+	names := make([]string, len(o.Modes))
+	for i, m := range o.Modes {
+		names[i] = m.Name
+		if mode == m.Name {
+			return o, mode, nil
+		}
+	}
+	if mode == "" {
+		return o, names[0], nil
+	}
+	return nil, "", fmt.Errorf("offer %s does not run mode %q: it runs %s: %w", offerID, mode, strings.Join(names, ", "), store.ErrInvalid)
+}
+
+// Offer is the loaded offer id; an error wrapping store.ErrNotFound names
+// what is wrong when there is none (no folder, or a folder that does not
+// load, with its problems).
+func (a *App) Offer(id string) (*host.Offer, error) {
+	if o, ok := a.Offers.Offer(id); ok {
+		return o, nil
+	}
+	if errs := a.Offers.Errors()[id]; len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return nil, fmt.Errorf("offer %s does not load: %s: %w", id, strings.Join(msgs, "; "), store.ErrNotFound)
+	}
+	return nil, fmt.Errorf("no offer %q is loaded: %w", id, store.ErrNotFound)
+}

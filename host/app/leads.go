@@ -1,0 +1,80 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"leadhost/store"
+)
+
+// Who changes a lead by hand, as history and the journal name them.
+const (
+	ByCLI = "cli"
+	ByAPI = "api"
+)
+
+// AddLead stores the lead input describes (JSON: the shape of POST
+// /api/leads and `leadhost lead add`) for a person (by: ByCLI, ByAPI).
+// The offer must be loaded: its policy, outbox and postbacks apply as to
+// any new lead. created is false when input's key names an existing lead,
+// which is returned.
+func (a *App) AddLead(ctx context.Context, input []byte, by string) (l *store.Lead, created bool, err error) {
+	nl, err := store.DecodeNewLead(bytes.NewReader(input))
+	if err != nil {
+		return nil, false, err
+	}
+	if _, ok := a.Offers.Offer(nl.Offer); !ok {
+		if nl.Offer == "" {
+			return nil, false, fmt.Errorf("lead: offer is required: %w", store.ErrInvalid)
+		}
+		return nil, false, fmt.Errorf("lead: no offer %q is loaded: %w", nl.Offer, store.ErrInvalid)
+	}
+	nl.By = by
+	l, created, err = a.Store.Add(ctx, nl)
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		a.Store.Record(leadEntry(by, "added", l, input))
+	}
+	return l, created, nil
+}
+
+// EditLead applies the patch input describes (JSON: the core.lead.edit
+// fields, as PATCH /api/leads/<id> and `leadhost lead edit` take them)
+// under the edit rules.
+func (a *App) EditLead(ctx context.Context, id uint64, input []byte, by string) (*store.Lead, error) {
+	p, err := store.DecodePatch(bytes.NewReader(input))
+	if err != nil {
+		return nil, err
+	}
+	if p.Empty() {
+		return nil, fmt.Errorf("the patch has no fields: %w", store.ErrInvalid)
+	}
+	p.By = by
+	before, err := a.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l, err := a.Store.Edit(ctx, id, p)
+	if err != nil {
+		return nil, err
+	}
+	if l.Rev != before.Rev {
+		a.Store.Record(leadEntry(by, "edited", l, input))
+	}
+	return l, nil
+}
+
+// LeadWithHistory is a lead with every change it went through.
+func (a *App) LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, error) {
+	l, err := a.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.History, err = a.Store.History(ctx, id); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
