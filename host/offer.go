@@ -272,11 +272,13 @@ func loadOffer(dir string, files []offerFile) (*Offer, []error) {
 				errs = append(errs, &LoadError{File: path, Msg: "unknown script (check.lua, prepare.lua, send.lua, hook.lua, postback.lua, hooks/<name>.lua)"})
 				continue
 			}
-			s, err := script.Compile(path, f.src)
+			// Named from the scripts folder ("acme/check.lua"): history and
+			// errors name it so, never the server's absolute path.
+			s, err := script.Compile(id+"/"+filepath.ToSlash(f.rel), f.src)
 			if err != nil {
 				var ce *script.CompileError
 				if errors.As(err, &ce) {
-					errs = append(errs, &LoadError{File: ce.File, Line: ce.Line, Msg: ce.Msg})
+					errs = append(errs, &LoadError{File: path, Line: ce.Line, Msg: ce.Msg})
 				} else {
 					errs = append(errs, &LoadError{File: path, Msg: err.Error()})
 				}
