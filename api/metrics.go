@@ -87,7 +87,7 @@ func (m *Metrics) Observe(e store.JournalEntry) {
 	if e.Kind == "reload" {
 		m.reloads.WithLabelValues(e.Status).Inc()
 	} else if e.Duration > 0 {
-		m.durations.WithLabelValues(e.Kind, e.Offer).Observe(e.Duration.Seconds())
+		m.durations.WithLabelValues(e.Kind, e.Offer).Observe(time.Duration(e.Duration).Seconds())
 	}
 	if e.Status == "error" {
 		m.errors.WithLabelValues(e.Offer, e.Kind).Inc()

@@ -166,7 +166,7 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
 	code := c.Response.StatusCode()
-	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: "ok", Duration: time.Since(started),
+	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: "ok", Duration: store.Duration(time.Since(started)),
 		Summary: fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), code)}
 	refused := code == fasthttp.StatusUnauthorized || code == fasthttp.StatusNotFound || code == fasthttp.StatusMethodNotAllowed
 	switch {

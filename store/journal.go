@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,18 +27,45 @@ import (
 //	K kind 0 inv            → (empty)   by kind
 
 // JournalEntry is one journaled operation.
+//
+// In JSON its ID is text: ids pass 2^53, past which JavaScript (and jq)
+// read another number.
 type JournalEntry struct {
-	ID       uint64          `json:"id"` // time-ordered; set by Record
+	ID       uint64          `json:"id,string"` // time-ordered; set by Record
 	At       time.Time       `json:"at"`
 	Offer    string          `json:"offer,omitempty"`
 	Kind     string          `json:"kind"`   // hook, postback, send, postback-out, check, reload …
 	Status   string          `json:"status"` // ok | error
-	Duration time.Duration   `json:"duration_ns"`
+	Duration Duration        `json:"duration"`
 	Version  uint64          `json:"version,omitempty"` // of the offer's scripts
 	Summary  string          `json:"summary"`
 	Request  string          `json:"request,omitempty"`  // raw: a webhook as it came, for replay
 	Response string          `json:"response,omitempty"` // what was answered or came back (truncated)
 	Detail   json.RawMessage `json:"detail,omitempty"`   // the kind's own report (a check run's edits …)
+}
+
+// UnmarshalJSON reads an entry, also as entries were written before the
+// admin API's v1 (the id a number, the duration in duration_ns).
+func (e *JournalEntry) UnmarshalJSON(b []byte) error {
+	type plain JournalEntry
+	var v struct {
+		*plain
+		ID         json.RawMessage `json:"id"`
+		DurationNS int64           `json:"duration_ns"`
+	}
+	v.plain = (*plain)(e)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	id, err := strconv.ParseUint(strings.Trim(string(v.ID), `"`), 10, 64)
+	if err != nil && len(v.ID) > 0 {
+		return fmt.Errorf("journal entry id %s: %w", v.ID, ErrInvalid)
+	}
+	e.ID = id
+	if e.Duration == 0 && v.DurationNS > 0 {
+		e.Duration = Duration(v.DurationNS)
+	}
+	return nil
 }
 
 // JournalQuery selects entries, newest first.

@@ -104,7 +104,7 @@ func printReport(w io.Writer, rep *check.Report) {
 			fmt.Fprintf(w, "  %s\n", ex.Body)
 		}
 		if ex.Status != 0 {
-			fmt.Fprintf(w, "← %d, %d bytes in %s\n", ex.Status, ex.Size, ex.Duration.Round(time.Millisecond))
+			fmt.Fprintf(w, "← %d, %d bytes in %s\n", ex.Status, ex.Size, time.Duration(ex.Duration).Round(time.Millisecond))
 			fmt.Fprintf(w, "  %s\n", indent(ex.Response))
 		}
 		if ex.Err != "" {
@@ -133,7 +133,7 @@ func printReport(w io.Writer, rep *check.Report) {
 	for _, l := range rep.Logs {
 		fmt.Fprintf(w, "log: %s\n", l)
 	}
-	fmt.Fprintf(w, "\n%d leads asked in %d requests, %d edits, %s\n", rep.Leads, len(rep.Exchanges), len(rep.Edits), rep.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "\n%d leads asked in %d requests, %d edits, %s\n", rep.Leads, len(rep.Exchanges), len(rep.Edits), time.Duration(rep.Duration).Round(time.Millisecond))
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }

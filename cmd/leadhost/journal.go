@@ -56,7 +56,7 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			continue
 		}
 		fmt.Fprintf(stdout, "%s  %-12s %-18s %-5s %8s  %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Offer, e.Status,
-			e.Duration.Round(time.Millisecond), e.Summary)
+			time.Duration(e.Duration).Round(time.Millisecond), e.Summary)
 	}
 	if next != "" && !*asJSON {
 		fmt.Fprintf(stdout, "… more: --limit %d for more\n", q.Limit*2)

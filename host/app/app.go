@@ -143,7 +143,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	})
 	a.Checks = &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
 		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
-			"edits", len(r.Edits), "took", r.Duration.Round(time.Millisecond), "err", store.Mask(r.Error()))
+			"edits", len(r.Edits), "took", time.Duration(r.Duration).Round(time.Millisecond), "err", store.Mask(r.Error()))
 		st.Record(checkEntry(r))
 	}}
 	return a, nil

@@ -71,7 +71,7 @@ type Report struct {
 	Version   uint64              `json:"version"` // of the offer's scripts
 	Dry       bool                `json:"dry,omitempty"`
 	Started   time.Time           `json:"started"`
-	Duration  time.Duration       `json:"duration_ns"`
+	Duration  store.Duration      `json:"duration"`
 	Leads     int                 `json:"leads"` // leads asked about
 	Exchanges []Exchange          `json:"requests"`
 	Edits     []store.BatchChange `json:"edits"`
@@ -130,7 +130,7 @@ type Exchange struct {
 	Status   int               `json:"status,omitempty"`
 	Response string            `json:"response,omitempty"` // truncated
 	Size     int               `json:"size"`               // of the whole response body
-	Duration time.Duration     `json:"duration_ns"`
+	Duration store.Duration    `json:"duration"`
 	Edits    int               `json:"edits"`
 	Err      string            `json:"error,omitempty"`
 }
@@ -141,7 +141,7 @@ type Exchange struct {
 func (r *Runner) Run(ctx context.Context, o *host.Offer, mode string, opt Options) *Report {
 	now := r.now()
 	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: opt.Dry, Started: now}
-	defer func() { rep.Duration = r.now().Sub(now) }()
+	defer func() { rep.Duration = store.Duration(r.now().Sub(now)) }()
 	cfg := o.Config.Check
 	switch {
 	case cfg == nil:
@@ -422,7 +422,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, host.Excerpt(hreq.Body(), keepBytes)
 	started := time.Now()
 	err := run.Client.DoDeadline(hreq, hresp, deadline)
-	ex.Duration = time.Since(started)
+	ex.Duration = store.Duration(time.Since(started))
 	if err != nil {
 		return run.fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, host.DescribeHTTPError(err)))
 	}
@@ -536,7 +536,7 @@ const maxDryLeads = 1000
 // recorded answer before it goes live.
 func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode string, body []byte) *Report {
 	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: true, Started: r.now()}
-	defer func() { rep.Duration = r.now().Sub(rep.Started) }()
+	defer func() { rep.Duration = store.Duration(r.now().Sub(rep.Started)) }()
 	cfg := o.Config.Check
 	if cfg == nil || o.Scripts["check.lua"] == nil {
 		rep.Err = fmt.Errorf("offer %s has no [check] and check.lua", o.ID)

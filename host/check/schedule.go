@@ -62,22 +62,22 @@ type schedule struct {
 
 // Schedule is one offer mode's schedule as the API shows it.
 type Schedule struct {
-	Offer string        `json:"offer"`
-	Mode  string        `json:"mode"`
-	Every time.Duration `json:"every_ns"`
-	Next  time.Time     `json:"next"`
-	Fails int           `json:"fails"` // failed runs in a row; 3 and more back off
-	Last  *RunSummary   `json:"last,omitempty"`
+	Offer string         `json:"offer"`
+	Mode  string         `json:"mode"`
+	Every store.Duration `json:"every"`
+	Next  time.Time      `json:"next"`
+	Fails int            `json:"fails"` // failed runs in a row; 3 and more back off
+	Last  *RunSummary    `json:"last,omitempty"`
 }
 
 // RunSummary is what a schedule keeps of its last run.
 type RunSummary struct {
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"duration_ns"`
-	Requests int           `json:"requests"`
-	Leads    int           `json:"leads"`
-	Edits    int           `json:"edits"`
-	Err      string        `json:"error,omitempty"`
+	Started  time.Time      `json:"started"`
+	Duration store.Duration `json:"duration"`
+	Requests int            `json:"requests"`
+	Leads    int            `json:"leads"`
+	Edits    int            `json:"edits"`
+	Err      string         `json:"error,omitempty"`
 }
 
 // Backoff: after backoffAfter failed runs in a row the interval doubles
@@ -112,7 +112,7 @@ func (s *Scheduler) Schedules() []Schedule {
 	defer s.mu.Unlock()
 	out := make([]Schedule, 0, len(s.entries))
 	for k, e := range s.entries {
-		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: e.every, Next: e.next, Fails: e.fails, Last: e.last})
+		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: store.Duration(e.every), Next: e.next, Fails: e.fails, Last: e.last})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Offer != out[j].Offer {

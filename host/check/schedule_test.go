@@ -109,7 +109,7 @@ func TestSchedulerIntervals(t *testing.T) {
 		if sc.Last == nil || sc.Last.Err != "" || sc.Fails != 0 {
 			t.Errorf("schedule %+v", sc)
 		}
-		if d := sc.Next.Sub(sc.Last.Started); d < sc.Every*8/10 || d > sc.Every*12/10 {
+		if d, every := sc.Next.Sub(sc.Last.Started), time.Duration(sc.Every); d < every*8/10 || d > every*12/10 {
 			t.Errorf("%s: next run %s after the last, every %s", sc.Mode, d, sc.Every)
 		}
 	}
@@ -196,7 +196,7 @@ func TestSchedulerFollowsReload(t *testing.T) {
 	clk.add(time.Minute)
 	s.stepAndWait(ctx)
 	sc := s.Schedules()
-	if len(sc) != 1 || sc[0].Every != time.Hour || sc[0].Next.Sub(ran) < 54*time.Minute || sc[0].Next.Sub(ran) > 66*time.Minute {
+	if len(sc) != 1 || sc[0].Every != store.Duration(time.Hour) || sc[0].Next.Sub(ran) < 54*time.Minute || sc[0].Next.Sub(ran) > 66*time.Minute {
 		t.Fatalf("after the interval changed: %+v", sc)
 	}
 
@@ -318,7 +318,7 @@ func TestSchedulerWithRegistry(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	s := newScheduler(st, reg, clk)
 	s.stepAndWait(context.Background())
-	if got := s.Schedules(); len(got) != 2 || got[0].Every != 10*time.Minute || got[1].Every != 3*time.Hour {
+	if got := s.Schedules(); len(got) != 2 || got[0].Every != store.Duration(10*time.Minute) || got[1].Every != store.Duration(3*time.Hour) {
 		t.Fatalf("schedules %+v", got)
 	}
 	toml := filepath.Join(o.Dir, "offer.toml")
@@ -331,7 +331,7 @@ func TestSchedulerWithRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.stepAndWait(context.Background())
-	if got := s.Schedules(); len(got) != 2 || got[0].Every != 2*time.Minute {
+	if got := s.Schedules(); len(got) != 2 || got[0].Every != store.Duration(2*time.Minute) {
 		t.Fatalf("after the edit: %+v", got)
 	}
 	if err := os.RemoveAll(o.Dir); err != nil {

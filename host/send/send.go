@@ -94,15 +94,15 @@ type Sender struct {
 
 // Attempt is one send of a lead and what became of it.
 type Attempt struct {
-	Offer    string        `json:"offer"`
-	LeadID   uint64        `json:"lead_id"`
-	Try      int           `json:"try"`
-	Method   string        `json:"method,omitempty"`
-	URL      string        `json:"url,omitempty"`
-	Body     string        `json:"body,omitempty"`
-	Status   int           `json:"status,omitempty"`
-	Response string        `json:"response,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
+	Offer    string         `json:"offer"`
+	LeadID   uint64         `json:"lead_id"`
+	Try      int            `json:"try"`
+	Method   string         `json:"method,omitempty"`
+	URL      string         `json:"url,omitempty"`
+	Body     string         `json:"body,omitempty"`
+	Status   int            `json:"status,omitempty"`
+	Response string         `json:"response,omitempty"`
+	Duration store.Duration `json:"duration"`
 	// Outcome: sent (status 2), rejected (status 5), retry (later, with
 	// backoff), held (for a person: in doubt, or an answer that could not
 	// be recorded), dropped (the offer no longer sends).
@@ -611,14 +611,14 @@ func (s *Sender) backoff(n int) time.Duration {
 
 // do makes one request to a partner under the sender's timeout, and
 // says how long it took.
-func (s *Sender) do(req *fasthttp.Request, resp *fasthttp.Response) (time.Duration, error) {
+func (s *Sender) do(req *fasthttp.Request, resp *fasthttp.Response) (store.Duration, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	started := time.Now()
 	err := s.Client.DoDeadline(req, resp, started.Add(timeout))
-	return time.Since(started), err
+	return store.Duration(time.Since(started)), err
 }
 
 func (s *Sender) breaker(offer string) *breaker {
