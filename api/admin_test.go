@@ -60,7 +60,7 @@ func TestAdminRoutes(t *testing.T) {
 		{"history unknown", "GET", "/api/leads/999/history", "", 404, "not found"},
 		{"list", "GET", "/api/leads?offer=shop&status=6", "", 200, `"ext":"E1"`},
 		{"list by ext", "GET", "/api/leads?offer=shop&ext=E1", "", 200, `"ext":"E1"`},
-		{"list by unknown ext", "GET", "/api/leads?offer=shop&ext=E9", "", 200, `"leads":[]`},
+		{"list by unknown ext", "GET", "/api/leads?offer=shop&ext=E9", "", 200, `"items":[]`},
 		{"list without offer", "GET", "/api/leads", "", 400, "offer= is required"},
 		{"list bad status", "GET", "/api/leads?offer=shop&status=13", "", 400, "want 1..12"},
 		{"list bad limit", "GET", "/api/leads?offer=shop&limit=0", "", 400, "want 1..1000"},
@@ -73,12 +73,19 @@ func TestAdminRoutes(t *testing.T) {
 		{"check bad mode", "POST", "/api/offers/crm/check?mode=weekly", "", 400, "it runs processing, accepted"},
 		{"dry-run without a body", "POST", "/api/offers/crm/dry-run", "", 400, "post the partner's answer"},
 		{"dry-run garbage", "POST", "/api/offers/crm/dry-run", "<html>", 422, "undecodable"},
-		{"journal", "GET", "/api/journal?limit=5", "", 200, `"entries"`},
+		{"journal", "GET", "/api/journal?limit=5", "", 200, `"items":[{"id":"`},
 		{"journal bad since", "GET", "/api/journal?since=yesterday", "", 400, "since"},
 		{"journal entry bad id", "GET", "/api/journal/x", "", 400, "not a journal id"},
 		{"journal entry unknown", "GET", "/api/journal/42", "", 404, "not found"},
 		{"replay unknown", "POST", "/api/journal/42/replay", "", 404, "not found"},
-		{"no such route", "DELETE", "/api/leads/1", "", 404, "no route"},
+		{"wrong method", "DELETE", "/api/leads/1", "", 405, "takes GET or PATCH"},
+		{"no such route", "GET", "/api/lead/1", "", 404, "no route"},
+		{"list by status name", "GET", "/api/leads?offer=shop&status=packing,processing", "", 200, `"ext":"E1"`},
+		{"list unknown status", "GET", "/api/leads?offer=shop&status=shipped", "", 400, `status \"shipped\"`},
+		{"list unknown offer", "GET", "/api/leads?offer=nosuch", "", 400, `offer \"nosuch\": no such offer (offers: crm, shop)`},
+		{"journal unknown kind", "GET", "/api/journal?kind=bogus", "", 400, `kind \"bogus\": want one of hook`},
+		{"journal unknown status", "GET", "/api/journal?status=fine", "", 400, `status \"fine\"`},
+		{"journal unknown offer", "GET", "/api/journal?offer=nosuch", "", 400, "no such offer"},
 		{"outbox unknown", "GET", "/api/outbox/mail", "", 404, "no outbox"},
 		{"release unknown outbox", "POST", "/api/outbox/mail/1/1/release", "", 404, "no outbox"},
 	} {
@@ -133,7 +140,7 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("hook: %d %s", code, first)
 	}
 	var entries struct {
-		Entries []store.JournalEntry `json:"entries"`
+		Entries []store.JournalEntry `json:"items"`
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for len(entries.Entries) == 0 && time.Now().Before(deadline) {
@@ -220,7 +227,7 @@ func TestPagingUnderInserts(t *testing.T) {
 	for pages := 0; ; pages++ {
 		_, _, body := call(t, "GET", base+"/api/leads?offer=shop&status=2,3,4&limit=500&cursor="+cursor, "", nil, nil)
 		var page struct {
-			Leads []map[string]any `json:"leads"`
+			Leads []map[string]any `json:"items"`
 			Next  string           `json:"next"`
 		}
 		decodeJSON(t, body, &page)
@@ -260,18 +267,15 @@ func TestOutboxRoutes(t *testing.T) {
 	if err := feed.Hold(ctx, items[0], why); err != nil {
 		t.Fatal(err)
 	}
-	var box struct {
-		Pending []store.FeedItem `json:"pending"`
-		Held    []store.FeedItem `json:"held"`
-	}
+	var box outboxByState
 	_, _, body := call(t, "GET", base+"/api/outbox/send", "", nil, nil)
-	decodeJSON(t, body, &box)
+	box.decode(t, body)
 	if len(box.Pending) != 1 || len(box.Held) != 1 || box.Held[0].LeadID != a.ID ||
 		box.Held[0].LastError != "in doubt: POST https://partner.example/order?key=***&phone=7***22: timeout; check with the partner" {
 		t.Fatalf("outbox, masked: %s", body)
 	}
 	_, _, body = call(t, "GET", base+"/api/outbox/send?raw=1", "", nil, nil)
-	decodeJSON(t, body, &box)
+	box.decode(t, body)
 	if len(box.Held) != 1 || box.Held[0].LastError != why {
 		t.Fatalf("outbox, raw: %s", body)
 	}
@@ -283,9 +287,36 @@ func TestOutboxRoutes(t *testing.T) {
 		t.Errorf("release twice: %d %s", code, body)
 	}
 	_, _, body = call(t, "GET", base+"/api/outbox/send", "", nil, nil)
-	decodeJSON(t, body, &box)
+	box.decode(t, body)
 	if len(box.Pending) != 2 || len(box.Held) != 0 {
 		t.Errorf("after release: %s", body)
+	}
+}
+
+// outboxByState is an outbox listing split by the state of its items.
+type outboxByState struct {
+	Pending, Held []store.FeedItem
+}
+
+func (b *outboxByState) decode(t *testing.T, body []byte) {
+	t.Helper()
+	var page struct {
+		Items []struct {
+			store.FeedItem
+			State string `json:"state"`
+		} `json:"items"`
+	}
+	decodeJSON(t, body, &page)
+	b.Pending, b.Held = nil, nil
+	for _, it := range page.Items {
+		switch it.State {
+		case "pending":
+			b.Pending = append(b.Pending, it.FeedItem)
+		case "held":
+			b.Held = append(b.Held, it.FeedItem)
+		default:
+			t.Fatalf("outbox item in state %q: %s", it.State, body)
+		}
 	}
 }
 

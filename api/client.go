@@ -66,9 +66,11 @@ func (c *Client) LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, e
 	if _, err := c.do(ctx, "GET", path, nil, "", &l); err != nil {
 		return nil, err
 	}
-	if _, err := c.do(ctx, "GET", path+"/history", nil, "", &l.History); err != nil {
+	var history list[store.Change]
+	if _, err := c.do(ctx, "GET", path+"/history", nil, "", &history); err != nil {
 		return nil, err
 	}
+	l.History = history.Items
 	return &l, nil
 }
 

@@ -84,13 +84,13 @@ func (m *Metrics) Observe(e store.JournalEntry) {
 	if m == nil {
 		return
 	}
-	if e.Kind == "reload" {
-		m.reloads.WithLabelValues(e.Status).Inc()
+	if e.Kind == store.KindReload {
+		m.reloads.WithLabelValues(string(e.Status)).Inc()
 	} else if e.Duration > 0 {
-		m.durations.WithLabelValues(e.Kind, e.Offer).Observe(time.Duration(e.Duration).Seconds())
+		m.durations.WithLabelValues(string(e.Kind), e.Offer).Observe(time.Duration(e.Duration).Seconds())
 	}
-	if e.Status == "error" {
-		m.errors.WithLabelValues(e.Offer, e.Kind).Inc()
+	if e.Status == store.JournalError {
+		m.errors.WithLabelValues(e.Offer, string(e.Kind)).Inc()
 	}
 }
 

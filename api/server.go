@@ -131,13 +131,13 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	case strings.HasPrefix(path, "/hook/"):
 		started := time.Now()
 		s.hook(c, strings.TrimPrefix(path, "/hook/"))
-		s.journal(c, "hook", strings.TrimPrefix(path, "/hook/"), started)
+		s.journal(c, store.KindHook, strings.TrimPrefix(path, "/hook/"), started)
 	case strings.HasPrefix(path, "/api/"):
 		s.admin(c, strings.TrimPrefix(path, "/api/"))
 	case strings.HasPrefix(path, "/postback/"):
 		started := time.Now()
 		s.postback(c, strings.TrimPrefix(path, "/postback/"))
-		s.journal(c, "postback", strings.TrimPrefix(path, "/postback/"), started)
+		s.journal(c, store.KindPostback, strings.TrimPrefix(path, "/postback/"), started)
 	default:
 		writeError(c, fasthttp.StatusNotFound, "no such route: "+path)
 	}
@@ -160,22 +160,22 @@ func routeOf(path string) string {
 
 // journal records an inbound call, answered or refused, with the raw
 // request as it came (to replay it) and the answer.
-func (s *Server) journal(c *fasthttp.RequestCtx, kind, rest string, started time.Time) {
+func (s *Server) journal(c *fasthttp.RequestCtx, kind store.JournalKind, rest string, started time.Time) {
 	if s.NoJournal {
 		return
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
 	code := c.Response.StatusCode()
-	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: "ok", Duration: store.Duration(time.Since(started)),
+	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: store.JournalOK, Duration: store.Duration(time.Since(started)),
 		Summary: fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), code)}
 	refused := code == fasthttp.StatusUnauthorized || code == fasthttp.StatusNotFound || code == fasthttp.StatusMethodNotAllowed
 	switch {
 	case refused:
 		// Refused at the door (a scanner, a wrong URL): not the offer
 		// failing, so no error mail and no error metric.
-		e.Status = "refused"
+		e.Status = store.JournalRefused
 	case code >= 400:
-		e.Status = "error"
+		e.Status = store.JournalError
 	}
 	if o, ok := s.App.Offers.Offer(offerID); ok {
 		e.Version = o.Version
@@ -243,7 +243,7 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 		return
 	}
 	// The token first: without it, which hooks exist is nobody's business.
-	if !tokenOK(c, offerToken(o, "hook")) {
+	if !tokenOK(c, offerToken(o, store.KindHook)) {
 		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
@@ -280,11 +280,11 @@ func tokenOK(c *fasthttp.RequestCtx, want string) bool {
 
 // offerToken is the token an offer's calls of kind (hook, postback) must
 // carry; "" when it takes none.
-func offerToken(o *host.Offer, kind string) string {
+func offerToken(o *host.Offer, kind store.JournalKind) string {
 	switch {
-	case kind == "hook" && o.Config.Hook != nil:
+	case kind == store.KindHook && o.Config.Hook != nil:
 		return o.Config.Hook.Token
-	case kind == "postback" && o.Config.Postback != nil:
+	case kind == store.KindPostback && o.Config.Postback != nil:
 		return o.Config.Postback.Token
 	}
 	return ""

@@ -34,8 +34,8 @@ type JournalEntry struct {
 	ID       uint64          `json:"id,string"` // time-ordered; set by Record
 	At       time.Time       `json:"at"`
 	Offer    string          `json:"offer,omitempty"`
-	Kind     string          `json:"kind"`   // hook, postback, send, postback-out, check, reload …
-	Status   string          `json:"status"` // ok | error
+	Kind     JournalKind     `json:"kind"`
+	Status   JournalStatus   `json:"status"`
 	Duration Duration        `json:"duration"`
 	Version  uint64          `json:"version,omitempty"` // of the offer's scripts
 	Summary  string          `json:"summary"`
@@ -70,10 +70,12 @@ func (e *JournalEntry) UnmarshalJSON(b []byte) error {
 
 // JournalQuery selects entries, newest first.
 type JournalQuery struct {
-	Offer, Kind, Status string
-	Since               time.Time // not older than this
-	Cursor              string    // from the previous page
-	Limit               int       // default 50, at most 1000
+	Offer  string
+	Kind   JournalKind
+	Status JournalStatus
+	Since  time.Time // not older than this
+	Cursor string    // from the previous page
+	Limit  int       // default 50, at most 1000
 }
 
 // DefaultJournalTTL is how long entries are kept unless Options.JournalTTL
@@ -300,7 +302,7 @@ func (s *Store) writeJournal(batch []JournalEntry) error {
 		for _, kv := range [][2][]byte{
 			{appendU64([]byte{kindJournal}, inv), v},
 			{appendU64(offerPrefix(kindJournalByOffer, e.Offer), inv), nil},
-			{appendU64(offerPrefix(kindJournalByKind, e.Kind), inv), nil},
+			{appendU64(offerPrefix(kindJournalByKind, string(e.Kind)), inv), nil},
 		} {
 			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
 				return err
@@ -351,7 +353,7 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 	case q.Offer != "":
 		prefix = offerPrefix(kindJournalByOffer, q.Offer)
 	case q.Kind != "":
-		prefix = offerPrefix(kindJournalByKind, q.Kind)
+		prefix = offerPrefix(kindJournalByKind, string(q.Kind))
 	default:
 		prefix = []byte{kindJournal}
 	}

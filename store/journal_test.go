@@ -22,7 +22,7 @@ func TestJournal(t *testing.T) {
 	}
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for i := range 120 {
-		offer, kind, status := "a", "hook", "ok"
+		offer, kind, status := "a", KindHook, JournalOK
 		if i%2 == 1 {
 			offer = "b"
 		}

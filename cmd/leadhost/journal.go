@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"leadhost/host/app"
@@ -20,8 +21,8 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	dataDir := fs.String("data", "./data", "database directory")
 	var q store.JournalQuery
 	fs.StringVar(&q.Offer, "offer", "", "only this offer")
-	fs.StringVar(&q.Kind, "kind", "", "only this kind: hook, postback, send, postback-out, check, reload")
-	fs.StringVar(&q.Status, "status", "", "only ok or error")
+	kind := fs.String("kind", "", "only this kind: hook, postback, send, postback-out, check, reload, lead")
+	status := fs.String("status", "", "only this status: ok, error, refused, dry")
 	fs.IntVar(&q.Limit, "limit", 20, "entries to show")
 	since := fs.Duration("since", 0, "only the last ... (e.g. 1h)")
 	asJSON := fs.Bool("json", false, "whole entries as JSON lines, requests and answers included")
@@ -30,6 +31,15 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	} else if len(rest) > 0 {
 		fmt.Fprintf(stderr, "leadhost journal: unexpected %q\n", rest)
+		return exitUsage
+	}
+	q.Kind, q.Status = store.JournalKind(*kind), store.JournalStatus(*status)
+	if q.Kind != "" && !slices.Contains(store.JournalKinds, q.Kind) {
+		fmt.Fprintf(stderr, "leadhost journal: --kind %q: want one of %v\n", q.Kind, store.JournalKinds)
+		return exitUsage
+	}
+	if q.Status != "" && !slices.Contains(store.JournalStatuses, q.Status) {
+		fmt.Fprintf(stderr, "leadhost journal: --status %q: want one of %v\n", q.Status, store.JournalStatuses)
 		return exitUsage
 	}
 	if *since > 0 {

@@ -111,23 +111,23 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	a.Observe(a.mailer.Observe)
 	st.WatchJournal(a.fanOut)
 
-	outbox := func(newSender func(*store.Store, send.OfferSource) (*send.Sender, error), kind string) (*send.Sender, error) {
+	outbox := func(newSender func(*store.Store, send.OfferSource) (*send.Sender, error), kind store.JournalKind) (*send.Sender, error) {
 		sn, err := newSender(st, reg)
 		if err != nil {
 			return nil, err
 		}
 		sn.Log, sn.BaseDelay, sn.Poll = log, cfg.SendBackoff, cfg.SendPoll
 		sn.OnAttempt = func(at *send.Attempt) {
-			log.Info(kind, "offer", at.Offer, "lead", at.LeadID, "try", at.Try, "outcome", at.Outcome, "status", at.Status, "ext", at.Ext, "err", store.Mask(at.Err))
+			log.Info(string(kind), "offer", at.Offer, "lead", at.LeadID, "try", at.Try, "outcome", at.Outcome, "status", at.Status, "ext", at.Ext, "err", store.Mask(at.Err))
 			st.Record(attemptEntry(reg, kind, at))
 		}
 		return sn, nil
 	}
-	if a.Sends, err = outbox(send.New, KindSend); err != nil {
+	if a.Sends, err = outbox(send.New, store.KindSend); err != nil {
 		st.Close()
 		return nil, err
 	}
-	if a.Postbacks, err = outbox(send.NewPostbacks, KindPostbackOut); err != nil {
+	if a.Postbacks, err = outbox(send.NewPostbacks, store.KindPostbackOut); err != nil {
 		st.Close()
 		return nil, err
 	}

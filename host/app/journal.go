@@ -11,21 +11,11 @@ import (
 	"leadhost/store"
 )
 
-// Journal kinds the assembled app writes (webhooks and postbacks in are
-// the api package's: "hook", "postback").
-const (
-	KindSend        = "send"         // a new lead delivered to its partner
-	KindPostbackOut = "postback-out" // a status change reported to a tracker
-	KindCheck       = "check"        // a status-check run
-	KindReload      = "reload"       // an offer loaded, changed or gone
-	KindLead        = "lead"         // a lead added or edited from the CLI or the admin API
-)
-
 // attemptEntry is a send or an outgoing postback.
-func attemptEntry(reg *host.Registry, kind string, a *send.Attempt) store.JournalEntry {
-	status := "ok"
+func attemptEntry(reg *host.Registry, kind store.JournalKind, a *send.Attempt) store.JournalEntry {
+	status := store.JournalOK
 	if a.Outcome != "sent" && a.Outcome != "rejected" {
-		status = "error"
+		status = store.JournalError
 	}
 	var version uint64
 	if o, ok := reg.Offer(a.Offer); ok {
@@ -42,12 +32,12 @@ func attemptEntry(reg *host.Registry, kind string, a *send.Attempt) store.Journa
 // checkEntry is a check run: its requests and answers (cut), and its
 // edits while they are few.
 func checkEntry(r *check.Report) store.JournalEntry {
-	status := "ok"
+	status := store.JournalOK
 	switch {
 	case r.Dry:
-		status = "dry" // a person trying a script: neither a failure nor a recovery
+		status = store.JournalDry // a person trying a script: neither a failure nor a recovery
 	case r.Err != nil && !r.Stopped:
-		status = "error"
+		status = store.JournalError
 	}
 	kept := *r
 	if len(kept.Edits) > 200 {
@@ -61,7 +51,7 @@ func checkEntry(r *check.Report) store.JournalEntry {
 	if msg := r.Error(); msg != "" {
 		summary += "; " + msg
 	}
-	return store.JournalEntry{At: r.Started, Offer: r.Offer, Kind: KindCheck, Status: status, Duration: r.Duration, Version: r.Version,
+	return store.JournalEntry{At: r.Started, Offer: r.Offer, Kind: store.KindCheck, Status: status, Duration: r.Duration, Version: r.Version,
 		Summary: summary, Detail: detail}
 }
 
@@ -69,12 +59,12 @@ func checkEntry(r *check.Report) store.JournalEntry {
 // or not loaded with its problems (file:line).
 func reloadEntries(reg *host.Registry, changes []string, err error) []store.JournalEntry {
 	if err != nil {
-		return []store.JournalEntry{{Kind: KindReload, Status: "error", Summary: err.Error()}}
+		return []store.JournalEntry{{Kind: store.KindReload, Status: store.JournalError, Summary: err.Error()}}
 	}
 	out := make([]store.JournalEntry, 0, len(changes))
 	for _, change := range changes {
 		offer, _, _ := strings.Cut(change, ":")
-		e := store.JournalEntry{Offer: offer, Kind: KindReload, Status: "ok", Summary: change}
+		e := store.JournalEntry{Offer: offer, Kind: store.KindReload, Status: store.JournalOK, Summary: change}
 		if o, ok := reg.Offer(offer); ok {
 			e.Version = o.Version
 		}
@@ -83,7 +73,7 @@ func reloadEntries(reg *host.Registry, changes []string, err error) []store.Jour
 			for i, le := range errs {
 				msgs[i] = le.Error()
 			}
-			e.Status, e.Summary = "error", change+": "+strings.Join(msgs, "; ")
+			e.Status, e.Summary = store.JournalError, change+": "+strings.Join(msgs, "; ")
 		}
 		out = append(out, e)
 	}
@@ -93,7 +83,7 @@ func reloadEntries(reg *host.Registry, changes []string, err error) []store.Jour
 // leadEntry is a lead added or edited by a person (CLI or admin API):
 // who, which lead, and what changed.
 func leadEntry(by, verb string, l *store.Lead, input []byte) store.JournalEntry {
-	return store.JournalEntry{Offer: l.Offer, Kind: KindLead, Status: "ok",
+	return store.JournalEntry{Offer: l.Offer, Kind: store.KindLead, Status: store.JournalOK,
 		Summary: fmt.Sprintf("lead %d %s by %s (status %d, rev %d)", l.ID, verb, by, l.Status, l.Rev),
 		Request: string(input)}
 }

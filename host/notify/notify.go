@@ -55,9 +55,9 @@ type Notifier struct {
 
 type offerState struct {
 	lastMail  time.Time
-	failing   map[string]bool // kinds that failed with no success since
-	recovered bool            // every failing kind has worked since: the next mail says so
-	pending   map[string]*kindErrors
+	failing   map[store.JournalKind]bool // kinds that failed with no success since
+	recovered bool                       // every failing kind has worked since: the next mail says so
+	pending   map[store.JournalKind]*kindErrors
 }
 
 type kindErrors struct {
@@ -123,11 +123,11 @@ func (n *Notifier) Observe(e store.JournalEntry) {
 	}
 	st := n.offers[e.Offer]
 	if st == nil {
-		st = &offerState{pending: map[string]*kindErrors{}, failing: map[string]bool{}}
+		st = &offerState{pending: map[store.JournalKind]*kindErrors{}, failing: map[store.JournalKind]bool{}}
 		n.offers[e.Offer] = st
 	}
 	switch e.Status {
-	case "error":
+	case store.JournalError:
 		st.failing[e.Kind], st.recovered = true, false
 		k := st.pending[e.Kind]
 		if k == nil {
@@ -139,7 +139,7 @@ func (n *Notifier) Observe(e store.JournalEntry) {
 		if len(k.latest) > examples {
 			k.latest = k.latest[len(k.latest)-examples:]
 		}
-	case "ok":
+	case store.JournalOK:
 		// Recovered when every kind that failed has worked again: a
 		// webhook that works says nothing about sends that still fail.
 		if !st.failing[e.Kind] {
@@ -183,7 +183,7 @@ func (n *Notifier) flush(offer string, st *offerState) {
 	}
 	s, window, _ := n.settings(offer)
 	subject, body := compose(offer, st, window)
-	st.pending = map[string]*kindErrors{}
+	st.pending = map[store.JournalKind]*kindErrors{}
 	st.recovered = false
 	st.lastMail = n.now()
 	n.wg.Add(1)
@@ -204,7 +204,7 @@ func compose(offer string, st *offerState, window time.Duration) (string, string
 	kinds := make([]string, 0, len(st.pending))
 	total := 0
 	for k, e := range st.pending {
-		kinds = append(kinds, k)
+		kinds = append(kinds, string(k))
 		total += e.count
 	}
 	sort.Strings(kinds)
@@ -213,7 +213,7 @@ func compose(offer string, st *offerState, window time.Duration) (string, string
 		b.WriteString("It has worked again since.\n")
 	}
 	for _, k := range kinds {
-		e := st.pending[k]
+		e := st.pending[store.JournalKind(k)]
 		fmt.Fprintf(&b, "\n%s: %d failed, the first at %s. The latest:\n", k, e.count, e.first.Format(time.RFC3339))
 		for _, line := range e.latest {
 			fmt.Fprintf(&b, "  %s\n", line)

@@ -65,7 +65,7 @@ func startMailbox(t *testing.T) (*mailbox, string) {
 	return box, ln.Addr().String()
 }
 
-func failure(offer, kind string, i int) store.JournalEntry {
+func failure(offer string, kind store.JournalKind, i int) store.JournalEntry {
 	return store.JournalEntry{At: time.Now(), Offer: offer, Kind: kind, Status: "error",
 		Summary: fmt.Sprintf("lead %d: POST https://partner.example/order?key=PARTNER-SECRET: status 503 (phone 79990001122)", i)}
 }

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/host/check"
+)
+
+// offerView is an offer as the admin API shows it.
+type offerView struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name,omitempty"`
+	Version uint64    `json:"version,omitempty"` // 0: it never loaded
+	Loaded  time.Time `json:"loaded,omitzero"`
+	Files   []string  `json:"files,omitempty"`
+	// Modes are the check modes the offer runs; Schedules when each runs
+	// next and how its last run went.
+	Modes     []string         `json:"modes,omitempty"`
+	Errors    []string         `json:"errors,omitempty"` // load problems: the version above keeps running
+	Schedules []check.Schedule `json:"schedules,omitempty"`
+}
+
+func (s *Server) view(o *host.Offer, id string) offerView {
+	v := offerView{ID: id}
+	if o != nil {
+		v.Name, v.Version, v.Loaded = o.Config.Name, o.Version, o.Loaded
+		v.Files = append(v.Files, "offer.toml")
+		for name := range o.Scripts {
+			v.Files = append(v.Files, name)
+		}
+		sort.Strings(v.Files)
+		for _, m := range o.Modes {
+			v.Modes = append(v.Modes, m.Name)
+		}
+	}
+	for _, e := range s.App.Offers.Errors()[id] {
+		v.Errors = append(v.Errors, e.Error())
+	}
+	for _, sc := range s.App.Checks.Schedules() {
+		if sc.Offer == id {
+			v.Schedules = append(v.Schedules, sc)
+		}
+	}
+	return v
+}
+
+// listOffers is GET /api/offers: loaded offers and those that do not load.
+func (s *Server) listOffers(*fasthttp.RequestCtx, []string) (int, any, error) {
+	seen := map[string]bool{}
+	var out []offerView
+	for _, o := range s.App.Offers.Offers() {
+		seen[o.ID] = true
+		out = append(out, s.view(o, o.ID))
+	}
+	for id := range s.App.Offers.Errors() {
+		if !seen[id] {
+			out = append(out, s.view(nil, id))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return 200, listOf(out, ""), nil
+}
+
+// getOffer is GET /api/offers/<offer>.
+func (s *Server) getOffer(_ *fasthttp.RequestCtx, p []string) (int, any, error) {
+	o, ok := s.App.Offers.Offer(p[0])
+	if !ok {
+		if _, failing := s.App.Offers.Errors()[p[0]]; !failing {
+			_, err := s.App.Offer(p[0])
+			return 0, nil, err
+		}
+	}
+	return 200, s.view(o, p[0]), nil
+}
+
+// checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1]: 200 with
+// the run's report, 502 with it when the partner or the handler failed.
+func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) {
+	dry := string(c.QueryArgs().Peek("dry"))
+	rep, err := s.App.CheckNow(context.Background(), p[0], string(c.QueryArgs().Peek("mode")), dry == "1" || dry == "true")
+	if err != nil {
+		return 0, nil, err
+	}
+	if rep.Err != nil {
+		return fasthttp.StatusBadGateway, rep, nil // the run happened; the partner or the handler failed
+	}
+	return 200, rep, nil
+}
+
+// dryRun is POST /api/offers/<offer>/dry-run?mode=… with a partner's
+// answer as the body: 200 with the edits check.lua would make, 422 when
+// the answer does not decode or the handler fails on it.
+func (s *Server) dryRun(c *fasthttp.RequestCtx, p []string) (int, any, error) {
+	if len(c.PostBody()) == 0 {
+		return 0, nil, badRequest("post the partner's answer as the body")
+	}
+	rep, err := s.App.DryRunAnswer(context.Background(), p[0], string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...))
+	if err != nil {
+		return 0, nil, err
+	}
+	if rep.Err != nil {
+		return fasthttp.StatusUnprocessableEntity, rep, nil
+	}
+	return 200, rep, nil
+}
