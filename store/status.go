@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -75,6 +76,26 @@ func (s Status) Terminal() bool {
 
 // Approved reports whether the status is one an approved lead can be in.
 func (s Status) Approved() bool { return s >= StatusPacking && s <= StatusReturn }
+
+// UnmarshalJSON reads a status as a number (6) or its name ("packing"),
+// as every input of leads takes it; 0 is no status (an event's From for
+// a lead's creation, a new lead's default).
+func (s *Status) UnmarshalJSON(b []byte) error {
+	var text string
+	if err := json.Unmarshal(b, &text); err != nil {
+		text = string(b)
+	}
+	if text == "0" {
+		*s = 0
+		return nil
+	}
+	st, err := ParseStatus(text)
+	if err != nil {
+		return err
+	}
+	*s = st
+	return nil
+}
 
 // ParseStatus accepts a status number ("6") or its code name ("packing").
 func ParseStatus(text string) (Status, error) {

@@ -91,13 +91,21 @@ func (r *Report) Error() string {
 	return r.Err.Error()
 }
 
-// MarshalJSON adds the error as text.
+// MarshalJSON adds the error as text; no requests or edits are empty
+// lists, not null.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	type plain Report
+	v := *r
+	if v.Exchanges == nil {
+		v.Exchanges = []Exchange{}
+	}
+	if v.Edits == nil {
+		v.Edits = []store.BatchChange{}
+	}
 	return json.Marshal(struct {
 		*plain
 		Error string `json:"error,omitempty"`
-	}{(*plain)(r), r.Error()})
+	}{(*plain)(&v), r.Error()})
 }
 
 // UnmarshalJSON reads a report as MarshalJSON writes it (a CLI reading

@@ -1,0 +1,268 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"leadhost/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden answers in testdata/golden")
+
+// The document validates as OpenAPI 3.1 (pb33f/libopenapi-validator).
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	t.Parallel()
+	v := openAPIValidator(t)
+	if ok, errs := v.ValidateDocument(); !ok {
+		for _, e := range errs {
+			t.Errorf("%s: %s (%s)", e.ValidationType, e.Message, e.HowToFix)
+		}
+	}
+}
+
+func openAPIValidator(t *testing.T) validator.Validator {
+	t.Helper()
+	doc, err := libopenapi.NewDocument(openAPIDocument)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("openapi.json: %v", errs)
+	}
+	return v
+}
+
+// Every route the router has is in the document, and nothing else.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var documented, routed []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+		}
+	}
+	for _, r := range adminRoutes() {
+		routed = append(routed, r.method+" /api/"+r.path)
+	}
+	sort.Strings(documented)
+	sort.Strings(routed)
+	if strings.Join(documented, "\n") != strings.Join(routed, "\n") {
+		t.Errorf("the document has\n%s\n\nthe router has\n%s", strings.Join(documented, "\n"), strings.Join(routed, "\n"))
+	}
+}
+
+// Every route's real answers, success and failure: each one as the
+// document describes it, and each the same as its golden file in
+// testdata/golden (times, ids and durations blanked). A change of shape
+// fails here; go test ./api -run Contract -update rewrites the files
+// after a change meant to be made (and the README's changelog says so).
+func TestRouteAnswersMatchContract(t *testing.T) {
+	t.Parallel()
+	base, st := startAdmin(t, "")
+	v := openAPIValidator(t)
+	host := strings.TrimPrefix(base, "http://")
+	ctx := context.Background()
+
+	// Ground to stand on: a webhook's journal entry, a crm lead to check.
+	if code, _, body := call(t, "POST", base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(`{"order":"G1","phone":"79990001122"}`), nil); code != 200 {
+		t.Fatalf("hook: %d %s", code, body)
+	}
+	var hookEntry string
+	eventually(t, "the webhook journaled", func() bool {
+		entries, _, _ := st.JournalList(ctx, store.JournalQuery{Kind: store.KindHook})
+		if len(entries) == 1 {
+			hookEntry = jsonID(entries[0].ID)
+		}
+		return hookEntry != ""
+	})
+
+	steps := []struct {
+		name, method, path, body string
+		code                     int
+	}{
+		{"create-lead", "POST", "/api/leads", `{"offer":"shop","key":"k1","ext":"E1","fields":{"phone":"79990001122","name":"Ivan"},"base":"12.10","curr":"RUB"}`, 201},
+		{"create-lead-again", "POST", "/api/leads", `{"offer":"shop","key":"k1"}`, 200},
+		{"create-lead-taken-ext", "POST", "/api/leads", `{"offer":"shop","ext":"E1"}`, 409},
+		{"create-lead-bad-field", "POST", "/api/leads", `{"offer":"shop","fields":{"phone":79990001122}}`, 400},
+		{"create-lead-unknown-offer", "POST", "/api/leads", `{"offer":"nosuch"}`, 400},
+		{"create-crm-lead", "POST", "/api/leads", `{"offer":"crm","ext":"X1","status":"processing"}`, 201},
+		{"get-lead", "GET", "/api/leads/2", "", 200},
+		{"get-lead-unknown", "GET", "/api/leads/999", "", 404},
+		{"get-lead-bad-id", "GET", "/api/leads/x", "", 400},
+		{"patch-lead", "PATCH", "/api/leads/2", `{"accept":1,"comment":"ok"}`, 200},
+		{"patch-lead-refused", "PATCH", "/api/leads/2", `{"status":"processing"}`, 409},
+		{"patch-lead-empty", "PATCH", "/api/leads/2", `{}`, 400},
+		{"lead-history", "GET", "/api/leads/2/history", "", 200},
+		{"list-leads", "GET", "/api/leads?offer=shop&status=new,packing&limit=10", "", 200},
+		{"list-leads-unknown-offer", "GET", "/api/leads?offer=nosuch", "", 400},
+		{"list-leads-bad-status", "GET", "/api/leads?offer=shop&status=shipped", "", 400},
+		{"delete-lead", "DELETE", "/api/leads/2", "", 405},
+		{"list-offers", "GET", "/api/offers", "", 200},
+		{"get-offer", "GET", "/api/offers/crm", "", 200},
+		{"get-offer-unknown", "GET", "/api/offers/nope", "", 404},
+		{"dry-run", "POST", "/api/offers/crm/dry-run?mode=processing", `[{"id":"X1","status":"approved"}]`, 200},
+		{"dry-run-garbage", "POST", "/api/offers/crm/dry-run", `not json`, 422},
+		{"check-unreachable-partner", "POST", "/api/offers/crm/check?mode=processing", "", 502},
+		{"check-mode-not-run", "POST", "/api/offers/crm/check?mode=dates", "", 400},
+		{"check-offer-without-checks", "POST", "/api/offers/shop/check", "", 400},
+		{"list-journal", "GET", "/api/journal?kind=lead&limit=2", "", 200},
+		{"list-journal-bad-kind", "GET", "/api/journal?kind=bogus", "", 400},
+		{"journal-entry", "GET", "/api/journal/" + hookEntry, "", 200},
+		{"journal-entry-unknown", "GET", "/api/journal/42", "", 404},
+		{"replay", "POST", "/api/journal/" + hookEntry + "/replay", "", 200},
+		{"list-outbox", "GET", "/api/outbox/send", "", 200},
+		{"list-outbox-unknown", "GET", "/api/outbox/mail", "", 404},
+		{"release-not-held", "POST", "/api/outbox/send/1/1/release", "", 404},
+		{"openapi", "GET", "/api/openapi.json", "", 200},
+	}
+	for _, s := range steps {
+		if s.name == "list-journal" {
+			eventually(t, "the lead entries journaled", func() bool {
+				entries, _, _ := st.JournalList(ctx, store.JournalQuery{Kind: store.KindLead})
+				return len(entries) >= 3
+			})
+		}
+		req, err := http.NewRequest(s.method, base+s.path, strings.NewReader(s.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != s.code {
+			t.Errorf("%s: %s %s: %d %s, want %d", s.name, s.method, s.path, resp.StatusCode, body, s.code)
+			continue
+		}
+		if s.code != 405 { // a method the path does not take is, by definition, not in the document
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			if ok, errs := v.ValidateHttpResponse(req, resp); !ok {
+				for _, e := range errs {
+					t.Errorf("%s: %s %s answers %d against the document: %s %s", s.name, s.method, s.path, s.code, e.Message, e.Reason)
+				}
+			}
+		}
+		if s.name == "openapi" {
+			var served, doc any
+			json.Unmarshal(body, &served)
+			json.Unmarshal(openAPIDocument, &doc)
+			if !reflect.DeepEqual(served, doc) {
+				t.Errorf("GET /api/openapi.json is not the document")
+			}
+			continue
+		}
+		compareGolden(t, s.name, s.code, normalizeAnswer(t, body, host))
+	}
+}
+
+func jsonID(id uint64) string {
+	b, _ := json.Marshal(store.JournalEntry{ID: id})
+	var v struct{ ID string }
+	json.Unmarshal(b, &v)
+	return v.ID
+}
+
+var (
+	rfc3339    = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+	journalIDs = regexp.MustCompile(`\b1[0-9]{18}\b`)
+)
+
+// normalizeAnswer blanks what changes from run to run: times, journal
+// ids, durations, cursors and the test server's address.
+func normalizeAnswer(t *testing.T, body []byte, host string) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("not JSON: %s", body)
+	}
+	var walk func(key string, v any) any
+	walk = func(key string, v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(k, e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(key, e)
+			}
+		case string:
+			switch {
+			case key == "duration":
+				return "<duration>"
+			case key == "next" && x != "" && !rfc3339.MatchString(x):
+				return "<cursor>"
+			}
+			x = strings.ReplaceAll(x, host, "<host>")
+			x = rfc3339.ReplaceAllString(x, "<time>")
+			return journalIDs.ReplaceAllString(x, "<journal-id>")
+		}
+		return v
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(walk("", v)); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func compareGolden(t *testing.T, name string, code int, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("%s: no golden answer (%v); run go test ./api -run Contract -update", name, err)
+		return
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s (%d): the answer drifted from %s:\n%s\nwant:\n%s", name, code, path, got, want)
+	}
+}
+
+// eventually polls cond for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
