@@ -20,7 +20,7 @@ type offerView struct {
 	Files   []string  `json:"files,omitempty"`
 	// Modes are the check modes the offer runs; Schedules when each runs
 	// next and how its last run went.
-	Modes     []string         `json:"modes,omitempty"`
+	Modes     []host.Mode      `json:"modes,omitempty"`
 	Errors    []string         `json:"errors,omitempty"` // load problems: the version above keeps running
 	Schedules []check.Schedule `json:"schedules,omitempty"`
 }

@@ -70,7 +70,7 @@ func TestAdminRoutes(t *testing.T) {
 		{"offer unknown", "GET", "/api/offers/nope", "", 404, "no offer"},
 		{"check unknown offer", "POST", "/api/offers/nope/check", "", 404, "no offer"},
 		{"check offer without [check]", "POST", "/api/offers/shop/check", "", 400, "has no status checks"},
-		{"check bad mode", "POST", "/api/offers/crm/check?mode=weekly", "", 400, "it runs processing, accepted"},
+		{"check bad mode", "POST", "/api/offers/crm/check?mode=weekly", "", 400, "want processing, accepted, dates"},
 		{"dry-run without a body", "POST", "/api/offers/crm/dry-run", "", 400, "post the partner's answer"},
 		{"dry-run garbage", "POST", "/api/offers/crm/dry-run", "<html>", 422, "undecodable"},
 		{"journal", "GET", "/api/journal?limit=5", "", 200, `"items":[{"id":"`},

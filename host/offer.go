@@ -130,7 +130,7 @@ type Offer struct {
 
 // CheckMode is one status-check mode of an offer and how often it runs.
 type CheckMode struct {
-	Name  string // processing | accepted | dates
+	Name  Mode
 	Every time.Duration
 }
 
@@ -168,13 +168,13 @@ func (c *CheckConfig) CheckModes() []CheckMode {
 	for _, v := range c.Fields {
 		note(v)
 	}
-	byDefault := map[string]bool{"processing": usesIDs || !usesDates, "accepted": usesIDs || !usesDates, "dates": usesDates}
+	byDefault := map[Mode]bool{ModeProcessing: usesIDs || !usesDates, ModeAccepted: usesIDs || !usesDates, ModeDates: usesDates}
 	var out []CheckMode
 	for _, m := range []struct {
-		name  string
+		name  Mode
 		cfg   *ModeConfig
 		every time.Duration
-	}{{"processing", c.Processing, DefaultProcessingEvery}, {"accepted", c.Accepted, DefaultAcceptedEvery}, {"dates", c.Dates, DefaultDatesEvery}} {
+	}{{ModeProcessing, c.Processing, DefaultProcessingEvery}, {ModeAccepted, c.Accepted, DefaultAcceptedEvery}, {ModeDates, c.Dates, DefaultDatesEvery}} {
 		on := byDefault[m.name]
 		if m.cfg != nil {
 			on = m.cfg.Enabled == nil || *m.cfg.Enabled

@@ -81,9 +81,16 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("failing partner: exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	for _, args := range [][]string{{"check"}, {"check", "altercpa", "--mode", "weekly"}} {
-		if code, _, _ := leadhost(t, "", append(args, "--data", data, "--scripts", scripts)...); code != exitUsage {
-			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"check"}, "needs one offer id"},
+		{[]string{"check", "altercpa", "--mode", "weekly"}, `mode "weekly": want processing, accepted, dates`},
+		{[]string{"check", "altercpa", "--mode", "dates"}, `offer altercpa does not run mode "dates": it runs processing, accepted`},
+	} {
+		if code, _, errOut := leadhost(t, "", append(tc.args, "--data", data, "--scripts", scripts)...); code != exitUsage || !strings.Contains(errOut, tc.stderr) {
+			t.Errorf("%q: exit %d, %s; want %d with %q", tc.args, code, errOut, exitUsage, tc.stderr)
 		}
 	}
 	if code, _, errOut := leadhost(t, "", "check", "nope", "--data", data, "--scripts", scripts); code != exitError || !strings.Contains(errOut, `no offer "nope"`) {

@@ -16,25 +16,26 @@ import (
 // refused with the modes it has. A run of the offer in flight gives
 // check.ErrBusy. The report's Err says whether the run itself failed.
 func (a *App) CheckNow(ctx context.Context, offerID, mode string, dry bool) (*check.Report, error) {
-	o, mode, err := a.checkMode(offerID, mode)
+	o, m, err := a.checkMode(offerID, mode)
 	if err != nil {
 		return nil, err
 	}
-	return a.Checks.RunNow(ctx, o, mode, check.Options{Dry: dry})
+	return a.Checks.RunNow(ctx, o, m, check.Options{Dry: dry})
 }
 
 // DryRunAnswer hands a partner's answer (body) to the offer's check.lua
 // as mode would, committing nothing.
 func (a *App) DryRunAnswer(ctx context.Context, offerID, mode string, body []byte) (*check.Report, error) {
-	o, mode, err := a.checkMode(offerID, mode)
+	o, m, err := a.checkMode(offerID, mode)
 	if err != nil {
 		return nil, err
 	}
-	return a.Checks.DryRun(ctx, o, mode, body), nil
+	return a.Checks.DryRun(ctx, o, m, body), nil
 }
 
-// checkMode finds the offer and the mode to run.
-func (a *App) checkMode(offerID, mode string) (*host.Offer, string, error) {
+// checkMode finds the offer and the mode to run: text names a mode the
+// offer runs, or is "" for its first.
+func (a *App) checkMode(offerID, text string) (*host.Offer, host.Mode, error) {
 	o, err := a.Offer(offerID)
 	if err != nil {
 		return nil, "", err
@@ -42,15 +43,19 @@ func (a *App) checkMode(offerID, mode string) (*host.Offer, string, error) {
 	if o.Config.Check == nil || len(o.Modes) == 0 {
 		return nil, "", fmt.Errorf("offer %s has no status checks ([check] in offer.toml): %w", offerID, store.ErrInvalid)
 	}
+	if text == "" {
+		return o, o.Modes[0].Name, nil
+	}
+	mode, err := host.ParseMode(text)
+	if err != nil {
+		return nil, "", fmt.Errorf("%v: %w", err, store.ErrInvalid)
+	}
 	names := make([]string, len(o.Modes))
 	for i, m := range o.Modes {
-		names[i] = m.Name
+		names[i] = string(m.Name)
 		if mode == m.Name {
 			return o, mode, nil
 		}
-	}
-	if mode == "" {
-		return o, names[0], nil
 	}
 	return nil, "", fmt.Errorf("offer %s does not run mode %q: it runs %s: %w", offerID, mode, strings.Join(names, ", "), store.ErrInvalid)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"leadhost/host"
 	"leadhost/store"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkProcessingRun(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		round.Store(int64(i))
-		rep := r.Run(ctx, o, Processing, Options{})
+		rep := r.Run(ctx, o, host.ModeProcessing, Options{})
 		if rep.Err != nil || rep.Leads != leads || len(rep.Edits) != leads || len(rep.Exchanges) != leads/batch {
 			b.Fatalf("run: %v, %d leads, %d edits, %d requests", rep.Err, rep.Leads, len(rep.Edits), len(rep.Exchanges))
 		}

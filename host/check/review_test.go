@@ -41,7 +41,7 @@ func TestOneUnknownOrderDoesNotBlockTheRest(t *testing.T) {
 	o := offerAt(t, "testdata/offers/textcrm", p.URL, nil)
 	st := openStore(t, nil)
 	leads := addLeads(t, st, "textcrm", store.StatusProcessing, time.Time{}, "9001", "", "9002")
-	rep := newRunner(st).Run(context.Background(), o, Processing, Options{})
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
 	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "status 404 for lead") {
 		t.Errorf("error %v", rep.Err)
 	}
@@ -61,7 +61,7 @@ func TestReportListsOnlyCommittedEdits(t *testing.T) {
 	o := offerAt(t, "testdata/offers/textcrm", p.URL, map[string]string{"check.lua": `core.lead.edit(inid, { ext = "SAME" })`})
 	st := openStore(t, nil)
 	addLeads(t, st, "textcrm", store.StatusProcessing, time.Time{}, "9001", "9002")
-	rep := newRunner(st).Run(context.Background(), o, Processing, Options{})
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
 	applied := 0
 	for _, ex := range rep.Exchanges {
 		applied += ex.Edits

@@ -20,13 +20,6 @@ import (
 	"leadhost/store"
 )
 
-// The check modes (SPEC §3).
-const (
-	Processing = "processing"
-	Accepted   = "accepted"
-	Dates      = "dates"
-)
-
 // Defaults of [check] when offer.toml leaves them out.
 const (
 	DefaultBatch   = 50
@@ -67,7 +60,7 @@ type Options struct {
 // wrong.
 type Report struct {
 	Offer     string              `json:"offer"`
-	Mode      string              `json:"mode"`
+	Mode      host.Mode           `json:"mode"`
 	Version   uint64              `json:"version"` // of the offer's scripts
 	Dry       bool                `json:"dry,omitempty"`
 	Started   time.Time           `json:"started"`
@@ -146,7 +139,7 @@ type Exchange struct {
 // Run runs one mode of an offer now. The report always comes back; its
 // Err says whether the run failed. Each request's edits commit together
 // when its handler ends well; a request that fails changes nothing.
-func (r *Runner) Run(ctx context.Context, o *host.Offer, mode string, opt Options) *Report {
+func (r *Runner) Run(ctx context.Context, o *host.Offer, mode host.Mode, opt Options) *Report {
 	now := r.now()
 	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: opt.Dry, Started: now}
 	defer func() { rep.Duration = store.Duration(r.now().Sub(now)) }()
@@ -162,9 +155,9 @@ func (r *Runner) Run(ctx context.Context, o *host.Offer, mode string, opt Option
 	run := &runState{Runner: r, o: o, rep: rep, opt: opt}
 	var err error
 	switch mode {
-	case Processing, Accepted:
+	case host.ModeProcessing, host.ModeAccepted:
 		err = run.byIDs(ctx, idModeStatuses(mode))
-	case Dates:
+	case host.ModeDates:
 		err = run.byDates(ctx, now)
 	default:
 		err = fmt.Errorf("unknown mode %q (processing, accepted, dates)", mode)
@@ -185,8 +178,8 @@ func NewRunner(st *store.Store) *Runner {
 }
 
 // idModeStatuses are the statuses an ID mode asks about (SPEC §3).
-func idModeStatuses(mode string) store.StatusSet {
-	if mode == Accepted {
+func idModeStatuses(mode host.Mode) store.StatusSet {
+	if mode == host.ModeAccepted {
 		return store.InAccepted
 	}
 	return store.InProcessing
@@ -394,6 +387,16 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	o, rep := run.o, run.rep
 	cfg := o.Config.Check
 	rep.Leads += len(leads)
+	templates := []string{cfg.URL}
+	for _, v := range cfg.Fields {
+		templates = append(templates, v)
+	}
+	if missing := m.Unfilled(script.CheckMacros, templates...); len(missing) > 0 {
+		// Every request of the run would go out with the macro's text in
+		// it: none does, and the run stops here.
+		ex := &Exchange{Leads: len(leads), Method: strings.ToUpper(cfg.Method), URL: cfg.URL}
+		return run.fail(ex, fmt.Errorf("the %s mode has no value for %s, which [check] uses: this offer's url and fields are made for another mode", rep.Mode, strings.Join(missing, ", ")))
+	}
 	req := &script.Request{
 		URL:     m.ExpandURL(cfg.URL),
 		Method:  strings.ToUpper(cfg.Method),
@@ -542,7 +545,7 @@ const maxDryLeads = 1000
 // and reports the edits the handler would make. Nothing is asked of the
 // partner and nothing is committed: the way to try a new check.lua on a
 // recorded answer before it goes live.
-func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode string, body []byte) *Report {
+func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body []byte) *Report {
 	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: true, Started: r.now()}
 	defer func() { rep.Duration = store.Duration(r.now().Sub(rep.Started)) }()
 	cfg := o.Config.Check
@@ -553,11 +556,11 @@ func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode string, body []
 	var leads []*store.Lead
 	var err error
 	switch mode {
-	case Processing, Accepted:
+	case host.ModeProcessing, host.ModeAccepted:
 		var page store.Page
 		page, err = r.Store.List(ctx, store.Query{Offer: o.ID, Statuses: idModeStatuses(mode), Limit: maxDryLeads})
 		leads = page.Leads
-	case Dates:
+	case host.ModeDates:
 		leads, err = r.Store.CreatedBetween(ctx, o.ID, time.Unix(0, 0), r.now().Add(24*time.Hour), store.NonTerminal, maxDryLeads)
 	default:
 		err = fmt.Errorf("unknown mode %q (processing, accepted, dates)", mode)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"leadhost/host"
 	"leadhost/host/decode"
 	"leadhost/store"
 )
@@ -30,7 +31,7 @@ func TestProcessingAlterCPA(t *testing.T) {
 	leads := addLeads(t, st, "altercpa", store.StatusProcessing, time.Time{}, "9001", "9002", "9003", "9004")
 	accepted := addLeads(t, st, "altercpa", store.StatusPacking, time.Time{}, "9005")
 
-	rep := newRunner(st).Run(context.Background(), o, Processing, Options{})
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
 	if rep.Err != nil {
 		t.Fatalf("run: %v\n%+v", rep.Err, rep.Exchanges)
 	}
@@ -88,7 +89,7 @@ func TestBatchesAndModes(t *testing.T) {
 	addLeads(t, st, "altercpa", store.StatusCancel, time.Time{}, "6001")
 	addLeads(t, st, "other", store.StatusProcessing, time.Time{}, "5001")
 
-	rep := newRunner(st).Run(context.Background(), o, Processing, Options{})
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
@@ -108,7 +109,7 @@ func TestBatchesAndModes(t *testing.T) {
 		t.Errorf("asked about %v\nwant %v", seen, exts)
 	}
 
-	rep = newRunner(st).Run(context.Background(), o, Accepted, Options{})
+	rep = newRunner(st).Run(context.Background(), o, host.ModeAccepted, Options{})
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
@@ -158,7 +159,7 @@ func TestDatesKeyedCRM(t *testing.T) {
 	addLeads(t, st, "keyedcrm", store.StatusCancel, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), "55505") // finished: its day is not asked
 	late := addLeads(t, st, "keyedcrm", store.StatusCallback, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), "55506")
 
-	rep := (&Runner{Store: st, Client: NewRunner(st).Client, Now: func() time.Time { return now }}).Run(context.Background(), o, Dates, Options{})
+	rep := (&Runner{Store: st, Client: NewRunner(st).Client, Now: func() time.Time { return now }}).Run(context.Background(), o, host.ModeDates, Options{})
 	if rep.Err != nil {
 		t.Fatalf("%v\n%+v", rep.Err, rep.Exchanges)
 	}
@@ -207,7 +208,7 @@ func TestSerializeOneByOne(t *testing.T) {
 	o := offerAt(t, "../../scripts/phpshop", p.URL, nil)
 	st := openStore(t, nil)
 	leads := addLeads(t, st, "phpshop", store.StatusProcessing, time.Time{}, "77001", "77002")
-	rep := newRunner(st).Run(context.Background(), o, Processing, Options{})
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
@@ -257,7 +258,7 @@ func TestFormats(t *testing.T) {
 			o := offerAt(t, dir, p.URL, nil)
 			st := openStore(t, nil)
 			leads := addLeads(t, st, tc.offer, store.StatusProcessing, time.Time{}, "9001", "9002")
-			rep := newRunner(st).Run(context.Background(), o, Processing, Options{})
+			rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
 			if rep.Err != nil {
 				t.Fatalf("%v\n%+v", rep.Err, rep.Exchanges)
 			}
@@ -280,7 +281,7 @@ func TestDryRun(t *testing.T) {
 	o := offerAt(t, "../../scripts/altercpa", p.URL, nil)
 	st := openStore(t, nil)
 	leads := addLeads(t, st, "altercpa", store.StatusProcessing, time.Time{}, "9001", "9002")
-	rep := newRunner(st).Run(context.Background(), o, Processing, Options{Dry: true})
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{Dry: true})
 	if rep.Err != nil || len(rep.Edits) != 2 || !rep.Dry {
 		t.Fatalf("dry run: %v, %d edits", rep.Err, len(rep.Edits))
 	}
@@ -336,7 +337,7 @@ func TestPartnerFailures(t *testing.T) {
 			leads := addLeads(t, st, "altercpa", store.StatusProcessing, time.Time{}, "9001", "9002")
 			r := newRunner(st)
 			r.Timeout = 300 * time.Millisecond
-			rep := r.Run(context.Background(), o, Processing, Options{})
+			rep := r.Run(context.Background(), o, host.ModeProcessing, Options{})
 			if rep.Err == nil || !strings.Contains(rep.Err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", rep.Err, tc.want)
 			}
@@ -362,5 +363,24 @@ func TestPartnerFailures(t *testing.T) {
 				t.Errorf("kept response %.200q (%d bytes), want %q in it", ex.Response, len(ex.Response), tc.kept)
 			}
 		})
+	}
+}
+
+// A mode run on an offer whose url and fields are made for another mode
+// (the ID lists of altercpa asked in dates mode) sends nothing: no
+// partner ever gets "{idsl}" or "{from}" as text.
+func TestModeThatCannotFillItsMacrosSendsNothing(t *testing.T) {
+	t.Parallel()
+	p := startPartner(t, func(w http.ResponseWriter, _ asked) { w.Write([]byte(`[]`)) })
+	o := offerAt(t, "../../scripts/altercpa", p.URL, nil)
+	st := openStore(t, nil)
+	addLeads(t, st, "altercpa", store.StatusProcessing, time.Time{}, "9001")
+
+	rep := newRunner(st).Run(context.Background(), o, host.ModeDates, Options{})
+	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "the dates mode has no value for {ide}") {
+		t.Errorf("run error %v, want the dates mode refusing {ide}", rep.Err)
+	}
+	if got := p.requests(); len(got) != 0 {
+		t.Errorf("the partner got %+v", got)
 	}
 }

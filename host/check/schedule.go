@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -49,7 +50,10 @@ type Scheduler struct {
 	lastHolds time.Time
 }
 
-type scheduleKey struct{ offer, mode string }
+type scheduleKey struct {
+	offer string
+	mode  host.Mode
+}
 
 type schedule struct {
 	every   time.Duration
@@ -63,7 +67,7 @@ type schedule struct {
 // Schedule is one offer mode's schedule as the API shows it.
 type Schedule struct {
 	Offer string         `json:"offer"`
-	Mode  string         `json:"mode"`
+	Mode  host.Mode      `json:"mode"`
 	Every store.Duration `json:"every"`
 	Next  time.Time      `json:"next"`
 	Fails int            `json:"fails"` // failed runs in a row; 3 and more back off
@@ -123,15 +127,7 @@ func (s *Scheduler) Schedules() []Schedule {
 	return out
 }
 
-func modeOrder(m string) int {
-	switch m {
-	case Processing:
-		return 0
-	case Accepted:
-		return 1
-	}
-	return 2
-}
+func modeOrder(m host.Mode) int { return slices.Index(host.Modes, m) }
 
 func (s *Scheduler) init() {
 	s.mu.Lock()
@@ -265,7 +261,7 @@ func (s *Scheduler) releaseHolds(ctx context.Context, now time.Time) {
 	}
 }
 
-func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode string) {
+func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode host.Mode) {
 	defer s.wg.Done()
 	defer func() { <-s.sem }()
 	rep := s.Runner.Run(ctx, o, mode, Options{})
@@ -338,7 +334,7 @@ var ErrBusy = errors.New("a check of this offer is running")
 // RunNow runs one mode of an offer at once (the API, a person), unless a
 // run of the offer is in flight (ErrBusy). It counts as the offer's run
 // for overlap, not for the schedule.
-func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode string, opt Options) (*Report, error) {
+func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode host.Mode, opt Options) (*Report, error) {
 	s.init()
 	s.mu.Lock()
 	if s.running[o.ID] {
@@ -371,6 +367,6 @@ func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode string, opt 
 // DryRun is the runner's DryRun (check.Runner.DryRun): a partner answer
 // given by a person, handled without committing. It does not wait for
 // the offer's runs, since it changes nothing.
-func (s *Scheduler) DryRun(ctx context.Context, o *host.Offer, mode string, body []byte) *Report {
+func (s *Scheduler) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body []byte) *Report {
 	return s.Runner.DryRun(ctx, o, mode, body)
 }

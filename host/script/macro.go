@@ -173,6 +173,22 @@ func (m Macros) ExpandFields(fields map[string]string) map[string][]string {
 	return out
 }
 
+// Unfilled lists the macros among known that templates use and m has no
+// value for. A request built from them would carry the macro's text
+// ("{from}") to the partner: callers refuse it instead.
+func (m Macros) Unfilled(known []string, templates ...string) []string {
+	var out []string
+	for _, tmpl := range templates {
+		scanMacros(tmpl, func(name string) {
+			if _, ok := m.lookup(name); ok || !contains(known, name) || contains(out, "{"+name+"}") {
+				return
+			}
+			out = append(out, "{"+name+"}")
+		})
+	}
+	return out
+}
+
 // CheckMacroError reports the unknown macros of an offer's templates.
 func CheckMacroError(where, tmpl string, known []string) error {
 	if bad := UnknownMacros(tmpl, known); len(bad) > 0 {
