@@ -14,11 +14,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
@@ -90,7 +90,7 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		t.Fatalf("hook: %d %s", code, body)
 	}
 	var hookEntry string
-	eventually(t, "the webhook journaled", func() bool {
+	hosttest.Eventually(t, "the webhook journaled", func() bool {
 		entries, _, _ := st.JournalList(ctx, store.JournalQuery{Kind: store.KindHook})
 		if len(entries) == 1 {
 			hookEntry = jsonID(entries[0].ID)
@@ -139,7 +139,7 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 	}
 	for _, s := range steps {
 		if s.name == "list-journal" {
-			eventually(t, "the lead entries journaled", func() bool {
+			hosttest.Eventually(t, "the lead entries journaled", func() bool {
 				entries, _, _ := st.JournalList(ctx, store.JournalQuery{Kind: store.KindLead})
 				return len(entries) >= 3
 			})
@@ -254,15 +254,4 @@ func compareGolden(t *testing.T, name string, code int, got []byte) {
 	if !bytes.Equal(want, got) {
 		t.Errorf("%s (%d): the answer drifted from %s:\n%s\nwant:\n%s", name, code, path, got, want)
 	}
-}
-
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }

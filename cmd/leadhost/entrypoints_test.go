@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
@@ -70,7 +71,7 @@ func TestEntryPointsAgree(t *testing.T) {
 		}
 	}
 	sent := func(t *testing.T, h *runningHost) {
-		eventually(t, "the lead sent", func() bool { return leadStatus(t, h.st, 1).Ext == "4242" })
+		hosttest.Eventually(t, "the lead sent", func() bool { return leadStatus(t, h.st, 1).Ext == "4242" })
 	}
 	paths := []struct {
 		name, by string
@@ -104,10 +105,10 @@ func TestEntryPointsAgree(t *testing.T) {
 	for _, p := range paths {
 		partner := startOfferum(t, func(int) (int, string) { return 200, `{"id":4242}` })
 		tracker := startOfferum(t, func(int) (int, string) { return 200, `ok` })
-		scripts := parityScripts(t, partner.srv.URL, tracker.srv.URL)
+		scripts := parityScripts(t, partner.URL, tracker.URL)
 		data := filepath.Join(t.TempDir(), "data")
 		approved := func() bool {
-			for _, c := range tracker.calls() {
+			for _, c := range tracker.Requests() {
 				if c.Query.Get("stage") == "approve" {
 					return true
 				}
@@ -115,9 +116,9 @@ func TestEntryPointsAgree(t *testing.T) {
 			return false
 		}
 		h := p.run(t, data, scripts, approved)
-		eventually(t, p.name+": the approval reported", approved)
+		hosttest.Eventually(t, p.name+": the approval reported", approved)
 		var out entryOutcome
-		eventually(t, p.name+": the journal's lead entries", func() bool {
+		hosttest.Eventually(t, p.name+": the journal's lead entries", func() bool {
 			entries, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: "lead"})
 			out.journal = out.journal[:0]
 			for i := len(entries) - 1; i >= 0; i-- {
@@ -133,8 +134,8 @@ func TestEntryPointsAgree(t *testing.T) {
 		if err := json.Unmarshal([]byte(got), &out.lead); err != nil {
 			t.Fatalf("%s: lead get printed %s", p.name, got)
 		}
-		out.sends = partner.calls()
-		for _, c := range tracker.calls() {
+		out.sends = partner.Requests()
+		for _, c := range tracker.Requests() {
 			out.postbacks = append(out.postbacks, c.Query.Get("stage")+"/"+c.Query.Get("status"))
 		}
 		l := out.lead

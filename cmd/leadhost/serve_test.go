@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,43 +16,21 @@ import (
 	"testing"
 	"time"
 
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
-// offerum is a fake Offerum webmaster API on 127.0.0.1.
-type offerum struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	got   []offerumCall
-	reply func(n int) (int, string) // status and body for the n-th call (from 1)
-}
+// offerumCall is one request a fake partner received.
+type offerumCall = hosttest.Request
 
-type offerumCall struct {
-	Method, Path, ContentType string
-	Query, Form               url.Values
-}
-
-func startOfferum(t *testing.T, reply func(n int) (int, string)) *offerum {
-	o := &offerum{reply: reply}
-	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		form, _ := url.ParseQuery(string(body))
-		o.mu.Lock()
-		o.got = append(o.got, offerumCall{r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.URL.Query(), form})
-		n := len(o.got)
-		o.mu.Unlock()
-		status, out := o.reply(n)
+// startOfferum starts a fake Offerum webmaster API (or any partner) on
+// 127.0.0.1; reply gives the status and body of the n-th call (from 1).
+func startOfferum(t *testing.T, reply func(n int) (int, string)) *hosttest.Partner {
+	return hosttest.StartPartner(t, func(w http.ResponseWriter, n int, _ hosttest.Request) {
+		status, body := reply(n)
 		w.WriteHeader(status)
-		io.WriteString(w, out)
-	}))
-	t.Cleanup(o.srv.Close)
-	return o
-}
-
-func (o *offerum) calls() []offerumCall {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]offerumCall(nil), o.got...)
+		io.WriteString(w, body)
+	})
 }
 
 // exampleScripts copies the named example offers into a scripts folder of
@@ -123,17 +100,6 @@ func getcourseCall(t *testing.T, h *runningHost) (int, map[string]any) {
 	return resp.StatusCode, body
 }
 
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func leadStatus(t *testing.T, st *store.Store, id uint64) *store.Lead {
 	t.Helper()
 	l, err := st.Get(context.Background(), id)
@@ -149,7 +115,7 @@ func leadStatus(t *testing.T, st *store.Store, id uint64) *store.Lead {
 func TestGetcourseToOfferum(t *testing.T) {
 	t.Parallel()
 	of := startOfferum(t, func(n int) (int, string) { return 200, fmt.Sprintf(`{"status":"ok","id":%d}`, 777000+n) })
-	scripts := exampleScripts(t, of.srv.URL, "getcourse-offerum")
+	scripts := exampleScripts(t, of.URL, "getcourse-offerum")
 	data := filepath.Join(t.TempDir(), "data")
 	h, stop := startTestHost(t, data, scripts)
 
@@ -157,12 +123,12 @@ func TestGetcourseToOfferum(t *testing.T) {
 	if code != 200 || reply["ok"] != true || reply["lead"] != float64(1) || reply["created"] != true {
 		t.Fatalf("hook replied %d %v", code, reply)
 	}
-	eventually(t, "the lead sent", func() bool { return leadStatus(t, h.st, 1).Status == store.StatusProcessing })
+	hosttest.Eventually(t, "the lead sent", func() bool { return leadStatus(t, h.st, 1).Status == store.StatusProcessing })
 	l := leadStatus(t, h.st, 1)
 	if l.Ext != "777001" || l.Fields["order"] != "GC-100500" || l.Fields["phone"] != "79990001122" || l.Fields["email"] != "ivan@example.com" {
 		t.Errorf("lead %+v", l)
 	}
-	calls := of.calls()
+	calls := of.Requests()
 	if len(calls) != 1 {
 		t.Fatalf("offerum got %d calls", len(calls))
 	}
@@ -181,7 +147,7 @@ func TestGetcourseToOfferum(t *testing.T) {
 	}
 
 	// The journal has the call as it came (to replay it) and the send.
-	eventually(t, "the hook and the send journaled", func() bool {
+	hosttest.Eventually(t, "the hook and the send journaled", func() bool {
 		hooks, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Offer: "getcourse-offerum", Kind: "hook"})
 		sends, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: "send"})
 		return len(hooks) == 1 && strings.Contains(hooks[0].Request, "GET /hook/getcourse-offerum?order=GC-100500") &&
@@ -198,7 +164,7 @@ func TestGetcourseToOfferum(t *testing.T) {
 	stop()
 	h, stop = startTestHost(t, data, scripts)
 	time.Sleep(300 * time.Millisecond) // a few outbox polls
-	if n := len(of.calls()); n != 1 {
+	if n := len(of.Requests()); n != 1 {
 		t.Errorf("offerum got %d calls in all, want 1", n)
 	}
 	if page, _ := h.st.List(context.Background(), store.Query{Offer: "getcourse-offerum"}); len(page.Leads) != 1 {
@@ -236,21 +202,21 @@ func TestOfferumFailures(t *testing.T) {
 			return 200, `<html>garbage</html>`
 		}
 	})
-	scripts := exampleScripts(t, of.srv.URL, "getcourse-offerum")
+	scripts := exampleScripts(t, of.URL, "getcourse-offerum")
 	data := filepath.Join(t.TempDir(), "data")
 	h, stop := startTestHost(t, data, scripts)
 	if code, reply := getcourseCall(t, h); code != 200 {
 		t.Fatalf("hook replied %d %v", code, reply)
 	}
-	eventually(t, "two failed attempts", func() bool { return len(of.calls()) >= 2 })
+	hosttest.Eventually(t, "two failed attempts", func() bool { return len(of.Requests()) >= 2 })
 	if l := leadStatus(t, h.st, 1); l.Status != store.StatusNew || l.Ext != "" {
 		t.Fatalf("after failures the lead is %+v", l)
 	}
 	stop() // leadhost restarts between attempts
 	h, _ = startTestHost(t, data, scripts)
-	eventually(t, "the lead sent after the restart", func() bool { return leadStatus(t, h.st, 1).Status == store.StatusProcessing })
+	hosttest.Eventually(t, "the lead sent after the restart", func() bool { return leadStatus(t, h.st, 1).Status == store.StatusProcessing })
 	time.Sleep(300 * time.Millisecond)
-	calls := of.calls()
+	calls := of.Requests()
 	if len(calls) != healthyFrom {
 		t.Errorf("offerum got %d calls, want %d (4 failures, 1 success, nothing twice)", len(calls), healthyFrom)
 	}
@@ -288,7 +254,7 @@ func (l *lockedBuffer) String() string {
 func TestSendLogsMaskTheKey(t *testing.T) {
 	t.Parallel()
 	of := startOfferum(t, func(int) (int, string) { return 500, `<html>Internal Server Error</html>` })
-	scripts := exampleScripts(t, of.srv.URL, "getcourse-offerum")
+	scripts := exampleScripts(t, of.URL, "getcourse-offerum")
 	toml, err := os.ReadFile(filepath.Join(scripts, "getcourse-offerum", "offer.toml"))
 	if err != nil || !strings.Contains(string(toml), "key=YOUR_API_KEY") {
 		t.Fatalf("the example's send url has no key=YOUR_API_KEY to mask (%v)", err)
@@ -298,7 +264,7 @@ func TestSendLogsMaskTheKey(t *testing.T) {
 	if code, reply := getcourseCall(t, h); code != 200 {
 		t.Fatalf("hook replied %d %v", code, reply)
 	}
-	eventually(t, "a failed send logged", func() bool { return strings.Contains(logs.String(), "outcome=retry") })
+	hosttest.Eventually(t, "a failed send logged", func() bool { return strings.Contains(logs.String(), "outcome=retry") })
 	stop()
 	if got := logs.String(); strings.Contains(got, "YOUR_API_KEY") || !strings.Contains(got, "key=***") {
 		t.Errorf("the log:\n%s", got)

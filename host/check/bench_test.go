@@ -51,8 +51,7 @@ func BenchmarkProcessingRun(b *testing.B) {
 	}}
 	go srv.Serve(ln)
 	defer srv.Shutdown()
-	p := &partner{URL: "http://" + ln.Addr().String()}
-	o := offerAt(b, "../../scripts/altercpa", p.URL, map[string]string{"batch = 50": "batch = " + strconv.Itoa(batch)})
+	o := offerAt(b, "../../scripts/altercpa", "http://"+ln.Addr().String(), map[string]string{"batch = 50": "batch = " + strconv.Itoa(batch)})
 	st, err := store.Open(store.Options{Dir: b.TempDir(), GCInterval: -1, NoSync: os.Getenv("NOSYNC") != ""})
 	if err != nil {
 		b.Fatal(err)

@@ -2,58 +2,26 @@ package check
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"leadhost/host"
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
 // asked is one request the fake partner received.
-type asked struct {
-	Method, Path, RawQuery, ContentType string
-	Query                               map[string][]string
-	Headers                             http.Header
-	Body                                string
-}
+type asked = hosttest.Request
 
-// partner is a fake partner API on 127.0.0.1: it records every request
-// and answers with reply.
-type partner struct {
-	URL string
-	mu  sync.Mutex
-	got []asked
-}
-
-func startPartner(t testing.TB, reply func(w http.ResponseWriter, a asked)) *partner {
+// startPartner starts a fake partner that answers with reply.
+func startPartner(t testing.TB, reply func(w http.ResponseWriter, a asked)) *hosttest.Partner {
 	t.Helper()
-	p := &partner{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		a := asked{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, ContentType: r.Header.Get("Content-Type"),
-			Query: r.URL.Query(), Headers: r.Header.Clone(), Body: string(body)}
-		p.mu.Lock()
-		p.got = append(p.got, a)
-		p.mu.Unlock()
-		reply(w, a)
-	}))
-	t.Cleanup(srv.Close)
-	p.URL = srv.URL
-	return p
-}
-
-func (p *partner) requests() []asked {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]asked(nil), p.got...)
+	return hosttest.StartPartner(t, func(w http.ResponseWriter, _ int, a asked) { reply(w, a) })
 }
 
 // answerFile replies 200 with a file's content.

@@ -45,7 +45,7 @@ func TestOneUnknownOrderDoesNotBlockTheRest(t *testing.T) {
 	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "status 404 for lead") {
 		t.Errorf("error %v", rep.Err)
 	}
-	got := p.requests()
+	got := p.Requests()
 	if len(got) != 2 || got[1].Path != "/order/9002/status" {
 		t.Fatalf("asked %+v", got)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"leadhost/host"
-	"leadhost/host/decode"
 	"leadhost/store"
 )
 
@@ -35,7 +34,7 @@ func TestProcessingAlterCPA(t *testing.T) {
 	if rep.Err != nil {
 		t.Fatalf("run: %v\n%+v", rep.Err, rep.Exchanges)
 	}
-	got := p.requests()
+	got := p.Requests()
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
@@ -93,13 +92,13 @@ func TestBatchesAndModes(t *testing.T) {
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
-	got := p.requests()
+	got := p.Requests()
 	if len(got) != 3 {
 		t.Fatalf("%d requests, want 3", len(got))
 	}
 	var seen []string
 	for i, want := range []int{50, 50, 20} {
-		ids := got[i].bodyForm(t)["ids[]"]
+		ids := got[i].Form["ids[]"]
 		if len(ids) != want {
 			t.Errorf("request %d: %d ids, want %d", i, len(ids), want)
 		}
@@ -113,29 +112,9 @@ func TestBatchesAndModes(t *testing.T) {
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
-	if got := p.requests()[3:]; len(got) != 1 || got[0].Body != "ids[]=7001&ids[]=7002" {
+	if got := p.Requests()[3:]; len(got) != 1 || got[0].Body != "ids[]=7001&ids[]=7002" {
 		t.Errorf("accepted mode asked %+v", got)
 	}
-}
-
-func (a asked) bodyForm(t testing.TB) map[string][]string {
-	t.Helper()
-	v, err := decode.Decode("form", []byte(a.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]string{}
-	for k, x := range v.(map[string]any) {
-		switch x := x.(type) {
-		case string:
-			out[k] = []string{x}
-		case []any:
-			for _, s := range x {
-				out[k+"[]"] = append(out[k+"[]"], s.(string))
-			}
-		}
-	}
-	return out
 }
 
 // The dates mode asks about ranges of 7 days in the offer's time zone
@@ -163,7 +142,7 @@ func TestDatesKeyedCRM(t *testing.T) {
 	if rep.Err != nil {
 		t.Fatalf("%v\n%+v", rep.Err, rep.Exchanges)
 	}
-	got := p.requests()
+	got := p.Requests()
 	wantRanges := [][2]string{{"2026-11-03 00:00:00", "2026-11-09 23:59:59"}, {"2026-12-01 00:00:00", "2026-12-07 23:59:59"}}
 	if len(got) != len(wantRanges) {
 		t.Fatalf("%d requests, want %d: %+v", len(got), len(wantRanges), got)
@@ -212,7 +191,7 @@ func TestSerializeOneByOne(t *testing.T) {
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
-	if got := p.requests(); len(got) != 2 || got[0].RawQuery != "order=77001&key=K3Y" || got[1].RawQuery != "order=77002&key=K3Y" {
+	if got := p.Requests(); len(got) != 2 || got[0].RawQuery != "order=77001&key=K3Y" || got[1].RawQuery != "order=77002&key=K3Y" {
 		t.Fatalf("asked %+v", got)
 	}
 	now := snapshot(t, st, leads)
@@ -262,7 +241,7 @@ func TestFormats(t *testing.T) {
 			if rep.Err != nil {
 				t.Fatalf("%v\n%+v", rep.Err, rep.Exchanges)
 			}
-			tc.check(t, p.requests())
+			tc.check(t, p.Requests())
 			now := snapshot(t, st, leads)
 			if now[0].Status != store.StatusPacking {
 				t.Errorf("9001: status %d, want %d", now[0].Status, store.StatusPacking)
@@ -380,7 +359,7 @@ func TestModeThatCannotFillItsMacrosSendsNothing(t *testing.T) {
 	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "the dates mode has no value for {ide}") {
 		t.Errorf("run error %v, want the dates mode refusing {ide}", rep.Err)
 	}
-	if got := p.requests(); len(got) != 0 {
+	if got := p.Requests(); len(got) != 0 {
 		t.Errorf("the partner got %+v", got)
 	}
 }

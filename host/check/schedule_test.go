@@ -85,11 +85,11 @@ func TestSchedulerIntervals(t *testing.T) {
 	s.stepAndWait(ctx)
 	clk.add(time.Minute) // the first runs come within a minute
 	s.stepAndWait(ctx)   // one mode runs; the other waits for it
-	if n := len(p.requests()); n != 1 {
+	if n := len(p.Requests()); n != 1 {
 		t.Fatalf("%d requests after the first due tick, want 1 (one run of an offer at a time)", n)
 	}
 	s.stepAndWait(ctx)
-	if got := byExt(p.requests()); got["ids[]=9001"] != 1 || got["ids[]=7001"] != 1 {
+	if got := byExt(p.Requests()); got["ids[]=9001"] != 1 || got["ids[]=7001"] != 1 {
 		t.Fatalf("first runs: %v", got)
 	}
 	// Over six hours: processing about 36 times (every 10m ± 1m), accepted
@@ -98,7 +98,7 @@ func TestSchedulerIntervals(t *testing.T) {
 		clk.add(time.Minute)
 		s.stepAndWait(ctx)
 	}
-	got := byExt(p.requests())
+	got := byExt(p.Requests())
 	if n := got["ids[]=9001"]; n < 33 || n > 41 {
 		t.Errorf("processing ran %d times in 6h, want about 37", n)
 	}
@@ -205,7 +205,7 @@ func TestSchedulerFollowsReload(t *testing.T) {
 		clk.add(time.Minute)
 		s.stepAndWait(ctx)
 	}
-	if n := len(p.requests()); n != 1 || len(s.Schedules()) != 0 {
+	if n := len(p.Requests()); n != 1 || len(s.Schedules()) != 0 {
 		t.Errorf("a removed offer: %d requests, schedules %+v", n, s.Schedules())
 	}
 }
@@ -241,7 +241,7 @@ func TestSchedulerLimit(t *testing.T) {
 	ctx := context.Background()
 	s.step(ctx, clk.now())
 	clk.add(time.Minute)
-	for deadline := time.Now().Add(5 * time.Second); len(p.requests()) < 5 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); len(p.Requests()) < 5 && time.Now().Before(deadline); {
 		s.step(ctx, clk.now())
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -249,7 +249,7 @@ func TestSchedulerLimit(t *testing.T) {
 	if peak.Load() != 2 {
 		t.Errorf("peak %d runs at once, want 2", peak.Load())
 	}
-	if n := len(p.requests()); n < 5 {
+	if n := len(p.Requests()); n < 5 {
 		t.Errorf("%d requests: every offer should have run", n)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"leadhost/host"
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
@@ -140,16 +141,6 @@ func (e *env) lead(t *testing.T, id uint64) *store.Lead {
 	return l
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out: %s", what)
-}
-
 // A JSON send with lead macros; the partner's id becomes ext and status 2;
 // a rejection becomes status 5 with the reason; nothing is sent twice.
 func TestSendOutcomes(t *testing.T) {
@@ -164,7 +155,7 @@ func TestSendOutcomes(t *testing.T) {
 	e := newEnv(t, partnerAt(t, base, ""), nil)
 	a := e.add(t, "partner", map[string]string{"phone": "70000000001", "name": "Ann", "utm_source": "vk"})
 	b := e.add(t, "partner", map[string]string{"phone": "70000000002", "name": "Bob"})
-	eventually(t, "both sent", func() bool { return e.lead(t, a.ID).Status != 1 && e.lead(t, b.ID).Status != 1 })
+	hosttest.Eventually(t, "both sent", func() bool { return e.lead(t, a.ID).Status != 1 && e.lead(t, b.ID).Status != 1 })
 	if l := e.lead(t, a.ID); l.Status != store.StatusProcessing || l.Ext == "" {
 		t.Errorf("sent lead: %+v", l)
 	}
@@ -205,7 +196,7 @@ func TestCircuitBreaker(t *testing.T) {
 	for range 8 {
 		leads = append(leads, e.add(t, "partner", map[string]string{"phone": "7999"}))
 	}
-	eventually(t, "the circuit open", func() bool { open, _ := e.sender.Circuit("partner"); return open })
+	hosttest.Eventually(t, "the circuit open", func() bool { open, _ := e.sender.Circuit("partner"); return open })
 	n := p.n()
 	time.Sleep(300 * time.Millisecond) // the circuit stays open for a minute
 	if p.n() != n || n != breakAfter {
@@ -223,7 +214,7 @@ func TestCircuitBreaker(t *testing.T) {
 	clk.Lock()
 	clk.t = clk.t.Add(2 * time.Minute)
 	clk.Unlock()
-	eventually(t, "all sent after recovery", func() bool {
+	hosttest.Eventually(t, "all sent after recovery", func() bool {
 		for _, l := range leads {
 			if e.lead(t, l.ID).Status != store.StatusProcessing {
 				return false
@@ -260,10 +251,10 @@ func TestSendInDoubt(t *testing.T) {
 			}
 		})
 		if idempotent {
-			eventually(t, "sent again", func() bool { return e.lead(t, lead.ID).Status == store.StatusProcessing })
+			hosttest.Eventually(t, "sent again", func() bool { return e.lead(t, lead.ID).Status == store.StatusProcessing })
 			continue
 		}
-		eventually(t, "held", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) == 1 })
+		hosttest.Eventually(t, "held", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) == 1 })
 		time.Sleep(100 * time.Millisecond)
 		feed, _ := e.st.Feed(Feed)
 		pending, _ := feed.Pending(context.Background(), 10)
@@ -277,7 +268,7 @@ func TestSendInDoubt(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.sender.Wake()
-		eventually(t, "sent after release", func() bool { return e.lead(t, lead.ID).Status == store.StatusProcessing })
+		hosttest.Eventually(t, "sent after release", func() bool { return e.lead(t, lead.ID).Status == store.StatusProcessing })
 	}
 }
 
@@ -296,7 +287,7 @@ func TestRateAndTimeout(t *testing.T) {
 	for range 5 {
 		e.add(t, "partner", map[string]string{"phone": "7"})
 	}
-	eventually(t, "all sent", func() bool {
+	hosttest.Eventually(t, "all sent", func() bool {
 		page, _ := e.st.List(context.Background(), store.Query{Offer: "partner", Statuses: store.Statuses(store.StatusProcessing)})
 		return len(page.Leads) == 5
 	})
@@ -326,9 +317,9 @@ func TestAnswerThatCannotBeRecordedIsHeld(t *testing.T) {
 	base := p.serve(t, func(int, string) (int, string) { return 200, `{"id":"SAME"}` })
 	e := newEnv(t, partnerAt(t, base, ""), nil)
 	a := e.add(t, "partner", map[string]string{"phone": "1"})
-	eventually(t, "the first sent", func() bool { return e.lead(t, a.ID).Status == store.StatusProcessing })
+	hosttest.Eventually(t, "the first sent", func() bool { return e.lead(t, a.ID).Status == store.StatusProcessing })
 	b := e.add(t, "partner", map[string]string{"phone": "1"})
-	eventually(t, "the second held", func() bool {
+	hosttest.Eventually(t, "the second held", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return len(e.tries) == 2 && e.tries[1].Outcome == "held"
@@ -393,7 +384,7 @@ func TestOutgoingPostbacks(t *testing.T) {
 	if _, err := st.Edit(ctx, l.ID, store.Patch{Status: ptr(store.StatusProcessing)}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the first two changes", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 })
+	hosttest.Eventually(t, "the first two changes", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 })
 	wm, _ := store.ParseMoney("150")
 	rub, _ := store.CurrencyID("RUB")
 	if _, err := st.Edit(ctx, l.ID, store.Patch{Accept: true, Cash: &store.CashPatch{WM: &wm, CC: &rub}}); err != nil {
@@ -401,7 +392,7 @@ func TestOutgoingPostbacks(t *testing.T) {
 	}
 	trash, _, _ := st.Add(ctx, store.NewLead{Offer: "tracked", Status: store.StatusCancel, Reason: store.ReasonTrash})
 	_ = trash
-	eventually(t, "all postbacks", func() bool {
+	hosttest.Eventually(t, "all postbacks", func() bool {
 		feed, _ := st.Feed(PostbackFeed)
 		items, _ := feed.Pending(ctx, 10)
 		return len(items) == 0
@@ -430,7 +421,7 @@ func TestPartnerDown(t *testing.T) {
 	srv.Close() // nothing listens there any more
 	e := newEnv(t, partnerAt(t, base, ""), nil)
 	l := e.add(t, "partner", map[string]string{"phone": "7"})
-	eventually(t, "two tries", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) >= 2 })
+	hosttest.Eventually(t, "two tries", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) >= 2 })
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if a := e.tries[0]; a.Outcome != "retry" || !strings.Contains(a.Err, "connection refused") || a.Next.IsZero() {
@@ -452,7 +443,7 @@ func TestTimeoutHeldWhenNotIdempotent(t *testing.T) {
 	})
 	e := newEnv(t, partnerAt(t, base, ""), nil)
 	l := e.add(t, "partner", map[string]string{"phone": "7"})
-	eventually(t, "held", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) == 1 })
+	hosttest.Eventually(t, "held", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) == 1 })
 	time.Sleep(300 * time.Millisecond)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -482,7 +473,7 @@ func TestHeldDoNotStarveTheOutbox(t *testing.T) {
 		}
 	})
 	late := e.add(t, "partner", map[string]string{"phone": "2"})
-	eventually(t, "the late lead sent", func() bool { return e.lead(t, late.ID).Status == store.StatusProcessing })
+	hosttest.Eventually(t, "the late lead sent", func() bool { return e.lead(t, late.ID).Status == store.StatusProcessing })
 	if p.n() != 1 {
 		t.Errorf("%d sends, want 1 (the held ones stay held)", p.n())
 	}
