@@ -1,6 +1,8 @@
 // Package api is leadhost's HTTP side (SPEC §4, §5): webhooks and status
-// postbacks in, the health check, and later the admin API. It speaks HTTP
-// with fasthttp and leaves leads to the store and scripts to host.
+// postbacks in, the admin API v1 (described by openapi.json, served at
+// /api/openapi.json), /metrics and /healthz, and the client the CLI uses
+// to reach a running serve. It speaks HTTP with fasthttp and leaves the
+// rest to the assembled app (host/app).
 package api
 
 import (

@@ -126,9 +126,6 @@ func (m Money) String() string {
 	return digits
 }
 
-// Float returns the nearest float64, for display and metrics only.
-func (m Money) Float() float64 { return float64(m.units) / float64(pow10[m.scale]) }
-
 // MarshalJSON writes the amount as a string ("12.10") so that no JSON
 // reader turns it into a rounding float.
 func (m Money) MarshalJSON() ([]byte, error) { return json.Marshal(m.String()) }

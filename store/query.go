@@ -57,25 +57,6 @@ func (s *Store) Get(ctx context.Context, id uint64) (*Lead, error) {
 	return l, err
 }
 
-// GetMany returns the leads with the given ids that exist, in that order.
-func (s *Store) GetMany(ctx context.Context, ids []uint64) ([]*Lead, error) {
-	out := make([]*Lead, 0, len(ids))
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		for _, id := range ids {
-			l, err := getLead(txn, id)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, l)
-		}
-		return nil
-	})
-	return out, err
-}
-
 // History returns every change of a lead, oldest first, its creation
 // included.
 func (s *Store) History(ctx context.Context, id uint64) ([]Change, error) {

@@ -56,14 +56,6 @@ func (s Status) String() string {
 	return statusNames[s].code
 }
 
-// Label returns the seed's Russian label ("Обработка").
-func (s Status) Label() string {
-	if !s.Valid() {
-		return ""
-	}
-	return statusNames[s].label
-}
-
 // PastCall reports whether the lead has left the call stage (status ≥ 5):
 // from there no edit may bring it back to 1..4.
 func (s Status) PastCall() bool { return s >= StatusCancel }
@@ -131,17 +123,6 @@ const AllStatuses StatusSet = (1<<(MaxStatus+1) - 1) &^ 1
 
 // Has reports whether s is in the set.
 func (set StatusSet) Has(s Status) bool { return s.Valid() && set&(1<<s) != 0 }
-
-// List returns the members in ascending order.
-func (set StatusSet) List() []Status {
-	var out []Status
-	for s := StatusNew; s <= MaxStatus; s++ {
-		if set.Has(s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
 
 // The status sets the three check modes read (SPEC §3).
 var (

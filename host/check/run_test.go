@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"leadhost/host"
+	"leadhost/host/script"
 	"leadhost/store"
+
+	"github.com/valyala/fasthttp"
 )
 
 func newRunner(st *store.Store) *Runner {
@@ -361,5 +364,66 @@ func TestModeThatCannotFillItsMacrosSendsNothing(t *testing.T) {
 	}
 	if got := p.Requests(); len(got) != 0 {
 		t.Errorf("the partner got %+v", got)
+	}
+}
+
+func TestOneUnknownOrderDoesNotBlockTheRest(t *testing.T) {
+	t.Parallel()
+	p := startPartner(t, func(w http.ResponseWriter, a asked) {
+		if a.Path == "/order/9001/status" {
+			w.WriteHeader(404)
+			return
+		}
+		w.Write([]byte("APPROVED"))
+	})
+	o := offerAt(t, "testdata/offers/textcrm", p.URL, nil)
+	st := openStore(t, nil)
+	leads := addLeads(t, st, "textcrm", store.StatusProcessing, time.Time{}, "9001", "", "9002")
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
+	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "status 404 for lead") {
+		t.Errorf("error %v", rep.Err)
+	}
+	got := p.Requests()
+	if len(got) != 2 || got[1].Path != "/order/9002/status" {
+		t.Fatalf("asked %+v", got)
+	}
+	if l := snapshot(t, st, leads)[2]; l.Status != store.StatusPacking {
+		t.Errorf("the lead after the unknown one: status %d", l.Status)
+	}
+}
+
+func TestReportListsOnlyCommittedEdits(t *testing.T) {
+	t.Parallel()
+	p := startPartner(t, func(w http.ResponseWriter, _ asked) { w.Write([]byte("ok")) })
+	o := offerAt(t, "testdata/offers/textcrm", p.URL, map[string]string{"check.lua": `core.lead.edit(inid, { ext = "SAME" })`})
+	st := openStore(t, nil)
+	addLeads(t, st, "textcrm", store.StatusProcessing, time.Time{}, "9001", "9002")
+	rep := newRunner(st).Run(context.Background(), o, host.ModeProcessing, Options{})
+	applied := 0
+	for _, ex := range rep.Exchanges {
+		applied += ex.Edits
+	}
+	if len(rep.Edits) != applied || applied != 1 || len(rep.Refused) != 1 {
+		t.Errorf("report: %d edits listed, %d applied, refused %q", len(rep.Edits), applied, rep.Refused)
+	}
+}
+
+func TestEncodeRequestEdges(t *testing.T) {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	r := &script.Request{URL: "https://p.example/api?key=K#v2", Method: "GET", Fields: map[string][]string{"ids": {"1"}}}
+	if err := host.EncodeRequest(req, r, ""); err != nil || string(req.URI().FullURI()) != "https://p.example/api?key=K&ids=1" {
+		t.Errorf("GET with a fragment: %s, %v", req.URI().FullURI(), err)
+	}
+	req.Reset()
+	m := script.Macros{Lists: map[string][]string{"ids": {}}}
+	r = &script.Request{URL: "https://p.example/api", Method: "POST", Fields: m.ExpandFields(map[string]string{"ids": "{ids}"})}
+	if err := host.EncodeRequest(req, r, "json"); err != nil || string(req.Body()) != `{"ids":[]}` {
+		t.Errorf("empty list: %s, %v", req.Body(), err)
+	}
+	req.Reset()
+	r = &script.Request{URL: "https://p.example/api", Method: "GET", Body: `{"a":1}`}
+	if err := host.EncodeRequest(req, r, ""); err == nil {
+		t.Error("a body on a GET was accepted")
 	}
 }

@@ -345,3 +345,13 @@ func TestSchedulerWithRegistry(t *testing.T) {
 		t.Fatalf("after the removal: %+v", got)
 	}
 }
+
+func TestBackoffNeverOverflows(t *testing.T) {
+	for _, every := range []time.Duration{time.Minute, 10 * time.Minute, 3 * time.Hour, 100 * 24 * time.Hour} {
+		for fails := 0; fails < 200; fails++ {
+			if d := backedOff(every, fails); d < every || d > max(every, 24*time.Hour) {
+				t.Fatalf("backedOff(%s, %d) = %s", every, fails, d)
+			}
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package script
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestJSONToLua(t *testing.T) {
@@ -33,6 +35,43 @@ func TestJSONToLua(t *testing.T) {
 		`local t = {} t.t = t return json.encode(t)`, `json.decode(string.rep("[", 200) .. string.rep("]", 200))`} {
 		if _, err := runString(t, p, bad); err == nil || !strings.Contains(err.Error(), "json") {
 			t.Errorf("%s: err = %v, want a json error", bad, err)
+		}
+	}
+}
+
+func TestOutOfRangeNumbersAreRefused(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	leads := processingLeads(t, st, "acme", 1)
+	s := mustCompile(t, "scripts/acme/check.lua", `
+		local id = e2i[5001]
+		local a, wa = core.lead.edit(id, {status = 5, reason = 65537})
+		local b, wb = core.lead.edit(id, {goal = -1})
+		local c, wc = core.lead.edit(id, {goal = "4294967297"})
+		local d, wd = core.lead.edit(id, {counts = 1e12})
+		assert(not a and not b and not c and not d, "an out-of-range number was taken")
+		return wa`)
+	res, err := NewPool(Limits{}).RunCheck(context.Background(), s, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`)})
+	if err != nil || len(res.Refused) != 4 {
+		t.Fatalf("refused %q, %v", res.Refused, err)
+	}
+	if got, _ := st.Get(context.Background(), leads[0].ID); got.Rev != 1 {
+		t.Errorf("lead changed: %+v", got)
+	}
+}
+
+func TestHugeResultsAreRefused(t *testing.T) {
+	t.Parallel()
+	// A generous deadline: this is about the size limit, not the deadline,
+	// and -race makes encoding 16 MiB slow.
+	p := NewPool(Limits{Timeout: time.Minute})
+	for src, want := range map[string]string{
+		`local t = {} for i = 1, 30 do t = {t, t} end return json.encode(t)`: "json.encode: result over",
+		`local t = {} t[30000000] = 1 return #t`:                             "", // no 2.4 GB padding: the key goes to the hash part
+	} {
+		_, err := runString(t, p, src)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: err = %v, want %q", src, err, want)
 		}
 	}
 }

@@ -137,3 +137,17 @@ func sortedFields(r *Request) []string {
 	sort.Strings(out)
 	return out
 }
+
+func TestOnlyHooksAddLeads(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	leads := processingLeads(t, st, "acme", 1)
+	s := mustCompile(t, "scripts/acme/check.lua", `core.lead.add{fields = {phone = "1"}}`)
+	_, err := NewPool(Limits{}).RunCheck(context.Background(), s, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true})
+	if err == nil || !strings.Contains(err.Error(), "only hooks add leads") {
+		t.Fatalf("err = %v", err)
+	}
+	if page, _ := st.List(context.Background(), store.Query{Offer: "acme"}); len(page.Leads) != 1 {
+		t.Errorf("a check run added a lead: %d leads", len(page.Leads))
+	}
+}

@@ -1,7 +1,9 @@
 // Package script runs integration authors' Lua scripts for the host: it
 // compiles them once, keeps pools of sandboxed gopher-lua states, and runs
-// each script in a fresh global environment under a deadline. It knows the
-// store (scripts change leads through it) but nothing of HTTP.
+// each script in a fresh global environment under a deadline, with the
+// modules scripts get (core, json, form, http). It knows the store
+// (scripts change leads through it); of HTTP only the http module's
+// outgoing requests, never the server side.
 package script
 
 import (

@@ -171,3 +171,36 @@ func TestRunawayBuiltinIsAbandoned(t *testing.T) {
 		t.Errorf("after abandoning: %v, %v", out, err)
 	}
 }
+
+func TestNoLeaksThroughSharedMetatables(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	leads := processingLeads(t, st, "acme", 1)
+	p := NewPool(Limits{})
+	ctx := context.Background()
+	attack := mustCompile(t, "scripts/acme/check.lua", `
+		secret = "x"
+		local tries = {
+			function() getmetatable(e2i).__index = function() return 999 end end,
+			function() setmetatable(print, {__index = _G}) end,
+			function() setmetatable(0, {__index = function() return "num" end}) end,
+			function() setmetatable(true, {__call = function() return 1 end}) end,
+			function() setmetatable(json.null, {__tostring = function() return "NOTNULL" end}) end,
+			function() getmetatable(json.null).__index = {} end,
+		}
+		local blocked = 0
+		for _, f in ipairs(tries) do if not pcall(f) then blocked = blocked + 1 end end
+		assert(blocked == #tries, "only " .. blocked .. " of " .. #tries .. " blocked")`)
+	if _, err := p.RunCheck(ctx, attack, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true}); err != nil {
+		t.Fatal(err)
+	}
+	probe := mustCompile(t, "scripts/acme/check.lua", `
+		assert(e2i["5001"] == e2i[5001] and e2i[5001] ~= 999, "e2i")
+		assert(rawget(_G, "secret") == nil and not pcall(function() return print.secret end), "globals")
+		assert(tostring(json.decode("[null]")[1]) == "null", "json.null")`)
+	for i := 0; i < 3; i++ {
+		if _, err := p.RunCheck(ctx, probe, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true}); err != nil {
+			t.Fatalf("run %d after the attack: %v", i, err)
+		}
+	}
+}
