@@ -243,7 +243,7 @@ func runCheck(ctx context.Context, o *host.Offer, st *store.Store, leads []*stor
 	}
 	data, err := decode.Decode(format, body)
 	if err != nil {
-		return fmt.Errorf("the answer does not decode (format %s): %w", host.FormatName(format), err)
+		return fmt.Errorf("the answer does not decode (format %s): %w", decode.FormatName(format), err)
 	}
 	_, err = o.Pool.RunCheck(ctx, o.Scripts["check.lua"], st, script.Check{Offer: o.ID, Leads: leads, Data: data, Words: o.Words})
 	return err

@@ -16,6 +16,7 @@ import (
 
 	"leadhost/host"
 	"leadhost/host/decode"
+	"leadhost/host/partner"
 	"leadhost/host/script"
 	"leadhost/store"
 )
@@ -174,7 +175,7 @@ func (r *Runner) Run(ctx context.Context, o *host.Offer, mode host.Mode, opt Opt
 
 // NewRunner makes a runner on st with a partner client of its own.
 func NewRunner(st *store.Store) *Runner {
-	return &Runner{Store: st, Client: host.NewPartnerClient(0)}
+	return &Runner{Store: st, Client: partner.NewClient(0)}
 }
 
 // idModeStatuses are the statuses an ID mode asks about (SPEC §3).
@@ -397,7 +398,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 		ex := &Exchange{Leads: len(leads), Method: strings.ToUpper(cfg.Method), URL: cfg.URL}
 		return run.fail(ex, fmt.Errorf("the %s mode has no value for %s, which [check] uses: this offer's url and fields are made for another mode", rep.Mode, strings.Join(missing, ", ")))
 	}
-	req := &script.Request{
+	req := &partner.Request{
 		URL:     m.ExpandURL(cfg.URL),
 		Method:  strings.ToUpper(cfg.Method),
 		Headers: make(map[string]string, len(cfg.Headers)),
@@ -425,20 +426,20 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	hreq, hresp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(hreq)
 	defer fasthttp.ReleaseResponse(hresp)
-	if err := host.EncodeRequest(hreq, req, cfg.Body); err != nil {
+	if err := partner.Encode(hreq, req, cfg.Body); err != nil {
 		ex.Method, ex.URL = req.Method, req.URL
 		run.fail(ex, err)
 		return nil
 	}
-	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, host.Excerpt(hreq.Body(), keepBytes)
+	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, partner.Excerpt(hreq.Body(), keepBytes)
 	started := time.Now()
 	err := run.Client.DoDeadline(hreq, hresp, deadline)
 	ex.Duration = store.Duration(time.Since(started))
 	if err != nil {
-		return run.fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, host.DescribeHTTPError(err)))
+		return run.fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, partner.Describe(err)))
 	}
 	body := hresp.Body()
-	ex.Status, ex.Size, ex.Response = hresp.StatusCode(), len(body), host.Excerpt(body, keepBytes)
+	ex.Status, ex.Size, ex.Response = hresp.StatusCode(), len(body), partner.Excerpt(body, keepBytes)
 	if ex.Status < 200 || ex.Status > 299 {
 		if len(leads) == 1 && ex.Status >= 400 && ex.Status < 500 {
 			// About one lead (batch = 1), a 4xx is about that lead (an
@@ -450,7 +451,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	}
 	data, err := decode.Decode(cfg.Format, body)
 	if err != nil {
-		run.fail(ex, fmt.Errorf("undecodable answer (format %s): %w", host.FormatName(cfg.Format), err))
+		run.fail(ex, fmt.Errorf("undecodable answer (format %s): %w", decode.FormatName(cfg.Format), err))
 		return nil
 	}
 	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], run.Store, script.Check{
@@ -570,10 +571,10 @@ func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body
 		return rep
 	}
 	rep.Leads = len(leads)
-	ex := Exchange{Leads: len(leads), Status: 200, Size: len(body), Response: host.Excerpt(body, keepBytes)}
+	ex := Exchange{Leads: len(leads), Status: 200, Size: len(body), Response: partner.Excerpt(body, keepBytes)}
 	data, err := decode.Decode(cfg.Format, body)
 	if err != nil {
-		rep.Err = fmt.Errorf("undecodable answer (format %s): %w", host.FormatName(cfg.Format), err)
+		rep.Err = fmt.Errorf("undecodable answer (format %s): %w", decode.FormatName(cfg.Format), err)
 		ex.Err = rep.Err.Error()
 		rep.Exchanges = append(rep.Exchanges, ex)
 		return rep

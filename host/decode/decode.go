@@ -346,3 +346,11 @@ func (p *phpReader) array(depth int) (any, error) {
 	}
 	return m, nil
 }
+
+// FormatName is an answer format as people read it: "" is json.
+func FormatName(format string) string {
+	if format == "" {
+		return "json"
+	}
+	return format
+}

@@ -21,7 +21,7 @@ func TestJSONToLua(t *testing.T) {
 		{"seed shape", `local d = json.decode('{"55501":{"id":55501,"status":"approved"}}')
 			return d["55501"].status`, "approved"},
 		{"form encode", `return form.encode({phone = "+7 999", name = "Иван", ids = {1, 2}, ok = true})`,
-			"ids%5B%5D=1&ids%5B%5D=2&name=%D0%98%D0%B2%D0%B0%D0%BD&ok=1&phone=%2B7+999"},
+			"ids[]=1&ids[]=2&name=%D0%98%D0%B2%D0%B0%D0%BD&ok=1&phone=%2B7+999"},
 		{"form decode", `local f = form.decode("a=1&b[]=x&b[]=y&c=%D0%B4")
 			return f.a, #f.b, f.b[2], f.c`, "1,2,y,д"},
 	}

@@ -12,20 +12,12 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"leadhost/host/partner"
 	"leadhost/store"
 )
 
 // This file holds the entry points other than check.lua (check.go):
 // prepare.lua, hooks and send.lua.
-
-// Request is a status request that prepare.lua may rewrite.
-type Request struct {
-	URL     string
-	Method  string
-	Headers map[string]string
-	Fields  map[string][]string // a key "name[]" is an array: name[]=1&name[]=2, or a JSON array
-	Body    string              // set by the script to send a body of its own
-}
 
 // Prepare is the input of prepare.lua (SPEC §2, seed 001): the leads of an
 // ID-mode request, or the range of a dates-mode one, and the request.
@@ -33,7 +25,7 @@ type Prepare struct {
 	Leads    []*store.Lead // ID modes
 	From, To time.Time     // dates mode: the range's first and last second
 	Location *time.Location
-	Request  *Request
+	Request  *partner.Request
 	Log      func(kind, msg string)
 }
 
@@ -103,7 +95,7 @@ func DateMacros(from, to time.Time, loc *time.Location) map[string]string {
 	}
 }
 
-func requestTable(L *lua.LState, r *Request) *lua.LTable {
+func requestTable(L *lua.LState, r *partner.Request) *lua.LTable {
 	t := L.CreateTable(0, 5)
 	t.RawSetString("url", lua.LString(r.URL))
 	t.RawSetString("method", lua.LString(r.Method))
@@ -117,7 +109,7 @@ func requestTable(L *lua.LState, r *Request) *lua.LTable {
 	return t
 }
 
-func readRequest(t *lua.LTable, r *Request) error {
+func readRequest(t *lua.LTable, r *partner.Request) error {
 	str := func(key string) (string, error) {
 		switch v := t.RawGetString(key).(type) {
 		case lua.LString:

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"leadhost/host/partner"
 	"leadhost/store"
 )
 
@@ -23,7 +24,7 @@ func TestPrepareRewritesTheRequest(t *testing.T) {
 		request.headers["Content-Type"] = "application/json"
 		request.body = json.encode({ids = idl, key = request.fields.key})
 		request.fields = {}`)
-	req := &Request{URL: "https://crm.example/status", Method: "GET", Fields: map[string][]string{"key": {"K"}}}
+	req := &partner.Request{URL: "https://crm.example/status", Method: "GET", Fields: map[string][]string{"key": {"K"}}}
 	if err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{Leads: leads, Request: req}); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestDateMacros(t *testing.T) {
 		}
 	}
 	s := mustCompile(t, "scripts/acme/prepare.lua", `request.fields.period = from .. "/" .. to .. "/" .. utom`)
-	req := &Request{URL: "https://x", Method: "GET"}
+	req := &partner.Request{URL: "https://x", Method: "GET"}
 	if err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{From: from, To: to, Location: msk, Request: req}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestSendOutcomes(t *testing.T) {
 }
 
 // sortedFields lists a request's fields in a stable order.
-func sortedFields(r *Request) []string {
+func sortedFields(r *partner.Request) []string {
 	var out []string
 	for k, vs := range r.Fields {
 		out = append(out, k+"="+strings.Join(vs, ","))

@@ -1,8 +1,8 @@
 package script
 
 import (
+	"leadhost/host/partner"
 	"net/url"
-	"sort"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -28,20 +28,24 @@ func (v *vm) openForm() {
 	})
 }
 
+// encodeForm writes a table as a form with partner.EncodeForm, the
+// encoder of every request leadhost sends: a table value is an array,
+// sent as key[]=….
 func encodeForm(L *lua.LState, t *lua.LTable) string {
-	var parts []string
+	fields := map[string][]string{}
 	t.ForEach(func(k, val lua.LValue) {
 		key := k.String()
 		if sub, ok := val.(*lua.LTable); ok {
+			list := make([]string, 0, sub.Len())
 			for i := 1; i <= sub.Len(); i++ {
-				parts = append(parts, url.QueryEscape(key+"[]")+"="+url.QueryEscape(formScalar(L, key, sub.RawGetInt(i))))
+				list = append(list, formScalar(L, key, sub.RawGetInt(i)))
 			}
+			fields[strings.TrimSuffix(key, "[]")+"[]"] = list
 			return
 		}
-		parts = append(parts, url.QueryEscape(key)+"="+url.QueryEscape(formScalar(L, key, val)))
+		fields[key] = append(fields[key], formScalar(L, key, val))
 	})
-	sort.Strings(parts)
-	return strings.Join(parts, "&")
+	return partner.EncodeForm(fields)
 }
 
 func formScalar(L *lua.LState, key string, v lua.LValue) string {

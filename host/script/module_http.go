@@ -2,8 +2,8 @@ package script
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"leadhost/host/partner"
 	"net/url"
 	"strings"
 	"time"
@@ -12,26 +12,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// Limits of http.request: a script's request is part of a webhook's or a
-// send's answer, so it is short, and its answer small.
-const (
-	httpDefaultTimeout = 10 * time.Second
-	httpMaxResponse    = 8 << 20
-)
-
-// newHTTPClient is a pool's client for http.request: no redirects
-// followed, answers over httpMaxResponse refused unread.
-func newHTTPClient() *fasthttp.Client {
-	return &fasthttp.Client{
-		Name:                   "leadhost",
-		MaxResponseBodySize:    httpMaxResponse,
-		MaxConnsPerHost:        32,
-		MaxIdleConnDuration:    30 * time.Second,
-		ReadTimeout:            time.Minute,
-		WriteTimeout:           time.Minute,
-		DisablePathNormalizing: true,
-	}
-}
+// httpDefaultTimeout bounds http.request: a script's request is part of
+// a webhook's or a send's answer, so it is short.
+const httpDefaultTimeout = 10 * time.Second
 
 // http.request{method=, url=, query={}, headers={}, form={} | json=v |
 // body="", timeout=seconds} → response {status, headers (lower-case
@@ -116,15 +99,8 @@ func (v *vm) httpRequest(L *lua.LState) int {
 		deadline = d
 	}
 	if err := r.HTTP.DoDeadline(req, resp, deadline); err != nil {
-		why := err.Error()
-		switch {
-		case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
-			why = "no answer in time"
-		case errors.Is(err, fasthttp.ErrBodyTooLarge):
-			why = fmt.Sprintf("answer over %d bytes", httpMaxResponse)
-		}
 		L.Push(lua.LNil)
-		L.Push(lua.LString(fmt.Sprintf("%s %s: %s", method, target, why)))
+		L.Push(lua.LString(fmt.Sprintf("%s %s: %s", method, target, partner.Describe(err))))
 		return 2
 	}
 	out := L.CreateTable(0, 4)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"leadhost/host/partner"
 	"strings"
 	"sync"
 	"time"
@@ -125,7 +126,7 @@ type Pool struct {
 // httpClient is the pool's client for http.request: one per offer, so
 // that one partner's connections are reused across its runs.
 func (p *Pool) httpClient() *fasthttp.Client {
-	p.httpOnce.Do(func() { p.http = newHTTPClient() })
+	p.httpOnce.Do(func() { p.http = partner.NewClient(0) })
 	return p.http
 }
 

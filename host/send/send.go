@@ -21,6 +21,7 @@ import (
 
 	"leadhost/host"
 	"leadhost/host/decode"
+	"leadhost/host/partner"
 	"leadhost/host/script"
 	"leadhost/store"
 )
@@ -131,7 +132,7 @@ func newSender(st *store.Store, offers OfferSource, feedName string) (*Sender, e
 	if err != nil {
 		return nil, err
 	}
-	client := host.NewPartnerClient(0)
+	client := partner.NewClient(0)
 	// fasthttp repeats a GET whose connection broke; a send or a postback
 	// is repeated only by the outbox, which knows whether it may.
 	client.MaxIdemponentCallAttempts = 1
@@ -408,16 +409,16 @@ func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedI
 	a.Duration, err = s.do(req, resp)
 	switch {
 	case err != nil:
-		s.fail(offerID, a, fmt.Errorf("GET %s: %v", a.URL, host.DescribeHTTPError(err)), true)
+		s.fail(offerID, a, fmt.Errorf("GET %s: %v", a.URL, partner.Describe(err)), true)
 	case resp.StatusCode() >= 500:
-		a.Status, a.Response = resp.StatusCode(), host.Excerpt(resp.Body(), keepBytes)
+		a.Status, a.Response = resp.StatusCode(), partner.Excerpt(resp.Body(), keepBytes)
 		s.fail(offerID, a, fmt.Errorf("GET %s: status %d", a.URL, a.Status), true)
 	case resp.StatusCode() >= 400:
 		// The tracker refuses this postback; asking again will not help.
-		a.Status, a.Response = resp.StatusCode(), host.Excerpt(resp.Body(), keepBytes)
+		a.Status, a.Response = resp.StatusCode(), partner.Excerpt(resp.Body(), keepBytes)
 		a.Outcome, a.Err = "rejected", fmt.Sprintf("GET %s: status %d", a.URL, a.Status)
 	default:
-		a.Status, a.Response = resp.StatusCode(), host.Excerpt(resp.Body(), keepBytes)
+		a.Status, a.Response = resp.StatusCode(), partner.Excerpt(resp.Body(), keepBytes)
 		a.Outcome = "sent"
 	}
 	s.settle(ctx, it, a)
@@ -460,16 +461,16 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	defer fasthttp.ReleaseRequest(hreq)
 	defer fasthttp.ReleaseResponse(hresp)
 	a.Method, a.URL = req.Method, req.URL
-	if err := host.EncodeRequest(hreq, req, cfg.Body); err != nil {
+	if err := partner.Encode(hreq, req, cfg.Body); err != nil {
 		s.fail(o.ID, a, err, false)
 		return
 	}
-	a.URL, a.Body = string(hreq.URI().FullURI()), host.Excerpt(hreq.Body(), keepBytes)
+	a.URL, a.Body = string(hreq.URI().FullURI()), partner.Excerpt(hreq.Body(), keepBytes)
 	var err error
 	a.Duration, err = s.do(hreq, hresp)
 	if err != nil {
 		sent := !neverSent(err)
-		err = fmt.Errorf("%s %s: %v", a.Method, a.URL, host.DescribeHTTPError(err))
+		err = fmt.Errorf("%s %s: %v", a.Method, a.URL, partner.Describe(err))
 		if !cfg.Idempotent && sent {
 			// The request may have reached the partner (a timeout, a reset
 			// after it went out): sending again could make a double.
@@ -481,7 +482,7 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		return
 	}
 	body := hresp.Body()
-	a.Status, a.Response = hresp.StatusCode(), host.Excerpt(body, keepBytes)
+	a.Status, a.Response = hresp.StatusCode(), partner.Excerpt(body, keepBytes)
 	if a.Status >= 500 {
 		s.fail(o.ID, a, fmt.Errorf("%s %s: status %d", a.Method, a.URL, a.Status), true)
 		return
@@ -506,7 +507,7 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		a.Err = "the partner answered, and its answer could not be recorded: " + err.Error() + "; check the lead with the partner"
 	case err != nil:
 		if derr != nil {
-			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, host.FormatName(cfg.Format), derr)
+			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, decode.FormatName(cfg.Format), derr)
 		}
 		s.fail(o.ID, a, err, false)
 	case out.Retry:
@@ -520,10 +521,10 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 
 // Request is what [send] makes of a lead: the URL, fields and headers
 // with the lead's macros filled in (POST unless the offer says GET).
-func Request(o *host.Offer, lead *store.Lead) *script.Request {
+func Request(o *host.Offer, lead *store.Lead) *partner.Request {
 	cfg := o.Config.Send
 	m := script.LeadMacros(lead)
-	req := &script.Request{URL: m.ExpandURL(cfg.URL), Method: strings.ToUpper(cfg.Method), Headers: map[string]string{},
+	req := &partner.Request{URL: m.ExpandURL(cfg.URL), Method: strings.ToUpper(cfg.Method), Headers: map[string]string{},
 		Fields: m.ExpandFields(cfg.Fields)}
 	if req.Method == "" {
 		req.Method = "POST"

@@ -1,4 +1,9 @@
-package host
+// Package partner is leadhost's one HTTP stack for talking to partners:
+// the status checks, the sends, the outgoing postbacks and the scripts'
+// http.request all make their client here, encode their requests and
+// forms here (the same fields are the same text everywhere), describe a
+// failed request here and cut what the journal keeps of a body here.
+package partner
 
 import (
 	"errors"
@@ -14,19 +19,24 @@ import (
 // broken partner, and reading on would only cost memory.
 const DefaultMaxResponse = 8 << 20
 
-// NewPartnerClient is the HTTP client for partner APIs. Redirects are not
+// DefaultConnsPerHost is how many connections a client keeps open to one
+// partner at most.
+const DefaultConnsPerHost = 64
+
+// NewClient is the HTTP client for partner APIs. Redirects are not
 // followed (Client.Do never does): a 3xx from a status API is a changed
 // or wrong URL, and reported as such instead of silently asking elsewhere.
-// Connections are reused per host; a response over maxBody bytes is an
-// error (fasthttp.ErrBodyTooLarge) without reading the rest.
-func NewPartnerClient(maxBody int) *fasthttp.Client {
-	if maxBody <= 0 {
-		maxBody = DefaultMaxResponse
+// Connections are reused per host, at most connsPerHost (0: the default);
+// a response over DefaultMaxResponse bytes is an error
+// (fasthttp.ErrBodyTooLarge) without reading the rest.
+func NewClient(connsPerHost int) *fasthttp.Client {
+	if connsPerHost <= 0 {
+		connsPerHost = DefaultConnsPerHost
 	}
 	return &fasthttp.Client{
 		Name:                   "leadhost",
-		MaxResponseBodySize:    maxBody,
-		MaxConnsPerHost:        64,
+		MaxResponseBodySize:    DefaultMaxResponse,
+		MaxConnsPerHost:        connsPerHost,
 		MaxIdleConnDuration:    30 * time.Second,
 		MaxConnWaitTimeout:     5 * time.Second,
 		ReadTimeout:            2 * time.Minute, // the per-request deadline is shorter; this bounds a stuck read
@@ -35,14 +45,14 @@ func NewPartnerClient(maxBody int) *fasthttp.Client {
 	}
 }
 
-// DescribeHTTPError words the partner client's errors for people reading
-// a report or a log.
-func DescribeHTTPError(err error) string {
+// Describe words a failed partner request for people reading a report,
+// a log or a script's "nil, why".
+func Describe(err error) string {
 	switch {
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
 		return "no answer in time"
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return "answer too large"
+		return fmt.Sprintf("answer over %d MiB", DefaultMaxResponse>>20)
 	}
 	return err.Error()
 }
@@ -58,12 +68,4 @@ func Excerpt(b []byte, n int) string {
 		cut--
 	}
 	return fmt.Sprintf("%s… (%d bytes more)", b[:cut], len(b)-cut)
-}
-
-// FormatName is an answer format as people read it: "" is json.
-func FormatName(format string) string {
-	if format == "" {
-		return "json"
-	}
-	return format
 }

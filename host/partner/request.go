@@ -1,4 +1,4 @@
-package host
+package partner
 
 import (
 	"encoding/json"
@@ -8,16 +8,24 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
-
-	"leadhost/host/script"
 )
 
-// EncodeRequest writes a partner request: on GET the fields join the
+// Request is a partner request before it is encoded: what a check or a
+// send builds from its offer's settings, and what prepare.lua may change.
+type Request struct {
+	URL     string
+	Method  string
+	Headers map[string]string
+	Fields  map[string][]string // a key "name[]" is an array: name[]=1&name[]=2, or a JSON array
+	Body    string              // set by the script to send a body of its own
+}
+
+// Encode writes a partner request: on GET the fields join the
 // query; on POST they are the body, as a form (name[]=… for arrays) or a
 // JSON object (arrays as arrays, every value a string) by bodyFormat. A
 // body prepare.lua set travels as it is, as JSON when it looks like JSON
 // and no Content-Type says otherwise.
-func EncodeRequest(hreq *fasthttp.Request, r *script.Request, bodyFormat string) error {
+func Encode(hreq *fasthttp.Request, r *Request, bodyFormat string) error {
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("request url %q: want an absolute http(s) URL", r.URL)
@@ -77,8 +85,10 @@ func EncodeRequest(hreq *fasthttp.Request, r *script.Request, bodyFormat string)
 }
 
 // EncodeForm writes fields as a query string, names sorted so that the
-// same request is the same text; arrays as name[]=a&name[]=b, the
-// brackets left readable as PHP partners write them.
+// same request is the same text; arrays (a name ending in []) as
+// name[]=a&name[]=b, the brackets left readable as PHP partners write
+// them. Checks, sends, postbacks and the scripts' form.encode and
+// http.request all encode with it.
 func EncodeForm(fields map[string][]string) string {
 	names := make([]string, 0, len(fields))
 	for k := range fields {
