@@ -14,7 +14,7 @@ import (
 // attemptEntry is a send or an outgoing postback.
 func attemptEntry(reg *host.Registry, kind store.JournalKind, a *send.Attempt) store.JournalEntry {
 	status := store.JournalOK
-	if a.Outcome != "sent" && a.Outcome != "rejected" {
+	if a.Outcome.Failed() {
 		status = store.JournalError
 	}
 	var version uint64

@@ -260,7 +260,7 @@ func TestSendInDoubt(t *testing.T) {
 		pending, _ := feed.Pending(context.Background(), 10)
 		held, _ := feed.Held(context.Background(), 10)
 		if p.n() != 0 || e.lead(t, lead.ID).Status != store.StatusNew || len(pending) != 0 || len(held) != 1 ||
-			!strings.Contains(held[0].LastError, "in doubt") || e.tries[0].Outcome != "held" {
+			!strings.Contains(held[0].LastError, "in doubt") || e.tries[0].Outcome != Held {
 			t.Errorf("in doubt: %d sends, lead %+v, pending %+v, held %+v", p.n(), e.lead(t, lead.ID), pending, held)
 		}
 		// A person checked with the partner and releases it: it goes out.
@@ -303,7 +303,7 @@ func TestRateAndTimeout(t *testing.T) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.tries[0].Outcome != "retry" || !strings.Contains(e.tries[0].Err, "no answer in time") {
+	if e.tries[0].Outcome != Retry || !strings.Contains(e.tries[0].Err, "no answer in time") {
 		t.Errorf("first try %+v", e.tries[0])
 	}
 }
@@ -322,7 +322,7 @@ func TestAnswerThatCannotBeRecordedIsHeld(t *testing.T) {
 	hosttest.Eventually(t, "the second held", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return len(e.tries) == 2 && e.tries[1].Outcome == "held"
+		return len(e.tries) == 2 && e.tries[1].Outcome == Held
 	})
 	time.Sleep(150 * time.Millisecond)
 	if p.n() != 2 || e.lead(t, b.ID).Status != store.StatusNew || !strings.Contains(e.tries[1].Err, `already has ext "SAME"`) {
@@ -424,7 +424,7 @@ func TestPartnerDown(t *testing.T) {
 	hosttest.Eventually(t, "two tries", func() bool { e.mu.Lock(); defer e.mu.Unlock(); return len(e.tries) >= 2 })
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if a := e.tries[0]; a.Outcome != "retry" || !strings.Contains(a.Err, "connection refused") || a.Next.IsZero() {
+	if a := e.tries[0]; a.Outcome != Retry || !strings.Contains(a.Err, "connection refused") || a.Next.IsZero() {
 		t.Errorf("first try %+v", a)
 	}
 	if got := e.lead(t, l.ID); got.Status != store.StatusNew {
@@ -447,7 +447,7 @@ func TestTimeoutHeldWhenNotIdempotent(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if a := e.tries[0]; a.Outcome != "held" || !strings.Contains(a.Err, "no answer in time") || p.n() != 1 {
+	if a := e.tries[0]; a.Outcome != Held || !strings.Contains(a.Err, "no answer in time") || p.n() != 1 {
 		t.Errorf("try %+v, %d requests", a, p.n())
 	}
 	if got := e.lead(t, l.ID); got.Status != store.StatusNew {

@@ -1,0 +1,153 @@
+package send
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/host/decode"
+	"leadhost/host/partner"
+	"leadhost/host/script"
+	"leadhost/store"
+)
+
+// sendOne handles one outbox item. It returns nil when there was nothing
+// to report (the item was done with already).
+func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem) *Attempt {
+	if s.postback {
+		return s.postbackOne(ctx, offerID, it)
+	}
+	a := &Attempt{Offer: offerID, LeadID: it.LeadID, Try: it.Attempts + 1}
+	o, ok := s.Offers.Offer(offerID)
+	if !ok || o.Config.Send == nil || o.Scripts["send.lua"] == nil {
+		a.Outcome, a.Err = Dropped, "the offer no longer sends (no [send] or send.lua)"
+		s.ack(ctx, it)
+		return a
+	}
+	lead := s.itemLead(ctx, it)
+	if lead == nil {
+		return nil
+	}
+	if lead.Status != store.StatusNew {
+		// Sent already (a crash came after our commit, before the ack), or
+		// moved on by hand: either way not ours to send.
+		s.ack(ctx, it)
+		return nil
+	}
+	if it.InFlight && !o.Config.Send.Idempotent {
+		// The last attempt began and we never learnt how it ended: the
+		// partner may have the lead. Sending again could make a double.
+		a.Outcome = Held
+		a.Err = "in doubt: leadhost stopped while sending this lead, and the partner may have it; " +
+			"check with the partner, then release it (POST /api/outbox/send/<lead>/<rev>/release) or edit the lead " +
+			"(or set send.idempotent if the partner recognises repeats)"
+		s.settle(ctx, it, a)
+		return a
+	}
+	s.waitRate(ctx, o.ID, o.Config.Send.Rate)
+	it, err := s.feed.Begin(ctx, it)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log().Error("send: recording the attempt", "lead", it.LeadID, "err", err)
+		}
+		return nil
+	}
+	// The rate may have kept us waiting: the lead may have moved since.
+	if lead = s.itemLead(ctx, it); lead == nil || lead.Status != store.StatusNew {
+		if lead != nil {
+			s.ack(ctx, it)
+		}
+		return nil
+	}
+	// From here the attempt runs to its end even when the host stops.
+	ctx = context.WithoutCancel(ctx)
+	s.attempt(ctx, o, lead, a)
+	s.settle(ctx, it, a)
+	return a
+}
+
+// attempt makes the request and runs send.lua on the reply.
+func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a *Attempt) {
+	cfg := o.Config.Send
+	req := Request(o, lead)
+	hreq, hresp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(hreq)
+	defer fasthttp.ReleaseResponse(hresp)
+	a.Method, a.URL = req.Method, req.URL
+	if err := partner.Encode(hreq, req, cfg.Body); err != nil {
+		s.fail(o.ID, a, err, false)
+		return
+	}
+	a.URL, a.Body = string(hreq.URI().FullURI()), partner.Excerpt(hreq.Body(), keepBytes)
+	var err error
+	a.Duration, err = s.do(hreq, hresp)
+	if err != nil {
+		sent := !neverSent(err)
+		err = fmt.Errorf("%s %s: %v", a.Method, a.URL, partner.Describe(err))
+		if !cfg.Idempotent && sent {
+			// The request may have reached the partner (a timeout, a reset
+			// after it went out): sending again could make a double.
+			s.breaker(o.ID).failure(s.now())
+			a.Outcome, a.Err = Held, "in doubt: "+err.Error()+"; the partner may have the lead: check with it, then release or edit the lead"
+			return
+		}
+		s.fail(o.ID, a, err, true)
+		return
+	}
+	body := hresp.Body()
+	a.Status, a.Response = hresp.StatusCode(), partner.Excerpt(body, keepBytes)
+	if a.Status >= 500 {
+		s.fail(o.ID, a, fmt.Errorf("%s %s: status %d", a.Method, a.URL, a.Status), true)
+		return
+	}
+	// A 4xx is an answer: send.lua decides (a duplicate, a bad phone).
+	data, derr := decode.Decode(cfg.Format, body)
+	if derr != nil {
+		data = nil // send.lua still sees response.body
+	}
+	headers := map[string]string{}
+	hresp.Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
+	var logs []string
+	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], s.Store, lead,
+		script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, o.Words,
+		func(kind, msg string) { logs = append(logs, kind+": "+msg) })
+	switch {
+	case err != nil && !out.Retry:
+		// The partner took the lead (or refused it) and we cannot record
+		// it: an id another lead already has, a lead changed meanwhile.
+		// Sending again would not help and might make a double.
+		a.Outcome, a.Ext, a.Reason = Held, out.Ext, out.Reason
+		a.Err = "the partner answered, and its answer could not be recorded: " + err.Error() + "; check the lead with the partner"
+	case err != nil:
+		if derr != nil {
+			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, decode.FormatName(cfg.Format), derr)
+		}
+		s.fail(o.ID, a, err, false)
+	case out.Retry:
+		s.fail(o.ID, a, fmt.Errorf("send.lua asked to retry"), false)
+	case out.Ext != "":
+		a.Outcome, a.Ext = Sent, out.Ext
+	default:
+		a.Outcome, a.Reason = Rejected, out.Reason
+	}
+}
+
+// Request is what [send] makes of a lead: the URL, fields and headers
+// with the lead's macros filled in (POST unless the offer says GET).
+func Request(o *host.Offer, lead *store.Lead) *partner.Request {
+	cfg := o.Config.Send
+	m := script.LeadMacros(lead)
+	req := &partner.Request{URL: m.ExpandURL(cfg.URL), Method: strings.ToUpper(cfg.Method), Headers: map[string]string{},
+		Fields: m.ExpandFields(cfg.Fields)}
+	if req.Method == "" {
+		req.Method = "POST"
+	}
+	for k, v := range cfg.Headers {
+		req.Headers[k] = m.ExpandText(v)
+	}
+	return req
+}

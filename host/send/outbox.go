@@ -1,0 +1,359 @@
+// Package send delivers new leads to partners by each offer's [send]
+// (SPEC §4): an outbox in the store (a store.Feed of new leads), read by
+// one dispatcher that hands each offer's leads to a worker of its own,
+// which keeps the offer's rate, backs off from failures and stops
+// altogether (circuit open) while the partner keeps failing.
+package send
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/host/partner"
+	"leadhost/store"
+)
+
+// The store feeds the outboxes live in.
+const (
+	Feed         = "send"     // new leads to send
+	PostbackFeed = "postback" // status changes to report
+)
+
+// Wants is the outboxes' store.Options.FeedFilter: for Feed a lead born
+// new (status 1) in an offer that sends; for PostbackFeed any status
+// change in an offer with a [postback] url.
+func Wants(offers OfferSource, feed string, ev store.Event) bool {
+	o, ok := offers.Offer(ev.Offer)
+	if !ok {
+		return false
+	}
+	switch feed {
+	case Feed:
+		return ev.From == 0 && ev.To == store.StatusNew && o.Config.Send != nil
+	case PostbackFeed:
+		return o.Config.Postback != nil && o.Config.Postback.URL != ""
+	}
+	return false
+}
+
+// OfferSource finds an offer as it is now, after any reload.
+type OfferSource interface {
+	Offer(id string) (*host.Offer, bool)
+}
+
+// Defaults of the Sender.
+const (
+	DefaultTimeout   = 30 * time.Second
+	DefaultBaseDelay = 30 * time.Second // the first retry; doubles each time
+	DefaultMaxDelay  = time.Hour
+	breakAfter       = 5 // failures in a row that open an offer's circuit
+	keepBytes        = 4 << 10
+)
+
+// Sender runs the outbox. Make it with New; Run until the context ends.
+type Sender struct {
+	Store  *store.Store
+	Offers OfferSource
+	Client *fasthttp.Client
+	// Timeout is one partner request's deadline.
+	Timeout time.Duration
+	// BaseDelay and MaxDelay bound the backoff between attempts.
+	BaseDelay, MaxDelay time.Duration
+	// Poll is how often the outbox is read when nothing wakes it (1s).
+	Poll time.Duration
+	// Limit is how many offers send at once (8).
+	Limit int
+	// OnAttempt receives every attempt's report (for the log, the journal).
+	OnAttempt func(*Attempt)
+	Log       *slog.Logger
+	Now       func() time.Time
+
+	feed     *store.Feed
+	postback bool // outgoing postbacks instead of sends
+	wake     chan struct{}
+	mu       sync.Mutex
+	busy     map[string]bool
+	rounds   map[string]uint64 // workers finished, per offer
+	breakers map[string]*breaker
+	next     map[string]time.Time // rate: the offer's next request not before
+	rng      *rand.Rand
+	wg       sync.WaitGroup
+}
+
+// New makes a sender on st's outbox feed (st must have been opened with
+// Feeds including Feed).
+func New(st *store.Store, offers OfferSource) (*Sender, error) {
+	return newSender(st, offers, Feed)
+}
+
+// NewPostbacks makes a sender of outgoing postbacks: every status change
+// of an offer with [postback] url, one GET per change, on st's
+// PostbackFeed, with the same backoff, rate and circuit as sends.
+func NewPostbacks(st *store.Store, offers OfferSource) (*Sender, error) {
+	return newSender(st, offers, PostbackFeed)
+}
+
+func newSender(st *store.Store, offers OfferSource, feedName string) (*Sender, error) {
+	feed, err := st.Feed(feedName)
+	if err != nil {
+		return nil, err
+	}
+	client := partner.NewClient(0)
+	// fasthttp repeats a GET whose connection broke; a send or a postback
+	// is repeated only by the outbox, which knows whether it may.
+	client.MaxIdemponentCallAttempts = 1
+	return &Sender{Store: st, Offers: offers, Client: client, feed: feed, postback: feedName == PostbackFeed,
+		wake: make(chan struct{}, 1), busy: map[string]bool{}, rounds: map[string]uint64{}, breakers: map[string]*breaker{},
+		next: map[string]time.Time{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e4d))}, nil
+}
+
+// Wake makes the dispatcher look at the outbox now (a lead was added).
+// It never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx ends, then waits for the sends in flight.
+func (s *Sender) Run(ctx context.Context) error {
+	poll := s.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		if err := s.dispatch(ctx); err != nil && ctx.Err() == nil {
+			s.log().Error("reading the send outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			s.wg.Wait()
+			return nil
+		case <-tick.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// dispatch reads the outbox and starts a worker for each offer that has
+// sends due and none running.
+func (s *Sender) dispatch(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	// What a worker running during the read does makes the read stale for
+	// its offer (an attempt begun, a retry set): such offers wait for the
+	// next round, which the worker's end wakes.
+	s.mu.Lock()
+	before := make(map[string]uint64, len(s.busy))
+	for offer, b := range s.busy {
+		if b {
+			before[offer] = ^uint64(0)
+		} else {
+			before[offer] = s.rounds[offer]
+		}
+	}
+	s.mu.Unlock()
+	// Items backing off do not hide the ones behind them: the outbox is
+	// read page by page until enough are due (or 10 pages are read).
+	now := s.now()
+	due := map[string][]store.FeedItem{}
+	var waiting uint64 // a lead whose earlier change waits: its later ones wait too
+	var after *store.FeedItem
+	for page, found := 0, 0; page < 10 && found < 1000; page++ {
+		items, err := s.feed.PendingAfter(ctx, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.LeadID == waiting {
+				continue
+			}
+			if it.NotBefore.After(now) {
+				waiting = it.LeadID
+				continue
+			}
+			due[it.Offer] = append(due[it.Offer], it)
+			found++
+		}
+		if len(items) < 1000 {
+			break
+		}
+		after = &items[len(items)-1]
+	}
+	limit := s.Limit
+	if limit <= 0 {
+		limit = 8
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	running := 0
+	for _, b := range s.busy {
+		if b {
+			running++
+		}
+	}
+	for offer, its := range due {
+		if s.busy[offer] || running >= limit {
+			continue
+		}
+		if n, seen := before[offer]; seen && n != s.rounds[offer] {
+			continue
+		}
+		if b := s.breakers[offer]; b != nil && !b.allow(now) {
+			continue
+		}
+		s.busy[offer] = true
+		running++
+		s.wg.Add(1)
+		go s.work(ctx, offer, its)
+	}
+	return nil
+}
+
+// work sends one offer's due leads in order, one at a time.
+func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		s.busy[offer] = false
+		s.rounds[offer]++
+		s.mu.Unlock()
+		s.Wake()
+	}()
+	failed := map[uint64]bool{} // leads whose change failed: later ones keep their order
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return
+		}
+		if failed[it.LeadID] {
+			continue
+		}
+		a := s.sendOne(ctx, offer, it)
+		if a != nil && a.Outcome == Retry {
+			failed[it.LeadID] = true
+		}
+		if a == nil {
+			continue
+		}
+		if s.OnAttempt != nil {
+			s.OnAttempt(a)
+		}
+		if a.Outcome == Retry {
+			if open, _ := s.Circuit(offer); open {
+				return // the partner is down: the rest wait for the circuit
+			}
+		}
+	}
+}
+
+// itemLead reads the lead of an outbox item. A lead that is gone takes
+// its item with it; nil means there is nothing to deliver now.
+func (s *Sender) itemLead(ctx context.Context, it store.FeedItem) *store.Lead {
+	lead, err := s.Store.Get(ctx, it.LeadID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.ack(ctx, it)
+		return nil
+	}
+	if err != nil {
+		s.log().Error("outbox: reading the lead", "postback", s.postback, "lead", it.LeadID, "err", err)
+		return nil
+	}
+	return lead
+}
+
+// settle records an attempt's outcome in the outbox.
+func (s *Sender) settle(ctx context.Context, it store.FeedItem, a *Attempt) {
+	offerID := a.Offer
+	switch a.Outcome {
+	case Sent, Rejected:
+		s.ack(ctx, it)
+		s.breaker(offerID).success()
+	case Held:
+		if err := s.feed.Hold(ctx, it, a.Err); err != nil {
+			s.log().Error("send: holding a send", "lead", it.LeadID, "err", err)
+		}
+		s.log().Error("send held for a person", "offer", offerID, "lead", it.LeadID, "why", store.Mask(a.Err))
+	default:
+		delay := s.backoff(it.Attempts)
+		a.Next = s.now().Add(delay)
+		if _, err := s.feed.Retry(ctx, it, a.Next, a.Err); err != nil {
+			s.log().Error("send: recording the failure", "lead", it.LeadID, "err", err)
+		}
+	}
+}
+
+func (s *Sender) ack(ctx context.Context, it store.FeedItem) {
+	if err := s.feed.Ack(ctx, it); err != nil {
+		s.log().Error("send: acknowledging", "lead", it.LeadID, "err", err)
+	}
+}
+
+// waitRate keeps an offer's requests at most rate a second.
+func (s *Sender) waitRate(ctx context.Context, offer string, rate float64) {
+	if rate <= 0 {
+		return
+	}
+	gap := time.Duration(float64(time.Second) / rate)
+	s.mu.Lock()
+	now := time.Now()
+	at := s.next[offer]
+	if at.Before(now) {
+		at = now
+	}
+	s.next[offer] = at.Add(gap)
+	s.mu.Unlock()
+	if wait := time.Until(at); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// backoff is the wait after the n-th failed attempt: BaseDelay doubling,
+// at most MaxDelay, with jitter (between half and all of it) so that a
+// partner coming back is not hit by every lead at once.
+func (s *Sender) backoff(n int) time.Duration {
+	base, most := s.BaseDelay, s.MaxDelay
+	if base <= 0 {
+		base = DefaultBaseDelay
+	}
+	if most <= 0 {
+		most = DefaultMaxDelay
+	}
+	d := base
+	for i := 1; i < n && d < most; i++ {
+		d *= 2
+	}
+	d = min(d, most)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return d/2 + time.Duration(s.rng.Int64N(int64(d/2)+1))
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Sender) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
