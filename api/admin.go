@@ -169,6 +169,8 @@ func statusOf(err error) int {
 		return fasthttp.StatusBadRequest
 	case errors.Is(err, store.ErrRefused), errors.Is(err, store.ErrExists), errors.Is(err, check.ErrBusy):
 		return fasthttp.StatusConflict
+	case errors.Is(err, check.ErrStopping):
+		return fasthttp.StatusServiceUnavailable
 	}
 	return fasthttp.StatusInternalServerError
 }

@@ -78,11 +78,19 @@ func (s *Server) getOffer(_ *fasthttp.RequestCtx, p []string) (int, any, error) 
 	return 200, s.view(o, p[0]), nil
 }
 
+// checkNowLimit bounds a check run asked for through the API: the caller
+// waits for its report.
+const checkNowLimit = 5 * time.Minute
+
 // checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1]: 200 with
 // the run's report, 502 with it when the partner or the handler failed.
+// The run ends with the request: when the server shuts down (the request
+// context's Done) or after checkNowLimit.
 func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	dry := string(c.QueryArgs().Peek("dry"))
-	rep, err := s.App.CheckNow(context.Background(), p[0], string(c.QueryArgs().Peek("mode")), dry == "1" || dry == "true")
+	ctx, cancel := context.WithTimeout(c, checkNowLimit)
+	defer cancel()
+	rep, err := s.App.CheckNow(ctx, p[0], string(c.QueryArgs().Peek("mode")), dry == "1" || dry == "true")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -99,7 +107,9 @@ func (s *Server) dryRun(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	if len(c.PostBody()) == 0 {
 		return 0, nil, badRequest("post the partner's answer as the body")
 	}
-	rep, err := s.App.DryRunAnswer(context.Background(), p[0], string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...))
+	ctx, cancel := context.WithTimeout(c, checkNowLimit)
+	defer cancel()
+	rep, err := s.App.DryRunAnswer(ctx, p[0], string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...))
 	if err != nil {
 		return 0, nil, err
 	}

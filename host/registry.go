@@ -117,6 +117,14 @@ func (r *Registry) Reload() (changes []string, err error) {
 		}
 	}
 	r.state.Store(next)
+	// The versions replaced or unloaded are retired once the new state is
+	// in place: their idle Lua states go now, those of runs in flight
+	// when the runs end.
+	for id, prev := range old.offers {
+		if next.offers[id] != prev {
+			prev.Pool.Close()
+		}
+	}
 	return changes, nil
 }
 

@@ -1,13 +1,17 @@
 package host
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"leadhost/host/script"
 	"leadhost/store"
+
+	lua "github.com/yuin/gopher-lua"
 )
 
 // copyOffer copies testdata/scripts/acme into a fresh scripts folder and
@@ -171,5 +175,47 @@ func TestHookNeedsToken(t *testing.T) {
 	writeFile(t, filepath.Join(acme, "hook.lua"), "return 'ok'\n")
 	if _, errs := LoadOffer(acme); len(errs) != 1 || !strings.Contains(errs[0].Error(), "[hook] token is missing: hook.lua") {
 		t.Errorf("errs %v", errs)
+	}
+}
+
+// A reload retires the version it replaced: its idle Lua states are
+// closed at once, and the state of a run still going on the old version
+// is closed when that run ends instead of going back to a pool no offer
+// uses any more.
+func TestReloadRetiresTheReplacedVersion(t *testing.T) {
+	t.Parallel()
+	scripts, acme := copyOffer(t)
+	writeFile(t, filepath.Join(acme, "hook.lua"), "local t = os.clock() while os.clock() - t < (slow or 0) do end return 'ok'\n")
+	reg := NewRegistry(scripts)
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := reg.Offer("acme")
+	run := func(o *Offer, seconds float64) error {
+		return o.Pool.Run(context.Background(), o.Scripts["hook.lua"], func(e *script.Env) error {
+			e.Globals.RawSetString("slow", lua.LNumber(seconds))
+			return nil
+		}, nil)
+	}
+	if err := run(old, 0); err != nil || old.Pool.Idle() != 1 {
+		t.Fatalf("warm-up run: %v, %d idle states", err, old.Pool.Idle())
+	}
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- run(old, 0.3) }()
+	for old.Pool.Idle() != 0 { // the run took the idle state
+		time.Sleep(time.Millisecond)
+	}
+	writeFile(t, filepath.Join(acme, "hook.lua"), "return 'v2'\n")
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := reg.Offer("acme"); now == old {
+		t.Fatal("the reload kept the old version")
+	}
+	if err := <-inFlight; err != nil {
+		t.Fatalf("the run in flight on the old version: %v", err)
+	}
+	if n := old.Pool.Idle(); n != 0 {
+		t.Errorf("the replaced version's pool keeps %d states after its last run", n)
 	}
 }

@@ -44,6 +44,7 @@ type Scheduler struct {
 	mu        sync.Mutex
 	entries   map[scheduleKey]*schedule
 	running   map[string]bool // offers with a run in flight
+	stopping  bool            // Run is waiting for the runs in flight to end
 	sem       chan struct{}
 	wg        sync.WaitGroup
 	rng       *rand.Rand
@@ -103,6 +104,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.step(ctx, s.now())
 		select {
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.stopping = true // RunNow refuses from here on: nothing joins the wait
+			s.mu.Unlock()
 			s.wg.Wait()
 			return nil
 		case <-tick.C:
@@ -327,16 +331,23 @@ func (s *Scheduler) randUpTo(d time.Duration) time.Duration {
 	return time.Duration(s.rng.Int64N(int64(d)))
 }
 
+// ErrStopping says the scheduler is stopping: no run starts any more.
+var ErrStopping = errors.New("the host is stopping: no check runs start now")
+
 // ErrBusy says a run of the offer is in flight: runs of one offer never
 // overlap, so a run asked for now has to wait for it.
 var ErrBusy = errors.New("a check of this offer is running")
 
 // RunNow runs one mode of an offer at once (the API, a person), unless a
-// run of the offer is in flight (ErrBusy). It counts as the offer's run
+// run of the offer is in flight (ErrBusy) or Run is stopping (ErrStopping). It counts as the offer's run
 // for overlap, not for the schedule.
 func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode host.Mode, opt Options) (*Report, error) {
 	s.init()
 	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return nil, ErrStopping
+	}
 	if s.running[o.ID] {
 		s.mu.Unlock()
 		return nil, ErrBusy

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -353,5 +354,27 @@ func TestBackoffNeverOverflows(t *testing.T) {
 				t.Fatalf("backedOff(%s, %d) = %s", every, fails, d)
 			}
 		}
+	}
+}
+
+// Once the scheduler stops, a run asked for now is refused: it cannot
+// slip in while the stop waits for the runs in flight, nor after.
+func TestRunNowRefusedOnceStopping(t *testing.T) {
+	t.Parallel()
+	p := startPartner(t, func(w http.ResponseWriter, _ asked) { w.Write([]byte(`[]`)) })
+	o := offerAt(t, "../../scripts/altercpa", p.URL, nil)
+	st := openStore(t, nil)
+	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	s := newScheduler(st, &offerList{offers: []*host.Offer{o}}, clk)
+	if _, err := s.RunNow(context.Background(), o, host.ModeProcessing, Options{}); err != nil {
+		t.Fatalf("a run before the stop: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(ctx) }()
+	cancel()
+	<-stopped
+	if _, err := s.RunNow(context.Background(), o, host.ModeProcessing, Options{}); !errors.Is(err, ErrStopping) {
+		t.Errorf("a run after the stop: %v, want ErrStopping", err)
 	}
 }

@@ -67,11 +67,12 @@ func (p *Partner) Requests() []Request {
 	return append([]Request(nil), p.got...)
 }
 
-// Eventually polls cond every 5 ms for up to 5 s, and fails the test
+// Eventually polls cond every 5 ms for up to 10 s (a loaded machine under
+// the race detector is slow), and fails the test
 // naming what it waited for.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		if cond() {
 			return
 		}

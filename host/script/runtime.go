@@ -118,15 +118,18 @@ type Pool struct {
 	limits Limits
 	mu     sync.Mutex
 	free   []*vm
-
-	httpOnce sync.Once
-	http     *fasthttp.Client // http.request's, made on first use
+	closed bool             // retired by Close: states are closed when their runs end
+	http   *fasthttp.Client // http.request's, made on first use
 }
 
 // httpClient is the pool's client for http.request: one per offer, so
 // that one partner's connections are reused across its runs.
 func (p *Pool) httpClient() *fasthttp.Client {
-	p.httpOnce.Do(func() { p.http = partner.NewClient(0) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.http == nil {
+		p.http = partner.NewClient(0)
+	}
 	return p.http
 }
 
@@ -158,11 +161,37 @@ func (p *Pool) get() *vm {
 func (p *Pool) put(v *vm) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.free) < maxIdle {
+	if !p.closed && len(p.free) < maxIdle {
 		p.free = append(p.free, v)
 		return
 	}
 	v.L.Close()
+}
+
+// Close retires the pool, as a reload does for the version of an offer it
+// replaced (Caddy stops the old config once the new one runs): its idle
+// states are closed now, a state in use when its run ends, and the idle
+// connections of its http.request client are closed. Runs may still start
+// on a closed pool (one that began on the old version just before the
+// swap); their states are closed after them.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	free, client := p.free, p.http
+	p.free, p.closed = nil, true
+	p.mu.Unlock()
+	for _, v := range free {
+		v.L.Close()
+	}
+	if client != nil {
+		client.CloseIdleConnections()
+	}
+}
+
+// Idle says how many states wait in the pool for a run.
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
 }
 
 // Env is one run's view of the state: the globals the script sees and the
