@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 
+	"leadhost/api"
+	"leadhost/host/app"
 	"leadhost/host/cases"
+
+	"github.com/valyala/fasthttp"
 )
 
 // runTest is `leadhost test [scripts | scripts/<offer>]`: every case in
@@ -17,7 +22,9 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "leadhost test: takes one folder at most (scripts, or scripts/<offer>)")
 		return exitUsage
 	}
-	results, err := cases.Run(ctx, path)
+	results, err := cases.Run(ctx, path, func(a *app.App) fasthttp.RequestHandler {
+		return (&api.Server{App: a, Log: slog.New(slog.DiscardHandler)}).Handle
+	})
 	failed := 0
 	for _, r := range results {
 		name := filepath.Join(r.Offer, "tests", filepath.Base(r.File))

@@ -1,9 +1,16 @@
 // Package cases runs an offer's test cases (SPEC §6, `leadhost test`):
 // each file in scripts/<offer>/tests/ is a webhook request, a recorded
 // partner answer or a send's reply, with the leads before and what the
-// leads, the reply and the request should be after. Cases run against an
-// in-memory store; the partner is faked by the recorded answer, so
-// nothing leaves the machine.
+// leads, the reply and the request should be after.
+//
+// Cases drive the paths production takes, on the assembled app (host/app)
+// with an in-memory store: a check case is a run of the real runner
+// (prepare.lua, the request encoder, the decoder, check.lua, the commit);
+// a send case a delivery by the real outbox; a hook case a call through
+// the real webhook handler, token check included. Only the partner is
+// fake: the HTTP client answers every request with the recorded answer
+// (Canned), so nothing leaves the machine and the request is seen exactly
+// as it would have left.
 package cases
 
 import (
@@ -12,18 +19,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"leadhost/host"
-	"leadhost/host/decode"
+	"leadhost/host/app"
 	"leadhost/host/script"
 	"leadhost/host/send"
 	"leadhost/store"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Case is one test case file.
@@ -36,16 +47,20 @@ type Case struct {
 	Want  Expectation     `json:"expect"`
 }
 
-// CheckCase is a partner's answer to a status check: check.lua gets it
-// with every lead of the case as the batch.
+// CheckCase is a partner's answer to a status check: a run of the mode
+// (default: the offer's first) asks about the case's leads that mode
+// reads, and every request gets this answer.
 type CheckCase struct {
+	Mode         string `json:"mode"`
 	Response     string `json:"response"`      // the body, as text
 	ResponseFile string `json:"response_file"` // or a file, relative to the case
 }
 
 // HookCase is a webhook call.
 type HookCase struct {
-	Name    string              `json:"name"` // hooks/<name>.lua; "" for hook.lua
+	Name string `json:"name"` // hooks/<name>.lua; "" for hook.lua
+	// Token is sent as ?token=; absent, the offer's own ("" sends none).
+	Token   *string             `json:"token"`
 	Method  string              `json:"method"`
 	Query   map[string][]string `json:"query"`
 	Form    map[string][]string `json:"form"`
@@ -76,14 +91,15 @@ type Expectation struct {
 		JSON   map[string]any `json:"json"`
 		Body   *string        `json:"body"`
 	} `json:"reply"`
-	// Request a send makes.
+	// Request a send makes, or a check's first request.
 	Request *RequestExpectation `json:"request"`
 	// Error says the run should fail, with this in the message.
 	Error string `json:"error"`
 }
 
-// RequestExpectation is what a send should post: method, path, query
-// and form fields, headers (only those named).
+// RequestExpectation is what should leave: method, path, query and
+// body fields (a form's, or a JSON object's top level), headers (only
+// those named, Content-Type included).
 type RequestExpectation struct {
 	Method  string            `json:"method"`
 	Path    string            `json:"path"`
@@ -101,12 +117,16 @@ type Result struct {
 // Passed says the case held.
 func (r Result) Passed() bool { return len(r.Diffs) == 0 }
 
+// Handler makes the webhook handler of an app: api.Server's, which this
+// package cannot import (api sits above host); `leadhost test` passes it.
+type Handler func(a *app.App) fasthttp.RequestHandler
+
 // Run runs the cases under path: a scripts folder (every offer in it) or
 // one offer's folder. Offers that do not load are errors; an offer
 // without tests/ has no cases.
-func Run(ctx context.Context, path string) ([]Result, error) {
+func Run(ctx context.Context, path string, handler Handler) ([]Result, error) {
 	if _, err := os.Stat(filepath.Join(path, "offer.toml")); err == nil {
-		return runOffer(ctx, path)
+		return runOffer(ctx, path, handler)
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
@@ -118,7 +138,7 @@ func Run(ctx context.Context, path string) ([]Result, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		res, err := runOffer(ctx, filepath.Join(path, e.Name()))
+		res, err := runOffer(ctx, filepath.Join(path, e.Name()), handler)
 		out = append(out, res...)
 		if err != nil {
 			errs = append(errs, err)
@@ -127,22 +147,21 @@ func Run(ctx context.Context, path string) ([]Result, error) {
 	return out, errors.Join(errs...)
 }
 
-func runOffer(ctx context.Context, dir string) ([]Result, error) {
-	o, errs := host.LoadOffer(dir)
-	if len(errs) > 0 {
+func runOffer(ctx context.Context, dir string, handler Handler) ([]Result, error) {
+	if _, errs := host.LoadOffer(dir); len(errs) > 0 {
 		return nil, fmt.Errorf("%s does not load: %w", dir, errors.Join(errs...))
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "tests", "*.json"))
 	sort.Strings(files)
 	var out []Result
 	for _, f := range files {
-		out = append(out, runCase(ctx, o, f))
+		out = append(out, runCase(ctx, dir, f, handler))
 	}
 	return out, nil
 }
 
-func runCase(ctx context.Context, o *host.Offer, file string) Result {
-	res := Result{Offer: o.ID, File: file, Name: strings.TrimSuffix(filepath.Base(file), ".json")}
+func runCase(ctx context.Context, dir, file string, handler Handler) Result {
+	res := Result{Offer: filepath.Base(dir), File: file, Name: strings.TrimSuffix(filepath.Base(file), ".json")}
 	fail := func(format string, a ...any) Result {
 		res.Diffs = append(res.Diffs, fmt.Sprintf(format, a...))
 		return res
@@ -169,41 +188,44 @@ func runCase(ctx context.Context, o *host.Offer, file string) Result {
 	if kinds != 1 {
 		return fail("a case is one of check, hook or send")
 	}
-	st, err := store.Open(store.Options{InMemory: true, Policies: onePolicy{o}})
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer st.Close()
-	var leads []*store.Lead
-	for _, nl := range c.Leads {
-		nl.Offer, nl.By = o.ID, "test"
-		l, _, err := st.Add(ctx, nl)
-		if err != nil {
-			return fail("lead %s: %v", nl.Ext, err)
-		}
-		leads = append(leads, l)
-	}
-	var runErr error
-	var reply *script.HookReply
-	if c.Want.Request != nil && c.Send == nil {
-		return fail("expect.request is checked for send cases only")
+	if c.Want.Request != nil && c.Hook != nil {
+		return fail("expect.request is checked for send and check cases only")
 	}
 	if c.Want.Reply != nil && c.Hook == nil {
 		return fail("expect.reply is checked for hook cases only")
 	}
+	// The app is the one serve assembles, on the scripts folder the offer
+	// is in, with a store of its own in memory.
+	a, err := app.Open(ctx, app.Config{InMemory: true, Scripts: filepath.Dir(dir)})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer a.Close()
+	o, err := a.Offer(res.Offer)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, nl := range c.Leads {
+		nl.Offer, nl.By = o.ID, "test"
+		if _, _, err := a.Store.Add(ctx, nl); err != nil {
+			return fail("lead %s: %v", nl.Ext, err)
+		}
+	}
+	var (
+		runErr error
+		reply  *script.HookReply
+		sent   []*fasthttp.Request
+	)
 	switch {
 	case c.Check != nil:
-		runErr = runCheck(ctx, o, st, leads, c.Check, filepath.Dir(file))
+		sent, runErr = runCheck(ctx, a, o, c.Check, filepath.Dir(file))
 	case c.Hook != nil:
-		reply, runErr = runHook(ctx, o, st, c.Hook)
+		if handler == nil {
+			return fail("hook cases need the webhook handler")
+		}
+		reply, runErr = runHook(a, o, c.Hook, handler(a))
 	case c.Send != nil:
-		if len(leads) == 0 {
-			return fail("a send case needs its lead in leads")
-		}
-		if diffs := compareRequest(o, leads[0], c.Want.Request); len(diffs) > 0 {
-			res.Diffs = append(res.Diffs, diffs...)
-		}
-		runErr = runSend(ctx, o, st, leads[0], c.Send)
+		sent, runErr = runSend(ctx, a, o, c.Send)
 	}
 	switch {
 	case c.Want.Error != "" && runErr == nil:
@@ -213,89 +235,144 @@ func runCase(ctx context.Context, o *host.Offer, file string) Result {
 	case c.Want.Error == "" && runErr != nil:
 		res.Diffs = append(res.Diffs, fmt.Sprintf("the run failed: %v", runErr))
 	}
-	res.Diffs = append(res.Diffs, compareLeads(ctx, st, o.ID, c.Want)...)
+	if c.Want.Request != nil {
+		if len(sent) == 0 {
+			res.Diffs = append(res.Diffs, "no request left")
+		} else {
+			res.Diffs = append(res.Diffs, compareRequest(sent[0], c.Want.Request)...)
+		}
+	}
+	res.Diffs = append(res.Diffs, compareLeads(ctx, a.Store, o.ID, c.Want)...)
 	if c.Want.Reply != nil {
 		res.Diffs = append(res.Diffs, compareReply(reply, c.Want.Reply.Status, c.Want.Reply.JSON, c.Want.Reply.Body)...)
 	}
 	return res
 }
 
-// onePolicy gives the store the offer's edit settings.
-type onePolicy struct{ o *host.Offer }
-
-func (p onePolicy) Policy(string) store.OfferPolicy { return p.o.Policy }
-
-func runCheck(ctx context.Context, o *host.Offer, st *store.Store, leads []*store.Lead, c *CheckCase, dir string) error {
+// runCheck is one run of the mode by the app's real runner, the partner
+// answering every request with the case's answer.
+func runCheck(ctx context.Context, a *app.App, o *host.Offer, c *CheckCase, dir string) ([]*fasthttp.Request, error) {
 	if o.Scripts["check.lua"] == nil {
-		return errors.New("the offer has no check.lua")
+		return nil, errors.New("the offer has no check.lua")
 	}
 	body := []byte(c.Response)
 	if c.ResponseFile != "" {
 		b, err := os.ReadFile(filepath.Join(dir, c.ResponseFile))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = b
 	}
-	format := ""
-	if o.Config.Check != nil {
-		format = o.Config.Check.Format
-	}
-	data, err := decode.Decode(format, body)
-	if err != nil {
-		return fmt.Errorf("the answer does not decode (format %s): %w", decode.FormatName(format), err)
-	}
-	_, err = o.Pool.RunCheck(ctx, o.Scripts["check.lua"], st, script.Check{Offer: o.ID, Leads: leads, Data: data, Words: o.Words})
-	return err
-}
-
-func runHook(ctx context.Context, o *host.Offer, st *store.Store, h *HookCase) (*script.HookReply, error) {
-	file := "hook.lua"
-	if h.Name != "" {
-		file = "hooks/" + h.Name + ".lua"
-	}
-	sc := o.Scripts[file]
-	if sc == nil {
-		return nil, fmt.Errorf("the offer has no %s", file)
-	}
-	req := script.HookRequest{Method: h.Method, Query: h.Query, Form: h.Form, JSON: h.JSON, Headers: h.Headers, IP: h.IP}
-	if req.Method == "" {
-		req.Method = "GET"
-	}
-	if req.IP == "" {
-		req.IP = "203.0.113.1"
-	}
-	switch {
-	case len(h.JSON) > 0:
-		req.Body = h.JSON
-	case len(h.Form) > 0:
-		req.Body = []byte(url.Values(h.Form).Encode())
-	}
-	res, err := o.Pool.RunHook(ctx, sc, st, o.ID, req, o.Words, nil)
+	canned := &Canned{Status: 200, Body: body}
+	a.Checks.Runner.Client = canned.Client()
+	rep, err := a.CheckNow(ctx, o.ID, c.Mode, false)
 	if err != nil {
 		return nil, err
 	}
-	return &res.Reply, nil
+	return canned.Requests(), rep.Err
 }
 
-func runSend(ctx context.Context, o *host.Offer, st *store.Store, lead *store.Lead, c *SendCase) error {
+// runHook calls the offer's webhook through the real handler, as the
+// partner would: the query, the body with its Content-Type, the token.
+func runHook(a *app.App, o *host.Offer, h *HookCase, handle fasthttp.RequestHandler) (*script.HookReply, error) {
+	path := "/hook/" + o.ID
+	if h.Name != "" {
+		path += "/" + h.Name
+	}
+	query := url.Values{}
+	for k, vs := range h.Query {
+		query[k] = vs
+	}
+	token := ""
+	if o.Config.Hook != nil {
+		token = o.Config.Hook.Token
+	}
+	if h.Token != nil {
+		token = *h.Token
+	}
+	if token != "" {
+		query.Set("token", token)
+	}
+	var req fasthttp.Request
+	req.Header.SetMethod(h.Method)
+	if h.Method == "" {
+		req.Header.SetMethod("GET")
+	}
+	req.SetRequestURI(path + "?" + query.Encode())
+	for k, v := range h.Headers {
+		req.Header.Set(k, v)
+	}
+	switch {
+	case len(h.JSON) > 0:
+		req.Header.SetContentType("application/json")
+		req.SetBody(h.JSON)
+	case len(h.Form) > 0:
+		req.Header.SetContentType("application/x-www-form-urlencoded")
+		req.SetBodyString(url.Values(h.Form).Encode())
+	}
+	ip := net.ParseIP(h.IP)
+	if ip == nil {
+		ip = net.IPv4(203, 0, 113, 1)
+	}
+	var rc fasthttp.RequestCtx
+	rc.Init(&req, &net.TCPAddr{IP: ip, Port: 40000}, nil)
+	handle(&rc)
+	reply := &script.HookReply{Status: rc.Response.StatusCode(), Body: append([]byte(nil), rc.Response.Body()...)}
+	if reply.Status >= 500 {
+		// The hook failed: the handler's answer says why (file:line).
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(reply.Body, &e)
+		return reply, fmt.Errorf("%d: %s", reply.Status, e.Error)
+	}
+	return reply, nil
+}
+
+// runSend lets the app's real outbox deliver the case's first lead, the
+// partner answering with the case's reply, and returns when the attempt
+// is recorded.
+func runSend(ctx context.Context, a *app.App, o *host.Offer, c *SendCase) ([]*fasthttp.Request, error) {
 	if o.Config.Send == nil || o.Scripts["send.lua"] == nil {
-		return errors.New("the offer has no [send] and send.lua")
+		return nil, errors.New("the offer has no [send] and send.lua")
 	}
 	status := c.Status
 	if status == 0 {
 		status = 200
 	}
-	data, derr := decode.Decode(o.Config.Send.Format, []byte(c.Body))
-	if derr != nil {
-		data = nil // send.lua still sees response.body, as in a real send
+	canned := &Canned{Status: status, Body: []byte(c.Body)}
+	a.Sends.Client = canned.Client()
+	attempts := make(chan *send.Attempt, 1)
+	record := a.Sends.OnAttempt
+	a.Sends.OnAttempt = func(at *send.Attempt) {
+		record(at)
+		select {
+		case attempts <- at:
+		default:
+		}
 	}
-	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], st, lead,
-		script.SendResponse{Status: status, Body: []byte(c.Body), Data: data, Headers: map[string]string{}}, o.Words, nil)
-	if err == nil && out.Retry {
-		return errors.New("send.lua asked to retry")
+	ctx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { a.Sends.Run(ctx); close(ran) }()
+	defer func() { stop(); <-ran }()
+	a.Sends.Wake()
+	var at *send.Attempt
+	select {
+	case at = <-attempts:
+	case <-time.After(o.Pool.Limits().Timeout + 10*time.Second):
+		return canned.Requests(), errors.New("no send was made: does a case lead have status 1?")
 	}
-	return err
+	switch at.Outcome {
+	case send.Sent, send.Rejected:
+		return canned.Requests(), nil
+	case send.Retry:
+		msg := "send.lua asked to retry"
+		if at.Err != "" && !strings.Contains(at.Err, "asked to retry") {
+			msg = at.Err
+		}
+		return canned.Requests(), errors.New(msg)
+	}
+	return canned.Requests(), fmt.Errorf("the send was %s: %s", at.Outcome, at.Err)
 }
 
 // compareLeads checks the expected leads, found by ext or id.
@@ -391,19 +468,15 @@ func compareReply(got *script.HookReply, status int, wantJSON map[string]any, bo
 	return diffs
 }
 
-// compareRequest checks the request a send of lead makes.
-func compareRequest(o *host.Offer, lead *store.Lead, want *RequestExpectation) []string {
-	if want == nil || o.Config.Send == nil {
-		return nil
-	}
-	req := send.Request(o, lead)
+// compareRequest checks a request as it left.
+func compareRequest(req *fasthttp.Request, want *RequestExpectation) []string {
 	var diffs []string
-	u, err := url.Parse(req.URL)
+	u, err := url.Parse(string(req.URI().FullURI()))
 	if err != nil {
-		return []string{fmt.Sprintf("request url %q: %v", req.URL, err)}
+		return []string{fmt.Sprintf("request url %q: %v", req.URI().FullURI(), err)}
 	}
-	if want.Method != "" && req.Method != want.Method {
-		diffs = append(diffs, fmt.Sprintf("request method %s, want %s", req.Method, want.Method))
+	if method := string(req.Header.Method()); want.Method != "" && method != want.Method {
+		diffs = append(diffs, fmt.Sprintf("request method %s, want %s", method, want.Method))
 	}
 	if want.Path != "" && u.Path != want.Path {
 		diffs = append(diffs, fmt.Sprintf("request path %s, want %s", u.Path, want.Path))
@@ -414,21 +487,43 @@ func compareRequest(o *host.Offer, lead *store.Lead, want *RequestExpectation) [
 			diffs = append(diffs, fmt.Sprintf("request query %s is %q, want %q", k, q.Get(k), want.Query[k]))
 		}
 	}
+	fields := bodyFields(req)
 	for _, k := range sortedKeys(want.Form) {
-		got := ""
-		if v := req.Fields[k]; len(v) > 0 {
-			got = v[0]
-		}
-		if got != want.Form[k] {
-			diffs = append(diffs, fmt.Sprintf("request field %s is %q, want %q", k, got, want.Form[k]))
+		if fields[k] != want.Form[k] {
+			diffs = append(diffs, fmt.Sprintf("request field %s is %q, want %q", k, fields[k], want.Form[k]))
 		}
 	}
 	for _, k := range sortedKeys(want.Headers) {
-		if req.Headers[k] != want.Headers[k] {
-			diffs = append(diffs, fmt.Sprintf("request header %s is %q, want %q", k, req.Headers[k], want.Headers[k]))
+		if got := string(req.Header.Peek(k)); got != want.Headers[k] {
+			diffs = append(diffs, fmt.Sprintf("request header %s is %q, want %q", k, got, want.Headers[k]))
 		}
 	}
 	return diffs
+}
+
+// bodyFields reads a request body's fields as text: a JSON object's top
+// level (arrays and objects as their JSON), or a form's first values.
+func bodyFields(req *fasthttp.Request) map[string]string {
+	out := map[string]string{}
+	body := req.Body()
+	if strings.Contains(string(req.Header.ContentType()), "json") {
+		var obj map[string]json.RawMessage
+		json.Unmarshal(body, &obj)
+		for k, v := range obj {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				out[k] = s
+			} else {
+				out[k] = string(v)
+			}
+		}
+		return out
+	}
+	vals, _ := url.ParseQuery(string(body))
+	for k, v := range vals {
+		out[k] = v[0]
+	}
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {

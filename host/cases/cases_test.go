@@ -2,11 +2,21 @@ package cases
 
 import (
 	"context"
+	"leadhost/api"
+	"leadhost/host/app"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
+
+// webhooks is serve's webhook handler, as `leadhost test` passes it.
+func webhooks(a *app.App) fasthttp.RequestHandler {
+	return (&api.Server{App: a, Log: slog.New(slog.DiscardHandler)}).Handle
+}
 
 // Cases fail when they should: a typo in a case, an error expected and
 // not raised, a count or reply that differs; and pass when all holds.
@@ -33,7 +43,7 @@ func TestCaseOutcomes(t *testing.T) {
 		"expect": {"count": 2, "reply": {"json": {"created": false}}, "leads": [{"id": 1, "status": 2}]}}`)
 	write("tests/f-request-on-hook.json", `{"hook": {"query": {"order": ["A"]}}, "expect": {"request": {"method": "DELETE"}}}`)
 	write("tests/g-fields-not-object.json", `{"hook": {"query": {"order": ["A"], "phone": ["7"]}}, "expect": {"leads": [{"id": 1, "fields": ["phone"]}]}}`)
-	results, err := Run(context.Background(), dir)
+	results, err := Run(context.Background(), dir, webhooks)
 	if err != nil || len(results) != 7 {
 		t.Fatalf("%d results, %v", len(results), err)
 	}
@@ -43,7 +53,7 @@ func TestCaseOutcomes(t *testing.T) {
 		"c-error-expected":    {`the run went well; want an error with "no order"`},
 		"d-error-raised":      nil,
 		"e-wrong":             {"the offer has 1 leads, want 2", "lead 1: status is 1, want 2", "reply created is true, want false"},
-		"f-request-on-hook":   {"expect.request is checked for send cases only"},
+		"f-request-on-hook":   {"expect.request is checked for send and check cases only"},
 		"g-fields-not-object": {"expected fields must be an object"},
 	}
 	for _, r := range results {
@@ -56,6 +66,52 @@ func TestCaseOutcomes(t *testing.T) {
 			if !strings.Contains(r.Diffs[i], w[i]) {
 				t.Errorf("%s: diff %q, want %q", r.Name, r.Diffs[i], w[i])
 			}
+		}
+	}
+}
+
+// Cases take the paths production takes: a hook case passes the token
+// check (a wrong token is 401), a JSON send's request carries the
+// Content-Type it has on the wire, and a check case's request is the one
+// prepare.lua made.
+func TestCasesDriveTheRealPaths(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "crm")
+	os.MkdirAll(filepath.Join(dir, "tests"), 0o755)
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("offer.toml", `[hook]
+token = "t"
+[send]
+url = "https://crm.example/orders"
+method = "POST"
+body = "json"
+fields = { phone = "{phone}" }
+[check]
+url = "https://crm.example/status?ids={idel}"
+`)
+	write("hook.lua", `return { ok = true }`)
+	write("send.lua", `return data.id`)
+	write("prepare.lua", `request.headers["X-Sig"] = "sig-" .. idel`)
+	write("check.lua", `for _, row in ipairs(data) do core.lead.setstatus(e2i[row.id], row.status) end`)
+	write("tests/hook-wrong-token.json", `{"hook": {"token": "nope"}, "expect": {"reply": {"status": 401}}}`)
+	write("tests/hook-right-token.json", `{"hook": {}, "expect": {"reply": {"status": 200, "json": {"ok": true}}}}`)
+	write("tests/send-json.json", `{"leads": [{"fields": {"phone": "79990001122"}}], "send": {"body": "{\"id\": \"C1\"}"},
+		"expect": {"request": {"method": "POST", "path": "/orders", "form": {"phone": "79990001122"}, "headers": {"Content-Type": "application/json"}},
+		"leads": [{"id": 1, "status": 2, "ext": "C1"}]}}`)
+	write("tests/check-prepared.json", `{"leads": [{"ext": "E1", "status": 2}], "check": {"response": "[{\"id\": \"E1\", \"status\": \"approved\"}]"},
+		"expect": {"request": {"method": "GET", "path": "/status", "query": {"ids": "E1"}, "headers": {"X-Sig": "sig-E1"}},
+		"leads": [{"ext": "E1", "status": 6}]}}`)
+	results, err := Run(context.Background(), dir, webhooks)
+	if err != nil || len(results) != 4 {
+		t.Fatalf("%d results, %v", len(results), err)
+	}
+	for _, r := range results {
+		if !r.Passed() {
+			t.Errorf("%s: %q", r.Name, r.Diffs)
 		}
 	}
 }
