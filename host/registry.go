@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -96,6 +97,7 @@ func (r *Registry) Reload() (changes []string, err error) {
 		default:
 			o, errs = loadOffer(dir, files)
 		}
+		r.relative(errs)
 		switch {
 		case len(errs) > 0:
 			next.errors[id] = errs
@@ -126,6 +128,19 @@ func (r *Registry) Reload() (changes []string, err error) {
 		}
 	}
 	return changes, nil
+}
+
+// relative names the files of load errors from the scripts folder
+// ("acme/check.lua:3: …"): the API, the journal and the log show them to
+// people who need not know where the server keeps its scripts.
+func (r *Registry) relative(errs []error) {
+	for _, err := range errs {
+		if le, ok := err.(*LoadError); ok {
+			if rel, err := filepath.Rel(r.dir, le.File); err == nil && !strings.HasPrefix(rel, "..") {
+				le.File = filepath.ToSlash(rel)
+			}
+		}
+	}
 }
 
 func keptVersion(prev *Offer) string {

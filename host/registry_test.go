@@ -219,3 +219,19 @@ func TestReloadRetiresTheReplacedVersion(t *testing.T) {
 		t.Errorf("the replaced version's pool keeps %d states after its last run", n)
 	}
 }
+
+// Load problems name files from the scripts folder, never the server's
+// absolute path: the API, the journal and the log show them.
+func TestLoadErrorsNameFilesFromTheScriptsFolder(t *testing.T) {
+	t.Parallel()
+	scripts, acme := copyOffer(t)
+	writeFile(t, filepath.Join(acme, "check.lua"), "local a = = 1\n")
+	reg := NewRegistry(scripts)
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	errs := reg.Errors()["acme"]
+	if len(errs) != 1 || errs[0].Error() != "acme/check.lua:1: syntax error near '='" {
+		t.Errorf("load errors %q, want one naming acme/check.lua:1", errs)
+	}
+}
