@@ -11,8 +11,8 @@ import (
 // form.encode(table) → "a=1&b=2" (keys sorted; an array value repeats its
 // key as key[]); form.decode(text) → table (a repeated key or key[] gives
 // an array). This is the seed's "Form Urlencoded" action.
-func (v *vm) openForm() {
-	v.registerModule("form", map[string]lua.LGFunction{
+func (v *vm) formModule() *lua.LTable {
+	return v.moduleTable(map[string]lua.LGFunction{
 		"encode": func(L *lua.LState) int {
 			L.Push(lua.LString(encodeForm(L, L.CheckTable(1))))
 			return 1

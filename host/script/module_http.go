@@ -22,14 +22,23 @@ const httpDefaultTimeout = 10 * time.Second
 // that fails is an answer the script handles (nil, why), not an error:
 // partners fail. Its deadline is the sooner of timeout (10 s) and the
 // run's own.
-func (v *vm) openHTTP() {
-	v.registerModule("http", map[string]lua.LGFunction{"request": v.httpRequest})
+func (v *vm) httpModule() *lua.LTable {
+	return v.moduleTable(map[string]lua.LGFunction{"request": v.httpRequest})
 }
 
 func (v *vm) httpRequest(L *lua.LState) int {
 	r := v.run
 	if r == nil || r.HTTP == nil {
 		errorf(L, "http.request: only hooks and send.lua make requests")
+	}
+	if !r.live() {
+		// Abandoned past its deadline: the caller has answered already,
+		// and nothing more leaves on the run's behalf. (The run's context
+		// has ended too, so the request would fail on its deadline; the
+		// fence says so in the same words as the other modules' refusals.)
+		L.Push(lua.LNil)
+		L.Push(lua.LString("http.request: the run was stopped"))
+		return 2
 	}
 	t := L.CheckTable(1)
 	str := func(key string) string {

@@ -6,8 +6,8 @@ import (
 
 // json.encode(value) → string; json.decode(text) → value (raises on bad
 // JSON); json.null stands for null inside arrays.
-func (v *vm) openJSON() {
-	t := v.registerModule("json", map[string]lua.LGFunction{
+func (v *vm) jsonModule() *lua.LTable {
+	t := v.moduleTable(map[string]lua.LGFunction{
 		"encode": func(L *lua.LState) int {
 			b, err := ToJSON(L.CheckAny(1))
 			if err != nil {
@@ -26,4 +26,5 @@ func (v *vm) openJSON() {
 		},
 	})
 	t.RawSetString("null", nullValue(v.L))
+	return t
 }

@@ -79,10 +79,9 @@ func newVM(limits Limits) *vm {
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
 		mt.RawSetString("__metatable", lua.LFalse)
 	}
-	v.openJSON()
-	v.openForm()
-	v.openHTTP()
-	v.openCore()
+	for _, m := range builtinModules {
+		v.base.RawSetString(m.name, v.readOnly(m.name, m.open(v)))
+	}
 	v.meta = L.NewTable()
 	v.meta.RawSetString("__index", v.base)
 	v.meta.RawSetString("__metatable", lua.LFalse)
@@ -114,15 +113,13 @@ func (v *vm) readOnly(name string, lib *lua.LTable) *lua.LTable {
 	return proxy
 }
 
-// registerModule adds a read-only module table to the sandbox of this
-// state, e.g. "json" with its functions.
-func (v *vm) registerModule(name string, funcs map[string]lua.LGFunction) *lua.LTable {
-	t := v.L.NewTable()
+// moduleTable is a module's table of functions, e.g. json's encode and
+// decode; newVM makes it read-only and a global.
+func (v *vm) moduleTable(funcs map[string]lua.LGFunction) *lua.LTable {
+	t := v.L.CreateTable(0, len(funcs))
 	for fname, fn := range funcs {
 		t.RawSetString(fname, v.L.NewFunction(fn))
 	}
-	ro := v.readOnly(name, t)
-	v.base.RawSetString(name, ro)
 	return t
 }
 
