@@ -201,9 +201,10 @@ func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg fun
 func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Script, req script.HookRequest) {
 	// Not the request's context: a script begun finishes even while the
 	// server shuts down; its deadline bounds it.
-	res, err := o.Pool.RunHook(context.Background(), sc, s.App.Store, o.ID, req, o.Words, func(kind, msg string) {
-		s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", msg)
-	})
+	res, err := o.Pool.RunHook(context.Background(), sc, script.Hook{Store: s.App.Store, Offer: o.ID, Request: req, Words: o.Words,
+		Log: func(kind, msg string) {
+			s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", msg)
+		}})
 	if err != nil {
 		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", err)
 		writeError(c, fasthttp.StatusInternalServerError, err.Error())

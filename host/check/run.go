@@ -415,7 +415,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 		ex.From, ex.To = from.In(o.Location).Format(time.DateTime), to.In(o.Location).Format(time.DateTime)
 	}
 	if prep := o.Scripts["prepare.lua"]; prep != nil {
-		err := o.Pool.RunPrepare(ctx, prep, script.Prepare{Leads: leads, From: from, To: to, Location: o.Location, Request: req, Log: run.log})
+		_, err := o.Pool.RunPrepare(ctx, prep, script.Prepare{Leads: leads, From: from, To: to, Location: o.Location, Request: req, Log: run.log})
 		if err != nil {
 			ex.Method, ex.URL = req.Method, req.URL
 			run.fail(ex, fmt.Errorf("prepare.lua: %w", err))
@@ -454,7 +454,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 		run.fail(ex, fmt.Errorf("undecodable answer (format %s): %w", decode.FormatName(cfg.Format), err))
 		return nil
 	}
-	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], run.Store, script.Check{
+	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], script.Check{Store: run.Store,
 		Offer: o.ID, Leads: leads, Data: data, Words: o.Words, Dry: run.opt.Dry, Log: run.log,
 		Batch: batch, LeaveBatch: true,
 	})
@@ -579,7 +579,7 @@ func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body
 		rep.Exchanges = append(rep.Exchanges, ex)
 		return rep
 	}
-	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], r.Store, script.Check{
+	res, err := o.Pool.RunCheck(ctx, o.Scripts["check.lua"], script.Check{Store: r.Store,
 		Offer: o.ID, Leads: leads, Data: data, Words: o.Words, Dry: true,
 		Log: func(kind, msg string) {
 			if len(rep.Logs) < keepLogs {

@@ -48,7 +48,7 @@ func TestSerializedAnswerThroughCheckLua(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := script.NewPool(script.Limits{}).RunCheck(ctx, s, st, script.Check{Offer: "php-crm", Leads: leads, Data: data})
+	res, err := script.NewPool(script.Limits{}).RunCheck(ctx, s, script.Check{Store: st, Offer: "php-crm", Leads: leads, Data: data})
 	if err != nil || len(res.Refused) != 0 {
 		t.Fatalf("run: %v, refused %q", err, res.Refused)
 	}

@@ -25,7 +25,7 @@ func BenchmarkCheckHandler(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		res, err := p.RunCheck(ctx, s, st, Check{Offer: "bench", Leads: leads, Data: data[i%2]})
+		res, err := p.RunCheck(ctx, s, Check{Store: st, Offer: "bench", Leads: leads, Data: data[i%2]})
 		if err != nil || res.Commit.Edits != len(leads) {
 			b.Fatalf("%+v %v", res.Commit, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 // Check is one status-check run of an offer's check.lua.
 type Check struct {
+	Store *store.Store // the leads, and where the edits go
 	Offer string
 	// Leads are the leads the request asked about (ID modes) or that the
 	// date range holds (dates mode); only they may be edited.
@@ -47,7 +48,8 @@ type CheckResult struct {
 // inid (our id when the check asked about one lead). Its edits land
 // together when it ends well; when it raises or passes its deadline,
 // nothing does.
-func (p *Pool) RunCheck(ctx context.Context, s *Script, st *store.Store, c Check) (CheckResult, error) {
+func (p *Pool) RunCheck(ctx context.Context, s *Script, c Check) (CheckResult, error) {
+	st := c.Store
 	batch := c.Batch
 	if batch == nil {
 		batch = st.NewBatch()

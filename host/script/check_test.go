@@ -77,7 +77,7 @@ func TestSeedHandlers(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := NewPool(Limits{})
-			res, err := p.RunCheck(ctx, script, st, Check{Offer: "acme", Leads: leads, Data: fixture(t, tc.handler+".json"), Words: words})
+			res, err := p.RunCheck(ctx, script, Check{Store: st, Offer: "acme", Leads: leads, Data: fixture(t, tc.handler+".json"), Words: words})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +108,7 @@ func TestCheckThatRaisesChangesNothing(t *testing.T) {
 		core.lead.edit(e2i[5001], {accept = 1})
 		core.lead.edit(e2i["5002"], {status = 5})
 		error("partner changed its format")`)
-	_, err := NewPool(Limits{}).RunCheck(ctx, script, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`)})
+	_, err := NewPool(Limits{}).RunCheck(ctx, script, Check{Store: st, Offer: "acme", Leads: leads, Data: []byte(`[]`)})
 	if err == nil || !strings.Contains(err.Error(), "scripts/acme/check.lua:4: partner changed its format") {
 		t.Fatalf("err = %v", err)
 	}
@@ -137,7 +137,7 @@ func TestCheckDryRunAndFences(t *testing.T) {
 		local ok6, why6 = core.lead.edit(e2i[5002], {colour = "red"})
 		return ok1, why2, why3, why4, why5, why6`, other.ID, outside.ID))
 	var refused []string
-	res, err := NewPool(Limits{}).RunCheck(ctx, script, st, Check{Offer: "acme", Leads: leads, Data: []byte(`{}`), Dry: true})
+	res, err := NewPool(Limits{}).RunCheck(ctx, script, Check{Store: st, Offer: "acme", Leads: leads, Data: []byte(`{}`), Dry: true})
 	if err != nil {
 		t.Fatal(err)
 	}

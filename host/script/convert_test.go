@@ -51,7 +51,7 @@ func TestOutOfRangeNumbersAreRefused(t *testing.T) {
 		local d, wd = core.lead.edit(id, {counts = 1e12})
 		assert(not a and not b and not c and not d, "an out-of-range number was taken")
 		return wa`)
-	res, err := NewPool(Limits{}).RunCheck(context.Background(), s, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`)})
+	res, err := NewPool(Limits{}).RunCheck(context.Background(), s, Check{Store: st, Offer: "acme", Leads: leads, Data: []byte(`[]`)})
 	if err != nil || len(res.Refused) != 4 {
 		t.Fatalf("refused %q, %v", res.Refused, err)
 	}

@@ -29,8 +29,9 @@ type Prepare struct {
 	Log      func(kind, msg string)
 }
 
-// RunPrepare runs prepare.lua and applies what it did to in.Request.
-func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) error {
+// RunPrepare runs prepare.lua and returns the request as it left it (in
+// in.Request's place: what it did is applied there).
+func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) (*partner.Request, error) {
 	run := &Run{Ctx: ctx, Script: s.Name, Log: in.Log}
 	setup := func(e *Env) error {
 		L, g := e.L, e.Globals
@@ -67,12 +68,12 @@ func (p *Pool) RunPrepare(ctx context.Context, s *Script, in Prepare) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if readErr != nil {
-		return fmt.Errorf("%s: request: %w", s.Name, readErr)
+		return nil, fmt.Errorf("%s: request: %w", s.Name, readErr)
 	}
-	return nil
+	return in.Request, nil
 }
 
 // DateMacros are the dates mode's macro values for the range from…to
@@ -167,6 +168,16 @@ type HookRequest struct {
 	Body    []byte
 }
 
+// Hook is the input of a hook-like script (hook.lua, hooks/<name>.lua,
+// postback.lua): the call, and the offer whose leads it may add and edit.
+type Hook struct {
+	Store   *store.Store
+	Offer   string
+	Request HookRequest
+	Words   *Words                 // nil: StandardWords
+	Log     func(kind, msg string) // core.log, print, refused edits; nil drops them
+}
+
 // HookReply is what a hook answers: body, status and headers. A hook that
 // returns nothing answers 200 {"ok":true}; a table body is sent as JSON.
 type HookReply struct {
@@ -185,7 +196,8 @@ type HookResult struct {
 // RunHook runs a hook script with req; its edits land together when it
 // ends well (leads it adds with core.lead.add land at once, idempotent by
 // their key, so that a retried call finds them).
-func (p *Pool) RunHook(ctx context.Context, s *Script, st *store.Store, offer string, req HookRequest, words *Words, log func(kind, msg string)) (HookResult, error) {
+func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, error) {
+	st, offer, req, words, log := in.Store, in.Offer, in.Request, in.Words, in.Log
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words), Log: log, MayAdd: true,
 		HTTP: p.httpClient()}
 	defer run.discard()
@@ -267,6 +279,15 @@ func hookReply(rets []lua.LValue) (HookReply, error) {
 	return r, nil
 }
 
+// Send is the input of send.lua: the lead sent and the partner's answer.
+type Send struct {
+	Store    *store.Store
+	Lead     *store.Lead
+	Response SendResponse
+	Words    *Words                 // nil: StandardWords
+	Log      func(kind, msg string) // core.log, print, refused edits; nil drops them
+}
+
 // SendResponse is the partner's answer to a sent lead.
 type SendResponse struct {
 	Status  int
@@ -286,7 +307,8 @@ type SendOutcome struct {
 
 // RunSend runs send.lua with data, lead and response, and applies its
 // outcome to the lead together with any edits it made.
-func (p *Pool) RunSend(ctx context.Context, s *Script, st *store.Store, lead *store.Lead, resp SendResponse, words *Words, log func(kind, msg string)) (SendOutcome, error) {
+func (p *Pool) RunSend(ctx context.Context, s *Script, in Send) (SendOutcome, error) {
+	st, lead, resp, words, log := in.Store, in.Lead, in.Response, in.Words, in.Log
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: lead.Offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words),
 		Allowed: map[uint64]bool{lead.ID: true}, Log: log, HTTP: p.httpClient()}
 	defer run.discard()

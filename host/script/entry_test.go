@@ -25,7 +25,7 @@ func TestPrepareRewritesTheRequest(t *testing.T) {
 		request.body = json.encode({ids = idl, key = request.fields.key})
 		request.fields = {}`)
 	req := &partner.Request{URL: "https://crm.example/status", Method: "GET", Fields: map[string][]string{"key": {"K"}}}
-	if err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{Leads: leads, Request: req}); err != nil {
+	if _, err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{Leads: leads, Request: req}); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"ids":[` + strings.Join([]string{itoa(leads[0].ID), itoa(leads[1].ID), itoa(leads[2].ID)}, ",") + `],"key":"K"}`
@@ -51,7 +51,7 @@ func TestDateMacros(t *testing.T) {
 	}
 	s := mustCompile(t, "scripts/acme/prepare.lua", `request.fields.period = from .. "/" .. to .. "/" .. utom`)
 	req := &partner.Request{URL: "https://x", Method: "GET"}
-	if err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{From: from, To: to, Location: msk, Request: req}); err != nil {
+	if _, err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{From: from, To: to, Location: msk, Request: req}); err != nil {
 		t.Fatal(err)
 	}
 	if f := sortedFields(req); len(f) != 1 || f[0] != "period=2026-11-02/2026-11-09/"+got["utom"] {
@@ -70,7 +70,7 @@ func TestHookAddsOneLeadPerOrder(t *testing.T) {
 		return {id = id, repeated = true}`)
 	p := NewPool(Limits{})
 	call := func(query map[string][]string) HookResult {
-		res, err := p.RunHook(context.Background(), s, st, "getcourse", HookRequest{Method: "GET", Query: query, IP: "10.0.0.1"}, nil, nil)
+		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "getcourse", Request: HookRequest{Method: "GET", Query: query, IP: "10.0.0.1"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestSendOutcomes(t *testing.T) {
 			st := openStore(t)
 			ctx := context.Background()
 			lead, _, _ := st.Add(ctx, store.NewLead{Offer: "offerum", Fields: map[string]string{"phone": "7999"}})
-			out, err := NewPool(Limits{}).RunSend(ctx, s, st, lead, tc.resp, nil, nil)
+			out, err := NewPool(Limits{}).RunSend(ctx, s, Send{Store: st, Lead: lead, Response: tc.resp})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ func TestOnlyHooksAddLeads(t *testing.T) {
 	st := openStore(t)
 	leads := processingLeads(t, st, "acme", 1)
 	s := mustCompile(t, "scripts/acme/check.lua", `core.lead.add{fields = {phone = "1"}}`)
-	_, err := NewPool(Limits{}).RunCheck(context.Background(), s, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true})
+	_, err := NewPool(Limits{}).RunCheck(context.Background(), s, Check{Store: st, Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true})
 	if err == nil || !strings.Contains(err.Error(), "only hooks add leads") {
 		t.Fatalf("err = %v", err)
 	}

@@ -35,7 +35,7 @@ func TestHTTPRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := pool.RunHook(context.Background(), s, st, "acme", HookRequest{Method: "GET"}, nil, nil)
+		res, err := pool.RunHook(context.Background(), s, Hook{Store: st, Offer: "acme", Request: HookRequest{Method: "GET"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func TestHTTPRequest(t *testing.T) {
 	}
 
 	s, _ := Compile("check.lua", []byte(`http.request{ url = "`+srv.URL+`/echo" }`))
-	_, err := pool.RunCheck(context.Background(), s, st, Check{Offer: "acme"})
+	_, err := pool.RunCheck(context.Background(), s, Check{Store: st, Offer: "acme"})
 	if err == nil || !strings.Contains(err.Error(), "only hooks and send.lua make requests") {
 		t.Errorf("a check handler made a request: %v", err)
 	}

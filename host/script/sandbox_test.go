@@ -191,7 +191,7 @@ func TestNoLeaksThroughSharedMetatables(t *testing.T) {
 		local blocked = 0
 		for _, f in ipairs(tries) do if not pcall(f) then blocked = blocked + 1 end end
 		assert(blocked == #tries, "only " .. blocked .. " of " .. #tries .. " blocked")`)
-	if _, err := p.RunCheck(ctx, attack, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true}); err != nil {
+	if _, err := p.RunCheck(ctx, attack, Check{Store: st, Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true}); err != nil {
 		t.Fatal(err)
 	}
 	probe := mustCompile(t, "scripts/acme/check.lua", `
@@ -199,7 +199,7 @@ func TestNoLeaksThroughSharedMetatables(t *testing.T) {
 		assert(rawget(_G, "secret") == nil and not pcall(function() return print.secret end), "globals")
 		assert(tostring(json.decode("[null]")[1]) == "null", "json.null")`)
 	for i := 0; i < 3; i++ {
-		if _, err := p.RunCheck(ctx, probe, st, Check{Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true}); err != nil {
+		if _, err := p.RunCheck(ctx, probe, Check{Store: st, Offer: "acme", Leads: leads, Data: []byte(`[]`), Dry: true}); err != nil {
 			t.Fatalf("run %d after the attack: %v", i, err)
 		}
 	}

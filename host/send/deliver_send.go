@@ -112,9 +112,9 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	headers := map[string]string{}
 	hresp.Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
 	var logs []string
-	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], s.Store, lead,
-		script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, o.Words,
-		func(kind, msg string) { logs = append(logs, kind+": "+msg) })
+	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], script.Send{Store: s.Store, Lead: lead,
+		Response: script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, Words: o.Words,
+		Log: func(kind, msg string) { logs = append(logs, kind+": "+msg) }})
 	switch {
 	case err != nil && !out.Retry:
 		// The partner took the lead (or refused it) and we cannot record
