@@ -160,40 +160,17 @@ func routeOf(path string) string {
 	return "other"
 }
 
-// journal records an inbound call, answered or refused, with the raw
-// request as it came (to replay it) and the answer.
+// journal records an inbound call, answered or refused (the entry is
+// app.Inbound's; here only what HTTP knows of it).
 func (s *Server) journal(c *fasthttp.RequestCtx, kind store.JournalKind, rest string, started time.Time) {
 	if s.NoJournal {
 		return
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
-	code := c.Response.StatusCode()
-	e := store.JournalEntry{Offer: offerID, Kind: kind, Status: store.JournalOK, Duration: store.Duration(time.Since(started)),
-		Summary: fmt.Sprintf("%s %s → %d", c.Method(), c.Path(), code)}
-	refused := code == fasthttp.StatusUnauthorized || code == fasthttp.StatusNotFound || code == fasthttp.StatusMethodNotAllowed
-	switch {
-	case refused:
-		// Refused at the door (a scanner, a wrong URL): not the offer
-		// failing, so no error mail and no error metric.
-		e.Status = store.JournalRefused
-	case code >= 400:
-		e.Status = store.JournalError
-	}
-	if o, ok := s.App.Offers.Offer(offerID); ok {
-		e.Version = o.Version
-	} else {
-		// Not an offer: anyone may make up paths, and each would become an
-		// index entry and a metrics series. The summary keeps the path.
-		e.Offer = ""
-	}
-	// A call refused before its token was checked (no such offer, a wrong
-	// token) is kept as a line: storing what anyone may send would let
-	// anyone fill the disk.
-	if !refused {
-		e.Request = redactedRequest(&c.Request)
-		e.Response = string(c.Response.Body())
-	}
-	s.App.Store.Record(e)
+	s.App.Record(app.Inbound{Kind: kind, Offer: offerID, Method: string(c.Method()), Path: string(c.Path()),
+		Status: c.Response.StatusCode(), Took: time.Since(started),
+		Request:  func() string { return redactedRequest(&c.Request) },
+		Response: func() string { return string(c.Response.Body()) }}.Entry(s.App.Offers))
 }
 
 // redactedRequest is the request as it came, for replay, without its

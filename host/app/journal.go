@@ -4,12 +4,58 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"leadhost/host"
 	"leadhost/host/check"
 	"leadhost/host/send"
 	"leadhost/store"
 )
+
+// Inbound is a webhook or a status postback as it came in and was
+// answered: what the journal keeps of it is decided here (Entry), for the
+// HTTP side that only knows the call.
+type Inbound struct {
+	Kind         store.JournalKind // KindHook or KindPostback
+	Offer        string            // from the path: anyone may make one up
+	Method, Path string
+	Status       int // the answer's
+	Took         time.Duration
+	// Request and Response give the call as it came (without its token,
+	// for replay) and the answer; asked for only when they are kept.
+	Request, Response func() string
+}
+
+// Entry is the journal entry of the call. A call refused at the door (no
+// such offer, a wrong token, a wrong method) is kept as one line, without
+// what it sent, and as refused (not the offer failing: no mail, no error
+// metric): storing what anyone may send would let anyone fill the disk. A
+// path that names no offer is kept without an offer, so that made-up
+// paths become neither index entries nor metrics series.
+func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
+	e := store.JournalEntry{Offer: in.Offer, Kind: in.Kind, Status: store.JournalOK, Duration: store.Duration(in.Took),
+		Summary: fmt.Sprintf("%s %s → %d", in.Method, in.Path, in.Status)}
+	refused := in.Status == 401 || in.Status == 404 || in.Status == 405
+	switch {
+	case refused:
+		e.Status = store.JournalRefused
+	case in.Status >= 400:
+		e.Status = store.JournalError
+	}
+	if o, ok := offers.Offer(in.Offer); ok {
+		e.Version = o.Version
+	} else {
+		e.Offer = ""
+	}
+	if !refused {
+		e.Request, e.Response = in.Request(), in.Response()
+	}
+	return e
+}
+
+// Record keeps a journal entry (built by this package: Inbound.Entry, and
+// the entries of sends, checks, reloads and lead changes).
+func (a *App) Record(e store.JournalEntry) { a.Store.Record(e) }
 
 // attemptEntry is a send or an outgoing postback.
 func attemptEntry(reg *host.Registry, kind store.JournalKind, a *send.Attempt) store.JournalEntry {
