@@ -1,0 +1,48 @@
+package app
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"leadhost/host"
+	"leadhost/store"
+)
+
+// What the journal keeps of a call that came in: whole when the offer
+// answered it, a line when it was refused at the door, no offer when
+// the path names none.
+func TestInboundEntry(t *testing.T) {
+	t.Parallel()
+	reg := host.NewRegistry("../testdata/scripts")
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		offer     string
+		status    int
+		want      store.JournalStatus
+		wantOffer string
+		kept      bool
+	}{
+		{"answered", "acme", 200, store.JournalOK, "acme", true},
+		{"a script error", "acme", 500, store.JournalError, "acme", true},
+		{"bad input", "acme", 400, store.JournalError, "acme", true},
+		{"a wrong token", "acme", 401, store.JournalRefused, "acme", false},
+		{"a made-up path", "wp-login.php", 404, store.JournalRefused, "", false},
+		{"a wrong method", "acme", 405, store.JournalRefused, "acme", false},
+	} {
+		asked := false
+		in := Inbound{Kind: store.KindHook, Offer: tc.offer, Method: "POST", Path: "/hook/" + tc.offer, Status: tc.status, Took: time.Millisecond,
+			Request:  func() string { asked = true; return "POST /hook/x HTTP/1.1\r\n\r\n" },
+			Response: func() string { return `{"ok":true}` }}
+		e := in.Entry(reg)
+		if e.Status != tc.want || e.Offer != tc.wantOffer || (e.Request != "") != tc.kept || asked != tc.kept {
+			t.Errorf("%s: status %s, offer %q, request kept %v (asked %v); want %s, %q, %v", tc.name, e.Status, e.Offer, e.Request != "", asked, tc.want, tc.wantOffer, tc.kept)
+		}
+		if e.Summary != "POST /hook/"+tc.offer+" → "+strconv.Itoa(tc.status) {
+			t.Errorf("%s: summary %q", tc.name, e.Summary)
+		}
+	}
+}
