@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func parityScripts(t *testing.T, partner, tracker string) string {
 	if err := os.MkdirAll(filepath.Join(dir, "parity"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"offer.toml", "send.lua"} {
+	for _, name := range []string{"offer.toml", "send.lua", "hook.lua", "postback.lua"} {
 		b, err := os.ReadFile(filepath.Join("testdata/parity", name))
 		if err != nil {
 			t.Fatal(err)
@@ -39,18 +40,20 @@ func parityScripts(t *testing.T, partner, tracker string) string {
 
 // entryOutcome is what a user can see of one lead added and approved:
 // the lead and its history, what the partner and the tracker received,
-// and the journal's lead entries.
+// and the journal's entries of the add and the approval.
 type entryOutcome struct {
 	lead      store.Lead
 	sends     []offerumCall
 	postbacks []string // each call's stage and status
-	journal   []string // summaries of kind lead, oldest first
+	journal   []string // summaries of the entries of the add and the approval, oldest first
 }
 
 // The same add and the same approval through each entry point — the CLI
 // on a database it opens, the CLI while serve holds the database, the
-// admin API — give the same lead, the same send, the same postbacks and
-// the same journal entries.
+// admin API, Lua (a webhook's hook.lua, a postback's postback.lua) — give
+// the same lead, the same send, the same postbacks, and journal entries
+// of the add and the approval (kind lead by a person; the webhook's and
+// the postback's own for Lua).
 func TestEntryPointsAgree(t *testing.T) {
 	t.Parallel()
 	const (
@@ -73,11 +76,17 @@ func TestEntryPointsAgree(t *testing.T) {
 	sent := func(t *testing.T, h *runningHost) {
 		hosttest.Eventually(t, "the lead sent", func() bool { return leadStatus(t, h.st, 1).Ext == "4242" })
 	}
+	lead := func(by string) []string {
+		return []string{fmt.Sprintf("lead 1 added by %s (status 1, rev 1)", by), fmt.Sprintf("lead 1 edited by %s (status 10, rev 3)", by)}
+	}
 	paths := []struct {
-		name, by string
-		run      func(t *testing.T, data, scripts string, approved func() bool) *runningHost
+		name    string
+		by      []string // the history's adder, and approver
+		kinds   []store.JournalKind
+		journal []string
+		run     func(t *testing.T, data, scripts string, approved func() bool) *runningHost
 	}{
-		{"cli without serve", "cli", func(t *testing.T, data, scripts string, approved func() bool) *runningHost {
+		{"cli without serve", []string{"cli", "cli"}, []store.JournalKind{store.KindLead}, lead("cli"), func(t *testing.T, data, scripts string, approved func() bool) *runningHost {
 			cli(t, data, scripts, add, "lead", "add")
 			h, stop := startTestHost(t, data, scripts) // the outbox kept the send
 			sent(t, h)
@@ -86,20 +95,28 @@ func TestEntryPointsAgree(t *testing.T) {
 			h, _ = startTestHost(t, data, scripts) // and the postback
 			return h
 		}},
-		{"cli with serve running", "cli", func(t *testing.T, data, scripts string, approved func() bool) *runningHost {
+		{"cli with serve running", []string{"cli", "cli"}, []store.JournalKind{store.KindLead}, lead("cli"), func(t *testing.T, data, scripts string, approved func() bool) *runningHost {
 			h, _ := startTestHost(t, data, scripts)
 			cli(t, data, scripts, add, "lead", "add")
 			sent(t, h)
 			cli(t, data, scripts, approve, "lead", "edit", "1")
 			return h
 		}},
-		{"admin API", "api", func(t *testing.T, data, scripts string, approved func() bool) *runningHost {
+		{"admin API", []string{"api", "api"}, []store.JournalKind{store.KindLead}, lead("api"), func(t *testing.T, data, scripts string, approved func() bool) *runningHost {
 			h, _ := startTestHost(t, data, scripts)
 			api(t, h, "POST", "/api/leads", add, 201)
 			sent(t, h)
 			api(t, h, "PATCH", "/api/leads/1", approve, 200)
 			return h
 		}},
+		{"Lua", []string{"script:parity/hook.lua", "script:parity/postback.lua"}, []store.JournalKind{store.KindHook, store.KindPostback},
+			[]string{"POST /hook/parity → 200", "GET /postback/parity → 200"}, func(t *testing.T, data, scripts string, approved func() bool) *runningHost {
+				h, _ := startTestHost(t, data, scripts)
+				api(t, h, "POST", "/hook/parity?token=parity-hook", add, 200) // the same JSON: hook.lua reads its key and fields
+				sent(t, h)
+				api(t, h, "GET", "/postback/parity?token=parity-postback&oid=1", "", 200)
+				return h
+			}},
 	}
 	var outcomes []entryOutcome
 	for _, p := range paths {
@@ -118,11 +135,16 @@ func TestEntryPointsAgree(t *testing.T) {
 		h := p.run(t, data, scripts, approved)
 		hosttest.Eventually(t, p.name+": the approval reported", approved)
 		var out entryOutcome
-		hosttest.Eventually(t, p.name+": the journal's lead entries", func() bool {
-			entries, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: "lead"})
+		hosttest.Eventually(t, p.name+": the journal's entries of the add and the approval", func() bool {
+			var entries []store.JournalEntry
+			for _, kind := range p.kinds {
+				got, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: kind})
+				entries = append(entries, got...)
+			}
+			sort.Slice(entries, func(i, j int) bool { return entries[i].ID < entries[j].ID })
 			out.journal = out.journal[:0]
-			for i := len(entries) - 1; i >= 0; i-- {
-				out.journal = append(out.journal, entries[i].Summary)
+			for _, e := range entries {
+				out.journal = append(out.journal, e.Summary)
 			}
 			return len(entries) == 2
 		})
@@ -149,12 +171,11 @@ func TestEntryPointsAgree(t *testing.T) {
 		for _, hist := range l.History {
 			bys = append(bys, hist.By)
 		}
-		if want := []string{p.by, "script:parity/send.lua", p.by}; !reflect.DeepEqual(bys, want) {
+		if want := []string{p.by[0], "script:parity/send.lua", p.by[1]}; !reflect.DeepEqual(bys, want) {
 			t.Errorf("%s: history by %q, want %q", p.name, bys, want)
 		}
-		wantJournal := []string{fmt.Sprintf("lead 1 added by %s (status 1, rev 1)", p.by), fmt.Sprintf("lead 1 edited by %s (status 10, rev 3)", p.by)}
-		if !reflect.DeepEqual(out.journal, wantJournal) {
-			t.Errorf("%s: journal %q, want %q", p.name, out.journal, wantJournal)
+		if !reflect.DeepEqual(out.journal, p.journal) {
+			t.Errorf("%s: journal %q, want %q", p.name, out.journal, p.journal)
 		}
 		outcomes = append(outcomes, out)
 	}
