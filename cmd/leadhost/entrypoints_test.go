@@ -30,7 +30,7 @@ func parityScripts(t *testing.T, partner, tracker string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b = []byte(strings.NewReplacer("PARTNER", partner, "TRACKER", tracker).Replace(string(b)))
+		b = []byte(strings.NewReplacer("http://partner.invalid", partner, "http://tracker.invalid", tracker).Replace(string(b)))
 		if err := os.WriteFile(filepath.Join(dir, "parity", name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
