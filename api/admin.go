@@ -214,10 +214,5 @@ func (s *Server) knownOffer(id string) error {
 	if _, ok := s.App.Offers.Errors()[id]; ok {
 		return nil
 	}
-	var ids []string
-	for _, o := range s.App.Offers.Offers() {
-		ids = append(ids, o.ID)
-	}
-	sort.Strings(ids)
-	return badRequest("offer %q: no such offer (offers: %s)", id, strings.Join(ids, ", "))
+	return badRequest("offer %q: no such offer (offers: %s)", id, strings.Join(s.App.Offers.IDs(), ", "))
 }

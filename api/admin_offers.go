@@ -87,10 +87,17 @@ const checkNowLimit = 5 * time.Minute
 // The run ends with the request: when the server shuts down (the request
 // context's Done) or after checkNowLimit.
 func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) {
-	dry := string(c.QueryArgs().Peek("dry"))
+	var dry bool
+	switch text := string(c.QueryArgs().Peek("dry")); text {
+	case "", "0", "false":
+	case "1", "true":
+		dry = true
+	default:
+		return 0, nil, badRequest("dry %q: want 1 or true (a dry run), or 0 or false", text)
+	}
 	ctx, cancel := context.WithTimeout(c, checkNowLimit)
 	defer cancel()
-	rep, err := s.App.CheckNow(ctx, p[0], string(c.QueryArgs().Peek("mode")), dry == "1" || dry == "true")
+	rep, err := s.App.CheckNow(ctx, p[0], string(c.QueryArgs().Peek("mode")), dry)
 	if err != nil {
 		return 0, nil, err
 	}

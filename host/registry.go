@@ -51,6 +51,16 @@ func (r *Registry) Offers() []*Offer {
 	return out
 }
 
+// IDs returns the ids of the offers loaded, sorted.
+func (r *Registry) IDs() []string {
+	offers := r.Offers()
+	ids := make([]string, len(offers))
+	for i, o := range offers {
+		ids[i] = o.ID
+	}
+	return ids
+}
+
 // Errors returns, per offer, the problems of its last failed load. An
 // offer listed here may still run on its previous version.
 func (r *Registry) Errors() map[string][]error { return r.state.Load().errors }

@@ -24,8 +24,10 @@ func jsonProblem(what string, err error) error {
 			return fmt.Errorf("%s: a JSON object is wanted, not %s: %w", what, jsonNoun(typ.Value), ErrInvalid)
 		}
 		return fmt.Errorf("%s: %s: %s where %s is wanted: %w", what, field, jsonNoun(typ.Value), goNoun(typ.Type.Kind().String()), ErrInvalid)
+	case errors.As(err, &syn) && syn.Error() == "unexpected end of JSON input":
+		return fmt.Errorf("%s: the JSON ends too soon: %w", what, ErrInvalid)
 	case errors.As(err, &syn):
-		return fmt.Errorf("%s: malformed JSON at byte %d: %s: %w", what, syn.Offset, strings.TrimPrefix(syn.Error(), "invalid character "), ErrInvalid)
+		return fmt.Errorf("%s: malformed JSON at byte %d (%s): %w", what, syn.Offset, strings.TrimPrefix(syn.Error(), "invalid character "), ErrInvalid)
 	case errors.Is(err, io.EOF):
 		return fmt.Errorf("%s: no JSON object given: %w", what, ErrInvalid)
 	case errors.Is(err, io.ErrUnexpectedEOF):

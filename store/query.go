@@ -163,7 +163,7 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 // the rest of the last key read: bucket, creation time, id.
 func listOffer(txn *badger.Txn, offer string, statuses StatusSet, after []byte, limit int, page *Page) error {
 	if len(after) != 0 && len(after) != 17 {
-		return fmt.Errorf("cursor: %w", ErrInvalid)
+		return fmt.Errorf("cursor: not one this list gave (pass back its next as it came): %w", ErrInvalid)
 	}
 	buckets, exact := statuses.buckets()
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: offerPrefix(kindStatus, offer)})
@@ -203,7 +203,7 @@ func listOffer(txn *badger.Txn, offer string, statuses StatusSet, after []byte, 
 
 func (s *Store) listAll(txn *badger.Txn, statuses StatusSet, after []byte, limit int, page *Page) error {
 	if len(after) != 0 && len(after) != 8 {
-		return fmt.Errorf("cursor: %w", ErrInvalid)
+		return fmt.Errorf("cursor: not one this list gave (pass back its next as it came): %w", ErrInvalid)
 	}
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindLead}, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()

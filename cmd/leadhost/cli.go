@@ -28,10 +28,11 @@ commands:
               answer and the edits (--dry-run: edits shown, not committed)
   test [DIR]  run the cases in DIR's offers' tests/ folders (default
               ./scripts, or one offer's folder): pass/fail with what differs
-  journal [--offer O] [--kind K] [--status ok|error] [--since 1h] [--limit N] [--json] [--raw]
+  journal [--offer O] [--kind K] [--status ok|error|refused|dry] [--since 1h] [--limit N] [--json] [--raw]
               the operation journal, newest first: every webhook and
-              postback (raw request kept), send, check run and reload;
-              phones and e-mails masked unless --raw
+              postback (raw request kept), send, check run, reload and
+              lead added or edited by a person; phones and e-mails
+              masked unless --raw
   bench hook [--duration 10s] [--concurrency 64] [--no-fsync]
               load the webhook → durable lead path, side by side with a
               bare fasthttp handler: req/s, p50, p99
@@ -41,9 +42,13 @@ commands:
               read a patch (the core.lead.edit fields) as JSON on stdin,
               apply it, print the lead
 
-flags:
-  --data DIR     database directory (default ./data)
-  --scripts DIR  offers folder (default ./scripts)
+flags (before or after the command):
+  --data DIR       database directory (default ./data)
+  --scripts DIR    offers folder (default ./scripts)
+  --api-token T    the admin API's token (default $LEADHOST_API_TOKEN): serve
+                   requires it; lead and check commands send it to a serve
+                   that holds --data
+  --listen ADDR    serve's address (default :8080)
 `
 
 // exit codes

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"leadhost/host/app"
@@ -35,11 +36,11 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	q.Kind, q.Status = store.JournalKind(*kind), store.JournalStatus(*status)
 	if q.Kind != "" && !slices.Contains(store.JournalKinds, q.Kind) {
-		fmt.Fprintf(stderr, "leadhost journal: --kind %q: want one of %v\n", q.Kind, store.JournalKinds)
+		fmt.Fprintf(stderr, "leadhost journal: --kind %q: want one of %s\n", q.Kind, strings.ReplaceAll(strings.Trim(fmt.Sprint(store.JournalKinds), "[]"), " ", ", "))
 		return exitUsage
 	}
 	if q.Status != "" && !slices.Contains(store.JournalStatuses, q.Status) {
-		fmt.Fprintf(stderr, "leadhost journal: --status %q: want one of %v\n", q.Status, store.JournalStatuses)
+		fmt.Fprintf(stderr, "leadhost journal: --status %q: want one of %s\n", q.Status, strings.ReplaceAll(strings.Trim(fmt.Sprint(store.JournalStatuses), "[]"), " ", ", "))
 		return exitUsage
 	}
 	if *since > 0 {

@@ -126,6 +126,14 @@ func reloadEntries(reg *host.Registry, changes []string, err error) []store.Jour
 	return out
 }
 
+// refusedEntry is a person's add or edit that did not happen, with why:
+// refused, not an error of the offer (no mail, no error metric).
+func refusedEntry(by, what, offer string, input []byte, err error) store.JournalEntry {
+	return store.JournalEntry{Offer: offer, Kind: store.KindLead, Status: store.JournalRefused,
+		Summary: fmt.Sprintf("%s by %s refused: %s", what, by, store.Describe(err)),
+		Request: string(input)}
+}
+
 // leadEntry is a lead added or edited by a person (CLI or admin API):
 // who, which lead, and what changed.
 func leadEntry(by, verb string, l *store.Lead, input []byte) store.JournalEntry {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 
 	"leadhost/store"
 )
@@ -21,18 +22,21 @@ const (
 // which is returned.
 func (a *App) AddLead(ctx context.Context, input []byte, by string) (l *store.Lead, created bool, err error) {
 	nl, err := store.DecodeNewLead(bytes.NewReader(input))
-	if err != nil {
-		return nil, false, err
-	}
-	if _, ok := a.Offers.Offer(nl.Offer); !ok {
-		if nl.Offer == "" {
-			return nil, false, fmt.Errorf("lead: offer is required: %w", store.ErrInvalid)
+	if err == nil {
+		if _, ok := a.Offers.Offer(nl.Offer); !ok {
+			if nl.Offer == "" {
+				err = fmt.Errorf("lead: offer is required (offers: %s): %w", strings.Join(a.Offers.IDs(), ", "), store.ErrInvalid)
+			} else {
+				err = fmt.Errorf("lead: no offer %q is loaded (offers: %s): %w", nl.Offer, strings.Join(a.Offers.IDs(), ", "), store.ErrInvalid)
+			}
 		}
-		return nil, false, fmt.Errorf("lead: no offer %q is loaded: %w", nl.Offer, store.ErrInvalid)
 	}
-	nl.By = by
-	l, created, err = a.Store.Add(ctx, nl)
+	if err == nil {
+		nl.By = by
+		l, created, err = a.Store.Add(ctx, nl)
+	}
 	if err != nil {
+		a.Store.Record(refusedEntry(by, "add", a.knownOffer(nl.Offer), input, err))
 		return nil, false, err
 	}
 	if created {
@@ -45,26 +49,36 @@ func (a *App) AddLead(ctx context.Context, input []byte, by string) (l *store.Le
 // fields, as PATCH /api/leads/<id> and `leadhost lead edit` take them)
 // under the edit rules.
 func (a *App) EditLead(ctx context.Context, id uint64, input []byte, by string) (*store.Lead, error) {
-	p, err := store.DecodePatch(bytes.NewReader(input))
-	if err != nil {
-		return nil, err
-	}
-	if p.Empty() {
-		return nil, fmt.Errorf("the patch has no fields: %w", store.ErrInvalid)
-	}
-	p.By = by
 	before, err := a.Store.Get(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, err // no such lead: nothing to record of it
 	}
-	l, err := a.Store.Edit(ctx, id, p)
+	p, err := store.DecodePatch(bytes.NewReader(input))
+	if err == nil && p.Empty() {
+		err = fmt.Errorf("the patch has no fields: %w", store.ErrInvalid)
+	}
+	var l *store.Lead
+	if err == nil {
+		p.By = by
+		l, err = a.Store.Edit(ctx, id, p)
+	}
 	if err != nil {
+		a.Store.Record(refusedEntry(by, fmt.Sprintf("edit of lead %d", id), before.Offer, input, err))
 		return nil, err
 	}
 	if l.Rev != before.Rev {
 		a.Store.Record(leadEntry(by, "edited", l, input))
 	}
 	return l, nil
+}
+
+// knownOffer is id when it names a loaded offer, else "": a made-up name
+// must not become a journal index entry.
+func (a *App) knownOffer(id string) string {
+	if _, ok := a.Offers.Offer(id); ok {
+		return id
+	}
+	return ""
 }
 
 // LeadWithHistory is a lead with every change it went through.
