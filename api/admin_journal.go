@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,18 +16,22 @@ import (
 // listJournal is GET /api/journal?offer=&kind=&status=&since=&limit=&cursor=[&raw=1].
 func (s *Server) listJournal(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
 	a := c.QueryArgs()
-	q := store.JournalQuery{Offer: string(a.Peek("offer")), Kind: store.JournalKind(a.Peek("kind")),
-		Status: store.JournalStatus(a.Peek("status")), Cursor: string(a.Peek("cursor"))}
+	q := store.JournalQuery{Offer: string(a.Peek("offer")), Cursor: string(a.Peek("cursor"))}
 	if q.Offer != "" {
 		if err := s.knownOffer(q.Offer); err != nil {
 			return 0, nil, err
 		}
 	}
-	if q.Kind != "" && !slices.Contains(store.JournalKinds, q.Kind) {
-		return 0, nil, badRequest("kind %q: want one of %s", q.Kind, joinWords(store.JournalKinds))
+	var err error
+	if kind := string(a.Peek("kind")); kind != "" {
+		if q.Kind, err = store.ParseJournalKind(kind); err != nil {
+			return 0, nil, err
+		}
 	}
-	if q.Status != "" && !slices.Contains(store.JournalStatuses, q.Status) {
-		return 0, nil, badRequest("status %q: want one of %s", q.Status, joinWords(store.JournalStatuses))
+	if status := string(a.Peek("status")); status != "" {
+		if q.Status, err = store.ParseJournalStatus(status); err != nil {
+			return 0, nil, err
+		}
 	}
 	if since := string(a.Peek("since")); since != "" {
 		if d, err := time.ParseDuration(since); err == nil {
@@ -39,7 +42,6 @@ func (s *Server) listJournal(c *fasthttp.RequestCtx, _ []string) (int, any, erro
 			return 0, nil, badRequest("since %q: want a duration (1h) or an RFC 3339 time", since)
 		}
 	}
-	var err error
 	if q.Limit, err = pageLimit(c); err != nil {
 		return 0, nil, err
 	}
@@ -53,14 +55,6 @@ func (s *Server) listJournal(c *fasthttp.RequestCtx, _ []string) (int, any, erro
 		}
 	}
 	return 200, listOf(entries, next), nil
-}
-
-func joinWords[T ~string](words []T) string {
-	out := make([]string, len(words))
-	for i, w := range words {
-		out[i] = string(w)
-	}
-	return strings.Join(out, ", ")
 }
 
 // entryFor reads the journal entry a path names.

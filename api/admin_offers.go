@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"leadhost/host"
+	"leadhost/host/app"
 	"leadhost/host/check"
 )
 
@@ -38,8 +39,8 @@ func (s *Server) view(o *host.Offer, id string) offerView {
 			v.Modes = append(v.Modes, m.Name)
 		}
 	}
-	for _, e := range s.App.Offers.Errors()[id] {
-		v.Errors = append(v.Errors, e.Error())
+	if problems := s.App.Offers.Problems(id); len(problems) > 0 {
+		v.Errors = problems
 	}
 	for _, sc := range s.App.Checks.Schedules() {
 		if sc.Offer == id {
@@ -78,14 +79,10 @@ func (s *Server) getOffer(_ *fasthttp.RequestCtx, p []string) (int, any, error) 
 	return 200, s.view(o, p[0]), nil
 }
 
-// checkNowLimit bounds a check run asked for through the API: the caller
-// waits for its report.
-const checkNowLimit = 5 * time.Minute
-
 // checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1]: 200 with
 // the run's report, 502 with it when the partner or the handler failed.
 // The run ends with the request: when the server shuts down (the request
-// context's Done) or after checkNowLimit.
+// context's Done), or at app.CheckNowLimit.
 func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	var dry bool
 	switch text := string(c.QueryArgs().Peek("dry")); text {
@@ -95,9 +92,7 @@ func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) 
 	default:
 		return 0, nil, badRequest("dry %q: want 1 or true (a dry run), or 0 or false", text)
 	}
-	ctx, cancel := context.WithTimeout(c, checkNowLimit)
-	defer cancel()
-	rep, err := s.App.CheckNow(ctx, p[0], string(c.QueryArgs().Peek("mode")), dry)
+	rep, err := s.App.CheckNow(c, p[0], string(c.QueryArgs().Peek("mode")), dry)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -114,7 +109,7 @@ func (s *Server) dryRun(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	if len(c.PostBody()) == 0 {
 		return 0, nil, badRequest("post the partner's answer as the body")
 	}
-	ctx, cancel := context.WithTimeout(c, checkNowLimit)
+	ctx, cancel := context.WithTimeout(c, app.CheckNowLimit)
 	defer cancel()
 	rep, err := s.App.DryRunAnswer(ctx, p[0], string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/check"
 	"leadhost/store"
@@ -77,6 +78,11 @@ func (c *Client) LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, e
 // CheckNow is POST /api/offers/<offer>/check: one run now. A run that
 // failed (502) comes back as its report, its Err set, as from app.App.
 func (c *Client) CheckNow(ctx context.Context, offer, mode string, dry bool) (*check.Report, error) {
+	if !host.ValidOfferID(offer) {
+		// Not a folder name, so no offer: said as the app says it, before
+		// the name could make another path of the URL.
+		return nil, fmt.Errorf("no offer %q is loaded: %w", offer, store.ErrNotFound)
+	}
 	q := url.Values{}
 	if mode != "" {
 		q.Set("mode", mode)
@@ -116,7 +122,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, by st
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Minute}
+		hc = &http.Client{Timeout: app.CheckNowLimit + time.Minute} // the longest call waits for a check run
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

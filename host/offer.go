@@ -205,6 +205,10 @@ func (e *LoadError) Error() string {
 
 var offerIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
+// ValidOfferID says id could name an offer: an offer folder's name is its
+// id, lower-case letters, digits, '.', '_', '-', at most 64.
+func ValidOfferID(id string) bool { return offerIDPattern.MatchString(id) }
+
 // scriptFiles are the Lua files an offer may have (hooks/<name>.lua too).
 var scriptFiles = map[string]bool{"check.lua": true, "prepare.lua": true, "send.lua": true, "hook.lua": true, "postback.lua": true}
 
@@ -255,7 +259,7 @@ func hashOffer(files []offerFile) string {
 // loadOffer checks and compiles an offer's files.
 func loadOffer(dir string, files []offerFile) (*Offer, []error) {
 	id := filepath.Base(dir)
-	o := &Offer{ID: id, Dir: dir, Scripts: map[string]*script.Script{}, Loaded: time.Now(), Hash: hashOffer(files)}
+	o := &Offer{ID: id, Dir: dir, Scripts: map[string]*script.Script{}, Loaded: time.Now().UTC(), Hash: hashOffer(files)}
 	var errs []error
 	if !offerIDPattern.MatchString(id) {
 		errs = append(errs, &LoadError{File: dir, Msg: "an offer folder's name is its id: lower-case letters, digits, '.', '_', '-', at most 64"})

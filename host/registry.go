@@ -61,6 +61,17 @@ func (r *Registry) IDs() []string {
 	return ids
 }
 
+// Problems are the problems of the offer's last failed load as text
+// ("acme/check.lua:3: …"); none when it loaded.
+func (r *Registry) Problems(id string) []string {
+	errs := r.Errors()[id]
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.Error()
+	}
+	return out
+}
+
 // Errors returns, per offer, the problems of its last failed load. An
 // offer listed here may still run on its previous version.
 func (r *Registry) Errors() map[string][]error { return r.state.Load().errors }

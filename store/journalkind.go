@@ -1,5 +1,10 @@
 package store
 
+import (
+	"fmt"
+	"strings"
+)
+
 // JournalKind says what a journal entry records. Adding a kind is one
 // line here (and the producer that writes it).
 type JournalKind string
@@ -31,3 +36,24 @@ const (
 
 // JournalStatuses lists every status, for filters that refuse others.
 var JournalStatuses = []JournalStatus{JournalOK, JournalError, JournalRefused, JournalDry}
+
+// ParseJournalKind reads a kind's name, as the journal's filters take it.
+func ParseJournalKind(text string) (JournalKind, error) {
+	return parseWord(text, "kind", JournalKinds)
+}
+
+// ParseJournalStatus reads a status's name, as the journal's filters take it.
+func ParseJournalStatus(text string) (JournalStatus, error) {
+	return parseWord(text, "status", JournalStatuses)
+}
+
+func parseWord[T ~string](text, what string, known []T) (T, error) {
+	names := make([]string, len(known))
+	for i, k := range known {
+		if string(k) == text {
+			return k, nil
+		}
+		names[i] = string(k)
+	}
+	return "", fmt.Errorf("%s %q: want one of %s: %w", what, text, strings.Join(names, ", "), ErrInvalid)
+}

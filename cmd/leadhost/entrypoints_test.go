@@ -156,6 +156,11 @@ func TestEntryPointsAgree(t *testing.T) {
 		if err := json.Unmarshal([]byte(got), &out.lead); err != nil {
 			t.Fatalf("%s: lead get printed %s", p.name, got)
 		}
+		// The serve has the offers: a CLI run from where no scripts
+		// folder is finds it all the same.
+		if code, again, errOut := leadhost(t, "", "lead", "get", "1", "--data", data, "--scripts", filepath.Join(t.TempDir(), "none")); code != exitOK || again != got {
+			t.Errorf("%s: lead get with no scripts folder here: exit %d, %s\n%s", p.name, code, errOut, again)
+		}
 		out.sends = partner.Requests()
 		for _, c := range tracker.Requests() {
 			out.postbacks = append(out.postbacks, c.Query.Get("stage")+"/"+c.Query.Get("status"))

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"time"
 
 	"leadhost/host/app"
@@ -34,14 +32,18 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "leadhost journal: unexpected %q\n", rest)
 		return exitUsage
 	}
-	q.Kind, q.Status = store.JournalKind(*kind), store.JournalStatus(*status)
-	if q.Kind != "" && !slices.Contains(store.JournalKinds, q.Kind) {
-		fmt.Fprintf(stderr, "leadhost journal: --kind %q: want one of %s\n", q.Kind, strings.ReplaceAll(strings.Trim(fmt.Sprint(store.JournalKinds), "[]"), " ", ", "))
-		return exitUsage
+	var err error
+	if *kind != "" {
+		if q.Kind, err = store.ParseJournalKind(*kind); err != nil {
+			fmt.Fprintf(stderr, "leadhost journal: --%s\n", store.Describe(err))
+			return exitUsage
+		}
 	}
-	if q.Status != "" && !slices.Contains(store.JournalStatuses, q.Status) {
-		fmt.Fprintf(stderr, "leadhost journal: --status %q: want one of %s\n", q.Status, strings.ReplaceAll(strings.Trim(fmt.Sprint(store.JournalStatuses), "[]"), " ", ", "))
-		return exitUsage
+	if *status != "" {
+		if q.Status, err = store.ParseJournalStatus(*status); err != nil {
+			fmt.Fprintf(stderr, "leadhost journal: --%s\n", store.Describe(err))
+			return exitUsage
+		}
 	}
 	if *since > 0 {
 		q.Since = time.Now().Add(-*since)

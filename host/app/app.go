@@ -64,22 +64,17 @@ type App struct {
 	observers []func(store.JournalEntry)
 }
 
-// Open loads the offers and opens the store with their policies, feeds
-// and journal retention. Nothing runs in the background until Run.
+// Open opens the store with the offers' policies, feeds and journal
+// retention, then loads the offers. The store comes first: a folder held
+// by a running serve is ErrLocked before anything else is read, so that
+// the CLI goes to that serve even from where no scripts folder is.
+// Nothing runs in the background until Run.
 func Open(ctx context.Context, cfg Config) (*App, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	reg := host.NewRegistry(cfg.Scripts)
-	if _, err := reg.Reload(); err != nil {
-		return nil, err
-	}
-	for offer, errs := range reg.Errors() {
-		for _, e := range errs {
-			log.Error("offer does not load", "offer", offer, "err", e)
-		}
-	}
 	opts := store.Options{
 		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now,
 		Feeds: []string{send.Feed, send.PostbackFeed},
@@ -97,6 +92,17 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	st, err := store.Open(opts)
 	if err != nil {
 		return nil, DescribeOpen(cfg.Data, err)
+	}
+	// The policies and feed filter above read the registry when leads
+	// change; nothing changes one before Open returns.
+	if _, err := reg.Reload(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	for offer, errs := range reg.Errors() {
+		for _, e := range errs {
+			log.Error("offer does not load", "offer", offer, "err", e)
+		}
 	}
 	a := &App{Store: st, Offers: reg, log: log}
 	a.mailer = notify.New(cfg.Mail, cfg.MailWindow, log)
@@ -189,10 +195,14 @@ func (a *App) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Close sends the error mails still pending and closes the store (which
-// writes the journal's queue). Call it after Run has returned.
+// Close sends the error mails still pending, retires the offers' Lua
+// pools and closes the store (which writes the journal's queue). Call it
+// after Run has returned.
 func (a *App) Close() error {
 	a.unsubscribe()
+	for _, o := range a.Offers.Offers() {
+		o.Pool.Close() // the Lua states and partner connections of every version still loaded
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	a.mailer.Close(ctx)
 	cancel()

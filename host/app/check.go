@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"leadhost/host"
 	"leadhost/host/check"
 	"leadhost/store"
 )
+
+// CheckNowLimit bounds a check run a person asks for (the CLI, the API):
+// they wait for its report. The same limit holds wherever it runs.
+const CheckNowLimit = 5 * time.Minute
 
 // CheckNow runs one status-check mode of an offer now, as the API and
 // `leadhost check` ask for it. mode "" is the offer's first mode; a mode
@@ -20,6 +25,8 @@ func (a *App) CheckNow(ctx context.Context, offerID, mode string, dry bool) (*ch
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, CheckNowLimit)
+	defer cancel()
 	return a.Checks.RunNow(ctx, o, m, check.Options{Dry: dry})
 }
 
@@ -67,12 +74,8 @@ func (a *App) Offer(id string) (*host.Offer, error) {
 	if o, ok := a.Offers.Offer(id); ok {
 		return o, nil
 	}
-	if errs := a.Offers.Errors()[id]; len(errs) > 0 {
-		msgs := make([]string, len(errs))
-		for i, e := range errs {
-			msgs[i] = e.Error()
-		}
-		return nil, fmt.Errorf("offer %s does not load: %s: %w", id, strings.Join(msgs, "; "), store.ErrNotFound)
+	if problems := a.Offers.Problems(id); len(problems) > 0 {
+		return nil, fmt.Errorf("offer %s does not load: %s: %w", id, strings.Join(problems, "; "), store.ErrNotFound)
 	}
 	return nil, fmt.Errorf("no offer %q is loaded: %w", id, store.ErrNotFound)
 }

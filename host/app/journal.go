@@ -114,12 +114,8 @@ func reloadEntries(reg *host.Registry, changes []string, err error) []store.Jour
 		if o, ok := reg.Offer(offer); ok {
 			e.Version = o.Version
 		}
-		if errs := reg.Errors()[offer]; len(errs) > 0 {
-			msgs := make([]string, len(errs))
-			for i, le := range errs {
-				msgs[i] = le.Error()
-			}
-			e.Status, e.Summary = store.JournalError, change+": "+strings.Join(msgs, "; ")
+		if problems := reg.Problems(offer); len(problems) > 0 {
+			e.Status, e.Summary = store.JournalError, change+": "+strings.Join(problems, "; ")
 		}
 		out = append(out, e)
 	}

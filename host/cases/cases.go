@@ -125,6 +125,7 @@ type Handler func(a *app.App) fasthttp.RequestHandler
 // one offer's folder. Offers that do not load are errors; an offer
 // without tests/ has no cases.
 func Run(ctx context.Context, path string, handler Handler) ([]Result, error) {
+	path = filepath.Clean(path) // "scripts/acme/", as a shell completes it, is scripts/acme
 	if _, err := os.Stat(filepath.Join(path, "offer.toml")); err == nil {
 		return runOffer(ctx, path, handler)
 	}

@@ -105,7 +105,7 @@ url = "https://crm.example/status?ids={idel}"
 	write("tests/check-prepared.json", `{"leads": [{"ext": "E1", "status": 2}], "check": {"response": "[{\"id\": \"E1\", \"status\": \"approved\"}]"},
 		"expect": {"request": {"method": "GET", "path": "/status", "query": {"ids": "E1"}, "headers": {"X-Sig": "sig-E1"}},
 		"leads": [{"ext": "E1", "status": 6}]}}`)
-	results, err := Run(context.Background(), dir, webhooks)
+	results, err := Run(context.Background(), dir+string(filepath.Separator), webhooks) // as a shell completes the folder
 	if err != nil || len(results) != 4 {
 		t.Fatalf("%d results, %v", len(results), err)
 	}

@@ -142,7 +142,7 @@ type Exchange struct {
 // when its handler ends well; a request that fails changes nothing.
 func (r *Runner) Run(ctx context.Context, o *host.Offer, mode host.Mode, opt Options) *Report {
 	now := r.now()
-	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: opt.Dry, Started: now}
+	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: opt.Dry, Started: now.UTC()}
 	defer func() { rep.Duration = store.Duration(r.now().Sub(now)) }()
 	cfg := o.Config.Check
 	switch {
@@ -547,7 +547,7 @@ const maxDryLeads = 1000
 // partner and nothing is committed: the way to try a new check.lua on a
 // recorded answer before it goes live.
 func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body []byte) *Report {
-	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: true, Started: r.now()}
+	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: true, Started: r.now().UTC()}
 	defer func() { rep.Duration = store.Duration(r.now().Sub(rep.Started)) }()
 	cfg := o.Config.Check
 	if cfg == nil || o.Scripts["check.lua"] == nil {

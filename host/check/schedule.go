@@ -120,7 +120,7 @@ func (s *Scheduler) Schedules() []Schedule {
 	defer s.mu.Unlock()
 	out := make([]Schedule, 0, len(s.entries))
 	for k, e := range s.entries {
-		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: store.Duration(e.every), Next: e.next, Fails: e.fails, Last: e.last})
+		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: store.Duration(e.every), Next: e.next.UTC(), Fails: e.fails, Last: e.last})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Offer != out[j].Offer {
