@@ -11,14 +11,22 @@ import (
 	"testing"
 	"time"
 
+	"leadhost/host/app"
 	"leadhost/store"
 )
 
 // startAdmin serves testdata/scripts with the admin API on 127.0.0.1:0.
 func startAdmin(t *testing.T, token string) (string, *store.Store) {
 	t.Helper()
+	base, a := startAdminApp(t, token)
+	return base, a.Store
+}
+
+// startAdminApp is startAdmin giving the app itself.
+func startAdminApp(t *testing.T, token string) (string, *app.App) {
+	t.Helper()
 	a := openApp(t, "testdata/scripts")
-	return serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), APIToken: token}), a.Store
+	return serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), APIToken: token}), a
 }
 
 func decodeJSON(t *testing.T, body []byte, v any) {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -88,7 +90,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 // after a change meant to be made (and the README's changelog says so).
 func TestRouteAnswersMatchContract(t *testing.T) {
 	t.Parallel()
-	base, st := startAdmin(t, "")
+	base, a := startAdminApp(t, "")
+	st := a.Store
+	guarded := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), APIToken: "tok"}) // the same app behind a token
 	v := openAPIValidator(t)
 	host := strings.TrimPrefix(base, "http://")
 	ctx := context.Background()
@@ -106,47 +110,89 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		return hookEntry != ""
 	})
 
+	// Paths may name what exists only once earlier steps ran; prepare
+	// makes it and fills vars.
+	vars := map[string]string{"{hook-entry}": hookEntry}
 	steps := []struct {
 		name, method, path, body string
 		code                     int
+		prepare                  func()
 	}{
-		{"create-lead", "POST", "/api/leads", `{"offer":"shop","key":"k1","ext":"E1","fields":{"phone":"79990001122","name":"Ivan"},"base":"12.10","curr":"RUB"}`, 201},
-		{"create-lead-again", "POST", "/api/leads", `{"offer":"shop","key":"k1"}`, 200},
-		{"create-lead-taken-ext", "POST", "/api/leads", `{"offer":"shop","ext":"E1"}`, 409},
-		{"create-lead-bad-field", "POST", "/api/leads", `{"offer":"shop","fields":{"phone":79990001122}}`, 400},
-		{"create-lead-unknown-offer", "POST", "/api/leads", `{"offer":"nosuch"}`, 400},
-		{"create-crm-lead", "POST", "/api/leads", `{"offer":"crm","ext":"X1","status":"processing"}`, 201},
-		{"get-lead", "GET", "/api/leads/2", "", 200},
-		{"get-lead-unknown", "GET", "/api/leads/999", "", 404},
-		{"get-lead-bad-id", "GET", "/api/leads/x", "", 400},
-		{"patch-lead", "PATCH", "/api/leads/2", `{"accept":1,"comment":"ok"}`, 200},
-		{"patch-lead-refused", "PATCH", "/api/leads/2", `{"status":"processing"}`, 409},
-		{"patch-lead-empty", "PATCH", "/api/leads/2", `{}`, 400},
-		{"lead-history", "GET", "/api/leads/2/history", "", 200},
-		{"list-leads", "GET", "/api/leads?offer=shop&status=new,packing&limit=10", "", 200},
-		{"list-leads-unknown-offer", "GET", "/api/leads?offer=nosuch", "", 400},
-		{"list-leads-bad-status", "GET", "/api/leads?offer=shop&status=shipped", "", 400},
-		{"delete-lead", "DELETE", "/api/leads/2", "", 405},
-		{"list-offers", "GET", "/api/offers", "", 200},
-		{"get-offer", "GET", "/api/offers/crm", "", 200},
-		{"get-offer-unknown", "GET", "/api/offers/nope", "", 404},
-		{"dry-run", "POST", "/api/offers/crm/dry-run?mode=processing", `[{"id":"X1","status":"approved"}]`, 200},
-		{"dry-run-garbage", "POST", "/api/offers/crm/dry-run", `not json`, 422},
-		{"check-unreachable-partner", "POST", "/api/offers/crm/check?mode=processing", "", 502},
-		{"check-mode-not-run", "POST", "/api/offers/crm/check?mode=dates", "", 400},
-		{"check-bad-dry", "POST", "/api/offers/crm/check?dry=yes", "", 400},
-		{"check-offer-without-checks", "POST", "/api/offers/shop/check", "", 400},
-		{"list-journal", "GET", "/api/journal?kind=lead&limit=2", "", 200},
-		{"list-journal-bad-kind", "GET", "/api/journal?kind=bogus", "", 400},
-		{"journal-entry", "GET", "/api/journal/" + hookEntry, "", 200},
-		{"journal-entry-unknown", "GET", "/api/journal/42", "", 404},
-		{"replay", "POST", "/api/journal/" + hookEntry + "/replay", "", 200},
-		{"list-outbox", "GET", "/api/outbox/send", "", 200},
-		{"list-outbox-unknown", "GET", "/api/outbox/mail", "", 404},
-		{"release-not-held", "POST", "/api/outbox/send/1/1/release", "", 404},
-		{"openapi", "GET", "/api/openapi.json", "", 200},
+		{"create-lead", "POST", "/api/leads", `{"offer":"shop","key":"k1","ext":"E1","fields":{"phone":"79990001122","name":"Ivan"},"base":"12.10","curr":"RUB"}`, 201, nil},
+		{"create-lead-again", "POST", "/api/leads", `{"offer":"shop","key":"k1"}`, 200, nil},
+		{"create-lead-taken-ext", "POST", "/api/leads", `{"offer":"shop","ext":"E1"}`, 409, nil},
+		{"create-lead-bad-field", "POST", "/api/leads", `{"offer":"shop","fields":{"phone":79990001122}}`, 400, nil},
+		{"create-lead-unknown-offer", "POST", "/api/leads", `{"offer":"nosuch"}`, 400, nil},
+		{"create-crm-lead", "POST", "/api/leads", `{"offer":"crm","ext":"X1","status":"processing"}`, 201, nil},
+		{"get-lead", "GET", "/api/leads/2", "", 200, nil},
+		{"get-lead-unknown", "GET", "/api/leads/999", "", 404, nil},
+		{"get-lead-bad-id", "GET", "/api/leads/x", "", 400, nil},
+		{"patch-lead", "PATCH", "/api/leads/2", `{"accept":1,"comment":"ok"}`, 200, nil},
+		{"patch-lead-refused", "PATCH", "/api/leads/2", `{"status":"processing"}`, 409, nil},
+		{"patch-lead-empty", "PATCH", "/api/leads/2", `{}`, 400, nil},
+		{"lead-history", "GET", "/api/leads/2/history", "", 200, nil},
+		{"list-leads", "GET", "/api/leads?offer=shop&status=new,packing&limit=10", "", 200, nil},
+		{"list-leads-unknown-offer", "GET", "/api/leads?offer=nosuch", "", 400, nil},
+		{"list-leads-bad-status", "GET", "/api/leads?offer=shop&status=shipped", "", 400, nil},
+		{"delete-lead", "DELETE", "/api/leads/2", "", 405, nil},
+		{"list-offers", "GET", "/api/offers", "", 200, nil},
+		{"get-offer", "GET", "/api/offers/crm", "", 200, nil},
+		{"get-offer-unknown", "GET", "/api/offers/nope", "", 404, nil},
+		{"dry-run", "POST", "/api/offers/crm/dry-run?mode=processing", `[{"id":"X1","status":"approved"}]`, 200, nil},
+		{"dry-run-garbage", "POST", "/api/offers/crm/dry-run", `not json`, 422, nil},
+		{"check-unreachable-partner", "POST", "/api/offers/crm/check?mode=processing", "", 502, nil},
+		{"check-mode-not-run", "POST", "/api/offers/crm/check?mode=dates", "", 400, nil},
+		{"check-bad-dry", "POST", "/api/offers/crm/check?dry=yes", "", 400, nil},
+		{"check-offer-without-checks", "POST", "/api/offers/shop/check", "", 400, nil},
+		{"list-journal", "GET", "/api/journal?kind=lead&limit=2", "", 200, nil},
+		{"list-journal-bad-kind", "GET", "/api/journal?kind=bogus", "", 400, nil},
+		{"list-journal-bad-status", "GET", "/api/journal?status=fine", "", 400, nil},
+		{"list-journal-bad-since", "GET", "/api/journal?since=yesterday", "", 400, nil},
+		{"list-journal-bad-limit", "GET", "/api/journal?limit=5000", "", 400, nil},
+		{"journal-entry", "GET", "/api/journal/{hook-entry}", "", 200, nil},
+		{"journal-entry-unknown", "GET", "/api/journal/42", "", 404, nil},
+		{"replay", "POST", "/api/journal/{hook-entry}/replay", "", 200, nil},
+		{"replay-not-a-webhook", "POST", "/api/journal/{lead-entry}/replay", "", 400, func() {
+			entries, _, _ := st.JournalList(ctx, store.JournalQuery{Kind: store.KindLead, Limit: 1})
+			vars["{lead-entry}"] = jsonID(entries[0].ID)
+		}},
+		{"list-leads-by-ext", "GET", "/api/leads?offer=shop&ext=E1", "", 200, nil},
+		{"list-outbox", "GET", "/api/outbox/send", "", 200, nil},
+		{"list-outbox-held", "GET", "/api/outbox/send?state=held", "", 200, func() {
+			feed, _ := st.Feed("send")
+			items, _ := feed.Pending(ctx, 1)
+			if err := feed.Hold(ctx, items[0], "in doubt: POST https://partner.example/order?key=K: no answer in time"); err != nil {
+				t.Fatal(err)
+			}
+			vars["{held}"] = fmt.Sprintf("%d/%d", items[0].LeadID, items[0].Rev)
+		}},
+		{"release", "POST", "/api/outbox/send/{held}/release", "", 200, nil},
+		{"release-bad-rev", "POST", "/api/outbox/send/1/x/release", "", 400, nil},
+		{"list-outbox-unknown", "GET", "/api/outbox/mail", "", 404, nil},
+		{"release-not-held", "POST", "/api/outbox/send/1/1/release", "", 404, nil},
+		{"get-offer-with-schedules", "GET", "/api/offers/crm", "", 200, func() {
+			// The scheduler's first step makes the offer's schedules.
+			ctx, cancel := context.WithCancel(ctx)
+			stopped := make(chan error, 1)
+			go func() { stopped <- a.Checks.Run(ctx) }()
+			hosttest.Eventually(t, "the schedules made", func() bool { return len(a.Checks.Schedules()) == 2 })
+			cancel()
+			<-stopped
+		}},
+		{"unauthorized", "GET", "{guarded}/api/leads?offer=shop", "", 401, func() { vars["{guarded}"] = guarded }},
+		{"openapi", "GET", "/api/openapi.json", "", 200, nil},
 	}
 	for _, s := range steps {
+		if s.prepare != nil {
+			s.prepare()
+		}
+		for k, val := range vars {
+			s.path = strings.ReplaceAll(s.path, k, val)
+		}
+		url := base + s.path
+		if strings.HasPrefix(s.path, "http") {
+			url = s.path
+		}
 		if s.name == "list-journal" {
 			// Every add and edit above, made or refused: 3 made, 5 refused
 			// (the taken ext, the bad field, the unknown offer, the
@@ -156,7 +202,7 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 				return len(entries) == 8
 			})
 		}
-		req, err := http.NewRequest(s.method, base+s.path, strings.NewReader(s.body))
+		req, err := http.NewRequest(s.method, url, strings.NewReader(s.body))
 		if err != nil {
 			t.Fatal(err)
 		}
