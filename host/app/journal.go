@@ -18,12 +18,18 @@ import (
 type Inbound struct {
 	Kind         store.JournalKind // KindHook or KindPostback
 	Offer        string            // from the path: anyone may make one up
-	Method, Path string
-	Status       int // the answer's
+	Method, Path []byte            // as the server holds them: not copied, only printed
+	Status       int               // the answer's
 	Took         time.Duration
-	// Request and Response give the call as it came (without its token,
-	// for replay) and the answer; asked for only when they are kept.
-	Request, Response func() string
+	// Call gives the request as it came (without its token, for replay)
+	// and the answer, read only when they are kept.
+	Call Call
+}
+
+// Call is an inbound call's request and answer as text.
+type Call interface {
+	Request() string
+	Response() string
 }
 
 // Entry is the journal entry of the call. A call refused at the door (no
@@ -48,7 +54,7 @@ func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
 		e.Offer = ""
 	}
 	if !refused {
-		e.Request, e.Response = in.Request(), in.Response()
+		e.Request, e.Response = in.Call.Request(), in.Call.Response()
 	}
 	return e
 }
