@@ -28,7 +28,8 @@ type OfferConfig struct {
 	Name          string              `toml:"name"`           // for humans
 	Timezone      string              `toml:"timezone"`       // dates in macros; default UTC
 	HoldDays      int                 `toml:"hold_days"`      // hold = true; default 7
-	DefaultReason int                 `toml:"default_reason"` // status 5 without a reason; default 6
+	DefaultReason int                 `toml:"default_reason"` // status 5 without a reason; default 2 (changed mind: a cancel)
+	TrashReason   int                 `toml:"trash_reason"`   // status 5 from a trash word; default 6 (trash or test)
 	Delivery      *bool               `toml:"delivery"`       // false: accept → 10 instead of 6
 	Timeout       Duration            `toml:"timeout"`        // deadline of one script run; default 5s
 	JournalDays   int                 `toml:"journal_days"`   // how long the journal keeps the offer's entries; default 30
@@ -393,11 +394,18 @@ func (o *Offer) configure(path string, src []byte) []error {
 	} else if c.HoldDays > 0 {
 		o.Policy.HoldDays = c.HoldDays
 	}
-	if c.DefaultReason != 0 {
-		if _, ok := store.StandardReasons().Lookup(store.Reason(c.DefaultReason)); !ok {
-			bad("default_reason %d: not a known reason", c.DefaultReason)
+	for _, r := range []struct {
+		key   string
+		value int
+		dst   *store.Reason
+	}{{"default_reason", c.DefaultReason, &o.Policy.DefaultReason}, {"trash_reason", c.TrashReason, &o.Policy.TrashReason}} {
+		if r.value == 0 {
+			continue
 		}
-		o.Policy.DefaultReason = store.Reason(c.DefaultReason)
+		if _, ok := store.StandardReasons().Lookup(store.Reason(r.value)); !ok {
+			bad("%s %d: not a known reason", r.key, r.value)
+		}
+		*r.dst = store.Reason(r.value)
 	}
 	if c.Delivery != nil {
 		o.Policy.Delivery = *c.Delivery

@@ -28,8 +28,13 @@ func TestEditRules(t *testing.T) {
 		{name: "accept from hold clears the hold", from: 4, patch: Patch{Accept: true}, status: 6, accepted: true, event: true},
 		{name: "accept of a cancelled lead clears the reason", from: 5, patch: Patch{Accept: true}, status: 6, accepted: true, event: true},
 		{name: "accept of a lead in transit changes nothing", from: 8, patch: Patch{Accept: true}, status: 8, noop: true},
-		{name: "cancel without reason takes the default", from: 2, patch: Patch{Status: ptr(StatusCancel)}, status: 5, reason: ReasonTrash, event: true},
-		{name: "cancel without reason takes the offer's default", offer: "nodelivery", from: 2, patch: Patch{Status: ptr(StatusCancel)}, status: 5, reason: ReasonChangedMind, event: true},
+		{name: "cancel without reason takes the default, a cancel (2)", from: 2, patch: Patch{Status: ptr(StatusCancel)}, status: 5, reason: ReasonChangedMind, event: true},
+		{name: "cancel without reason takes the offer's default", offer: "nodelivery", from: 2, patch: Patch{Status: ptr(StatusCancel)}, status: 5, reason: ReasonExpensive, event: true},
+		{name: "a trash word takes the trash reason (6)", from: 2, patch: Patch{Status: ptr(StatusCancel), Trash: true}, status: 5, reason: ReasonTrash, event: true},
+		{name: "a trash word takes the offer's trash reason", offer: "nodelivery", from: 2, patch: Patch{Status: ptr(StatusCancel), Trash: true}, status: 5, reason: ReasonFraud, event: true},
+		{name: "a trash word on a cancelled lead makes it trash", from: 5, patch: Patch{Status: ptr(StatusCancel), Trash: true}, status: 5, reason: ReasonTrash},
+		{name: "accept of a lead put on 8 by a status edit changes nothing", from: 8, patch: Patch{Accept: true}, status: 8, noop: true},
+		{name: "accept of a paid lead changes nothing", from: 10, patch: Patch{Accept: true}, status: 10, noop: true},
 		{name: "cancel with reason", from: 3, patch: Patch{Status: ptr(StatusCancel), Reason: ptr(ReasonExpensive)}, status: 5, reason: ReasonExpensive, event: true},
 		{name: "new reason on a cancelled lead", from: 5, patch: Patch{Reason: ptr(ReasonFraud)}, status: 5, reason: ReasonFraud},
 		{name: "hold true uses hold days", from: 2, patch: Patch{Hold: &Hold{}}, status: 4, hold: week, event: true},
@@ -61,7 +66,7 @@ func TestEditRules(t *testing.T) {
 		{name: "another offer's script", from: 2, patch: Patch{Accept: true, Offer: "other"}, wantErr: ErrRefused, status: 2},
 		{name: "empty ext", from: 2, patch: Patch{Ext: ptr("")}, wantErr: ErrInvalid, status: 2},
 	}
-	policies := policyMap{"nodelivery": {Delivery: false, HoldDays: 7, DefaultReason: ReasonChangedMind}}
+	policies := policyMap{"nodelivery": {Delivery: false, HoldDays: 7, DefaultReason: ReasonExpensive, TrashReason: ReasonFraud}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

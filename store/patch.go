@@ -15,9 +15,12 @@ import (
 // PATCH. Nil fields stay as they are. The rules that apply it are SPEC §1's
 // and live in one place, applyPatch, whoever calls.
 type Patch struct {
-	Accept  bool      // approve: status 6 (10 without delivery), accepted_at, approve event
-	Status  *Status   // 1..12; 4 holds for the offer's hold days; 5 takes Reason or the default
-	Reason  *Reason   // only with status 5
+	Accept bool    // approve: status 6 (10 without delivery), accepted_at, approve event
+	Status *Status // 1..12; 4 holds for the offer's hold days; 5 takes Reason or the default
+	Reason *Reason // only with status 5
+	// Trash, with status 5 and no Reason, takes the offer's trash reason
+	// instead of its default one: a partner said "trash", not "cancel".
+	Trash   bool
 	Hold    *Hold     // status 4 until now + days
 	Comment *string   //
 	Base    *Money    // unit price, not negative
@@ -56,12 +59,13 @@ func (p *Patch) Empty() bool {
 type OfferPolicy struct {
 	Delivery      bool   // false: an approved lead goes straight to paid (10)
 	HoldDays      int    // days of hold = true and of status 4
-	DefaultReason Reason // reason of status 5 when none is given
+	DefaultReason Reason // reason of status 5 when none is given (a cancel)
+	TrashReason   Reason // reason of status 5 from a trash word
 }
 
 // DefaultPolicy is the policy of an offer that sets nothing.
 func DefaultPolicy() OfferPolicy {
-	return OfferPolicy{Delivery: true, HoldDays: 7, DefaultReason: defaultDefaultReason}
+	return OfferPolicy{Delivery: true, HoldDays: 7, DefaultReason: defaultDefaultReason, TrashReason: defaultTrashReason}
 }
 
 // Policies gives the store each offer's policy. The host implements it from
@@ -174,12 +178,10 @@ func applyPatch(old *Lead, p *Patch, env *editEnv) (applied, error) {
 	switch {
 	case p.Accept:
 		switch {
-		case old.Status.Approved() && !old.AcceptedAt.IsZero():
-			// Approving an approved lead again must neither pull it back
-			// from transit to packing nor fire a second approve event.
 		case old.Status.Approved():
-			// Put on 6..11 by a plain status edit: approve it where it is.
-			approved = true
+			// Approving a lead already in 6..11 changes nothing (SPEC §1):
+			// it is neither pulled back from transit to packing, nor given
+			// a new accepted_at, nor reported as approved a second time.
 		default:
 			target = StatusPacking
 			if !env.policy.Delivery {
@@ -218,10 +220,14 @@ func applyPatch(old *Lead, p *Patch, env *editEnv) (applied, error) {
 	switch {
 	case target == StatusCancel && p.Reason != nil:
 		n.Reason = *p.Reason
-	case target == StatusCancel && old.Status != StatusCancel:
+	case target == StatusCancel && (old.Status != StatusCancel || p.Trash):
+		what := "default"
 		n.Reason = env.policy.DefaultReason
+		if p.Trash {
+			n.Reason, what = env.policy.TrashReason, "trash"
+		}
 		if _, ok := env.reasons.Lookup(n.Reason); !ok {
-			return applied{}, fmt.Errorf("lead %d: offer %q's default reason %d is unknown: %w", old.ID, old.Offer, n.Reason, ErrInvalid)
+			return applied{}, fmt.Errorf("lead %d: offer %q's %s reason %d is unknown: %w", old.ID, old.Offer, what, n.Reason, ErrInvalid)
 		}
 	case target != StatusCancel && p.Reason != nil:
 		return applied{}, fmt.Errorf("lead %d: reason %d needs status 5, the lead goes to %d: %w", old.ID, *p.Reason, target, ErrInvalid)

@@ -28,7 +28,8 @@ const (
 	ReasonConsultation   Reason = 16
 	ReasonTimer          Reason = 17
 	lastStandardReason          = ReasonTimer
-	defaultDefaultReason        = ReasonTrash
+	defaultDefaultReason        = ReasonChangedMind // a plain cancel is not trash
+	defaultTrashReason          = ReasonTrash
 )
 
 // ReasonInfo describes one reason. Trash reasons mark a lead as junk (stage

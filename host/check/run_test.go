@@ -52,7 +52,7 @@ func TestProcessingAlterCPA(t *testing.T) {
 		comment string
 	}{
 		{store.StatusPacking, 0, "Подтверждён оператором"},
-		{store.StatusCancel, store.ReasonTrash, "Передумал"}, // the offer's default reason
+		{store.StatusCancel, store.ReasonChangedMind, "Передумал"}, // a cancel: the default reason
 		{store.StatusCancel, store.ReasonTrash, "Неверный номер"},
 		{store.StatusCallback, 0, "Перезвонить вечером"},
 	}

@@ -58,7 +58,9 @@ func TestSeedHandlers(t *testing.T) {
 		want    []want // per lead 5001…
 		refused int
 	}{
-		{handler: "switch", want: []want{{status: 6}, {status: 5, reason: 6}, {status: 5, reason: 6}, {status: 2}}, refused: 1},
+		// The seed's own switch tells cancel (status 5: the default reason, 2)
+		// from trash (status 5, reason 6).
+		{handler: "switch", want: []want{{status: 6}, {status: 5, reason: 2}, {status: 5, reason: 6}, {status: 2}}, refused: 1},
 		{handler: "setstc", words: map[string][]string{"approve": {"lead_approve"}},
 			want: []want{{status: 6, comment: "Подтвержден"}, {status: 3, comment: "Недозвон"},
 				{status: 5, reason: 6, comment: "DUPLICATE"}, {status: 6, comment: "lead_approve"}, {status: 2}}, refused: 1},

@@ -2,6 +2,7 @@ package script
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -39,6 +40,7 @@ var standardWords = map[Action][]string{
 	{Status: store.StatusDelivered}: {"delivered", "доставлен", "доставлено", "в пункте выдачи"},
 	{Status: store.StatusPaid}:      {"paid", "bought", "выкуплен", "выкуп", "оплачен", "оплачено"},
 	{Status: store.StatusReturn}:    {"return", "returned", "возврат", "вернулся"},
+	{Status: store.StatusDeleted}:   {"deleted", "removed", "удален", "удалена", "удалено"},
 }
 
 // wordFolds are the spellings NormalizeWord treats as one. Built once: it
@@ -57,11 +59,16 @@ func NormalizeWord(s string) string {
 func StandardWords() *Words { return standard() }
 
 var standard = sync.OnceValue(func() *Words {
-	w := &Words{byWord: make(map[string]Action, 160)}
+	w := &Words{byWord: make(map[string]Action, 180)}
 	for act, list := range standardWords {
 		for _, word := range list {
 			w.byWord[NormalizeWord(word)] = act
 		}
+	}
+	// A status's number as text ("6") is that status, as partners that
+	// speak leadhost's numbers send it.
+	for st := store.StatusNew; st <= store.MaxStatus; st++ {
+		w.byWord[strconv.Itoa(int(st))] = Action{Status: st}
 	}
 	return w
 })
@@ -111,8 +118,8 @@ func (a Action) Patch() store.Patch {
 	case a.Accept:
 		return store.Patch{Accept: true}
 	case a.Trash:
-		st, r := store.StatusCancel, store.ReasonTrash
-		return store.Patch{Status: &st, Reason: &r}
+		st := store.StatusCancel
+		return store.Patch{Status: &st, Trash: true} // the offer's trash_reason
 	default:
 		st := a.Status
 		return store.Patch{Status: &st}
