@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +88,48 @@ func TestHookAddsOneLeadPerOrder(t *testing.T) {
 	}
 	if bad := call(map[string][]string{"order_id": {"GC-1002"}}); bad.Reply.Status != 422 || string(bad.Reply.Body) != `{"error":"phone is required"}` {
 		t.Errorf("reply to a call without phone: %d %s", bad.Reply.Status, bad.Reply.Body)
+	}
+}
+
+// A hook is told, not stopped, when the store refuses a lead: a taken
+// ext, a status out of range, an empty key come back as nil, why for the
+// hook to answer with; a wrong argument type is a programming error and
+// raises with the script's line.
+func TestLeadAddRefusalsAreAnswers(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	p := NewPool(Limits{})
+	run := func(src string) (HookResult, error) {
+		s := mustCompile(t, "scripts/shop/hook.lua", src)
+		return p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: HookRequest{Method: "GET"}})
+	}
+	res, err := run(`
+		local first = core.lead.add{ext = "E1", fields = {phone = "1"}}
+		local taken, why1 = core.lead.add{ext = "E1", fields = {phone = "2"}}
+		local bad, why2 = core.lead.add{status = 99}
+		local named = core.lead.add{ext = "E2", status = "processing"}
+		return {first = first, taken = taken == nil, why1 = why1, bad = bad == nil, why2 = why2, named = core.lead.get(named).status}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply struct {
+		First      int
+		Taken, Bad bool
+		Why1, Why2 string
+		Named      int
+	}
+	if err := json.Unmarshal(res.Reply.Body, &reply); err != nil {
+		t.Fatalf("reply %s", res.Reply.Body)
+	}
+	if reply.First != 1 || !reply.Taken || !strings.Contains(reply.Why1, `already has ext "E1"`) || !reply.Bad ||
+		!strings.Contains(reply.Why2, "status 99 out of range 1..12") || reply.Named != 2 {
+		t.Errorf("reply %s", res.Reply.Body)
+	}
+	if len(res.Refused) != 2 {
+		t.Errorf("refused %q, want the two refusals journaled", res.Refused)
+	}
+	if _, err := run("\ncore.lead.add(\"E3\")\n"); err == nil || !strings.Contains(err.Error(), "scripts/shop/hook.lua:2:") {
+		t.Errorf("a wrong argument type: %v, want an error at line 2", err)
 	}
 }
 

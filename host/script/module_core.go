@@ -1,6 +1,7 @@
 package script
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -152,7 +153,11 @@ func (v *vm) leadSetStatus(L *lua.LState, withComment bool) int {
 	return v.edit(L, r, L.Get(1), p)
 }
 
-// core.lead.add{fields = {...}, key = "…", ext = …, status = …} → id, created
+// core.lead.add{fields = {...}, key = "…", ext = …, status = …} → id,
+// created; or nil, why when the store refuses the lead (an ext another
+// lead has, a status out of range, a field it does not take), so that a
+// hook can answer the caller. Only a programming error raises: an
+// argument of the wrong type, a key the table does not take.
 func (v *vm) leadAdd(L *lua.LState) int {
 	r := v.current(L)
 	defer r.mu.Unlock()
@@ -162,6 +167,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 	t := L.CheckTable(1)
 	nl := store.NewLead{Offer: r.Offer, By: r.by()}
 	var err error
+	statusText := ""
 	t.ForEach(func(k, val lua.LValue) {
 		if err != nil {
 			return
@@ -184,12 +190,12 @@ func (v *vm) leadAdd(L *lua.LState) int {
 		case "ext":
 			nl.Ext = scalarText(val)
 		case "status":
-			n, ok := val.(lua.LNumber)
-			if !ok {
-				err = fmt.Errorf("status is a %s, not a number", val.Type())
-				return
+			switch val.(type) {
+			case lua.LNumber, lua.LString:
+				statusText = scalarText(val) // checked by the store's rules below
+			default:
+				err = fmt.Errorf("status is a %s, not a number or a name", val.Type())
 			}
-			nl.Status = store.Status(int(n))
 		case "comment":
 			nl.Comment = scalarText(val)
 		default:
@@ -199,9 +205,19 @@ func (v *vm) leadAdd(L *lua.LState) int {
 	if err != nil {
 		errorf(L, "core.lead.add: %v", err)
 	}
+	if statusText != "" {
+		st, err := store.ParseStatus(statusText)
+		if err != nil {
+			return fail(L, r, "core.lead.add: "+store.Describe(err))
+		}
+		nl.Status = st
+	}
 	lead, created, err := r.Store.Add(r.Ctx, nl)
-	if err != nil {
-		errorf(L, "core.lead.add: %v", err)
+	switch {
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrRefused):
+		return fail(L, r, "core.lead.add: "+store.Describe(err))
+	case err != nil:
+		errorf(L, "core.lead.add: %v", err) // the store itself failed: the run cannot go on
 	}
 	L.Push(lua.LNumber(lead.ID))
 	L.Push(lua.LBool(created))

@@ -33,6 +33,6 @@ local id, created = core.lead.add{
   },
 }
 if not id then
-  return { error = created }, 500
+  return { error = created }, 422       -- the store refused it (say, an ext another lead has)
 end
 return { ok = true, lead = id, created = created }
