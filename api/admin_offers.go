@@ -79,20 +79,24 @@ func (s *Server) getOffer(_ *fasthttp.RequestCtx, p []string) (int, any, error) 
 	return 200, s.view(o, p[0]), nil
 }
 
-// checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1]: 200 with
+// checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1][&leads=1,2]: 200 with
 // the run's report, 502 with it when the partner or the handler failed.
 // The run ends with the request: when the server shuts down (the request
 // context's Done), or at app.CheckNowLimit.
 func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) {
-	var dry bool
+	req := app.CheckRequest{Mode: string(c.QueryArgs().Peek("mode"))}
 	switch text := string(c.QueryArgs().Peek("dry")); text {
 	case "", "0", "false":
 	case "1", "true":
-		dry = true
+		req.Dry = true
 	default:
 		return 0, nil, badRequest("dry %q: want 1 or true (a dry run), or 0 or false", text)
 	}
-	rep, err := s.App.CheckNow(c, p[0], string(c.QueryArgs().Peek("mode")), dry)
+	var err error
+	if req.Leads, err = app.ParseLeadIDs(string(c.QueryArgs().Peek("leads"))); err != nil {
+		return 0, nil, err
+	}
+	rep, err := s.App.CheckNow(c, p[0], req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -102,16 +106,20 @@ func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) 
 	return 200, rep, nil
 }
 
-// dryRun is POST /api/offers/<offer>/dry-run?mode=… with a partner's
+// dryRun is POST /api/offers/<offer>/dry-run?mode=…[&leads=1,2] with a partner's
 // answer as the body: 200 with the edits check.lua would make, 422 when
 // the answer does not decode or the handler fails on it.
 func (s *Server) dryRun(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	if len(c.PostBody()) == 0 {
 		return 0, nil, badRequest("post the partner's answer as the body")
 	}
+	leads, err := app.ParseLeadIDs(string(c.QueryArgs().Peek("leads")))
+	if err != nil {
+		return 0, nil, err
+	}
 	ctx, cancel := context.WithTimeout(c, app.CheckNowLimit)
 	defer cancel()
-	rep, err := s.App.DryRunAnswer(ctx, p[0], string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...))
+	rep, err := s.App.DryRunAnswer(ctx, p[0], string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...), leads)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -77,18 +77,25 @@ func (c *Client) LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, e
 
 // CheckNow is POST /api/offers/<offer>/check: one run now. A run that
 // failed (502) comes back as its report, its Err set, as from app.App.
-func (c *Client) CheckNow(ctx context.Context, offer, mode string, dry bool) (*check.Report, error) {
+func (c *Client) CheckNow(ctx context.Context, offer string, req app.CheckRequest) (*check.Report, error) {
 	if !host.ValidOfferID(offer) {
 		// Not a folder name, so no offer: said as the app says it, before
 		// the name could make another path of the URL.
 		return nil, fmt.Errorf("no offer %q is loaded: %w", offer, store.ErrNotFound)
 	}
 	q := url.Values{}
-	if mode != "" {
-		q.Set("mode", mode)
+	if req.Mode != "" {
+		q.Set("mode", req.Mode)
 	}
-	if dry {
+	if req.Dry {
 		q.Set("dry", "1")
+	}
+	if len(req.Leads) > 0 {
+		ids := make([]string, len(req.Leads))
+		for i, id := range req.Leads {
+			ids[i] = strconv.FormatUint(id, 10)
+		}
+		q.Set("leads", strings.Join(ids, ","))
 	}
 	var rep check.Report
 	_, err := c.do(ctx, "POST", "/api/offers/"+url.PathEscape(offer)+"/check?"+q.Encode(), nil, "", &rep)

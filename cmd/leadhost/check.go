@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"leadhost/api"
+	"leadhost/host/app"
 	"leadhost/host/check"
 	"leadhost/store"
 )
@@ -27,6 +28,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	scriptsDir := fs.String("scripts", "./scripts", "offers folder")
 	mode := fs.String("mode", "", "processing, accepted or dates (default: the offer's first mode)")
 	dry := fs.Bool("dry-run", false, "show the edits without committing them")
+	leadList := fs.String("leads", "", "ask about these leads (ids, comma-separated) instead of those the mode lists")
 	asJSON := fs.Bool("json", false, "print the run's report as JSON")
 	apiToken := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
 	rest, err := parseInterleaved(fs, args)
@@ -37,12 +39,17 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "leadhost check: needs one offer id\n\n%s", usage)
 		return exitUsage
 	}
+	leads, err := app.ParseLeadIDs(*leadList)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost check: --%s\n", store.Describe(err))
+		return exitUsage
+	}
 	checks, done, err := openService(ctx, *dataDir, *scriptsDir, *apiToken)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost check: %v\n", err)
 		return exitError
 	}
-	rep, err := checks.CheckNow(ctx, rest[0], *mode, *dry)
+	rep, err := checks.CheckNow(ctx, rest[0], app.CheckRequest{Mode: *mode, Dry: *dry, Leads: leads})
 	if cerr := done(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -88,6 +88,7 @@ func TestCheckCommand(t *testing.T) {
 		{[]string{"check"}, "needs one offer id"},
 		{[]string{"check", "altercpa", "--mode", "weekly"}, `mode "weekly": want processing, accepted, dates`},
 		{[]string{"check", "altercpa", "--mode", "dates"}, `offer altercpa does not run mode "dates": it runs processing, accepted`},
+		{[]string{"check", "altercpa", "--leads", "1,x"}, `leads: "x" is not a lead id`},
 	} {
 		if code, _, errOut := leadhost(t, "", append(tc.args, "--data", data, "--scripts", scripts)...); code != exitUsage || !strings.Contains(errOut, tc.stderr) {
 			t.Errorf("%q: exit %d, %s; want %d with %q", tc.args, code, errOut, exitUsage, tc.stderr)

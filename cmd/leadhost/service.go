@@ -20,7 +20,7 @@ type service interface {
 	AddLead(ctx context.Context, input []byte, by string) (*store.Lead, bool, error)
 	EditLead(ctx context.Context, id uint64, input []byte, by string) (*store.Lead, error)
 	LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, error)
-	CheckNow(ctx context.Context, offer, mode string, dry bool) (*check.Report, error)
+	CheckNow(ctx context.Context, offer string, req app.CheckRequest) (*check.Report, error)
 }
 
 var (

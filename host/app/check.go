@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,24 +21,75 @@ const CheckNowLimit = 5 * time.Minute
 // the offer does not run (not in its [check], or switched off) is
 // refused with the modes it has. A run of the offer in flight gives
 // check.ErrBusy. The report's Err says whether the run itself failed.
-func (a *App) CheckNow(ctx context.Context, offerID, mode string, dry bool) (*check.Report, error) {
-	o, m, err := a.checkMode(offerID, mode)
+func (a *App) CheckNow(ctx context.Context, offerID string, req CheckRequest) (*check.Report, error) {
+	o, m, err := a.checkMode(offerID, req.Mode)
 	if err != nil {
+		return nil, err
+	}
+	if len(req.Leads) > 0 && !m.ByIDs() {
+		return nil, fmt.Errorf("leads: the %s mode asks by dates, not by leads: %w", m, store.ErrInvalid)
+	}
+	if err := a.offersLeads(ctx, o.ID, req.Leads); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, CheckNowLimit)
 	defer cancel()
-	return a.Checks.RunNow(ctx, o, m, check.Options{Dry: dry})
+	return a.Checks.RunNow(ctx, o, m, check.Options{Dry: req.Dry, Leads: req.Leads})
+}
+
+// CheckRequest is a check run a person asks for.
+type CheckRequest struct {
+	Mode string // a mode the offer runs; "" its first
+	Dry  bool   // show the edits, commit nothing
+	// Leads, when given, are the leads to ask about (ID modes) instead of
+	// those the mode would list: one of them makes a batch = 1 offer's
+	// inid.
+	Leads []uint64
 }
 
 // DryRunAnswer hands a partner's answer (body) to the offer's check.lua
-// as mode would, committing nothing.
-func (a *App) DryRunAnswer(ctx context.Context, offerID, mode string, body []byte) (*check.Report, error) {
+// as mode would, committing nothing; leads, when given, are the leads it
+// is an answer about (one: check.lua's inid).
+func (a *App) DryRunAnswer(ctx context.Context, offerID, mode string, body []byte, leads []uint64) (*check.Report, error) {
 	o, m, err := a.checkMode(offerID, mode)
 	if err != nil {
 		return nil, err
 	}
-	return a.Checks.DryRun(ctx, o, m, body), nil
+	if err := a.offersLeads(ctx, o.ID, leads); err != nil {
+		return nil, err
+	}
+	return a.Checks.DryRun(ctx, o, m, body, leads), nil
+}
+
+// offersLeads checks that the leads a person named exist and are the
+// offer's, before a run asks about them.
+func (a *App) offersLeads(ctx context.Context, offer string, ids []uint64) error {
+	for _, id := range ids {
+		l, err := a.Store.Get(ctx, id)
+		if err != nil {
+			return fmt.Errorf("leads: %w", err)
+		}
+		if l.Offer != offer {
+			return fmt.Errorf("leads: lead %d is offer %s's, not %s's: %w", id, l.Offer, offer, store.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// ParseLeadIDs reads a list of lead ids as people write it: "1,2, 3".
+func ParseLeadIDs(text string) ([]uint64, error) {
+	var ids []uint64
+	for _, part := range strings.Split(text, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		id, err := strconv.ParseUint(part, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("leads: %q is not a lead id (want ids, comma-separated): %w", part, store.ErrInvalid)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // checkMode finds the offer and the mode to run: text names a mode the

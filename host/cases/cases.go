@@ -266,7 +266,7 @@ func runCheck(ctx context.Context, a *app.App, o *host.Offer, c *CheckCase, dir 
 	}
 	canned := &Canned{Status: 200, Body: body}
 	a.Checks.Runner.Client = canned.Client()
-	rep, err := a.CheckNow(ctx, o.ID, c.Mode, false)
+	rep, err := a.CheckNow(ctx, o.ID, app.CheckRequest{Mode: c.Mode})
 	if err != nil {
 		return nil, err
 	}

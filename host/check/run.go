@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ type Runner struct {
 type Options struct {
 	// Dry runs the handler and reports the edits without committing them.
 	Dry bool
+	// Leads, when given, are the leads an ID mode asks about, in batches,
+	// instead of those it lists; each must be the offer's.
+	Leads []uint64
 }
 
 // Report is what one run did: every request and answer (bodies
@@ -213,6 +217,9 @@ func (run *runState) byIDs(ctx context.Context, statuses store.StatusSet) error 
 	if size <= 0 {
 		size = DefaultBatch
 	}
+	if len(run.opt.Leads) > 0 {
+		return run.byGivenIDs(ctx, size)
+	}
 	pages := make(chan listed, 1)
 	stop := make(chan struct{})
 	go run.listPages(ctx, store.Query{Offer: run.o.ID, Statuses: statuses, Limit: size}, pages, stop)
@@ -242,6 +249,38 @@ func (run *runState) byIDs(ctx context.Context, statuses store.StatusSet) error 
 		}
 	}
 	return nil
+}
+
+// byGivenIDs asks about the leads a person named, batch by batch.
+func (run *runState) byGivenIDs(ctx context.Context, size int) error {
+	for ids := range slices.Chunk(run.opt.Leads, size) {
+		b := run.Store.NewBatch() // begun before the leads are read, as listPages does
+		leads, err := offerLeads(ctx, run.Store, run.o.ID, ids)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		if err := run.exchange(ctx, b, leads, script.IDMacros(leads), time.Time{}, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// offerLeads reads the leads a person named; each must be the offer's.
+func offerLeads(ctx context.Context, st *store.Store, offer string, ids []uint64) ([]*store.Lead, error) {
+	leads := make([]*store.Lead, 0, len(ids))
+	for _, id := range ids {
+		l, err := st.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if l.Offer != offer {
+			return nil, fmt.Errorf("lead %d is offer %s's, not %s's: %w", id, l.Offer, offer, store.ErrInvalid)
+		}
+		leads = append(leads, l)
+	}
+	return leads, nil
 }
 
 // asksByExtOnly says the request names leads only by the partner's ids
@@ -546,7 +585,7 @@ const maxDryLeads = 1000
 // and reports the edits the handler would make. Nothing is asked of the
 // partner and nothing is committed: the way to try a new check.lua on a
 // recorded answer before it goes live.
-func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body []byte) *Report {
+func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body []byte, ids []uint64) *Report {
 	rep := &Report{Offer: o.ID, Mode: mode, Version: o.Version, Dry: true, Started: r.now().UTC()}
 	defer func() { rep.Duration = store.Duration(r.now().Sub(rep.Started)) }()
 	cfg := o.Config.Check
@@ -556,12 +595,14 @@ func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body
 	}
 	var leads []*store.Lead
 	var err error
-	switch mode {
-	case host.ModeProcessing, host.ModeAccepted:
+	switch {
+	case len(ids) > 0:
+		leads, err = offerLeads(ctx, r.Store, o.ID, ids)
+	case mode == host.ModeProcessing, mode == host.ModeAccepted:
 		var page store.Page
 		page, err = r.Store.List(ctx, store.Query{Offer: o.ID, Statuses: idModeStatuses(mode), Limit: maxDryLeads})
 		leads = page.Leads
-	case host.ModeDates:
+	case mode == host.ModeDates:
 		leads, err = r.Store.CreatedBetween(ctx, o.ID, time.Unix(0, 0), r.now().Add(24*time.Hour), store.NonTerminal, maxDryLeads)
 	default:
 		err = fmt.Errorf("unknown mode %q (processing, accepted, dates)", mode)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -402,5 +403,38 @@ func TestReportListsOnlyCommittedEdits(t *testing.T) {
 	}
 	if len(rep.Edits) != applied || applied != 1 || len(rep.Refused) != 1 {
 		t.Errorf("report: %d edits listed, %d applied, refused %q", len(rep.Edits), applied, rep.Refused)
+	}
+}
+
+// A person may name the leads to ask about. A dry run of a recorded
+// answer about one lead gives a batch = 1 offer's check.lua its inid (it
+// had none: the dry run listed every lead of the mode); a run asks the
+// partner about those leads only.
+func TestNamedLeads(t *testing.T) {
+	t.Parallel()
+	answer, err := os.ReadFile("../../scripts/phpshop/testdata/confirmed.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPartner(t, answerFile(t, "../../scripts/phpshop/testdata/confirmed.txt"))
+	o := offerAt(t, "../../scripts/phpshop", p.URL, nil)
+	st := openStore(t, nil)
+	leads := addLeads(t, st, "phpshop", store.StatusProcessing, time.Time{}, "77001", "77002")
+	r := newRunner(st)
+
+	rep := r.DryRun(context.Background(), o, host.ModeProcessing, answer, []uint64{leads[0].ID})
+	if rep.Err != nil || len(rep.Edits) != 2 || rep.Edits[0].LeadID != leads[0].ID || rep.Edits[1].LeadID != leads[0].ID {
+		t.Errorf("dry run about lead %d: %v, edits %+v", leads[0].ID, rep.Err, rep.Edits)
+	}
+	if rep := r.DryRun(context.Background(), o, host.ModeProcessing, answer, nil); len(rep.Edits) != 0 {
+		t.Errorf("dry run about every lead of the mode: edits %+v, want none (no inid)", rep.Edits)
+	}
+
+	rep = r.Run(context.Background(), o, host.ModeProcessing, Options{Leads: []uint64{leads[1].ID}})
+	if got := p.Requests(); rep.Err != nil || len(got) != 1 || got[0].Query.Get("order") != "77002" {
+		t.Errorf("run about lead %d: %v, partner asked %+v", leads[1].ID, rep.Err, got)
+	}
+	if rep := r.Run(context.Background(), o, host.ModeProcessing, Options{Leads: []uint64{999}}); rep.Err == nil {
+		t.Error("a run about a lead that does not exist went well")
 	}
 }

@@ -378,6 +378,6 @@ func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode host.Mode, o
 // DryRun is the runner's DryRun (check.Runner.DryRun): a partner answer
 // given by a person, handled without committing. It does not wait for
 // the offer's runs, since it changes nothing.
-func (s *Scheduler) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body []byte) *Report {
-	return s.Runner.DryRun(ctx, o, mode, body)
+func (s *Scheduler) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body []byte, leads []uint64) *Report {
+	return s.Runner.DryRun(ctx, o, mode, body, leads)
 }

@@ -86,7 +86,7 @@ func DateMacros(from, to time.Time, loc *time.Location) map[string]string {
 		loc = time.UTC
 	}
 	f, e := from.In(loc), to.In(loc)
-	tom := e.AddDate(0, 0, 1)
+	tom := e.Add(time.Second).Truncate(time.Second) // the range's last second is whole
 	const day, full = "2006-01-02", "2006-01-02 15:04:05"
 	return map[string]string{
 		"from": f.Format(day), "to": e.Format(day),

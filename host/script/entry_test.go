@@ -41,10 +41,13 @@ func TestDateMacros(t *testing.T) {
 	t.Parallel()
 	msk := time.FixedZone("MSK", 3*3600)
 	from := time.Date(2026, 11, 1, 21, 0, 0, 0, time.UTC) // 2 Nov 00:00 in Moscow
-	to := from.Add(7 * 24 * time.Hour)
+	to := from.Add(7*24*time.Hour - time.Second)          // the range's last second, as the runner gives it
 	got := DateMacros(from, to, msk)
-	want := map[string]string{"from": "2026-11-02", "to": "2026-11-09", "ffrom": "2026-11-02 00:00:00",
-		"fto": "2026-11-09 00:00:00", "ufrom": "1793566800", "tom": "2026-11-10", "ftom": "2026-11-10 00:00:00"}
+	// The exclusive end (tom, ftom, utom) is the instant after the range:
+	// a range ending 2026-11-08 23:59:59 ends before 2026-11-09 00:00:00.
+	want := map[string]string{"from": "2026-11-02", "to": "2026-11-08", "ffrom": "2026-11-02 00:00:00",
+		"fto": "2026-11-08 23:59:59", "ufrom": "1793566800", "tom": "2026-11-09", "ftom": "2026-11-09 00:00:00",
+		"utom": "1794171600"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
@@ -55,7 +58,7 @@ func TestDateMacros(t *testing.T) {
 	if _, err := NewPool(Limits{}).RunPrepare(context.Background(), s, Prepare{From: from, To: to, Location: msk, Request: req}); err != nil {
 		t.Fatal(err)
 	}
-	if f := sortedFields(req); len(f) != 1 || f[0] != "period=2026-11-02/2026-11-09/"+got["utom"] {
+	if f := sortedFields(req); len(f) != 1 || f[0] != "period=2026-11-02/2026-11-08/"+got["utom"] {
 		t.Errorf("fields %v", f)
 	}
 }

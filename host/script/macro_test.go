@@ -30,8 +30,8 @@ func TestExpandURL(t *testing.T) {
 		{"https://crm.example/s?ids={idel}", "https://crm.example/s?ids=A-1%2Cc%26d"}, // a lead not sent yet has no ext
 		{"https://crm.example/s?a={from}&b={to}&c={tom}", "https://crm.example/s?a=2026-11-03&b=2026-11-09&c=2026-11-10"},
 		{"https://crm.example/s?a={ffrom}&b={fto}", "https://crm.example/s?a=2026-11-03+00%3A30%3A00&b=2026-11-09+23%3A59%3A59"},
-		{"https://crm.example/s?a={ufrom}&b={uto}&c={utom}", "https://crm.example/s?a=1793655000&b=1794257999&c=1794344399"},
-		{"https://crm.example/s?end={ftom}", "https://crm.example/s?end=2026-11-10+23%3A59%3A59"},
+		{"https://crm.example/s?a={ufrom}&b={uto}&c={utom}", "https://crm.example/s?a=1793655000&b=1794257999&c=1794258000"},
+		{"https://crm.example/s?end={ftom}", "https://crm.example/s?end=2026-11-10+00%3A00%3A00"}, // the instant after the range
 		// In the path a space is %20, not +.
 		{"https://crm.example/range/{ffrom}/{ids}?x=1", "https://crm.example/range/2026-11-03%2000:30:00/1%2C2%2C30?x=1"},
 		// Unknown names, JSON-looking braces and unclosed ones stay text.
