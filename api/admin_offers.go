@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/check"
+	"leadhost/host/script"
 )
 
 // offerView is an offer as the admin API shows it.
@@ -80,7 +82,8 @@ func (s *Server) getOffer(_ *fasthttp.RequestCtx, p []string) (int, any, error) 
 }
 
 // checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1][&leads=1,2]: 200 with
-// the run's report, 502 with it when the partner or the handler failed.
+// the run's report; 502 with it when the partner failed the run, 500
+// when the offer's script raised (its file:line in the report's error).
 // The run ends with the request: when the server shuts down (the request
 // context's Done), or at app.CheckNowLimit.
 func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) {
@@ -100,8 +103,12 @@ func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	if rep.Err != nil {
-		return fasthttp.StatusBadGateway, rep, nil // the run happened; the partner or the handler failed
+	var scriptErr *script.RunError
+	switch {
+	case errors.As(rep.Err, &scriptErr):
+		return fasthttp.StatusInternalServerError, rep, nil // check.lua or prepare.lua raised: the offer's script, file:line
+	case rep.Err != nil:
+		return fasthttp.StatusBadGateway, rep, nil // the run happened; the partner failed it
 	}
 	return 200, rep, nil
 }

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"leadhost/host/app"
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
@@ -391,5 +394,26 @@ func TestAdminNotThroughProxyOrPage(t *testing.T) {
 	base, _ = startAdmin(t, "tok")
 	if code, _, body := call(t, "GET", base+"/api/offers", "", nil, map[string]string{"Authorization": "bearer tok"}); code != 200 {
 		t.Errorf("lower-case bearer: %d %s", code, body)
+	}
+}
+
+// A check whose check.lua raises is the offer's script failing (500, the
+// file and line in the report), told apart from a partner failing (502).
+func TestCheckHandlerErrorIsNotAPartnerFailure(t *testing.T) {
+	t.Parallel()
+	p := hosttest.StartPartner(t, hosttest.Answer(200, `[]`))
+	scripts := t.TempDir()
+	dir := filepath.Join(scripts, "raiser")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "offer.toml"), []byte("[check]\nurl = \""+p.URL+"/status?ids={idel}\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "check.lua"), []byte("\nerror(\"boom\")\n"), 0o644)
+	a := openApp(t, scripts)
+	if _, _, err := a.Store.Add(context.Background(), store.NewLead{Offer: "raiser", Ext: "R1", Status: store.StatusProcessing}); err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler)})
+	code, _, body := call(t, "POST", base+"/api/offers/raiser/check", "", nil, nil)
+	if code != 500 || !strings.Contains(string(body), `raiser/check.lua:2: boom`) {
+		t.Errorf("a raising check.lua: %d %s, want 500 with the file and line", code, body)
 	}
 }

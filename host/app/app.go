@@ -124,7 +124,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		sn.Log, sn.BaseDelay, sn.Poll = log, cfg.SendBackoff, cfg.SendPoll
 		sn.OnAttempt = func(at *send.Attempt) {
-			log.Info(string(kind), "offer", at.Offer, "lead", at.LeadID, "try", at.Try, "outcome", at.Outcome, "status", at.Status, "ext", at.Ext, "err", store.Mask(at.Err))
+			level := slog.LevelInfo
+			if at.Outcome.Failed() {
+				level = slog.LevelWarn // a retry, a hold, a refusal: an operator may need to look
+			}
+			log.Log(context.Background(), level, string(kind), "offer", at.Offer, "lead", at.LeadID, "try", at.Try, "outcome", at.Outcome, "status", at.Status, "ext", at.Ext, "err", store.Mask(at.Err))
 			st.Record(attemptEntry(reg, kind, at))
 		}
 		return sn, nil
@@ -148,7 +152,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 	})
 	a.Checks = &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
-		log.Info("check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
+		level := slog.LevelInfo
+		if r.Err != nil && !r.Stopped {
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
 			"edits", len(r.Edits), "took", time.Duration(r.Duration).Round(time.Millisecond), "err", store.Mask(r.Error()))
 		st.Record(checkEntry(r))
 	}}

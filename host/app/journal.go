@@ -46,7 +46,15 @@ func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
 	case refused:
 		e.Status = store.JournalRefused
 	case in.Status >= 400:
+		// The reason goes into the summary, which the mails and the log
+		// show: "→ 500" alone tells an operator nothing.
 		e.Status = store.JournalError
+		var answer struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal([]byte(in.Call.Response()), &answer) == nil && answer.Error != "" {
+			e.Summary += ": " + answer.Error
+		}
 	}
 	if o, ok := offers.Offer(in.Offer); ok {
 		e.Version = o.Version

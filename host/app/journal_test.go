@@ -40,8 +40,12 @@ func TestInboundEntry(t *testing.T) {
 		if e.Status != tc.want || e.Offer != tc.wantOffer || (e.Request != "") != tc.kept || asked != tc.kept {
 			t.Errorf("%s: status %s, offer %q, request kept %v (asked %v); want %s, %q, %v", tc.name, e.Status, e.Offer, e.Request != "", asked, tc.want, tc.wantOffer, tc.kept)
 		}
-		if e.Summary != "POST /hook/"+tc.offer+" → "+strconv.Itoa(tc.status) {
-			t.Errorf("%s: summary %q", tc.name, e.Summary)
+		want := "POST /hook/" + tc.offer + " → " + strconv.Itoa(tc.status)
+		if tc.want == store.JournalError {
+			want += ": acme/hook.lua:3: boom" // the reason, for the mails and the log
+		}
+		if e.Summary != want {
+			t.Errorf("%s: summary %q, want %q", tc.name, e.Summary, want)
 		}
 	}
 }
@@ -50,4 +54,4 @@ func TestInboundEntry(t *testing.T) {
 type fakeCall struct{ asked bool }
 
 func (f *fakeCall) Request() string  { f.asked = true; return "POST /hook/x HTTP/1.1\r\n\r\n" }
-func (f *fakeCall) Response() string { return `{"ok":true}` }
+func (f *fakeCall) Response() string { return `{"error":"acme/hook.lua:3: boom"}` }

@@ -16,15 +16,21 @@ type Outcome string
 // The outcomes of an attempt.
 const (
 	Sent     Outcome = "sent"     // the partner took it (a send: status 2 with its id)
-	Rejected Outcome = "rejected" // the partner refused it for good (a send: status 5 with a reason)
+	Rejected Outcome = "rejected" // the partner refused the lead for good (a send: status 5 with a reason)
+	Refused  Outcome = "refused"  // the partner refused the request (a tracker's 4xx): not retried, and a failure
 	Retry    Outcome = "retry"    // it failed; another attempt follows, with backoff
 	Held     Outcome = "held"     // for a person: in doubt, or an answer that could not be recorded
 	Dropped  Outcome = "dropped"  // the offer no longer sends (or reports) at all
 )
 
-// Failed says the attempt did not end as the partner meant it to: what
-// the journal records as an error and the error mails report.
+// Failed says the attempt did not end as it should: what the journal
+// records as an error, the error metric counts and the mails report. A
+// partner that rejects a lead answered as it should; a tracker that
+// answers 404 to every postback did not.
 func (o Outcome) Failed() bool { return o != Sent && o != Rejected }
+
+// Done says the item leaves the outbox: delivered, or refused for good.
+func (o Outcome) Done() bool { return o == Sent || o == Rejected || o == Refused }
 
 // Attempt is one send of a lead and what became of it.
 type Attempt struct {

@@ -52,9 +52,10 @@ func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedI
 		a.Status, a.Response = resp.StatusCode(), partner.Excerpt(resp.Body(), keepBytes)
 		s.fail(offerID, a, fmt.Errorf("GET %s: status %d", a.URL, a.Status), true)
 	case resp.StatusCode() >= 400:
-		// The tracker refuses this postback; asking again will not help.
+		// The tracker refuses this postback; asking again will not help,
+		// but a wrong tracker URL must not drop every postback silently.
 		a.Status, a.Response = resp.StatusCode(), partner.Excerpt(resp.Body(), keepBytes)
-		a.Outcome, a.Err = Rejected, fmt.Sprintf("GET %s: status %d", a.URL, a.Status)
+		a.Outcome, a.Err = Refused, fmt.Sprintf("GET %s: status %d: %s", a.URL, a.Status, partner.Excerpt(resp.Body(), 200))
 	default:
 		a.Status, a.Response = resp.StatusCode(), partner.Excerpt(resp.Body(), keepBytes)
 		a.Outcome = Sent

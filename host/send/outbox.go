@@ -275,11 +275,11 @@ func (s *Sender) itemLead(ctx context.Context, it store.FeedItem) *store.Lead {
 // settle records an attempt's outcome in the outbox.
 func (s *Sender) settle(ctx context.Context, it store.FeedItem, a *Attempt) {
 	offerID := a.Offer
-	switch a.Outcome {
-	case Sent, Rejected:
+	switch {
+	case a.Outcome.Done():
 		s.ack(ctx, it)
-		s.breaker(offerID).success()
-	case Held:
+		s.breaker(offerID).success() // the partner answered
+	case a.Outcome == Held:
 		if err := s.feed.Hold(ctx, it, a.Err); err != nil {
 			s.log().Error("send: holding a send", "lead", it.LeadID, "err", err)
 		}

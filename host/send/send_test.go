@@ -372,6 +372,8 @@ func TestOutgoingPostbacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	pb.BaseDelay, pb.Poll, pb.Log = 20*time.Millisecond, 10*time.Millisecond, slog.New(slog.DiscardHandler)
+	var attempts []*Attempt
+	pb.OnAttempt = func(a *Attempt) { mu.Lock(); attempts = append(attempts, a); mu.Unlock() }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { pb.Run(ctx); close(done) }()
@@ -408,6 +410,13 @@ func TestOutgoingPostbacks(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("tracker got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The tracker's 400 is not retried, but it is a failure: journaled as
+	// an error, counted, mailed (a wrong tracker URL must not drop every
+	// postback silently).
+	last := attempts[len(attempts)-1]
+	if last.Outcome != Refused || !last.Outcome.Failed() || last.Status != 400 || !strings.Contains(last.Err, "status 400") {
+		t.Errorf("the refused postback's attempt: %+v", last)
 	}
 }
 
