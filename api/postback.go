@@ -201,10 +201,15 @@ func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg fun
 func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Script, req script.HookRequest) {
 	// Not the request's context: a script begun finishes even while the
 	// server shuts down; its deadline bounds it.
+	var logs []string
 	res, err := o.Pool.RunHook(context.Background(), sc, script.Hook{Store: s.App.Store, Offer: o.ID, Request: req, Words: o.Words,
 		Log: func(kind, msg string) {
-			s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", msg)
+			logs = append(logs, kind+": "+msg)
+			s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", store.Mask(msg))
 		}})
+	if len(logs) > 0 {
+		c.SetUserValue(runLogsKey, logs) // the call's journal entry keeps them
+	}
 	if err != nil {
 		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", err)
 		writeError(c, fasthttp.StatusInternalServerError, err.Error())

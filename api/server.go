@@ -177,6 +177,14 @@ type journaledCall struct{ c *fasthttp.RequestCtx }
 
 func (j journaledCall) Request() string  { return redactedRequest(&j.c.Request) }
 func (j journaledCall) Response() string { return string(j.c.Response.Body()) }
+func (j journaledCall) Logs() []string {
+	logs, _ := j.c.UserValue(runLogsKey).([]string)
+	return logs
+}
+
+// runLogsKey is where a webhook's request keeps what its script said,
+// for the journal entry of the call.
+const runLogsKey = "leadhost.logs"
 
 // redactedRequest is the request as it came, for replay, without its
 // token (?token=, X-Token): the journal is read by more people than the

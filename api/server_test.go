@@ -5,10 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +21,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"leadhost/host/app"
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
@@ -318,5 +323,44 @@ func TestRedactedRequest(t *testing.T) {
 				t.Errorf("read back %s %s %q (host %q), want %s %q", back.Header.Method(), back.RequestURI(), back.Body(), back.Header.Host(), tc.wantURI, tc.wantBody)
 			}
 		})
+	}
+}
+
+// What a webhook's script says (core.log, print) is kept with the call's
+// journal entry, masked as the rest of it.
+func TestScriptWordsReachTheJournalEntry(t *testing.T) {
+	t.Parallel()
+	scripts := t.TempDir()
+	dir := filepath.Join(scripts, "talker")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "offer.toml"), []byte("[hook]\ntoken = \"t\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "hook.lua"), []byte(`core.log("phone", req.query.phone, "looks fine")
+print("second", 2)
+return { ok = true }`), 0o644)
+	a := openApp(t, scripts)
+	base := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler)})
+	if code, _, body := call(t, "GET", base+"/hook/talker?token=t&phone=79990001122", "", nil, nil); code != 200 {
+		t.Fatalf("hook: %d %s", code, body)
+	}
+	var entry store.JournalEntry
+	hosttest.Eventually(t, "the hook journaled", func() bool {
+		entries, _, _ := a.Store.JournalList(context.Background(), store.JournalQuery{Kind: store.KindHook})
+		if len(entries) == 1 {
+			entry = entries[0]
+		}
+		return len(entries) == 1
+	})
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"log: phone 7***22 looks fine", "print: second\t2"}},
+		{"?raw=1", []string{"log: phone 79990001122 looks fine", "print: second\t2"}},
+	} {
+		_, _, body := call(t, "GET", fmt.Sprintf("%s/api/journal/%d%s", base, entry.ID, tc.query), "", nil, nil)
+		var got store.JournalEntry
+		if err := json.Unmarshal(body, &got); err != nil || !reflect.DeepEqual(got.Logs, tc.want) {
+			t.Errorf("entry%s logs %q, want %q (%s)", tc.query, got.Logs, tc.want, body)
+		}
 	}
 }

@@ -40,6 +40,7 @@ type JournalEntry struct {
 	Summary  string          `json:"summary"`
 	Request  string          `json:"request,omitempty"`  // raw: a webhook as it came, for replay
 	Response string          `json:"response,omitempty"` // what was answered or came back (truncated)
+	Logs     []string        `json:"logs,omitempty"`     // what the run's script said (core.log, print, refused edits), capped
 	Detail   json.RawMessage `json:"detail,omitempty"`   // the kind's own report (a check run's edits …)
 }
 
@@ -128,6 +129,7 @@ func (s *Store) Record(entries ...JournalEntry) {
 		e.ID = s.jr.nextID(e.At)
 		e.Request = capBody(e.Request)
 		e.Response = capBody(e.Response)
+		e.Logs = capLogs(e.Logs)
 		if len(e.Detail) > maxJournalDetail {
 			e.Detail, e.Summary = nil, e.Summary+" (detail over 256 KiB left out)"
 		}
@@ -143,6 +145,33 @@ func capBody(b string) string {
 		return b[:maxJournalBody] + "… (cut)"
 	}
 	return b
+}
+
+// Bounds of what the journal keeps of a script's words in one entry: a
+// script that logs in a loop must not fill the journal.
+const (
+	maxJournalLogs    = 50
+	maxJournalLogLine = 1 << 10
+)
+
+// capLogs keeps the first lines of a run's log, each cut, and says how
+// many more there were.
+func capLogs(lines []string) []string {
+	if len(lines) == 0 {
+		return nil
+	}
+	n := min(len(lines), maxJournalLogs)
+	out := make([]string, n, n+1)
+	for i, l := range lines[:n] {
+		if len(l) > maxJournalLogLine {
+			l = l[:maxJournalLogLine] + "… (cut)"
+		}
+		out[i] = l
+	}
+	if more := len(lines) - n; more > 0 {
+		out = append(out, fmt.Sprintf("… %d more lines not kept", more))
+	}
+	return out
 }
 
 // nextID is the entry's time in nanoseconds, made unique.

@@ -79,6 +79,13 @@ func Mask(text string) string {
 // it stays valid JSON).
 func (e JournalEntry) Masked() JournalEntry {
 	e.Summary, e.Request, e.Response = Mask(e.Summary), Mask(e.Request), Mask(e.Response)
+	if len(e.Logs) > 0 {
+		logs := make([]string, len(e.Logs))
+		for i, l := range e.Logs {
+			logs[i] = Mask(l)
+		}
+		e.Logs = logs
+	}
 	if len(e.Detail) > 0 {
 		var v any
 		if json.Unmarshal(e.Detail, &v) == nil {

@@ -70,6 +70,9 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		fmt.Fprintf(stdout, "%s  %-12s %-18s %-5s %8s  %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Offer, e.Status,
 			time.Duration(e.Duration).Round(time.Millisecond), e.Summary)
+		for _, line := range e.Logs {
+			fmt.Fprintf(stdout, "%22s%s\n", "", line) // what the run's script said
+		}
 	}
 	if next != "" && !*asJSON {
 		fmt.Fprintf(stdout, "… more: --limit %d for more\n", q.Limit*2)

@@ -270,3 +270,29 @@ func TestSendLogsMaskTheKey(t *testing.T) {
 		t.Errorf("the log:\n%s", got)
 	}
 }
+
+// Offerum does not take the order ("flow is paused"): send.lua logs why
+// and asks to retry. The reason is in the send's journal entry (its
+// summary, which mails and logs show, and its logs), not only "send.lua
+// asked to retry".
+func TestSendScriptReasonIsJournaled(t *testing.T) {
+	t.Parallel()
+	of := startOfferum(t, func(int) (int, string) { return 200, `{"status":"error","error":"flow is paused"}` })
+	scripts := exampleScripts(t, of.URL, "getcourse-offerum")
+	h, _ := startTestHost(t, filepath.Join(t.TempDir(), "data"), scripts)
+	if code, reply := getcourseCall(t, h); code != 200 {
+		t.Fatalf("hook replied %d %v", code, reply)
+	}
+	var sent store.JournalEntry
+	hosttest.Eventually(t, "the send journaled", func() bool {
+		entries, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: store.KindSend})
+		if len(entries) > 0 {
+			sent = entries[len(entries)-1]
+		}
+		return len(entries) > 0
+	})
+	const why = "offerum did not take the order: flow is paused"
+	if sent.Status != store.JournalError || !strings.Contains(sent.Summary, why) || len(sent.Logs) != 1 || !strings.Contains(sent.Logs[0], why) {
+		t.Errorf("send entry: status %s, summary %q, logs %q; want the reason in both", sent.Status, sent.Summary, sent.Logs)
+	}
+}

@@ -26,10 +26,12 @@ type Inbound struct {
 	Call Call
 }
 
-// Call is an inbound call's request and answer as text.
+// Call is an inbound call's request and answer as text, and what its
+// script said.
 type Call interface {
 	Request() string
 	Response() string
+	Logs() []string
 }
 
 // Entry is the journal entry of the call. A call refused at the door (no
@@ -62,7 +64,7 @@ func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
 		e.Offer = ""
 	}
 	if !refused {
-		e.Request, e.Response = in.Call.Request(), in.Call.Response()
+		e.Request, e.Response, e.Logs = in.Call.Request(), in.Call.Response(), in.Call.Logs()
 	}
 	return e
 }
@@ -82,10 +84,15 @@ func attemptEntry(reg *host.Registry, kind store.JournalKind, a *send.Attempt) s
 		version = o.Version
 	}
 	detail, _ := json.Marshal(a)
+	summary := fmt.Sprintf("lead %d try %d: %s %s → %d %s", a.LeadID, a.Try, a.Method, a.URL, a.Status, a.Outcome)
+	if a.Outcome.Failed() && a.Err != "" {
+		summary += ": " + a.Err // the reason, for the mails and the log
+	}
 	return store.JournalEntry{Offer: a.Offer, Kind: kind, Status: status, Duration: a.Duration, Version: version,
-		Summary:  fmt.Sprintf("lead %d try %d: %s %s → %d %s", a.LeadID, a.Try, a.Method, a.URL, a.Status, a.Outcome),
+		Summary:  summary,
 		Request:  a.Body,
 		Response: a.Response,
+		Logs:     a.Logs,
 		Detail:   detail}
 }
 
@@ -112,7 +119,7 @@ func checkEntry(r *check.Report) store.JournalEntry {
 		summary += "; " + msg
 	}
 	return store.JournalEntry{At: r.Started, Offer: r.Offer, Kind: store.KindCheck, Status: status, Duration: r.Duration, Version: r.Version,
-		Summary: summary, Detail: detail}
+		Summary: summary, Detail: detail, Logs: r.Logs}
 }
 
 // reloadEntries are what a reload changed: each offer loaded, unloaded,

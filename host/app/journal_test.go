@@ -55,3 +55,4 @@ type fakeCall struct{ asked bool }
 
 func (f *fakeCall) Request() string  { f.asked = true; return "POST /hook/x HTTP/1.1\r\n\r\n" }
 func (f *fakeCall) Response() string { return `{"error":"acme/hook.lua:3: boom"}` }
+func (f *fakeCall) Logs() []string   { return nil }

@@ -48,6 +48,7 @@ type Attempt struct {
 	Reason   store.Reason   `json:"reason,omitempty"`
 	Err      string         `json:"error,omitempty"`
 	Next     time.Time      `json:"next,omitzero"` // retry: not before
+	Logs     []string       `json:"-"`             // what send.lua said: the journal entry keeps them
 }
 
 // neverSent says a failed request certainly did not reach the partner:

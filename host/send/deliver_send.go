@@ -115,6 +115,7 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], script.Send{Store: s.Store, Lead: lead,
 		Response: script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, Words: o.Words,
 		Log: func(kind, msg string) { logs = append(logs, kind+": "+msg) }})
+	a.Logs = logs
 	switch {
 	case err != nil && !out.Retry:
 		// The partner took the lead (or refused it) and we cannot record
@@ -128,7 +129,11 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		}
 		s.fail(o.ID, a, err, false)
 	case out.Retry:
-		s.fail(o.ID, a, fmt.Errorf("send.lua asked to retry"), false)
+		why := "send.lua asked to retry"
+		if len(logs) > 0 {
+			why += "; it said: " + logs[len(logs)-1] // the partner's reason, as the script read it
+		}
+		s.fail(o.ID, a, errors.New(why), false)
 	case out.Ext != "":
 		a.Outcome, a.Ext = Sent, out.Ext
 	default:
