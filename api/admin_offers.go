@@ -12,6 +12,7 @@ import (
 	"leadhost/host/app"
 	"leadhost/host/check"
 	"leadhost/host/script"
+	"leadhost/host/send"
 )
 
 // offerView is an offer as the admin API shows it.
@@ -26,6 +27,17 @@ type offerView struct {
 	Modes     []host.Mode      `json:"modes,omitempty"`
 	Errors    []string         `json:"errors,omitempty"` // load problems: the version above keeps running
 	Schedules []check.Schedule `json:"schedules,omitempty"`
+	// Outboxes say what of the offer waits for a person, and whether its
+	// partner's circuit is open, in each outbox it uses.
+	Outboxes []outboxState `json:"outboxes,omitempty"`
+}
+
+// outboxState is an offer's part of one outbox.
+type outboxState struct {
+	Outbox      string    `json:"outbox"`
+	Held        int       `json:"held"`
+	CircuitOpen bool      `json:"circuit_open"`
+	OpenUntil   time.Time `json:"open_until,omitzero"`
 }
 
 func (s *Server) view(o *host.Offer, id string) offerView {
@@ -49,7 +61,38 @@ func (s *Server) view(o *host.Offer, id string) offerView {
 			v.Schedules = append(v.Schedules, sc)
 		}
 	}
+	if o != nil {
+		v.Outboxes = s.outboxStates(o)
+	}
 	return v
+}
+
+// outboxStates is the offer's part of each outbox it uses: sends with
+// [send], outgoing postbacks with a [postback] url.
+func (s *Server) outboxStates(o *host.Offer) []outboxState {
+	var out []outboxState
+	for _, ob := range s.App.Outboxes() {
+		uses := (ob.Name == send.Feed && o.Config.Send != nil) ||
+			(ob.Name == send.PostbackFeed && o.Config.Postback != nil && o.Config.Postback.URL != "")
+		if !uses {
+			continue
+		}
+		st := outboxState{Outbox: ob.Name}
+		st.CircuitOpen, st.OpenUntil = ob.Sender.Circuit(o.ID)
+		if !st.CircuitOpen {
+			st.OpenUntil = time.Time{}
+		}
+		st.OpenUntil = st.OpenUntil.UTC()
+		if held, err := ob.Feed.Held(context.Background(), 10_000); err == nil {
+			for _, it := range held {
+				if it.Offer == o.ID {
+					st.Held++
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // listOffers is GET /api/offers: loaded offers and those that do not load.

@@ -339,7 +339,7 @@ func TestMetrics(t *testing.T) {
 	st := a.Store
 	// A lead before the count; the count done; then the calls.
 	st.Add(context.Background(), store.NewLead{Offer: "shop", Status: store.StatusProcessing})
-	m := NewMetrics(st, "send")
+	m := NewMetrics(a)
 	stop, err := m.TrackLeads(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
@@ -370,6 +370,8 @@ func TestMetrics(t *testing.T) {
 		`leadhost_leads{offer="shop",status="2"} 1`,
 		`leadhost_leads{offer="shop",status="1"} 1`,
 		`leadhost_outbox_depth{outbox="send"} 1`, // the hook's new lead; the one made in status 2 is not to send
+		`leadhost_outbox_held{offer="shop",outbox="send"} 0`,
+		`leadhost_circuit_open{offer="shop",outbox="send"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

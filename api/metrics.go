@@ -12,6 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"leadhost/host/app"
+	"leadhost/host/send"
 	"leadhost/store"
 )
 
@@ -32,9 +34,10 @@ type Metrics struct {
 	ready  bool
 }
 
-// NewMetrics makes the metrics; outbox depth is read from st's feeds
-// (feeds) when scraped.
-func NewMetrics(st *store.Store, feeds ...string) *Metrics {
+// NewMetrics makes the metrics of an app; its outboxes (depth, held
+// items, circuits) are read when scraped.
+func NewMetrics(a *app.App) *Metrics {
+	st := a.Store
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -57,7 +60,12 @@ func NewMetrics(st *store.Store, feeds ...string) *Metrics {
 	}
 	m.reg.MustRegister(m.requests, m.durations, m.errors, m.reloads, m.leads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, name := range feeds {
+	m.reg.MustRegister(&outboxCollector{a: a,
+		held: prometheus.NewDesc("leadhost_outbox_held", "Items held for a person (a send in doubt, an answer that could not be recorded), by outbox and offer.",
+			[]string{"outbox", "offer"}, nil),
+		circuit: prometheus.NewDesc("leadhost_circuit_open", "1 while an offer's partner (or tracker) keeps failing and nothing is sent to it.",
+			[]string{"outbox", "offer"}, nil)})
+	for _, name := range []string{send.Feed, send.PostbackFeed} {
 		feed, err := st.Feed(name)
 		if err != nil {
 			continue
@@ -77,6 +85,45 @@ func NewMetrics(st *store.Store, feeds ...string) *Metrics {
 	}
 	m.serve = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
+}
+
+// outboxCollector reports what waits for a person in the outboxes, and
+// the offers whose circuit is open, as of the scrape.
+type outboxCollector struct {
+	a             *app.App
+	held, circuit *prometheus.Desc
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.held; ch <- c.circuit }
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, ob := range c.a.Outboxes() {
+		counts := map[string]int{}
+		for _, o := range c.a.Offers.Offers() {
+			counts[o.ID] = 0 // a series per offer, 0 included
+			open, _ := ob.Sender.Circuit(o.ID)
+			ch <- prometheus.MustNewConstMetric(c.circuit, prometheus.GaugeValue, boolValue(open), ob.Name, o.ID)
+		}
+		held, err := ob.Feed.Held(ctx, 10_000)
+		if err != nil {
+			continue
+		}
+		for _, it := range held {
+			counts[it.Offer]++
+		}
+		for offer, n := range counts {
+			ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(n), ob.Name, offer)
+		}
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Observe takes a journal entry into the durations, errors and reloads.

@@ -149,6 +149,9 @@ type Feed struct {
 	name string
 }
 
+// Name is the feed's name ("send", "postback").
+func (f *Feed) Name() string { return f.name }
+
 // FeedItem is a pending change and the state of its delivery.
 type FeedItem struct {
 	Event
@@ -266,6 +269,26 @@ func (f *Feed) Release(ctx context.Context, leadID uint64, rev uint32) error {
 			it.InFlight, it.NotBefore = false, time.Time{}
 			return it, err
 		})
+}
+
+// Drop removes a held item for good: the lead was settled otherwise (an
+// edit gave it its partner's id, or a status past new), or a person
+// decided it is not to be delivered.
+func (f *Feed) Drop(ctx context.Context, leadID uint64, rev uint32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := heldKey(f.name, leadID, rev)
+	return f.s.commit.do(newOp(func(w *stepWriter) error {
+		if _, ok, err := w.get(key); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("feed %s: no held item for lead %d rev %d: %w", f.name, leadID, rev, ErrNotFound)
+			}
+			return err
+		}
+		w.del(key)
+		return nil
+	}))
 }
 
 // move writes the item next makes of the one stored at from to to (the

@@ -14,7 +14,6 @@ import (
 	"leadhost/api"
 	"leadhost/host/app"
 	"leadhost/host/notify"
-	"leadhost/host/send"
 	"leadhost/store"
 )
 
@@ -88,7 +87,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics := api.NewMetrics(a.Store, send.Feed, send.PostbackFeed)
+	metrics := api.NewMetrics(a)
 	a.Observe(metrics.Observe)
 	// Leads are counted before anything writes (the server and the app's
 	// loops start below), so that the count is exact.

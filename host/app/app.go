@@ -163,6 +163,21 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	return a, nil
 }
 
+// Outbox is one of the app's outboxes: its name, its store feed and the
+// sender that works through it.
+type Outbox struct {
+	Name   string
+	Feed   *store.Feed
+	Sender *send.Sender
+}
+
+// Outboxes are the app's outboxes: sends, then outgoing postbacks.
+func (a *App) Outboxes() []Outbox {
+	sends, _ := a.Store.Feed(send.Feed)
+	postbacks, _ := a.Store.Feed(send.PostbackFeed)
+	return []Outbox{{send.Feed, sends, a.Sends}, {send.PostbackFeed, postbacks, a.Postbacks}}
+}
+
 // Observe adds fn to what hears every journal entry as it is kept
 // (metrics, mails). fn must be quick: it runs on the journal's writer.
 func (a *App) Observe(fn func(store.JournalEntry)) {

@@ -359,7 +359,11 @@ func (p *Pool) RunSend(ctx context.Context, s *Script, in Send) (SendOutcome, er
 			}
 			out.Ext = string(v)
 		default:
-			return fmt.Errorf("send.lua returned a %s: want the partner's id, a negative reason, or nil", v.Type())
+			shown := v.Type().String()
+			if b, err := ToJSON(v); err == nil {
+				shown += " " + partner.Excerpt(b, 200)
+			}
+			return fmt.Errorf("send.lua returned a %s: want the partner's id, a negative reason, or nil/false to retry", shown)
 		}
 		return nil
 	})

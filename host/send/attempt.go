@@ -71,7 +71,7 @@ func neverSent(err error) bool {
 func (s *Sender) fail(offer string, a *Attempt, err error, partner bool) {
 	a.Outcome, a.Err = Retry, err.Error()
 	if partner {
-		s.breaker(offer).failure(s.now())
+		s.partnerFailed(offer)
 	}
 }
 

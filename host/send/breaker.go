@@ -53,19 +53,42 @@ func (b *breaker) state(now time.Time) (open bool, until time.Time) {
 	return b.fails >= breakAfter && now.Before(b.openUntil), b.openUntil
 }
 
-func (b *breaker) failure(now time.Time) {
+// failure counts a partner failure; opened says it opened the circuit
+// (until then), for the log.
+func (b *breaker) failure(now time.Time) (opened bool, until time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fails++
 	if b.fails >= breakAfter {
 		d := time.Minute << min(b.fails-breakAfter, 3)
 		b.openUntil = now.Add(min(d, 10*time.Minute))
+		return true, b.openUntil
+	}
+	return false, time.Time{}
+}
+
+// success closes the circuit; closed says it had been open.
+func (b *breaker) success() (closed bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	closed = b.fails >= breakAfter
+	b.fails = 0
+	b.openUntil = time.Time{}
+	return closed
+}
+
+// partnerFailed counts a failure of offer's partner, and says so in the
+// log when it opens the offer's circuit: from then on nothing goes to the
+// partner until the time given.
+func (s *Sender) partnerFailed(offer string) {
+	if opened, until := s.breaker(offer).failure(s.now()); opened {
+		s.log().Warn("circuit open: the partner keeps failing; no requests to it until then", "outbox", s.feed.Name(), "offer", offer, "until", until.UTC().Format(time.RFC3339))
 	}
 }
 
-func (b *breaker) success() {
-	b.mu.Lock()
-	b.fails = 0
-	b.openUntil = time.Time{}
-	b.mu.Unlock()
+// partnerAnswered closes offer's circuit, saying so when it was open.
+func (s *Sender) partnerAnswered(offer string) {
+	if s.breaker(offer).success() {
+		s.log().Info("circuit closed: the partner answers again", "outbox", s.feed.Name(), "offer", offer)
+	}
 }

@@ -91,7 +91,7 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		if !cfg.Idempotent && sent {
 			// The request may have reached the partner (a timeout, a reset
 			// after it went out): sending again could make a double.
-			s.breaker(o.ID).failure(s.now())
+			s.partnerFailed(o.ID)
 			a.Outcome, a.Err = Held, "in doubt: "+err.Error()+"; the partner may have the lead: check with it, then release or edit the lead"
 			return
 		}
@@ -127,6 +127,14 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		if derr != nil {
 			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, decode.FormatName(cfg.Format), derr)
 		}
+		if a.Try >= scriptTries {
+			// send.lua keeps failing on the partner's answers (it raises, or
+			// returns what is neither an id, a reason nor nil): retrying
+			// forever would hide it. A person fixes the script, then
+			// releases the send.
+			a.Outcome, a.Err = Held, fmt.Sprintf("send.lua failed %d times, the last: %v; fix the script, then release the send", a.Try, err)
+			return
+		}
 		s.fail(o.ID, a, err, false)
 	case out.Retry:
 		why := "send.lua asked to retry"
@@ -140,6 +148,10 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		a.Outcome, a.Reason = Rejected, out.Reason
 	}
 }
+
+// scriptTries is how many attempts in a row send.lua may fail before the
+// send is held for a person.
+const scriptTries = 3
 
 // Request is what [send] makes of a lead: the URL, fields and headers
 // with the lead's macros filled in (POST unless the offer says GET).

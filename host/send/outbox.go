@@ -68,6 +68,9 @@ type Sender struct {
 	BaseDelay, MaxDelay time.Duration
 	// Poll is how often the outbox is read when nothing wakes it (1s).
 	Poll time.Duration
+	// SettleEvery is how often held sends are looked at for leads an edit
+	// settled meanwhile (DefaultSettleEvery).
+	SettleEvery time.Duration
 	// Limit is how many offers send at once (8).
 	Limit int
 	// OnAttempt receives every attempt's report (for the log, the journal).
@@ -131,9 +134,14 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
+	var settled time.Time
 	for {
 		if err := s.dispatch(ctx); err != nil && ctx.Err() == nil {
 			s.log().Error("reading the send outbox", "err", err)
+		}
+		if now := s.now(); !s.postback && now.Sub(settled) >= s.settleEvery() {
+			settled = now
+			s.settleHeld(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -272,13 +280,48 @@ func (s *Sender) itemLead(ctx context.Context, it store.FeedItem) *store.Lead {
 	return lead
 }
 
+// DefaultSettleEvery is how often held sends are looked at for leads
+// settled meanwhile.
+const DefaultSettleEvery = 10 * time.Second
+
+func (s *Sender) settleEvery() time.Duration {
+	if s.SettleEvery > 0 {
+		return s.SettleEvery
+	}
+	return DefaultSettleEvery
+}
+
+// settleHeld drops the held sends whose lead a person (or a check) has
+// settled since: it has its partner's id, or a status past new. Sending
+// it is no longer the question the hold asked.
+func (s *Sender) settleHeld(ctx context.Context) {
+	held, err := s.feed.Held(ctx, 1000)
+	if err != nil {
+		s.log().Error("send: reading the held sends", "err", err)
+		return
+	}
+	for _, it := range held {
+		l, err := s.Store.Get(ctx, it.LeadID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err == nil && l.Status == store.StatusNew && l.Ext == "" {
+			continue // still the person's to decide
+		}
+		if err := s.feed.Drop(ctx, it.LeadID, it.Rev); err != nil {
+			continue // released or dropped meanwhile
+		}
+		s.log().Info("send: a held send settled by an edit of its lead", "offer", it.Offer, "lead", it.LeadID)
+	}
+}
+
 // settle records an attempt's outcome in the outbox.
 func (s *Sender) settle(ctx context.Context, it store.FeedItem, a *Attempt) {
 	offerID := a.Offer
 	switch {
 	case a.Outcome.Done():
 		s.ack(ctx, it)
-		s.breaker(offerID).success() // the partner answered
+		s.partnerAnswered(offerID)
 	case a.Outcome == Held:
 		if err := s.feed.Hold(ctx, it, a.Err); err != nil {
 			s.log().Error("send: holding a send", "lead", it.LeadID, "err", err)

@@ -101,7 +101,7 @@ func newEnv(t *testing.T, o *host.Offer, before func(*store.Store), configure ..
 		t.Fatal(err)
 	}
 	e := &env{st: st, sender: s}
-	s.BaseDelay, s.Poll, s.Timeout = 40*time.Millisecond, 10*time.Millisecond, 300*time.Millisecond
+	s.BaseDelay, s.Poll, s.Timeout, s.SettleEvery = 40*time.Millisecond, 10*time.Millisecond, 300*time.Millisecond, 20*time.Millisecond
 	s.Log = slog.New(slog.DiscardHandler)
 	s.OnAttempt = func(a *Attempt) {
 		e.mu.Lock()
@@ -269,6 +269,37 @@ func TestSendInDoubt(t *testing.T) {
 		}
 		e.sender.Wake()
 		hosttest.Eventually(t, "sent after release", func() bool { return e.lead(t, lead.ID).Status == store.StatusProcessing })
+	}
+}
+
+// A person who settles a held lead by an edit (its partner's id, a status
+// past new) settles its held send too: it no longer waits for a decision.
+func TestEditSettlesAHeldSend(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(int, string) (int, string) { return 200, `{"id":"X"}` })
+	var lead *store.Lead
+	e := newEnv(t, partnerAt(t, base, ""), func(st *store.Store) {
+		l, _, err := st.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": "7"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lead = l
+		feed, _ := st.Feed(Feed)
+		items, _ := feed.Pending(context.Background(), 10)
+		if _, err := feed.Begin(context.Background(), items[0]); err != nil { // in doubt after a crash
+			t.Fatal(err)
+		}
+	})
+	feed, _ := e.st.Feed(Feed)
+	hosttest.Eventually(t, "held", func() bool { held, _ := feed.Held(context.Background(), 10); return len(held) == 1 })
+	ext := "9009"
+	if _, err := e.st.Edit(context.Background(), lead.ID, store.Patch{Ext: &ext, Status: ptr(store.StatusProcessing), By: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	hosttest.Eventually(t, "the held send settled", func() bool { held, _ := feed.Held(context.Background(), 10); return len(held) == 0 })
+	if p.n() != 0 {
+		t.Errorf("the partner got %d sends of a lead a person settled", p.n())
 	}
 }
 
@@ -486,5 +517,26 @@ func TestHeldDoNotStarveTheOutbox(t *testing.T) {
 	hosttest.EventuallyWithin(t, time.Minute, "the late lead sent", func() bool { return e.lead(t, late.ID).Status == store.StatusProcessing })
 	if p.n() != 1 {
 		t.Errorf("%d sends, want 1 (the held ones stay held)", p.n())
+	}
+}
+
+// A send.lua that returns what is neither an id, a negative reason nor
+// nil (here the partner's id is an object, and the script passes it on)
+// is an error; after a few tries the send is held for a person, with
+// what the script returned, instead of being retried forever.
+func TestBrokenSendScriptIsHeld(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(int, string) (int, string) { return 200, `{"id":{"order":"P-1"}}` })
+	e := newEnv(t, partnerAt(t, base, ""), nil)
+	l := e.add(t, "partner", map[string]string{"phone": "7"})
+	feed, _ := e.st.Feed(Feed)
+	hosttest.Eventually(t, "held", func() bool { held, _ := feed.Held(context.Background(), 10); return len(held) == 1 })
+	held, _ := feed.Held(context.Background(), 10)
+	if p.n() != 3 || !strings.Contains(held[0].LastError, `send.lua failed 3 times`) || !strings.Contains(held[0].LastError, `returned a table {"order":"P-1"}`) {
+		t.Errorf("%d sends; held: %q", p.n(), held[0].LastError)
+	}
+	if got := e.lead(t, l.ID); got.Status != store.StatusNew {
+		t.Errorf("lead %+v", got)
 	}
 }
