@@ -69,9 +69,15 @@ func startTestHost(t *testing.T, data, scripts string) (h *runningHost, stop fun
 
 func startLoggingTestHost(t *testing.T, data, scripts string, log *slog.Logger) (h *runningHost, stop func()) {
 	t.Helper()
+	return startConfiguredTestHost(t, hostConfig{listen: "127.0.0.1:0", data: data, scripts: scripts, log: log})
+}
+
+// startConfiguredTestHost starts serve with cfg, its outboxes quick.
+func startConfiguredTestHost(t *testing.T, cfg hostConfig) (h *runningHost, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := startHost(ctx, hostConfig{listen: "127.0.0.1:0", data: data, scripts: scripts,
-		log: log, sendBackoff: 200 * time.Millisecond, sendPoll: 50 * time.Millisecond})
+	cfg.sendBackoff, cfg.sendPoll = 200*time.Millisecond, 50*time.Millisecond
+	h, err := startHost(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -3,67 +3,14 @@ package notify
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
-
-// mailbox is an SMTP server on 127.0.0.1 that keeps what it receives.
-type mailbox struct {
-	mu    sync.Mutex
-	mails []string
-}
-
-func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{m: m}, nil }
-
-type session struct {
-	m        *mailbox
-	from, to string
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
-func (s *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.m.mu.Lock()
-	s.m.mails = append(s.m.mails, "from "+s.from+" to "+s.to+"\n"+string(b))
-	s.m.mu.Unlock()
-	return nil
-}
-func (s *session) Reset()        {}
-func (s *session) Logout() error { return nil }
-
-func (m *mailbox) got() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]string(nil), m.mails...)
-}
-
-func startMailbox(t *testing.T) (*mailbox, string) {
-	t.Helper()
-	box := &mailbox{}
-	srv := smtp.NewServer(box)
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return box, ln.Addr().String()
-}
 
 func failure(offer string, kind store.JournalKind, i int) store.JournalEntry {
 	return store.JournalEntry{At: time.Now(), Offer: offer, Kind: kind, Status: "error",
@@ -75,7 +22,7 @@ func failure(offer string, kind store.JournalKind, i int) store.JournalEntry {
 // masked); a success after brings one "recovered" mail.
 func TestGroupedMailsAndRecovery(t *testing.T) {
 	t.Parallel()
-	box, addr := startMailbox(t)
+	box, addr := hosttest.StartMailbox(t)
 	window := 400 * time.Millisecond
 	n := New(Settings{Server: addr, From: "leadhost@example.com", To: []string{"ops@example.com"}}, window, slog.New(slog.DiscardHandler))
 	// 60 failures of the send kind and 3 of check, spread over 3 windows.
@@ -91,7 +38,7 @@ func TestGroupedMailsAndRecovery(t *testing.T) {
 		time.Sleep(3 * window / 60)
 	}
 	time.Sleep(window + 100*time.Millisecond)
-	mails := box.got()
+	mails := box.Mails()
 	if len(mails) < 3 || len(mails) > 4 {
 		t.Fatalf("%d mails for 3 windows of failures, want 3 or 4:\n%s", len(mails), strings.Join(mails, "\n---\n"))
 	}
@@ -120,13 +67,13 @@ func TestGroupedMailsAndRecovery(t *testing.T) {
 	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "hook", Status: "ok"})
 	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "send", Status: "ok"})
 	time.Sleep(window + 100*time.Millisecond)
-	if got := box.got()[len(mails):]; len(got) != 0 {
+	if got := box.Mails()[len(mails):]; len(got) != 0 {
 		t.Fatalf("recovered while checks still fail: %q", got)
 	}
 	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "check", Status: "ok"})
 	n.Observe(store.JournalEntry{At: time.Now(), Offer: "acme", Kind: "send", Status: "ok"})
 	time.Sleep(window + 100*time.Millisecond)
-	mails = box.got()[len(mails):]
+	mails = box.Mails()[len(mails):]
 	if len(mails) != 1 || !strings.Contains(mails[0], "Subject: [leadhost] acme recovered") {
 		t.Errorf("after recovery: %q", mails)
 	}
@@ -136,7 +83,7 @@ func TestGroupedMailsAndRecovery(t *testing.T) {
 // Offers are mailed separately; an offer may have its own recipients.
 func TestPerOfferSettings(t *testing.T) {
 	t.Parallel()
-	box, addr := startMailbox(t)
+	box, addr := hosttest.StartMailbox(t)
 	n := New(Settings{Server: addr, From: "leadhost@example.com", To: []string{"ops@example.com"}}, time.Hour, slog.New(slog.DiscardHandler))
 	n.For = func(offer string) (Settings, time.Duration, bool) {
 		if offer == "vip" {
@@ -147,7 +94,7 @@ func TestPerOfferSettings(t *testing.T) {
 	n.Observe(failure("vip", "hook", 1))
 	n.Observe(failure("plain", "hook", 2))
 	n.Close(context.Background()) // sends what is pending, ignoring windows
-	mails := box.got()
+	mails := box.Mails()
 	joined := strings.Join(mails, "\n")
 	if len(mails) != 2 || !strings.Contains(joined, "to vip-team@example.com") || !strings.Contains(joined, "to ops@example.com") {
 		t.Errorf("mails: %q", mails)
