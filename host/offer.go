@@ -215,12 +215,23 @@ var scriptFiles = map[string]bool{"check.lua": true, "prepare.lua": true, "send.
 
 // LoadOffer reads and checks the offer in dir. It returns every problem it
 // finds, not only the first, so that lint shows them all.
-func LoadOffer(dir string) (*Offer, []error) {
+func LoadOffer(dir string) (*Offer, []error) { return LoadOfferWith(dir, LoadOptions{}) }
+
+// LoadOptions change what a load accepts.
+type LoadOptions struct {
+	// AllowPlaceholders accepts the examples' placeholder secrets
+	// ("change-me…", YOUR_API_KEY): `leadhost test` runs an offer's cases
+	// with nothing leaving the machine, so they need no real ones.
+	AllowPlaceholders bool
+}
+
+// LoadOfferWith is LoadOffer with options.
+func LoadOfferWith(dir string, opts LoadOptions) (*Offer, []error) {
 	files, err := readOffer(dir)
 	if err != nil {
 		return nil, []error{&LoadError{File: dir, Msg: err.Error()}}
 	}
-	return loadOffer(dir, files)
+	return loadOffer(dir, files, opts)
 }
 
 // offerFile is one file of an offer folder, as read.
@@ -258,7 +269,7 @@ func hashOffer(files []offerFile) string {
 }
 
 // loadOffer checks and compiles an offer's files.
-func loadOffer(dir string, files []offerFile) (*Offer, []error) {
+func loadOffer(dir string, files []offerFile, opts LoadOptions) (*Offer, []error) {
 	id := filepath.Base(dir)
 	o := &Offer{ID: id, Dir: dir, Scripts: map[string]*script.Script{}, Loaded: time.Now().UTC(), Hash: hashOffer(files)}
 	var errs []error
@@ -271,7 +282,7 @@ func loadOffer(dir string, files []offerFile) (*Offer, []error) {
 		switch {
 		case f.rel == "offer.toml":
 			hasConfig = true
-			errs = append(errs, o.configure(path, f.src)...)
+			errs = append(errs, o.configure(path, f.src, opts)...)
 		case strings.HasSuffix(f.rel, ".lua"):
 			if !scriptFiles[f.rel] && !(strings.HasPrefix(f.rel, "hooks/") && !strings.Contains(f.rel[len("hooks/"):], "/")) {
 				errs = append(errs, &LoadError{File: path, Msg: "unknown script (check.lua, prepare.lua, send.lua, hook.lua, postback.lua, hooks/<name>.lua)"})
@@ -355,28 +366,62 @@ func offerFiles(dir string) ([]string, error) {
 }
 
 // configure decodes offer.toml strictly and checks its values.
-func (o *Offer) configure(path string, src []byte) []error {
+func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
+	var errs []error
 	dec := toml.NewDecoder(bytes.NewReader(src)).DisallowUnknownFields()
 	if err := dec.Decode(&o.Config); err != nil {
 		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) {
-			var errs []error
+		var de *toml.DecodeError
+		switch {
+		case errors.As(err, &strict):
+			// Every unknown key, and then the values of the known ones: an
+			// unknown key must not hide the file's other problems.
 			for _, e := range strict.Errors {
 				line, _ := e.Position()
 				errs = append(errs, &LoadError{File: path, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
 			}
-			return errs
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
+			o.Config = OfferConfig{}
+			if err := toml.Unmarshal(src, &o.Config); err != nil {
+				return errs
+			}
+		case errors.As(err, &de):
 			line, _ := de.Position()
 			return []error{&LoadError{File: path, Line: line, Msg: de.Error()}}
+		default:
+			return []error{&LoadError{File: path, Msg: err.Error()}}
 		}
-		return []error{&LoadError{File: path, Msg: err.Error()}}
 	}
-	var errs []error
+	var raw map[string]any // which keys the file gives, zero values included
+	toml.Unmarshal(src, &raw)
+	// bad reports a value's problem at the line of its key: the message
+	// starts with the dotted key ("check.batch 0: …").
 	bad := func(format string, a ...any) {
-		errs = append(errs, &LoadError{File: path, Msg: fmt.Sprintf(format, a...)})
+		msg := fmt.Sprintf(format, a...)
+		key, _, _ := strings.Cut(msg, " ")
+		errs = append(errs, &LoadError{File: path, Line: keyLine(src, strings.TrimRight(key, ":")), Msg: msg})
+	}
+	given := func(key string) bool { return lookupKey(raw, key) != nil }
+	for _, k := range []struct {
+		key   string
+		value int
+		want  string
+	}{{"hold_days", o.Config.HoldDays, "1..3650"}, {"journal_days", o.Config.JournalDays, "1..3650"}} {
+		if k.value == 0 && given(k.key) {
+			bad("%s 0: want %s (leave it out for the default)", k.key, k.want)
+		}
+	}
+	if ch := o.Config.Check; ch != nil {
+		if ch.Batch == 0 && given("check.batch") {
+			bad("check.batch 0: want 1..1000 (leave it out for the default)")
+		}
+		if ch.Days == 0 && given("check.days") {
+			bad("check.days 0: want 1..366 (leave it out for the default)")
+		}
+	}
+	if !opts.AllowPlaceholders {
+		for _, key := range placeholderKeys(raw, "") {
+			bad("%s: still the example's placeholder (%q): set your own before the offer goes live", key, placeholderIn(lookupKey(raw, key)))
+		}
 	}
 	c := &o.Config
 	o.Location = time.UTC
@@ -480,6 +525,73 @@ func (o *Offer) configure(path string, src []byte) []error {
 	}
 	o.Words = words
 	return errs
+}
+
+// placeholder finds the examples' placeholder secrets: "change-me…"
+// tokens and YOUR_API_KEY-like parts of URLs.
+var placeholder = regexp.MustCompile(`(?i)change-me[a-z0-9-]*|\bYOUR_[A-Z_]+\b`)
+
+func placeholderIn(v any) string {
+	s, _ := v.(string)
+	return placeholder.FindString(s)
+}
+
+// placeholderKeys lists the dotted keys whose text values hold a
+// placeholder, sorted.
+func placeholderKeys(m map[string]any, prefix string) []string {
+	var out []string
+	for k, v := range m {
+		switch v := v.(type) {
+		case map[string]any:
+			out = append(out, placeholderKeys(v, prefix+k+".")...)
+		case string:
+			if placeholder.MatchString(v) {
+				out = append(out, prefix+k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lookupKey is the value at a dotted key of a decoded TOML file, nil
+// when the file does not give it.
+func lookupKey(m map[string]any, key string) any {
+	var v any = m
+	for _, part := range strings.Split(key, ".") {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = t[part]
+	}
+	return v
+}
+
+// keyLine is the line of offer.toml where a dotted key is given ("check.batch"
+// in [check], or "check.processing.every" in its inline table), 0 when it
+// cannot tell.
+func keyLine(src []byte, key string) int {
+	parts := strings.Split(key, ".")
+	table := ""
+	for i, line := range strings.Split(string(src), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			table = strings.Trim(line, "[] ")
+			continue
+		}
+		name, _, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		name = strings.Trim(strings.TrimSpace(name), `"`)
+		for n := len(parts); n > 0; n-- { // the longest table that holds the key
+			if strings.Join(parts[:n-1], ".") == table && parts[n-1] == name {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 func checkHTTP(bad func(string, ...any), section, url, method, format, body string) {

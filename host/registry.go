@@ -16,6 +16,9 @@ import (
 // reload builds new ones and swaps them in at once, so a run never sees
 // half an offer.
 type Registry struct {
+	// Options are how the offers load (set before the first Reload).
+	Options LoadOptions
+
 	dir     string
 	mu      sync.Mutex // serialises reloads
 	version atomic.Uint64
@@ -116,7 +119,7 @@ func (r *Registry) Reload() (changes []string, err error) {
 			next.offers[id] = prev // unchanged: keep the version and its warm pool
 			continue
 		default:
-			o, errs = loadOffer(dir, files)
+			o, errs = loadOffer(dir, files, r.Options)
 		}
 		r.relative(errs)
 		switch {
@@ -183,8 +186,13 @@ func sameErrors(a, b []error) bool {
 	return true
 }
 
-// Lint loads every offer under dir afresh and returns every problem found.
+// Lint loads every offer under dir (a scripts folder, or one offer's
+// folder) afresh and returns every problem found.
 func Lint(dir string) (offers int, problems []error) {
+	if _, err := os.Stat(filepath.Join(dir, "offer.toml")); err == nil {
+		_, errs := LoadOffer(dir) // one offer's folder
+		return 1, errs
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, []error{fmt.Errorf("scripts folder: %w", err)}

@@ -61,6 +61,24 @@ func TestLoadOffer(t *testing.T) {
 	}
 }
 
+// An unknown key does not hide the file's other problems.
+func TestLintReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, acme := copyOffer(t)
+	writeFile(t, filepath.Join(acme, "offer.toml"), "name = \"x\"\ncolour = \"red\"\nhold_days = 9999\n[check]\nurl = \"ftp://x\"\n")
+	offers, problems := Lint(acme) // one offer's folder
+	var all []string
+	for _, p := range problems {
+		all = append(all, p.Error())
+	}
+	text := strings.Join(all, "\n")
+	for _, want := range []string{"offer.toml:2: unknown key \"colour\"", "offer.toml:3: hold_days 9999", "offer.toml:5: check.url \"ftp://x\""} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lint of %d offer reported\n%s\nwithout %q", offers, text, want)
+		}
+	}
+}
+
 func TestLoadOfferProblems(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -84,6 +102,12 @@ func TestLoadOfferProblems(t *testing.T) {
 		{"unknown check macro", "offer.toml", "[check]\nurl = \"https://x/?a={idss}\"\n", "check.url: unknown macro {idss}"},
 		{"unknown send macro", "offer.toml", "[send]\nurl = \"https://x/\"\nfields = { p = \"{phone}\", q = \"{fone}\" }\n", "send.fields.q: unknown macro {fone}"},
 		{"send without send.lua", "offer.toml", "[send]\nurl = \"https://x/?f={field:utm_source}\"\n", "send.lua: missing"},
+		{"a value error has its line", "offer.toml", "name = \"x\"\ntimezone = \"Mars/Olympus\"\n", "offer.toml:2: timezone \"Mars/Olympus\""},
+		{"batch = 0 is an error, not the default", "offer.toml", "[check]\nurl = \"https://x/?i={idel}\"\nbatch = 0\n", "offer.toml:3: check.batch 0: want 1..1000"},
+		{"hold_days = 0 is an error, not the default", "offer.toml", "name = \"x\"\nhold_days = 0\n", "offer.toml:2: hold_days 0: want 1..3650"},
+		{"a mode's interval has its line", "offer.toml", "[check]\nurl = \"https://x/?i={idel}\"\nprocessing = { every = \"10s\" }\n", "offer.toml:3: check.processing.every 10s"},
+		{"an example's placeholder token", "offer.toml", "[hook]\ntoken = \"change-me-please\"\n", "offer.toml:2: hook.token: still the example's placeholder"},
+		{"an example's placeholder key", "offer.toml", "[check]\nurl = \"https://x/?key=YOUR_API_KEY&i={idel}\"\n", "offer.toml:2: check.url: still the example's placeholder (\"YOUR_API_KEY\")"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

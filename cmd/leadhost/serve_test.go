@@ -33,6 +33,10 @@ func startOfferum(t *testing.T, reply func(n int) (int, string)) *hosttest.Partn
 	})
 }
 
+// exampleSecrets stand in for the placeholders the examples ship, as an
+// operator would set them.
+var exampleSecrets = strings.NewReplacer("change-me-to-a-long-random-string", "gc-test-token", "YOUR_API_KEY", "test-api-key", "YOUR_FLOW", "test-flow")
+
 // exampleScripts copies the named example offers into a scripts folder of
 // the test, Offerum's address replaced by partner's.
 func exampleScripts(t *testing.T, partner string, offers ...string) string {
@@ -53,6 +57,7 @@ func exampleScripts(t *testing.T, partner string, offers ...string) string {
 				t.Fatal(err)
 			}
 			b = []byte(strings.ReplaceAll(string(b), "https://api.offerrum.com", partner))
+			b = []byte(exampleSecrets.Replace(string(b))) // serve refuses the placeholders
 			if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +99,7 @@ func getcourseCall(t *testing.T, h *runningHost) (int, map[string]any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + h.addr.String() + strings.TrimSpace(string(path)))
+	resp, err := http.Get("http://" + h.addr.String() + exampleSecrets.Replace(strings.TrimSpace(string(path))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +147,7 @@ func TestGetcourseToOfferum(t *testing.T) {
 	if c.Method != "POST" || c.Path != "/webmaster/order/" || c.ContentType != "application/x-www-form-urlencoded" {
 		t.Errorf("offerum got %s %s (%s)", c.Method, c.Path, c.ContentType)
 	}
-	wantQuery := url.Values{"key": {"YOUR_API_KEY"}, "flow": {"YOUR_FLOW"}, "source": {"getcourse"}, "subid": {"getcourse"}}
+	wantQuery := url.Values{"key": {"test-api-key"}, "flow": {"test-flow"}, "source": {"getcourse"}, "subid": {"getcourse"}}
 	if c.Query.Encode() != wantQuery.Encode() {
 		t.Errorf("query %v, want %v", c.Query, wantQuery)
 	}
@@ -157,7 +162,7 @@ func TestGetcourseToOfferum(t *testing.T) {
 		hooks, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Offer: "getcourse-offerum", Kind: "hook"})
 		sends, _, _ := h.st.JournalList(context.Background(), store.JournalQuery{Kind: "send"})
 		return len(hooks) == 1 && strings.Contains(hooks[0].Request, "GET /hook/getcourse-offerum?order=GC-100500") &&
-			!strings.Contains(hooks[0].Request, "change-me") &&
+			!strings.Contains(hooks[0].Request, "gc-test-token") &&
 			strings.Contains(hooks[0].Response, `"created":true`) && len(sends) == 1 && sends[0].Status == "ok"
 	})
 
@@ -262,8 +267,8 @@ func TestSendLogsMaskTheKey(t *testing.T) {
 	of := startOfferum(t, func(int) (int, string) { return 500, `<html>Internal Server Error</html>` })
 	scripts := exampleScripts(t, of.URL, "getcourse-offerum")
 	toml, err := os.ReadFile(filepath.Join(scripts, "getcourse-offerum", "offer.toml"))
-	if err != nil || !strings.Contains(string(toml), "key=YOUR_API_KEY") {
-		t.Fatalf("the example's send url has no key=YOUR_API_KEY to mask (%v)", err)
+	if err != nil || !strings.Contains(string(toml), "key=test-api-key") {
+		t.Fatalf("the example's send url has no key=test-api-key to mask (%v)", err)
 	}
 	var logs lockedBuffer
 	h, stop := startLoggingTestHost(t, filepath.Join(t.TempDir(), "data"), scripts, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -272,7 +277,7 @@ func TestSendLogsMaskTheKey(t *testing.T) {
 	}
 	hosttest.Eventually(t, "a failed send logged", func() bool { return strings.Contains(logs.String(), "outcome=retry") })
 	stop()
-	if got := logs.String(); strings.Contains(got, "YOUR_API_KEY") || !strings.Contains(got, "key=***") {
+	if got := logs.String(); strings.Contains(got, "test-api-key") || !strings.Contains(got, "key=***") {
 		t.Errorf("the log:\n%s", got)
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 	MailWindow time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Load says how offers load (leadhost test accepts the examples'
+	// placeholder secrets: nothing leaves the machine).
+	Load host.LoadOptions
 }
 
 // App is leadhost assembled. Open it, add observers, Run it (serve) or
@@ -75,6 +78,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	reg := host.NewRegistry(cfg.Scripts)
+	reg.Options = cfg.Load
 	opts := store.Options{
 		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now,
 		Feeds: []string{send.Feed, send.PostbackFeed},

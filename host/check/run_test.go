@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,7 +297,10 @@ func TestPartnerFailures(t *testing.T) {
 			partner: true, want: "status 302"},
 		{name: "garbage", reply: func(w http.ResponseWriter, _ asked) { w.Write([]byte(`<html>Bad gateway</html>`)) },
 			want: "undecodable answer (format json)", kept: "<html>Bad gateway"},
-		{name: "50 MB", reply: func(w http.ResponseWriter, _ asked) { w.Write([]byte(big)) },
+		{name: "50 MB", reply: func(w http.ResponseWriter, _ asked) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(big))) // refused at the header, unread
+			w.Write([]byte(big))
+		},
 			partner: true, want: "answer over 8 MiB"},
 		{name: "handler raises midway", reply: answerFile(t, "../../scripts/altercpa/testdata/list.json"),
 			check: `for i, row in ipairs(data) do
