@@ -63,7 +63,7 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		{"xml", `just text`, "no root"},
 		{"xml", `<a/><b/>`, "more than one root"},
 		{"serialize", `a:2:{i:0;s:1:"x";}`, "serialize"},
-		{"serialize", `s:10:"abc";`, "runs past the end"},
+		{"serialize", `s:10:"abc";`, `string length "10"`},
 		{"serialize", `i:12x;`, "int"},
 		{"serialize", `a:99999999999:{`, "array length"},
 		{"serialize", `i:1;i:2;`, "after the value"},
