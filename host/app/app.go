@@ -155,7 +155,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			a.Postbacks.Wake()
 		}
 	})
-	a.Checks = &check.Scheduler{Offers: reg, Runner: check.NewRunner(st), Log: log, OnRun: func(r *check.Report) {
+	runner := check.NewRunner(st)
+	runner.Now = cfg.Now
+	a.Checks = &check.Scheduler{Offers: reg, Runner: runner, Log: log, Now: cfg.Now, OnRun: func(r *check.Report) {
 		level := slog.LevelInfo
 		if r.Err != nil && !r.Stopped {
 			level = slog.LevelWarn

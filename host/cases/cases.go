@@ -25,7 +25,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"leadhost/host"
@@ -44,7 +46,14 @@ type Case struct {
 	Check *CheckCase      `json:"check"`
 	Hook  *HookCase       `json:"hook"`
 	Send  *SendCase       `json:"send"`
-	Want  Expectation     `json:"expect"`
+	// At is the case's clock when it starts (RFC 3339; default: now);
+	// Advance moves it on after the hook or send ("8d", "2h", "1d12h"),
+	// and the scheduler takes a step then: holds that expired are
+	// approved, schedules that came due run — a check case's answer
+	// answers them, instead of one run at once.
+	At      string      `json:"at"`
+	Advance string      `json:"advance"`
+	Want    Expectation `json:"expect"`
 }
 
 // CheckCase is a partner's answer to a status check: a run of the mode
@@ -190,8 +199,18 @@ func runCase(ctx context.Context, dir, file string, handler Handler) Result {
 			kinds++
 		}
 	}
-	if kinds != 1 {
-		return fail("a case is one of check, hook or send")
+	if kinds > 1 || (kinds == 0 && c.Advance == "") {
+		return fail("a case is one of check, hook or send (or only leads and advance)")
+	}
+	clk, err := newClock(c.At)
+	if err != nil {
+		return fail("at: %v", err)
+	}
+	var advance time.Duration
+	if c.Advance != "" {
+		if advance, err = parseAdvance(c.Advance); err != nil {
+			return fail("advance: %v", err)
+		}
 	}
 	if c.Want.Request != nil && c.Hook != nil {
 		return fail("expect.request is checked for send and check cases only")
@@ -201,7 +220,7 @@ func runCase(ctx context.Context, dir, file string, handler Handler) Result {
 	}
 	// The app is the one serve assembles, on the scripts folder the offer
 	// is in, with a store of its own in memory.
-	a, err := app.Open(ctx, app.Config{InMemory: true, Scripts: filepath.Dir(dir), Load: caseLoad})
+	a, err := app.Open(ctx, app.Config{InMemory: true, Scripts: filepath.Dir(dir), Load: caseLoad, Now: clk.now})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -222,6 +241,17 @@ func runCase(ctx context.Context, dir, file string, handler Handler) Result {
 		sent   []*fasthttp.Request
 	)
 	switch {
+	case c.Check != nil && advance > 0:
+		// The check runs when its schedule comes due on the clock.
+		canned, err := cannedAnswer(c.Check, filepath.Dir(file))
+		if err != nil {
+			return fail("%v", err)
+		}
+		a.Checks.Runner.Client = canned.Client()
+		a.Checks.Step(ctx) // the schedules are made
+		clk.add(advance)
+		a.Checks.Step(ctx)
+		advance, sent = 0, canned.Requests()
 	case c.Check != nil:
 		sent, runErr = runCheck(ctx, a, o, c.Check, filepath.Dir(file))
 	case c.Hook != nil:
@@ -231,6 +261,11 @@ func runCase(ctx context.Context, dir, file string, handler Handler) Result {
 		reply, runErr = runHook(a, o, c.Hook, handler(a))
 	case c.Send != nil:
 		sent, runErr = runSend(ctx, a, o, c.Send)
+	}
+	if advance > 0 {
+		a.Checks.Step(ctx) // the schedules are made at the start
+		clk.add(advance)
+		a.Checks.Step(ctx)
 	}
 	switch {
 	case c.Want.Error != "" && runErr == nil:
@@ -260,6 +295,21 @@ func runCheck(ctx context.Context, a *app.App, o *host.Offer, c *CheckCase, dir 
 	if o.Scripts["check.lua"] == nil {
 		return nil, errors.New("the offer has no check.lua")
 	}
+	canned, err := cannedAnswer(c, dir)
+	if err != nil {
+		return nil, err
+	}
+	a.Checks.Runner.Client = canned.Client()
+	rep, err := a.CheckNow(ctx, o.ID, app.CheckRequest{Mode: c.Mode})
+	if err != nil {
+		return nil, err
+	}
+	return canned.Requests(), rep.Err
+}
+
+// cannedAnswer is the partner answering every request with the case's
+// recorded answer.
+func cannedAnswer(c *CheckCase, dir string) (*Canned, error) {
 	body := []byte(c.Response)
 	if c.ResponseFile != "" {
 		b, err := os.ReadFile(filepath.Join(dir, c.ResponseFile))
@@ -268,13 +318,61 @@ func runCheck(ctx context.Context, a *app.App, o *host.Offer, c *CheckCase, dir 
 		}
 		body = b
 	}
-	canned := &Canned{Status: 200, Body: body}
-	a.Checks.Runner.Client = canned.Client()
-	rep, err := a.CheckNow(ctx, o.ID, app.CheckRequest{Mode: c.Mode})
-	if err != nil {
-		return nil, err
+	return &Canned{Status: 200, Body: body}, nil
+}
+
+// clock is a case's time: it moves only when the case advances it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(at string) (*clock, error) {
+	c := &clock{t: time.Now().UTC()}
+	if at != "" {
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want an RFC 3339 time (2026-11-01T10:00:00Z)", at)
+		}
+		c.t = t.UTC()
 	}
-	return canned.Requests(), rep.Err
+	return c, nil
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// parseAdvance reads a duration with days: "8d", "1d12h", "90m".
+func parseAdvance(text string) (time.Duration, error) {
+	var d time.Duration
+	rest := text
+	if days, after, ok := strings.Cut(text, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q: want days as 8d, or a duration as 1d12h or 90m", text)
+		}
+		d, rest = time.Duration(n)*24*time.Hour, after
+	}
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil {
+			return 0, fmt.Errorf("%q: want days as 8d, or a duration as 1d12h or 90m", text)
+		}
+		d += r
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q: want a time to move on", text)
+	}
+	return d, nil
 }
 
 // runHook calls the offer's webhook through the real handler, as the

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -112,6 +113,27 @@ url = "https://crm.example/status?ids={idel}"
 	for _, r := range results {
 		if !r.Passed() {
 			t.Errorf("%s: %q", r.Name, r.Diffs)
+		}
+	}
+}
+
+func TestParseAdvance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		text string
+		want time.Duration
+		ok   bool
+	}{
+		{"8d", 8 * 24 * time.Hour, true},
+		{"1d12h", 36 * time.Hour, true},
+		{"90m", 90 * time.Minute, true},
+		{"0d", 0, false},
+		{"soon", 0, false},
+		{"-1d", 0, false},
+	} {
+		got, err := parseAdvance(tc.text)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%q: %v, %v; want %v", tc.text, got, err, tc.want)
 		}
 	}
 }

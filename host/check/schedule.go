@@ -114,6 +114,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
+// Step is one step of the scheduler at its clock's now, waiting for the
+// runs it starts: the schedules due run, expired holds are released. It
+// is how a test with a clock of its own (leadhost test's cases) moves
+// time on.
+func (s *Scheduler) Step(ctx context.Context) {
+	s.init()
+	s.step(ctx, s.now())
+	s.wg.Wait()
+}
+
 // Schedules lists the schedules, by offer and mode.
 func (s *Scheduler) Schedules() []Schedule {
 	s.mu.Lock()
