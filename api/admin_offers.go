@@ -73,7 +73,7 @@ func (s *Server) outboxStates(o *host.Offer) []outboxState {
 	var out []outboxState
 	for _, ob := range s.App.Outboxes() {
 		uses := (ob.Name == send.Feed && o.Config.Send != nil) ||
-			(ob.Name == send.PostbackFeed && o.Config.Postback != nil && o.Config.Postback.URL != "")
+			(ob.Name == send.PostbackFeed && o.Config.ReportsChanges())
 		if !uses {
 			continue
 		}

@@ -86,6 +86,43 @@ type HookConfig struct {
 type PostbackConfig struct {
 	Token string `toml:"token"`
 	URL   string `toml:"url"`
+	// Flows give a flow's own tracker URL ([postback.flows.<flow>] url),
+	// used for leads whose fields.flow is that flow instead of URL.
+	Flows map[string]FlowPostback `toml:"flows"`
+}
+
+// FlowPostback is [postback.flows.<flow>]: where that flow's changes go.
+type FlowPostback struct {
+	URL string `toml:"url"`
+}
+
+// URLFor is the tracker URL for a lead of flow: the flow's own, else the
+// offer's; "" when neither is set.
+func (p *PostbackConfig) URLFor(flow string) string {
+	if p == nil {
+		return ""
+	}
+	if f, ok := p.Flows[flow]; ok && f.URL != "" && flow != "" {
+		return f.URL
+	}
+	return p.URL
+}
+
+// ReportsChanges says the offer sends outgoing postbacks: a [postback]
+// url, or a flow's.
+func (c *OfferConfig) ReportsChanges() bool {
+	if c.Postback == nil {
+		return false
+	}
+	if c.Postback.URL != "" {
+		return true
+	}
+	for _, f := range c.Postback.Flows {
+		if f.URL != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // NotifyConfig is [notify]: who is mailed when the offer fails, and how
@@ -498,12 +535,21 @@ func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
 			}
 		}
 	}
-	if pb := c.Postback; pb != nil && pb.URL != "" {
-		if !strings.HasPrefix(pb.URL, "http://") && !strings.HasPrefix(pb.URL, "https://") {
-			bad("postback.url %q: want http:// or https://", pb.URL)
+	if pb := c.Postback; pb != nil {
+		urls := map[string]string{}
+		if pb.URL != "" {
+			urls["postback.url"] = pb.URL
 		}
-		if err := script.CheckMacroError("postback.url", pb.URL, script.PostbackMacros); err != nil {
-			bad("%v", err)
+		for flow, f := range pb.Flows {
+			urls["postback.flows."+flow+".url"] = f.URL
+		}
+		for key, u := range urls {
+			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				bad("%s %q: want http:// or https://", key, u)
+			}
+			if err := script.CheckMacroError(key, u, script.PostbackMacros); err != nil {
+				bad("%v", err)
+			}
 		}
 	}
 	if nc := c.Notify; nc != nil {

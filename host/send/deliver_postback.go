@@ -19,13 +19,20 @@ import (
 func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedItem) *Attempt {
 	a := &Attempt{Offer: offerID, LeadID: it.LeadID, Try: it.Attempts + 1, Method: "GET"}
 	o, ok := s.Offers.Offer(offerID)
-	if !ok || o.Config.Postback == nil || o.Config.Postback.URL == "" {
+	if !ok || !o.Config.ReportsChanges() {
 		a.Outcome, a.Err = Dropped, "the offer no longer sends postbacks (no [postback] url)"
 		s.ack(ctx, it)
 		return a
 	}
 	lead := s.itemLead(ctx, it)
 	if lead == nil {
+		return nil
+	}
+	tracker := o.Config.Postback.URLFor(lead.Fields["flow"])
+	if tracker == "" {
+		// Only some flows report (their own url, no [postback] url): this
+		// lead's flow does not, and there is nothing to send or to report.
+		s.ack(ctx, it)
 		return nil
 	}
 	it, err := s.feed.Begin(ctx, it)
@@ -39,7 +46,7 @@ func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedI
 	}
 	ctx = context.WithoutCancel(ctx)
 	m := PostbackMacros(lead, it.Event)
-	a.URL = m.ExpandURL(o.Config.Postback.URL)
+	a.URL = m.ExpandURL(tracker)
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)

@@ -38,7 +38,7 @@ func Wants(offers OfferSource, feed string, ev store.Event) bool {
 	case Feed:
 		return ev.From == 0 && ev.To == store.StatusNew && o.Config.Send != nil
 	case PostbackFeed:
-		return o.Config.Postback != nil && o.Config.Postback.URL != ""
+		return o.Config.ReportsChanges()
 	}
 	return false
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -538,5 +539,65 @@ func TestBrokenSendScriptIsHeld(t *testing.T) {
 	}
 	if got := e.lead(t, l.ID); got.Status != store.StatusNew {
 		t.Errorf("lead %+v", got)
+	}
+}
+
+// A flow's own tracker ([postback.flows.<flow>] url) gets the changes of
+// that flow's leads; other leads go to [postback] url; with no [postback]
+// url, leads of other flows report nothing.
+func TestPostbacksPerFlow(t *testing.T) {
+	t.Parallel()
+	tracker := hosttest.StartPartner(t, hosttest.Answer(200, "ok"))
+	for _, tc := range []struct {
+		name, toml string
+		want       []string // path?query of each postback, in order
+	}{
+		{"with a default", "[postback]\nurl = \"BASE/default?lead={id}\"\n[postback.flows.summer]\nurl = \"BASE/summer?lead={id}&click={sub1}\"\n",
+			[]string{"/summer?lead=1&click=c1", "/default?lead=2"}},
+		{"flows only", "[postback.flows.summer]\nurl = \"BASE/summer?lead={id}\"\n",
+			[]string{"/summer?lead=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "flows")
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(filepath.Join(dir, "offer.toml"), []byte(strings.ReplaceAll(tc.toml, "BASE", tracker.URL+"/"+strings.ReplaceAll(tc.name, " ", "-"))), 0o644)
+			o, errs := host.LoadOffer(dir)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			src := oneOffer{o}
+			st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed, PostbackFeed},
+				FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			pb, err := NewPostbacks(st, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb.Poll, pb.Log = 10*time.Millisecond, slog.New(slog.DiscardHandler)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { pb.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			st.Add(ctx, store.NewLead{Offer: "flows", Fields: map[string]string{"flow": "summer", "sub1": "c1"}})
+			st.Add(ctx, store.NewLead{Offer: "flows", Fields: map[string]string{"flow": "winter"}})
+			hosttest.Eventually(t, "the postbacks", func() bool {
+				feed, _ := st.Feed(PostbackFeed)
+				items, _ := feed.Pending(ctx, 10)
+				return len(items) == 0
+			})
+			var got []string
+			prefix := "/" + strings.ReplaceAll(tc.name, " ", "-")
+			for _, r := range tracker.Requests() {
+				if path, ok := strings.CutPrefix(r.Path, prefix); ok {
+					got = append(got, path+"?"+r.RawQuery)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("the trackers got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
