@@ -130,6 +130,8 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		{"patch-lead", "PATCH", "/api/leads/2", `{"accept":1,"comment":"ok"}`, 200, nil},
 		{"patch-lead-refused", "PATCH", "/api/leads/2", `{"status":"processing"}`, 409, nil},
 		{"patch-lead-empty", "PATCH", "/api/leads/2", `{}`, 400, nil},
+		{"patch-lead-goal", "PATCH", "/api/leads/2", `{"goal":"upsell"}`, 200, nil},
+		{"patch-lead-unknown-goal", "PATCH", "/api/leads/2", `{"goal":"downsell"}`, 400, nil},
 		{"lead-history", "GET", "/api/leads/2/history", "", 200, nil},
 		{"list-leads", "GET", "/api/leads?offer=shop&status=new,packing&limit=10", "", 200, nil},
 		{"list-leads-unknown-offer", "GET", "/api/leads?offer=nosuch", "", 400, nil},
@@ -198,12 +200,13 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 			url = s.path
 		}
 		if s.name == "list-journal" {
-			// Every add and edit above, made or refused: 3 made, 5 refused
-			// (the taken ext, the bad field, the unknown offer, the
-			// refused patch, the empty patch).
+			// Every add and edit above, made or refused: 4 made (two adds,
+			// the approval, the goal), 6 refused (the taken ext, the bad
+			// field, the unknown offer, the refused patch, the empty
+			// patch, the unknown goal).
 			hosttest.Eventually(t, "the lead entries journaled", func() bool {
 				entries, _, _ := st.JournalList(ctx, store.JournalQuery{Kind: store.KindLead})
-				return len(entries) == 8
+				return len(entries) == 10
 			})
 		}
 		req, err := http.NewRequest(s.method, url, strings.NewReader(s.body))

@@ -25,20 +25,21 @@ import (
 
 // OfferConfig is an offer's offer.toml (SPEC §2). Unknown keys are errors.
 type OfferConfig struct {
-	Name          string              `toml:"name"`           // for humans
-	Timezone      string              `toml:"timezone"`       // dates in macros; default UTC
-	HoldDays      int                 `toml:"hold_days"`      // hold = true; default 7
-	DefaultReason int                 `toml:"default_reason"` // status 5 without a reason; default 2 (changed mind: a cancel)
-	TrashReason   int                 `toml:"trash_reason"`   // status 5 from a trash word; default 6 (trash or test)
-	Delivery      *bool               `toml:"delivery"`       // false: accept → 10 instead of 6
-	Timeout       Duration            `toml:"timeout"`        // deadline of one script run; default 5s
-	JournalDays   int                 `toml:"journal_days"`   // how long the journal keeps the offer's entries; default 30
-	Check         *CheckConfig        `toml:"check"`
-	Send          *SendConfig         `toml:"send"`
-	Hook          *HookConfig         `toml:"hook"`
-	Postback      *PostbackConfig     `toml:"postback"`
-	Notify        *NotifyConfig       `toml:"notify"`
-	Words         map[string][]string `toml:"words"` // extra status words by kind
+	Name          string                `toml:"name"`           // for humans
+	Timezone      string                `toml:"timezone"`       // dates in macros; default UTC
+	HoldDays      int                   `toml:"hold_days"`      // hold = true; default 7
+	DefaultReason int                   `toml:"default_reason"` // status 5 without a reason; default 2 (changed mind: a cancel)
+	TrashReason   int                   `toml:"trash_reason"`   // status 5 from a trash word; default 6 (trash or test)
+	Delivery      *bool                 `toml:"delivery"`       // false: accept → 10 instead of 6
+	Timeout       Duration              `toml:"timeout"`        // deadline of one script run; default 5s
+	JournalDays   int                   `toml:"journal_days"`   // how long the journal keeps the offer's entries; default 30
+	Check         *CheckConfig          `toml:"check"`
+	Send          *SendConfig           `toml:"send"`
+	Hook          *HookConfig           `toml:"hook"`
+	Postback      *PostbackConfig       `toml:"postback"`
+	Notify        *NotifyConfig         `toml:"notify"`
+	Words         map[string][]string   `toml:"words"` // extra status words by kind
+	Goals         map[string]GoalConfig `toml:"goals"` // the offer's goals by code
 }
 
 // CheckConfig is [check]: how the partner's status API is asked (SPEC §3).
@@ -89,6 +90,16 @@ type PostbackConfig struct {
 	// Flows give a flow's own tracker URL ([postback.flows.<flow>] url),
 	// used for leads whose fields.flow is that flow instead of URL.
 	Flows map[string]FlowPostback `toml:"flows"`
+}
+
+// GoalConfig is one goal of [goals]: upsell = { name = "Upsell", pay =
+// "300", wm = "150" }. A lead that reaches it (PATCH {"goal": "upsell"},
+// core.lead.edit(id, {goal = "upsell"})) takes its payouts unless the
+// edit sets them.
+type GoalConfig struct {
+	Name string `toml:"name"`
+	Pay  string `toml:"pay"` // what the advertiser pays, a decimal
+	WM   string `toml:"wm"`  // the webmaster's payout, a decimal
 }
 
 // FlowPostback is [postback.flows.<flow>]: where that flow's changes go.
@@ -240,6 +251,8 @@ func (e *LoadError) Error() string {
 	}
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
+
+var goalCodePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 var offerIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
@@ -564,6 +577,31 @@ func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
 		if nc.Window.Duration != 0 && nc.Window.Duration < time.Minute {
 			bad("notify.window %s: at least 1m", nc.Window.Duration)
 		}
+	}
+	for code, g := range c.Goals {
+		if !goalCodePattern.MatchString(code) {
+			bad("goals.%s: a goal's code is letters, digits, '_', '-', '.', at most 64", code)
+			continue
+		}
+		gp := store.GoalPolicy{Name: g.Name}
+		for _, m := range []struct {
+			key, text string
+			dst       *store.Money
+		}{{"pay", g.Pay, &gp.Pay}, {"wm", g.WM, &gp.WM}} {
+			if m.text == "" {
+				continue
+			}
+			v, err := store.ParseMoney(m.text)
+			if err != nil || v.Sign() < 0 {
+				bad("goals.%s.%s %q: want a decimal, not negative", code, m.key, m.text)
+				continue
+			}
+			*m.dst = v
+		}
+		if o.Policy.Goals == nil {
+			o.Policy.Goals = map[string]store.GoalPolicy{}
+		}
+		o.Policy.Goals[code] = gp
 	}
 	words, err := script.StandardWords().With(c.Words)
 	if err != nil {

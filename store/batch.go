@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -228,7 +229,7 @@ func (b *Batch) Edit(id uint64, p Patch) error {
 	now := b.s.now().UTC()
 	if b.env == nil || b.env.policyOffer != bl.cur.Offer {
 		b.env = &batchEnv{policyOffer: bl.cur.Offer, editEnv: editEnv{policy: b.s.policy(bl.cur.Offer),
-			reasons: b.s.reasons, goalKnown: b.goalKnown}}
+			reasons: b.s.reasons, goalCode: b.goalCode, goalID: b.goalID}}
 	}
 	b.env.now = now
 	res, err := applyPatch(bl.cur, &p, &b.env.editEnv)
@@ -265,16 +266,36 @@ type batchEnv struct {
 	policyOffer string
 }
 
-func (b *Batch) goalKnown(offer string, goal uint32) (bool, error) {
-	_, ok, err := getValue(b.reader(), goalIDKey(offer, goal))
+// goalCode is the code of an offer's goal id, read in the batch or, for
+// a goal defined since the batch began, in the store.
+func (b *Batch) goalCode(offer string, goal uint32) (string, bool, error) {
+	v, ok, err := b.lookup(goalIDKey(offer, goal))
+	return string(v), ok, err
+}
+
+// goalID is the id of an offer's goal code.
+func (b *Batch) goalID(offer, code string) (uint32, bool, error) {
+	v, ok, err := b.lookup(goalKey(offer, code))
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	if len(v) != 4 {
+		return 0, false, fmt.Errorf("goal %q: %w", code, errCorrupt)
+	}
+	return binary.BigEndian.Uint32(v), true, nil
+}
+
+// lookup reads key in the batch's view, and then in the store as it is
+// now (a goal defined after the batch began).
+func (b *Batch) lookup(key []byte) ([]byte, bool, error) {
+	v, ok, err := getValue(b.reader(), key)
 	if err == nil && !ok {
-		// Perhaps defined since the batch began.
 		err = b.s.db.View(func(txn *badger.Txn) error {
-			_, ok, err = getValue(txn, goalIDKey(offer, goal))
+			v, ok, err = getValue(txn, key)
 			return err
 		})
 	}
-	return ok, err
+	return v, ok, err
 }
 
 func (b *Batch) extFree(l *Lead) error {

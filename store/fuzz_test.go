@@ -79,7 +79,8 @@ func FuzzDecodePatch(f *testing.F) {
 		// leaves a lead with an out-of-range status.
 		l := &Lead{ID: 1, Offer: "acme", Status: StatusProcessing, Counts: 1, Created: t0, Rev: 1}
 		env := &editEnv{now: t0, policy: DefaultPolicy(), reasons: StandardReasons(),
-			goalKnown: func(string, uint32) (bool, error) { return false, nil }}
+			goalCode: func(string, uint32) (string, bool, error) { return "", false, nil },
+			goalID:   func(string, string) (uint32, bool, error) { return 0, false, nil }}
 		res, err := applyPatch(l, &p, env)
 		if err == nil && !res.lead.Status.Valid() {
 			t.Fatalf("patch %q left status %d", text, res.lead.Status)

@@ -27,9 +27,12 @@ type Patch struct {
 	Counts  *int      // units, not negative
 	Curr    *Currency // currency of Base
 	Goal    *uint32   // a goal of the lead's offer (GoalByCode)
-	Track   *string   // delivery tracking code
-	Ext     *string   // the partner's id, unique per offer
-	Cash    *CashPatch
+	// GoalCode names the goal by its code ([goals] in offer.toml) instead
+	// of its id.
+	GoalCode string
+	Track    *string // delivery tracking code
+	Ext      *string // the partner's id, unique per offer
+	Cash     *CashPatch
 
 	// By says who makes the edit, for the history ("api", "script:acme/check.lua").
 	By string `json:"-"`
@@ -51,12 +54,15 @@ type CashPatch struct {
 func (p *Patch) Empty() bool {
 	return !p.Accept && p.Status == nil && p.Reason == nil && p.Hold == nil &&
 		p.Comment == nil && p.Base == nil && p.Counts == nil && p.Curr == nil &&
-		p.Goal == nil && p.Track == nil && p.Ext == nil && p.Cash == nil
+		p.Goal == nil && p.GoalCode == "" && p.Track == nil && p.Ext == nil && p.Cash == nil
 }
 
 // OfferPolicy holds the offer settings the edit rules depend on; they come
 // from the offer's offer.toml.
 type OfferPolicy struct {
+	// Goals are the offer's goals by code, with the payouts a lead takes
+	// when it reaches one (unless the edit sets its cash itself).
+	Goals         map[string]GoalPolicy
 	Delivery      bool   // false: an approved lead goes straight to paid (10)
 	HoldDays      int    // days of hold = true and of status 4
 	DefaultReason Reason // reason of status 5 when none is given (a cancel)
@@ -66,6 +72,12 @@ type OfferPolicy struct {
 // DefaultPolicy is the policy of an offer that sets nothing.
 func DefaultPolicy() OfferPolicy {
 	return OfferPolicy{Delivery: true, HoldDays: 7, DefaultReason: defaultDefaultReason, TrashReason: defaultTrashReason}
+}
+
+// GoalPolicy is one goal of an offer: its name and payouts (zero: none).
+type GoalPolicy struct {
+	Name    string
+	Pay, WM Money
 }
 
 // Policies gives the store each offer's policy. The host implements it from
@@ -82,10 +94,12 @@ const maxTextLen = 64 << 10
 
 // editEnv is what applyPatch needs besides the lead and the patch.
 type editEnv struct {
-	now       time.Time
-	policy    OfferPolicy
-	reasons   *ReasonTable
-	goalKnown func(offer string, goal uint32) (bool, error)
+	now     time.Time
+	policy  OfferPolicy
+	reasons *ReasonTable
+	// goalCode is the code of an offer's goal id; goalID the id of a code.
+	goalCode func(offer string, goal uint32) (string, bool, error)
+	goalID   func(offer, code string) (uint32, bool, error)
 }
 
 // result of applying a patch: the new lead, what changed, whether the lead
@@ -247,17 +261,38 @@ func applyPatch(old *Lead, p *Patch, env *editEnv) (applied, error) {
 	if p.Curr != nil {
 		n.Curr = *p.Curr
 	}
-	if p.Goal != nil && *p.Goal != old.Goal {
-		if *p.Goal != 0 {
-			ok, err := env.goalKnown(old.Offer, *p.Goal)
+	goal := p.Goal
+	if p.GoalCode != "" {
+		id, ok, err := env.goalID(old.Offer, p.GoalCode)
+		if err != nil {
+			return applied{}, err
+		}
+		if !ok {
+			return applied{}, fmt.Errorf("lead %d: offer %q has no goal %q ([goals] in its offer.toml): %w", old.ID, old.Offer, p.GoalCode, ErrInvalid)
+		}
+		goal = &id
+	}
+	if goal != nil && *goal != old.Goal {
+		if *goal != 0 {
+			code, ok, err := env.goalCode(old.Offer, *goal)
 			if err != nil {
 				return applied{}, err
 			}
 			if !ok {
-				return applied{}, fmt.Errorf("lead %d: offer %q has no goal %d: %w", old.ID, old.Offer, *p.Goal, ErrInvalid)
+				return applied{}, fmt.Errorf("lead %d: offer %q has no goal %d: %w", old.ID, old.Offer, *goal, ErrInvalid)
+			}
+			// Reaching a goal brings its payouts, unless the edit says
+			// what the payouts are.
+			if g, ok := env.policy.Goals[code]; ok {
+				if !g.Pay.IsZero() && (p.Cash == nil || p.Cash.Pay == nil) {
+					n.Cash.Pay = g.Pay
+				}
+				if !g.WM.IsZero() && (p.Cash == nil || p.Cash.WM == nil) {
+					n.Cash.WM = g.WM
+				}
 			}
 		}
-		n.Goal = *p.Goal
+		n.Goal = *goal
 	}
 	if p.Track != nil {
 		n.Track = *p.Track
@@ -427,7 +462,7 @@ func (p *Patch) UnmarshalJSON(data []byte) error {
 		Base    *Money          `json:"base"`
 		Counts  *int            `json:"counts"`
 		Curr    *Currency       `json:"curr"`
-		Goal    *uint32         `json:"goal"`
+		Goal    json.RawMessage `json:"goal"`
 		Track   *string         `json:"track"`
 		Ext     *string         `json:"ext"`
 		Cash    *struct {
@@ -477,7 +512,19 @@ func (p *Patch) UnmarshalJSON(data []byte) error {
 		}
 	}
 	out.Reason, out.Comment, out.Base, out.Counts = raw.Reason, raw.Comment, raw.Base, raw.Counts
-	out.Curr, out.Goal, out.Track, out.Ext = raw.Curr, raw.Goal, raw.Track, raw.Ext
+	out.Curr, out.Track, out.Ext = raw.Curr, raw.Track, raw.Ext
+	if len(raw.Goal) > 0 && string(raw.Goal) != "null" {
+		var id uint32
+		var code string
+		switch {
+		case json.Unmarshal(raw.Goal, &id) == nil:
+			out.Goal = &id
+		case json.Unmarshal(raw.Goal, &code) == nil && code != "":
+			out.GoalCode = code
+		default:
+			return fmt.Errorf("patch: goal %s: want a goal's id or its code: %w", raw.Goal, ErrInvalid)
+		}
+	}
 	if raw.Cash != nil {
 		out.Cash = &CashPatch{WM: raw.Cash.WM, Pay: raw.Cash.Pay, Ref: raw.Cash.Ref, CC: raw.Cash.CC}
 	}

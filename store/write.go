@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
 
 // writeLead records a lead's move from old (nil for a new lead) to n: the
 // record, every index the move touches, one history entry per change (a
@@ -71,9 +75,19 @@ func (s *Store) envFor(w *stepWriter, offer string, now time.Time) *editEnv {
 		now:     now,
 		policy:  s.policy(offer),
 		reasons: s.reasons,
-		goalKnown: func(offer string, goal uint32) (bool, error) {
-			_, ok, err := w.get(goalIDKey(offer, goal))
-			return ok, err
+		goalCode: func(offer string, goal uint32) (string, bool, error) {
+			v, ok, err := w.get(goalIDKey(offer, goal))
+			return string(v), ok, err
+		},
+		goalID: func(offer, code string) (uint32, bool, error) {
+			v, ok, err := w.get(goalKey(offer, code))
+			if err != nil || !ok {
+				return 0, ok, err
+			}
+			if len(v) != 4 {
+				return 0, false, fmt.Errorf("goal %q: %w", code, errCorrupt)
+			}
+			return binary.BigEndian.Uint32(v), true, nil
 		},
 	}
 }

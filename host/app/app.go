@@ -108,6 +108,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			log.Error("offer does not load", "offer", offer, "err", e)
 		}
 	}
+	if err := defineGoals(ctx, st, reg); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a := &App{Store: st, Offers: reg, log: log}
 	a.mailer = notify.New(cfg.Mail, cfg.MailWindow, log)
 	a.mailer.For = func(offer string) (notify.Settings, time.Duration, bool) {
@@ -184,6 +188,19 @@ func (a *App) Outboxes() []Outbox {
 	return []Outbox{{send.Feed, sends, a.Sends}, {send.PostbackFeed, postbacks, a.Postbacks}}
 }
 
+// defineGoals gives every goal of the loaded offers ([goals]) its id in
+// the store, once: a goal keeps its id across reloads.
+func defineGoals(ctx context.Context, st *store.Store, reg *host.Registry) error {
+	for _, o := range reg.Offers() {
+		for code := range o.Config.Goals {
+			if _, err := st.DefineGoal(ctx, o.ID, code); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Observe adds fn to what hears every journal entry as it is kept
 // (metrics, mails). fn must be quick: it runs on the journal's writer.
 func (a *App) Observe(fn func(store.JournalEntry)) {
@@ -215,6 +232,11 @@ func (a *App) Run(ctx context.Context) {
 	}
 	run("reload", func() error {
 		return a.Offers.Watch(ctx, a.log, host.WatchOptions{OnReload: func(changes []string, err error) {
+			if err == nil {
+				if gerr := defineGoals(ctx, a.Store, a.Offers); gerr != nil {
+					a.log.Error("defining the offers' goals", "err", gerr)
+				}
+			}
 			a.Store.Record(reloadEntries(a.Offers, changes, err)...)
 		}})
 	})

@@ -156,3 +156,27 @@ func TestCheckDryRunAndFences(t *testing.T) {
 		t.Errorf("dry run committed: %+v", got)
 	}
 }
+
+// A handler names a goal by its code, as core.goal.bycode finds it.
+func TestGoalByCode(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx := context.Background()
+	id, err := st.DefineGoal(ctx, "acme", "upsell")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := processingLeads(t, st, "acme", 2)
+	s := mustCompile(t, "scripts/acme/check.lua", `
+		assert(core.goal.bycode("acme", "upsell") == `+itoa(uint64(id))+`)
+		assert(core.goal.bycode("acme", "downsell") == nil)
+		core.lead.edit(e2i["5001"], {goal = "upsell"})
+		local ok, why = core.lead.edit(e2i["5002"], {goal = "downsell"})
+		assert(not ok and why:find("no goal \"downsell\""), why)`)
+	if _, err := NewPool(Limits{}).RunCheck(ctx, s, Check{Store: st, Offer: "acme", Leads: leads, Data: []byte(`[]`)}); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := st.Get(ctx, leads[0].ID); l.Goal != id {
+		t.Errorf("lead goal %d, want %d", l.Goal, id)
+	}
+}

@@ -434,6 +434,12 @@ func (r *patchReader) field(k, v lua.LValue) {
 	case "curr":
 		p.Curr = r.currency("curr", v)
 	case "goal":
+		if code, ok := v.(lua.LString); ok {
+			if _, err := strconv.Atoi(string(code)); err != nil {
+				p.GoalCode = string(code) // a goal's code ([goals] in offer.toml)
+				return
+			}
+		}
 		if n, ok := r.integer("goal", v); ok {
 			if n < 0 || n > math.MaxInt32 {
 				r.err = fmt.Errorf("goal %d out of range", n)
