@@ -41,7 +41,7 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
-	req, err := hookRequest(c)
+	req, err := s.hookRequest(c)
 	if err != nil {
 		writeError(c, fasthttp.StatusBadRequest, err.Error())
 		return

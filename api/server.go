@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -53,6 +54,11 @@ type Server struct {
 
 	// APIToken is the admin API's bearer token ("" = loopback clients only).
 	APIToken string
+	// TrustedProxies are the proxies in front of the server: a call from
+	// one of them has its client's address in X-Forwarded-For or
+	// Forwarded, which a webhook sees as req.ip. From anyone else those
+	// headers are not believed.
+	TrustedProxies []*net.IPNet
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *Metrics
 }
@@ -248,7 +254,7 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s has no hook %q", offerID, name))
 		return
 	}
-	req, err := hookRequest(c)
+	req, err := s.hookRequest(c)
 	if err != nil {
 		writeError(c, fasthttp.StatusBadRequest, err.Error())
 		return
@@ -284,12 +290,12 @@ func offerToken(o *host.Offer, kind store.JournalKind) string {
 
 // hookRequest reads the call as hook scripts see it (req). A body that
 // says it is JSON or a form must be one.
-func hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error) {
+func (s *Server) hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error) {
 	r := script.HookRequest{
 		Method:  string(c.Method()),
 		Query:   argsMap(c.QueryArgs(), "token"),
 		Headers: map[string]string{},
-		IP:      c.RemoteIP().String(),
+		IP:      s.clientIP(c).String(),
 		Body:    append([]byte(nil), c.PostBody()...),
 	}
 	c.Request.Header.VisitAll(func(k, v []byte) {
@@ -315,6 +321,50 @@ func hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error) {
 		r.Form = vals
 	}
 	return r, nil
+}
+
+// clientIP is the address of the call's client: the peer's, or, when the
+// peer is a trusted proxy, the last address in X-Forwarded-For (or
+// Forwarded's for=) that is not itself a trusted proxy.
+func (s *Server) clientIP(c *fasthttp.RequestCtx) net.IP {
+	peer := c.RemoteIP()
+	if !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	if xff := string(c.Request.Header.Peek("X-Forwarded-For")); xff != "" {
+		hops = strings.Split(xff, ",")
+	} else if fwd := string(c.Request.Header.Peek("Forwarded")); fwd != "" {
+		for _, part := range strings.FieldsFunc(fwd, func(r rune) bool { return r == ',' || r == ';' }) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(strings.ToLower(part)), "for="); ok {
+				v = strings.Trim(v, `"[]`)
+				if h, _, err := net.SplitHostPort(v); err == nil {
+					v = h
+				}
+				hops = append(hops, v)
+			}
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip := net.ParseIP(strings.TrimSpace(hops[i]))
+		if ip == nil {
+			break // garbage: the proxy's own word stops here
+		}
+		if !s.trusted(ip) {
+			return ip
+		}
+		peer = ip
+	}
+	return peer
+}
+
+func (s *Server) trusted(ip net.IP) bool {
+	for _, n := range s.TrustedProxies {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // argsMap copies query arguments, leaving out the secret.

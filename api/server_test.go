@@ -364,3 +364,35 @@ return { ok = true }`), 0o644)
 		}
 	}
 }
+
+// Behind a trusted proxy a webhook's req.ip is the client's address from
+// X-Forwarded-For or Forwarded; from anyone else those headers are not
+// believed.
+func TestClientAddressBehindTrustedProxies(t *testing.T) {
+	t.Parallel()
+	scripts := t.TempDir()
+	dir := filepath.Join(scripts, "echo")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "offer.toml"), []byte("[hook]\ntoken = \"t\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "hook.lua"), []byte(`return req.ip`), 0o644)
+	a := openApp(t, scripts)
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	trusting := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), TrustedProxies: []*net.IPNet{loopback}})
+	plain := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler)})
+	for _, tc := range []struct {
+		base    string
+		headers map[string]string
+		want    string
+	}{
+		{trusting, map[string]string{"X-Forwarded-For": "203.0.113.9"}, "203.0.113.9"},
+		{trusting, map[string]string{"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 127.0.0.5"}, "203.0.113.9"}, // the last hop that is not a proxy of ours
+		{trusting, map[string]string{"Forwarded": `for="203.0.113.9:4711";proto=https`}, "203.0.113.9"},
+		{trusting, nil, "127.0.0.1"},
+		{plain, map[string]string{"X-Forwarded-For": "203.0.113.9"}, "127.0.0.1"}, // not believed
+	} {
+		_, _, body := call(t, "GET", tc.base+"/hook/echo?token=t", "", nil, tc.headers)
+		if string(body) != tc.want {
+			t.Errorf("%v: req.ip %q, want %q", tc.headers, body, tc.want)
+		}
+	}
+}

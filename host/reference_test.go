@@ -43,8 +43,10 @@ func TestOfferTomlReference(t *testing.T) {
 		t.Fatal("README has no \"### offer.toml reference\" section")
 	}
 	section := string(readme[start:])
-	if end := strings.Index(section[4:], "\n## "); end >= 0 {
-		section = section[:end+4]
+	for _, next := range []string{"\n## ", "\n### "} { // up to the next section, of either level
+		if end := strings.Index(section[4:], next); end >= 0 {
+			section = section[:end+4]
+		}
 	}
 	documented := map[string]bool{}
 	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_.]+)`").FindAllStringSubmatch(section, -1) {

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -187,11 +188,15 @@ func sameErrors(a, b []error) bool {
 }
 
 // Lint loads every offer under dir (a scripts folder, or one offer's
-// folder) afresh and returns every problem found.
+// folder) afresh and returns every problem found, with those of the
+// leadhost.toml beside a scripts folder.
 func Lint(dir string) (offers int, problems []error) {
 	if _, err := os.Stat(filepath.Join(dir, "offer.toml")); err == nil {
 		_, errs := LoadOffer(dir) // one offer's folder
 		return 1, errs
+	}
+	if _, errs := LoadSettings(SettingsPath(dir)); len(errs) > 0 && !errors.Is(errs[0], os.ErrNotExist) {
+		problems = append(problems, errs...)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

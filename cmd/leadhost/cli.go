@@ -49,6 +49,7 @@ flags (before or after the command):
                    requires it; lead and check commands send it to a serve
                    that holds --data
   --listen ADDR    serve's address (default :8080)
+  --config FILE    serve's settings (default: leadhost.toml beside --scripts)
 `
 
 // exit codes

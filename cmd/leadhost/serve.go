@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"leadhost/api"
+	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/notify"
 	"leadhost/store"
@@ -35,6 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	mailTo := fs.String("mail-to", "", "recipients of error mails, comma-separated (an offer's [notify] to replaces them for that offer)")
 	fs.StringVar(&cfg.mail.User, "smtp-user", "", "SMTP user (PLAIN auth; the password from LEADHOST_SMTP_PASSWORD)")
 	fs.DurationVar(&cfg.mailWindow, "mail-window", notify.DefaultWindow, "at most one error mail per offer in this time")
+	config := fs.String("config", "", "the network's settings file (default: leadhost.toml beside --scripts, if there)")
 	if rest, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	} else if len(rest) > 0 {
@@ -45,6 +48,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg.mail.To = strings.Split(*mailTo, ",")
 	}
 	cfg.mail.Password = os.Getenv("LEADHOST_SMTP_PASSWORD")
+	if err := applySettings(fs, *config, &cfg); err != nil {
+		fmt.Fprintf(stderr, "leadhost: %v\n", err)
+		return exitError
+	}
 	cfg.log = slog.New(slog.NewTextHandler(stderr, nil))
 	h, err := startHost(ctx, cfg)
 	if err != nil {
@@ -54,6 +61,53 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "leadhost listening on %s (data %s, scripts %s, %d offers)\n", h.addr, cfg.data, cfg.scripts, len(h.app.Offers.Offers()))
 	h.wait()
 	return exitOK
+}
+
+// applySettings fills cfg from leadhost.toml (--config, or beside the
+// scripts folder when there is one) where no flag was given: flags win.
+func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	explicit := path != ""
+	if !explicit {
+		path = host.SettingsPath(cfg.scripts)
+	}
+	st, errs := host.LoadSettings(path)
+	if len(errs) == 1 && errors.Is(errs[0], os.ErrNotExist) && !explicit {
+		return nil // no settings file: flags and defaults
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	set := func(flag string, dst *string, v string) {
+		if v != "" && !given[flag] {
+			*dst = v
+		}
+	}
+	set("listen", &cfg.listen, st.Listen)
+	set("data", &cfg.data, st.Data)
+	set("scripts", &cfg.scripts, st.Scripts)
+	if tok := st.Token(); tok != "" && !given["api-token"] && os.Getenv("LEADHOST_API_TOKEN") == "" {
+		cfg.apiToken = tok
+	}
+	if st.NoFsync && !given["no-fsync"] {
+		cfg.noSync = true
+	}
+	set("smtp", &cfg.mail.Server, st.Mail.SMTP)
+	set("mail-from", &cfg.mail.From, st.Mail.From)
+	set("smtp-user", &cfg.mail.User, st.Mail.User)
+	if len(st.Mail.To) > 0 && !given["mail-to"] {
+		cfg.mail.To = st.Mail.To
+	}
+	if st.Mail.PasswordEnv != "" && cfg.mail.Password == "" {
+		cfg.mail.Password = os.Getenv(st.Mail.PasswordEnv)
+	}
+	if st.Mail.Window.Duration > 0 && !given["mail-window"] {
+		cfg.mailWindow = st.Mail.Window.Duration
+	}
+	cfg.reasons = st.Reasons
+	cfg.proxies, _ = st.Proxies() // checked by LoadSettings
+	return nil
 }
 
 // hostConfig is what serve is started with.
@@ -67,6 +121,8 @@ type hostConfig struct {
 	apiToken              string        // the admin API's bearer token; "": loopback only
 	mail                  notify.Settings
 	mailWindow            time.Duration
+	reasons               []store.ReasonInfo // the network's own, beside the seed's
+	proxies               []*net.IPNet       // trusted to say who the client is
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -83,7 +139,7 @@ type runningHost struct {
 func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	log := cfg.log
 	a, err := app.Open(ctx, app.Config{Data: cfg.data, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
-		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow})
+		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +152,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		a.Close()
 		return nil, fmt.Errorf("counting leads: %w", err)
 	}
-	srv := (&api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics}).HTTP()
+	srv := (&api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics, TrustedProxies: cfg.proxies}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		untrack()

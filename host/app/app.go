@@ -45,6 +45,8 @@ type Config struct {
 	MailWindow time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Reasons are the network's own rejection reasons, beside the seed's.
+	Reasons []store.ReasonInfo
 	// Load says how offers load (leadhost test accepts the examples'
 	// placeholder secrets: nothing leaves the machine).
 	Load host.LoadOptions
@@ -79,8 +81,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	reg := host.NewRegistry(cfg.Scripts)
 	reg.Options = cfg.Load
+	reasons, err := store.StandardReasons().With(cfg.Reasons...)
+	if err != nil {
+		return nil, fmt.Errorf("reasons: %w", err)
+	}
 	opts := store.Options{
-		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now,
+		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now, Reasons: reasons,
 		Feeds: []string{send.Feed, send.PostbackFeed},
 		JournalTTL: func(offer string) time.Duration {
 			if o, ok := reg.Offer(offer); ok && o.Config.JournalDays > 0 {

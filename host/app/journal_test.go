@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -56,3 +57,25 @@ type fakeCall struct{ asked bool }
 func (f *fakeCall) Request() string  { f.asked = true; return "POST /hook/x HTTP/1.1\r\n\r\n" }
 func (f *fakeCall) Response() string { return `{"error":"acme/hook.lua:3: boom"}` }
 func (f *fakeCall) Logs() []string   { return nil }
+
+// The network's own reasons (leadhost.toml) are the store's: a lead may
+// be cancelled with one.
+func TestNetworkReasons(t *testing.T) {
+	t.Parallel()
+	a, err := Open(context.Background(), Config{InMemory: true, Scripts: "../testdata/scripts",
+		Reasons: []store.ReasonInfo{{ID: 18, Code: "blacklist", Label: "Blacklist", Trash: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	l, _, err := a.AddLead(context.Background(), []byte(`{"offer":"acme","status":2}`), ByAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.EditLead(context.Background(), l.ID, []byte(`{"status":5,"reason":18}`), ByAPI); err != nil || got.Reason != 18 {
+		t.Errorf("cancel with the network's reason 18: %+v, %v", got, err)
+	}
+	if _, err := a.EditLead(context.Background(), l.ID, []byte(`{"reason":19}`), ByAPI); err == nil {
+		t.Error("reason 19, which nobody defined, was taken")
+	}
+}
