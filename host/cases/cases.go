@@ -102,6 +102,10 @@ type Expectation struct {
 	} `json:"reply"`
 	// Request a send makes, or a check's first request.
 	Request *RequestExpectation `json:"request"`
+	// Postbacks are the outgoing postbacks the case's changes make, in
+	// order, each as the host and path?query it goes to
+	// ("tracker.example/pb?id=1&status=approve"); the trackers answer 200.
+	Postbacks []string `json:"postbacks"`
 	// Error says the run should fail, with this in the message.
 	Error string `json:"error"`
 }
@@ -267,6 +271,15 @@ func runCase(ctx context.Context, dir, file string, handler Handler) Result {
 		clk.add(advance)
 		a.Checks.Step(ctx)
 	}
+	if c.Want.Postbacks != nil {
+		got, err := deliverPostbacks(ctx, a)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if strings.Join(got, "\n") != strings.Join(c.Want.Postbacks, "\n") {
+			res.Diffs = append(res.Diffs, fmt.Sprintf("postbacks %q, want %q", got, c.Want.Postbacks))
+		}
+	}
 	switch {
 	case c.Want.Error != "" && runErr == nil:
 		res.Diffs = append(res.Diffs, fmt.Sprintf("the run went well; want an error with %q", c.Want.Error))
@@ -305,6 +318,40 @@ func runCheck(ctx context.Context, a *app.App, o *host.Offer, c *CheckCase, dir 
 		return nil, err
 	}
 	return canned.Requests(), rep.Err
+}
+
+// deliverPostbacks lets the app's real postback outbox deliver what the
+// case's changes put in it, every tracker answering 200, and gives each
+// request as host and path?query, in order.
+func deliverPostbacks(ctx context.Context, a *app.App) ([]string, error) {
+	canned := &Canned{Status: 200, Body: []byte("ok")}
+	a.Postbacks.Client = canned.Client()
+	feed, err := a.Store.Feed(send.PostbackFeed)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { a.Postbacks.Run(ctx); close(ran) }()
+	defer func() { stop(); <-ran }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		a.Postbacks.Wake()
+		pending, err := feed.Pending(ctx, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("the postbacks were not delivered within 10 s")
+		}
+	}
+	var out []string
+	for _, r := range canned.Requests() {
+		out = append(out, string(r.URI().Host())+string(r.URI().RequestURI()))
+	}
+	return out, nil
 }
 
 // cannedAnswer is the partner answering every request with the case's
