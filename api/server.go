@@ -59,6 +59,9 @@ type Server struct {
 	// Forwarded, which a webhook sees as req.ip. From anyone else those
 	// headers are not believed.
 	TrustedProxies []*net.IPNet
+	// ForwardedHeader is the header those proxies write the client's
+	// address in: "X-Forwarded-For" (the default) or "Forwarded".
+	ForwardedHeader string
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *Metrics
 }
@@ -324,31 +327,33 @@ func (s *Server) hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error)
 }
 
 // clientIP is the address of the call's client: the peer's, or, when the
-// peer is a trusted proxy, the last address in X-Forwarded-For (or
-// Forwarded's for=) that is not itself a trusted proxy.
+// peer is a trusted proxy, the last address the proxies' header gives
+// that is not itself a trusted proxy. Only the one header the proxies
+// write is read (ForwardedHeader), every line of it in order: a caller's
+// own X-Forwarded-For or Forwarded, passed through, is never believed.
 func (s *Server) clientIP(c *fasthttp.RequestCtx) net.IP {
 	peer := c.RemoteIP()
 	if !s.trusted(peer) {
 		return peer
 	}
 	var hops []string
-	if xff := string(c.Request.Header.Peek("X-Forwarded-For")); xff != "" {
-		hops = strings.Split(xff, ",")
-	} else if fwd := string(c.Request.Header.Peek("Forwarded")); fwd != "" {
-		for _, part := range strings.FieldsFunc(fwd, func(r rune) bool { return r == ',' || r == ';' }) {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(strings.ToLower(part)), "for="); ok {
-				v = strings.Trim(v, `"[]`)
-				if h, _, err := net.SplitHostPort(v); err == nil {
-					v = h
+	if strings.EqualFold(s.ForwardedHeader, "Forwarded") {
+		for _, line := range c.Request.Header.PeekAll("Forwarded") {
+			for _, part := range strings.FieldsFunc(string(line), func(r rune) bool { return r == ',' || r == ';' }) {
+				if v, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(part)), "for="); ok {
+					hops = append(hops, forwardedFor(v))
 				}
-				hops = append(hops, v)
 			}
+		}
+	} else {
+		for _, line := range c.Request.Header.PeekAll("X-Forwarded-For") {
+			hops = append(hops, strings.Split(string(line), ",")...)
 		}
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		ip := net.ParseIP(strings.TrimSpace(hops[i]))
 		if ip == nil {
-			break // garbage: the proxy's own word stops here
+			break // garbage: the proxies' word stops here
 		}
 		if !s.trusted(ip) {
 			return ip
@@ -356,6 +361,16 @@ func (s *Server) clientIP(c *fasthttp.RequestCtx) net.IP {
 		peer = ip
 	}
 	return peer
+}
+
+// forwardedFor is the address of a Forwarded for= value: "192.0.2.1",
+// "192.0.2.1:4711", "[2001:db8::1]", "[2001:db8::1]:4711".
+func forwardedFor(v string) string {
+	v = strings.Trim(v, `"`)
+	if h, _, err := net.SplitHostPort(v); err == nil {
+		v = h
+	}
+	return strings.Trim(v, "[]")
 }
 
 func (s *Server) trusted(ip net.IP) bool {

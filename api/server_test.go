@@ -378,21 +378,37 @@ func TestClientAddressBehindTrustedProxies(t *testing.T) {
 	a := openApp(t, scripts)
 	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
 	trusting := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), TrustedProxies: []*net.IPNet{loopback}})
+	forwarded := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), TrustedProxies: []*net.IPNet{loopback}, ForwardedHeader: "Forwarded"})
 	plain := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler)})
 	for _, tc := range []struct {
-		base    string
-		headers map[string]string
-		want    string
+		name, base string
+		headers    http.Header
+		want       string
 	}{
-		{trusting, map[string]string{"X-Forwarded-For": "203.0.113.9"}, "203.0.113.9"},
-		{trusting, map[string]string{"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 127.0.0.5"}, "203.0.113.9"}, // the last hop that is not a proxy of ours
-		{trusting, map[string]string{"Forwarded": `for="203.0.113.9:4711";proto=https`}, "203.0.113.9"},
-		{trusting, nil, "127.0.0.1"},
-		{plain, map[string]string{"X-Forwarded-For": "203.0.113.9"}, "127.0.0.1"}, // not believed
+		{"behind the proxy", trusting, http.Header{"X-Forwarded-For": {"203.0.113.9"}}, "203.0.113.9"},
+		{"the last hop not ours", trusting, http.Header{"X-Forwarded-For": {"198.51.100.1, 203.0.113.9, 127.0.0.5"}}, "203.0.113.9"},
+		{"a caller's line before the proxy's", trusting, http.Header{"X-Forwarded-For": {"6.6.6.6", "203.0.113.9"}}, "203.0.113.9"},
+		{"Forwarded, when the proxy writes it", forwarded, http.Header{"Forwarded": {`for="203.0.113.9:4711";proto=https`}}, "203.0.113.9"},
+		{"IPv6 in Forwarded", forwarded, http.Header{"Forwarded": {`for="[2001:db8::1]:4711"`}}, "2001:db8::1"},
+		{"a caller's X-Forwarded-For where the proxy writes Forwarded", forwarded,
+			http.Header{"X-Forwarded-For": {"6.6.6.6"}, "Forwarded": {"for=203.0.113.9"}}, "203.0.113.9"},
+		{"a caller's Forwarded where the proxy writes X-Forwarded-For", trusting,
+			http.Header{"Forwarded": {"for=6.6.6.6"}, "X-Forwarded-For": {"203.0.113.9"}}, "203.0.113.9"},
+		{"no header", trusting, nil, "127.0.0.1"},
+		{"not from a proxy of ours", plain, http.Header{"X-Forwarded-For": {"203.0.113.9"}}, "127.0.0.1"},
 	} {
-		_, _, body := call(t, "GET", tc.base+"/hook/echo?token=t", "", nil, tc.headers)
+		req, _ := http.NewRequest("GET", tc.base+"/hook/echo?token=t", nil)
+		for k, vs := range tc.headers {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
 		if string(body) != tc.want {
-			t.Errorf("%v: req.ip %q, want %q", tc.headers, body, tc.want)
+			t.Errorf("%s: req.ip %q, want %q", tc.name, body, tc.want)
 		}
 	}
 }

@@ -34,8 +34,12 @@ type Settings struct {
 	// proxies in front of leadhost: behind one of them, a webhook's req.ip
 	// is the client's address from X-Forwarded-For or Forwarded; from
 	// anyone else those headers are not believed.
-	TrustedProxies []string     `toml:"trusted_proxies"`
-	Mail           MailSettings `toml:"mail"`
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// ForwardedHeader is the one header those proxies write the client's
+	// address in: "X-Forwarded-For" (default) or "Forwarded". Only it is
+	// read, so that a caller's own header passed through is not believed.
+	ForwardedHeader string       `toml:"forwarded_header"`
+	Mail            MailSettings `toml:"mail"`
 	// Reasons are the network's own rejection reasons, beside the seed's
 	// 1..17: [[reasons]] id = 18, code = "…", label = "…", trash = true.
 	Reasons []store.ReasonInfo `toml:"reasons"`
@@ -95,6 +99,11 @@ func LoadSettings(path string) (Settings, []error) {
 	}
 	if _, err := s.Proxies(); err != nil {
 		bad("trusted_proxies", "%v", err)
+	}
+	switch strings.ToLower(s.ForwardedHeader) {
+	case "", "x-forwarded-for", "forwarded":
+	default:
+		bad("forwarded_header", "%q: want X-Forwarded-For or Forwarded", s.ForwardedHeader)
 	}
 	for _, to := range s.Mail.To {
 		if !strings.Contains(to, "@") {

@@ -107,6 +107,12 @@ func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
 	}
 	cfg.reasons = st.Reasons
 	cfg.proxies, _ = st.Proxies() // checked by LoadSettings
+	cfg.forwardedHeader = st.ForwardedHeader
+	if st.APITokenEnv != "" && cfg.apiToken == "" {
+		// Named, but not set: serving the admin API without a token by
+		// mistake would open it to whatever runs on this host.
+		return fmt.Errorf("%s: api_token_env names %s, which is not set", path, st.APITokenEnv)
+	}
 	return nil
 }
 
@@ -123,6 +129,7 @@ type hostConfig struct {
 	mailWindow            time.Duration
 	reasons               []store.ReasonInfo // the network's own, beside the seed's
 	proxies               []*net.IPNet       // trusted to say who the client is
+	forwardedHeader       string             // the header they say it in
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -152,7 +159,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		a.Close()
 		return nil, fmt.Errorf("counting leads: %w", err)
 	}
-	srv := (&api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics, TrustedProxies: cfg.proxies}).HTTP()
+	srv := (&api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics, TrustedProxies: cfg.proxies, ForwardedHeader: cfg.forwardedHeader}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		untrack()
