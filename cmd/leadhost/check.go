@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -24,13 +23,11 @@ import (
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "database directory")
-	scriptsDir := fs.String("scripts", "./scripts", "offers folder")
+	target := addServiceFlags(fs)
 	mode := fs.String("mode", "", "processing, accepted or dates (default: the offer's first mode)")
 	dry := fs.Bool("dry-run", false, "show the edits without committing them")
 	leadList := fs.String("leads", "", "ask about these leads (ids, comma-separated) instead of those the mode lists")
 	asJSON := fs.Bool("json", false, "print the run's report as JSON")
-	apiToken := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -44,7 +41,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "leadhost check: --%s\n", store.Describe(err))
 		return exitUsage
 	}
-	checks, done, err := openService(ctx, *dataDir, *scriptsDir, *apiToken)
+	checks, done, err := target.open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost check: %v\n", err)
 		return exitError

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -97,9 +96,7 @@ func runLead(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	sub := args[0]
 	fs := flag.NewFlagSet("leadhost lead "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "database directory")
-	scriptsDir := fs.String("scripts", "./scripts", "offers folder (their rules, sends and postbacks apply)")
-	apiToken := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
+	target := addServiceFlags(fs)
 	rest, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return exitUsage
@@ -127,7 +124,7 @@ func runLead(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitUsage
 	}
 
-	leads, done, err := openService(ctx, *dataDir, *scriptsDir, *apiToken)
+	leads, done, err := target.open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost lead %s: %v\n", sub, err)
 		return exitError

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
 
 	"leadhost/api"
+	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/check"
 	"leadhost/store"
@@ -31,8 +34,8 @@ var (
 // openService opens the app on dataDir for one command, or finds the
 // serve that holds it through the address it keeps there. done closes
 // what was opened.
-func openService(ctx context.Context, dataDir, scriptsDir, token string) (s service, done func() error, err error) {
-	a, err := app.Open(ctx, app.Config{Data: dataDir, Scripts: scriptsDir, OneShot: true})
+func openService(ctx context.Context, dataDir, scriptsDir, token string, reasons []store.ReasonInfo) (s service, done func() error, err error) {
+	a, err := app.Open(ctx, app.Config{Data: dataDir, Scripts: scriptsDir, OneShot: true, Reasons: reasons})
 	if err == nil {
 		return a, a.Close, nil
 	}
@@ -44,4 +47,47 @@ func openService(ctx context.Context, dataDir, scriptsDir, token string) (s serv
 		return nil, nil, fmt.Errorf("%w; and no serve's address found there: %v", err, ierr)
 	}
 	return &api.Client{Base: info.URL, Token: token}, func() error { return nil }, nil
+}
+
+// serviceFlags are the flags of the commands that reach the host (lead,
+// check): where it keeps its data and offers, the admin API's token, and
+// the settings file that fills what they do not give, as serve reads it.
+type serviceFlags struct {
+	fs                           *flag.FlagSet
+	data, scripts, token, config *string
+}
+
+func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
+	return &serviceFlags{fs: fs,
+		data:    fs.String("data", "./data", "database directory"),
+		scripts: fs.String("scripts", "./scripts", "offers folder (their rules, sends and postbacks apply)"),
+		token:   fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder"),
+		config:  fs.String("config", "", "the network's settings (default: leadhost.toml beside --scripts, if there)"),
+	}
+}
+
+// open reads leadhost.toml where the flags are silent, as serve does (so
+// that a lead added here goes where serve keeps them), and opens the
+// service.
+func (f *serviceFlags) open(ctx context.Context) (service, func() error, error) {
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	path := *f.config
+	if path == "" {
+		path = host.SettingsPath(*f.scripts)
+	}
+	st, errs := host.LoadSettings(path)
+	switch {
+	case len(errs) == 1 && errors.Is(errs[0], os.ErrNotExist) && *f.config == "":
+		st = host.Settings{} // none: flags and defaults
+	case len(errs) > 0:
+		return nil, nil, errors.Join(errs...)
+	}
+	if st.Data != "" && !given["data"] {
+		*f.data = st.Data
+	}
+	if tok := st.Token(); tok != "" && !given["api-token"] && *f.token == "" {
+		*f.token = tok
+	}
+	return openService(ctx, *f.data, *f.scripts, *f.token, st.Reasons)
 }

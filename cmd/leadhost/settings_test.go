@@ -58,3 +58,27 @@ trash = true
 		t.Errorf("a --config that is not there: %v", err)
 	}
 }
+
+// A lead command reads leadhost.toml as serve does: the lead goes into
+// the data folder the file names, not ./data.
+func TestLeadCommandsReadTheSettingsFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	scripts := filepath.Join(dir, "scripts")
+	os.MkdirAll(filepath.Join(scripts, "acme"), 0o755)
+	for _, f := range []string{"offer.toml", "check.lua"} {
+		b, _ := os.ReadFile(filepath.Join("../../host/testdata/scripts/acme", f))
+		os.WriteFile(filepath.Join(scripts, "acme", f), b, 0o644)
+	}
+	data := filepath.Join(dir, "leads")
+	os.WriteFile(filepath.Join(dir, "leadhost.toml"), []byte("data = \""+data+"\"\n[[reasons]]\nid = 18\ncode = \"blacklist\"\nlabel = \"Blacklist\"\n"), 0o644)
+	if code, _, errOut := leadhost(t, `{"offer":"acme","status":2}`, "lead", "add", "--scripts", scripts); code != exitOK {
+		t.Fatalf("lead add: %s", errOut)
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Errorf("the lead did not go into the settings' data folder: %v", err)
+	}
+	if code, _, errOut := leadhost(t, `{"status":5,"reason":18}`, "lead", "edit", "1", "--scripts", scripts); code != exitOK {
+		t.Errorf("a cancel with the network's reason 18: %s", errOut)
+	}
+}
