@@ -19,8 +19,10 @@ import (
 //     a:1:{s:1:"0";s:1:"z";} is the list ["z"];
 //   - O:8:"stdClass":2:{…}: an object, read as the map of its properties;
 //   - R:n; and r:n;: the n-th value read so far (counting every value, not
-//     keys, from 1 for the outermost), as PHP resolves references; one to
-//     an array still being read would make a cycle, and is an error.
+//     keys, from 1 for the outermost; an r: counts as a value, an R: does
+//     not), as PHP resolves references; r: names an object only; one to
+//     an array still being read would make a cycle, and is an error;
+//   - a key given twice keeps its first place and its last value.
 //
 // Where it refuses what PHP takes: a length with a sign (s:+1:, which
 // PHP 7 refuses too); data after the value (PHP 8.2 ignores it, which
@@ -45,9 +47,11 @@ type phpReader struct {
 	b []byte
 	i int
 	// slots are the values read so far, in PHP's order, for R: and r:;
-	// done says a slot's value is complete (an array being read is not).
-	slots []any
-	done  []bool
+	// done says a slot's value is complete (an array being read is not);
+	// object says it is an object (what r: may name).
+	slots  []any
+	done   []bool
+	object []bool
 }
 
 func (p *phpReader) errorf(format string, a ...any) error {
@@ -77,6 +81,7 @@ func (p *phpReader) until(c byte) (string, error) {
 func (p *phpReader) slot() int {
 	p.slots = append(p.slots, nil)
 	p.done = append(p.done, false)
+	p.object = append(p.object, false)
 	return len(p.slots) - 1
 }
 
@@ -96,7 +101,7 @@ func (p *phpReader) value(depth int) (any, error) {
 	kind := p.b[p.i]
 	if kind == 'R' || kind == 'r' {
 		p.i++
-		return p.reference()
+		return p.reference(kind == 'r')
 	}
 	n := p.slot()
 	switch kind {
@@ -115,6 +120,7 @@ func (p *phpReader) value(depth int) (any, error) {
 		if _, err := p.str0(':'); err != nil {
 			return nil, err
 		}
+		p.object[n] = true
 		return p.array(depth, n)
 	}
 	v, err := p.scalar()
@@ -124,9 +130,9 @@ func (p *phpReader) value(depth int) (any, error) {
 	return p.fill(n, v), nil
 }
 
-// reference reads R:n; or r:n; (after the letter): a copy of the n-th
-// value, which must be complete.
-func (p *phpReader) reference() (any, error) {
+// reference reads R:n; or r:n; (after the letter): the n-th value, which
+// must be complete. An r: names an object and takes a slot of its own.
+func (p *phpReader) reference(object bool) (any, error) {
 	if err := p.expect(':'); err != nil {
 		return nil, err
 	}
@@ -141,7 +147,16 @@ func (p *phpReader) reference() (any, error) {
 	if !p.done[n-1] {
 		return nil, p.errorf("reference %q: to an array still being read (a cycle)", s)
 	}
-	return p.slots[n-1], nil
+	v := p.slots[n-1]
+	if object {
+		if !p.object[n-1] {
+			return nil, p.errorf("object reference %q: to a value that is not an object", s)
+		}
+		m := p.slot()
+		p.object[m] = true
+		p.fill(m, v)
+	}
+	return v, nil
 }
 
 // scalar reads N; b: i: d: s: S:.
@@ -306,32 +321,36 @@ func (p *phpReader) array(depth, n int) (any, error) {
 	room := min(count, (len(p.b)-p.i)/6) // an entry takes 6 bytes at least ("i:0;N;")
 	keys := make([]string, 0, room)
 	vals := make([]any, 0, room)
-	list := true
+	at := make(map[string]int, room) // a key given twice keeps its place, takes the new value
 	for range count {
 		key, err := p.key()
 		if err != nil {
 			return nil, err
 		}
-		var ks string
-		switch key := key.(type) {
-		case int64:
-			ks = strconv.FormatInt(key, 10)
-			list = list && key == int64(len(keys))
-		case string:
-			ks = key
-			list = false
-		}
+		ks := fmt.Sprint(key)
 		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
+		if i, seen := at[ks]; seen {
+			vals[i] = v
+			continue
+		}
+		at[ks] = len(keys)
 		keys = append(keys, ks)
 		vals = append(vals, v)
+	}
+	list := true // keys 0..n-1 in order, integers all
+	for i, k := range keys {
+		if k != strconv.Itoa(i) {
+			list = false
+			break
+		}
 	}
 	if err := p.expect('}'); err != nil {
 		return nil, err
 	}
-	if list {
+	if list && !p.object[n] { // an object is a map of its properties, even empty
 		return p.fill(n, vals), nil
 	}
 	m := make(map[string]any, len(keys))
