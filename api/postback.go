@@ -201,14 +201,14 @@ func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg fun
 func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Script, req script.HookRequest) {
 	// Not the request's context: a script begun finishes even while the
 	// server shuts down; its deadline bounds it.
-	var logs []string
+	var logs store.RunLog
 	res, err := o.Pool.RunHook(context.Background(), sc, script.Hook{Store: s.App.Store, Offer: o.ID, Request: req, Words: o.Words,
 		Log: func(kind, msg string) {
-			logs = append(logs, kind+": "+msg)
+			logs.Add(kind + ": " + msg)
 			s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", store.Mask(msg))
 		}})
-	if len(logs) > 0 {
-		c.SetUserValue(runLogsKey, logs) // the call's journal entry keeps them
+	if lines := logs.Lines(); len(lines) > 0 {
+		c.SetUserValue(runLogsKey, lines) // the call's journal entry keeps them
 	}
 	if err != nil {
 		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", err)

@@ -33,7 +33,6 @@ func TestEditRules(t *testing.T) {
 		{name: "a trash word takes the trash reason (6)", from: 2, patch: Patch{Status: ptr(StatusCancel), Trash: true}, status: 5, reason: ReasonTrash, event: true},
 		{name: "a trash word takes the offer's trash reason", offer: "nodelivery", from: 2, patch: Patch{Status: ptr(StatusCancel), Trash: true}, status: 5, reason: ReasonFraud, event: true},
 		{name: "a trash word on a cancelled lead makes it trash", from: 5, patch: Patch{Status: ptr(StatusCancel), Trash: true}, status: 5, reason: ReasonTrash},
-		{name: "accept of a lead put on 8 by a status edit changes nothing", from: 8, patch: Patch{Accept: true}, status: 8, noop: true},
 		{name: "accept of a paid lead changes nothing", from: 10, patch: Patch{Accept: true}, status: 10, noop: true},
 		{name: "cancel with reason", from: 3, patch: Patch{Status: ptr(StatusCancel), Reason: ptr(ReasonExpensive)}, status: 5, reason: ReasonExpensive, event: true},
 		{name: "new reason on a cancelled lead", from: 5, patch: Patch{Reason: ptr(ReasonFraud)}, status: 5, reason: ReasonFraud},

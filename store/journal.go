@@ -154,6 +154,39 @@ const (
 	maxJournalLogLine = 1 << 10
 )
 
+// RunLog collects what a run's script says for its journal entry, as the
+// journal keeps it: the first lines, each cut, and how many more there
+// were — a script that logs in a loop holds no more memory than that.
+type RunLog struct {
+	lines []string
+	more  int
+	last  string
+}
+
+// Add takes one line.
+func (l *RunLog) Add(line string) {
+	if len(line) > maxJournalLogLine {
+		line = line[:maxJournalLogLine] + "… (cut)"
+	}
+	l.last = line
+	if len(l.lines) < maxJournalLogs {
+		l.lines = append(l.lines, line)
+		return
+	}
+	l.more++
+}
+
+// Lines are the lines kept, and a last one saying how many were not.
+func (l *RunLog) Lines() []string {
+	if l.more > 0 {
+		return append(l.lines[:len(l.lines):len(l.lines)], fmt.Sprintf("… %d more lines not kept", l.more))
+	}
+	return l.lines
+}
+
+// Last is the last line said, kept or not ("" when none).
+func (l *RunLog) Last() string { return l.last }
+
 // capLogs keeps the first lines of a run's log, each cut, and says how
 // many more there were.
 func capLogs(lines []string) []string {

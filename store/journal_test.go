@@ -138,3 +138,16 @@ func TestWatchJournal(t *testing.T) {
 		t.Errorf("kept %+v (%v), heard %+v", kept, err, heard[0])
 	}
 }
+
+// A run that logs in a loop keeps the first lines and a count of the rest.
+func TestRunLog(t *testing.T) {
+	t.Parallel()
+	var l RunLog
+	for i := range 1000 {
+		l.Add(fmt.Sprintf("line %d", i))
+	}
+	got := l.Lines()
+	if len(got) != maxJournalLogs+1 || got[0] != "line 0" || got[len(got)-1] != "… 950 more lines not kept" || l.Last() != "line 999" {
+		t.Errorf("%d lines, first %q, last %q, Last %q", len(got), got[0], got[len(got)-1], l.Last())
+	}
+}

@@ -32,6 +32,7 @@ import (
 
 	"leadhost/host"
 	"leadhost/host/app"
+	"leadhost/host/check"
 	"leadhost/host/script"
 	"leadhost/host/send"
 	"leadhost/store"
@@ -252,6 +253,13 @@ func runCase(ctx context.Context, dir, file string, handler Handler) Result {
 			return fail("%v", err)
 		}
 		a.Checks.Runner.Client = canned.Client()
+		record := a.Checks.OnRun
+		a.Checks.OnRun = func(r *check.Report) {
+			record(r)
+			if r.Err != nil && runErr == nil {
+				runErr = r.Err // the scheduled run's failure is the case's
+			}
+		}
 		a.Checks.Step(ctx) // the schedules are made
 		clk.add(advance)
 		a.Checks.Step(ctx)

@@ -137,3 +137,26 @@ func TestParseAdvance(t *testing.T) {
 		}
 	}
 }
+
+// A scheduled run's failure is the case's: a check.lua that raises on its
+// schedule fails a case that expects nothing, and holds one that expects
+// the error.
+func TestScheduledCheckFailureIsTheCases(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "crm")
+	os.MkdirAll(filepath.Join(dir, "tests"), 0o755)
+	os.WriteFile(filepath.Join(dir, "offer.toml"), []byte("[check]\nurl = \"https://crm.example/status?ids={idel}\"\nprocessing = { every = \"10m\" }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "check.lua"), []byte("error(\"the CRM changed its answer\")\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "tests", "a-silent.json"), []byte(`{"leads": [{"ext": "E1", "status": 2}], "check": {"response": "[]"}, "advance": "11m"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "tests", "b-expected.json"), []byte(`{"leads": [{"ext": "E1", "status": 2}], "check": {"response": "[]"}, "advance": "11m", "expect": {"error": "the CRM changed its answer"}}`), 0o644)
+	results, err := Run(context.Background(), dir, webhooks)
+	if err != nil || len(results) != 2 {
+		t.Fatalf("%d results, %v", len(results), err)
+	}
+	if results[0].Passed() || !strings.Contains(strings.Join(results[0].Diffs, " "), "the CRM changed its answer") {
+		t.Errorf("a case silent about a failing scheduled run: %q", results[0].Diffs)
+	}
+	if !results[1].Passed() {
+		t.Errorf("a case expecting the scheduled run's error: %q", results[1].Diffs)
+	}
+}

@@ -45,6 +45,7 @@ type Scheduler struct {
 	entries   map[scheduleKey]*schedule
 	running   map[string]bool // offers with a run in flight
 	stopping  bool            // Run is waiting for the runs in flight to end
+	started   int             // runs step started, ever (for Step)
 	sem       chan struct{}
 	wg        sync.WaitGroup
 	rng       *rand.Rand
@@ -120,8 +121,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // time on.
 func (s *Scheduler) Step(ctx context.Context) {
 	s.init()
-	s.step(ctx, s.now())
-	s.wg.Wait()
+	// A step starts one run per offer (runs of an offer never overlap):
+	// step again while that started any, so that every mode due runs.
+	for range 8 {
+		s.mu.Lock()
+		before := s.started
+		s.mu.Unlock()
+		s.step(ctx, s.now())
+		s.wg.Wait()
+		s.mu.Lock()
+		started := s.started != before
+		s.mu.Unlock()
+		if !started {
+			return
+		}
+	}
 }
 
 // Schedules lists the schedules, by offer and mode.
@@ -239,6 +253,7 @@ func (s *Scheduler) step(ctx context.Context, now time.Time) {
 			continue // at the limit: the rest wait for a later tick
 		}
 		s.running[k.offer] = true
+		s.started++
 		s.wg.Add(1)
 		go s.run(ctx, offers[k.offer], k.mode)
 	}

@@ -435,10 +435,8 @@ func (r *patchReader) field(k, v lua.LValue) {
 		p.Curr = r.currency("curr", v)
 	case "goal":
 		if code, ok := v.(lua.LString); ok {
-			if _, err := strconv.Atoi(string(code)); err != nil {
-				p.GoalCode = string(code) // a goal's code ([goals] in offer.toml)
-				return
-			}
+			p.GoalCode = string(code) // text is a goal's code ([goals]), as in the API; a number its id
+			return
 		}
 		if n, ok := r.integer("goal", v); ok {
 			if n < 0 || n > math.MaxInt32 {

@@ -111,11 +111,11 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	}
 	headers := map[string]string{}
 	hresp.Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
-	var logs []string
+	var logs store.RunLog
 	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], script.Send{Store: s.Store, Lead: lead,
 		Response: script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, Words: o.Words,
-		Log: func(kind, msg string) { logs = append(logs, kind+": "+msg) }})
-	a.Logs = logs
+		Log: func(kind, msg string) { logs.Add(kind + ": " + msg) }})
+	a.Logs = logs.Lines()
 	switch {
 	case err != nil && !out.Retry:
 		// The partner took the lead (or refused it) and we cannot record
@@ -128,9 +128,9 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 			err = fmt.Errorf("%w (the reply did not decode as %s: %v)", err, decode.FormatName(cfg.Format), derr)
 		}
 		if a.Try >= scriptTries {
-			// send.lua keeps failing on the partner's answers (it raises, or
-			// returns what is neither an id, a reason nor nil): retrying
-			// forever would hide it. A person fixes the script, then
+			// send.lua fails on the partner's answer (it raises, or returns
+			// what is neither an id, a reason nor nil) on a third attempt
+			// or later: retrying forever would hide it. A person fixes the script, then
 			// releases the send.
 			a.Outcome, a.Err = Held, fmt.Sprintf("send.lua failed %d times, the last: %v; fix the script, then release the send", a.Try, err)
 			return
@@ -138,8 +138,8 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 		s.fail(o.ID, a, err, false)
 	case out.Retry:
 		why := "send.lua asked to retry"
-		if len(logs) > 0 {
-			why += "; it said: " + logs[len(logs)-1] // the partner's reason, as the script read it
+		if last := logs.Last(); last != "" {
+			why += "; it said: " + last // the partner's reason, as the script read it
 		}
 		s.fail(o.ID, a, errors.New(why), false)
 	case out.Ext != "":
@@ -149,8 +149,8 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	}
 }
 
-// scriptTries is how many attempts in a row send.lua may fail before the
-// send is held for a person.
+// scriptTries is the attempt from which a send.lua failure holds the send
+// for a person (earlier attempts may have failed at the partner).
 const scriptTries = 3
 
 // Request is what [send] makes of a lead: the URL, fields and headers
