@@ -83,12 +83,8 @@ func (s *Server) outboxStates(o *host.Offer) []outboxState {
 			st.OpenUntil = time.Time{}
 		}
 		st.OpenUntil = st.OpenUntil.UTC()
-		if held, err := ob.Feed.Held(context.Background(), 10_000); err == nil {
-			for _, it := range held {
-				if it.Offer == o.ID {
-					st.Held++
-				}
-			}
+		if held, err := ob.Held(context.Background()); err == nil {
+			st.Held = held[o.ID]
 		}
 		out = append(out, st)
 	}

@@ -106,12 +106,12 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 			open, _ := ob.Sender.Circuit(o.ID)
 			ch <- prometheus.MustNewConstMetric(c.circuit, prometheus.GaugeValue, boolValue(open), ob.Name, o.ID)
 		}
-		held, err := ob.Feed.Held(ctx, 10_000)
+		held, err := ob.Held(ctx)
 		if err != nil {
 			continue
 		}
-		for _, it := range held {
-			counts[it.Offer]++
+		for offer, n := range held {
+			counts[offer] = n
 		}
 		for offer, n := range counts {
 			ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(n), ob.Name, offer)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -279,10 +278,8 @@ func (b *Batch) goalID(offer, code string) (uint32, bool, error) {
 	if err != nil || !ok {
 		return 0, ok, err
 	}
-	if len(v) != 4 {
-		return 0, false, fmt.Errorf("goal %q: %w", code, errCorrupt)
-	}
-	return binary.BigEndian.Uint32(v), true, nil
+	id, err := goalIDFrom(code, v)
+	return id, err == nil, err
 }
 
 // lookup reads key in the batch's view, and then in the store as it is

@@ -67,11 +67,16 @@ func (s *Store) GoalByCode(ctx context.Context, offer, code string) (uint32, err
 		if !ok {
 			return fmt.Errorf("offer %q has no goal %q: %w", offer, code, ErrNotFound)
 		}
-		if len(v) != 4 {
-			return fmt.Errorf("goal %q: %w", code, errCorrupt)
-		}
-		id = binary.BigEndian.Uint32(v)
-		return nil
+		id, err = goalIDFrom(code, v)
+		return err
 	})
 	return id, err
+}
+
+// goalIDFrom reads a goal's id as goalKey stores it.
+func goalIDFrom(code string, v []byte) (uint32, error) {
+	if len(v) != 4 {
+		return 0, fmt.Errorf("goal %q: %w", code, errCorrupt)
+	}
+	return binary.BigEndian.Uint32(v), nil
 }

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
-	"fmt"
 	"time"
 )
 
@@ -84,10 +82,8 @@ func (s *Store) envFor(w *stepWriter, offer string, now time.Time) *editEnv {
 			if err != nil || !ok {
 				return 0, ok, err
 			}
-			if len(v) != 4 {
-				return 0, false, fmt.Errorf("goal %q: %w", code, errCorrupt)
-			}
-			return binary.BigEndian.Uint32(v), true, nil
+			id, err := goalIDFrom(code, v)
+			return id, err == nil, err
 		},
 	}
 }

@@ -187,6 +187,20 @@ type Outbox struct {
 	Sender *send.Sender
 }
 
+// Held counts the items an outbox holds for a person, by offer (up to
+// 10,000 read).
+func (ob Outbox) Held(ctx context.Context) (map[string]int, error) {
+	held, err := ob.Feed.Held(ctx, 10_000)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, it := range held {
+		counts[it.Offer]++
+	}
+	return counts, nil
+}
+
 // Outboxes are the app's outboxes: sends, then outgoing postbacks.
 func (a *App) Outboxes() []Outbox {
 	sends, _ := a.Store.Feed(send.Feed)

@@ -62,16 +62,10 @@ func (a *App) DryRunAnswer(ctx context.Context, offerID, mode string, body []byt
 }
 
 // offersLeads checks that the leads a person named exist and are the
-// offer's, before a run asks about them.
+// offer's, before a run asks about them (the runner checks them too).
 func (a *App) offersLeads(ctx context.Context, offer string, ids []uint64) error {
-	for _, id := range ids {
-		l, err := a.Store.Get(ctx, id)
-		if err != nil {
-			return fmt.Errorf("leads: %w", err)
-		}
-		if l.Offer != offer {
-			return fmt.Errorf("leads: lead %d is offer %s's, not %s's: %w", id, l.Offer, offer, store.ErrInvalid)
-		}
+	if _, err := check.OfferLeads(ctx, a.Store, offer, ids); err != nil {
+		return fmt.Errorf("leads: %w", err)
 	}
 	return nil
 }

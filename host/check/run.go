@@ -255,7 +255,7 @@ func (run *runState) byIDs(ctx context.Context, statuses store.StatusSet) error 
 func (run *runState) byGivenIDs(ctx context.Context, size int) error {
 	for ids := range slices.Chunk(run.opt.Leads, size) {
 		b := run.Store.NewBatch() // begun before the leads are read, as listPages does
-		leads, err := offerLeads(ctx, run.Store, run.o.ID, ids)
+		leads, err := OfferLeads(ctx, run.Store, run.o.ID, ids)
 		if err != nil {
 			b.Discard()
 			return err
@@ -267,8 +267,8 @@ func (run *runState) byGivenIDs(ctx context.Context, size int) error {
 	return nil
 }
 
-// offerLeads reads the leads a person named; each must be the offer's.
-func offerLeads(ctx context.Context, st *store.Store, offer string, ids []uint64) ([]*store.Lead, error) {
+// OfferLeads reads the leads a person named; each must be the offer's.
+func OfferLeads(ctx context.Context, st *store.Store, offer string, ids []uint64) ([]*store.Lead, error) {
 	leads := make([]*store.Lead, 0, len(ids))
 	for _, id := range ids {
 		l, err := st.Get(ctx, id)
@@ -597,7 +597,7 @@ func (r *Runner) DryRun(ctx context.Context, o *host.Offer, mode host.Mode, body
 	var err error
 	switch {
 	case len(ids) > 0:
-		leads, err = offerLeads(ctx, r.Store, o.ID, ids)
+		leads, err = OfferLeads(ctx, r.Store, o.ID, ids)
 	case mode == host.ModeProcessing, mode == host.ModeAccepted:
 		var page store.Page
 		page, err = r.Store.List(ctx, store.Query{Offer: o.ID, Statuses: idModeStatuses(mode), Limit: maxDryLeads})
