@@ -415,31 +415,35 @@ func offerFiles(dir string) ([]string, error) {
 	return out, nil
 }
 
+// decodeStrict decodes a TOML file into v (a pointer to a zero struct)
+// and reports every unknown key, each with its line; then it decodes the
+// known keys anyway, so that an unknown key does not hide the file's
+// other problems. ok is false when nothing could be read.
+func decodeStrict(path string, src []byte, v any) (errs []error, ok bool) {
+	err := toml.NewDecoder(bytes.NewReader(src)).DisallowUnknownFields().Decode(v)
+	var strict *toml.StrictMissingError
+	var de *toml.DecodeError
+	switch {
+	case err == nil:
+		return nil, true
+	case errors.As(err, &strict):
+		for _, e := range strict.Errors {
+			line, _ := e.Position()
+			errs = append(errs, &LoadError{File: path, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
+		}
+		return errs, toml.Unmarshal(src, v) == nil
+	case errors.As(err, &de):
+		line, _ := de.Position()
+		return []error{&LoadError{File: path, Line: line, Msg: de.Error()}}, false
+	}
+	return []error{&LoadError{File: path, Msg: err.Error()}}, false
+}
+
 // configure decodes offer.toml strictly and checks its values.
 func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
-	var errs []error
-	dec := toml.NewDecoder(bytes.NewReader(src)).DisallowUnknownFields()
-	if err := dec.Decode(&o.Config); err != nil {
-		var strict *toml.StrictMissingError
-		var de *toml.DecodeError
-		switch {
-		case errors.As(err, &strict):
-			// Every unknown key, and then the values of the known ones: an
-			// unknown key must not hide the file's other problems.
-			for _, e := range strict.Errors {
-				line, _ := e.Position()
-				errs = append(errs, &LoadError{File: path, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
-			}
-			o.Config = OfferConfig{}
-			if err := toml.Unmarshal(src, &o.Config); err != nil {
-				return errs
-			}
-		case errors.As(err, &de):
-			line, _ := de.Position()
-			return []error{&LoadError{File: path, Line: line, Msg: de.Error()}}
-		default:
-			return []error{&LoadError{File: path, Msg: err.Error()}}
-		}
+	errs, ok := decodeStrict(path, src, &o.Config)
+	if !ok {
+		return errs
 	}
 	var raw map[string]any // which keys the file gives, zero values included
 	toml.Unmarshal(src, &raw)

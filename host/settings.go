@@ -1,15 +1,11 @@
 package host
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/pelletier/go-toml/v2"
 
 	"leadhost/store"
 )
@@ -70,26 +66,9 @@ func LoadSettings(path string) (Settings, []error) {
 	if err != nil {
 		return s, []error{err}
 	}
-	var errs []error
-	if err := toml.NewDecoder(bytes.NewReader(src)).DisallowUnknownFields().Decode(&s); err != nil {
-		var strict *toml.StrictMissingError
-		var de *toml.DecodeError
-		switch {
-		case errors.As(err, &strict):
-			for _, e := range strict.Errors {
-				line, _ := e.Position()
-				errs = append(errs, &LoadError{File: path, Line: line, Msg: fmt.Sprintf("unknown key %q", strings.Join(e.Key(), "."))})
-			}
-			s = Settings{}
-			if toml.Unmarshal(src, &s) != nil {
-				return s, errs
-			}
-		case errors.As(err, &de):
-			line, _ := de.Position()
-			return s, []error{&LoadError{File: path, Line: line, Msg: de.Error()}}
-		default:
-			return s, []error{&LoadError{File: path, Msg: err.Error()}}
-		}
+	errs, ok := decodeStrict(path, src, &s)
+	if !ok {
+		return Settings{}, errs
 	}
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, &LoadError{File: path, Line: keyLine(src, key), Msg: key + " " + fmt.Sprintf(format, a...)})
