@@ -315,6 +315,9 @@ func (s *Server) hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error)
 		if !json.Valid(body) {
 			return r, errors.New("malformed JSON body")
 		}
+		if jsonDepth(body) > script.MaxJSONDepth {
+			return r, fmt.Errorf("JSON body nested deeper than %d", script.MaxJSONDepth)
+		}
 		r.JSON = r.Body
 	case ct == formContentType:
 		vals, err := url.ParseQuery(string(body))
@@ -380,6 +383,33 @@ func (s *Server) trusted(ip net.IP) bool {
 		}
 	}
 	return false
+}
+
+// jsonDepth is how deep a valid JSON text nests its objects and arrays.
+func jsonDepth(b []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // argsMap copies query arguments, leaving out the secret.

@@ -412,3 +412,23 @@ func TestClientAddressBehindTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// A webhook body nested deeper than scripts take is the caller's mistake
+// (400), not the server's (500); one within the bound reaches the hook.
+func TestDeeplyNestedWebhookBody(t *testing.T) {
+	t.Parallel()
+	base, _ := startServer(t)
+	for _, tc := range []struct {
+		depth, code int
+		want        string
+	}{
+		{5000, 400, "JSON body nested deeper than 100"},
+		{50, 422, "order is missing"}, // the hook ran, and answered
+	} {
+		body := strings.Repeat(`{"a":`, tc.depth) + "1" + strings.Repeat("}", tc.depth)
+		code, _, got := call(t, "POST", base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(body), nil)
+		if code != tc.code || !strings.Contains(string(got), tc.want) {
+			t.Errorf("depth %d: %d %s, want %d", tc.depth, code, got, tc.code)
+		}
+	}
+}

@@ -34,6 +34,9 @@ type Call interface {
 	Logs() []string
 }
 
+// maxRefusedPath bounds what the journal keeps of a refused call's path.
+const maxRefusedPath = 200
+
 // Entry is the journal entry of the call. A call refused at the door (no
 // such offer, a wrong token, a wrong method) is kept as one line, without
 // what it sent, and as refused (not the offer failing: no mail, no error
@@ -41,9 +44,15 @@ type Call interface {
 // path that names no offer is kept without an offer, so that made-up
 // paths become neither index entries nor metrics series.
 func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
-	e := store.JournalEntry{Offer: in.Offer, Kind: in.Kind, Status: store.JournalOK, Duration: store.Duration(in.Took),
-		Summary: fmt.Sprintf("%s %s → %d", in.Method, in.Path, in.Status)}
 	refused := in.Status == 401 || in.Status == 404 || in.Status == 405
+	path := in.Path
+	if refused && len(path) > maxRefusedPath {
+		// Anyone may send a refused call, with a path as long as the
+		// server reads: the line kept of it is of a fixed size.
+		path = append(path[:maxRefusedPath:maxRefusedPath], "…"...)
+	}
+	e := store.JournalEntry{Offer: in.Offer, Kind: in.Kind, Status: store.JournalOK, Duration: store.Duration(in.Took),
+		Summary: fmt.Sprintf("%s %s → %d", in.Method, path, in.Status)}
 	switch {
 	case refused:
 		e.Status = store.JournalRefused

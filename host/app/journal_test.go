@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,20 @@ func TestNetworkReasons(t *testing.T) {
 	}
 	if _, err := a.EditLead(context.Background(), l.ID, []byte(`{"reason":19}`), ByAPI); err == nil {
 		t.Error("reason 19, which nobody defined, was taken")
+	}
+}
+
+// A refused call's journal line is of a fixed size, however long the path
+// anyone sent.
+func TestRefusedCallIsAShortLine(t *testing.T) {
+	t.Parallel()
+	reg := host.NewRegistry("../testdata/scripts")
+	if _, err := reg.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	path := []byte("/hook/" + strings.Repeat("x", 15000))
+	e := Inbound{Kind: store.KindHook, Offer: strings.Repeat("x", 15000), Method: []byte("GET"), Path: path, Status: 404, Call: &fakeCall{}}.Entry(reg)
+	if len(e.Summary) > 300 || e.Request != "" || e.Offer != "" {
+		t.Errorf("a refused call kept %d bytes of summary, request %d bytes, offer %q…", len(e.Summary), len(e.Request), e.Offer[:min(len(e.Offer), 10)])
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -106,4 +108,31 @@ func FuzzDecodeSerialize(f *testing.F) {
 
 func FuzzDecodeForm(f *testing.F) {
 	fuzzDecoder(f, "form", `a[]=1&a=2&b=%41`, `=`)
+}
+
+// A serialize answer's declared counts size nothing on their word: arrays
+// that claim millions of entries, nested, in an answer of two megabytes,
+// cost about the answer, not gigabytes.
+func TestSerializeAllocatesOnEvidence(t *testing.T) {
+	var in strings.Builder
+	const levels = 20
+	for range levels {
+		in.WriteString("a:1000000:{i:0;") // no more than the answer could hold, far more than it does
+	}
+	pad := strings.Repeat("x", 2<<20)
+	fmt.Fprintf(&in, "s:%d:\"%s\";", len(pad), pad)
+	for range levels {
+		in.WriteString("}")
+	}
+	body := []byte(in.String())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Decode("serialize", body)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("arrays shorter than they claim were read")
+	}
+	if used := after.TotalAlloc - before.TotalAlloc; used > 16<<20 {
+		t.Errorf("decoding a %d-byte answer allocated %d MB", len(body), used>>20)
+	}
 }

@@ -318,7 +318,10 @@ func (p *phpReader) array(depth, n int) (any, error) {
 	if err := p.expect('{'); err != nil {
 		return nil, err
 	}
-	room := min(count, (len(p.b)-p.i)/6) // an entry takes 6 bytes at least ("i:0;N;")
+	// Memory on evidence: the declared count sizes nothing beyond a few
+	// entries (a:7999900:{ nested a hundred times in 8 MB reserved
+	// gigabytes); entries read make the arrays grow.
+	room := min(count, 16)
 	keys := make([]string, 0, room)
 	vals := make([]any, 0, room)
 	at := make(map[string]int, room) // a key given twice keeps its place, takes the new value

@@ -21,7 +21,11 @@ import (
 //     no other way to say "absent";
 //   - objects become tables with string keys, arrays tables with 1..n.
 
-const maxJSONDepth = 100
+const maxJSONDepth = MaxJSONDepth
+
+// MaxJSONDepth is how deep a JSON value a script gets or makes may nest;
+// the webhook handler refuses a deeper body (400) before any script runs.
+const MaxJSONDepth = 100
 
 // exactInt is the largest integer a float64 holds exactly.
 const exactInt = 1 << 53
