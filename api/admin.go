@@ -42,6 +42,8 @@ func adminRoutes() []adminRoute {
 		{"POST", "journal/{id}/replay", (*Server).replay},
 		{"GET", "outbox/{outbox}", (*Server).listOutbox},
 		{"POST", "outbox/{outbox}/{lead}/{rev}/release", (*Server).release},
+		{"GET", "backup", (*Server).backup},
+		{"GET", "verify", (*Server).verify},
 		{"GET", "openapi.json", (*Server).openAPI},
 	}
 }
@@ -92,6 +94,10 @@ func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
 		status, body, err := r.handle(s, c, params)
 		if err != nil {
 			writeAPIError(c, err)
+			return
+		}
+		if _, ok := body.(streamed); ok {
+			c.SetStatusCode(status)
 			return
 		}
 		writeJSON(c, status, body)

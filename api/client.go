@@ -154,3 +154,64 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, by st
 	}
 	return resp.StatusCode, nil
 }
+
+// Backup is GET /api/backup: the serve's store copied into w as it
+// streams. progress, if set, is told the bytes received so far. A copy
+// cut short is an error here and, should it be kept anyway, at restore.
+func (c *Client) Backup(ctx context.Context, w io.Writer, progress func(int64)) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(c.Base, "/")+"/api/backup", nil)
+	if err != nil {
+		return err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{} // no overall timeout: a big store takes minutes; ctx ends it
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("the serve at %s does not answer: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = "GET /api/backup: " + resp.Status
+		}
+		return &Error{Status: resp.StatusCode, Message: e.Error, body: b}
+	}
+	var n int64
+	buf := make([]byte, 256<<10)
+	for {
+		k, rerr := resp.Body.Read(buf)
+		if k > 0 {
+			if _, err := w.Write(buf[:k]); err != nil {
+				return err
+			}
+			n += int64(k)
+			if progress != nil {
+				progress(n)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("the serve at %s: the backup broke off after %d bytes: %w", c.Base, n, rerr)
+		}
+	}
+}
+
+// Verify is GET /api/verify.
+func (c *Client) Verify(ctx context.Context) ([]store.Problem, error) {
+	var rep VerifyReport
+	if _, err := c.do(ctx, "GET", "/api/verify", nil, "", &rep); err != nil {
+		return nil, err
+	}
+	return rep.Problems, nil
+}

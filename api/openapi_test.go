@@ -186,6 +186,8 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 			<-stopped
 		}},
 		{"unauthorized", "GET", "{guarded}/api/leads?offer=shop", "", 401, func() { vars["{guarded}"] = guarded }},
+		{"verify", "GET", "/api/verify", "", 200, nil},
+		{"backup-in-memory", "GET", "/api/backup", "", 409, nil},
 		{"openapi", "GET", "/api/openapi.json", "", 200, nil},
 	}
 	for _, s := range steps {

@@ -35,6 +35,14 @@ commands:
   bench hook [--duration 10s] [--concurrency 64] [--no-fsync]
               load the webhook → durable lead path, side by side with a
               bare fasthttp handler: req/s, p50, p99
+  backup FILE a consistent copy of the store (leads, history, keys,
+              outboxes, journal), taken while serve runs (through its
+              admin API, GET /api/backup) or from --data
+  restore FILE --data DIR
+              fill an empty folder from a backup; a damaged or cut-short
+              file is refused and DIR left empty
+  verify      check every index against its record and back (through a
+              running serve too); exit 1 with the problems listed
   lead add    read a lead as JSON on stdin, store it, print it
   lead get ID print a lead with its history
   lead edit ID
@@ -82,6 +90,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runJournal(ctx, args[1:], stdout, stderr)
 	case "test":
 		return runTest(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadhost: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
@@ -181,7 +195,8 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands are the words run knows.
-var commands = map[string]bool{"serve": true, "lead": true, "lint": true, "check": true, "bench": true, "journal": true, "test": true}
+var commands = map[string]bool{"serve": true, "lead": true, "lint": true, "check": true, "bench": true, "journal": true, "test": true,
+	"backup": true, "restore": true, "verify": true}
 
 // boolFlags are the flags that take no value, so that commandFirst knows
 // not to read the word after one as its value.

@@ -1,0 +1,63 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"leadhost/store"
+)
+
+// streamed is what a route's handler returns when it has set a body
+// stream itself: admin writes no JSON after it.
+type streamed struct{}
+
+// backup is GET /api/backup: a consistent copy of the live store
+// (store.Backup), streamed as it is read. The status is sent before the
+// copy is taken, so a failure half way cannot change it: the file's end
+// mark is what says it is whole, and restore refuses a file without it.
+func (s *Server) backup(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
+	st := s.App.Store
+	if st.InMemory() {
+		return 0, nil, &APIError{HTTPStatus: fasthttp.StatusConflict, Err: errors.New("this serve keeps its store in memory: there is nothing on disk to back up")}
+	}
+	conn := c.Conn()
+	name := fmt.Sprintf("leadhost-%s.backup", time.Now().UTC().Format("20060102-150405"))
+	c.SetContentType("application/octet-stream")
+	c.Response.Header.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.SetBodyStreamWriter(func(w *bufio.Writer) {
+		// The server's write timeout covers a whole answer; a backup may
+		// take minutes, so it bounds each pause between frames instead.
+		progress := func(int64) { conn.SetWriteDeadline(time.Now().Add(writeTimeout)) }
+		if err := st.Backup(context.Background(), w, progress); err != nil {
+			s.log().Error("backup over the admin API failed", "err", err)
+			// Cut the connection: ending the chunked answer normally
+			// would let the client take a partial copy for a whole one.
+			conn.Close()
+		}
+	})
+	return fasthttp.StatusOK, streamed{}, nil
+}
+
+// VerifyReport is the answer of GET /api/verify.
+type VerifyReport struct {
+	OK       bool            `json:"ok"`
+	Problems []store.Problem `json:"problems"`
+}
+
+// verify is GET /api/verify: every index checked against its record and
+// back (store.Verify).
+func (s *Server) verify(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
+	probs, err := s.App.Store.Verify(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if probs == nil {
+		probs = []store.Problem{}
+	}
+	return fasthttp.StatusOK, VerifyReport{OK: len(probs) == 0, Problems: probs}, nil
+}

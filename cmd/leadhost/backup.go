@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"leadhost/api"
+	"leadhost/host/app"
+	"leadhost/store"
+)
+
+// backupSource is what `backup` and `verify` read: the store itself when
+// no serve holds the folder, that serve's admin API when one does.
+type backupSource interface {
+	Backup(ctx context.Context, w io.Writer, progress func(int64)) error
+	Verify(ctx context.Context) ([]store.Problem, error)
+}
+
+// openBackupSource opens dataDir's store read for a backup or a verify,
+// or finds the serve that holds it. A folder that does not exist is an
+// error, not an empty store made on the spot.
+func openBackupSource(dataDir, token string) (backupSource, func(), error) {
+	if _, err := os.Stat(filepath.Join(dataDir, "MANIFEST")); err != nil {
+		return nil, nil, fmt.Errorf("%s holds no leadhost store (%v)", dataDir, err)
+	}
+	st, err := store.Open(store.Options{Dir: dataDir, GCInterval: -1})
+	if err == nil {
+		return st, func() { st.Close() }, nil
+	}
+	if err = app.DescribeOpen(dataDir, err); !errors.Is(err, app.ErrLocked) {
+		return nil, nil, err
+	}
+	info, ierr := app.ReadServeInfo(dataDir)
+	if ierr != nil {
+		return nil, nil, fmt.Errorf("%w; and no serve's address found there: %v", err, ierr)
+	}
+	return &api.Client{Base: info.URL, Token: token}, func() {}, nil
+}
+
+// runBackup is `leadhost backup FILE`: a consistent copy of the store,
+// taken while serve runs (through its admin API) or from the folder. The
+// file appears whole or not at all: it is written beside FILE and renamed.
+func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("leadhost backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "./data", "database directory")
+	token := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 {
+		fmt.Fprintln(stderr, "leadhost backup: needs the file to write, e.g. leadhost backup leads.backup")
+		return exitUsage
+	}
+	file := rest[0]
+	src, done, err := openBackupSource(*dataDir, *token)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost backup: %v\n", err)
+		return exitError
+	}
+	defer done()
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".part-*")
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost backup: %v\n", err)
+		return exitError
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	start := time.Now()
+	bar := newProgress(stderr)
+	err = src.Backup(ctx, tmp, bar.show)
+	bar.end()
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost backup: %s; %s not written\n", store.Describe(err), file)
+		return exitError
+	}
+	fi, _ := os.Stat(file)
+	fmt.Fprintf(stdout, "%s: %s in %s\n", file, megabytes(fi.Size()), time.Since(start).Round(time.Millisecond))
+	return exitOK
+}
+
+// runRestore is `leadhost restore FILE --data DIR`: fills an empty
+// folder from a backup.
+func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("leadhost restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "", "the empty (or new) database directory to fill")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(rest) != 1 || *dataDir == "" {
+		fmt.Fprintln(stderr, "leadhost restore: needs a backup file and --data DIR, an empty folder to fill")
+		return exitUsage
+	}
+	f, err := os.Open(rest[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost restore: %v\n", err)
+		return exitError
+	}
+	defer f.Close()
+	start := time.Now()
+	if err := store.Restore(ctx, *dataDir, f); err != nil {
+		fmt.Fprintf(stderr, "leadhost restore: %s\n", store.Describe(err))
+		return exitError
+	}
+	fmt.Fprintf(stdout, "%s restored into %s in %s; check it with: leadhost verify --data %s\n", rest[0], *dataDir, time.Since(start).Round(time.Millisecond), *dataDir)
+	return exitOK
+}
+
+// runVerify is `leadhost verify`: every index against its record and
+// back; exit 1 with the problems listed.
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("leadhost verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "./data", "database directory")
+	token := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
+	if rest, err := parseInterleaved(fs, args); err != nil {
+		return exitUsage
+	} else if len(rest) > 0 {
+		fmt.Fprintf(stderr, "leadhost verify: unexpected %q\n", rest)
+		return exitUsage
+	}
+	src, done, err := openBackupSource(*dataDir, *token)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost verify: %v\n", err)
+		return exitError
+	}
+	defer done()
+	probs, err := src.Verify(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost verify: %s\n", store.Describe(err))
+		return exitError
+	}
+	for _, p := range probs {
+		fmt.Fprintln(stdout, p)
+	}
+	if len(probs) > 0 {
+		fmt.Fprintf(stderr, "leadhost verify: %d problems in %s\n", len(probs), *dataDir)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "%s: every index matches its record\n", *dataDir)
+	return exitOK
+}
+
+// progress shows bytes copied on one terminal line, redrawn at most
+// five times a second; on anything but a terminal it stays silent.
+type progress struct {
+	out  io.Writer
+	on   bool
+	last time.Time
+	n    int64
+}
+
+func newProgress(w io.Writer) *progress {
+	f, ok := w.(*os.File)
+	on := false
+	if ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			on = true
+		}
+	}
+	return &progress{out: w, on: on}
+}
+
+func (p *progress) show(n int64) {
+	p.n = n
+	if !p.on || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.out, "\rbackup: %s copied", megabytes(n))
+}
+
+func (p *progress) end() {
+	if p.on && !p.last.IsZero() {
+		fmt.Fprintf(p.out, "\rbackup: %s copied\n", megabytes(p.n))
+	}
+}
+
+func megabytes(n int64) string {
+	if n < 1e6 {
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}

@@ -1,0 +1,254 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// A backup file is a header line, then the leads' database and the
+// journal's, each Badger's own backup stream (DB.Backup: a snapshot read,
+// so a live store's copy is consistent as of the moment each part
+// begins), cut into checksummed frames, then an end frame. Frames make a
+// truncated or damaged file an error at restore, not a store that is
+// silently missing its tail:
+//
+//	frame = part byte ('L' leads, 'J' journal, 'E' end) | uint32 length | uint32 CRC-32C | bytes
+//
+// A part ends with a frame of its letter and length 0.
+const backupHeader = "leadhost backup 1\n"
+
+const (
+	partLeads   = 'L'
+	partJournal = 'J'
+	partEnd     = 'E'
+
+	maxFrame = 4 << 20 // a frame is at most this; a longer one is damage
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrNotEmpty means a restore was asked to write into a folder that
+// already holds something.
+var ErrNotEmpty = errors.New("not empty")
+
+// InMemory says whether the store keeps nothing on disk (tests, dry
+// runs): such a store has no backup.
+func (s *Store) InMemory() bool { return s.opts.InMemory }
+
+// Backup writes a consistent copy of the store to w: every lead, its
+// history and keys, the outboxes and feeds, the journal. It runs beside
+// the store's writers; what they commit after a part's snapshot was taken
+// is not in it. written, if set, is told the bytes written so far.
+func (s *Store) Backup(ctx context.Context, w io.Writer, written func(int64)) error {
+	if s.opts.InMemory {
+		return fmt.Errorf("store: backup: an in-memory store has nothing on disk to copy: %w", ErrInvalid)
+	}
+	bw := &frameWriter{w: bufio.NewWriterSize(w, 64<<10), ctx: ctx, written: written}
+	if _, err := bw.w.WriteString(backupHeader); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	bw.n += int64(len(backupHeader))
+	for _, part := range []struct {
+		letter byte
+		db     *badger.DB
+	}{{partLeads, s.db}, {partJournal, s.jdb}} {
+		bw.part = part.letter
+		if _, err := part.db.Backup(bw, 0); err != nil {
+			return fmt.Errorf("store: backup: %w", err)
+		}
+		if err := bw.frame(nil); err != nil { // the part's end
+			return fmt.Errorf("store: backup: %w", err)
+		}
+	}
+	bw.part = partEnd
+	if err := bw.frame(nil); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	if err := bw.w.Flush(); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	return nil
+}
+
+// frameWriter cuts what Badger writes into frames of the current part.
+type frameWriter struct {
+	w       *bufio.Writer
+	ctx     context.Context
+	part    byte
+	n       int64
+	written func(int64)
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		if err := f.ctx.Err(); err != nil {
+			return 0, err // Badger's stream has no context of its own
+		}
+		chunk := p[:min(len(p), maxFrame)]
+		if len(chunk) == 0 {
+			break
+		}
+		if err := f.frame(chunk); err != nil {
+			return 0, err
+		}
+		p = p[len(chunk):]
+	}
+	return total, nil
+}
+
+func (f *frameWriter) frame(b []byte) error {
+	var head [9]byte
+	head[0] = f.part
+	binary.LittleEndian.PutUint32(head[1:], uint32(len(b)))
+	binary.LittleEndian.PutUint32(head[5:], crc32.Checksum(b, crcTable))
+	if _, err := f.w.Write(head[:]); err != nil {
+		return err
+	}
+	if _, err := f.w.Write(b); err != nil {
+		return err
+	}
+	f.n += int64(len(head) + len(b))
+	if f.written != nil {
+		f.written(f.n)
+	}
+	return nil
+}
+
+// Restore fills the empty (or absent) folder dir from a backup Backup
+// wrote. A folder that holds anything is refused (ErrNotEmpty); a backup
+// that is truncated or damaged is an error and leaves dir as empty as it
+// was found.
+func Restore(ctx context.Context, dir string, r io.Reader) (err error) {
+	if dir == "" {
+		return fmt.Errorf("store: restore: no data directory: %w", ErrInvalid)
+	}
+	switch names, rerr := readDirNames(dir); {
+	case rerr == nil && len(names) > 0:
+		return fmt.Errorf("store: restore into %s: it holds %d entries (%s…); restore fills an empty folder only: %w", dir, len(names), names[0], ErrNotEmpty)
+	case rerr != nil && !errors.Is(rerr, os.ErrNotExist):
+		return fmt.Errorf("store: restore: %w", rerr)
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head := make([]byte, len(backupHeader))
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != backupHeader {
+		return fmt.Errorf("store: restore: not a leadhost backup (it does not begin %q): %w", backupHeader[:len(backupHeader)-1], ErrInvalid)
+	}
+	defer func() {
+		if err != nil { // leave the folder as it was: empty
+			if entries, _ := readDirNames(dir); len(entries) > 0 {
+				for _, name := range entries {
+					os.RemoveAll(filepath.Join(dir, name))
+				}
+			}
+		}
+	}()
+	opts, quiet := Options{Dir: dir}, slog.New(slog.DiscardHandler)
+	fr := &frameReader{r: br, ctx: ctx}
+	for _, part := range []struct {
+		letter byte
+		opts   badger.Options
+	}{{partLeads, badgerOptions(opts, quiet)}, {partJournal, journalOptions(opts, quiet)}} {
+		if err := restorePart(part.opts, fr, part.letter); err != nil {
+			return err
+		}
+	}
+	fr.part, fr.ended = partEnd, false
+	if _, err := fr.Read(make([]byte, 1)); err != io.EOF {
+		return fmt.Errorf("store: restore: the backup has no end mark (cut short?): %w", ErrInvalid)
+	}
+	return nil
+}
+
+func restorePart(o badger.Options, fr *frameReader, letter byte) error {
+	db, err := badger.Open(o)
+	if err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	fr.part, fr.ended = letter, false
+	if err := db.Load(fr, 16); err != nil {
+		db.Close()
+		return fmt.Errorf("store: restore: %w", asDamage(err))
+	}
+	if !fr.ended {
+		db.Close()
+		return fmt.Errorf("store: restore: the backup's %c part does not end where it should: %w", letter, ErrInvalid)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	return nil
+}
+
+// asDamage words a read error of a backup (cut short, bad checksum) so
+// the user knows it is the file, not the folder.
+func asDamage(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("the backup is cut short: %w", ErrInvalid)
+	}
+	return err
+}
+
+// frameReader gives back what one part's frames hold, checking each.
+type frameReader struct {
+	r     *bufio.Reader
+	ctx   context.Context
+	part  byte
+	buf   []byte // what is left of the current frame
+	room  []byte // the frames' buffer, reused
+	ended bool
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	for len(f.buf) == 0 {
+		if f.ended {
+			return 0, io.EOF
+		}
+		if err := f.ctx.Err(); err != nil {
+			return 0, err
+		}
+		var head [9]byte
+		if _, err := io.ReadFull(f.r, head[:]); err != nil {
+			return 0, io.ErrUnexpectedEOF
+		}
+		n := binary.LittleEndian.Uint32(head[1:])
+		if head[0] != f.part || n > maxFrame {
+			return 0, fmt.Errorf("the backup is damaged: a frame of part %q (%d bytes) where part %q was due: %w", head[0], n, f.part, ErrInvalid)
+		}
+		if cap(f.room) < int(n) {
+			f.room = make([]byte, n) // at most maxFrame, checked above
+		}
+		f.buf = f.room[:n]
+		if _, err := io.ReadFull(f.r, f.buf); err != nil {
+			return 0, io.ErrUnexpectedEOF
+		}
+		if crc32.Checksum(f.buf, crcTable) != binary.LittleEndian.Uint32(head[5:]) {
+			return 0, fmt.Errorf("the backup is damaged: a checksum does not match in part %q: %w", f.part, ErrInvalid)
+		}
+		if n == 0 {
+			f.ended = true
+		}
+	}
+	n := copy(p, f.buf)
+	f.buf = f.buf[n:]
+	return n, nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
