@@ -10,13 +10,14 @@ import (
 )
 
 // outboxItem is an outbox item as the admin API lists it: pending (waits
-// to go out) or held (for a person: a send in doubt, say).
+// to go out), paused (waits for its offer, not loaded now: a deploy took
+// its folder away for a moment) or held (for a person: a send in doubt).
 type outboxItem struct {
 	store.FeedItem
 	State string `json:"state"`
 }
 
-// listOutbox is GET /api/outbox/<send|postback>[?state=pending|held]:
+// listOutbox is GET /api/outbox/<send|postback>[?state=pending|paused|held]:
 // what waits to go out and what is held, oldest first.
 func (s *Server) listOutbox(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	feed, err := s.outboxFeed(p[0])
@@ -24,8 +25,8 @@ func (s *Server) listOutbox(c *fasthttp.RequestCtx, p []string) (int, any, error
 		return 0, nil, err
 	}
 	state := string(c.QueryArgs().Peek("state"))
-	if state != "" && state != "pending" && state != "held" {
-		return 0, nil, badRequest("state %q: want pending or held", state)
+	if state != "" && state != "pending" && state != "paused" && state != "held" {
+		return 0, nil, badRequest("state %q: want pending, paused or held", state)
 	}
 	raw := string(c.QueryArgs().Peek("raw")) == "1"
 	var items []outboxItem
@@ -36,7 +37,7 @@ func (s *Server) listOutbox(c *fasthttp.RequestCtx, p []string) (int, any, error
 		{"pending", func() ([]store.FeedItem, error) { return feed.Pending(c, 1000) }},
 		{"held", func() ([]store.FeedItem, error) { return feed.Held(c, 1000) }},
 	} {
-		if state != "" && state != part.state {
+		if state != "" && state != part.state && !(state == "paused" && part.state == "pending") {
 			continue
 		}
 		got, err := part.read()
@@ -49,7 +50,14 @@ func (s *Server) listOutbox(c *fasthttp.RequestCtx, p []string) (int, any, error
 				// the lead's phone when it goes in the query.
 				it.LastError = store.Mask(it.LastError)
 			}
-			items = append(items, outboxItem{FeedItem: it, State: part.state})
+			itemState := part.state
+			if _, err := s.App.Offer(it.Offer); itemState == "pending" && err != nil {
+				itemState = "paused"
+			}
+			if state != "" && state != itemState {
+				continue
+			}
+			items = append(items, outboxItem{FeedItem: it, State: itemState})
 		}
 	}
 	return 200, listOf(items, ""), nil

@@ -238,6 +238,13 @@ func (f *Feed) Begin(ctx context.Context, it FeedItem) (FeedItem, error) {
 // Retry records a failed attempt: not before notBefore, and why.
 func (f *Feed) Retry(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error) {
 	it.InFlight = false
+	return f.Defer(ctx, it, notBefore, why)
+}
+
+// Defer puts it off until notBefore, saying why, with no attempt made:
+// its attempts and InFlight stay as they are (an item in doubt stays in
+// doubt while it waits).
+func (f *Feed) Defer(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error) {
 	it.NotBefore = notBefore.UTC()
 	if len(why) > 1024 {
 		why = why[:1024]

@@ -19,7 +19,11 @@ import (
 func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedItem) *Attempt {
 	a := &Attempt{Offer: offerID, LeadID: it.LeadID, Try: it.Attempts + 1, Method: "GET"}
 	o, ok := s.Offers.Offer(offerID)
-	if !ok || !o.Config.ReportsChanges() {
+	if !ok {
+		s.pause(ctx, offerID, it)
+		return nil
+	}
+	if !o.Config.ReportsChanges() {
 		a.Outcome, a.Err = Dropped, "the offer no longer sends postbacks (no [postback] url)"
 		s.ack(ctx, it)
 		return a

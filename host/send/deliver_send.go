@@ -23,7 +23,17 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 	}
 	a := &Attempt{Offer: offerID, LeadID: it.LeadID, Try: it.Attempts + 1}
 	o, ok := s.Offers.Offer(offerID)
-	if !ok || o.Config.Send == nil || o.Scripts["send.lua"] == nil {
+	if !ok {
+		// A lead a person moved past new meanwhile is not to be sent:
+		// that is how one gives up a paused send.
+		if lead := s.itemLead(ctx, it); lead != nil && lead.Status != store.StatusNew {
+			s.ack(ctx, it)
+		} else if lead != nil {
+			s.pause(ctx, offerID, it)
+		}
+		return nil
+	}
+	if o.Config.Send == nil || o.Scripts["send.lua"] == nil {
 		a.Outcome, a.Err = Dropped, "the offer no longer sends (no [send] or send.lua)"
 		s.ack(ctx, it)
 		return a

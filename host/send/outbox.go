@@ -73,6 +73,9 @@ type Sender struct {
 	SettleEvery time.Duration
 	// Limit is how many offers send at once (8).
 	Limit int
+	// PauseFor is how long an item waits for its offer, not loaded now,
+	// before it is looked at again (DefaultPauseFor).
+	PauseFor time.Duration
 	// OnAttempt receives every attempt's report (for the log, the journal).
 	OnAttempt func(*Attempt)
 	Log       *slog.Logger
@@ -262,6 +265,32 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 				return // the partner is down: the rest wait for the circuit
 			}
 		}
+	}
+}
+
+// DefaultPauseFor is how long an item of an offer that is not loaded
+// waits before it is looked at again.
+const DefaultPauseFor = 30 * time.Second
+
+// pausedPrefix begins the last_error of an item paused for its offer.
+const pausedPrefix = "paused: "
+
+// pause keeps an item whose offer is not loaded (its folder gone for a
+// moment, as a deploy by rsync --delete or git checkout does) in the
+// outbox untouched but for its next look: it goes out when the offer is
+// back. A person who wants it gone edits the lead past new. The first
+// pause of an item is logged; the looks after it are not.
+func (s *Sender) pause(ctx context.Context, offerID string, it store.FeedItem) {
+	why := pausedPrefix + "offer " + offerID + " is not loaded (its folder is missing or does not load); the item waits for it"
+	if it.LastError != why {
+		s.log().Warn("outbox: an item paused: its offer is not loaded", "postback", s.postback, "offer", offerID, "lead", it.LeadID)
+	}
+	wait := s.PauseFor
+	if wait <= 0 {
+		wait = DefaultPauseFor
+	}
+	if _, err := s.feed.Defer(ctx, it, s.now().Add(wait), why); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log().Error("outbox: pausing an item", "lead", it.LeadID, "err", err)
 	}
 }
 
