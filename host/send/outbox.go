@@ -55,6 +55,8 @@ const (
 	DefaultMaxDelay  = time.Hour
 	breakAfter       = 5 // failures in a row that open an offer's circuit
 	keepBytes        = 4 << 10
+	roundPerOffer    = 100    // items one offer's worker takes a round
+	scanLimit        = 50_000 // outbox items read a round, at most
 )
 
 // Sender runs the outbox. Make it with New; Run until the context ends.
@@ -165,33 +167,51 @@ func (s *Sender) dispatch(ctx context.Context) error {
 	// What a worker running during the read does makes the read stale for
 	// its offer (an attempt begun, a retry set): such offers wait for the
 	// next round, which the worker's end wakes.
+	now := s.now()
 	s.mu.Lock()
 	before := make(map[string]uint64, len(s.busy))
+	passOver := map[string]bool{} // offers that cannot take work this round
 	for offer, b := range s.busy {
 		if b {
 			before[offer] = ^uint64(0)
+			passOver[offer] = true
 		} else {
 			before[offer] = s.rounds[offer]
 		}
 	}
+	for offer, b := range s.breakers {
+		if !b.allow(now) {
+			passOver[offer] = true
+		}
+	}
 	s.mu.Unlock()
-	// Items backing off do not hide the ones behind them: the outbox is
-	// read page by page until enough are due (or 10 pages are read).
-	now := s.now()
+	// The outbox is one queue in lead order. Read as it stands, one
+	// offer's backlog (its partner slow, its circuit open) would fill the
+	// round and hide every offer behind it. So offers that cannot take
+	// work now are passed over, no offer takes more than roundPerOffer
+	// items a round, and reading goes on past items backing off until
+	// enough are due or scanLimit items were read.
 	due := map[string][]store.FeedItem{}
 	var waiting uint64 // a lead whose earlier change waits: its later ones wait too
 	var after *store.FeedItem
-	for page, found := 0, 0; page < 10 && found < 1000; page++ {
+	for scanned, found := 0, 0; scanned < scanLimit && found < 1000; {
 		items, err := s.feed.PendingAfter(ctx, after, 1000)
 		if err != nil {
 			return err
 		}
+		scanned += len(items)
 		for _, it := range items {
 			if it.LeadID == waiting {
 				continue
 			}
 			if it.NotBefore.After(now) {
 				waiting = it.LeadID
+				continue
+			}
+			// A lead's changes are next to each other in the queue, so
+			// once its offer is passed over or full, its later changes
+			// are too: their order holds.
+			if passOver[it.Offer] || len(due[it.Offer]) >= roundPerOffer {
 				continue
 			}
 			due[it.Offer] = append(due[it.Offer], it)

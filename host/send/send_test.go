@@ -34,7 +34,13 @@ func (s oneOffer) Offer(id string) (*host.Offer, bool) {
 // extra lines appended to [send].
 func partnerAt(t *testing.T, base, extra string) *host.Offer {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "partner")
+	return partnerNamed(t, "partner", base, extra)
+}
+
+// partnerNamed is partnerAt as the offer named id.
+func partnerNamed(t *testing.T, id, base, extra string) *host.Offer {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), id)
 	os.MkdirAll(dir, 0o755)
 	for _, name := range []string{"offer.toml", "send.lua"} {
 		b, err := os.ReadFile(filepath.Join("testdata/partner", name))
@@ -89,7 +95,12 @@ type env struct {
 
 func newEnv(t *testing.T, o *host.Offer, before func(*store.Store), configure ...func(*Sender)) *env {
 	t.Helper()
-	src := oneOffer{o}
+	return newEnvFrom(t, oneOffer{o}, before, configure...)
+}
+
+// newEnvFrom is newEnv with the offers src gives.
+func newEnvFrom(t *testing.T, src OfferSource, before func(*store.Store), configure ...func(*Sender)) *env {
+	t.Helper()
 	st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed},
 		FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
 	if err != nil {
@@ -670,5 +681,43 @@ func TestOfferAwayPausesItsSends(t *testing.T) {
 	})
 	if items, _ := feed.Pending(context.Background(), 100); p.n() != 19 || len(items) != 0 {
 		t.Errorf("after the offer came back: %d sends for the 19 leads still new, %d items left", p.n(), len(items))
+	}
+}
+
+// offerSet is an offer source of several offers.
+type offerSet map[string]*host.Offer
+
+func (s offerSet) Offer(id string) (*host.Offer, bool) { o, ok := s[id]; return o, ok }
+
+// Issue 12, point 7: offer A's partner is down (its circuit opens) with
+// 1,500 leads queued ahead; offer B's healthy partner still gets every
+// one of its leads at once (today's main: 0 of 5 in 60 s).
+func TestOneOffersBacklogDoesNotStallAnother(t *testing.T) {
+	t.Parallel()
+	down, healthy := &fakePartner{}, &fakePartner{}
+	a := partnerNamed(t, "a", down.serve(t, func(int, string) (int, string) { return 503, "down" }), "")
+	b := partnerNamed(t, "b", healthy.serve(t, func(n int, _ string) (int, string) { return 200, fmt.Sprintf(`{"id":"B%d"}`, n) }), "")
+	e := newEnvFrom(t, offerSet{"a": a, "b": b}, nil)
+	for i := range 1500 {
+		e.add(t, "a", map[string]string{"phone": fmt.Sprint(79000000000 + i)})
+	}
+	hosttest.Eventually(t, "a's circuit open", func() bool { open, _ := e.sender.Circuit("a"); return open })
+	var bs []uint64
+	for i := range 5 {
+		bs = append(bs, e.add(t, "b", map[string]string{"phone": fmt.Sprint(79100000000 + i)}).ID)
+	}
+	start := time.Now()
+	hosttest.Eventually(t, "b's leads sent", func() bool {
+		for _, id := range bs {
+			if e.lead(t, id).Status != store.StatusProcessing {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("b's 5 leads sent %s after they were added, a's circuit open and %d of its leads queued; a's partner asked %d times",
+		time.Since(start).Round(time.Millisecond), 1500, down.n())
+	if down.n() != breakAfter {
+		t.Errorf("a's partner, down, was asked %d times; its circuit should stop it at %d", down.n(), breakAfter)
 	}
 }
