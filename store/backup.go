@@ -54,30 +54,35 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, written func(int64)) er
 		return fmt.Errorf("store: backup: an in-memory store has nothing on disk to copy: %w", ErrInvalid)
 	}
 	bw := &frameWriter{w: bufio.NewWriterSize(w, 64<<10), ctx: ctx, written: written}
-	if _, err := bw.w.WriteString(backupHeader); err != nil {
-		return fmt.Errorf("store: backup: %w", err)
-	}
-	bw.n += int64(len(backupHeader))
-	for _, part := range []struct {
-		letter byte
-		db     *badger.DB
-	}{{partLeads, s.db}, {partJournal, s.jdb}} {
-		bw.part = part.letter
-		if _, err := part.db.Backup(bw, 0); err != nil {
-			return fmt.Errorf("store: backup: %w", err)
-		}
-		if err := bw.frame(nil); err != nil { // the part's end
-			return fmt.Errorf("store: backup: %w", err)
-		}
-	}
-	bw.part = partEnd
-	if err := bw.frame(nil); err != nil {
-		return fmt.Errorf("store: backup: %w", err)
-	}
-	if err := bw.w.Flush(); err != nil {
+	if err := bw.writeAll(s.db, s.jdb); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
 	return nil
+}
+
+// writeAll writes the header, the leads' part, the journal's and the end.
+func (f *frameWriter) writeAll(leads, journal *badger.DB) error {
+	if _, err := f.w.WriteString(backupHeader); err != nil {
+		return err
+	}
+	f.n += int64(len(backupHeader))
+	for _, part := range []struct {
+		letter byte
+		db     *badger.DB
+	}{{partLeads, leads}, {partJournal, journal}} {
+		f.part = part.letter
+		if _, err := part.db.Backup(f, 0); err != nil {
+			return err
+		}
+		if err := f.frame(nil); err != nil { // the part's end
+			return err
+		}
+	}
+	f.part = partEnd
+	if err := f.frame(nil); err != nil {
+		return err
+	}
+	return f.w.Flush()
 }
 
 // frameWriter cuts what Badger writes into frames of the current part.
@@ -175,7 +180,7 @@ func restorePart(o badger.Options, fr *frameReader, letter byte) error {
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
-	fr.part, fr.ended = letter, false
+	fr.part, fr.ended, fr.rec = letter, false, recordGuard{}
 	if err := db.Load(fr, 16); err != nil {
 		db.Close()
 		return fmt.Errorf("store: restore: %w", asDamage(err))
@@ -207,6 +212,42 @@ type frameReader struct {
 	buf   []byte // what is left of the current frame
 	room  []byte // the frames' buffer, reused
 	ended bool
+	rec   recordGuard
+}
+
+// maxRecord bounds one record of Badger's backup stream (a size, then a
+// list of entries that long). Badger's stream batches are about 100 MB
+// at most; DB.Load allocates the size it reads before reading, so a
+// larger one — a damaged or forged file — is refused before it can.
+const maxRecord = 512 << 20
+
+// recordGuard follows the records of Badger's backup stream as they
+// pass, and refuses a size over maxRecord.
+type recordGuard struct {
+	left  uint64 // bytes of the current record's list still to pass
+	head  [8]byte
+	headN int
+}
+
+func (g *recordGuard) pass(b []byte) error {
+	for len(b) > 0 {
+		if g.left > 0 {
+			k := min(g.left, uint64(len(b)))
+			g.left -= k
+			b = b[k:]
+			continue
+		}
+		k := copy(g.head[g.headN:], b)
+		g.headN += k
+		b = b[k:]
+		if g.headN == len(g.head) {
+			g.headN = 0
+			if g.left = binary.LittleEndian.Uint64(g.head[:]); g.left > maxRecord {
+				return fmt.Errorf("the backup is damaged: a record claims %d bytes: %w", g.left, ErrInvalid)
+			}
+		}
+	}
+	return nil
 }
 
 func (f *frameReader) Read(p []byte) (int, error) {
@@ -241,6 +282,9 @@ func (f *frameReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, f.buf)
 	f.buf = f.buf[n:]
+	if err := f.rec.pass(p[:n]); err != nil {
+		return 0, err
+	}
 	return n, nil
 }
 

@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -172,4 +175,55 @@ func TestRestoreRefuses(t *testing.T) {
 			t.Errorf("%s: the folder's contents changed: %v", tc.name, names)
 		}
 	}
+}
+
+// A forged backup whose frames check out but whose record claims 1 EiB
+// is refused before anything allocates it.
+func TestRestoreRefusesAHugeRecord(t *testing.T) {
+	t.Parallel()
+	var file bytes.Buffer
+	fw := &frameWriter{w: bufio.NewWriter(&file), ctx: context.Background(), part: partLeads}
+	file.WriteString(backupHeader)
+	var rec [16]byte
+	binary.LittleEndian.PutUint64(rec[:], 1<<60)
+	fw.frame(rec[:])
+	fw.frame(nil)
+	fw.w.Flush()
+	dir := t.TempDir()
+	if err := Restore(context.Background(), dir, &file); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "claims") {
+		t.Errorf("restore of a forged record: %v", err)
+	}
+}
+
+// FuzzRestore: whatever the file holds, restore answers (an error, or a
+// store that opens) and never panics.
+func FuzzRestore(f *testing.F) {
+	s, err := Open(Options{Dir: f.TempDir(), NoSync: true, GCInterval: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i := range 3 {
+		s.Add(context.Background(), NewLead{Offer: "acme", Fields: map[string]string{"n": fmt.Sprint(i)}})
+	}
+	var good bytes.Buffer
+	if err := s.Backup(context.Background(), &good, nil); err != nil {
+		f.Fatal(err)
+	}
+	s.Close()
+	f.Add(good.Bytes())
+	f.Add([]byte(backupHeader))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := Restore(context.Background(), dir, bytes.NewReader(b)); err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Logf("not ErrInvalid: %v", err)
+			}
+			return
+		}
+		r, err := Open(Options{Dir: dir, NoSync: true, GCInterval: -1})
+		if err != nil {
+			t.Fatalf("restored, yet does not open: %v", err)
+		}
+		r.Close()
+	})
 }
