@@ -23,6 +23,15 @@ const DefaultMaxResponse = 8 << 20
 // partner at most.
 const DefaultConnsPerHost = 64
 
+// IdleConnReuse is how long an idle connection to a partner may wait
+// to be reused. A server closes idle connections after its keep-alive
+// (gunicorn 2 s, Node and Apache 5 s, nginx 75 s), and a request written
+// on a connection it has just closed fails with no way to tell whether
+// the partner read it: a send would be held "in doubt". Under the
+// shortest of those, a closed connection is not reused; sends are seconds
+// apart anyway, and the requests of one check run come back to back.
+const IdleConnReuse = time.Second
+
 // NewClient is the HTTP client for partner APIs. Redirects are not
 // followed (Client.Do never does): a 3xx from a status API is a changed
 // or wrong URL, and reported as such instead of silently asking elsewhere.
@@ -37,7 +46,7 @@ func NewClient(connsPerHost int) *fasthttp.Client {
 		Name:                   "leadhost",
 		MaxResponseBodySize:    DefaultMaxResponse,
 		MaxConnsPerHost:        connsPerHost,
-		MaxIdleConnDuration:    30 * time.Second,
+		MaxIdleConnDuration:    IdleConnReuse,
 		MaxConnWaitTimeout:     5 * time.Second,
 		ReadTimeout:            2 * time.Minute, // the per-request deadline is shorter; this bounds a stuck read
 		WriteTimeout:           time.Minute,

@@ -721,3 +721,46 @@ func TestOneOffersBacklogDoesNotStallAnother(t *testing.T) {
 		t.Errorf("a's partner, down, was asked %d times; its circuit should stop it at %d", down.n(), breakAfter)
 	}
 }
+
+// Issue 12, point 9: a healthy partner that closes idle connections
+// sooner than sends come (gunicorn closes after 2 s, Node after 5 s) must
+// not see its sends held "in doubt": a connection idle past
+// partner.IdleConnReuse is not reused. Here the partner closes after
+// 1.5 s and a lead comes every 1.8 s.
+func TestShortKeepAlivePartnerIsNotInDoubt(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		fmt.Fprintf(w, `{"id":"K%d"}`, n)
+	}))
+	srv.Config.IdleTimeout = 1500 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := newEnv(t, partnerAt(t, srv.URL, ""), nil)
+	var ids []uint64
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(1800 * time.Millisecond)
+		}
+		id := e.add(t, "partner", map[string]string{"phone": fmt.Sprint(79000000000 + i)}).ID
+		ids = append(ids, id)
+		hosttest.Eventually(t, "the lead sent, or given up on", func() bool {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return len(e.tries) == i+1
+		})
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, a := range e.tries {
+		if a.Outcome != Sent {
+			t.Errorf("send %d to a partner with a 1.5 s keep-alive: %s (%s)", i+1, a.Outcome, a.Err)
+		}
+	}
+}
