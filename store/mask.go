@@ -14,7 +14,11 @@ var (
 	emailPattern  = regexp.MustCompile(`([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@|%40)([A-Za-z0-9.-]+\.[A-Za-z]{2,})`)
 	phonePattern  = regexp.MustCompile(`(?i)(\+|%2B)?\d(?:[\d ()+\-]|%20|%28|%29|%2D)*\d`)
 	urlSeparators = strings.NewReplacer("%20", "", "%28", "", "%29", "", "%2D", "", "%2d", "")
-	datePattern   = regexp.MustCompile(`(?:^|\D)\d{4}-\d{2}-\d{2}(?:$|\D)`)
+	// A date is a real one (month 01-12, day 01-31), so that a phone
+	// written 9001-23-45-67 is not taken for one.
+	datePattern = regexp.MustCompile(`(?:^|\D)(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:$|\D)`)
+	// dottedPhone is the North American way, 900.123.4567.
+	dottedPhone = regexp.MustCompile(`\b\d{3}\.\d{3}\.\d{4}\b`)
 )
 
 // MaskContacts hides phone numbers and e-mail addresses in text, as the
@@ -25,13 +29,17 @@ var (
 // stored stays whole, so that a webhook can be replayed.
 func MaskContacts(text string) string {
 	text = emailPattern.ReplaceAllString(text, "${1}***${2}${3}")
+	text = dottedPhone.ReplaceAllStringFunc(text, func(m string) string { return m[:1] + "***" + m[len(m)-2:] })
 	return phonePattern.ReplaceAllStringFunc(text, maskPhone)
 }
 
 func maskPhone(m string) string {
 	{
-		if datePattern.MatchString(m) {
-			return m
+		if loc := datePattern.FindStringIndex(m); loc != nil {
+			// A date next to a number ("2026-12-06 79001234567"): the
+			// date stays, what is around it is looked at on its own.
+			return phonePattern.ReplaceAllStringFunc(m[:loc[0]], maskPhone) + m[loc[0]:loc[1]] +
+				phonePattern.ReplaceAllStringFunc(m[loc[1]:], maskPhone)
 		}
 		sign, rest := "", m
 		for _, p := range []string{"+", "%2B"} {
@@ -63,15 +71,77 @@ func maskPhone(m string) string {
 	}
 }
 
-// secretParam finds the values of parameters that carry secrets in URLs
-// and forms (a partner's key=, token=).
-var secretParam = regexp.MustCompile(`(?i)\b((?:api_?)?key|token|secret|password|passwd|pass|auth)=[^&\s"\\]+`)
+// secretWords are the words of a name that say its value is a secret:
+// one list for query and form parameters, JSON keys and headers. A name
+// is cut into words at anything but a letter or a digit (access_token,
+// X-Api-Key, client.secret); a word that ends in token, secret, apikey or
+// password counts too (accesstoken). keyword or monkey are not key.
+var secretWords = map[string]bool{
+	"token": true, "secret": true, "key": true, "apikey": true, "sig": true, "signature": true,
+	"password": true, "passwd": true, "pass": true, "pwd": true, "auth": true, "authorization": true,
+	"cookie": true, "session": true, "sessid": true, "sessionid": true, "credential": true,
+	"credentials": true, "bearer": true, "jwt": true, "otp": true, "pin": true, "hash": true,
+}
 
-// Mask hides contacts and secrets (key=, token=, … values) in text: what
-// the journal shows, and what logs, mails and the outbox listing may
-// carry of a partner's URL.
+// secretName says whether a parameter, JSON key or header named name
+// carries a secret.
+func secretName(name string) bool {
+	for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+	}) {
+		if secretWords[w] {
+			return true
+		}
+		for _, suffix := range []string{"token", "secret", "apikey", "password"} {
+			if strings.HasSuffix(w, suffix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var (
+	// paramPattern is a name=value of a query or a form.
+	paramPattern = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=([^&\s"\\]+)`)
+	// jsonPattern is a "key": "value" of JSON (escapes in the value kept
+	// whole, so that the masked text stays JSON).
+	jsonPattern = regexp.MustCompile(`"([^"\\]{1,100})"(\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	// headerPattern is a Name: value line of a request as the journal
+	// keeps it.
+	headerPattern = regexp.MustCompile(`(?m)^([A-Za-z][A-Za-z0-9-]{0,63}):[ \t]*[^\r\n]*`)
+)
+
+// MaskSecrets hides the values of secret-like names (secretWords) in
+// query strings and forms, JSON and header lines.
+func MaskSecrets(text string) string {
+	text = paramPattern.ReplaceAllStringFunc(text, func(m string) string {
+		name := m[:strings.IndexByte(m, '=')]
+		if !secretName(name) {
+			return m
+		}
+		return name + "=***"
+	})
+	text = jsonPattern.ReplaceAllStringFunc(text, func(m string) string {
+		sub := jsonPattern.FindStringSubmatch(m)
+		if !secretName(sub[1]) {
+			return m
+		}
+		return `"` + sub[1] + `"` + sub[2] + `"***"`
+	})
+	return headerPattern.ReplaceAllStringFunc(text, func(m string) string {
+		name := m[:strings.IndexByte(m, ':')]
+		if !secretName(name) {
+			return m
+		}
+		return name + ": ***"
+	})
+}
+
+// Mask hides contacts and secrets in text: what the journal shows, and
+// what logs, mails and the outbox listing may carry of a request.
 func Mask(text string) string {
-	return secretParam.ReplaceAllString(MaskContacts(text), "${1}=***")
+	return MaskContacts(MaskSecrets(text))
 }
 
 // Masked is e as the journal shows it: contacts and secrets masked in

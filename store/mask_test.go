@@ -38,3 +38,29 @@ func TestMaskedDetail(t *testing.T) {
 		t.Errorf("summary %q", m.Summary)
 	}
 }
+
+// Issue 12, point 12: every secret-like name, in a query, a form, JSON
+// and headers, and phones as people write them, are masked; the rest of
+// the text is left as it was.
+func TestMaskSecretsEverywhere(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"GET /cb?access_token=abc123&x=1", "GET /cb?access_token=***&x=1"},
+		{"client_secret=s3cr3t&grant_type=password", "client_secret=***&grant_type=password"},
+		{"api_token=t0k&sig=deadbeef&n=2", "api_token=***&sig=***&n=2"},
+		{"signature=ab12 apikey=zz9", "signature=*** apikey=***"},
+		{`{"api_key":"abc","name":"Ivan","password":"hunter2"}`, `{"api_key":"***","name":"Ivan","password":"***"}`},
+		{`{"Token": "a\"b", "count": 3}`, `{"Token": "***", "count": 3}`},
+		{"POST /hook/x\nAuthorization: Bearer eyJhbGci\nCookie: sid=42; lang=ru\nX-Api-Key: k-77\nContent-Type: text/plain", "POST /hook/x\nAuthorization: ***\nCookie: ***\nX-Api-Key: ***\nContent-Type: text/plain"},
+		{"order=GC-1&monkey_business=1", "order=GC-1&monkey_business=1"},
+		{"design=blue&keyword=shoes", "design=blue&keyword=shoes"},
+		{"call 900.123.4567 now", "call 9***67 now"},
+		{"tel +7 9001-23-45-67.", "tel +7***67."},
+		{"2026-12-06 79001234567", "2026-12-06 7***67"},
+		{"paid 4990.00 on 2026-12-06", "paid 4990.00 on 2026-12-06"},
+		{"from 203.0.113.7", "from 203.0.113.7"},
+	} {
+		if got := Mask(tc.in); got != tc.want {
+			t.Errorf("Mask(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
