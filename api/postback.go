@@ -211,8 +211,8 @@ func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Scr
 		c.SetUserValue(runLogsKey, lines) // the call's journal entry keeps them
 	}
 	if err != nil {
-		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", err)
-		writeError(c, fasthttp.StatusInternalServerError, err.Error())
+		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", store.Mask(err.Error()))
+		writeError(c, fasthttp.StatusInternalServerError, forCaller(err.Error()))
 		return
 	}
 	for k, v := range res.Reply.Headers {

@@ -16,6 +16,7 @@ import (
 	"mime"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -421,6 +422,18 @@ func argsMap(a *fasthttp.Args, skip string) map[string][]string {
 		}
 	})
 	return out
+}
+
+// luaAddress is how Lua writes a value that is not text: a table's,
+// a function's heap address, which tells an outsider nothing but the
+// server's memory layout.
+var luaAddress = regexp.MustCompile(`\b(table|function|userdata|thread|channel): 0x[0-9a-f]+`)
+
+// forCaller is a script's error as an outside caller (a partner's
+// webhook) may see it: the offer's file and line stay, addresses go, and
+// contacts and secrets are masked as in the journal.
+func forCaller(msg string) string {
+	return store.Mask(luaAddress.ReplaceAllString(msg, "a $1 raised as the error"))
 }
 
 func writeError(c *fasthttp.RequestCtx, status int, msg string) {

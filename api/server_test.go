@@ -143,6 +143,8 @@ func TestHookRefusals(t *testing.T) {
 		{"malformed form", "POST", "/hook/shop/form?token=s3cret", "application/x-www-form-urlencoded", []byte("order=%zz"), nil, 400, "malformed form body"},
 		{"body over the limit", "POST", "/hook/shop?token=s3cret", "application/json", big, nil, 413, "over the limit"},
 		{"script error", "POST", "/hook/shop/boom?token=s3cret", "", nil, nil, 500, "boom.lua:3:"},
+		{"script error masked", "POST", "/hook/shop/leak?token=s3cret", "", nil, nil, 500, `leak.lua:4: the partner said no to +7***22, api_key=***"`},
+		{"script raises a table", "POST", "/hook/shop/leak?token=s3cret&as=table", "", nil, nil, 500, `leak.lua: a table raised as the error"`},
 		{"script refuses", "POST", "/hook/shop?token=s3cret", "application/json", []byte(`{}`), nil, 422, "order is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
