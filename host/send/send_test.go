@@ -441,7 +441,11 @@ func TestOutgoingPostbacks(t *testing.T) {
 	hosttest.Eventually(t, "all postbacks", func() bool {
 		feed, _ := st.Feed(PostbackFeed)
 		items, _ := feed.Pending(ctx, 10)
-		return len(items) == 0
+		// An item is acknowledged before its attempt is reported: wait
+		// for the reports too.
+		mu.Lock()
+		defer mu.Unlock()
+		return len(items) == 0 && len(attempts) == 5
 	})
 	mu.Lock()
 	defer mu.Unlock()
