@@ -33,6 +33,7 @@ type OfferConfig struct {
 	Delivery      *bool                 `toml:"delivery"`       // false: accept → 10 instead of 6
 	Timeout       Duration              `toml:"timeout"`        // deadline of one script run; default 5s
 	JournalDays   int                   `toml:"journal_days"`   // how long the journal keeps the offer's entries; default 30
+	HTTPConns     int                   `toml:"http_conns"`     // connections http.request keeps to one host; default 64
 	Check         *CheckConfig          `toml:"check"`
 	Send          *SendConfig           `toml:"send"`
 	Hook          *HookConfig           `toml:"hook"`
@@ -371,7 +372,7 @@ func loadOffer(dir string, files []offerFile, opts LoadOptions) (*Offer, []error
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration})
+	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration, HTTPConns: o.Config.HTTPConns})
 	return o, nil
 }
 
@@ -459,7 +460,7 @@ func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
 		key   string
 		value int
 		want  string
-	}{{"hold_days", o.Config.HoldDays, "1..3650"}, {"journal_days", o.Config.JournalDays, "1..3650"}} {
+	}{{"hold_days", o.Config.HoldDays, "1..3650"}, {"journal_days", o.Config.JournalDays, "1..3650"}, {"http_conns", o.Config.HTTPConns, "1..1024"}} {
 		if k.value == 0 && given(k.key) {
 			bad("%s 0: want %s (leave it out for the default)", k.key, k.want)
 		}
@@ -511,6 +512,9 @@ func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
 	}
 	if c.JournalDays < 0 || c.JournalDays > 3650 {
 		bad("journal_days %d: want 1..3650", c.JournalDays)
+	}
+	if c.HTTPConns < 0 || c.HTTPConns > 1024 {
+		bad("http_conns %d: want 1..1024", c.HTTPConns)
 	}
 	if c.Timeout.Duration < 0 || c.Timeout.Duration > time.Minute {
 		bad("timeout %s: want up to 1m", c.Timeout.Duration)

@@ -105,6 +105,8 @@ func TestLoadOfferProblems(t *testing.T) {
 		{"a value error has its line", "offer.toml", "name = \"x\"\ntimezone = \"Mars/Olympus\"\n", "offer.toml:2: timezone \"Mars/Olympus\""},
 		{"batch = 0 is an error, not the default", "offer.toml", "[check]\nurl = \"https://x/?i={idel}\"\nbatch = 0\n", "offer.toml:3: check.batch 0: want 1..1000"},
 		{"hold_days = 0 is an error, not the default", "offer.toml", "name = \"x\"\nhold_days = 0\n", "offer.toml:2: hold_days 0: want 1..3650"},
+		{"http_conns out of range", "offer.toml", "name = \"x\"\nhttp_conns = 5000\n", "http_conns 5000: want 1..1024"},
+		{"http_conns = 0 is an error, not the default", "offer.toml", "name = \"x\"\nhttp_conns = 0\n", "offer.toml:2: http_conns 0: want 1..1024"},
 		{"a mode's interval has its line", "offer.toml", "[check]\nurl = \"https://x/?i={idel}\"\nprocessing = { every = \"10s\" }\n", "offer.toml:3: check.processing.every 10s"},
 		{"an example's placeholder token", "offer.toml", "[hook]\ntoken = \"change-me-please\"\n", "offer.toml:2: hook.token: still the example's placeholder"},
 		{"an example's placeholder key", "offer.toml", "[check]\nurl = \"https://x/?key=YOUR_API_KEY&i={idel}\"\n", "offer.toml:2: check.url: still the example's placeholder (\"YOUR_API_KEY\")"},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,3 +71,57 @@ func TestHTTPRequest(t *testing.T) {
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+// Issue 12, point 10: with every connection to a host busy, http.request
+// waits for one until its deadline instead of failing at once, and an
+// offer's http_conns bounds the connections. One connection, a partner
+// answering in 250 ms, eight runs at once: all eight get their answer,
+// and the partner never sees two requests at a time.
+func TestHTTPRequestWaitsForAConnection(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(250 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	st := openStore(t)
+	pool := NewPool(Limits{Timeout: 5 * time.Second, HTTPConns: 1})
+	s, err := Compile("hooks/h.lua", []byte(`
+		local r, why = http.request{ url = "`+srv.URL+`/", timeout = 4 }
+		return r and r.body or why`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	replies := make([]string, 8)
+	for i := range replies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := pool.RunHook(context.Background(), s, Hook{Store: st, Offer: "acme", Request: HookRequest{Method: "GET"}})
+			if err != nil {
+				replies[i] = err.Error()
+				return
+			}
+			replies[i] = string(res.Reply.Body)
+		}()
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if r != "ok" {
+			t.Errorf("run %d: %s", i, r)
+		}
+	}
+	if most != 1 {
+		t.Errorf("the partner saw %d requests at a time; http_conns = 1", most)
+	}
+}

@@ -28,6 +28,7 @@ type Limits struct {
 	Registry    int           // initial data stack slots; default 1024
 	RegistryMax int           // data stack slots at most; default 256 Ki
 	MaxString   int           // bytes one string.rep/format or table.concat may make; default 16 MiB
+	HTTPConns   int           // connections http.request keeps to one host; default partner.DefaultConnsPerHost
 }
 
 func (l Limits) withDefaults() Limits {
@@ -128,7 +129,11 @@ func (p *Pool) httpClient() *fasthttp.Client {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.http == nil {
-		p.http = partner.NewClient(0)
+		p.http = partner.NewClient(p.limits.HTTPConns)
+		// With every connection busy, a request waits for one until its
+		// own deadline (fasthttp waits the sooner of the two), not 5 s:
+		// a burst of webhooks queues for the partner instead of failing.
+		p.http.MaxConnWaitTimeout = time.Hour
 	}
 	return p.http
 }
