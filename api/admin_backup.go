@@ -31,8 +31,10 @@ func (s *Server) backup(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
 	c.Response.Header.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	c.SetBodyStreamWriter(func(w *bufio.Writer) {
 		// The server's write timeout covers a whole answer; a backup may
-		// take minutes, so it bounds each pause between frames instead.
-		progress := func(int64) { conn.SetWriteDeadline(time.Now().Add(writeTimeout)) }
+		// take minutes, so it bounds each pause between frames instead —
+		// generously, since Badger may read long runs of expired journal
+		// entries between two frames.
+		progress := func(int64) { conn.SetWriteDeadline(time.Now().Add(backupPause)) }
 		if err := st.Backup(context.Background(), w, progress); err != nil {
 			s.log().Error("backup over the admin API failed", "err", err)
 			// Cut the connection: ending the chunked answer normally
@@ -42,6 +44,9 @@ func (s *Server) backup(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
 	})
 	return fasthttp.StatusOK, streamed{}, nil
 }
+
+// backupPause bounds the wait between two frames of a streamed backup.
+const backupPause = 2 * time.Minute
 
 // VerifyReport is the answer of GET /api/verify.
 type VerifyReport struct {

@@ -37,6 +37,11 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// restoringMark is the file a restore keeps in the folder while it runs:
+// a restore cut short (kill -9, power) leaves it, and Open refuses a
+// folder that has it rather than serve half a store.
+const restoringMark = "RESTORING"
+
 // ErrNotEmpty means a restore was asked to write into a folder that
 // already holds something.
 var ErrNotEmpty = errors.New("not empty")
@@ -53,7 +58,14 @@ func (s *Store) Backup(ctx context.Context, w io.Writer, written func(int64)) er
 	if s.opts.InMemory {
 		return fmt.Errorf("store: backup: an in-memory store has nothing on disk to copy: %w", ErrInvalid)
 	}
-	bw := &frameWriter{w: bufio.NewWriterSize(w, 64<<10), ctx: ctx, written: written}
+	s.backups.RLock() // Close waits for it before closing Badger
+	defer s.backups.RUnlock()
+	select {
+	case <-s.closed:
+		return fmt.Errorf("store: backup: %w", ErrClosed)
+	default:
+	}
+	bw := &frameWriter{w: bufio.NewWriterSize(w, 64<<10), ctx: ctx, closed: s.closed, written: written}
 	if err := bw.writeAll(s.db, s.jdb); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
@@ -89,6 +101,7 @@ func (f *frameWriter) writeAll(leads, journal *badger.DB) error {
 type frameWriter struct {
 	w       *bufio.Writer
 	ctx     context.Context
+	closed  <-chan struct{} // the store's: closing it ends the backup
 	part    byte
 	n       int64
 	written func(int64)
@@ -99,6 +112,11 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		if err := f.ctx.Err(); err != nil {
 			return 0, err // Badger's stream has no context of its own
+		}
+		select {
+		case <-f.closed:
+			return 0, ErrClosed
+		default:
 		}
 		chunk := p[:min(len(p), maxFrame)]
 		if len(chunk) == 0 {
@@ -158,6 +176,12 @@ func Restore(ctx context.Context, dir string, r io.Reader) (err error) {
 			}
 		}
 	}()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, restoringMark), []byte("a restore is filling this folder\n"), 0o644); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
 	opts, quiet := Options{Dir: dir}, slog.New(slog.DiscardHandler)
 	fr := &frameReader{r: br, ctx: ctx}
 	for _, part := range []struct {
@@ -171,6 +195,12 @@ func Restore(ctx context.Context, dir string, r io.Reader) (err error) {
 	fr.part, fr.ended = partEnd, false
 	if _, err := fr.Read(make([]byte, 1)); err != io.EOF {
 		return fmt.Errorf("store: restore: the backup has no end mark (cut short?): %w", ErrInvalid)
+	}
+	if _, err := br.Peek(1); err != io.EOF {
+		return fmt.Errorf("store: restore: the backup goes on after its end mark (two files joined?): %w", ErrInvalid)
+	}
+	if err := os.Remove(filepath.Join(dir, restoringMark)); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
 	}
 	return nil
 }

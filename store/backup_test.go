@@ -158,6 +158,7 @@ func TestRestoreRefuses(t *testing.T) {
 		{"cut short", "", good[:len(good)*2/3], ErrInvalid},
 		{"end mark missing", "", good[:len(good)-9], ErrInvalid},
 		{"a byte flipped", "", flipped, ErrInvalid},
+		{"bytes after the end mark", "", append(append([]byte(nil), good...), good...), ErrInvalid},
 	} {
 		dir := tc.dir
 		if dir == "" {
@@ -226,4 +227,35 @@ func FuzzRestore(f *testing.F) {
 		}
 		r.Close()
 	})
+}
+
+// A restore cut short (kill -9) leaves its mark, and the folder is not
+// opened as a store until it is emptied and restored again; a backup of
+// a closed store is refused.
+func TestRestoreCutShortIsNotOpened(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(Options{Dir: t.TempDir(), NoSync: true, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	if err := s.Backup(ctx, &file, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Backup(ctx, &bytes.Buffer{}, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("backup of a closed store: %v", err)
+	}
+	dir := t.TempDir()
+	if err := Restore(ctx, dir, &file); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, restoringMark), nil, 0o644) // as a killed restore leaves it
+	if r, err := Open(Options{Dir: dir, GCInterval: -1}); err == nil || !strings.Contains(err.Error(), "did not finish") {
+		if r != nil {
+			r.Close()
+		}
+		t.Errorf("open of a folder a restore did not finish: %v", err)
+	}
 }

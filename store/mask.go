@@ -104,12 +104,12 @@ func secretName(name string) bool {
 var (
 	// paramPattern is a name=value of a query or a form.
 	paramPattern = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=([^&\s"\\]+)`)
-	// jsonPattern is a "key": "value" of JSON (escapes in the value kept
-	// whole, so that the masked text stays JSON).
-	jsonPattern = regexp.MustCompile(`"([^"\\]{1,100})"(\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	// jsonPattern is a "key": "value" (or a number) of JSON; escapes in
+	// the value are kept whole, so that the masked text stays JSON.
+	jsonPattern = regexp.MustCompile(`"([^"\\]{1,100})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)`)
 	// headerPattern is a Name: value line of a request as the journal
 	// keeps it.
-	headerPattern = regexp.MustCompile(`(?m)^([A-Za-z][A-Za-z0-9-]{0,63}):[ \t]*[^\r\n]*`)
+	headerPattern = regexp.MustCompile(`(?m)^([A-Za-z][A-Za-z0-9_-]{0,63}):[ \t]*[^\r\n]*`)
 )
 
 // MaskSecrets hides the values of secret-like names (secretWords) in

@@ -58,6 +58,8 @@ func TestMaskSecretsEverywhere(t *testing.T) {
 		{"2026-12-06 79001234567", "2026-12-06 7***67"},
 		{"paid 4990.00 on 2026-12-06", "paid 4990.00 on 2026-12-06"},
 		{"from 203.0.113.7", "from 203.0.113.7"},
+		{`{"otp": 123456, "pin": 4321, "count": 3}`, `{"otp": "***", "pin": "***", "count": 3}`},
+		{"X_API_KEY: k1", "X_API_KEY: ***"},
 	} {
 		if got := Mask(tc.in); got != tc.want {
 			t.Errorf("Mask(%q)\n = %q\nwant %q", tc.in, got, tc.want)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,9 @@ type Store struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	bg        sync.WaitGroup
+	// backups are held (read) by each Backup running: Close waits for
+	// them, once closed has told them to stop, before closing Badger.
+	backups sync.RWMutex
 }
 
 type policiesBox struct{ p Policies }
@@ -123,6 +127,10 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
 	s.db = db
+	if _, err := os.Stat(filepath.Join(opts.Dir, restoringMark)); err == nil && !opts.InMemory {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: a restore into it did not finish (%s is there): empty the folder and restore again: %w", opts.Dir, restoringMark, ErrInvalid)
+	}
 	if s.jdb, err = badger.Open(journalOptions(opts, s.log)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
@@ -243,6 +251,8 @@ func (s *Store) Close() error {
 		s.stopJournal()
 		close(s.closed)
 		s.bg.Wait()
+		s.backups.Lock()
+		defer s.backups.Unlock()
 		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release(), s.db.Close(), s.jdb.Close())
 	})
 	return err

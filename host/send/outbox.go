@@ -271,7 +271,10 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 			continue
 		}
 		a := s.sendOne(ctx, offer, it)
-		if a != nil && a.Outcome == Retry {
+		if a == nil || a.Outcome == Retry {
+			// Nothing reported may mean put off (its offer paused, the
+			// lead unreadable): the lead's later changes wait for the
+			// next round either way, so that none overtakes it.
 			failed[it.LeadID] = true
 		}
 		if a == nil {
