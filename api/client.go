@@ -141,13 +141,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, by st
 		return 0, fmt.Errorf("the serve at %s: reading its answer: %w", c.Base, err)
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
-		}
-		return resp.StatusCode, &Error{Status: resp.StatusCode, Message: e.Error, body: b}
+		return resp.StatusCode, answerError(method, path, resp, b)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return resp.StatusCode, fmt.Errorf("the serve at %s: %s %s: an answer that does not read: %w", c.Base, method, path, err)
@@ -177,13 +171,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer, progress func(int64)) 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			e.Error = "GET /api/backup: " + resp.Status
-		}
-		return &Error{Status: resp.StatusCode, Message: e.Error, body: b}
+		return answerError("GET", "/api/backup", resp, b)
 	}
 	var n int64
 	buf := make([]byte, 256<<10)
@@ -205,6 +193,18 @@ func (c *Client) Backup(ctx context.Context, w io.Writer, progress func(int64)) 
 			return fmt.Errorf("the serve at %s: the backup broke off after %d bytes: %w", c.Base, n, rerr)
 		}
 	}
+}
+
+// answerError is an answer that is not a success as an *Error: the
+// server's JSON message, or the method, path and status when it has none.
+func answerError(method, path string, resp *http.Response, body []byte) *Error {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+	}
+	return &Error{Status: resp.StatusCode, Message: e.Error, body: body}
 }
 
 // Verify is GET /api/verify.

@@ -16,6 +16,18 @@ import (
 	"time"
 )
 
+// openDurable opens a store on disk in dir, on the real clock, closed
+// when the test ends (if the test has not closed it).
+func openDurable(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(Options{Dir: dir, NoSync: true, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // TestBackupUnderLoadRestores takes a backup while leads are being added,
 // restores it into an empty folder and finds every lead acknowledged
 // before the backup began, with its history, keys, journal and id
@@ -23,12 +35,7 @@ import (
 func TestBackupUnderLoadRestores(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	opts := Options{Dir: t.TempDir(), NoSync: true, GCInterval: -1}
-	s, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openDurable(t, t.TempDir())
 	for i := range 40 {
 		s.Record(JournalEntry{At: t0.Add(time.Duration(i) * time.Second), Offer: "acme", Kind: KindHook, Status: JournalOK, Summary: fmt.Sprint(i)})
 	}
@@ -90,11 +97,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	if err := Restore(ctx, dir, bytes.NewReader(file.Bytes())); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(Options{Dir: dir, NoSync: true, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openDurable(t, dir)
 	for _, id := range before {
 		want, _ := s.Get(ctx, id)
 		got, err := r.Get(ctx, id)
@@ -127,10 +130,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 func TestRestoreRefuses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(Options{Dir: t.TempDir(), NoSync: true, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openDurable(t, t.TempDir())
 	for i := range 200 {
 		if _, _, err := s.Add(ctx, NewLead{Offer: "acme", Fields: map[string]string{"n": fmt.Sprint(i)}}); err != nil {
 			t.Fatal(err)
@@ -235,10 +235,7 @@ func FuzzRestore(f *testing.F) {
 func TestRestoreCutShortIsNotOpened(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(Options{Dir: t.TempDir(), NoSync: true, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openDurable(t, t.TempDir())
 	var file bytes.Buffer
 	if err := s.Backup(ctx, &file, nil); err != nil {
 		t.Fatal(err)

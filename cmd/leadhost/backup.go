@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"leadhost/api"
 	"leadhost/host/app"
 	"leadhost/store"
 )
@@ -33,14 +31,11 @@ func openBackupSource(dataDir, token string) (backupSource, func(), error) {
 	if err == nil {
 		return st, func() { st.Close() }, nil
 	}
-	if err = app.DescribeOpen(dataDir, err); !errors.Is(err, app.ErrLocked) {
+	c, err := serveHolding(dataDir, token, app.DescribeOpen(dataDir, err))
+	if err != nil {
 		return nil, nil, err
 	}
-	info, ierr := app.ReadServeInfo(dataDir)
-	if ierr != nil {
-		return nil, nil, fmt.Errorf("%w; and no serve's address found there: %v", err, ierr)
-	}
-	return &api.Client{Base: info.URL, Token: token}, func() {}, nil
+	return c, func() {}, nil
 }
 
 // runBackup is `leadhost backup FILE`: a consistent copy of the store,

@@ -39,14 +39,25 @@ func openService(ctx context.Context, dataDir, scriptsDir, token string, reasons
 	if err == nil {
 		return a, a.Close, nil
 	}
-	if !errors.Is(err, app.ErrLocked) {
+	c, err := serveHolding(dataDir, token, err)
+	if err != nil {
 		return nil, nil, err
 	}
-	info, ierr := app.ReadServeInfo(dataDir)
-	if ierr != nil {
-		return nil, nil, fmt.Errorf("%w; and no serve's address found there: %v", err, ierr)
+	return c, func() error { return nil }, nil
+}
+
+// serveHolding is the admin API of the serve that holds dataDir, which
+// opening it failed on (openErr): a client for it when openErr says the
+// folder is locked and the serve left its address there, else openErr.
+func serveHolding(dataDir, token string, openErr error) (*api.Client, error) {
+	if !errors.Is(openErr, app.ErrLocked) {
+		return nil, openErr
 	}
-	return &api.Client{Base: info.URL, Token: token}, func() error { return nil }, nil
+	info, err := app.ReadServeInfo(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w; and no serve's address found there: %v", openErr, err)
+	}
+	return &api.Client{Base: info.URL, Token: token}, nil
 }
 
 // serviceFlags are the flags of the commands that reach the host (lead,

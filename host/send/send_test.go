@@ -98,14 +98,22 @@ func newEnv(t *testing.T, o *host.Offer, before func(*store.Store), configure ..
 	return newEnvFrom(t, oneOffer{o}, before, configure...)
 }
 
-// newEnvFrom is newEnv with the offers src gives.
-func newEnvFrom(t *testing.T, src OfferSource, before func(*store.Store), configure ...func(*Sender)) *env {
+// outboxStore opens an in-memory store keeping the feeds, filled as
+// serve fills them (Wants) for the offers src gives; the caller closes it.
+func outboxStore(t *testing.T, src OfferSource, feeds ...string) *store.Store {
 	t.Helper()
-	st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed},
+	st, err := store.Open(store.Options{InMemory: true, Feeds: feeds,
 		FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// newEnvFrom is newEnv with the offers src gives.
+func newEnvFrom(t *testing.T, src OfferSource, before func(*store.Store), configure ...func(*Sender)) *env {
+	t.Helper()
+	st := outboxStore(t, src, Feed)
 	if before != nil {
 		before(st)
 	}
@@ -405,11 +413,7 @@ func TestOutgoingPostbacks(t *testing.T) {
 		t.Fatal(errs)
 	}
 	src := oneOffer{o}
-	st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed, PostbackFeed},
-		FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := outboxStore(t, src, Feed, PostbackFeed)
 	defer st.Close()
 	pb, err := NewPostbacks(st, src)
 	if err != nil {
@@ -582,11 +586,7 @@ func TestPostbacksPerFlow(t *testing.T) {
 				t.Fatal(errs)
 			}
 			src := oneOffer{o}
-			st, err := store.Open(store.Options{InMemory: true, Feeds: []string{Feed, PostbackFeed},
-				FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := outboxStore(t, src, Feed, PostbackFeed)
 			defer st.Close()
 			pb, err := NewPostbacks(st, src)
 			if err != nil {
