@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,7 @@ type backupSource interface {
 // error, not an empty store made on the spot.
 func openBackupSource(dataDir, token string) (backupSource, func(), error) {
 	if _, err := os.Stat(filepath.Join(dataDir, "MANIFEST")); err != nil {
-		return nil, nil, fmt.Errorf("%s holds no leadhost store (%v)", dataDir, err)
+		return nil, nil, fmt.Errorf("no leadhost store in %s (it has no MANIFEST): give the folder with --data", dataDir)
 	}
 	st, err := store.Open(store.Options{Dir: dataDir, GCInterval: -1})
 	if err == nil {
@@ -63,7 +64,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer done()
 	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".part-*")
 	if err != nil {
-		fmt.Fprintf(stderr, "leadhost backup: %v\n", err)
+		fmt.Fprintf(stderr, "leadhost backup: cannot write in %s: %v\n", filepath.Dir(file), errors.Unwrap(err))
 		return exitError
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed

@@ -120,7 +120,11 @@ func TestBackupRestoreVerifyUnderLoad(t *testing.T) {
 	if names, _ := os.ReadDir(empty); len(names) != 0 {
 		t.Errorf("a failed restore left %d entries in the folder", len(names))
 	}
-	if code, _, errOut := leadhost(t, "", "verify", "--data", filepath.Join(t.TempDir(), "nothing")); code != exitError || !strings.Contains(errOut, "holds no leadhost store") {
+	if code, _, errOut := leadhost(t, "", "verify", "--data", filepath.Join(t.TempDir(), "nothing")); code != exitError || !strings.Contains(errOut, "no leadhost store in") {
 		t.Errorf("verify of a folder with no store: exit %d, %s", code, errOut)
+	}
+	missing := filepath.Join(t.TempDir(), "no-such-folder", "x.backup")
+	if code, _, errOut := leadhost(t, "", "backup", missing, "--data", restored); code != exitError || !strings.Contains(errOut, "cannot write in") || strings.Contains(errOut, ".part-") {
+		t.Errorf("backup into a folder that does not exist: exit %d, %s", code, errOut)
 	}
 }
