@@ -199,16 +199,22 @@ func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg fun
 // runScript runs a hook-like script (a hook, postback.lua) and replies
 // with what it returns.
 func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Script, req script.HookRequest) {
-	// Not the request's context: a script begun finishes even while the
-	// server shuts down; its deadline bounds it.
+	// Not the request's context: a script begun may finish while the
+	// server shuts down, for RunGrace (see Shutdown).
 	var logs store.RunLog
-	res, err := o.Pool.RunHook(context.Background(), sc, script.Hook{Store: s.App.Store, Offer: o.ID, Request: req, Words: o.Words,
+	res, err := o.Pool.RunHook(s.runContext(), sc, script.Hook{Store: s.App.Store, Offer: o.ID, Request: req, Words: o.Words,
 		Log: func(kind, msg string) {
 			logs.Add(kind + ": " + msg)
 			s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", store.Mask(msg))
 		}})
 	if lines := logs.Lines(); len(lines) > 0 {
 		c.SetUserValue(runLogsKey, lines) // the call's journal entry keeps them
+	}
+	if err != nil && s.stopping() {
+		s.log().Warn("script stopped: leadhost is stopping", "offer", o.ID, "script", sc.Name)
+		writeError(c, fasthttp.StatusServiceUnavailable, "leadhost is stopping: the call was not finished; send it again")
+		c.Response.Header.Set("Retry-After", "10")
+		return
 	}
 	if err != nil {
 		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", store.Mask(err.Error()))

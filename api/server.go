@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -41,6 +42,10 @@ const (
 	jsonContentType  = "application/json"
 	formContentType  = "application/x-www-form-urlencoded"
 	shutdownDeadline = 30 * time.Second
+	// RunGrace is how long a stopping server lets the scripts of calls in
+	// flight go on before it stops them (the default script timeout):
+	// each such call is answered 503, to be sent again.
+	RunGrace = 5 * time.Second
 )
 
 // Server answers webhooks, postbacks, the admin API and health checks for
@@ -65,6 +70,26 @@ type Server struct {
 	ForwardedHeader string
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *Metrics
+
+	runsOnce sync.Once
+	runs     context.Context // the scripts of calls; ended by Shutdown
+	stopRuns context.CancelCauseFunc
+}
+
+// errStopping is why a call's script was stopped by Shutdown.
+var errStopping = errors.New("leadhost is stopping")
+
+// runContext is the context of the calls' scripts: not the request's,
+// which fasthttp ends as soon as shutdown begins, but one that Shutdown
+// ends after RunGrace.
+func (s *Server) runContext() context.Context {
+	s.runsOnce.Do(func() { s.runs, s.stopRuns = context.WithCancelCause(context.Background()) })
+	return s.runs
+}
+
+// stopping says whether Shutdown stopped the calls' scripts.
+func (s *Server) stopping() bool {
+	return errors.Is(context.Cause(s.runContext()), errStopping)
 }
 
 // HTTP is the fasthttp server for s, with its limits.
@@ -97,12 +122,26 @@ func (l fasthttpLog) Printf(format string, args ...any) {
 	l.log.Debug(fmt.Sprintf(format, args...))
 }
 
-// Shutdown stops s's fasthttp server: no new connections, requests in
-// flight finish (within 30 s).
-func Shutdown(srv *fasthttp.Server) error {
+// Shutdown stops srv, s's fasthttp server: no new connections; calls in
+// flight get RunGrace to finish, then their scripts are stopped and they
+// are answered 503 (a lead a script added stays, and the caller's retry
+// finds it by its key). The admin API's check runs stop with the host's
+// scheduler. What is still open after 30 s is closed without an answer.
+func (s *Server) Shutdown(srv *fasthttp.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownDeadline)
 	defer cancel()
-	return srv.ShutdownWithContext(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.ShutdownWithContext(ctx) }()
+	grace := time.NewTimer(RunGrace)
+	defer grace.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-grace.C:
+		s.runContext()
+		s.stopRuns(errStopping)
+		return <-done
+	}
 }
 
 // transportError answers what fasthttp could not read, as JSON.
@@ -170,15 +209,20 @@ func routeOf(path string) string {
 	return "other"
 }
 
-// journal records an inbound call, answered or refused (the entry is
-// app.Inbound's; here only what HTTP knows of it).
+// journal records an inbound call, answered or refused, before the answer
+// leaves (the entry is app.Inbound's; here only what HTTP knows of it).
 func (s *Server) journal(c *fasthttp.RequestCtx, kind store.JournalKind, rest string, started time.Time) {
 	if s.NoJournal {
 		return
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
-	s.App.Record(app.Inbound{Kind: kind, Offer: offerID, Method: c.Method(), Path: c.Path(),
-		Status: c.Response.StatusCode(), Took: time.Since(started), Call: journaledCall{c}}.Entry(s.App.Offers))
+	err := s.App.RecordCall(app.Inbound{Kind: kind, Offer: offerID, Method: c.Method(), Path: c.Path(),
+		Status: c.Response.StatusCode(), Took: time.Since(started), Call: journaledCall{c}})
+	if err != nil {
+		// The call itself was done (its lead is stored): it is answered
+		// as it was, and the missing entry is said in the log.
+		s.log().Error("journaling a call", "kind", kind, "offer", offerID, "err", err)
+	}
 }
 
 // journaledCall is a webhook's or postback's request and answer for the

@@ -56,7 +56,7 @@ func serve(t testing.TB, s *Server) string {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	t.Cleanup(func() { Shutdown(srv) })
+	t.Cleanup(func() { s.Shutdown(srv) })
 	return "http://" + ln.Addr().String()
 }
 

@@ -112,8 +112,27 @@ func crashParent(t *testing.T, noSync bool) {
 			t.Fatalf("history of lead %d lacks acknowledged edit %d (%s)", id, a.rev, a.comment)
 		}
 	}
+	journaled := map[string]bool{}
+	for q := (JournalQuery{Offer: "crash", Limit: 1000}); ; {
+		page, next, err := s.JournalList(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			journaled[e.Summary] = true
+		}
+		if next == "" {
+			break
+		}
+		q.Cursor = next
+	}
+	for id, ext := range adds {
+		if !journaled[ext] {
+			t.Fatalf("the journal entry of acknowledged lead %d (ext %s) is lost (%d entries found)", id, ext, len(journaled))
+		}
+	}
 	mustVerify(t, s)
-	t.Logf("%d adds and %d edited leads acknowledged before SIGKILL, all found", len(adds), len(edits))
+	t.Logf("%d adds (each with its journal entry) and %d edited leads acknowledged before SIGKILL, all found", len(adds), len(edits))
 }
 
 // crashChild writes until it is killed. Each line is printed only after the
@@ -143,7 +162,11 @@ func crashChild(dir string, noSync bool) {
 					fmt.Fprintln(os.Stderr, "child add:", err)
 					os.Exit(2)
 				}
-				say("add %d %s", l.ID, ext)
+				if err := s.RecordWritten(JournalEntry{Offer: "crash", Kind: KindHook, Status: JournalOK, Summary: ext}); err != nil {
+					fmt.Fprintln(os.Stderr, "child journal:", err)
+					os.Exit(2)
+				}
+				say("add %d %s", l.ID, ext) // acknowledged: the lead and its call's journal entry
 				if i%4 == 0 {
 					comment := fmt.Sprintf("c%d", i)
 					e, err := s.Edit(ctx, l.ID, Patch{Comment: &comment, Status: ptr(StatusProcessing)})

@@ -98,7 +98,7 @@ type journal struct {
 	lastID  uint64
 	sending sync.RWMutex // Record holds it to send; stop takes it to close the queue
 	stopped bool
-	queue   chan JournalEntry
+	queue   chan queuedEntry
 	done    chan struct{}
 	watch   atomic.Pointer[func(JournalEntry)]
 }
@@ -109,18 +109,44 @@ type journal struct {
 func (s *Store) WatchJournal(fn func(JournalEntry)) { s.jr.watch.Store(&fn) }
 
 func (s *Store) startJournal() {
-	s.jr = &journal{queue: make(chan JournalEntry, journalQueue), done: make(chan struct{})}
+	s.jr = &journal{queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
 	go s.journalLoop()
+}
+
+// queuedEntry is an entry on its way to the journal's database, and who
+// waits for it to be there (nil: nobody).
+type queuedEntry struct {
+	JournalEntry
+	written chan<- error
 }
 
 // Record queues entries for the journal and returns at once; a full queue
 // makes it wait (the journal keeps up or slows its writers, it does not
 // drop). It sets each entry's ID and, when zero, its time.
 func (s *Store) Record(entries ...JournalEntry) {
+	s.record(nil, entries...)
+}
+
+// RecordWritten keeps e in the journal and returns once it is in the
+// journal's database, where a kill -9 of the process does not lose it
+// (the journal is not fsync'd: a crash of the machine may). An inbound
+// call's entry is written so before the call is answered: a caller told
+// "done" finds its call in the journal. Concurrent callers share writes.
+func (s *Store) RecordWritten(e JournalEntry) error {
+	written := make(chan error, 1)
+	if !s.record(written, e) {
+		return fmt.Errorf("journal: %w", ErrClosed)
+	}
+	return <-written
+}
+
+// record queues entries, written told when they are in the database;
+// false when the journal is closed.
+func (s *Store) record(written chan<- error, entries ...JournalEntry) bool {
 	s.jr.sending.RLock()
 	defer s.jr.sending.RUnlock()
 	if s.jr.stopped {
-		return
+		return false
 	}
 	for _, e := range entries {
 		if e.At.IsZero() {
@@ -136,8 +162,9 @@ func (s *Store) Record(entries ...JournalEntry) {
 		if fn := s.jr.watch.Load(); fn != nil {
 			(*fn)(e)
 		}
-		s.jr.queue <- e
+		s.jr.queue <- queuedEntry{e, written}
 	}
+	return true
 }
 
 func capBody(b string) string {
@@ -221,7 +248,7 @@ func (j *journal) nextID(at time.Time) uint64 {
 
 func (s *Store) journalLoop() {
 	defer close(s.jr.done)
-	batch := make([]JournalEntry, 0, 1024)
+	batch := make([]queuedEntry, 0, 1024)
 	for {
 		select {
 		case e, ok := <-s.jr.queue:
@@ -241,18 +268,26 @@ func (s *Store) journalLoop() {
 					break fill
 				}
 			}
-			if err := s.writeJournal(batch); err != nil {
+			err := s.writeJournal(batch)
+			if err != nil {
 				s.log.Error("writing the journal", "entries", len(batch), "err", err)
+				err = fmt.Errorf("journal: %w", err)
+			}
+			for i := range batch {
+				if batch[i].written != nil {
+					batch[i].written <- err
+				}
+				batch[i] = queuedEntry{} // its bodies are not held until overwritten
 			}
 		}
 	}
 }
 
-func (s *Store) writeJournal(batch []JournalEntry) error {
+func (s *Store) writeJournal(batch []queuedEntry) error {
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
 	for i := range batch {
-		e := &batch[i]
+		e := &batch[i].JournalEntry
 		ttl := DefaultJournalTTL
 		if s.opts.JournalTTL != nil {
 			if d := s.opts.JournalTTL(e.Offer); d > 0 {

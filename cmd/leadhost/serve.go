@@ -159,7 +159,8 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		a.Close()
 		return nil, fmt.Errorf("counting leads: %w", err)
 	}
-	srv := (&api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics, TrustedProxies: cfg.proxies, ForwardedHeader: cfg.forwardedHeader}).HTTP()
+	server := &api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics, TrustedProxies: cfg.proxies, ForwardedHeader: cfg.forwardedHeader}
+	srv := server.HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		untrack()
@@ -190,7 +191,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		log.Info("stopping: no new requests; finishing runs and sends in flight")
 		removeInfo()
 		stop()
-		if err := api.Shutdown(srv); err != nil {
+		if err := server.Shutdown(srv); err != nil {
 			log.Error("stopping the server", "err", err)
 		}
 		<-ran

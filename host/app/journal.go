@@ -82,6 +82,13 @@ func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
 // the entries of sends, checks, reloads and lead changes).
 func (a *App) Record(e store.JournalEntry) { a.Store.Record(e) }
 
+// RecordCall keeps an inbound call's journal entry and returns once it is
+// written (store.RecordWritten): the call is answered after it, so that
+// a kill -9 does not lose the entry of a call acknowledged.
+func (a *App) RecordCall(in Inbound) error {
+	return a.Store.RecordWritten(in.Entry(a.Offers))
+}
+
 // attemptEntry is a send or an outgoing postback.
 func attemptEntry(reg *host.Registry, kind store.JournalKind, a *send.Attempt) store.JournalEntry {
 	status := store.JournalOK

@@ -421,8 +421,12 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 		return err // stopping: the batches left wait for the next run
 	}
 	// A request begun is finished, and its edits committed, even when the
-	// host is stopping meanwhile: its deadline bounds it.
+	// host is stopping meanwhile — unless its answer is still awaited
+	// StopGrace after the stop: then it is given up (it changed nothing),
+	// so that a partner that does not answer cannot hold the host's stop.
 	deadline := run.deadline(ctx)
+	stop, release := graceful(ctx)
+	defer release()
 	ctx = context.WithoutCancel(ctx)
 	o, rep := run.o, run.rep
 	cfg := o.Config.Check
@@ -472,8 +476,13 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 	}
 	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, partner.Excerpt(hreq.Body(), keepBytes)
 	started := time.Now()
-	err := run.Client.DoDeadline(hreq, hresp, deadline)
+	err := partner.Do(stop, run.Client, hreq, hresp, deadline)
 	ex.Duration = store.Duration(time.Since(started))
+	if err != nil && stop.Err() != nil {
+		// Stopped, not failed: these leads and those left wait for the
+		// next run.
+		return run.fail(ex, fmt.Errorf("no answer %s after the run was stopped: %w", StopGrace, context.Canceled))
+	}
 	if err != nil {
 		return run.fail(ex, fmt.Errorf("%w: %s %s: %v", ErrPartner, ex.Method, ex.URL, partner.Describe(err)))
 	}
@@ -561,6 +570,20 @@ func (run *runState) settle() {
 		(<-run.committing)()
 		run.committing = nil
 	}
+}
+
+// StopGrace is how long a partner request in flight when its run is
+// stopped may still take to be answered.
+const StopGrace = 5 * time.Second
+
+// graceful is a context that ends StopGrace after ctx does.
+func graceful(ctx context.Context) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopAfter := context.AfterFunc(ctx, func() {
+		grace := time.AfterFunc(StopGrace, cancel)
+		context.AfterFunc(out, func() { grace.Stop() })
+	})
+	return out, func() { stopAfter(); cancel() }
 }
 
 // deadline is the earlier of the request timeout and the run's context.

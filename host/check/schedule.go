@@ -45,6 +45,7 @@ type Scheduler struct {
 	entries   map[scheduleKey]*schedule
 	running   map[string]bool // offers with a run in flight
 	stopping  bool            // Run is waiting for the runs in flight to end
+	halt      chan struct{}   // closed when Run stops: runs asked for stop too
 	started   int             // runs step started, ever (for Step)
 	sem       chan struct{}
 	wg        sync.WaitGroup
@@ -96,7 +97,8 @@ const (
 )
 
 // Run schedules until ctx ends, then waits for the runs in flight: each
-// finishes the request it is making and stops before the next.
+// finishes the request it is making (unless StopGrace passes without an
+// answer) and stops before the next.
 func (s *Scheduler) Run(ctx context.Context) error {
 	s.init()
 	tick := time.NewTicker(s.tick())
@@ -107,6 +109,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.stopping = true // RunNow refuses from here on: nothing joins the wait
+			select {          // and the runs it started stop as the scheduled ones do
+			case <-s.halt:
+			default:
+				close(s.halt)
+			}
 			s.mu.Unlock()
 			s.wg.Wait()
 			return nil
@@ -170,6 +177,7 @@ func (s *Scheduler) init() {
 		limit = 4
 	}
 	s.sem = make(chan struct{}, limit)
+	s.halt = make(chan struct{})
 	s.rng = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x1ead))
 }
 
@@ -364,8 +372,10 @@ var ErrStopping = errors.New("the host is stopping: no check runs start now")
 var ErrBusy = errors.New("a check of this offer is running")
 
 // RunNow runs one mode of an offer at once (the API, a person), unless a
-// run of the offer is in flight (ErrBusy) or Run is stopping (ErrStopping). It counts as the offer's run
-// for overlap, not for the schedule.
+// run of the offer is in flight (ErrBusy) or Run is stopping
+// (ErrStopping). It counts as the offer's run for overlap, not for the
+// schedule. It ends with ctx, or when Run stops: the host's stop does not
+// wait for a person's run any longer than for a scheduled one.
 func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode host.Mode, opt Options) (*Report, error) {
 	s.init()
 	s.mu.Lock()
@@ -392,6 +402,15 @@ func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode host.Mode, o
 		s.mu.Unlock()
 		<-s.sem
 		s.wg.Done()
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.halt:
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	rep := s.Runner.Run(ctx, o, mode, opt)
 	if s.OnRun != nil {

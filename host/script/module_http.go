@@ -107,7 +107,7 @@ func (v *vm) httpRequest(L *lua.LState) int {
 	if d, ok := L.Context().Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if err := r.HTTP.DoDeadline(req, resp, deadline); err != nil {
+	if err := partner.Do(L.Context(), r.HTTP, req, resp, deadline); err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(fmt.Sprintf("%s %s: %s", method, target, partner.Describe(err))))
 		return 2

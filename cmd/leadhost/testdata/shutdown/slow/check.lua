@@ -1,0 +1,1 @@
+-- never reached: the partner does not answer
