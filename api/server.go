@@ -217,7 +217,7 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind store.JournalKind, rest st
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
 	err := s.App.RecordCall(app.Inbound{Kind: kind, Offer: offerID, Method: c.Method(), Path: c.Path(),
-		Status: c.Response.StatusCode(), Took: time.Since(started), Call: journaledCall{c}})
+		Status: c.Response.StatusCode(), Took: time.Since(started), From: s.clientIP(c).String(), Call: journaledCall{c}})
 	if err != nil {
 		// The call itself was done (its lead is stored): it is answered
 		// as it was, and the missing entry is said in the log.

@@ -67,6 +67,8 @@ type App struct {
 
 	mu        sync.RWMutex
 	observers []func(store.JournalEntry)
+	refused   refusals
+	now       func() time.Time
 }
 
 // Open opens the store with the offers' policies, feeds and journal
@@ -118,7 +120,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Store: st, Offers: reg, log: log}
+	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	a.mailer = notify.New(cfg.Mail, cfg.MailWindow, log)
 	a.mailer.For = func(offer string) (notify.Settings, time.Duration, bool) {
 		o, ok := reg.Offer(offer)
@@ -259,6 +264,21 @@ func (a *App) Run(ctx context.Context) {
 			}
 			a.Store.Record(reloadEntries(a.Offers, changes, err)...)
 		}})
+	})
+	run("refusals", func() error {
+		// A source's refused calls left out of the journal are said when
+		// its minute is over, even when it sends no more.
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				a.Store.Record(a.refused.flush(a.now().Add(time.Minute))...)
+				return nil
+			case <-tick.C:
+				a.Store.Record(a.refused.flush(a.now())...)
+			}
+		}
 	})
 	run("scheduler", func() error { return a.Checks.Run(ctx) })
 	run("sender", func() error { return a.Sends.Run(ctx) })

@@ -21,6 +21,7 @@ type Inbound struct {
 	Method, Path []byte            // as the server holds them: not copied, only printed
 	Status       int               // the answer's
 	Took         time.Duration
+	From         string // the caller's address: whose refused calls are counted together
 	// Call gives the request as it came (without its token, for replay)
 	// and the answer, read only when they are kept.
 	Call Call
@@ -44,7 +45,7 @@ const maxRefusedPath = 200
 // path that names no offer is kept without an offer, so that made-up
 // paths become neither index entries nor metrics series.
 func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
-	refused := in.Status == 401 || in.Status == 404 || in.Status == 405
+	refused := in.refused()
 	path := in.Path
 	if refused && len(path) > maxRefusedPath {
 		// Anyone may send a refused call, with a path as long as the
@@ -78,14 +79,26 @@ func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
 	return e
 }
 
+// refused says whether the call was refused at the door.
+func (in Inbound) refused() bool { return in.Status == 401 || in.Status == 404 || in.Status == 405 }
+
 // Record keeps a journal entry (built by this package: Inbound.Entry, and
 // the entries of sends, checks, reloads and lead changes).
 func (a *App) Record(e store.JournalEntry) { a.Store.Record(e) }
 
 // RecordCall keeps an inbound call's journal entry and returns once it is
 // written (store.RecordWritten): the call is answered after it, so that
-// a kill -9 does not lose the entry of a call acknowledged.
+// a kill -9 does not lose the entry of a call acknowledged. Of a source's
+// refused calls, only the first ones of each minute are kept one by one
+// (see refusals).
 func (a *App) RecordCall(in Inbound) error {
+	if in.refused() {
+		keep, past := a.refused.admit(in.Kind, in.From, a.now())
+		a.Store.Record(past...)
+		if !keep {
+			return nil
+		}
+	}
 	return a.Store.RecordWritten(in.Entry(a.Offers))
 }
 
