@@ -175,7 +175,7 @@ func statusOf(err error) int {
 		return fasthttp.StatusBadRequest
 	case errors.Is(err, store.ErrRefused), errors.Is(err, store.ErrExists), errors.Is(err, check.ErrBusy):
 		return fasthttp.StatusConflict
-	case errors.Is(err, check.ErrStopping):
+	case errors.Is(err, check.ErrStopping), errors.Is(err, store.ErrDiskFull):
 		return fasthttp.StatusServiceUnavailable
 	}
 	return fasthttp.StatusInternalServerError

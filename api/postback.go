@@ -41,6 +41,9 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
+	if !s.writable(c) {
+		return
+	}
 	req, err := s.hookRequest(c)
 	if err != nil {
 		writeError(c, fasthttp.StatusBadRequest, err.Error())

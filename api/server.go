@@ -177,8 +177,7 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 		}
 		s.Metrics.handler()(c)
 	case path == "/healthz":
-		c.SetContentType(jsonContentType)
-		c.SetBodyString(`{"ok":true}`)
+		s.health(c)
 	case strings.HasPrefix(path, "/hook/"):
 		started := time.Now()
 		s.hook(c, strings.TrimPrefix(path, "/hook/"))
@@ -192,6 +191,33 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	default:
 		writeError(c, fasthttp.StatusNotFound, "no such route: "+path)
 	}
+}
+
+// health is /healthz: 200 {"ok":true}, or 503 with read_only saying why
+// the store takes no writes (a full disk), so that a load balancer sends
+// the calls elsewhere.
+func (s *Server) health(c *fasthttp.RequestCtx) {
+	if why := s.App.Store.ReadOnly(); why != "" {
+		writeJSON(c, fasthttp.StatusServiceUnavailable, struct {
+			OK       bool   `json:"ok"`
+			ReadOnly string `json:"read_only"`
+		}{false, why})
+		return
+	}
+	c.SetContentType(jsonContentType)
+	c.SetBodyString(`{"ok":true}`)
+}
+
+// writable answers 503 when the store takes no writes (a full disk): a
+// call is refused before its script runs, to be sent again later, rather
+// than run and fail halfway.
+func (s *Server) writable(c *fasthttp.RequestCtx) bool {
+	if s.App.Store.ReadOnly() == "" {
+		return true
+	}
+	writeError(c, fasthttp.StatusServiceUnavailable, "leadhost cannot store anything now (its disk is full): send the call again later")
+	c.Response.Header.Set("Retry-After", "60")
+	return false
 }
 
 // routeOf is a request's route for metrics: a few names, never the
@@ -218,7 +244,7 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind store.JournalKind, rest st
 	offerID, _, _ := strings.Cut(rest, "/")
 	err := s.App.RecordCall(app.Inbound{Kind: kind, Offer: offerID, Method: c.Method(), Path: c.Path(),
 		Status: c.Response.StatusCode(), Took: time.Since(started), From: s.clientIP(c).String(), Call: journaledCall{c}})
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrDiskFull) { // the disk guard said that once
 		// The call itself was done (its lead is stored): it is answered
 		// as it was, and the missing entry is said in the log.
 		s.log().Error("journaling a call", "kind", kind, "offer", offerID, "err", err)
@@ -291,6 +317,9 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 	// The token first: without it, which hooks exist is nobody's business.
 	if !tokenOK(c, offerToken(o, store.KindHook)) {
 		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
+		return
+	}
+	if !s.writable(c) {
 		return
 	}
 	file := "hook.lua"

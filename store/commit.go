@@ -107,6 +107,9 @@ func (c *committer) noteWrite(id uint64) {
 
 // do runs op and waits until it is committed (or failed).
 func (c *committer) do(op *writeOp) error {
+	if err := c.s.writable(); err != nil {
+		return err
+	}
 	c.mu.RLock()
 	if c.stopped {
 		c.mu.RUnlock()

@@ -159,6 +159,10 @@ func (s *Store) record(written chan<- error, entries ...JournalEntry) bool {
 		if len(e.Detail) > maxJournalDetail {
 			e.Detail, e.Summary = nil, e.Summary+" (detail over 256 KiB left out)"
 		}
+		if s.disk.journalLean.Load() && (e.Request != "" || e.Response != "" || len(e.Logs) > 0 || len(e.Detail) > 0) {
+			e.Request, e.Response, e.Logs, e.Detail = "", "", nil, nil
+			e.Summary += " (the journal is over its budget: only this line kept)"
+		}
 		if fn := s.jr.watch.Load(); fn != nil {
 			(*fn)(e)
 		}
@@ -268,8 +272,13 @@ func (s *Store) journalLoop() {
 					break fill
 				}
 			}
-			err := s.writeJournal(batch)
-			if err != nil {
+			var err error
+			if s.disk.journalStop.Load() || s.disk.readOnly.Load() != nil {
+				// The disk is nearly full: leads come first. The guard
+				// logged it once; here they are only counted.
+				s.disk.dropped.Add(uint64(len(batch)))
+				err = fmt.Errorf("journal paused for disk space: %w", ErrDiskFull)
+			} else if err = s.writeJournal(batch); err != nil {
 				s.log.Error("writing the journal", "entries", len(batch), "err", err)
 				err = fmt.Errorf("journal: %w", err)
 			}

@@ -64,6 +64,16 @@ type Options struct {
 	// JournalTTL says how long an offer's journal entries are kept; nil
 	// or 0: DefaultJournalTTL.
 	JournalTTL func(offer string) time.Duration
+	// MinFreeDisk is the free space kept on the data folder's disk: under
+	// it the store takes no writes (ErrDiskFull), under twice it the
+	// journal drops entries (0: DefaultMinFreeDisk). See disk.go.
+	MinFreeDisk int64
+	// JournalBudget is the journal's size over which its entries are
+	// kept as one line (0: DefaultJournalBudget).
+	JournalBudget int64
+	// FreeSpace, when set, reports the disk's free bytes instead of
+	// asking the file system (tests).
+	FreeSpace func() (uint64, error)
 }
 
 // Store is the lead database. It is safe for concurrent use.
@@ -83,6 +93,7 @@ type Store struct {
 	commit *committer
 	subs   subscribers
 	jr     *journal
+	disk   diskState
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -148,6 +159,11 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: sequences: %w", err)
 	}
 	s.commit = newCommitter(s)
+	if !opts.InMemory {
+		s.checkDisk() // opened on a full disk: read-only from the first write
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.diskLoop() }()
+	}
 	s.startJournal()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.commit.loop() }()

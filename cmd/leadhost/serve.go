@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	mailTo := fs.String("mail-to", "", "recipients of error mails, comma-separated (an offer's [notify] to replaces them for that offer)")
 	fs.StringVar(&cfg.mail.User, "smtp-user", "", "SMTP user (PLAIN auth; the password from LEADHOST_SMTP_PASSWORD)")
 	fs.DurationVar(&cfg.mailWindow, "mail-window", notify.DefaultWindow, "at most one error mail per offer in this time")
+	fs.Int64Var(&cfg.minFreeMB, "min-free-mb", store.DefaultMinFreeDisk>>20, "MiB kept free on the data folder's disk: under it, no writes (503) until space is freed; under twice it, no journal")
 	config := fs.String("config", "", "the network's settings file (default: leadhost.toml beside --scripts, if there)")
 	if rest, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
@@ -130,6 +131,7 @@ type hostConfig struct {
 	reasons               []store.ReasonInfo // the network's own, beside the seed's
 	proxies               []*net.IPNet       // trusted to say who the client is
 	forwardedHeader       string             // the header they say it in
+	minFreeMB             int64              // free disk kept (store.Options.MinFreeDisk); 0: the default
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -146,7 +148,8 @@ type runningHost struct {
 func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	log := cfg.log
 	a, err := app.Open(ctx, app.Config{Data: cfg.data, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
-		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons})
+		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons,
+		MinFreeDisk: cfg.minFreeMB << 20})
 	if err != nil {
 		return nil, err
 	}

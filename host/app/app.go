@@ -50,6 +50,9 @@ type Config struct {
 	// Load says how offers load (leadhost test accepts the examples'
 	// placeholder secrets: nothing leaves the machine).
 	Load host.LoadOptions
+	// MinFreeDisk and JournalBudget bound the disk the store uses
+	// (store.Options; 0: its defaults).
+	MinFreeDisk, JournalBudget int64
 }
 
 // App is leadhost assembled. Open it, add observers, Run it (serve) or
@@ -89,7 +92,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	opts := store.Options{
 		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now, Reasons: reasons,
-		Feeds: []string{send.Feed, send.PostbackFeed},
+		Feeds:       []string{send.Feed, send.PostbackFeed},
+		MinFreeDisk: cfg.MinFreeDisk, JournalBudget: cfg.JournalBudget,
 		JournalTTL: func(offer string) time.Duration {
 			if o, ok := reg.Offer(offer); ok && o.Config.JournalDays > 0 {
 				return time.Duration(o.Config.JournalDays) * 24 * time.Hour

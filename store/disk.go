@@ -1,0 +1,131 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+)
+
+// A full disk must not kill the host: Badger writes its logs through
+// memory maps, and a page it cannot get on a full disk is a SIGBUS, not an
+// error. So the store watches the free space of its disk and stops
+// writing before the disk is full, with room to spare for what is in
+// flight, and starts again by itself when space returns:
+//
+//   - under 2×MinFreeDisk free, the journal yields first: its entries are
+//     dropped (counted, logged once), leads are still written;
+//   - under MinFreeDisk free, the store is read-only: every write is
+//     ErrDiskFull (503 to callers), reads go on;
+//   - over the journal's budget (JournalBudget), entries are kept as one
+//     line, without their bodies, until expiry brings it under again.
+
+// Defaults of the disk guard.
+const (
+	DefaultMinFreeDisk   = 256 << 20
+	DefaultJournalBudget = 4 << 30
+	diskCheckEvery       = time.Second
+)
+
+// ErrDiskFull: the store's disk is (nearly) full; nothing was written.
+// Writes are taken again once space is freed.
+var ErrDiskFull = errors.New("the disk is full")
+
+// diskState is what the guard last saw.
+type diskState struct {
+	readOnly    atomic.Pointer[string] // why the store takes no writes; nil: it does
+	journalStop atomic.Bool            // the journal drops entries (the disk is nearly full)
+	journalLean atomic.Bool            // the journal is over its budget: entries are one line
+	dropped     atomic.Uint64          // journal entries dropped for space
+}
+
+// ReadOnly says why the store takes no writes now ("" when it does).
+func (s *Store) ReadOnly() string {
+	if why := s.disk.readOnly.Load(); why != nil {
+		return *why
+	}
+	return ""
+}
+
+// writable is nil, or ErrDiskFull with why.
+func (s *Store) writable() error {
+	if why := s.disk.readOnly.Load(); why != nil {
+		return fmt.Errorf("%s: %w", *why, ErrDiskFull)
+	}
+	return nil
+}
+
+func (s *Store) minFree() uint64 {
+	if s.opts.MinFreeDisk > 0 {
+		return uint64(s.opts.MinFreeDisk)
+	}
+	return DefaultMinFreeDisk
+}
+
+func (s *Store) journalBudget() int64 {
+	if s.opts.JournalBudget > 0 {
+		return s.opts.JournalBudget
+	}
+	return DefaultJournalBudget
+}
+
+// checkDisk looks at the disk's free space and the journal's size once,
+// and sets the store's state by them.
+func (s *Store) checkDisk() {
+	free, err := s.freeSpace()
+	if err != nil {
+		s.log.Warn("disk guard: cannot read the free space", "dir", s.opts.Dir, "err", err)
+		return
+	}
+	reserve := s.minFree()
+	switch {
+	case free < reserve:
+		if s.disk.readOnly.Load() == nil {
+			why := fmt.Sprintf("%s has %d MiB free, under the %d MiB leadhost keeps free: no writes until space is freed",
+				s.opts.Dir, free>>20, reserve>>20)
+			s.disk.readOnly.Store(&why)
+			s.log.Error("store read-only: the disk is nearly full", "dir", s.opts.Dir, "free_mib", free>>20, "min_free_mib", reserve>>20)
+		}
+	case free >= reserve+reserve/4 && s.disk.readOnly.Load() != nil: // a margin, not to flap
+		s.disk.readOnly.Store(nil)
+		s.log.Info("store writable again: space was freed", "dir", s.opts.Dir, "free_mib", free>>20)
+	}
+	stop := free < 2*reserve
+	if was := s.disk.journalStop.Swap(stop); was != stop {
+		if stop {
+			s.log.Warn("journal paused: the disk is nearly full; leads are still stored", "free_mib", free>>20)
+		} else {
+			s.log.Info("journal resumed", "dropped_entries", s.disk.dropped.Load())
+		}
+	}
+	size, err := diskUsage(filepath.Join(s.opts.Dir, "journal"))
+	if err != nil {
+		s.log.Warn("disk guard: cannot measure the journal", "err", err)
+		return
+	}
+	lean := size > s.journalBudget()
+	if was := s.disk.journalLean.Swap(lean); was != lean && lean {
+		s.log.Warn("journal over its budget: entries kept as one line until old ones expire", "size_mib", size>>20, "budget_mib", s.journalBudget()>>20)
+	}
+}
+
+func (s *Store) freeSpace() (uint64, error) {
+	if s.opts.FreeSpace != nil {
+		return s.opts.FreeSpace()
+	}
+	return diskFree(s.opts.Dir)
+}
+
+func (s *Store) diskLoop() {
+	t := time.NewTicker(diskCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+			s.checkDisk()
+		}
+	}
+}
