@@ -16,6 +16,7 @@ import (
 	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/notify"
+	"leadhost/host/script"
 	"leadhost/store"
 )
 
@@ -108,6 +109,7 @@ func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
 	cfg.reasons = st.Reasons
 	cfg.proxies, _ = st.Proxies() // checked by LoadSettings
 	cfg.forwardedHeader = st.ForwardedHeader
+	cfg.fence, _ = st.Fence() // checked by LoadSettings
 	if st.APITokenEnv != "" && cfg.apiToken == "" {
 		// Named, but not set: serving the admin API without a token by
 		// mistake would open it to whatever runs on this host.
@@ -130,6 +132,7 @@ type hostConfig struct {
 	reasons               []store.ReasonInfo // the network's own, beside the seed's
 	proxies               []*net.IPNet       // trusted to say who the client is
 	forwardedHeader       string             // the header they say it in
+	fence                 *script.Fence      // where scripts may make requests; nil: public addresses only
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -145,8 +148,13 @@ type runningHost struct {
 // in flight finish and closes the app.
 func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	log := cfg.log
+	fence := cfg.fence
+	if fence == nil {
+		fence, _ = script.NewFence(nil)
+	}
 	a, err := app.Open(ctx, app.Config{Data: cfg.data, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
-		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons})
+		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons,
+		Load: host.LoadOptions{Fence: fence}})
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +174,10 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		a.Close()
 		return nil, err
 	}
+	// No script may call this serve, whatever script_http_allow says: no
+	// run starts before it listens (webhooks come through it, and the
+	// app's loops start below).
+	fence.SetListeners(ln.Addr())
 	removeInfo, err := app.WriteServeInfo(cfg.data, ln.Addr())
 	if err != nil {
 		ln.Close()
