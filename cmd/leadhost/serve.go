@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,7 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.data, "data", "./data", "database directory")
 	fs.StringVar(&cfg.scripts, "scripts", "./scripts", "offers folder, hot-reloaded")
 	fs.BoolVar(&cfg.noSync, "no-fsync", false, "acknowledge writes before they reach the disk (a machine crash may lose the last ones)")
-	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: loopback clients only")
+	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: direct loopback clients may read, changes need the token serve leaves in DATA/leadhost-serve.json (the CLI uses it)")
 	fs.StringVar(&cfg.mail.Server, "smtp", "", "SMTP server (host:port) for error mails; none: no mails")
 	fs.StringVar(&cfg.mail.From, "mail-from", "leadhost@localhost", "sender of error mails")
 	mailTo := fs.String("mail-to", "", "recipients of error mails, comma-separated (an offer's [notify] to replaces them for that offer)")
@@ -137,10 +138,11 @@ type hostConfig struct {
 
 // runningHost is a started serve: its parts, for wait and for tests.
 type runningHost struct {
-	addr net.Addr
-	app  *app.App
-	st   *store.Store
-	done chan struct{}
+	addr       net.Addr
+	localToken string // changes through the admin API need it when no api_token is set
+	app        *app.App
+	st         *store.Store
+	done       chan struct{}
 }
 
 // startHost opens the app, serves its HTTP side on cfg.listen and runs
@@ -167,7 +169,14 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		a.Close()
 		return nil, fmt.Errorf("counting leads: %w", err)
 	}
-	srv := (&api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics, TrustedProxies: cfg.proxies, ForwardedHeader: cfg.forwardedHeader}).HTTP()
+	// With no token set, changes through the admin API need one anyway:
+	// this serve's own, left for the CLI in the data folder (see
+	// api.Server.LocalToken).
+	localToken := ""
+	if cfg.apiToken == "" {
+		localToken = rand.Text()
+	}
+	srv := (&api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, LocalToken: localToken, Metrics: metrics, TrustedProxies: cfg.proxies, ForwardedHeader: cfg.forwardedHeader}).HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		untrack()
@@ -178,14 +187,14 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	// run starts before it listens (webhooks come through it, and the
 	// app's loops start below).
 	fence.SetListeners(ln.Addr())
-	removeInfo, err := app.WriteServeInfo(cfg.data, ln.Addr())
+	removeInfo, err := app.WriteServeInfo(cfg.data, ln.Addr(), localToken)
 	if err != nil {
 		ln.Close()
 		untrack()
 		a.Close()
 		return nil, err
 	}
-	h := &runningHost{addr: ln.Addr(), app: a, st: a.Store, done: make(chan struct{})}
+	h := &runningHost{addr: ln.Addr(), localToken: localToken, app: a, st: a.Store, done: make(chan struct{})}
 	ctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { a.Run(ctx); close(ran) }()
