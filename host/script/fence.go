@@ -33,6 +33,9 @@ import (
 // addresses, no listener known.
 type Fence struct {
 	allow []allowance // fixed at NewFence
+	// Lookup resolves a name (nil: net.DefaultResolver.LookupNetIP);
+	// tests give a resolver that answers differently each time.
+	Lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
 
 	mu  sync.RWMutex
 	own []netip.AddrPort // leadhost's listeners; an unspecified address stands for every local one
@@ -240,10 +243,14 @@ func (f *Fence) Dial(addr string, timeout time.Duration) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: bad port", addr)
 	}
+	lookup := net.DefaultResolver.LookupNetIP
+	if f != nil && f.Lookup != nil {
+		lookup = f.Lookup
+	}
 	var ips []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ips = []netip.Addr{ip}
-	} else if ips, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host); err != nil {
+	} else if ips, err = lookup(ctx, "ip", host); err != nil {
 		return nil, err
 	}
 	var refused error

@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -150,5 +151,53 @@ func TestHTTPRequestFenced(t *testing.T) {
 	}
 	if n := reached.Load(); n != 0 {
 		t.Errorf("the server was reached %d times", n)
+	}
+}
+
+// DNS rebinding: a name that answers a public address to the check and
+// loopback the next time gains nothing, because the fence resolves once
+// per connection and connects only to what it checked. Were the name
+// resolved again to connect, the second answer would reach the server.
+// (192.0.2.1 is a documentation address: public to the fence, routed
+// nowhere, so its dial fails.)
+func TestFenceResolvesOnce(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer srv.Close()
+	target := "rebind.example:" + strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	public, loopback := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("127.0.0.1")
+	for _, tc := range []struct {
+		name    string
+		answers [][]netip.Addr // one per lookup; the last repeats
+		refused bool
+	}{
+		{"public, then loopback", [][]netip.Addr{{public}, {loopback}}, false},
+		{"loopback and public in one answer", [][]netip.Addr{{loopback, public}}, false},
+		{"loopback, then public", [][]netip.Addr{{loopback}, {public}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var lookups atomic.Int32
+			f, _ := NewFence(nil)
+			f.Lookup = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+				n := int(lookups.Add(1))
+				return tc.answers[min(n, len(tc.answers))-1], nil
+			}
+			conn, err := f.Dial(target, 300*time.Millisecond)
+			if conn != nil {
+				conn.Close()
+				t.Fatalf("connected to %s", conn.RemoteAddr())
+			}
+			var refused *RefusedError
+			if errors.As(err, &refused) != tc.refused {
+				t.Errorf("refused = %v, want %v: %v", !tc.refused, tc.refused, err)
+			}
+			if n := lookups.Load(); n != 1 {
+				t.Errorf("%d lookups for one connection, want 1", n)
+			}
+		})
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the loopback server was reached %d times", n)
 	}
 }
