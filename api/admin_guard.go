@@ -9,36 +9,26 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// forwardingHeaders are the headers that say a request was passed on by
-// a proxy, a CDN or a load balancer, lower-case. Present is enough, even
-// empty: a proxy that writes one with nothing in it is still a proxy.
-// Any header starting with one of forwardingPrefixes counts too.
-var forwardingHeaders = map[string]bool{
-	"forwarded": true, "via": true,
-	"x-real-ip": true, "x-client-ip": true, "client-ip": true, "true-client-ip": true,
-	"fastly-client-ip": true, "x-cluster-client-ip": true, "x-proxyuser-ip": true,
-	"akamai-origin-hop": true, "x-akamai-edgescape": true, "x-azure-clientip": true,
-	"x-azure-socketip": true, "x-appengine-user-ip": true, "x-envoy-external-address": true,
-	"x-host": true, "x-proxy-id": true, "x-rewrite-url": true, "fastly-ff": true,
-}
-
-// forwardingPrefixes start whole families of forwarding headers:
-// X-Forwarded-For/-Host/-Proto/-Port/-Server/-Prefix/-Ssl,
-// X-Original-Forwarded-For/-Host/-URL, Cloudflare's CF-Connecting-IP
-// and the rest of CF-*.
-var forwardingPrefixes = []string{"x-forwarded-", "x-original-", "cf-"}
-
 // isForwarding says whether a header name (any case) says the request
-// came through a proxy.
+// was passed on by a proxy, a CDN or a load balancer. Present is enough,
+// even empty: a proxy that writes one with nothing in it is still a
+// proxy. Whole families count by their prefix: X-Forwarded-For/-Host/
+// -Proto/-Port/-Server/-Prefix/-Ssl…, X-Original-Forwarded-For/-Host/
+// -URL…, and Cloudflare's CF-Connecting-IP, CF-Ray and the rest of CF-*.
 func isForwarding(name []byte) bool {
 	n := strings.ToLower(string(name))
-	if forwardingHeaders[n] {
-		return true
-	}
-	for _, p := range forwardingPrefixes {
+	for _, p := range []string{"x-forwarded-", "x-original-", "cf-"} {
 		if strings.HasPrefix(n, p) {
 			return true
 		}
+	}
+	switch n {
+	case "forwarded", "via",
+		"x-real-ip", "x-client-ip", "client-ip", "true-client-ip",
+		"fastly-client-ip", "fastly-ff", "x-cluster-client-ip", "x-proxyuser-ip",
+		"akamai-origin-hop", "x-akamai-edgescape", "x-azure-clientip", "x-azure-socketip",
+		"x-appengine-user-ip", "x-envoy-external-address", "x-host", "x-proxy-id", "x-rewrite-url":
+		return true
 	}
 	return false
 }

@@ -201,3 +201,37 @@ func TestFenceResolvesOnce(t *testing.T) {
 		t.Errorf("the loopback server was reached %d times", n)
 	}
 }
+
+// A serve listening on every address (":8080") is its own listener on
+// this machine's other addresses too, even where script_http_allow lets
+// their range in.
+func TestFenceOwnListenerOnEveryLocalAddress(t *testing.T) {
+	t.Parallel()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skipf("no interface addresses here: %v", err)
+	}
+	var local netip.Addr
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && !ip.Unmap().IsLoopback() {
+				local = ip.Unmap()
+				break
+			}
+		}
+	}
+	if !local.IsValid() {
+		t.Skip("this machine has no address but loopback")
+	}
+	f, err := NewFence([]string{local.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetListeners(&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080})
+	if err := f.Check("", netip.AddrPortFrom(local, 8080)); err == nil || !strings.Contains(err.Error(), "own listener") {
+		t.Errorf("%s:8080: %v, want this host's own listener", local, err)
+	}
+	if err := f.Check("", netip.AddrPortFrom(local, 9090)); err != nil {
+		t.Errorf("%s:9090, allowed: %v", local, err)
+	}
+}
