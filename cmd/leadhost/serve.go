@@ -127,7 +127,7 @@ type hostConfig struct {
 	sendBackoff           time.Duration // first retry of a send; 0: send.DefaultBaseDelay
 	sendPoll              time.Duration // 0: a second
 	noJournal             bool          // inbound calls left out of the journal (bench)
-	apiToken              string        // the admin API's bearer token; "": loopback only
+	apiToken              string        // the admin API's bearer token; "": loopback reads, changes with a local token
 	mail                  notify.Settings
 	mailWindow            time.Duration
 	reasons               []store.ReasonInfo // the network's own, beside the seed's

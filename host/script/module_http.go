@@ -22,8 +22,8 @@ const httpDefaultTimeout = 10 * time.Second
 // names), body, json (when the answer is JSON)} or nil, "why". A request
 // that fails is an answer the script handles (nil, why), not an error:
 // partners fail. A destination the fence refuses (see Fence) is an
-// error, with the script's file and line. Its deadline is the sooner of timeout (10 s) and the
-// run's own.
+// error, with the script's file and line. Its deadline is the sooner of
+// timeout (10 s) and the run's own.
 func (v *vm) httpModule() *lua.LTable {
 	return v.moduleTable(map[string]lua.LGFunction{"request": v.httpRequest})
 }
