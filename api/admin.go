@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,11 +69,11 @@ func (r adminRoute) match(parts []string) ([]string, bool) {
 }
 
 // admin serves /api/… (SPEC §5). Callers show a bearer token (APIToken);
-// with none set, only loopback clients are served. A path the API has
+// with none set, see adminRefusal for who is served. A path the API has
 // with another method is 405 with the methods it takes.
 func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
-	if !s.adminAllowed(c) {
-		writeError(c, fasthttp.StatusUnauthorized, "admin API: a valid Authorization: Bearer token is needed (with no --api-token set: a direct loopback client, not through a proxy or a web page)")
+	if why := s.adminRefusal(c); why != "" {
+		writeError(c, fasthttp.StatusUnauthorized, "admin API: "+why)
 		c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
 		return
 	}
@@ -110,26 +108,6 @@ func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
 		return
 	}
 	writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no route %s /api/%s (see GET /api/openapi.json)", method, strings.Trim(path, "/")))
-}
-
-// adminAllowed says whether the caller may use the admin API: with a
-// token, whoever shows it; without one, loopback clients only — and not
-// through a proxy on this host (it connects from loopback on behalf of
-// anyone) nor from a web page (a browser on this host could be made to
-// post to us).
-func (s *Server) adminAllowed(c *fasthttp.RequestCtx) bool {
-	if s.APIToken != "" {
-		auth := c.Request.Header.Peek("Authorization")
-		if len(auth) < 7 || !bytes.EqualFold(auth[:7], []byte("Bearer ")) {
-			return false
-		}
-		return subtle.ConstantTimeCompare(bytes.TrimSpace(auth[7:]), []byte(s.APIToken)) == 1
-	}
-	h := &c.Request.Header
-	if len(h.Peek("X-Forwarded-For")) > 0 || len(h.Peek("Forwarded")) > 0 || len(h.Peek("X-Real-Ip")) > 0 || len(h.Peek("Origin")) > 0 {
-		return false
-	}
-	return c.RemoteIP().IsLoopback()
 }
 
 // list is the one envelope of every list the admin API answers: the items

@@ -219,6 +219,12 @@ func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Scr
 		c.Response.Header.Set("Retry-After", "10")
 		return
 	}
+	if err != nil && s.App.Store.ReadOnly() != "" {
+		// The disk filled while the script ran (its add or edit failed):
+		// the call is to be sent again, as those refused at the door.
+		s.writable(c)
+		return
+	}
 	if err != nil {
 		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", store.Mask(err.Error()))
 		writeError(c, fasthttp.StatusInternalServerError, forCaller(err.Error()))

@@ -58,8 +58,13 @@ type Server struct {
 	// journaling costs).
 	NoJournal bool
 
-	// APIToken is the admin API's bearer token ("" = loopback clients only).
+	// APIToken is the admin API's bearer token ("" = direct loopback
+	// clients may read, see adminRefusal).
 	APIToken string
+	// LocalToken, with no APIToken, is the token changes through the
+	// admin API need: serve makes one at each start and leaves it in its
+	// serve file for the CLI ("": no changes without APIToken).
+	LocalToken string
 	// TrustedProxies are the proxies in front of the server: a call from
 	// one of them has its client's address in X-Forwarded-For or
 	// Forwarded, which a webhook sees as req.ip. From anyone else those
@@ -171,8 +176,9 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	defer func() { s.Metrics.request(routeOf(path), c.Response.StatusCode()) }()
 	switch {
 	case path == "/metrics" && s.Metrics != nil:
-		if !s.adminAllowed(c) {
-			writeError(c, fasthttp.StatusUnauthorized, "metrics: the admin API's Authorization: Bearer token is needed (with none set, a direct loopback client)")
+		if why := s.adminRefusal(c); why != "" {
+			writeError(c, fasthttp.StatusUnauthorized, "metrics: "+why)
+			c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
 			return
 		}
 		s.Metrics.handler()(c)

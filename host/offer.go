@@ -274,6 +274,10 @@ type LoadOptions struct {
 	// ("change-me…", YOUR_API_KEY): `leadhost test` runs an offer's cases
 	// with nothing leaving the machine, so they need no real ones.
 	AllowPlaceholders bool
+	// Fence is where the offers' scripts may make requests (nil: public
+	// addresses only); serve's comes from leadhost.toml and knows its
+	// listeners.
+	Fence *script.Fence
 }
 
 // LoadOfferWith is LoadOffer with options.
@@ -372,7 +376,7 @@ func loadOffer(dir string, files []offerFile, opts LoadOptions) (*Offer, []error
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration, HTTPConns: o.Config.HTTPConns})
+	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration, HTTPConns: o.Config.HTTPConns, Fence: opts.Fence})
 	return o, nil
 }
 

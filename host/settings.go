@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"leadhost/host/script"
 	"leadhost/store"
 )
 
@@ -34,7 +35,12 @@ type Settings struct {
 	// ForwardedHeader is the one header those proxies write the client's
 	// address in: "X-Forwarded-For" (default) or "Forwarded". Only it is
 	// read, so that a caller's own header passed through is not believed.
-	ForwardedHeader string       `toml:"forwarded_header"`
+	ForwardedHeader string `toml:"forwarded_header"`
+	// ScriptHTTPAllow are the internal addresses ("10.1.2.3"), ranges
+	// ("192.168.0.0/16") or address:port ("127.0.0.1:9000") a script's
+	// http.request may reach besides public ones: an internal partner.
+	// leadhost's own listen address stays out of reach whatever it says.
+	ScriptHTTPAllow []string     `toml:"script_http_allow"`
 	Mail            MailSettings `toml:"mail"`
 	// Reasons are the network's own rejection reasons, beside the seed's
 	// 1..17: [[reasons]] id = 18, code = "…", label = "…", trash = true.
@@ -79,6 +85,9 @@ func LoadSettings(path string) (Settings, []error) {
 	if _, err := s.Proxies(); err != nil {
 		bad("trusted_proxies", "%v", err)
 	}
+	if _, err := s.Fence(); err != nil {
+		bad("script_http_allow", "%v", err)
+	}
 	switch strings.ToLower(s.ForwardedHeader) {
 	case "", "x-forwarded-for", "forwarded":
 	default:
@@ -118,6 +127,10 @@ func (s Settings) Proxies() ([]*net.IPNet, error) {
 	}
 	return out, nil
 }
+
+// Fence is where scripts' http.request may connect: public addresses
+// and script_http_allow.
+func (s Settings) Fence() (*script.Fence, error) { return script.NewFence(s.ScriptHTTPAllow) }
 
 // Token is the admin API's token the settings give: api_token, or the
 // value of the variable api_token_env names.

@@ -68,7 +68,7 @@ func TestEntryPointsAgree(t *testing.T) {
 	}
 	api := func(t *testing.T, h *runningHost, method, path, body string, want int) {
 		t.Helper()
-		code, b := httpCall(t, method, "http://"+h.addr.String()+path, body)
+		code, b := httpCallAs(t, h.localToken, method, "http://"+h.addr.String()+path, body)
 		if code != want {
 			t.Fatalf("%s %s: %d %s", method, path, code, b)
 		}
@@ -222,11 +222,21 @@ func sameHistory(a, b store.Lead) bool {
 // httpCall makes one admin API call from this host: status and body.
 func httpCall(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
+	return httpCallAs(t, "", method, url, body)
+}
+
+// httpCallAs is httpCall showing a bearer token ("": none), as the CLI
+// shows serve's local token for a change.
+func httpCallAs(t *testing.T, token, method, url, body string) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/notify"
+	"leadhost/host/script"
 	"leadhost/store"
 )
 
@@ -31,7 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.data, "data", "./data", "database directory")
 	fs.StringVar(&cfg.scripts, "scripts", "./scripts", "offers folder, hot-reloaded")
 	fs.BoolVar(&cfg.noSync, "no-fsync", false, "acknowledge writes before they reach the disk (a machine crash may lose the last ones)")
-	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: loopback clients only")
+	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: direct loopback clients may read, changes need the token serve leaves in DATA/leadhost-serve.json (the CLI uses it)")
 	fs.StringVar(&cfg.mail.Server, "smtp", "", "SMTP server (host:port) for error mails; none: no mails")
 	fs.StringVar(&cfg.mail.From, "mail-from", "leadhost@localhost", "sender of error mails")
 	mailTo := fs.String("mail-to", "", "recipients of error mails, comma-separated (an offer's [notify] to replaces them for that offer)")
@@ -109,6 +111,7 @@ func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
 	cfg.reasons = st.Reasons
 	cfg.proxies, _ = st.Proxies() // checked by LoadSettings
 	cfg.forwardedHeader = st.ForwardedHeader
+	cfg.fence, _ = st.Fence() // checked by LoadSettings
 	if st.APITokenEnv != "" && cfg.apiToken == "" {
 		// Named, but not set: serving the admin API without a token by
 		// mistake would open it to whatever runs on this host.
@@ -125,21 +128,23 @@ type hostConfig struct {
 	sendBackoff           time.Duration // first retry of a send; 0: send.DefaultBaseDelay
 	sendPoll              time.Duration // 0: a second
 	noJournal             bool          // inbound calls left out of the journal (bench)
-	apiToken              string        // the admin API's bearer token; "": loopback only
+	apiToken              string        // the admin API's bearer token; "": loopback reads, changes with a local token
 	mail                  notify.Settings
 	mailWindow            time.Duration
 	reasons               []store.ReasonInfo // the network's own, beside the seed's
 	proxies               []*net.IPNet       // trusted to say who the client is
 	forwardedHeader       string             // the header they say it in
 	minFreeMB             int64              // free disk kept (store.Options.MinFreeDisk); 0: the default
+	fence                 *script.Fence      // where scripts may make requests; nil: public addresses only
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
 type runningHost struct {
-	addr net.Addr
-	app  *app.App
-	st   *store.Store
-	done chan struct{}
+	addr       net.Addr
+	localToken string // changes through the admin API need it when no api_token is set
+	app        *app.App
+	st         *store.Store
+	done       chan struct{}
 }
 
 // startHost opens the app, serves its HTTP side on cfg.listen and runs
@@ -147,9 +152,13 @@ type runningHost struct {
 // in flight finish and closes the app.
 func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	log := cfg.log
+	fence := cfg.fence
+	if fence == nil {
+		fence, _ = script.NewFence(nil)
+	}
 	a, err := app.Open(ctx, app.Config{Data: cfg.data, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
 		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons,
-		MinFreeDisk: cfg.minFreeMB << 20})
+		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence}})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +171,14 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		a.Close()
 		return nil, fmt.Errorf("counting leads: %w", err)
 	}
-	server := &api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, Metrics: metrics, TrustedProxies: cfg.proxies, ForwardedHeader: cfg.forwardedHeader}
+	// With no token set, changes through the admin API need one anyway:
+	// this serve's own, left for the CLI in the data folder (see
+	// api.Server.LocalToken).
+	localToken := ""
+	if cfg.apiToken == "" {
+		localToken = rand.Text()
+	}
+	server := &api.Server{App: a, Log: log, NoJournal: cfg.noJournal, APIToken: cfg.apiToken, LocalToken: localToken, Metrics: metrics, TrustedProxies: cfg.proxies, ForwardedHeader: cfg.forwardedHeader}
 	srv := server.HTTP()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -170,14 +186,18 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 		a.Close()
 		return nil, err
 	}
-	removeInfo, err := app.WriteServeInfo(cfg.data, ln.Addr())
+	// No script may call this serve, whatever script_http_allow says: no
+	// run starts before it listens (webhooks come through it, and the
+	// app's loops start below).
+	fence.SetListeners(ln.Addr())
+	removeInfo, err := app.WriteServeInfo(cfg.data, ln.Addr(), localToken)
 	if err != nil {
 		ln.Close()
 		untrack()
 		a.Close()
 		return nil, err
 	}
-	h := &runningHost{addr: ln.Addr(), app: a, st: a.Store, done: make(chan struct{})}
+	h := &runningHost{addr: ln.Addr(), localToken: localToken, app: a, st: a.Store, done: make(chan struct{})}
 	ctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { a.Run(ctx); close(ran) }()

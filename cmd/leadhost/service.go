@@ -57,6 +57,9 @@ func serveHolding(dataDir, token string, openErr error) (*api.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; and no serve's address found there: %v", openErr, err)
 	}
+	if token == "" {
+		token = info.Token // no api_token: the serve's own, for changes
+	}
 	return &api.Client{Base: info.URL, Token: token}, nil
 }
 

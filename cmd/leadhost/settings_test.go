@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ func TestSettingsFileAndFlags(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "leadhost.toml"), []byte(`listen = "127.0.0.1:9191"
 data = "/srv/leads"
 trusted_proxies = ["10.0.0.0/8"]
+script_http_allow = ["10.1.2.3"]
 [mail]
 smtp = "mail.example:25"
 to = ["ops@example.com"]
@@ -50,6 +52,9 @@ trash = true
 	if cfg.listen != "127.0.0.1:9191" || cfg.data != "./here" || cfg.mail.Server != "mail.example:25" ||
 		len(cfg.mail.To) != 1 || len(cfg.proxies) != 1 || len(cfg.reasons) != 1 || cfg.reasons[0].Code != "blacklist" {
 		t.Errorf("config %+v", cfg)
+	}
+	if err := cfg.fence.Check("10.1.2.3:80", netip.MustParseAddrPort("10.1.2.3:80")); err != nil {
+		t.Errorf("script_http_allow not applied: %v", err)
 	}
 	if _, err := parse("--scripts", filepath.Join(t.TempDir(), "scripts")); err != nil {
 		t.Errorf("no settings file beside the scripts: %v", err)

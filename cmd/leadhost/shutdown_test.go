@@ -78,6 +78,7 @@ func TestShutdownIsBounded(t *testing.T) {
 		out := make(chan answer, 1)
 		go func() {
 			req, _ := http.NewRequest(method, url, nil)
+			req.Header.Set("Authorization", "Bearer "+h.localToken) // a change through the admin API
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				out <- answer{err: err}

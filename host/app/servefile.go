@@ -20,11 +20,17 @@ type ServeInfo struct {
 	// ("http://127.0.0.1:8080" for a serve listening on ":8080").
 	URL string `json:"url"`
 	PID int    `json:"pid"`
+	// Token is the token the serve made at its start for changes through
+	// its admin API when no api_token is set ("" when one is): the file
+	// is readable by the data folder's owner only, so only who may read
+	// the data anyway holds it.
+	Token string `json:"token,omitempty"`
 }
 
-// WriteServeInfo writes ServeFile into dir for a serve listening on addr;
-// remove takes it away again when serve stops.
-func WriteServeInfo(dir string, addr net.Addr) (remove func(), err error) {
+// WriteServeInfo writes ServeFile into dir for a serve listening on addr
+// with its local token (may be ""); remove takes it away again when
+// serve stops.
+func WriteServeInfo(dir string, addr net.Addr, token string) (remove func(), err error) {
 	tcp, ok := addr.(*net.TCPAddr)
 	if !ok {
 		return nil, fmt.Errorf("serve info: %s is not a TCP address", addr)
@@ -33,7 +39,7 @@ func WriteServeInfo(dir string, addr net.Addr) (remove func(), err error) {
 	if ip == nil || ip.IsUnspecified() {
 		ip = net.IPv4(127, 0, 0, 1)
 	}
-	info := ServeInfo{URL: "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port)), PID: os.Getpid()}
+	info := ServeInfo{URL: "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port)), PID: os.Getpid(), Token: token}
 	b, err := json.Marshal(info)
 	if err != nil {
 		return nil, err

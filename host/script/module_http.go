@@ -2,6 +2,7 @@ package script
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"leadhost/host/partner"
 	"net/url"
@@ -20,8 +21,9 @@ const httpDefaultTimeout = 10 * time.Second
 // body="", timeout=seconds} → response {status, headers (lower-case
 // names), body, json (when the answer is JSON)} or nil, "why". A request
 // that fails is an answer the script handles (nil, why), not an error:
-// partners fail. Its deadline is the sooner of timeout (10 s) and the
-// run's own.
+// partners fail. A destination the fence refuses (see Fence) is an
+// error, with the script's file and line. Its deadline is the sooner of
+// timeout (10 s) and the run's own.
 func (v *vm) httpModule() *lua.LTable {
 	return v.moduleTable(map[string]lua.LGFunction{"request": v.httpRequest})
 }
@@ -108,6 +110,12 @@ func (v *vm) httpRequest(L *lua.LState) int {
 		deadline = d
 	}
 	if err := partner.Do(L.Context(), r.HTTP, req, resp, deadline); err != nil {
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			// Not a partner failing: the script asked for what it may not
+			// have, which its author fixes (or the operator allows).
+			errorf(L, "http.request: %s", refused)
+		}
 		L.Push(lua.LNil)
 		L.Push(lua.LString(fmt.Sprintf("%s %s: %s", method, target, partner.Describe(err))))
 		return 2

@@ -29,7 +29,7 @@ func TestHTTPRequest(t *testing.T) {
 	}))
 	defer srv.Close()
 	st := openStore(t)
-	pool := NewPool(Limits{Timeout: 2 * time.Second})
+	pool := NewPool(Limits{Timeout: 2 * time.Second, Fence: allowLoopback(t)})
 	hook := func(src string) HookResult {
 		t.Helper()
 		s, err := Compile("hooks/h.lua", []byte(strings.ReplaceAll(src, "BASE", srv.URL)))
@@ -70,6 +70,17 @@ func TestHTTPRequest(t *testing.T) {
 	}
 }
 
+// allowLoopback is the fence of tests whose partners listen on
+// 127.0.0.1: the operator's script_http_allow = ["127.0.0.0/8"].
+func allowLoopback(t testing.TB) *Fence {
+	t.Helper()
+	f, err := NewFence([]string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 
 // Issue 12, point 10: with every connection to a host busy, http.request
@@ -94,7 +105,7 @@ func TestHTTPRequestWaitsForAConnection(t *testing.T) {
 	}))
 	defer srv.Close()
 	st := openStore(t)
-	pool := NewPool(Limits{Timeout: 5 * time.Second, HTTPConns: 1})
+	pool := NewPool(Limits{Timeout: 5 * time.Second, HTTPConns: 1, Fence: allowLoopback(t)})
 	s, err := Compile("hooks/h.lua", []byte(`
 		local r, why = http.request{ url = "`+srv.URL+`/", timeout = 4 }
 		return r and r.body or why`))

@@ -29,6 +29,7 @@ type Limits struct {
 	RegistryMax int           // data stack slots at most; default 256 Ki
 	MaxString   int           // bytes one string.rep/format or table.concat may make; default 16 MiB
 	HTTPConns   int           // connections http.request keeps to one host; default partner.DefaultConnsPerHost
+	Fence       *Fence        // where http.request may connect; nil: public addresses only
 }
 
 func (l Limits) withDefaults() Limits {
@@ -134,6 +135,9 @@ func (p *Pool) httpClient() *fasthttp.Client {
 		// own deadline (fasthttp waits the sooner of the two), not 5 s:
 		// a burst of webhooks queues for the partner instead of failing.
 		p.http.MaxConnWaitTimeout = time.Hour
+		// Every connection is dialed through the fence: a script reaches
+		// no address the operator has not allowed, whatever its URL says.
+		p.http.DialTimeout = p.limits.Fence.Dial
 	}
 	return p.http
 }
