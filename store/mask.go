@@ -102,8 +102,14 @@ func secretName(name string) bool {
 }
 
 var (
+	// quotedParamPattern is a name='value' or name="value" of a log line
+	// or a config, whose value may hold spaces.
+	quotedParamPattern = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=('[^'\n]*'|"[^"\n]*")`)
 	// paramPattern is a name=value of a query or a form.
 	paramPattern = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=([^&\s"\\]+)`)
+	// escapedJSONPattern is a \"key\": \"value\" (or a number) of JSON
+	// kept as a string inside JSON (a partner's answer in a report).
+	escapedJSONPattern = regexp.MustCompile(`\\"([^"\\]{1,100})\\"(\s*:\s*)(?:\\"(?:[^\\]|\\[^"])*\\"|-?\d[\d.eE+-]*)`)
 	// jsonPattern is a "key": "value" (or a number) of JSON; escapes in
 	// the value are kept whole, so that the masked text stays JSON.
 	jsonPattern = regexp.MustCompile(`"([^"\\]{1,100})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)`)
@@ -115,6 +121,20 @@ var (
 // MaskSecrets hides the values of secret-like names (secretWords) in
 // query strings and forms, JSON and header lines.
 func MaskSecrets(text string) string {
+	text = quotedParamPattern.ReplaceAllStringFunc(text, func(m string) string {
+		name := m[:strings.IndexByte(m, '=')]
+		if !secretName(name) {
+			return m
+		}
+		return name + "=***"
+	})
+	text = escapedJSONPattern.ReplaceAllStringFunc(text, func(m string) string {
+		sub := escapedJSONPattern.FindStringSubmatch(m)
+		if !secretName(sub[1]) {
+			return m
+		}
+		return `\"` + sub[1] + `\"` + sub[2] + `\"***\"`
+	})
 	text = paramPattern.ReplaceAllStringFunc(text, func(m string) string {
 		name := m[:strings.IndexByte(m, '=')]
 		if !secretName(name) {

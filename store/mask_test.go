@@ -60,6 +60,8 @@ func TestMaskSecretsEverywhere(t *testing.T) {
 		{"from 203.0.113.7", "from 203.0.113.7"},
 		{`{"otp": 123456, "pin": 4321, "count": 3}`, `{"otp": "***", "pin": "***", "count": 3}`},
 		{"X_API_KEY: k1", "X_API_KEY: ***"},
+		{`{"data":"{\"api_key\":\"abc123secret\",\"n\":1,\"sig\":42}"}`, `{"data":"{\"api_key\":\"***\",\"n\":1,\"sig\":\"***\"}"}`},
+		{`api_key='quoted value' password="two words" name='Ivan Petrov'`, `api_key=*** password=*** name='Ivan Petrov'`},
 	} {
 		if got := Mask(tc.in); got != tc.want {
 			t.Errorf("Mask(%q)\n = %q\nwant %q", tc.in, got, tc.want)
