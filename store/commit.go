@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -22,9 +23,11 @@ import (
 // Being the only writer, it never meets a transaction conflict, so
 // conflict detection is off (badgerOptions) and no retry loop is needed.
 //
-// An op is a list of steps; a step changes one lead (or creates one) and is
-// all-or-nothing. Steps are what gets split when a batch outgrows Badger's
-// transaction size limit: a step never spans two transactions.
+// An op is a list of steps; a step changes one lead (or creates one). An op
+// never spans two groups, and a group lands whole: one that outgrows
+// Badger's transaction size limit (a big batch) lands through a recovery
+// record (redo.go), cut between steps into transactions — a step never
+// spans two. An op whose step fails writes none of its steps.
 
 // maxGroupOps bounds how many queued ops one gathering takes.
 const maxGroupOps = 4096
@@ -71,6 +74,9 @@ type committer struct {
 	// too big: leads it does not know count as written at forgotAt.
 	lastWrite map[uint64]uint64
 	forgotAt  uint64
+	// unfinished: a group's recovery record is on disk but not all of it
+	// landed (redo.go). Until it is finished, nothing else is written.
+	unfinished bool
 }
 
 // maxTracked bounds lastWrite (about 40 bytes an entry).
@@ -207,13 +213,17 @@ func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
 
 func (w *stepWriter) set(key, val []byte) {
 	w.writes = append(w.writes, write{key: key, val: val})
-	w.bytes += int64(len(key)+len(val)) + 64
+	w.bytes += writeSize(key, val)
 }
 
 func (w *stepWriter) del(key []byte) {
 	w.writes = append(w.writes, write{key: key, del: true})
-	w.bytes += int64(len(key)) + 64
+	w.bytes += writeSize(key, nil)
 }
+
+// writeSize is our rough estimate of what a write counts toward Badger's
+// transaction size limit.
+func writeSize(key, val []byte) int64 { return int64(len(key)+len(val)) + 64 }
 
 func (w *stepWriter) emit(ev Event) { w.events = append(w.events, ev) }
 
@@ -222,12 +232,15 @@ type group struct {
 	c       *committer
 	seq     uint64
 	writes  []write
+	ends    []int            // where each step's writes end in writes
 	overlay map[string]write // last write of each key
 	members []*writeOp
 	bytes   int64
 	done    chan struct{} // closed by Badger's commit callback
 	err     error
 	poison  error // set when a flight it was computed on failed
+	// unfinished: it failed with its recovery record on disk (redo.go).
+	unfinished bool
 }
 
 // join makes op a member of g: op finishes only when all its groups landed.
@@ -249,6 +262,7 @@ func (c *committer) take(op *writeOp) {
 	if c.open == nil {
 		c.open = c.newGroup()
 	}
+	start := len(c.open.ends) // op's first step in the open group
 	for op.err == nil && op.next < len(op.steps) {
 		g := c.open
 		w := &stepWriter{g: g}
@@ -256,19 +270,26 @@ func (c *committer) take(op *writeOp) {
 			op.err = err
 			break
 		}
-		if g.bytes+w.bytes > c.maxBytes || int64(len(g.writes)+len(w.writes)) > c.maxCount {
-			if len(g.writes) == 0 {
-				op.err = fmt.Errorf("one change of %d bytes exceeds a transaction: %w", w.bytes, ErrInvalid)
-				break
-			}
+		if w.bytes > c.maxBytes || int64(len(w.writes)) > c.maxCount {
+			op.err = fmt.Errorf("one change of %d bytes exceeds a transaction: %w", w.bytes, ErrInvalid)
+			break
+		}
+		// An op that has not begun waits for a fresh group when this one
+		// is full; one that has stays, even past a transaction's size.
+		if op.next == 0 && len(g.writes) > 0 &&
+			(g.bytes+w.bytes > c.maxBytes || int64(len(g.writes)+len(w.writes)) > c.maxCount) {
 			c.send(g)
 			c.open = c.newGroup()
+			start = 0
 			continue // compute the step again on top of the group just sent
 		}
 		g.add(w)
 		op.events[op.next] = w.events
 		op.next++
 		g.join(op)
+	}
+	if op.err != nil && op.next > 0 {
+		c.open.truncate(start) // all of it or none
 	}
 	if op.err != nil || op.next == 0 {
 		// It failed, or had no steps: it waits for nothing of its own, but
@@ -282,7 +303,55 @@ func (g *group) add(w *stepWriter) {
 		g.writes = append(g.writes, wr)
 		g.overlay[string(wr.key)] = wr
 	}
+	g.ends = append(g.ends, len(g.writes))
 	g.bytes += w.bytes
+}
+
+// truncate drops the writes of step n and after: those of an op that
+// failed midway.
+func (g *group) truncate(n int) {
+	g.writes, g.ends = g.writes[:g.stepStart(n)], g.ends[:n]
+	clear(g.overlay)
+	g.bytes = 0
+	for _, wr := range g.writes {
+		g.overlay[string(wr.key)] = wr
+		g.bytes += writeSize(wr.key, wr.val)
+	}
+}
+
+// stepStart is where step i's writes begin in g.writes.
+func (g *group) stepStart(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return g.ends[i-1]
+}
+
+// fits says whether g is one transaction's worth.
+func (g *group) fits() bool {
+	return g.bytes <= g.c.maxBytes && int64(len(g.writes)) <= g.c.maxCount
+}
+
+// parts cuts g's writes between steps into transactions' worth.
+func (g *group) parts() [][]write {
+	var (
+		parts       [][]write
+		from, first int // the current part's first write and first step
+		bytes       int64
+	)
+	for i, end := range g.ends {
+		start := g.stepStart(i)
+		var size int64
+		for _, wr := range g.writes[start:end] {
+			size += writeSize(wr.key, wr.val)
+		}
+		if i > first && (bytes+size > g.c.maxBytes || int64(end-from) > g.c.maxCount) {
+			parts = append(parts, g.writes[from:start])
+			from, first, bytes = start, i, 0
+		}
+		bytes += size
+	}
+	return append(parts, g.writes[from:])
 }
 
 // send waits for the flight to land, then hands g to Badger as the new
@@ -290,6 +359,18 @@ func (g *group) add(w *stepWriter) {
 func (c *committer) send(g *group) {
 	if failed := c.land(); failed != nil && g.poison == nil {
 		g.poison = failed
+	}
+	if c.unfinished && g.poison == nil {
+		// g was computed on a store holding part of a group: finish that
+		// group first; g, computed without all of it, cannot land.
+		if _, err := c.s.finishRecord(); err != nil {
+			g.poison = fmt.Errorf("a batch is still to be finished: %w", err)
+		} else {
+			c.unfinished = false
+			c.snap.Discard()
+			c.snap = c.s.db.NewTransaction(false)
+			g.poison = errors.New("an unfinished batch was finished meanwhile: try again")
+		}
 	}
 	g.done = make(chan struct{})
 	c.flight = g
@@ -301,6 +382,14 @@ func (c *committer) send(g *group) {
 	}
 	if len(g.writes) == 0 {
 		close(g.done)
+		return
+	}
+	if !g.fits() {
+		parts := g.parts()
+		go func() {
+			g.unfinished, g.err = c.s.landWhole(parts)
+			close(g.done)
+		}()
 		return
 	}
 	txn := c.s.db.NewTransaction(true)
@@ -336,6 +425,14 @@ func (c *committer) land() error {
 		return nil
 	}
 	<-g.done
+	if g.unfinished {
+		// Finish it from its record now, if the store can write again.
+		if _, err := c.s.finishRecord(); err == nil {
+			g.err, g.unfinished = nil, false
+		} else {
+			c.unfinished = true
+		}
+	}
 	c.flight = nil
 	c.snap.Discard()
 	c.snap = c.s.db.NewTransaction(false)

@@ -131,6 +131,14 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: a restore into it did not finish (%s is there): empty the folder and restore again: %w", opts.Dir, restoringMark, ErrInvalid)
 	}
+	// A batch a crash cut short lands whole before anything else is
+	// written (redo.go).
+	if n, err := s.finishRecord(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: finish a batch a crash cut short: %w", opts.Dir, err)
+	} else if n > 0 {
+		s.log.Info("store: finished a batch a crash had cut short", "writes", n)
+	}
 	if s.jdb, err = badger.Open(journalOptions(opts, s.log)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
