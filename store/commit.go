@@ -252,8 +252,23 @@ func (g *group) join(op *writeOp) {
 }
 
 func (c *committer) newGroup() *group {
+	if c.unfinished && c.flight == nil {
+		c.finish() // if it cannot, send fails the group
+	}
 	c.seq++
 	return &group{c: c, seq: c.seq, overlay: make(map[string]write)}
+}
+
+// finish lands the group whose recovery record is on disk (redo.go), if
+// the store can write again, and moves the snapshot past it.
+func (c *committer) finish() error {
+	if _, err := c.s.finishRecord(); err != nil {
+		return fmt.Errorf("a batch is still to be finished: %w", err)
+	}
+	c.unfinished = false
+	c.snap.Discard()
+	c.snap = c.s.db.NewTransaction(false)
+	return nil
 }
 
 // take computes op's steps into the open group, sending groups on as they
@@ -361,14 +376,11 @@ func (c *committer) send(g *group) {
 		g.poison = failed
 	}
 	if c.unfinished && g.poison == nil {
-		// g was computed on a store holding part of a group: finish that
-		// group first; g, computed without all of it, cannot land.
-		if _, err := c.s.finishRecord(); err != nil {
-			g.poison = fmt.Errorf("a batch is still to be finished: %w", err)
+		// g was computed on a store holding part of a group: it cannot
+		// land, whether or not that group can be finished now.
+		if err := c.finish(); err != nil {
+			g.poison = err
 		} else {
-			c.unfinished = false
-			c.snap.Discard()
-			c.snap = c.s.db.NewTransaction(false)
 			g.poison = errors.New("an unfinished batch was finished meanwhile: try again")
 		}
 	}

@@ -94,6 +94,9 @@ func (s *Store) applyParts(parts [][]write) error {
 	for n, p := range parts {
 		txn := s.db.NewTransaction(true)
 		err := setAll(txn, p)
+		if err == nil && s.failPart != nil {
+			err = s.failPart(n)
+		}
 		if n == len(parts)-1 && !s.opts.InMemory && err == nil {
 			err = txn.Delete(redoHeadKey)
 			for i := 0; i < len(parts) && err == nil; i++ {

@@ -90,6 +90,10 @@ type Store struct {
 	// backups are held (read) by each Backup running: Close waits for
 	// them, once closed has told them to stop, before closing Badger.
 	backups sync.RWMutex
+
+	// failPart, set by tests, fails the transaction of part n of a batch
+	// landing through its recovery record, as a full disk would (redo.go).
+	failPart func(n int) error
 }
 
 type policiesBox struct{ p Policies }
