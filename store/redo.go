@@ -18,17 +18,22 @@ import (
 // lands as a redo log:
 //
 //  1. Its writes are cut, between steps (one lead's change each), into
-//     parts of one transaction's size. The parts are written as the
-//     record — one key per part and a head holding their count — in ONE
-//     fsync'd transaction: values this large go to Badger's value log and
-//     count only as a pointer toward the transaction's limit, so a record
-//     of any realistic size fits. The record is whole or absent; there is
-//     no half-written record to discard.
-//  2. Each part is applied as its own transaction, in order; the last one
-//     also deletes the record.
-//  3. If a crash cuts 2 short, Open finds the record and applies every
-//     part again before the committer starts (finishRecord); a crash
+//     parts of one transaction's size.
+//  2. The first part lands in one fsync'd transaction with the record:
+//     every other part, one key each, and a head holding their count.
+//     Values this large go to Badger's value log and count only as a
+//     pointer toward the transaction's limit, so a record of any
+//     realistic size fits beside the part. Record and first part are on
+//     disk together or not at all; there is no half-written record to
+//     discard.
+//  3. Each other part lands as its own transaction, in order; the last
+//     one also deletes the record.
+//  4. If a crash cuts 3 short, Open finds the record and applies its
+//     parts again before the committer starts (finishRecord); a crash
 //     during that is finished by the next Open.
+//
+// The cost over one transaction: the parts after the first are written
+// twice (once to the value log) and each lands with its own fsync.
 //
 // Applying a part again is harmless and overwrites nothing newer. The
 // writes are final values the committer computed (the lead record, index
@@ -52,50 +57,60 @@ import (
 //
 // Key layout (kind 'r', see keys.go):
 //
-//	r 0     → uvarint count of parts
-//	r 1 n   → part n: writes, each flag (0 set, 1 delete) | uvarint len | key [| uvarint len | value]
+//	r 0     → uvarint count of parts recorded (all but the first)
+//	r 1 n   → recorded part n: writes, each flag (0 set, 1 delete) | uvarint len | key [| uvarint len | value]
 var redoHeadKey = []byte{kindRedo, 0}
 
 func redoPartKey(n int) []byte {
 	return binary.BigEndian.AppendUint32([]byte{kindRedo, 1}, uint32(n))
 }
 
-// landWhole lands parts, one transaction's worth each, all or nothing.
-// unfinished says the record is on disk but not every part landed.
+// landWhole lands parts (two or more), one transaction's worth each, all
+// or nothing. unfinished says the record is on disk but not every part
+// landed.
 func (s *Store) landWhole(parts [][]write) (unfinished bool, err error) {
-	if !s.opts.InMemory {
-		if err := s.writeRecord(parts); err != nil {
-			return false, fmt.Errorf("store: write a batch's recovery record (nothing of it written): %w", err)
-		}
+	rest := parts[1:]
+	if s.opts.InMemory {
+		rest = parts // no record
+	} else if err := s.landFirst(parts[0], rest); err != nil {
+		return false, fmt.Errorf("store: write a batch (nothing of it written): part 1 of %d: %w", len(parts), err)
 	}
-	if err := s.applyParts(parts); err != nil {
+	if err := s.applyParts(rest, len(parts)-len(rest)); err != nil {
 		return !s.opts.InMemory, fmt.Errorf("store: write a batch (its recovery record is kept: it lands whole once the store can write again, or on the next open): %w", err)
 	}
 	return false, nil
 }
 
-func (s *Store) writeRecord(parts [][]write) error {
+// landFirst writes the first part and the record of the rest in one
+// transaction.
+func (s *Store) landFirst(first []write, rest [][]write) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	if err := txn.Set(redoHeadKey, binary.AppendUvarint(nil, uint64(len(parts)))); err != nil {
-		return err
+	err := setAll(txn, first)
+	if err == nil && len(rest) > 0 {
+		err = txn.Set(redoHeadKey, binary.AppendUvarint(nil, uint64(len(rest))))
 	}
-	for n, p := range parts {
-		if err := txn.Set(redoPartKey(n), encodePart(p)); err != nil {
-			return err
-		}
+	for n := 0; n < len(rest) && err == nil; n++ {
+		err = txn.Set(redoPartKey(n), encodePart(rest[n]))
+	}
+	if err == nil && s.failPart != nil {
+		err = s.failPart(0)
+	}
+	if err != nil {
+		return err
 	}
 	return txn.Commit()
 }
 
-// applyParts writes each part as one transaction; the last one deletes
-// the record.
-func (s *Store) applyParts(parts [][]write) error {
+// applyParts writes each recorded part as one transaction; the last one
+// deletes the record. done is how many parts of the batch landed before
+// (for errors and tests).
+func (s *Store) applyParts(parts [][]write, done int) error {
 	for n, p := range parts {
 		txn := s.db.NewTransaction(true)
 		err := setAll(txn, p)
 		if err == nil && s.failPart != nil {
-			err = s.failPart(n)
+			err = s.failPart(done + n)
 		}
 		if n == len(parts)-1 && !s.opts.InMemory && err == nil {
 			err = txn.Delete(redoHeadKey)
@@ -108,7 +123,7 @@ func (s *Store) applyParts(parts [][]write) error {
 		}
 		txn.Discard()
 		if err != nil {
-			return fmt.Errorf("part %d of %d: %w", n+1, len(parts), err)
+			return fmt.Errorf("part %d of %d: %w", done+n+1, done+len(parts), err)
 		}
 	}
 	return nil
@@ -163,7 +178,7 @@ func (s *Store) finishRecord() (int, error) {
 	if err != nil || parts == nil {
 		return 0, err
 	}
-	if err := s.applyParts(parts); err != nil {
+	if err := s.applyParts(parts, 1); err != nil {
 		return 0, err
 	}
 	n := 0
