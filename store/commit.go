@@ -11,7 +11,8 @@ import (
 
 // The committer is the store's only writer. Callers hand it a writeOp and
 // wait; it gathers every op queued meanwhile into one group, writes the
-// group as one Badger transaction with one fsync, then wakes the callers.
+// group as one Badger transaction with one fsync (a group too big for one:
+// see below), then wakes the callers.
 //
 // It is pipelined: while Badger writes and syncs one group (the flight),
 // the committer computes the next one. It reads through a snapshot taken
@@ -33,8 +34,9 @@ import (
 const maxGroupOps = 4096
 
 // step computes one lead's change against the state the committer sees and
-// records its writes in w. It may run twice (when the group it was computed
-// in fills up), so it must only record results, not act. Returning an error
+// records its writes in w. It may run twice (an op's first step, when the
+// group it was computed in is full), so it must only record results, not
+// act. Returning an error
 // stops the op; rule violations are results, not errors.
 type step func(w *stepWriter) error
 
@@ -227,7 +229,8 @@ func writeSize(key, val []byte) int64 { return int64(len(key)+len(val)) + 64 }
 
 func (w *stepWriter) emit(ev Event) { w.events = append(w.events, ev) }
 
-// group is one transaction's worth of writes and the ops with steps in it.
+// group is one transaction's worth of writes and the ops with steps in it,
+// or more than that when one op alone outgrows a transaction (redo.go).
 type group struct {
 	c       *committer
 	seq     uint64
