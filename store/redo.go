@@ -42,7 +42,7 @@ import (
 // history entry doubles. And nothing written after the group can be on
 // disk while its record is: the committer computes every later op on top
 // of the whole group (its overlay), sends nothing until the group has
-// landed, and the record goes in the group's last transaction.
+// landed, and the record is deleted in the group's last transaction.
 //
 // Readers (Get, List, a backup) may see the first parts without the rest
 // for the milliseconds the parts take to land; each lead is consistent
