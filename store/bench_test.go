@@ -197,6 +197,43 @@ func BenchmarkBatch1000(b *testing.B) {
 	}
 }
 
+// BenchmarkBatch1000Large is BenchmarkBatch1000 with leads of ~2.5 KB of
+// fields (largeLead): rewriting 1,000 of them outgrows one Badger
+// transaction, the case batch.go's recovery record is for.
+func BenchmarkBatch1000Large(b *testing.B) {
+	s := openBench(b, true)
+	ids := make([]uint64, 1000)
+	for i := range ids {
+		ids[i] = mustAdd(b, s, largeLead(i)).ID
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		st := []Status{StatusCallback, StatusProcessing}[i%2]
+		c := "call " + strconv.Itoa(i)
+		batch := s.NewBatch()
+		for _, id := range ids {
+			if err := batch.Edit(id, Patch{Status: &st, Comment: &c}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if res, err := batch.Commit(ctx); err != nil || res.Edits != len(ids) {
+			b.Fatalf("commit: %+v %v", res, err)
+		}
+	}
+	reportRate(b, b.N*len(ids), "edits/s")
+}
+
+// largeLead is benchLead with ten 250-byte fields more: ~2.5 KB, a lead
+// carrying a shop's order lines.
+func largeLead(i int) NewLead {
+	nl := benchLead(i)
+	for f := 0; f < 10; f++ {
+		nl.Fields["line"+strconv.Itoa(f)] = strings.Repeat(strconv.Itoa(f), 250)
+	}
+	return nl
+}
+
 // BenchmarkBatch1000Concurrent runs four offers' check runs at once, as the
 // scheduler does: each goroutine commits 1,000-edit batches of its own
 // leads. Reported as total edits/s.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,8 @@ import (
 
 // The committer is the store's only writer. Callers hand it a writeOp and
 // wait; it gathers every op queued meanwhile into one group, writes the
-// group as one Badger transaction with one fsync, then wakes the callers.
+// group as one Badger transaction with one fsync (a group too big for one:
+// see below), then wakes the callers.
 //
 // It is pipelined: while Badger writes and syncs one group (the flight),
 // the committer computes the next one. It reads through a snapshot taken
@@ -22,16 +24,19 @@ import (
 // Being the only writer, it never meets a transaction conflict, so
 // conflict detection is off (badgerOptions) and no retry loop is needed.
 //
-// An op is a list of steps; a step changes one lead (or creates one) and is
-// all-or-nothing. Steps are what gets split when a batch outgrows Badger's
-// transaction size limit: a step never spans two transactions.
+// An op is a list of steps; a step changes one lead (or creates one). An op
+// never spans two groups, and a group lands whole: one that outgrows
+// Badger's transaction size limit (a big batch) lands through a recovery
+// record (redo.go), cut between steps into transactions — a step never
+// spans two. An op whose step fails writes none of its steps.
 
 // maxGroupOps bounds how many queued ops one gathering takes.
 const maxGroupOps = 4096
 
 // step computes one lead's change against the state the committer sees and
-// records its writes in w. It may run twice (when the group it was computed
-// in fills up), so it must only record results, not act. Returning an error
+// records its writes in w. It may run twice (an op's first step, when the
+// group it was computed in is full), so it must only record results, not
+// act. Returning an error
 // stops the op; rule violations are results, not errors.
 type step func(w *stepWriter) error
 
@@ -71,6 +76,9 @@ type committer struct {
 	// too big: leads it does not know count as written at forgotAt.
 	lastWrite map[uint64]uint64
 	forgotAt  uint64
+	// unfinished: a group's recovery record is on disk but not all of it
+	// landed (redo.go). Until it is finished, nothing else is written.
+	unfinished bool
 }
 
 // maxTracked bounds lastWrite (about 40 bytes an entry).
@@ -210,27 +218,35 @@ func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
 
 func (w *stepWriter) set(key, val []byte) {
 	w.writes = append(w.writes, write{key: key, val: val})
-	w.bytes += int64(len(key)+len(val)) + 64
+	w.bytes += writeSize(key, val)
 }
 
 func (w *stepWriter) del(key []byte) {
 	w.writes = append(w.writes, write{key: key, del: true})
-	w.bytes += int64(len(key)) + 64
+	w.bytes += writeSize(key, nil)
 }
+
+// writeSize is our rough estimate of what a write counts toward Badger's
+// transaction size limit.
+func writeSize(key, val []byte) int64 { return int64(len(key)+len(val)) + 64 }
 
 func (w *stepWriter) emit(ev Event) { w.events = append(w.events, ev) }
 
-// group is one transaction's worth of writes and the ops with steps in it.
+// group is one transaction's worth of writes and the ops with steps in it,
+// or more than that when one op alone outgrows a transaction (redo.go).
 type group struct {
 	c       *committer
 	seq     uint64
 	writes  []write
+	ends    []int            // where each step's writes end in writes
 	overlay map[string]write // last write of each key
 	members []*writeOp
 	bytes   int64
 	done    chan struct{} // closed by Badger's commit callback
 	err     error
 	poison  error // set when a flight it was computed on failed
+	// unfinished: it failed with its recovery record on disk (redo.go).
+	unfinished bool
 }
 
 // join makes op a member of g: op finishes only when all its groups landed.
@@ -242,8 +258,23 @@ func (g *group) join(op *writeOp) {
 }
 
 func (c *committer) newGroup() *group {
+	if c.unfinished && c.flight == nil {
+		c.finish() // if it cannot, send fails the group
+	}
 	c.seq++
 	return &group{c: c, seq: c.seq, overlay: make(map[string]write)}
+}
+
+// finish lands the group whose recovery record is on disk (redo.go), if
+// the store can write again, and moves the snapshot past it.
+func (c *committer) finish() error {
+	if _, err := c.s.finishRecord(); err != nil {
+		return fmt.Errorf("a batch is still to be finished: %w", err)
+	}
+	c.unfinished = false
+	c.snap.Discard()
+	c.snap = c.s.db.NewTransaction(false)
+	return nil
 }
 
 // take computes op's steps into the open group, sending groups on as they
@@ -252,6 +283,7 @@ func (c *committer) take(op *writeOp) {
 	if c.open == nil {
 		c.open = c.newGroup()
 	}
+	start := len(c.open.ends) // op's first step in the open group
 	for op.err == nil && op.next < len(op.steps) {
 		g := c.open
 		w := &stepWriter{g: g}
@@ -259,19 +291,26 @@ func (c *committer) take(op *writeOp) {
 			op.err = err
 			break
 		}
-		if g.bytes+w.bytes > c.maxBytes || int64(len(g.writes)+len(w.writes)) > c.maxCount {
-			if len(g.writes) == 0 {
-				op.err = fmt.Errorf("one change of %d bytes exceeds a transaction: %w", w.bytes, ErrInvalid)
-				break
-			}
+		if w.bytes > c.maxBytes || int64(len(w.writes)) > c.maxCount {
+			op.err = fmt.Errorf("one change of %d bytes exceeds a transaction: %w", w.bytes, ErrInvalid)
+			break
+		}
+		// An op that has not begun waits for a fresh group when this one
+		// is full; one that has stays, even past a transaction's size.
+		if op.next == 0 && len(g.writes) > 0 &&
+			(g.bytes+w.bytes > c.maxBytes || int64(len(g.writes)+len(w.writes)) > c.maxCount) {
 			c.send(g)
 			c.open = c.newGroup()
+			start = 0
 			continue // compute the step again on top of the group just sent
 		}
 		g.add(w)
 		op.events[op.next] = w.events
 		op.next++
 		g.join(op)
+	}
+	if op.err != nil && op.next > 0 {
+		c.open.truncate(start) // all of it or none
 	}
 	if op.err != nil || op.next == 0 {
 		// It failed, or had no steps: it waits for nothing of its own, but
@@ -285,7 +324,55 @@ func (g *group) add(w *stepWriter) {
 		g.writes = append(g.writes, wr)
 		g.overlay[string(wr.key)] = wr
 	}
+	g.ends = append(g.ends, len(g.writes))
 	g.bytes += w.bytes
+}
+
+// truncate drops the writes of step n and after: those of an op that
+// failed midway.
+func (g *group) truncate(n int) {
+	g.writes, g.ends = g.writes[:g.stepStart(n)], g.ends[:n]
+	clear(g.overlay)
+	g.bytes = 0
+	for _, wr := range g.writes {
+		g.overlay[string(wr.key)] = wr
+		g.bytes += writeSize(wr.key, wr.val)
+	}
+}
+
+// stepStart is where step i's writes begin in g.writes.
+func (g *group) stepStart(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return g.ends[i-1]
+}
+
+// fits says whether g is one transaction's worth.
+func (g *group) fits() bool {
+	return g.bytes <= g.c.maxBytes && int64(len(g.writes)) <= g.c.maxCount
+}
+
+// parts cuts g's writes between steps into transactions' worth.
+func (g *group) parts() [][]write {
+	var (
+		parts       [][]write
+		from, first int // the current part's first write and first step
+		bytes       int64
+	)
+	for i, end := range g.ends {
+		start := g.stepStart(i)
+		var size int64
+		for _, wr := range g.writes[start:end] {
+			size += writeSize(wr.key, wr.val)
+		}
+		if i > first && (bytes+size > g.c.maxBytes || int64(end-from) > g.c.maxCount) {
+			parts = append(parts, g.writes[from:start])
+			from, first, bytes = start, i, 0
+		}
+		bytes += size
+	}
+	return append(parts, g.writes[from:])
 }
 
 // send waits for the flight to land, then hands g to Badger as the new
@@ -293,6 +380,15 @@ func (g *group) add(w *stepWriter) {
 func (c *committer) send(g *group) {
 	if failed := c.land(); failed != nil && g.poison == nil {
 		g.poison = failed
+	}
+	if c.unfinished && g.poison == nil {
+		// g was computed on a store holding part of a group: it cannot
+		// land, whether or not that group can be finished now.
+		if err := c.finish(); err != nil {
+			g.poison = err
+		} else {
+			g.poison = errors.New("an unfinished batch was finished meanwhile: try again")
+		}
 	}
 	g.done = make(chan struct{})
 	c.flight = g
@@ -304,6 +400,14 @@ func (c *committer) send(g *group) {
 	}
 	if len(g.writes) == 0 {
 		close(g.done)
+		return
+	}
+	if !g.fits() {
+		parts := g.parts()
+		go func() {
+			g.unfinished, g.err = c.s.landWhole(parts)
+			close(g.done)
+		}()
 		return
 	}
 	txn := c.s.db.NewTransaction(true)
@@ -339,6 +443,14 @@ func (c *committer) land() error {
 		return nil
 	}
 	<-g.done
+	if g.unfinished {
+		// Finish it from its record now, if the store can write again.
+		if _, err := c.s.finishRecord(); err == nil {
+			g.err, g.unfinished = nil, false
+		} else {
+			c.unfinished = true
+		}
+	}
 	c.flight = nil
 	c.snap.Discard()
 	c.snap = c.s.db.NewTransaction(false)

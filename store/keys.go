@@ -24,6 +24,7 @@ import (
 //	f feed 0 id rev          → event          durable change feeds
 //	F feed 0 id rev          → item           feed items held for a person
 //	m name                   → sequence state
+//	r 0 / r 1 n              → a big batch's recovery record (redo.go)
 const (
 	kindLead    = 'l'
 	kindHistory = 'h'
@@ -35,6 +36,7 @@ const (
 	kindGoalID  = 'G'
 	kindFeed    = 'f'
 	kindHeld    = 'F' // F feed 0 id rev → feed item held for a person
+	kindRedo    = 'r'
 )
 
 var (

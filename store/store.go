@@ -101,6 +101,10 @@ type Store struct {
 	// backups are held (read) by each Backup running: Close waits for
 	// them, once closed has told them to stop, before closing Badger.
 	backups sync.RWMutex
+
+	// failPart, set by tests, fails the transaction of part n of a batch
+	// landing through its recovery record, as a full disk would (redo.go).
+	failPart func(n int) error
 }
 
 type policiesBox struct{ p Policies }
@@ -141,6 +145,14 @@ func Open(opts Options) (*Store, error) {
 	if _, err := os.Stat(filepath.Join(opts.Dir, restoringMark)); err == nil && !opts.InMemory {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: a restore into it did not finish (%s is there): empty the folder and restore again: %w", opts.Dir, restoringMark, ErrInvalid)
+	}
+	// A batch a crash cut short lands whole before anything else is
+	// written (redo.go).
+	if n, err := s.finishRecord(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: finish a batch a crash cut short: %w", opts.Dir, err)
+	} else if n > 0 {
+		s.log.Info("store: finished a batch a crash had cut short", "writes", n)
 	}
 	if s.jdb, err = badger.Open(journalOptions(opts, s.log)); err != nil {
 		db.Close()
