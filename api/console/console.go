@@ -183,7 +183,7 @@ func (r *request) T(key string) string { return r.lang.message(key) }
 type page struct {
 	r     *request
 	Title string
-	Path  string // the page's own address, for the language switch
+	Path  string // the page's own address, for the language switch to come back to
 	Data  any
 	Error string // a refusal or failure, in words
 	Note  string // a change done
@@ -212,7 +212,11 @@ func (p page) CanChange() bool { return p.r.session != nil }
 // render answers with a page, or with one template of it ("journal#rows").
 func (r *request) render(status int, name, title string, data any, errText, note string) {
 	var buf bytes.Buffer
-	p := page{r: r, Title: title, Path: string(r.URI().RequestURI()), Data: data, Error: errText, Note: note}
+	here := string(r.URI().RequestURI())
+	if r.IsPost() {
+		here = path.Dir(string(r.Path())) // a form's answer: the page the form is on (/ui/leads/7 for /ui/leads/7/edit)
+	}
+	p := page{r: r, Title: title, Path: here, Data: data, Error: errText, Note: note}
 	set, tpl := name, "layout"
 	if i := strings.IndexByte(name, '#'); i > 0 {
 		set, tpl = name[:i], name[i+1:] // a part of a page, for htmx to swap in
