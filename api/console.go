@@ -35,7 +35,7 @@ func (s *Server) ui() *console.Console {
 		if access.Token == "" {
 			access.Token = s.LocalToken
 		}
-		s.console = console.New(s.App, access, s.log())
+		s.console = console.New(s.runContext(), s.App, access, s.log())
 		if s.Metrics != nil {
 			s.console.Counts = func(ctx context.Context) (map[string]map[store.Status]int, error) {
 				if counts, ok := s.Metrics.LeadCounts(); ok {

@@ -16,6 +16,7 @@ import (
 	"mime"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -67,14 +68,23 @@ type Console struct {
 
 	pages    map[string]*template.Template
 	sessions sessions
+	activity activity
 }
 
-// New makes the console of a, served under access.
-func New(a *app.App, access Access, log *slog.Logger) *Console {
+// New makes the console of a, served under access. It starts counting
+// the last 24 h of the journal for the overview in the background, until
+// done or ctx ends.
+func New(ctx context.Context, a *app.App, access Access, log *slog.Logger) *Console {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Console{App: a, Access: access, Log: log, pages: parsePages()}
+	cs := &Console{App: a, Access: access, Log: log, pages: parsePages()}
+	// Entries from here on are counted as they are written, those before
+	// by the count: one written just as this runs may be counted twice.
+	until := time.Now()
+	a.Observe(cs.activity.add)
+	go cs.activity.seed(ctx, a.Store, until)
+	return cs
 }
 
 // parsePages parses each page with the layout: one template set per

@@ -15,12 +15,19 @@ import (
 
 // offerHealth is one offer's line on the overview.
 type offerHealth struct {
-	ID, Name  string
-	Version   uint64
-	Problems  []string
-	Checks    []check.Schedule
+	ID, Name string
+	Version  uint64
+	Problems []string
+	Checks   []check.Schedule
+	// Hours are its webhook calls and errors (of any kind) by hour, the
+	// last 24 h, oldest first; Counted is false while the journal is
+	// still being counted after a start.
+	Hours     [hoursShown]hourCount
+	Counted   bool
 	Errors24h int
-	ErrorsMax bool // more errors than were counted
+	Calls24h  int
+	MaxCalls  int
+	Chart     []chartBar
 	Leads     statusBar
 	Outboxes  []outboxHealth
 }
@@ -103,7 +110,7 @@ func (cs *Console) offersHealth(ctx context.Context) ([]offerHealth, error) {
 			ids[id] = nil
 		}
 	}
-	since := time.Now().Add(-24 * time.Hour)
+	now := time.Now()
 	var rows []offerHealth
 	for id, o := range ids {
 		row := offerHealth{ID: id, Problems: a.Offers.Problems(id), Leads: barOf(counts[id])}
@@ -115,11 +122,13 @@ func (cs *Console) offersHealth(ctx context.Context) ([]offerHealth, error) {
 				row.Checks = append(row.Checks, sc)
 			}
 		}
-		errs, next, err := a.Store.JournalList(ctx, store.JournalQuery{Offer: id, Status: store.JournalError, Since: since, Limit: errorsCounted})
-		if err != nil {
-			return nil, err
+		row.Hours, row.Counted = cs.activity.hourly(id, now)
+		for _, h := range row.Hours {
+			row.Errors24h += h.Errors
+			row.Calls24h += h.Calls
+			row.MaxCalls = max(row.MaxCalls, h.Calls, h.Errors)
 		}
-		row.Errors24h, row.ErrorsMax = len(errs), next != ""
+		row.Chart = chartOf(row.Hours, row.MaxCalls)
 		for _, oc := range outboxes {
 			oh := outboxHealth{Name: oc.name, Pending: oc.pending[id], Held: oc.held[id]}
 			if oc.circuit != nil {
@@ -172,4 +181,32 @@ func barOf(counts map[store.Status]int) statusBar {
 		}
 	}
 	return b
+}
+
+// chartBar is one hour of an offer's activity chart: webhook calls and,
+// over them, errors, as heights out of chartHeight.
+type chartBar struct {
+	X               int
+	Calls, Errors   int
+	CallsH, ErrorsH float64
+	CallsY, ErrorsY float64
+	From            time.Time
+}
+
+// chartHeight is the activity chart's height in its own units (the bars
+// are 1 wide, 24 of them).
+const chartHeight = 20
+
+func chartOf(hours [hoursShown]hourCount, most int) []chartBar {
+	bars := make([]chartBar, len(hours))
+	for i, h := range hours {
+		b := chartBar{X: i, Calls: h.Calls, Errors: h.Errors, From: time.Unix(h.Hour*3600, 0)}
+		if most > 0 {
+			b.CallsH = chartHeight * float64(h.Calls) / float64(most)
+			b.ErrorsH = chartHeight * float64(h.Errors) / float64(most)
+		}
+		b.CallsY, b.ErrorsY = chartHeight-b.CallsH, chartHeight-b.ErrorsH
+		bars[i] = b
+	}
+	return bars
 }

@@ -3,8 +3,10 @@ package console_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"leadhost/api"
 	"leadhost/store"
@@ -124,4 +126,34 @@ func TestLanguage(t *testing.T) {
 	if p := b.get("/ui/lang?to=en&back=https://evil.example/"); !strings.HasSuffix(p.header.Get("Location"), base+"/ui/") {
 		t.Errorf("the switch sends to another site: %q", p.header.Get("Location"))
 	}
+}
+
+// The overview counts an offer's webhook calls and errors of the last
+// 24 h: those in the journal when serve started and those since, not
+// older ones.
+func TestOverviewCountsTheLastDay(t *testing.T) {
+	t.Parallel()
+	a := openApp(t)
+	now := time.Now()
+	if err := a.Store.RecordWritten(store.JournalEntry{At: now.Add(-25 * time.Hour), Offer: "shop", Kind: store.KindHook, Status: store.JournalError, Summary: "too old"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store.RecordWritten(store.JournalEntry{At: now.Add(-3 * time.Hour), Offer: "shop", Kind: store.KindHook, Status: store.JournalError, Summary: "before the start"}); err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, &api.Server{App: a, APIToken: adminToken})
+	b := newBrowser(t, base)
+	b.signIn(adminToken) // the console starts counting here
+	addLead(t, base, "A1")
+	if err := a.Store.RecordWritten(store.JournalEntry{Offer: "shop", Kind: store.KindSend, Status: store.JournalError, Summary: "a send failed"}); err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`class="bad errors"[^>]*>2</a>\s*<span class="muted">· 2 webhook calls</span>`)
+	var p page
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if p = b.get("/ui/"); want.MatchString(p.body) {
+			return
+		}
+	}
+	t.Errorf("the overview does not count 2 errors and 2 webhook calls in the last 24 h:\n%s", p.body)
 }
