@@ -22,6 +22,7 @@ func (s *Server) ui() *console.Console {
 			AdminToken: s.APIToken != "",
 			Refusal:    s.adminRefusal,
 			Secure:     s.secure,
+			Host:       s.requestedHost,
 			Replay: func(c *fasthttp.RequestCtx, id string) (int, string, error) {
 				_, v, err := s.replay(c, []string{id})
 				if err != nil {
@@ -46,6 +47,20 @@ func (s *Server) ui() *console.Console {
 		}
 	})
 	return s.console
+}
+
+// requestedHost is the host the browser asked for: the Host header, or
+// a trusted proxy's X-Forwarded-Host (its first, the client's) when it
+// passes the request on under another (nginx's proxy_pass sets Host to
+// the upstream's address).
+func (s *Server) requestedHost(c *fasthttp.RequestCtx) string {
+	if s.trusted(c.RemoteIP()) {
+		if fwd := c.Request.Header.Peek("X-Forwarded-Host"); len(fwd) > 0 {
+			first, _, _ := strings.Cut(string(fwd), ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	return string(c.Host())
 }
 
 // secure says whether the request came over TLS: to this server, or to

@@ -116,7 +116,15 @@ func (cs *Console) admit(r *request) bool {
 		return true
 	}
 	if cs.Access.AdminToken {
-		r.Redirect("/ui/signin?next="+url.QueryEscape(string(r.URI().RequestURI())), fasthttp.StatusSeeOther)
+		signin := "/ui/signin?next=" + url.QueryEscape(string(r.URI().RequestURI()))
+		if string(r.Request.Header.Peek("HX-Request")) == "true" {
+			// htmx polling for a page whose session ended: the whole page
+			// goes to the sign-in, not the sign-in into a table.
+			r.Response.Header.Set("HX-Redirect", "/ui/signin")
+			r.SetStatusCode(fasthttp.StatusUnauthorized)
+			return false
+		}
+		r.Redirect(signin, fasthttp.StatusSeeOther)
 		return false
 	}
 	cs.signInPage(r, fasthttp.StatusUnauthorized, why)
@@ -130,7 +138,7 @@ func (cs *Console) admitChange(r *request) bool {
 		cs.signInPage(r, fasthttp.StatusUnauthorized, r.T("access.sign_in_to_change"))
 		return false
 	}
-	if why := crossSite(r.RequestCtx); why != "" {
+	if why := cs.crossSite(r.RequestCtx); why != "" {
 		r.fail(fasthttp.StatusForbidden, r.T("access.cross_site")+" ("+why+")")
 		return false
 	}
@@ -143,12 +151,16 @@ func (cs *Console) admitChange(r *request) bool {
 }
 
 // crossSite says why a form post did not come from the console's own
-// pages, or "": an Origin other than the request's Host, or fetch
-// metadata saying another site.
-func crossSite(c *fasthttp.RequestCtx) string {
+// pages, or "": an Origin other than the host the browser asked for, or
+// fetch metadata saying another site.
+func (cs *Console) crossSite(c *fasthttp.RequestCtx) string {
+	host := string(c.Host())
+	if cs.Access.Host != nil {
+		host = cs.Access.Host(c)
+	}
 	if origin := c.Request.Header.Peek("Origin"); len(origin) > 0 || hasHeader(c, "Origin") {
 		u, err := url.Parse(string(origin))
-		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, string(c.Host())) {
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, host) {
 			return "Origin " + string(origin)
 		}
 	}
@@ -190,7 +202,7 @@ func (cs *Console) signIn(r *request) {
 		cs.signInPage(r, fasthttp.StatusOK, "")
 		return
 	}
-	if why := crossSite(r.RequestCtx); why != "" {
+	if why := cs.crossSite(r.RequestCtx); why != "" {
 		r.fail(fasthttp.StatusForbidden, r.T("access.cross_site")+" ("+why+")")
 		return
 	}

@@ -223,3 +223,43 @@ func TestWithoutTokenTheAdminAPIsRule(t *testing.T) {
 		t.Errorf("an edit signed in with the local token: %d, status %v\n%s", p.code, l.Status, p.body)
 	}
 }
+
+// Behind a trusted proxy that passes requests on under its upstream's
+// Host, a form's Origin is held to the host the browser asked for
+// (X-Forwarded-Host); from anyone else that header is not believed.
+func TestFormsBehindATrustedProxy(t *testing.T) {
+	t.Parallel()
+	a := openApp(t)
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	for _, tc := range []struct {
+		name    string
+		proxies []*net.IPNet
+		want    int
+	}{
+		{"trusted proxy", []*net.IPNet{loopback}, 200},
+		{"untrusted peer", nil, 403},
+	} {
+		base := serve(t, &api.Server{App: a, APIToken: adminToken, TrustedProxies: tc.proxies})
+		id := addLead(t, base, "P-"+tc.name)
+		b := newBrowser(t, base)
+		b.signIn(adminToken)
+		form := url.Values{"csrf": {b.csrf("/ui/leads/" + itoa(id))}, "comment": {"through " + tc.name}}
+		p := b.do("POST", "/ui/leads/"+itoa(id)+"/edit", form, map[string]string{
+			"Origin": "https://leads.example", "X-Forwarded-Host": "leads.example", "X-Forwarded-Proto": "https"})
+		changed := leadOf(t, a.Store, id).Comment == "through "+tc.name
+		if p.code != tc.want || changed != (tc.want == 200) {
+			t.Errorf("%s: %d, lead changed %v; want %d", tc.name, p.code, changed, tc.want)
+		}
+	}
+}
+
+// htmx polling a page whose session ended is told to send the whole page
+// to the sign-in, not given the sign-in page to put into a table.
+func TestPollingSignedOut(t *testing.T) {
+	t.Parallel()
+	base := serve(t, &api.Server{App: openApp(t), APIToken: adminToken})
+	p := newBrowser(t, base).do("GET", "/ui/journal/rows", nil, map[string]string{"HX-Request": "true"})
+	if p.code != http.StatusUnauthorized || p.header.Get("HX-Redirect") != "/ui/signin" || p.body != "" {
+		t.Errorf("signed-out polling: %d HX-Redirect %q body %q", p.code, p.header.Get("HX-Redirect"), p.body)
+	}
+}

@@ -50,6 +50,11 @@ type Access struct {
 	// Secure says the request came over TLS, to the server or, as a
 	// trusted proxy says, to the proxy: the session cookie is then Secure.
 	Secure func(*fasthttp.RequestCtx) bool
+	// Host is the host (and port) the browser asked for, which a form's
+	// Origin must name: the Host header, or what a trusted proxy says
+	// (X-Forwarded-Host) when it passes the request on under another.
+	// Nil: the Host header.
+	Host func(*fasthttp.RequestCtx) string
 	// Replay runs a journaled webhook or postback again, as POST
 	// /api/journal/<id>/replay does, and says how it was answered.
 	Replay func(c *fasthttp.RequestCtx, id string) (status int, body string, err error)

@@ -156,6 +156,10 @@ func (cs *Console) replay(r *request, text string) {
 		r.render(fasthttp.StatusOK, "replay", title, d, "", "")
 		return
 	}
+	if cs.Access.Replay == nil {
+		r.fail(fasthttp.StatusNotImplemented, "this console cannot replay")
+		return
+	}
 	status, body, err := cs.Access.Replay(r.RequestCtx, text)
 	if err != nil {
 		r.failErr(err)
