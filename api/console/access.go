@@ -124,7 +124,7 @@ func (cs *Console) admit(r *request) bool {
 			r.SetStatusCode(fasthttp.StatusUnauthorized)
 			return false
 		}
-		r.Redirect(signin, fasthttp.StatusSeeOther)
+		seeOther(r.RequestCtx, signin)
 		return false
 	}
 	cs.signInPage(r, fasthttp.StatusUnauthorized, why)
@@ -221,7 +221,7 @@ func (cs *Console) signIn(r *request) {
 	ck.SetMaxAge(int(sessionTTL / time.Second))
 	ck.SetSecure(cs.Access.Secure != nil && cs.Access.Secure(r.RequestCtx))
 	r.Response.Header.SetCookie(&ck)
-	r.Redirect(safeNext(string(r.PostArgs().Peek("next"))), fasthttp.StatusSeeOther)
+	seeOther(r.RequestCtx, safeNext(string(r.PostArgs().Peek("next"))))
 }
 
 // signOut is POST /ui/signout.
@@ -234,7 +234,15 @@ func (cs *Console) signOut(r *request) {
 	ck.SetSameSite(fasthttp.CookieSameSiteStrictMode)
 	ck.SetExpire(fasthttp.CookieExpireDelete)
 	r.Response.Header.SetCookie(&ck)
-	r.Redirect("/ui/signin", fasthttp.StatusSeeOther)
+	seeOther(r.RequestCtx, "/ui/signin")
+}
+
+// seeOther sends the browser to path on this site. The Location is the
+// path alone, not fasthttp's absolute URL made from the Host header:
+// behind a proxy that rewrites Host that would name the proxy's upstream.
+func seeOther(c *fasthttp.RequestCtx, path string) {
+	c.Response.Header.Set("Location", path)
+	c.SetStatusCode(fasthttp.StatusSeeOther)
 }
 
 // safeNext is where to go after signing in: a console page, never

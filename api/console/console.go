@@ -114,7 +114,7 @@ func parsePages() map[string]*template.Template {
 func (cs *Console) Handle(c *fasthttp.RequestCtx) {
 	p := strings.TrimPrefix(string(c.Path()), "/ui")
 	if p == "" {
-		c.Redirect("/ui/", fasthttp.StatusMovedPermanently)
+		seeOther(c, "/ui/")
 		return
 	}
 	if rest, ok := strings.CutPrefix(p, "/static/"); ok {

@@ -171,5 +171,5 @@ func (cs *Console) switchLanguage(r *request) {
 	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	ck.SetMaxAge(365 * 24 * 3600)
 	r.Response.Header.SetCookie(&ck)
-	r.Redirect(safeNext(string(r.QueryArgs().Peek("back"))), fasthttp.StatusSeeOther)
+	seeOther(r.RequestCtx, safeNext(string(r.QueryArgs().Peek("back"))))
 }

@@ -117,13 +117,13 @@ func TestLanguage(t *testing.T) {
 		}
 	}
 	p := b.get("/ui/lang?to=ru&back=/ui/leads")
-	if p.code != http.StatusSeeOther || !strings.HasSuffix(p.header.Get("Location"), "/ui/leads") {
+	if p.code != http.StatusSeeOther || p.header.Get("Location") != "/ui/leads" {
 		t.Fatalf("switch: %d %q", p.code, p.header.Get("Location"))
 	}
 	if p := b.do("GET", "/ui/leads", nil, map[string]string{"Accept-Language": "en"}); !strings.Contains(p.body, "<h1>Лиды") {
 		t.Errorf("after the switch to Russian, an English browser still sees English")
 	}
-	if p := b.get("/ui/lang?to=en&back=https://evil.example/"); !strings.HasSuffix(p.header.Get("Location"), base+"/ui/") {
+	if p := b.get("/ui/lang?to=en&back=https://evil.example/"); p.header.Get("Location") != "/ui/" {
 		t.Errorf("the switch sends to another site: %q", p.header.Get("Location"))
 	}
 }
