@@ -121,15 +121,18 @@ type field struct{ Name, Value string }
 
 // editForm is the edit form's values.
 type editForm struct {
-	Status, Reason, Comment string
+	Status, Reason, Comment, Hold string
 }
 
 // lead is /ui/leads/<id>[?raw=1].
 func (cs *Console) lead(r *request, text string) {
-	cs.showLead(r, text, nil, "")
+	cs.showLead(r, text, nil, "", fasthttp.StatusOK)
 }
 
-func (cs *Console) showLead(r *request, text string, form *editForm, refusal string) {
+// showLead answers with a lead's page; after a form, with the form as
+// posted and why it was refused (answered with status), or saying it
+// was saved.
+func (cs *Console) showLead(r *request, text string, form *editForm, refusal string, status int) {
 	id, err := strconv.ParseUint(text, 10, 64)
 	if err != nil || id == 0 {
 		r.fail(fasthttp.StatusBadRequest, fmt.Sprintf("%q is not a lead id", text))
@@ -162,10 +165,10 @@ func (cs *Console) showLead(r *request, text string, form *editForm, refusal str
 	if l.Reason != 0 {
 		d.Form.Reason = strconv.Itoa(int(l.Reason))
 	}
-	status, note := fasthttp.StatusOK, ""
+	note := ""
 	switch {
 	case form != nil && refusal != "":
-		d.Form, status = *form, fasthttp.StatusConflict
+		d.Form = *form
 	case form != nil:
 		note = r.T("lead.saved")
 	}
@@ -188,8 +191,8 @@ func maskHistory(h []store.Change) []store.Change {
 	return out
 }
 
-// editLead is POST /ui/leads/<id>/edit: the form's status, reason and
-// comment go through the edit rules as PATCH /api/leads/<id> does; a
+// editLead is POST /ui/leads/<id>/edit: the form's status, reason,
+// comment and hold (days) go through the edit rules as PATCH /api/leads/<id> does; a
 // refusal is shown in words, with the form as it was posted.
 func (cs *Console) editLead(r *request, text string) {
 	id, err := strconv.ParseUint(text, 10, 64)
@@ -203,7 +206,8 @@ func (cs *Console) editLead(r *request, text string) {
 		return
 	}
 	a := r.PostArgs()
-	form := editForm{Status: string(a.Peek("status")), Reason: string(a.Peek("reason")), Comment: string(a.Peek("comment"))}
+	form := editForm{Status: string(a.Peek("status")), Reason: string(a.Peek("reason")), Comment: string(a.Peek("comment")),
+		Hold: strings.TrimSpace(string(a.Peek("hold")))}
 	patch := map[string]any{}
 	if form.Status != "" && form.Status != strconv.Itoa(int(before.Status)) {
 		patch["status"] = json.RawMessage(strconv.Quote(form.Status))
@@ -211,22 +215,35 @@ func (cs *Console) editLead(r *request, text string) {
 	if form.Reason != "" && form.Reason != strconv.Itoa(int(before.Reason)) {
 		n, err := strconv.Atoi(form.Reason)
 		if err != nil {
-			cs.showLead(r, text, &form, fmt.Sprintf("reason %q is not a number", form.Reason))
+			cs.showLead(r, text, &form, fmt.Sprintf("reason %q is not a number", form.Reason), fasthttp.StatusBadRequest)
 			return
 		}
 		patch["reason"] = n
+	}
+	if form.Hold != "" {
+		days, err := strconv.Atoi(form.Hold)
+		if err != nil || days < 1 {
+			cs.showLead(r, text, &form, fmt.Sprintf("hold %q: want a number of days, 1 or more", form.Hold), fasthttp.StatusBadRequest)
+			return
+		}
+		patch["hold"] = days
+		delete(patch, "status") // the form's status is the lead's own: hold is status 4
 	}
 	if form.Comment != before.Comment && form.Comment != store.Mask(before.Comment) {
 		patch["comment"] = form.Comment
 	}
 	if len(patch) == 0 {
-		cs.showLead(r, text, nil, "")
+		cs.showLead(r, text, nil, "", fasthttp.StatusOK)
 		return
 	}
 	input, _ := json.Marshal(patch)
 	if _, err := cs.App.EditLead(r, id, input, By); err != nil {
-		cs.showLead(r, text, &form, store.Describe(err))
+		status := fasthttp.StatusConflict
+		if cs.Access.StatusOf != nil {
+			status = cs.Access.StatusOf(err) // as PATCH /api/leads/<id> answers it
+		}
+		cs.showLead(r, text, &form, store.Describe(err), status)
 		return
 	}
-	cs.showLead(r, text, &form, "")
+	cs.showLead(r, text, &form, "", fasthttp.StatusOK)
 }

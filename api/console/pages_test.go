@@ -157,3 +157,23 @@ func TestOverviewCountsTheLastDay(t *testing.T) {
 	}
 	t.Errorf("the overview does not count 2 errors and 2 webhook calls in the last 24 h:\n%s", p.body)
 }
+
+// Hold from the form: status 4 until that many days from now, as
+// PATCH {"hold": N} does.
+func TestLeadHoldFromTheForm(t *testing.T) {
+	t.Parallel()
+	a := openApp(t)
+	base := serve(t, &api.Server{App: a, APIToken: adminToken})
+	id := addLead(t, base, "A1")
+	b := newBrowser(t, base)
+	b.signIn(adminToken)
+	path := "/ui/leads/" + itoa(id)
+	p := b.post(path+"/edit", url.Values{"csrf": {b.csrf(path)}, "status": {"1"}, "hold": {"3"}})
+	l := leadOf(t, a.Store, id)
+	if p.code != 200 || l.Status != store.StatusHold || l.HoldUntil.Sub(time.Now()) < 71*time.Hour || !strings.Contains(p.body, "4 hold · Холд") {
+		t.Errorf("hold 3 days: %d, lead status %v until %v", p.code, l.Status, l.HoldUntil)
+	}
+	if p := b.post(path+"/edit", url.Values{"csrf": {b.csrf(path)}, "hold": {"-1"}}); p.code != http.StatusBadRequest || !strings.Contains(p.body, "want a number of days") {
+		t.Errorf("hold -1: %d\n%s", p.code, p.body)
+	}
+}
