@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -205,3 +206,19 @@ func (m *Metrics) publish() {
 
 // handler serves the metrics in the Prometheus text format.
 func (m *Metrics) handler() fasthttp.RequestHandler { return m.serve }
+
+// LeadCounts is every offer's leads by status as the metrics keep them
+// (the console's overview reads them: no scan of the store per page);
+// ok is false until TrackLeads has counted them.
+func (m *Metrics) LeadCounts() (counts map[string]map[store.Status]int, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.ready {
+		return nil, false
+	}
+	counts = make(map[string]map[store.Status]int, len(m.counts))
+	for offer, c := range m.counts {
+		counts[offer] = maps.Clone(c)
+	}
+	return counts, true
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"leadhost/api/console"
 	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/script"
@@ -48,8 +49,8 @@ const (
 	RunGrace = 5 * time.Second
 )
 
-// Server answers webhooks, postbacks, the admin API and health checks for
-// an assembled App.
+// Server answers webhooks, postbacks, the admin API, the console (/ui/)
+// and health checks for an assembled App.
 type Server struct {
 	App     *app.App
 	MaxBody int // request bodies over it are refused with 413
@@ -75,6 +76,9 @@ type Server struct {
 	ForwardedHeader string
 	// Metrics, when set, counts requests and is served at /metrics.
 	Metrics *Metrics
+
+	uiOnce  sync.Once
+	console *console.Console
 
 	runsOnce sync.Once
 	runs     context.Context // the scripts of calls; ended by Shutdown
@@ -190,6 +194,8 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 		s.journal(c, store.KindHook, strings.TrimPrefix(path, "/hook/"), started)
 	case strings.HasPrefix(path, "/api/"):
 		s.admin(c, strings.TrimPrefix(path, "/api/"))
+	case path == "/ui" || strings.HasPrefix(path, "/ui/"):
+		s.ui().Handle(c)
 	case strings.HasPrefix(path, "/postback/"):
 		started := time.Now()
 		s.postback(c, strings.TrimPrefix(path, "/postback/"))
@@ -229,7 +235,7 @@ func (s *Server) writable(c *fasthttp.RequestCtx) bool {
 // routeOf is a request's route for metrics: a few names, never the
 // path itself (offers and ids would make a series each).
 func routeOf(path string) string {
-	for _, r := range []string{"/hook/", "/postback/", "/api/"} {
+	for _, r := range []string{"/hook/", "/postback/", "/api/", "/ui/"} {
 		if strings.HasPrefix(path, r) {
 			return strings.TrimSuffix(r, "/")
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"sort"
 )
 
 // Reason is why a lead was cancelled (status 5). Reasons 1..17 are the
@@ -94,6 +95,16 @@ func (t *ReasonTable) With(extra ...ReasonInfo) (*ReasonTable, error) {
 func (t *ReasonTable) Lookup(id Reason) (ReasonInfo, bool) {
 	r, ok := t.byID[id]
 	return r, ok
+}
+
+// All lists the table's reasons by id, for a person choosing one.
+func (t *ReasonTable) All() []ReasonInfo {
+	out := make([]ReasonInfo, 0, len(t.byID))
+	for _, r := range t.byID {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Stage is a status as traffic sources read it in postbacks: wait (1, 2,

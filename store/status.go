@@ -56,6 +56,15 @@ func (s Status) String() string {
 	return statusNames[s].code
 }
 
+// Label is the status's name in the seed's Russian ("Обработка"), as
+// operators of a lead network know it; "" for an invalid status.
+func (s Status) Label() string {
+	if !s.Valid() {
+		return ""
+	}
+	return statusNames[s].label
+}
+
 // PastCall reports whether the lead has left the call stage (status ≥ 5):
 // from there no edit may bring it back to 1..4.
 func (s Status) PastCall() bool { return s >= StatusCancel }

@@ -1,0 +1,255 @@
+package console
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Who the console serves, by the admin API's rules (Access):
+//
+//   - With an admin token set, whoever signs in with it: the sign-in page
+//     sets a session cookie (HttpOnly, SameSite=Strict, Secure over TLS);
+//     a signed-out browser sees the sign-in page and nothing else.
+//   - With none, the pages are read by the clients the admin API serves
+//     reads to without a token (direct loopback, loopback Host, no
+//     forwarding header, no cross-site fetch); changes, as in the API,
+//     need serve's local token, which the sign-in page takes then.
+//
+// Every form that changes something carries the session's CSRF token and
+// must come from the console's own origin: a form posted by another site
+// (or without its token) changes nothing.
+
+const (
+	sessionCookie = "leadhost_session"
+	sessionTTL    = 12 * time.Hour
+	maxSessions   = 1000
+	csrfField     = "csrf"
+)
+
+// session is one signed-in browser.
+type session struct {
+	csrf    string
+	expires time.Time
+}
+
+// sessions are the console's open sessions, in memory: a restart signs
+// everyone out. They are kept by the hash of their cookie, so that a
+// lookup's timing tells nothing of a valid one.
+type sessions struct {
+	mu   sync.Mutex
+	open map[[32]byte]*session
+}
+
+func (s *sessions) get(c *fasthttp.RequestCtx) *session {
+	id := c.Request.Header.Cookie(sessionCookie)
+	if len(id) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := sha256.Sum256(id)
+	ss := s.open[key]
+	if ss == nil {
+		return nil
+	}
+	if time.Now().After(ss.expires) {
+		delete(s.open, key)
+		return nil
+	}
+	return ss
+}
+
+// start opens a session and returns its cookie value.
+func (s *sessions) start() (string, *session) {
+	id := randomToken()
+	ss := &session{csrf: randomToken(), expires: time.Now().Add(sessionTTL)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open == nil {
+		s.open = map[[32]byte]*session{}
+	}
+	now := time.Now()
+	for k, old := range s.open {
+		if now.After(old.expires) || len(s.open) >= maxSessions {
+			delete(s.open, k) // only the token's holders sign in: dropping one at random is no attack surface
+		}
+	}
+	s.open[sha256.Sum256([]byte(id))] = ss
+	return id, ss
+}
+
+func (s *sessions) end(c *fasthttp.RequestCtx) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.open, sha256.Sum256(c.Request.Header.Cookie(sessionCookie)))
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// admit says whether the request is served; when not, it has been
+// answered (the sign-in page, or a refusal in words).
+func (cs *Console) admit(r *request) bool {
+	if r.IsPost() {
+		return cs.admitChange(r)
+	}
+	if r.session != nil {
+		return true
+	}
+	why := "sign in"
+	if !cs.Access.AdminToken && cs.Access.Refusal != nil {
+		why = cs.Access.Refusal(r.RequestCtx)
+	}
+	if why == "" {
+		return true
+	}
+	if cs.Access.AdminToken {
+		signin := "/ui/signin?next=" + url.QueryEscape(string(r.URI().RequestURI()))
+		if string(r.Request.Header.Peek("HX-Request")) == "true" {
+			// htmx polling for a page whose session ended: the whole page
+			// goes to the sign-in, not the sign-in into a table.
+			r.Response.Header.Set("HX-Redirect", "/ui/signin")
+			r.SetStatusCode(fasthttp.StatusUnauthorized)
+			return false
+		}
+		seeOther(r.RequestCtx, signin)
+		return false
+	}
+	cs.signInPage(r, fasthttp.StatusUnauthorized, why)
+	return false
+}
+
+// admitChange says whether a form that changes something is taken: a
+// session, its CSRF token, and the console's own origin.
+func (cs *Console) admitChange(r *request) bool {
+	if r.session == nil {
+		cs.signInPage(r, fasthttp.StatusUnauthorized, r.T("access.sign_in_to_change"))
+		return false
+	}
+	if why := cs.crossSite(r.RequestCtx); why != "" {
+		r.fail(fasthttp.StatusForbidden, r.T("access.cross_site")+" ("+why+")")
+		return false
+	}
+	got := r.PostArgs().Peek(csrfField)
+	if subtle.ConstantTimeCompare(got, []byte(r.session.csrf)) != 1 {
+		r.fail(fasthttp.StatusForbidden, r.T("access.csrf"))
+		return false
+	}
+	return true
+}
+
+// crossSite says why a form post did not come from the console's own
+// pages, or "": an Origin other than the host the browser asked for, or
+// fetch metadata saying another site.
+func (cs *Console) crossSite(c *fasthttp.RequestCtx) string {
+	host := string(c.Host())
+	if cs.Access.Host != nil {
+		host = cs.Access.Host(c)
+	}
+	if origin := c.Request.Header.Peek("Origin"); len(origin) > 0 || hasHeader(c, "Origin") {
+		u, err := url.Parse(string(origin))
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, host) {
+			return "Origin " + string(origin)
+		}
+	}
+	if site := c.Request.Header.Peek("Sec-Fetch-Site"); len(site) > 0 &&
+		!bytes.EqualFold(site, []byte("same-origin")) && !bytes.EqualFold(site, []byte("none")) {
+		return "Sec-Fetch-Site " + string(site)
+	}
+	return ""
+}
+
+func hasHeader(c *fasthttp.RequestCtx, name string) bool {
+	found := false
+	c.Request.Header.VisitAll(func(k, _ []byte) {
+		found = found || strings.EqualFold(string(k), name)
+	})
+	return found
+}
+
+// signInData is what the sign-in page shows.
+type signInData struct {
+	Why      string // why the page was shown instead of another
+	Next     string
+	HasToken bool // someone can sign in at all
+	Local    bool // the token asked for is serve's local one
+}
+
+func (cs *Console) signInPage(r *request, status int, why string) {
+	next := safeNext(string(r.QueryArgs().Peek("next")))
+	if next == "/ui/" && !r.IsPost() && string(r.Path()) != "/ui/signin" {
+		next = string(r.URI().RequestURI())
+	}
+	r.render(status, "signin", r.T("signin.title"), signInData{Why: why, Next: next,
+		HasToken: cs.Access.Token != "", Local: !cs.Access.AdminToken}, "", "")
+}
+
+// signIn is /ui/signin: the page, and its form taking the token.
+func (cs *Console) signIn(r *request) {
+	if !r.IsPost() {
+		cs.signInPage(r, fasthttp.StatusOK, "")
+		return
+	}
+	if why := cs.crossSite(r.RequestCtx); why != "" {
+		r.fail(fasthttp.StatusForbidden, r.T("access.cross_site")+" ("+why+")")
+		return
+	}
+	got := bytes.TrimSpace(r.PostArgs().Peek("token"))
+	if cs.Access.Token == "" || subtle.ConstantTimeCompare(got, []byte(cs.Access.Token)) != 1 {
+		cs.signInPage(r, fasthttp.StatusUnauthorized, r.T("signin.wrong"))
+		return
+	}
+	id, _ := cs.sessions.start()
+	var ck fasthttp.Cookie
+	ck.SetKey(sessionCookie)
+	ck.SetValue(id)
+	ck.SetPath("/ui/")
+	ck.SetHTTPOnly(true)
+	ck.SetSameSite(fasthttp.CookieSameSiteStrictMode)
+	ck.SetMaxAge(int(sessionTTL / time.Second))
+	ck.SetSecure(cs.Access.Secure != nil && cs.Access.Secure(r.RequestCtx))
+	r.Response.Header.SetCookie(&ck)
+	seeOther(r.RequestCtx, safeNext(string(r.PostArgs().Peek("next"))))
+}
+
+// signOut is POST /ui/signout.
+func (cs *Console) signOut(r *request) {
+	cs.sessions.end(r.RequestCtx)
+	var ck fasthttp.Cookie
+	ck.SetKey(sessionCookie)
+	ck.SetPath("/ui/")
+	ck.SetHTTPOnly(true)
+	ck.SetSameSite(fasthttp.CookieSameSiteStrictMode)
+	ck.SetExpire(fasthttp.CookieExpireDelete)
+	r.Response.Header.SetCookie(&ck)
+	seeOther(r.RequestCtx, "/ui/signin")
+}
+
+// seeOther sends the browser to path on this site. The Location is the
+// path alone, not fasthttp's absolute URL made from the Host header:
+// behind a proxy that rewrites Host that would name the proxy's upstream.
+func seeOther(c *fasthttp.RequestCtx, path string) {
+	c.Response.Header.Set("Location", path)
+	c.SetStatusCode(fasthttp.StatusSeeOther)
+}
+
+// safeNext is where to go after signing in: a console page, never
+// another site (//evil.example).
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") || strings.HasPrefix(next, "/ui/signin") {
+		return "/ui/"
+	}
+	return next
+}

@@ -1,0 +1,104 @@
+package console
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"leadhost/store"
+)
+
+// activity counts each offer's webhook calls and errors by hour over the
+// last 24 h, for the overview. Reading them from the journal per page
+// would decode every entry of the day (the journal has no index by
+// status): instead they are counted once from the journal when the
+// console starts, in the background, and kept current from the entries
+// as they are written (App.Observe).
+type activity struct {
+	mu      sync.Mutex
+	offers  map[string]*[hoursShown]hourCount
+	seeded  bool
+	seedErr error
+}
+
+// hoursShown is how far back the overview looks.
+const hoursShown = 24
+
+// hourCount is one offer's hour.
+type hourCount struct {
+	Hour          int64 // hours since the epoch; a slot of another hour is stale
+	Calls, Errors int
+}
+
+// add counts one entry.
+func (a *activity) add(e store.JournalEntry) {
+	if e.Offer == "" || (e.Kind != store.KindHook && e.Status != store.JournalError) {
+		return
+	}
+	hour := e.At.Unix() / 3600
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.offers == nil {
+		a.offers = map[string]*[hoursShown]hourCount{}
+	}
+	ring := a.offers[e.Offer]
+	if ring == nil {
+		ring = &[hoursShown]hourCount{}
+		a.offers[e.Offer] = ring
+	}
+	slot := &ring[hour%hoursShown]
+	if slot.Hour != hour {
+		if slot.Hour > hour {
+			return // older than the ring holds
+		}
+		*slot = hourCount{Hour: hour}
+	}
+	if e.Kind == store.KindHook {
+		slot.Calls++
+	}
+	if e.Status == store.JournalError {
+		slot.Errors++
+	}
+}
+
+// seed counts the journal's entries of the last 24 h older than until
+// (those after it are counted as they are written).
+func (a *activity) seed(ctx context.Context, st *store.Store, until time.Time) {
+	q := store.JournalQuery{Since: until.Add(-hoursShown * time.Hour), Limit: 1000}
+	var err error
+	for {
+		var entries []store.JournalEntry
+		entries, q.Cursor, err = st.JournalList(ctx, q)
+		if err != nil {
+			break
+		}
+		for _, e := range entries {
+			if e.At.Before(until) {
+				a.add(e)
+			}
+		}
+		if q.Cursor == "" {
+			break
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seeded, a.seedErr = true, err
+}
+
+// hourly is an offer's last 24 h, oldest hour first, and whether the
+// counts are whole yet (the journal is still being counted at start).
+func (a *activity) hourly(offer string, now time.Time) (hours [hoursShown]hourCount, whole bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	nowHour := now.Unix() / 3600
+	ring := a.offers[offer]
+	for i := range hours {
+		hour := nowHour - hoursShown + 1 + int64(i)
+		hours[i].Hour = hour
+		if ring != nil && ring[hour%hoursShown].Hour == hour {
+			hours[i] = ring[hour%hoursShown]
+		}
+	}
+	return hours, a.seeded && a.seedErr == nil
+}

@@ -1,0 +1,175 @@
+package console
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// lang is a language the console speaks.
+type lang string
+
+const (
+	english lang = "en"
+	russian lang = "ru"
+	// langCookie keeps the language a person switched to.
+	langCookie = "leadhost_lang"
+)
+
+// messages is the console's one message catalog: each key in English
+// and Russian. A key missing here shows as itself, which a test catches.
+var messages = map[string][2]string{
+	"nav.overview":             {"Overview", "Обзор"},
+	"nav.journal":              {"Journal", "Журнал"},
+	"nav.leads":                {"Leads", "Лиды"},
+	"nav.signout":              {"Sign out", "Выйти"},
+	"nav.language":             {"Русский", "English"},
+	"signin.title":             {"Sign in", "Вход"},
+	"signin.token":             {"Admin token", "Токен администратора"},
+	"signin.local_token":       {"Serve's local token (in the data folder's leadhost-serve.json)", "Локальный токен serve (файл leadhost-serve.json в папке данных)"},
+	"signin.submit":            {"Sign in", "Войти"},
+	"signin.wrong":             {"That token is not the one this leadhost takes.", "Этот токен не подходит."},
+	"signin.none":              {"No token is set on this leadhost: start serve with --api-token to sign in.", "На этом leadhost не задан токен: запустите serve с --api-token, чтобы войти."},
+	"access.sign_in_to_change": {"Sign in to change anything.", "Чтобы что-то менять, войдите."},
+	"access.csrf":              {"The form's token is missing or stale: nothing was changed. Reload the page and try again.", "У формы нет действующего токена: ничего не изменено. Обновите страницу и повторите."},
+	"access.cross_site":        {"A form from another site is not taken: nothing was changed.", "Форма с другого сайта не принимается: ничего не изменено."},
+	"err.title":                {"Error", "Ошибка"},
+	"err.no_page":              {"No such page.", "Нет такой страницы."},
+	"overview.title":           {"Offers", "Офферы"},
+	"overview.offer":           {"Offer", "Оффер"},
+	"overview.checks":          {"Checks", "Проверки"},
+	"overview.errors24":        {"Errors, 24 h", "Ошибки за 24 ч"},
+	"overview.calls":           {"webhook calls", "вызовов вебхука"},
+	"overview.errors":          {"errors", "ошибок"},
+	"overview.counting":        {"counting the journal…", "журнал ещё считается…"},
+	"overview.chart":           {"Webhook calls and errors by hour, last 24 h", "Вызовы вебхука и ошибки по часам за 24 ч"},
+	"overview.leads":           {"Leads by status", "Лиды по статусам"},
+	"overview.outbox":          {"Outbox", "Очередь"},
+	"overview.pending":         {"waiting", "ждут"},
+	"overview.held":            {"held", "задержано"},
+	"overview.circuit_open":    {"circuit open until", "отправка приостановлена до"},
+	"overview.circuit_closed":  {"partner reachable", "партнёр доступен"},
+	"overview.no_checks":       {"no checks", "нет проверок"},
+	"overview.never":           {"not run yet", "ещё не запускалась"},
+	"overview.next":            {"next", "следующая"},
+	"overview.load_errors":     {"Does not load", "Не загружается"},
+	"overview.no_offers":       {"No offers in the scripts folder.", "В папке scripts нет офферов."},
+	"journal.title":            {"Journal", "Журнал"},
+	"journal.offer":            {"Offer", "Оффер"},
+	"journal.kind":             {"Kind", "Тип"},
+	"journal.status":           {"Status", "Статус"},
+	"journal.since":            {"Since (1h, or 2026-01-02T15:04:05Z)", "С (1h или 2026-01-02T15:04:05Z)"},
+	"journal.any":              {"any", "все"},
+	"journal.filter":           {"Show", "Показать"},
+	"journal.at":               {"When", "Когда"},
+	"journal.took":             {"Took", "Длилось"},
+	"journal.summary":          {"What", "Что"},
+	"journal.more":             {"Older", "Раньше"},
+	"journal.live":             {"New entries appear here as they come.", "Новые записи появляются здесь сами."},
+	"journal.empty":            {"No entries.", "Записей нет."},
+	"entry.title":              {"Journal entry", "Запись журнала"},
+	"entry.request":            {"Request", "Запрос"},
+	"entry.response":           {"Response", "Ответ"},
+	"entry.logs":               {"Script's log", "Лог скрипта"},
+	"entry.detail":             {"Detail", "Подробности"},
+	"entry.show_raw":           {"Show raw (unmasked)", "Показать без маскировки"},
+	"entry.show_masked":        {"Show masked", "Показать с маскировкой"},
+	"entry.replay":             {"Replay…", "Повторить…"},
+	"replay.title":             {"Replay", "Повтор"},
+	"replay.confirm":           {"Run this call again, as it came, with the offer's current token and scripts? Its script runs for real: leads it adds or edits are stored.", "Выполнить этот вызов ещё раз, как он пришёл, с текущим токеном и скриптами оффера? Скрипт выполнится по-настоящему: добавленные или изменённые лиды сохранятся."},
+	"replay.do":                {"Replay", "Повторить"},
+	"replay.cancel":            {"Cancel", "Отмена"},
+	"replay.done":              {"Replayed. The call was answered", "Повторено. Ответ на вызов"},
+	"replay.newest":            {"The offer's newest entries", "Последние записи оффера"},
+	"leads.title":              {"Leads", "Лиды"},
+	"leads.ext":                {"Partner's ID", "ID у партнёра"},
+	"leads.status":             {"Status", "Статус"},
+	"leads.created":            {"Created", "Создан"},
+	"leads.contact":            {"Contact", "Контакт"},
+	"leads.more":               {"Next page", "Следующая страница"},
+	"leads.empty":              {"No leads.", "Лидов нет."},
+	"lead.title":               {"Lead", "Лид"},
+	"lead.fields":              {"Fields", "Поля"},
+	"lead.money":               {"Money", "Деньги"},
+	"lead.base":                {"Unit price", "Цена за единицу"},
+	"lead.counts":              {"Units", "Количество"},
+	"lead.reason":              {"Reason", "Причина"},
+	"lead.comment":             {"Comment", "Комментарий"},
+	"lead.hold_until":          {"Held until", "Холд до"},
+	"lead.hold_days":           {"Hold for days", "Холд, дней"},
+	"lead.history":             {"History", "История"},
+	"lead.by":                  {"by", "кто"},
+	"lead.edit":                {"Edit", "Изменить"},
+	"lead.save":                {"Save", "Сохранить"},
+	"lead.no_reason":           {"(none)", "(нет)"},
+	"lead.saved":               {"Saved.", "Сохранено."},
+	"lead.refused":             {"Not saved:", "Не сохранено:"},
+	"lead.read_only":           {"Sign in with the token to edit.", "Чтобы изменить, войдите с токеном."},
+	"lead.accepted_at":         {"Approved at", "Подтверждён"},
+	"lead.updated":             {"Updated", "Изменён"},
+}
+
+func (l lang) message(key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	if l == russian {
+		return m[1]
+	}
+	return m[0]
+}
+
+// other is the language the switch offers.
+func (l lang) other() lang {
+	if l == russian {
+		return english
+	}
+	return russian
+}
+
+// chooseLanguage is the language a person switched to (the cookie), else
+// the first of English and Russian their browser asks for
+// (Accept-Language, by its q weights), else English.
+func chooseLanguage(c *fasthttp.RequestCtx) lang {
+	switch lang(c.Request.Header.Cookie(langCookie)) {
+	case english:
+		return english
+	case russian:
+		return russian
+	}
+	best, bestQ := english, 0.0
+	for _, part := range strings.Split(string(c.Request.Header.Peek("Accept-Language")), ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if l := lang(primary); (l == english || l == russian) && q > bestQ {
+			best, bestQ = l, q
+		}
+	}
+	return best
+}
+
+// switchLanguage is /ui/lang?to=en|ru&back=PATH: it keeps the choice in a
+// cookie and goes back to the page. It changes nothing stored: a link,
+// not a form.
+func (cs *Console) switchLanguage(r *request) {
+	to := lang(r.QueryArgs().Peek("to"))
+	if to != english && to != russian {
+		to = r.lang.other()
+	}
+	var ck fasthttp.Cookie
+	ck.SetKey(langCookie)
+	ck.SetValue(string(to))
+	ck.SetPath("/ui/")
+	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	ck.SetMaxAge(365 * 24 * 3600)
+	r.Response.Header.SetCookie(&ck)
+	seeOther(r.RequestCtx, safeNext(string(r.QueryArgs().Peek("back"))))
+}

@@ -1,0 +1,2 @@
+-- The partner's id, from its JSON reply.
+return data.id
