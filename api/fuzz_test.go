@@ -25,7 +25,8 @@ func FuzzHookRequest(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	srv := &Server{App: openApp(f, "testdata/fuzz"), Log: slog.New(slog.DiscardHandler), NoJournal: true}
+	// The offer is not under testdata/fuzz, where Go keeps its corpus.
+	srv := &Server{App: openApp(f, "testdata/hookreader"), Log: slog.New(slog.DiscardHandler), NoJournal: true}
 	remote := &net.TCPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 4711}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var req fasthttp.Request
