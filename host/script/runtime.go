@@ -249,7 +249,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	// and the run's modules refuse to act for it any more.
 	done := make(chan error, 1)
 	L := v.L // the goroutines below must not read v, which is cleared on abandonment
-	go func() { done <- L.PCall(0, lua.MultRet, nil) }()
+	go func() { done <- v.protectedCall(0, lua.MultRet) }()
 	var err error
 	select {
 	case err = <-done:

@@ -15,14 +15,16 @@ type vm struct {
 	shared map[*lua.LTable]bool
 	limits Limits
 	run    *Run // the run in progress, read by the modules
+	// keepError is the error handler of every protected call (protect.go).
+	keepError *lua.LFunction
 }
 
 // The sandbox (SPEC §2): base without the loaders and the debugging or
 // environment functions, table, string, math, and os.time/date/clock. No
 // io, no package/require, no coroutines, no os.execute or os.exit.
 var (
-	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
-		"select", "getmetatable", "tonumber", "tostring", "type", "unpack", "xpcall", "_VERSION"}
+	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget",
+		"select", "getmetatable", "tonumber", "tostring", "type", "unpack", "_VERSION"}
 	allowedOs = []string{"time", "date", "clock"}
 )
 
@@ -50,12 +52,14 @@ func newVM(limits Limits) *vm {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
-	v := &vm{L: L, base: L.NewTable(), shared: make(map[*lua.LTable]bool), limits: limits}
+	v := &vm{L: L, base: L.NewTable(), shared: make(map[*lua.LTable]bool), limits: limits, keepError: L.NewFunction(keepError)}
 	G := L.G.Global
 	for _, name := range allowedBase {
 		v.base.RawSetString(name, G.RawGetString(name))
 	}
 	v.base.RawSetString("print", L.NewFunction(v.print))
+	v.base.RawSetString("pcall", L.NewFunction(v.pcall))
+	v.base.RawSetString("xpcall", L.NewFunction(v.xpcall))
 	v.base.RawSetString("rawset", L.NewFunction(v.rawset))
 	v.base.RawSetString("setmetatable", L.NewFunction(v.setmetatable))
 
