@@ -78,3 +78,83 @@ func TestPcallAndXpcallKeepTheirMeaning(t *testing.T) {
 		})
 	}
 }
+
+// TestRunsStopAtTheirMemoryBound: the issue's hostile scripts ran until
+// their deadline (or the host's end) holding gigabytes; each is now
+// stopped once it holds more than its bound, with the bound named at
+// the script's line, and catching the error does not let it go on.
+func TestRunsStopAtTheirMemoryBound(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{Timeout: 20 * time.Second, Memory: 32 << 20})
+	cases := []struct{ name, src string }{
+		{"s .. s, a local", `local s = "x" while true do s = s .. s end`},
+		{"s .. s, a global", `s = "x" while true do s = s .. s end`},
+		{"s .. s in a closure", `local s = "x" local function grow() s = s .. s end while true do grow() end`},
+		{"a growing table", `local t = {} local i = 0 while true do i = i + 1 t[i] = "abc" .. i end`},
+		{"nested tables", `local t = {} while true do t = {t, string.rep("x", 100)} end`},
+		{"caught and retried", `local s = "x" while true do pcall(function() s = s .. s end) end`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := runString(t, p, tc.src)
+			var re *RunError
+			if !errors.As(err, &re) || re.Bound != BoundMemory || re.Timeout {
+				t.Fatalf("err = %v, want the memory bound", err)
+			}
+			if !strings.Contains(re.Error(), "scripts/test/check.lua:1: stopped by the memory bound: the run holds over 32 MiB") {
+				t.Errorf("err = %v: want the bound and the script's line", err)
+			}
+		})
+	}
+}
+
+// TestStringBuiltinsStayUnderMaxString: string.format("%s%s", s, s)
+// doubled a string past the 16 MiB cap of the builtins (1.2 GB in the
+// issue); it is refused like string.rep.
+func TestStringBuiltinsStayUnderMaxString(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{MaxString: 1 << 20})
+	_, err := runString(t, p, `local s = "xxxxxxxx" while true do s = string.format("%s%s", s, s) end`)
+	if err == nil || !strings.Contains(err.Error(), "scripts/test/check.lua:1: string.format: result of") {
+		t.Fatalf("err = %v, want string.format refused past 1 MiB", err)
+	}
+}
+
+// TestRunsUnderTheirBoundsAreLeftAlone: a run holding data below its
+// bound, and garbage far above it, ends well.
+func TestRunsUnderTheirBoundsAreLeftAlone(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{Timeout: 20 * time.Second, Memory: 32 << 20})
+	got, err := runString(t, p, `
+		local keep = {}
+		for i = 1, 1000 do keep[i] = string.rep("k", 10000) end -- 10 MB held
+		local n = 0
+		for i = 1, 200 do local g = string.rep("g", 1000000) n = n + #g end -- 200 MB made, let go
+		return n + #keep`)
+	if err != nil || len(got) != 1 || got[0] != "200001000" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+}
+
+// TestHeapPressureStopsTheLargestRun: above the heap's pressure level,
+// the run holding the most is stopped, not a small one beside it.
+func TestHeapPressureStopsTheLargestRun(t *testing.T) {
+	t.Parallel()
+	heap := NewHeap(1) // always under pressure
+	big := NewPool(Limits{Timeout: 20 * time.Second, Heap: heap})
+	small := NewPool(Limits{Timeout: 1 * time.Second, Heap: heap})
+	errs := make(chan error, 1)
+	go func() {
+		_, err := runString(t, small, `local t = {1, 2, 3} while true do t[1] = t[2] end`)
+		errs <- err
+	}()
+	_, err := runString(t, big, `local s = string.rep("x", 12000000) while true do s = s:sub(1) end`)
+	var re *RunError
+	if !errors.As(err, &re) || re.Bound != BoundPressure || !strings.Contains(re.Msg, "stopped by the memory pressure bound") {
+		t.Errorf("big run: err = %v, want the memory pressure bound", err)
+	}
+	err = <-errs
+	if !errors.As(err, &re) || !re.Timeout || re.Bound != "" {
+		t.Errorf("small run: err = %v, want its own deadline", err)
+	}
+}

@@ -17,6 +17,9 @@ type vm struct {
 	run    *Run // the run in progress, read by the modules
 	// keepError is the error handler of every protected call (protect.go).
 	keepError *lua.LFunction
+	// meter and globals are the run in progress's (meter.go, size.go).
+	meter   *meter
+	globals *lua.LTable
 }
 
 // The sandbox (SPEC §2): base without the loaders and the debugging or
@@ -210,6 +213,17 @@ func (v *vm) capFormat(orig *lua.LFunction) lua.LGFunction {
 			}
 			i = j
 		}
+		// The result holds the format and every argument's text: a
+		// string argument can be as long as MaxString, and "%s%s" doubles it.
+		size := int64(len(f))
+		for i := 2; i <= L.GetTop(); i++ {
+			if s, ok := L.Get(i).(lua.LString); ok {
+				size += int64(len(s))
+			} else {
+				size += 1024 // a number, or %s of another value: bounded by the width checks above
+			}
+		}
+		v.tooBig(L, "string.format", size)
 		return orig.GFunction(L)
 	}
 }

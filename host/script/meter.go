@@ -1,0 +1,148 @@
+package script
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// A run's bounds (issue 12, item 5): memory, log bytes, leads added. A
+// run that passes one is stopped with a Lua error naming it, at the
+// script's line, and cannot carry on by catching that error: every later
+// instruction fails the same way.
+//
+// The memory bound needs the VM's help, and gopher-lua has no instruction
+// hook. It does check the run's context before every instruction
+// (mainLoopWithContext: `case <-L.ctx.Done()`), on the goroutine running
+// the script; meter is the context the VM is given, and its Done is the
+// hook: before every instruction it looks at the process heap (an atomic
+// the Heap watch keeps, heap.go) and, once the heap has grown by a step
+// since it last did, measures what the run holds (size.go). The run's
+// modules keep the run's own context (Run.Ctx); only the VM sees the
+// meter.
+
+// Bound names a per-run bound, as a stopped run's error says it.
+type Bound string
+
+// The bounds a run can be stopped for.
+const (
+	BoundMemory   Bound = "memory"          // what the run holds (Limits.Memory)
+	BoundPressure Bound = "memory pressure" // the host's heap, largest run first (Heap)
+	BoundLog      Bound = "log"             // bytes of core.log and print (Limits.LogBytes)
+	BoundLeads    Bound = "leads"           // leads added with core.lead.add (Limits.Leads)
+)
+
+// BoundError is a run stopped for a bound: Msg says what it did.
+type BoundError struct {
+	Bound Bound
+	Msg   string
+}
+
+func (e *BoundError) Error() string {
+	return fmt.Sprintf("stopped by the %s bound: %s", e.Bound, e.Msg)
+}
+
+// meter is the context the VM checks before each instruction.
+type meter struct {
+	context.Context
+	v       *vm
+	heap    *Heap
+	step    uint64 // heap growth between two measures: a quarter of the bound
+	stopped atomic.Pointer[BoundError]
+	halt    chan struct{} // closed when stopped: the VM fails at once
+	// flags has flagStopped once stopped, and flagMeasure while the Heap
+	// watch, under pressure, asks the run to measure itself so that the
+	// largest can be found: one load tells Done both.
+	flags atomic.Uint32
+	// size is what the run held when it last measured itself.
+	size atomic.Int64
+	// seen is the heap when the run last measured itself (VM goroutine only).
+	seen uint64
+}
+
+const (
+	flagStopped = 1 << iota
+	flagMeasure
+)
+
+func newMeter(ctx context.Context, v *vm, heap *Heap) *meter {
+	return &meter{Context: ctx, v: v, heap: heap, halt: make(chan struct{}), step: uint64(v.limits.Memory) / 4}
+}
+
+// Done is called by the VM before every instruction, on the run's
+// goroutine. Every instruction: one instruction can double a string, so
+// looking every n would let it grow 2^n-fold in between. What it costs
+// (two atomic loads) is in BenchmarkInstructions.
+func (m *meter) Done() <-chan struct{} {
+	// h - seen wraps past step when a collection brought h below seen.
+	if m.flags.Load() != 0 || m.heap.bytes.Load()-m.seen >= m.step {
+		if m.slow() {
+			return m.halt
+		}
+	}
+	return m.Context.Done()
+}
+
+// slow is Done's rare path: it says whether the run is stopped.
+func (m *meter) slow() bool {
+	f := m.flags.Load()
+	if f&flagStopped != 0 {
+		return true
+	}
+	h := m.heap.bytes.Load()
+	if h < m.seen && f&flagMeasure == 0 {
+		m.seen = h // a collection freed memory: grow from here
+		return false
+	}
+	m.look(h)
+	return m.flags.Load()&flagStopped != 0
+}
+
+// Err is what the VM raises when Done is closed: the bound, if the run
+// was stopped for one.
+func (m *meter) Err() error {
+	if b := m.stopped.Load(); b != nil {
+		return b
+	}
+	return m.Context.Err()
+}
+
+// stop stops the run for a bound; the first bound stays. Any goroutine.
+func (m *meter) stop(b *BoundError) {
+	if m.stopped.CompareAndSwap(nil, b) {
+		m.flags.Or(flagStopped)
+		close(m.halt)
+	}
+}
+
+// look measures the run when the heap grew by a step since the last
+// measure, or when the Heap watch asks; a run over its memory is stopped.
+func (m *meter) look(h uint64) {
+	m.flags.And(^uint32(flagMeasure))
+	m.seen = h
+	limit := m.v.limits.Memory
+	size := m.v.size(m.v.L, limit)
+	m.size.Store(size)
+	if size > limit {
+		m.stop(&BoundError{Bound: BoundMemory, Msg: fmt.Sprintf("the run holds over %s (memory_mb in offer.toml)", mib(limit))})
+	}
+}
+
+// raise stops the run for a bound and raises the error at the script's
+// line; for the modules, on the run's goroutine.
+func (m *meter) raise(L *lua.LState, b *BoundError) {
+	m.stop(b)
+	L.RaiseError("%s", m.stopped.Load().Error())
+}
+
+func mib(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
