@@ -1,11 +1,14 @@
 package script
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"leadhost/store"
 )
 
 // TestTailCallsStopAtTheDeadline: endless tail recursion keeps one frame,
@@ -156,5 +159,55 @@ func TestHeapPressureStopsTheLargestRun(t *testing.T) {
 	err = <-errs
 	if !errors.As(err, &re) || !re.Timeout || re.Bound != "" {
 		t.Errorf("small run: err = %v, want its own deadline", err)
+	}
+}
+
+// TestHooksStopAtTheirLogAndLeadsBounds: a webhook wrote 335 MB of log
+// through core.log, and a failing hook left 6,916 leads. A hook is now
+// stopped at its log bound (core.log, print and refused edits count; the
+// line past the bound is not logged) and at its leads bound. The leads a
+// hook added before it failed stay: each was stored when added, so that
+// a retried call finds it by its key; the bound caps how many.
+func TestHooksStopAtTheirLogAndLeadsBounds(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, src string
+		bound     Bound
+		want      string // a part of the error
+		logBytes  int    // what reached the log, at most
+		leads     int    // leads left in the store
+	}{
+		{"core.log", `while true do core.log(string.rep("x", 100)) end`, BoundLog,
+			"hook.lua:1: stopped by the log bound: the run wrote over 1 KiB of log", 1024, 0},
+		{"print", `local i = 0 while true do i = i + 1 print("line", i) end`, BoundLog,
+			"hook.lua:1: stopped by the log bound", 1024, 0},
+		{"refused edits", `while true do core.lead.edit("not a lead", {status = 2}) end`, BoundLog,
+			"hook.lua:1: stopped by the log bound", 1024, 0},
+		{"core.lead.add", "local i = 0\nwhile true do i = i + 1 core.lead.add{key = 'k' .. i, fields = {phone = '1'}} end", BoundLeads,
+			"hook.lua:2: stopped by the leads bound: the run added 5 leads, its bound", 0, 5},
+		{"caught and retried", "local i = 0\nwhile true do i = i + 1 pcall(core.lead.add, {key = 'k' .. i}) end", BoundLeads,
+			"stopped by the leads bound", 0, 5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := openStore(t)
+			p := NewPool(Limits{Timeout: 20 * time.Second, LogBytes: 1024, Leads: 5})
+			s := mustCompile(t, "scripts/shop/hook.lua", tc.src)
+			logged := 0
+			_, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: HookRequest{Method: "GET"},
+				Log: func(kind, msg string) { logged += len(msg) }})
+			var re *RunError
+			if !errors.As(err, &re) || re.Bound != tc.bound || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if logged > tc.logBytes {
+				t.Errorf("%d bytes reached the log, want at most %d", logged, tc.logBytes)
+			}
+			page, err := st.List(context.Background(), store.Query{Offer: "shop", Limit: 1000})
+			if err != nil || len(page.Leads) != tc.leads {
+				t.Errorf("%d leads left in the store (%v), want %d", len(page.Leads), err, tc.leads)
+			}
+		})
 	}
 }

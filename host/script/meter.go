@@ -58,8 +58,12 @@ type meter struct {
 	flags atomic.Uint32
 	// size is what the run held when it last measured itself.
 	size atomic.Int64
-	// seen is the heap when the run last measured itself (VM goroutine only).
-	seen uint64
+	// seen is the heap when the run last measured itself; logged and
+	// added count the run's log bytes and the leads it added (the run's
+	// goroutine only).
+	seen   uint64
+	logged int
+	added  int
 }
 
 const (
@@ -135,6 +139,26 @@ func (m *meter) look(h uint64) {
 func (m *meter) raise(L *lua.LState, b *BoundError) {
 	m.stop(b)
 	L.RaiseError("%s", m.stopped.Load().Error())
+}
+
+// countLog counts a line of the run's log (core.log, print, a refused
+// edit) and stops the run past its log bound: the line is not logged.
+// A nil meter (a Run used without Pool.Run) counts nothing.
+func (m *meter) countLog(L *lua.LState, line string) {
+	if m == nil {
+		return
+	}
+	m.logged += len(line)
+	if m.logged > m.v.limits.LogBytes {
+		m.raise(L, &BoundError{Bound: BoundLog, Msg: fmt.Sprintf("the run wrote over %s of log (log_kb in offer.toml)", mib(int64(m.v.limits.LogBytes)))})
+	}
+}
+
+// countLead stops the run before it adds a lead past its leads bound.
+func (m *meter) countLead(L *lua.LState) {
+	if m != nil && m.added >= m.v.limits.Leads {
+		m.raise(L, &BoundError{Bound: BoundLeads, Msg: fmt.Sprintf("the run added %d leads, its bound (leads_per_run in offer.toml)", m.v.limits.Leads)})
+	}
 }
 
 func mib(n int64) string {

@@ -234,7 +234,7 @@ type Env struct {
 }
 
 // SetRun hands the modules of this run their state (see modules.go).
-func (e *Env) SetRun(r *Run) { e.vm.run = r }
+func (e *Env) SetRun(r *Run) { e.vm.run, r.meter = r, e.vm.meter }
 
 // Run executes s in a fresh environment: setup adds the run's globals, the
 // script runs under the pool's deadline (or ctx's, if sooner), and results

@@ -136,7 +136,7 @@ func (v *vm) print(L *lua.LState) int {
 		parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
 	}
 	if r := v.run; r != nil {
-		r.logFenced("print", strings.Join(parts, "\t"))
+		r.logFenced(L, "print", strings.Join(parts, "\t"))
 	}
 	return 0
 }
