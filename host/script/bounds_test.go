@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	lua "github.com/yuin/gopher-lua"
+
 	"leadhost/store"
 )
 
@@ -209,5 +211,105 @@ func TestHooksStopAtTheirLogAndLeadsBounds(t *testing.T) {
 				t.Errorf("%d leads left in the store (%v), want %d", len(page.Leads), err, tc.leads)
 			}
 		})
+	}
+}
+
+// TestStuckPatternsStopAtTheDeadline: a backtracking pattern that takes
+// minutes used to be abandoned at the deadline and burn CPU on its own
+// until it returned (four of them: 83 CPU-seconds). Each pattern function
+// now stops with its run: the run ends in its own words, nothing is left
+// running in the matcher, and the pool goes on serving.
+func TestStuckPatternsStopAtTheDeadline(t *testing.T) {
+	cases := []struct{ name, src string }{
+		{"find", `return string.find(string.rep("a", 95), ".-.-.-.-b")`},
+		{"match", `return (string.rep("a", 95)):match(".-.-.-.-b")`},
+		{"gmatch", `for w in string.gmatch(string.rep("a", 95), ".-.-.-.-b") do end`},
+		{"gsub", `return string.gsub(string.rep("a", 95), ".-.-.-.-b", "x")`},
+	}
+	p := NewPool(Limits{Timeout: 200 * time.Millisecond})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := runString(t, p, tc.src)
+			var re *RunError
+			if !errors.As(err, &re) || !re.Timeout || !strings.Contains(re.Msg, "scripts/test/check.lua:1: string."+tc.name+": context deadline exceeded") {
+				t.Fatalf("err = %v, want the deadline inside string.%s", err, tc.name)
+			}
+			buf := make([]byte, 1<<20)
+			if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "recursiveVM") {
+				t.Errorf("a goroutine is still matching after the run ended:\n%s", stacks)
+			}
+			if out, err := runString(t, p, `return "still serving"`); err != nil || out[0] != "still serving" {
+				t.Errorf("after the stuck pattern: %v, %v", out, err)
+			}
+		})
+	}
+}
+
+// TestPatternFunctionsKeepTheirMeaning: the sandbox's pattern functions
+// (patterns.go) answer as gopher-lua's own do, run beside them on a plain
+// state, and as Lua 5.1 does (want).
+func TestPatternFunctionsKeepTheirMeaning(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	plain := lua.NewState()
+	defer plain.Close()
+	cases := []struct{ src, want string }{
+		{`return string.find("hello world", "o w")`, "5 7"},
+		{`return string.find("hello world", "(o)%s(w)")`, "5 7 o w"},
+		{`return string.find("a.b", ".", 1, true)`, "2 2"},
+		{`return string.find("a.b", "%.", 3)`, "nil"},
+		{`return string.find("abc", "b", -2)`, "2 2"},
+		{`return string.find("abc", "")`, "1 0"},
+		{`return string.match("key=value", "(%w+)=(%w+)")`, "key value"},
+		{`return string.match("  x  ", "^%s*(.-)%s*$")`, "x"},
+		{`return string.match("abc", "()b()")`, "2 3"},
+		{`return string.match("abc", "z")`, "nil"},
+		{`return string.match("abcabc", "b", 3)`, "b"},
+		{`local t = {} for k, v in string.gmatch("a=1, b=2", "(%w+)=(%w+)") do t[#t+1] = k .. v end return table.concat(t, ",")`, "a1,b2"},
+		{`local n = 0 for w in ("one two  three"):gmatch("%a+") do n = n + 1 end return n`, "3"},
+		{`local n = 0 for w in ("aaa"):gmatch("^a") do n = n + 1 end return n`, "1"},
+		{`local t = {} for w in ("abc"):gmatch("") do t[#t+1] = "." end return #t`, "4"},
+		{`return string.gsub("hello world", "o", "0")`, "hell0 w0rld 2"},
+		{`return string.gsub("hello world", "(%w+)", "<%1>")`, "<hello> <world> 2"},
+		{`return string.gsub("hello", "", "-")`, "-h-e-l-l-o- 6"},
+		{`return string.gsub("abc", "%w", "%0%0", 2)`, "aabbc 2"},
+		{`return string.gsub("$name is $age", "%$(%w+)", {name = "Ann", age = 30})`, "Ann is 30 2"},
+		{`return string.gsub("a b", "%w", function(c) if c == "a" then return "A" end end)`, "A b 2"},
+		{`return string.gsub("100%", "%%", "%%%%")`, "100%% 1"},
+		{`return string.gsub("abc", "^a", "x")`, "xbc 1"},
+		{`return string.gsub("abc", "z", "x")`, "abc 0"},
+		{`return pcall(string.find, "abc", "(")`, "false"},
+	}
+	for _, tc := range cases {
+		got, err := runString(t, p, tc.src)
+		if s := strings.Join(got, " "); err != nil || !strings.HasPrefix(s, tc.want) {
+			t.Errorf("%s: got %q, %v; want %q", tc.src, s, err, tc.want)
+		}
+		top := plain.GetTop()
+		if err := plain.DoString(tc.src); err != nil {
+			t.Fatalf("%s on gopher-lua: %v", tc.src, err)
+		}
+		var theirs []string
+		for i := top + 1; i <= plain.GetTop(); i++ {
+			theirs = append(theirs, plain.Get(i).String())
+		}
+		plain.SetTop(top)
+		// Two known differences: a failed match's message names the
+		// function, and string.match without a match returns nil, as in
+		// Lua 5.1, where gopher-lua's returns nothing.
+		if a, b := strings.Join(got, " "), strings.Join(theirs, " "); a != b && tc.want != "false" && !(a == "nil" && b == "") {
+			t.Errorf("%s: got %q, gopher-lua's own %q", tc.src, a, b)
+		}
+	}
+}
+
+// TestGsubStaysUnderMaxString: gsub's result counts against MaxString as
+// it grows, as string.rep's does.
+func TestGsubStaysUnderMaxString(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{MaxString: 1 << 20})
+	_, err := runString(t, p, `local s = string.rep("x", 2000) return s:gsub(".", s)`)
+	if err == nil || !strings.Contains(err.Error(), "string.gsub: result of") {
+		t.Fatalf("err = %v, want gsub refused past 1 MiB", err)
 	}
 }

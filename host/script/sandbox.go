@@ -70,6 +70,10 @@ func newVM(limits Limits) *vm {
 	rep, format := str.RawGetString("rep").(*lua.LFunction), str.RawGetString("format").(*lua.LFunction)
 	str.RawSetString("rep", L.NewFunction(v.capRep(rep)))
 	str.RawSetString("format", L.NewFunction(v.capFormat(format)))
+	for name, fn := range map[string]lua.LGFunction{"find": v.strFind, "match": v.strMatch, "gmatch": v.strGmatch, "gsub": v.strGsub} {
+		str.RawSetString(name, L.NewFunction(fn)) // patterns.go: they stop with their run
+	}
+	str.RawSetString("gfind", str.RawGetString("gmatch"))
 	tbl := G.RawGetString("table").(*lua.LTable)
 	concat := tbl.RawGetString("concat").(*lua.LFunction)
 	tbl.RawSetString("concat", L.NewFunction(v.capConcat(concat)))
