@@ -277,9 +277,9 @@ type LoadOptions struct {
 	// ("change-me…", YOUR_API_KEY): `leadhost test` runs an offer's cases
 	// with nothing leaving the machine, so they need no real ones.
 	AllowPlaceholders bool
-	// Heap is the heap watch the offers' script runs share (the largest
-	// run is stopped under pressure); nil: each offer its own.
-	Heap *script.Heap
+	// Governor is what the offers' script runs share (the largest run is
+	// stopped under pressure, long runs take turns); nil: each offer its own.
+	Governor *script.Governor
 }
 
 // LoadOfferWith is LoadOffer with options.
@@ -380,7 +380,7 @@ func loadOffer(dir string, files []offerFile, opts LoadOptions) (*Offer, []error
 	}
 	c := o.Config
 	o.Pool = script.NewPool(script.Limits{Timeout: c.Timeout.Duration, HTTPConns: c.HTTPConns,
-		Memory: int64(c.MemoryMB) << 20, LogBytes: c.LogKB << 10, Leads: c.LeadsPerRun, Heap: opts.Heap})
+		Memory: int64(c.MemoryMB) << 20, LogBytes: c.LogKB << 10, Leads: c.LeadsPerRun, Governor: opts.Governor})
 	return o, nil
 }
 

@@ -100,8 +100,8 @@ func (r *Registry) Reload() (changes []string, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("scripts folder: %w", err)
 	}
-	if r.Options.Heap == nil {
-		r.Options.Heap = script.NewHeap(0) // one heap watch for every offer's runs
+	if r.Options.Governor == nil {
+		r.Options.Governor = script.NewGovernor(0) // one for every offer's runs
 	}
 	old := r.state.Load()
 	next := &registryState{offers: make(map[string]*Offer, len(old.offers)), errors: map[string][]error{}}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,13 +142,13 @@ func TestRunsUnderTheirBoundsAreLeftAlone(t *testing.T) {
 	}
 }
 
-// TestHeapPressureStopsTheLargestRun: above the heap's pressure level,
+// TestMemoryPressureStopsTheLargestRun: above the heap's pressure level,
 // the run holding the most is stopped, not a small one beside it.
-func TestHeapPressureStopsTheLargestRun(t *testing.T) {
+func TestMemoryPressureStopsTheLargestRun(t *testing.T) {
 	t.Parallel()
-	heap := NewHeap(1) // always under pressure
-	big := NewPool(Limits{Timeout: 20 * time.Second, Heap: heap})
-	small := NewPool(Limits{Timeout: 1 * time.Second, Heap: heap})
+	gov := NewGovernor(1) // always under pressure
+	big := NewPool(Limits{Timeout: 20 * time.Second, Governor: gov})
+	small := NewPool(Limits{Timeout: 1 * time.Second, Governor: gov})
 	errs := make(chan error, 1)
 	go func() {
 		_, err := runString(t, small, `local t = {1, 2, 3} while true do t[1] = t[2] end`)
@@ -311,5 +312,35 @@ func TestGsubStaysUnderMaxString(t *testing.T) {
 	_, err := runString(t, p, `local s = string.rep("x", 2000) return s:gsub(".", s)`)
 	if err == nil || !strings.Contains(err.Error(), "string.gsub: result of") {
 		t.Fatalf("err = %v, want gsub refused past 1 MiB", err)
+	}
+}
+
+// TestLongRunsTakeTurns: runs computing past yieldAfter take turns in
+// the Governor's slots (here one), so that they cannot take every core
+// from the other offers' short runs: while one computes, the other waits
+// for the slot, its deadline running.
+func TestLongRunsTakeTurns(t *testing.T) {
+	gov := NewGovernor(0)
+	gov.slots = make(chan struct{}, 1)
+	p := NewPool(Limits{Timeout: 500 * time.Millisecond, Governor: gov})
+	s := mustCompile(t, "scripts/test/check.lua", `while true do tick() end`)
+	var ticks [2]atomic.Int64
+	errs := make(chan error, 2)
+	for i := range ticks {
+		go func() {
+			errs <- p.Run(context.Background(), s, func(e *Env) error {
+				e.Globals.RawSetString("tick", e.L.NewFunction(func(*lua.LState) int { ticks[i].Add(1); return 0 }))
+				return nil
+			}, nil)
+		}()
+	}
+	for range ticks {
+		if err := <-errs; err == nil || !strings.Contains(err.Error(), "deadline") {
+			t.Errorf("err = %v, want the deadline", err)
+		}
+	}
+	a, b := ticks[0].Load(), ticks[1].Load()
+	if min(a, b)*5 > max(a, b) {
+		t.Errorf("the runs computed %d and %d steps: both at once, not in turns", a, b)
 	}
 }

@@ -3,7 +3,9 @@ package script
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -18,7 +20,7 @@ import (
 // (mainLoopWithContext: `case <-L.ctx.Done()`), on the goroutine running
 // the script; meter is the context the VM is given, and its Done is the
 // hook: before every instruction it looks at the process heap (an atomic
-// the Heap watch keeps, heap.go) and, once the heap has grown by a step
+// the Governor keeps, governor.go) and, once the heap has grown by a step
 // since it last did, measures what the run holds (size.go). The run's
 // modules keep the run's own context (Run.Ctx); only the VM sees the
 // meter.
@@ -29,7 +31,7 @@ type Bound string
 // The bounds a run can be stopped for.
 const (
 	BoundMemory   Bound = "memory"          // what the run holds (Limits.Memory)
-	BoundPressure Bound = "memory pressure" // the host's heap, largest run first (Heap)
+	BoundPressure Bound = "memory pressure" // the host's heap, largest run first (Governor)
 	BoundLog      Bound = "log"             // bytes of core.log and print (Limits.LogBytes)
 	BoundLeads    Bound = "leads"           // leads added with core.lead.add (Limits.Leads)
 )
@@ -48,12 +50,12 @@ func (e *BoundError) Error() string {
 type meter struct {
 	context.Context
 	v       *vm
-	heap    *Heap
+	gov     *Governor
 	step    uint64 // heap growth between two measures: a quarter of the bound
 	stopped atomic.Pointer[BoundError]
 	halt    chan struct{} // closed when stopped: the VM fails at once
-	// flags has flagStopped once stopped, and flagMeasure while the Heap
-	// watch, under pressure, asks the run to measure itself so that the
+	// flags has flagStopped once stopped, and flagMeasure while the
+	// Governor, under pressure, asks the run to measure itself so that the
 	// largest can be found: one load tells Done both.
 	flags atomic.Uint32
 	// size is what the run held when it last measured itself.
@@ -64,6 +66,9 @@ type meter struct {
 	seen   uint64
 	logged int
 	added  int
+	steps  uint32      // instructions and matcher steps, for yield
+	start  time.Time   // when the run began, for yield
+	slot   atomic.Bool // the run holds one of the Governor's slots
 }
 
 const (
@@ -71,8 +76,8 @@ const (
 	flagMeasure
 )
 
-func newMeter(ctx context.Context, v *vm, heap *Heap) *meter {
-	return &meter{Context: ctx, v: v, heap: heap, halt: make(chan struct{}), step: uint64(v.limits.Memory) / 4}
+func newMeter(ctx context.Context, v *vm, gov *Governor) *meter {
+	return &meter{Context: ctx, v: v, gov: gov, halt: make(chan struct{}), step: uint64(v.limits.Memory) / 4, start: time.Now()}
 }
 
 // Done is called by the VM before every instruction, on the run's
@@ -80,8 +85,12 @@ func newMeter(ctx context.Context, v *vm, heap *Heap) *meter {
 // looking every n would let it grow 2^n-fold in between. What it costs
 // (two atomic loads) is in BenchmarkInstructions.
 func (m *meter) Done() <-chan struct{} {
+	m.steps++
+	if m.steps%yieldEvery == 0 {
+		m.yield()
+	}
 	// h - seen wraps past step when a collection brought h below seen.
-	if m.flags.Load() != 0 || m.heap.bytes.Load()-m.seen >= m.step {
+	if m.flags.Load() != 0 || m.gov.heap.Load()-m.seen >= m.step {
 		if m.slow() {
 			return m.halt
 		}
@@ -95,13 +104,42 @@ func (m *meter) slow() bool {
 	if f&flagStopped != 0 {
 		return true
 	}
-	h := m.heap.bytes.Load()
+	h := m.gov.heap.Load()
 	if h < m.seen && f&flagMeasure == 0 {
 		m.seen = h // a collection freed memory: grow from here
 		return false
 	}
 	m.look(h)
 	return m.flags.Load()&flagStopped != 0
+}
+
+// A run that computes for long shares the CPU (yield).
+const (
+	yieldEvery = 4096                  // instructions or matcher steps between two looks at the clock
+	yieldAfter = 20 * time.Millisecond // a run older than this yields at every look
+)
+
+// yield shares the CPU once the run has been computing for more than
+// yieldAfter: it takes one of the Governor's slots (waiting for one until
+// its deadline), and steps aside every few thousand instructions. Go
+// preempts a busy goroutine every 10 ms only; a webhook's path takes
+// several hops (the poller, the handler, the store's writer), and each
+// hop waited behind every stuck run. The run's goroutine only.
+func (m *meter) yield() {
+	if !m.slot.Load() {
+		if time.Since(m.start) <= yieldAfter {
+			return
+		}
+		select {
+		case m.gov.slots <- struct{}{}:
+			m.slot.Store(true)
+		case <-m.Context.Done(): // the VM raises at this instruction
+			return
+		case <-m.halt:
+			return
+		}
+	}
+	runtime.Gosched()
 }
 
 // Err is what the VM raises when Done is closed: the bound, if the run
@@ -122,7 +160,7 @@ func (m *meter) stop(b *BoundError) {
 }
 
 // look measures the run when the heap grew by a step since the last
-// measure, or when the Heap watch asks; a run over its memory is stopped.
+// measure, or when the Governor asks; a run over its memory is stopped.
 func (m *meter) look(h uint64) {
 	m.flags.And(^uint32(flagMeasure))
 	m.seen = h

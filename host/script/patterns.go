@@ -20,13 +20,14 @@ import (
 // their matches one at a time, and gsub's result counts against
 // MaxString as it grows.
 
-// patternStop is the matcher's question: the run's bound, or its
-// context's end.
+// patternStop is the matcher's question, every 4096 steps: the run's
+// bound, or its context's end. A long match yields as the VM does.
 func (v *vm) patternStop() error {
 	m := v.meter
 	if m == nil {
 		return nil
 	}
+	m.yield()
 	if b := m.stopped.Load(); b != nil {
 		return b
 	}

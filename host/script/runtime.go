@@ -32,9 +32,9 @@ type Limits struct {
 	Memory      int64         // bytes one run may hold (meter.go); default 64 MiB
 	LogBytes    int           // bytes of core.log and print one run may write; default 64 KiB
 	Leads       int           // leads one run may add with core.lead.add; default 100
-	// Heap is the heap watch the pool's runs share with other pools
-	// (heap.go); nil: the pool makes its own.
-	Heap *Heap
+	// Governor is what the pool's runs share with other pools' (the heap
+	// watch, the slots of long runs: governor.go); nil: the pool's own.
+	Governor *Governor
 }
 
 // The per-run bounds' defaults, and the most an offer may set.
@@ -69,8 +69,8 @@ func (l Limits) withDefaults() Limits {
 	if l.Leads <= 0 {
 		l.Leads = DefaultLeads
 	}
-	if l.Heap == nil {
-		l.Heap = NewHeap(0)
+	if l.Governor == nil {
+		l.Governor = NewGovernor(0)
 	}
 	return l
 }
@@ -244,7 +244,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
 	defer cancel()
 	env := &Env{L: v.L, Globals: v.newGlobals(), vm: v}
-	m := newMeter(ctx, v, p.limits.Heap)
+	m := newMeter(ctx, v, p.limits.Governor)
 	v.meter, v.globals = m, env.Globals
 	healthy := true
 	defer func() {
@@ -277,9 +277,10 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	// and the run's modules refuse to act for it any more.
 	done := make(chan error, 1)
 	L := v.L // the goroutines below must not read v, which is cleared on abandonment
-	p.limits.Heap.enter(m)
-	defer p.limits.Heap.leave(m)
-	go func() { done <- v.protectedCall(0, lua.MultRet) }()
+	p.limits.Governor.enter(m)
+	defer p.limits.Governor.leave(m)
+	call := v.protectedCall
+	go func() { done <- call(0, lua.MultRet) }()
 	var err error
 	select {
 	case err = <-done:
