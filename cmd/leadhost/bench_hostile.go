@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,7 @@ func runBenchHostile(ctx context.Context, args []string, stdout, stderr io.Write
 	timeout := fs.String("timeout", "5s", "the hostile offer's timeout")
 	rate := fs.Float64("rate", 200, "the bench offer's webhooks a second")
 	stuck := fs.Int("stuck", 4, "hostile calls in flight at once")
+	only := fs.String("scripts", "concat,format,tail,pattern", "the scripts whose memory and CPU are measured, comma-separated")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	}
@@ -94,7 +96,10 @@ func runBenchHostile(ctx context.Context, args []string, stdout, stderr io.Write
 
 	fmt.Fprintf(stdout, "hostile offer: timeout %s, %d calls in flight at once\n\n", *timeout, *stuck)
 	fmt.Fprintf(stdout, "%-9s %6s %9s %10s %13s  %s\n", "script", "status", "answered", "peak RSS", "CPU after", "answer")
-	for _, name := range []string{"concat", "format", "tail", "pattern"} {
+	for _, name := range strings.Split(*only, ",") {
+		if hostileHooks[name] == "" {
+			continue
+		}
 		debug.FreeOSMemory()
 		rssBefore := rss()
 		peak := watchRSS()

@@ -69,6 +69,7 @@ type meter struct {
 	steps  uint32      // instructions and matcher steps, for yield
 	start  time.Time   // when the run began, for yield
 	slot   atomic.Bool // the run holds one of the Governor's slots
+	rested time.Time   // when the run last rested, holding its slot
 }
 
 const (
@@ -121,10 +122,14 @@ const (
 
 // yield shares the CPU once the run has been computing for more than
 // yieldAfter: it takes one of the Governor's slots (waiting for one until
-// its deadline), and steps aside every few thousand instructions. Go
-// preempts a busy goroutine every 10 ms only; a webhook's path takes
-// several hops (the poller, the handler, the store's writer), and each
-// hop waited behind every stuck run. The run's goroutine only.
+// its deadline), steps aside every few thousand instructions, and rests
+// a millisecond every four. Go preempts a busy goroutine every 10 ms
+// only; a webhook's path takes several hops (the poller, the handler,
+// the store's writer), and each hop waited behind every stuck run. The
+// rest costs a long run a fifth of its speed, and gave another offer's
+// webhooks a p99 of 9–23 ms beside four stuck patterns (23–337 ms without
+// it; `leadhost bench hostile`, on a loaded 2-core machine). The run's
+// goroutine only.
 func (m *meter) yield() {
 	if !m.slot.Load() {
 		if time.Since(m.start) <= yieldAfter {
@@ -138,6 +143,12 @@ func (m *meter) yield() {
 		case <-m.halt:
 			return
 		}
+		m.rested = time.Now()
+	}
+	if time.Since(m.rested) > 4*time.Millisecond {
+		time.Sleep(time.Millisecond)
+		m.rested = time.Now()
+		return
 	}
 	runtime.Gosched()
 }
