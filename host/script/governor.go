@@ -27,9 +27,10 @@ import (
 // turn. Runs holding less than pressureFloor are never stopped for
 // pressure: the heap is then someone else's (the store's caches).
 //
-// The slots: a run computing for longer than yieldAfter takes one of
-// GOMAXPROCS/2 slots (at least one) and keeps it to its end; the others
-// wait for one, their deadline running. Half the cores stay for the short
+// The slots: a run that has computed for long (slotAfter steps) takes one
+// of GOMAXPROCS/2 slots (at least one) and keeps it while it computes (not
+// while http.request waits); the others wait for one, their deadline
+// running. Half the cores stay for the short
 // runs and requests of every offer: with two cores, four webhooks stuck
 // in a backtracking pattern took both and moved another offer's p99 from
 // 2 to 1,300 ms; in turns, one of them computes at a time.
@@ -84,9 +85,8 @@ func (g *Governor) enter(m *meter) {
 }
 
 func (g *Governor) leave(m *meter) {
-	if m.slot.Load() {
-		<-g.slots
-	}
+	m.left.Store(true)
+	m.release()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.runs, m)

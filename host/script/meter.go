@@ -70,6 +70,9 @@ type meter struct {
 	start  time.Time   // when the run began, for yield
 	slot   atomic.Bool // the run holds one of the Governor's slots
 	rested time.Time   // when the run last rested, holding its slot
+	left   atomic.Bool // the run is over for the Governor (see yield)
+	// nextWalk is when the run may measure itself again (walkShare).
+	nextWalk time.Time
 }
 
 const (
@@ -78,7 +81,7 @@ const (
 )
 
 func newMeter(ctx context.Context, v *vm, gov *Governor) *meter {
-	return &meter{Context: ctx, v: v, gov: gov, halt: make(chan struct{}), step: uint64(v.limits.Memory) / 4, start: time.Now()}
+	return &meter{Context: ctx, v: v, gov: gov, halt: make(chan struct{}), step: uint64(v.limits.Memory) / 4}
 }
 
 // Done is called by the VM before every instruction, on the run's
@@ -116,14 +119,15 @@ func (m *meter) slow() bool {
 
 // A run that computes for long shares the CPU (yield).
 const (
-	yieldEvery = 4096                  // instructions or matcher steps between two looks at the clock
-	yieldAfter = 20 * time.Millisecond // a run older than this yields at every look
+	yieldEvery = 4096    // instructions or matcher steps between two yields
+	slotAfter  = 1 << 18 // steps a run computes before it needs a slot: some 5-20 ms
 )
 
-// yield shares the CPU once the run has been computing for more than
-// yieldAfter: it takes one of the Governor's slots (waiting for one until
-// its deadline), steps aside every few thousand instructions, and rests
-// a millisecond every four. Go preempts a busy goroutine every 10 ms
+// yield shares the CPU once the run has computed for slotAfter steps
+// (counted, not timed: a hook waiting on http.request computes nothing):
+// it takes one of the Governor's slots (waiting for one until its
+// deadline), steps aside every few thousand instructions, and rests a
+// millisecond every four. Go preempts a busy goroutine every 10 ms
 // only; a webhook's path takes several hops (the poller, the handler,
 // the store's writer), and each hop waited behind every stuck run. The
 // rest costs a long run a fifth of its speed, and gave another offer's
@@ -132,12 +136,16 @@ const (
 // goroutine only.
 func (m *meter) yield() {
 	if !m.slot.Load() {
-		if time.Since(m.start) <= yieldAfter {
+		if m.steps < slotAfter {
 			return
 		}
 		select {
 		case m.gov.slots <- struct{}{}:
 			m.slot.Store(true)
+			if m.left.Load() {
+				m.release() // an abandoned run's goroutine, after its leave: give the slot back
+				return
+			}
 		case <-m.Context.Done(): // the VM raises at this instruction
 			return
 		case <-m.halt:
@@ -151,6 +159,15 @@ func (m *meter) yield() {
 		return
 	}
 	runtime.Gosched()
+}
+
+// release gives the run's slot back while it waits on something else
+// (http.request): it takes one again when it computes on. Either
+// goroutine (the Governor's leave too): the swap decides who gives it.
+func (m *meter) release() {
+	if m != nil && m.slot.CompareAndSwap(true, false) {
+		<-m.gov.slots
+	}
 }
 
 // Err is what the VM raises when Done is closed: the bound, if the run
@@ -173,15 +190,28 @@ func (m *meter) stop(b *BoundError) {
 // look measures the run when the heap grew by a step since the last
 // measure, or when the Governor asks; a run over its memory is stopped.
 func (m *meter) look(h uint64) {
-	m.flags.And(^uint32(flagMeasure))
 	m.seen = h
+	now := time.Now()
+	if now.Before(m.nextWalk) && m.flags.Load()&flagMeasure == 0 {
+		return // measured a moment ago: see walkShare
+	}
+	m.flags.And(^uint32(flagMeasure))
 	limit := m.v.limits.Memory
 	size := m.v.size(m.v.L, limit)
 	m.size.Store(size)
+	m.nextWalk = time.Now().Add(time.Since(now) * walkShare)
 	if size > limit {
 		m.stop(&BoundError{Bound: BoundMemory, Msg: fmt.Sprintf("the run holds over %s (memory_mb in offer.toml)", mib(limit))})
 	}
 }
+
+// walkShare bounds the time a run spends measuring itself to about a
+// tenth of its own: after a walk that took d, the next waits 10·d. The
+// heap grows with every run's garbage, and a run holding a big table
+// walked it at every step of that growth. A run growing meanwhile is
+// measured when the wait is over; the walk stops at the bound, so the
+// wait is bounded too.
+const walkShare = 10
 
 // raise stops the run for a bound and raises the error at the script's
 // line; for the modules, on the run's goroutine.

@@ -107,6 +107,7 @@ func (v *vm) httpRequest(L *lua.LState) int {
 	if d, ok := L.Context().Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	v.meter.release() // a run waiting on a partner computes nothing: its CPU slot is another's meanwhile
 	if err := r.HTTP.DoDeadline(req, resp, deadline); err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(fmt.Sprintf("%s %s: %s", method, target, partner.Describe(err))))
