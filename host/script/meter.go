@@ -191,15 +191,20 @@ func (m *meter) stop(b *BoundError) {
 // measure, or when the Governor asks; a run over its memory is stopped.
 func (m *meter) look(h uint64) {
 	m.seen = h
+	limit := m.v.limits.Memory
 	now := time.Now()
 	if now.Before(m.nextWalk) && m.flags.Load()&flagMeasure == 0 {
-		return // measured a moment ago: see walkShare
+		// Measured a moment ago (walkShare): only the strings in the
+		// current frame's registers, where a doubling string is.
+		if m.v.registerStrings(m.v.L) > limit {
+			m.stop(&BoundError{Bound: BoundMemory, Msg: fmt.Sprintf("the run holds over %s (memory_mb in offer.toml)", mib(limit))})
+		}
+		return
 	}
 	m.flags.And(^uint32(flagMeasure))
-	limit := m.v.limits.Memory
 	size := m.v.size(m.v.L, limit)
 	m.size.Store(size)
-	m.nextWalk = time.Now().Add(time.Since(now) * walkShare)
+	m.nextWalk = time.Now().Add(min(time.Since(now)*walkShare, maxWalkWait))
 	if size > limit {
 		m.stop(&BoundError{Bound: BoundMemory, Msg: fmt.Sprintf("the run holds over %s (memory_mb in offer.toml)", mib(limit))})
 	}
@@ -212,6 +217,10 @@ func (m *meter) look(h uint64) {
 // measured when the wait is over; the walk stops at the bound, so the
 // wait is bounded too.
 const walkShare = 10
+
+// maxWalkWait bounds that wait: a walk descheduled for a while (a
+// collection of a huge heap) must not exempt the run for seconds.
+const maxWalkWait = time.Second
 
 // raise stops the run for a bound and raises the error at the script's
 // line; for the modules, on the run's goroutine.

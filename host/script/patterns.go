@@ -27,6 +27,7 @@ func (v *vm) patternStop() error {
 	if m == nil {
 		return nil
 	}
+	m.steps += 4096 // the matcher's steps count as instructions do
 	m.yield()
 	if b := m.stopped.Load(); b != nil {
 		return b

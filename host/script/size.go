@@ -120,3 +120,16 @@ func (w *sizeWalk) run() {
 		}
 	}
 }
+
+// registerStrings is the bytes of the strings in the current frame's
+// registers: what a run measured a moment ago is looked at meanwhile
+// (meter.look), at the cost of a few loads.
+func (v *vm) registerStrings(L *lua.LState) int64 {
+	var n int64
+	for i := 1; i <= L.GetTop(); i++ {
+		if s, ok := L.Get(i).(lua.LString); ok {
+			n += int64(len(s))
+		}
+	}
+	return n
+}
