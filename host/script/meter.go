@@ -194,9 +194,9 @@ func (m *meter) look(h uint64) {
 	limit := m.v.limits.Memory
 	now := time.Now()
 	if now.Before(m.nextWalk) && m.flags.Load()&flagMeasure == 0 {
-		// Measured a moment ago (walkShare): only the strings in the
-		// current frame's registers, where a doubling string is.
-		if m.v.registerStrings(m.v.L) > limit {
+		// Measured a moment ago (walkShare): only the strings where a
+		// doubling string is.
+		if m.v.quickStrings(m.v.L) > limit {
 			m.stop(&BoundError{Bound: BoundMemory, Msg: fmt.Sprintf("the run holds over %s (memory_mb in offer.toml)", mib(limit))})
 		}
 		return

@@ -121,14 +121,34 @@ func (w *sizeWalk) run() {
 	}
 }
 
-// registerStrings is the bytes of the strings in the current frame's
-// registers: what a run measured a moment ago is looked at meanwhile
-// (meter.look), at the cost of a few loads.
-func (v *vm) registerStrings(L *lua.LState) int64 {
+// quickStrings is the bytes of the strings a run holds where a growing
+// string is: the current frame's registers and locals, and the first
+// globals. What a run measured a moment ago is looked at so meanwhile
+// (meter.look), at the cost of a few hundred loads at most.
+func (v *vm) quickStrings(L *lua.LState) int64 {
 	var n int64
-	for i := 1; i <= L.GetTop(); i++ {
-		if s, ok := L.Get(i).(lua.LString); ok {
+	add := func(val lua.LValue) {
+		if s, ok := val.(lua.LString); ok {
 			n += int64(len(s))
+		}
+	}
+	for i := 1; i <= L.GetTop(); i++ {
+		add(L.Get(i))
+	}
+	if dbg, ok := L.GetStack(0); ok {
+		for k := 1; k <= 256; k++ {
+			name, val := L.GetLocal(dbg, k)
+			if name == "" {
+				break
+			}
+			add(val)
+		}
+	}
+	if g := v.globals; g != nil {
+		k, val := g.Next(lua.LNil)
+		for i := 0; i < 256 && k != lua.LNil; i++ {
+			add(val)
+			k, val = g.Next(k)
 		}
 	}
 	return n
