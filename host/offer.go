@@ -34,6 +34,9 @@ type OfferConfig struct {
 	Timeout       Duration              `toml:"timeout"`        // deadline of one script run; default 5s
 	JournalDays   int                   `toml:"journal_days"`   // how long the journal keeps the offer's entries; default 30
 	HTTPConns     int                   `toml:"http_conns"`     // connections http.request keeps to one host; default 64
+	MemoryMB      int                   `toml:"memory_mb"`      // MiB one script run may hold; default 64
+	LogKB         int                   `toml:"log_kb"`         // KiB of core.log and print one run may write; default 64
+	LeadsPerRun   int                   `toml:"leads_per_run"`  // leads one hook run may add with core.lead.add; default 100
 	Check         *CheckConfig          `toml:"check"`
 	Send          *SendConfig           `toml:"send"`
 	Hook          *HookConfig           `toml:"hook"`
@@ -278,6 +281,9 @@ type LoadOptions struct {
 	// addresses only); serve's comes from leadhost.toml and knows its
 	// listeners.
 	Fence *script.Fence
+	// Governor is what the offers' script runs share (the largest run is
+	// stopped under pressure, long runs take turns); nil: each offer its own.
+	Governor *script.Governor
 }
 
 // LoadOfferWith is LoadOffer with options.
@@ -376,7 +382,9 @@ func loadOffer(dir string, files []offerFile, opts LoadOptions) (*Offer, []error
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	o.Pool = script.NewPool(script.Limits{Timeout: o.Config.Timeout.Duration, HTTPConns: o.Config.HTTPConns, Fence: opts.Fence})
+	c := o.Config
+	o.Pool = script.NewPool(script.Limits{Timeout: c.Timeout.Duration, HTTPConns: c.HTTPConns, Fence: opts.Fence,
+		Memory: int64(c.MemoryMB) << 20, LogBytes: c.LogKB << 10, Leads: c.LeadsPerRun, Governor: opts.Governor})
 	return o, nil
 }
 
@@ -464,7 +472,8 @@ func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
 		key   string
 		value int
 		want  string
-	}{{"hold_days", o.Config.HoldDays, "1..3650"}, {"journal_days", o.Config.JournalDays, "1..3650"}, {"http_conns", o.Config.HTTPConns, "1..1024"}} {
+	}{{"hold_days", o.Config.HoldDays, "1..3650"}, {"journal_days", o.Config.JournalDays, "1..3650"}, {"http_conns", o.Config.HTTPConns, "1..1024"},
+		{"memory_mb", o.Config.MemoryMB, "1..1024"}, {"log_kb", o.Config.LogKB, "1..16384"}, {"leads_per_run", o.Config.LeadsPerRun, "1..100000"}} {
 		if k.value == 0 && given(k.key) {
 			bad("%s 0: want %s (leave it out for the default)", k.key, k.want)
 		}
@@ -519,6 +528,14 @@ func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
 	}
 	if c.HTTPConns < 0 || c.HTTPConns > 1024 {
 		bad("http_conns %d: want 1..1024", c.HTTPConns)
+	}
+	for _, k := range []struct {
+		key        string
+		value, max int
+	}{{"memory_mb", c.MemoryMB, 1024}, {"log_kb", c.LogKB, 16384}, {"leads_per_run", c.LeadsPerRun, 100000}} {
+		if k.value < 0 || k.value > k.max {
+			bad("%s %d: want 1..%d", k.key, k.value, k.max)
+		}
 	}
 	if c.Timeout.Duration < 0 || c.Timeout.Duration > time.Minute {
 		bad("timeout %s: want up to 1m", c.Timeout.Duration)

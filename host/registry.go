@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"leadhost/host/script"
 	"leadhost/store"
 )
 
@@ -98,6 +99,9 @@ func (r *Registry) Reload() (changes []string, err error) {
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("scripts folder: %w", err)
+	}
+	if r.Options.Governor == nil {
+		r.Options.Governor = script.NewGovernor(0) // one for every offer's runs
 	}
 	old := r.state.Load()
 	next := &registryState{offers: make(map[string]*Offer, len(old.offers)), errors: map[string][]error{}}

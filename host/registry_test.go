@@ -107,6 +107,9 @@ func TestLoadOfferProblems(t *testing.T) {
 		{"hold_days = 0 is an error, not the default", "offer.toml", "name = \"x\"\nhold_days = 0\n", "offer.toml:2: hold_days 0: want 1..3650"},
 		{"http_conns out of range", "offer.toml", "name = \"x\"\nhttp_conns = 5000\n", "http_conns 5000: want 1..1024"},
 		{"http_conns = 0 is an error, not the default", "offer.toml", "name = \"x\"\nhttp_conns = 0\n", "offer.toml:2: http_conns 0: want 1..1024"},
+		{"memory_mb out of range", "offer.toml", "name = \"x\"\nmemory_mb = 4096\n", "offer.toml:2: memory_mb 4096: want 1..1024"},
+		{"log_kb = 0 is an error, not the default", "offer.toml", "name = \"x\"\nlog_kb = 0\n", "offer.toml:2: log_kb 0: want 1..16384"},
+		{"leads_per_run negative", "offer.toml", "name = \"x\"\nleads_per_run = -1\n", "offer.toml:2: leads_per_run -1: want 1..100000"},
 		{"a mode's interval has its line", "offer.toml", "[check]\nurl = \"https://x/?i={idel}\"\nprocessing = { every = \"10s\" }\n", "offer.toml:3: check.processing.every 10s"},
 		{"an example's placeholder token", "offer.toml", "[hook]\ntoken = \"change-me-please\"\n", "offer.toml:2: hook.token: still the example's placeholder"},
 		{"an example's placeholder key", "offer.toml", "[check]\nurl = \"https://x/?key=YOUR_API_KEY&i={idel}\"\n", "offer.toml:2: check.url: still the example's placeholder (\"YOUR_API_KEY\")"},
@@ -136,6 +139,31 @@ func TestLoadOfferProblems(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOfferRunBounds: memory_mb, log_kb and leads_per_run reach the
+// offer's runs; left out, the defaults do.
+func TestOfferRunBounds(t *testing.T) {
+	t.Parallel()
+	_, acme := copyOffer(t)
+	o, errs := LoadOffer(acme)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if l := o.Pool.Limits(); l.Memory != script.DefaultMemory || l.LogBytes != script.DefaultLogBytes || l.Leads != script.DefaultLeads {
+		t.Errorf("defaults: %+v", l)
+	}
+	src, err := os.ReadFile(filepath.Join(acme, "offer.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(acme, "offer.toml"), "memory_mb = 8\nlog_kb = 2\nleads_per_run = 3\n"+string(src))
+	if o, errs = LoadOffer(acme); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if l := o.Pool.Limits(); l.Memory != 8<<20 || l.LogBytes != 2<<10 || l.Leads != 3 {
+		t.Errorf("set: %+v", l)
 	}
 }
 

@@ -34,6 +34,9 @@ return { ok = true, lead = id, created = created }
 // under load, side by side with a bare fasthttp handler that parses the
 // same query and replies, in one run on this machine.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "hostile" {
+		return runBenchHostile(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("leadhost bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", 10*time.Second, "how long each phase runs")
@@ -46,7 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if len(rest) != 1 || rest[0] != "hook" {
-		fmt.Fprintln(stderr, "leadhost bench: what to measure? (hook)")
+		fmt.Fprintln(stderr, "leadhost bench: what to measure? (hook, hostile)")
 		return exitUsage
 	}
 	dir, err := os.MkdirTemp("", "leadhost-bench-")

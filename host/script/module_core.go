@@ -40,7 +40,7 @@ func (v *vm) coreModule() *lua.LTable {
 			parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
 		}
 		if r := v.run; r != nil {
-			r.logFenced("log", strings.Join(parts, " "))
+			r.logFenced(L, "log", strings.Join(parts, " "))
 		}
 		return 0
 	}))
@@ -64,6 +64,7 @@ func (v *vm) current(L *lua.LState) *Run {
 // fail is the answer of an edit that did not happen: nil, message. It is
 // also journaled, so that one odd row in a partner's answer is seen.
 func fail(L *lua.LState, r *Run, msg string) int {
+	r.meter.countLog(L, msg)
 	r.Refused = append(r.Refused, msg)
 	r.log("refused", msg)
 	L.Push(lua.LNil)
@@ -212,12 +213,16 @@ func (v *vm) leadAdd(L *lua.LState) int {
 		}
 		nl.Status = st
 	}
+	r.meter.countLead(L)
 	lead, created, err := r.Store.Add(r.Ctx, nl)
 	switch {
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrRefused):
 		return fail(L, r, "core.lead.add: "+store.Describe(err))
 	case err != nil:
 		errorf(L, "core.lead.add: %v", err) // the store itself failed: the run cannot go on
+	}
+	if created {
+		r.meter.added++
 	}
 	L.Push(lua.LNumber(lead.ID))
 	L.Push(lua.LBool(created))

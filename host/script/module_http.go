@@ -109,6 +109,7 @@ func (v *vm) httpRequest(L *lua.LState) int {
 	if d, ok := L.Context().Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	v.meter.release() // a run waiting on a partner computes nothing: its CPU slot is another's meanwhile
 	if err := partner.Do(L.Context(), r.HTTP, req, resp, deadline); err != nil {
 		var refused *RefusedError
 		if errors.As(err, &refused) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	lua "github.com/yuin/gopher-lua"
+
 	"github.com/valyala/fasthttp"
 
 	"leadhost/store"
@@ -41,6 +43,8 @@ type Run struct {
 	// the caller discards the batch.
 	mu        sync.Mutex
 	abandoned bool
+
+	meter *meter // the run's bounds (meter.go), set by Env.SetRun
 }
 
 func (r *Run) abandon() {
@@ -62,11 +66,13 @@ func (r *Run) log(kind, msg string) {
 	}
 }
 
-// logFenced is log for print and core.log, which hold no lock of their own.
-func (r *Run) logFenced(kind, msg string) {
+// logFenced is log for print and core.log, which hold no lock of their
+// own; the line counts against the run's log bound.
+func (r *Run) logFenced(L *lua.LState, kind, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.abandoned {
+		r.meter.countLog(L, msg)
 		r.log(kind, msg)
 	}
 }

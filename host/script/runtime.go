@@ -30,7 +30,20 @@ type Limits struct {
 	MaxString   int           // bytes one string.rep/format or table.concat may make; default 16 MiB
 	HTTPConns   int           // connections http.request keeps to one host; default partner.DefaultConnsPerHost
 	Fence       *Fence        // where http.request may connect; nil: public addresses only
+	Memory      int64         // bytes one run may hold (meter.go); default 64 MiB
+	LogBytes    int           // bytes of core.log and print one run may write; default 64 KiB
+	Leads       int           // leads one run may add with core.lead.add; default 100
+	// Governor is what the pool's runs share with other pools' (the heap
+	// watch, the slots of long runs: governor.go); nil: the pool's own.
+	Governor *Governor
 }
+
+// The per-run bounds' defaults, and the most an offer may set.
+const (
+	DefaultMemory   = 64 << 20
+	DefaultLogBytes = 64 << 10
+	DefaultLeads    = 100
+)
 
 func (l Limits) withDefaults() Limits {
 	if l.Timeout <= 0 {
@@ -47,6 +60,18 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxString <= 0 {
 		l.MaxString = 16 << 20
+	}
+	if l.Memory <= 0 {
+		l.Memory = DefaultMemory
+	}
+	if l.LogBytes <= 0 {
+		l.LogBytes = DefaultLogBytes
+	}
+	if l.Leads <= 0 {
+		l.Leads = DefaultLeads
+	}
+	if l.Governor == nil {
+		l.Governor = NewGovernor(0)
 	}
 	return l
 }
@@ -104,7 +129,8 @@ func Compile(name string, src []byte) (*Script, error) {
 type RunError struct {
 	Script  string
 	Msg     string
-	Timeout bool // the run passed its deadline
+	Timeout bool  // the run passed its deadline
+	Bound   Bound // the bound the run was stopped for, if one (meter.go)
 }
 
 func (e *RunError) Error() string {
@@ -212,7 +238,7 @@ type Env struct {
 }
 
 // SetRun hands the modules of this run their state (see modules.go).
-func (e *Env) SetRun(r *Run) { e.vm.run = r }
+func (e *Env) SetRun(r *Run) { e.vm.run, r.meter = r, e.vm.meter }
 
 // Run executes s in a fresh environment: setup adds the run's globals, the
 // script runs under the pool's deadline (or ctx's, if sooner), and results
@@ -222,12 +248,14 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
 	defer cancel()
 	env := &Env{L: v.L, Globals: v.newGlobals(), vm: v}
+	m := newMeter(ctx, v, p.limits.Governor)
+	v.meter, v.globals = m, env.Globals
 	healthy := true
 	defer func() {
 		if v == nil {
 			return // abandoned to the goroutine still running it
 		}
-		v.run = nil
+		v.run, v.meter, v.globals = nil, nil, nil
 		v.L.SetTop(0)
 		v.L.RemoveContext()
 		if healthy {
@@ -243,7 +271,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	}
 	fn := v.L.NewFunctionFromProto(s.proto)
 	fn.Env = env.Globals
-	v.L.SetContext(ctx)
+	v.L.SetContext(m)
 	v.L.Push(fn)
 	// The VM checks the deadline between instructions only; one builtin
 	// call (a backtracking pattern, a huge gsub) can outlast it by
@@ -253,7 +281,10 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	// and the run's modules refuse to act for it any more.
 	done := make(chan error, 1)
 	L := v.L // the goroutines below must not read v, which is cleared on abandonment
-	go func() { done <- L.PCall(0, lua.MultRet, nil) }()
+	p.limits.Governor.enter(m)
+	defer p.limits.Governor.leave(m)
+	call := v.protectedCall
+	go func() { done <- call(0, lua.MultRet) }()
 	var err error
 	select {
 	case err = <-done:
@@ -275,7 +306,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		// A state stopped mid-instruction by its deadline, or one that hit
 		// a Go panic, is not trusted with another run.
 		healthy = false
-		return runError(ctx, s.Name, err)
+		return runError(ctx, s.Name, err, m.stopped.Load())
 	}
 	v.L.RemoveContext()
 	if results == nil {
@@ -289,11 +320,17 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	return results(env, out)
 }
 
-func runError(ctx context.Context, name string, err error) error {
+func runError(ctx context.Context, name string, err error, bound *BoundError) error {
 	msg := err.Error()
 	var api *lua.ApiError
 	if errors.As(err, &api) && api.Object != nil {
 		msg = api.Object.String()
+	}
+	if bound != nil {
+		// The bound's error, wherever the run was when it stopped (the
+		// script may have caught it once: the next instruction raised it
+		// again).
+		return &RunError{Script: name, Msg: strings.TrimSpace(msg), Bound: bound.Bound}
 	}
 	if ctx.Err() != nil {
 		return &RunError{Script: name, Msg: fmt.Sprintf("stopped: the run passed its deadline (%s)", strings.TrimSpace(msg)), Timeout: true}

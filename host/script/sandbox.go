@@ -15,14 +15,19 @@ type vm struct {
 	shared map[*lua.LTable]bool
 	limits Limits
 	run    *Run // the run in progress, read by the modules
+	// keepError is the error handler of every protected call (protect.go).
+	keepError *lua.LFunction
+	// meter and globals are the run in progress's (meter.go, size.go).
+	meter   *meter
+	globals *lua.LTable
 }
 
 // The sandbox (SPEC §2): base without the loaders and the debugging or
 // environment functions, table, string, math, and os.time/date/clock. No
 // io, no package/require, no coroutines, no os.execute or os.exit.
 var (
-	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
-		"select", "getmetatable", "tonumber", "tostring", "type", "unpack", "xpcall", "_VERSION"}
+	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget",
+		"select", "getmetatable", "tonumber", "tostring", "type", "unpack", "_VERSION"}
 	allowedOs = []string{"time", "date", "clock"}
 )
 
@@ -50,12 +55,14 @@ func newVM(limits Limits) *vm {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
-	v := &vm{L: L, base: L.NewTable(), shared: make(map[*lua.LTable]bool), limits: limits}
+	v := &vm{L: L, base: L.NewTable(), shared: make(map[*lua.LTable]bool), limits: limits, keepError: L.NewFunction(keepError)}
 	G := L.G.Global
 	for _, name := range allowedBase {
 		v.base.RawSetString(name, G.RawGetString(name))
 	}
 	v.base.RawSetString("print", L.NewFunction(v.print))
+	v.base.RawSetString("pcall", L.NewFunction(v.pcall))
+	v.base.RawSetString("xpcall", L.NewFunction(v.xpcall))
 	v.base.RawSetString("rawset", L.NewFunction(v.rawset))
 	v.base.RawSetString("setmetatable", L.NewFunction(v.setmetatable))
 
@@ -63,6 +70,10 @@ func newVM(limits Limits) *vm {
 	rep, format := str.RawGetString("rep").(*lua.LFunction), str.RawGetString("format").(*lua.LFunction)
 	str.RawSetString("rep", L.NewFunction(v.capRep(rep)))
 	str.RawSetString("format", L.NewFunction(v.capFormat(format)))
+	for name, fn := range map[string]lua.LGFunction{"find": v.strFind, "match": v.strMatch, "gmatch": v.strGmatch, "gsub": v.strGsub} {
+		str.RawSetString(name, L.NewFunction(fn)) // patterns.go: they stop with their run
+	}
+	str.RawSetString("gfind", str.RawGetString("gmatch"))
 	tbl := G.RawGetString("table").(*lua.LTable)
 	concat := tbl.RawGetString("concat").(*lua.LFunction)
 	tbl.RawSetString("concat", L.NewFunction(v.capConcat(concat)))
@@ -129,7 +140,7 @@ func (v *vm) print(L *lua.LState) int {
 		parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
 	}
 	if r := v.run; r != nil {
-		r.logFenced("print", strings.Join(parts, "\t"))
+		r.logFenced(L, "print", strings.Join(parts, "\t"))
 	}
 	return 0
 }
@@ -206,6 +217,17 @@ func (v *vm) capFormat(orig *lua.LFunction) lua.LGFunction {
 			}
 			i = j
 		}
+		// The result holds the format and every argument's text: a
+		// string argument can be as long as MaxString, and "%s%s" doubles it.
+		size := int64(len(f))
+		for i := 2; i <= L.GetTop(); i++ {
+			if s, ok := L.Get(i).(lua.LString); ok {
+				size += int64(len(s))
+			} else {
+				size += 1024 // a number, or %s of another value: bounded by the width checks above
+			}
+		}
+		v.tooBig(L, "string.format", size)
 		return orig.GFunction(L)
 	}
 }
