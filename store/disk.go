@@ -116,16 +116,3 @@ func (s *Store) freeSpace() (uint64, error) {
 	}
 	return diskFree(s.opts.Dir)
 }
-
-func (s *Store) diskLoop() {
-	t := time.NewTicker(diskCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closed:
-			return
-		case <-t.C:
-			s.checkDisk()
-		}
-	}
-}

@@ -121,13 +121,7 @@ var (
 // MaskSecrets hides the values of secret-like names (secretWords) in
 // query strings and forms, JSON and header lines.
 func MaskSecrets(text string) string {
-	text = quotedParamPattern.ReplaceAllStringFunc(text, func(m string) string {
-		name := m[:strings.IndexByte(m, '=')]
-		if !secretName(name) {
-			return m
-		}
-		return name + "=***"
-	})
+	text = quotedParamPattern.ReplaceAllStringFunc(text, maskParam)
 	text = escapedJSONPattern.ReplaceAllStringFunc(text, func(m string) string {
 		sub := escapedJSONPattern.FindStringSubmatch(m)
 		if !secretName(sub[1]) {
@@ -135,13 +129,7 @@ func MaskSecrets(text string) string {
 		}
 		return `\"` + sub[1] + `\"` + sub[2] + `\"***\"`
 	})
-	text = paramPattern.ReplaceAllStringFunc(text, func(m string) string {
-		name := m[:strings.IndexByte(m, '=')]
-		if !secretName(name) {
-			return m
-		}
-		return name + "=***"
-	})
+	text = paramPattern.ReplaceAllStringFunc(text, maskParam)
 	text = jsonPattern.ReplaceAllStringFunc(text, func(m string) string {
 		sub := jsonPattern.FindStringSubmatch(m)
 		if !secretName(sub[1]) {
@@ -156,6 +144,15 @@ func MaskSecrets(text string) string {
 		}
 		return name + ": ***"
 	})
+}
+
+// maskParam masks a name=value whose name is a secret's.
+func maskParam(m string) string {
+	name := m[:strings.IndexByte(m, '=')]
+	if !secretName(name) {
+		return m
+	}
+	return name + "=***"
 }
 
 // Mask hides contacts and secrets in text: what the journal shows, and

@@ -174,7 +174,7 @@ func Open(opts Options) (*Store, error) {
 	if !opts.InMemory {
 		s.checkDisk() // opened on a full disk: read-only from the first write
 		s.bg.Add(1)
-		go func() { defer s.bg.Done(); s.diskLoop() }()
+		go func() { defer s.bg.Done(); s.every(diskCheckEvery, s.checkDisk) }()
 	}
 	s.startJournal()
 	s.bg.Add(1)
@@ -184,7 +184,7 @@ func Open(opts Options) (*Store, error) {
 			gc = 10 * time.Minute
 		}
 		s.bg.Add(1)
-		go func() { defer s.bg.Done(); s.gcLoop(gc) }()
+		go func() { defer s.bg.Done(); s.every(gc, s.collectGarbage) }()
 	}
 	return s, nil
 }
@@ -286,25 +286,35 @@ func (s *Store) Close() error {
 	return err
 }
 
-func (s *Store) gcLoop(every time.Duration) {
-	t := time.NewTicker(every)
+// every calls fn every d until the store closes.
+func (s *Store) every(d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.closed:
 			return
 		case <-t.C:
-			// One RunValueLogGC call rewrites at most one file; repeat
-			// until there is nothing worth rewriting.
-			for _, db := range []*badger.DB{s.db, s.jdb} {
-				for i := 0; i < 16; i++ {
-					if err := db.RunValueLogGC(0.5); err != nil {
-						if !errors.Is(err, badger.ErrNoRewrite) {
-							s.log.Warn("value log GC", "err", err)
-						}
-						break
-					}
+			fn()
+		}
+	}
+}
+
+// collectGarbage rewrites the value logs' files that are half garbage or
+// more: one RunValueLogGC call rewrites at most one file, so it repeats
+// until there is nothing worth rewriting. Not on a nearly full disk: a
+// rewrite writes before it frees.
+func (s *Store) collectGarbage() {
+	if s.disk.journalStop.Load() {
+		return
+	}
+	for _, db := range []*badger.DB{s.db, s.jdb} {
+		for i := 0; i < 16; i++ {
+			if err := db.RunValueLogGC(0.5); err != nil {
+				if !errors.Is(err, badger.ErrNoRewrite) {
+					s.log.Warn("value log GC", "err", err)
 				}
+				break
 			}
 		}
 	}
