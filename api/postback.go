@@ -24,21 +24,21 @@ import (
 // with it.
 func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 	if !c.IsGet() && !c.IsPost() {
-		writeError(c, fasthttp.StatusMethodNotAllowed, "postbacks take GET or POST")
+		refuseAtDoor(c, fasthttp.StatusMethodNotAllowed, "postbacks take GET or POST")
 		c.Response.Header.Set("Allow", "GET, POST")
 		return
 	}
 	o, ok := s.App.Offers.Offer(offerID)
 	if !ok || strings.Contains(offerID, "/") {
-		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
+		refuseAtDoor(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
 		return
 	}
 	if o.Config.Postback == nil || o.Config.Postback.Token == "" {
-		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s takes no postbacks ([postback] token is not set)", offerID))
+		refuseAtDoor(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s takes no postbacks ([postback] token is not set)", offerID))
 		return
 	}
 	if !tokenOK(c, o.Config.Postback.Token) {
-		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
+		refuseAtDoor(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
 	if !s.writable(c) {
@@ -73,14 +73,22 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		}
 		return ""
 	}
-	status, err := postbackStatus(c, s.App.Store, o, arg)
+	// Not the request's context, which fasthttp ends as soon as shutdown
+	// begins: an edit half way would be answered 500 though it was made.
+	status, err := postbackStatus(s.runContext(), s.App.Store, o, arg)
 	if err != nil {
 		var pe *postbackError
-		if errors.As(err, &pe) {
+		switch {
+		case errors.As(err, &pe):
 			writeError(c, pe.code, pe.msg)
-			return
+		case errors.Is(err, store.ErrDiskFull):
+			s.writable(c) // the disk filled since the door: to be sent again
+		case s.stopping():
+			writeError(c, fasthttp.StatusServiceUnavailable, "leadhost is stopping: the call was not finished; send it again")
+			c.Response.Header.Set("Retry-After", "10")
+		default:
+			writeError(c, fasthttp.StatusInternalServerError, err.Error())
 		}
-		writeError(c, fasthttp.StatusInternalServerError, err.Error())
 		return
 	}
 	writeJSON(c, fasthttp.StatusOK, status)

@@ -135,10 +135,13 @@ func (l fasthttpLog) Printf(format string, args ...any) {
 // flight get RunGrace to finish, then their scripts are stopped and they
 // are answered 503 (a lead a script added stays, and the caller's retry
 // finds it by its key). The admin API's check runs stop with the host's
-// scheduler. What is still open after 30 s is closed without an answer.
+// scheduler. It returns after 30 s at most, whatever is still open.
 func (s *Server) Shutdown(srv *fasthttp.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownDeadline)
 	defer cancel()
+	// Whatever still runs on the calls' context (a console's count) ends
+	// with the server, also when every call ended within the grace.
+	defer func() { s.runContext(); s.stopRuns(errStopping) }()
 	done := make(chan error, 1)
 	go func() { done <- srv.ShutdownWithContext(ctx) }()
 	grace := time.NewTimer(RunGrace)
@@ -181,7 +184,7 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	switch {
 	case path == "/metrics" && s.Metrics != nil:
 		if why := s.adminRefusal(c); why != "" {
-			writeError(c, fasthttp.StatusUnauthorized, "metrics: "+why)
+			refuseAtDoor(c, fasthttp.StatusUnauthorized, "metrics: "+why)
 			c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
 			return
 		}
@@ -255,13 +258,27 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind store.JournalKind, rest st
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
 	err := s.App.RecordCall(app.Inbound{Kind: kind, Offer: offerID, Method: c.Method(), Path: c.Path(),
-		Status: c.Response.StatusCode(), Took: time.Since(started), From: s.clientIP(c).String(), Call: journaledCall{c}})
+		Status: c.Response.StatusCode(), Took: time.Since(started), AtDoor: c.UserValue(atDoorKey) != nil, From: s.clientIP(c).String(),
+		Call: journaledCall{c}})
 	if err != nil && !errors.Is(err, store.ErrDiskFull) { // the disk guard said that once
 		// The call itself was done (its lead is stored): it is answered
 		// as it was, and the missing entry is said in the log.
 		s.log().Error("journaling a call", "kind", kind, "offer", offerID, "err", err)
 	}
 }
+
+// refuseAtDoor answers a call refused before its offer's script or
+// built-in handling (no such offer or hook, a wrong token or method), and
+// marks it so for the journal: such calls anyone can make, and they are
+// kept as a line, sampled per source (app.Inbound.AtDoor). A script's own
+// 401 or 404 is its answer, journaled whole.
+func refuseAtDoor(c *fasthttp.RequestCtx, status int, msg string) {
+	writeError(c, status, msg)
+	c.SetUserValue(atDoorKey, true)
+}
+
+// atDoorKey marks a call refused at the door (refuseAtDoor).
+const atDoorKey = "leadhost.door"
 
 // journaledCall is a webhook's or postback's request and answer for the
 // journal (app.Call); one pointer, so that it costs no allocation.
@@ -316,19 +333,19 @@ func redactedRequest(r *fasthttp.Request) string {
 // hook runs /hook/<offer>[/<name>].
 func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 	if !c.IsGet() && !c.IsPost() {
-		writeError(c, fasthttp.StatusMethodNotAllowed, "webhooks take GET or POST")
+		refuseAtDoor(c, fasthttp.StatusMethodNotAllowed, "webhooks take GET or POST")
 		c.Response.Header.Set("Allow", "GET, POST")
 		return
 	}
 	offerID, name, _ := strings.Cut(rest, "/")
 	o, ok := s.App.Offers.Offer(offerID)
 	if !ok {
-		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
+		refuseAtDoor(c, fasthttp.StatusNotFound, fmt.Sprintf("no offer %q", offerID))
 		return
 	}
 	// The token first: without it, which hooks exist is nobody's business.
 	if !tokenOK(c, offerToken(o, store.KindHook)) {
-		writeError(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
+		refuseAtDoor(c, fasthttp.StatusUnauthorized, "wrong or missing token (?token= or X-Token)")
 		return
 	}
 	if !s.writable(c) {
@@ -340,7 +357,7 @@ func (s *Server) hook(c *fasthttp.RequestCtx, rest string) {
 	}
 	sc := o.Scripts[file]
 	if sc == nil || strings.Contains(name, "/") {
-		writeError(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s has no hook %q", offerID, name))
+		refuseAtDoor(c, fasthttp.StatusNotFound, fmt.Sprintf("offer %s has no hook %q", offerID, name))
 		return
 	}
 	req, err := s.hookRequest(c)

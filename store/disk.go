@@ -26,6 +26,7 @@ const (
 	DefaultMinFreeDisk   = 256 << 20
 	DefaultJournalBudget = 4 << 30
 	diskCheckEvery       = time.Second
+	journalValueLogFile  = 64 << 20 // what one rewrite of the journal's value log writes at most
 )
 
 // ErrDiskFull: the store's disk is (nearly) full; nothing was written.
@@ -82,8 +83,9 @@ func (s *Store) checkDisk() {
 	switch {
 	case free < reserve:
 		if s.disk.readOnly.Load() == nil {
-			why := fmt.Sprintf("%s has %d MiB free, under the %d MiB leadhost keeps free: no writes until space is freed",
-				s.opts.Dir, free>>20, reserve>>20)
+			// Not the folder's path: /healthz shows this to anyone.
+			why := fmt.Sprintf("the data folder's disk has %d MiB free, under the %d MiB leadhost keeps free: no writes until space is freed",
+				free>>20, reserve>>20)
 			s.disk.readOnly.Store(&why)
 			s.log.Error("store read-only: the disk is nearly full", "dir", s.opts.Dir, "free_mib", free>>20, "min_free_mib", reserve>>20)
 		}
@@ -91,7 +93,7 @@ func (s *Store) checkDisk() {
 		s.disk.readOnly.Store(nil)
 		s.log.Info("store writable again: space was freed", "dir", s.opts.Dir, "free_mib", free>>20)
 	}
-	stop := free < 2*reserve
+	stop := free < 2*reserve || (s.disk.journalStop.Load() && free < 2*reserve+reserve/4) // a margin, not to flap
 	if was := s.disk.journalStop.Swap(stop); was != stop {
 		if stop {
 			s.log.Warn("journal paused: the disk is nearly full; leads are still stored", "free_mib", free>>20)

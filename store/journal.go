@@ -132,6 +132,9 @@ func (s *Store) Record(entries ...JournalEntry) {
 // (the journal is not fsync'd: a crash of the machine may). An inbound
 // call's entry is written so before the call is answered: a caller told
 // "done" finds its call in the journal. Concurrent callers share writes.
+// On a nearly full disk the journal yields to the leads (disk.go): the
+// entry is dropped and the error is ErrDiskFull, though watchers (metrics,
+// mails) have heard of it.
 func (s *Store) RecordWritten(e JournalEntry) error {
 	written := make(chan error, 1)
 	if !s.record(written, e) {

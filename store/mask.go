@@ -104,12 +104,18 @@ func secretName(name string) bool {
 var (
 	// quotedParamPattern is a name='value' or name="value" of a log line
 	// or a config, whose value may hold spaces.
-	quotedParamPattern = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=('[^'\n]*'|"[^"\n]*")`)
+	// A value holds no quote of the other kind nor JSON's , : { }, so
+	// that a match never runs from one JSON string into the next
+	// ({"cb":"…&token=","n":1}).
+	quotedParamPattern = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=('[^'"\n,:{}]*'|"[^'"\n,:{}]*")`)
 	// paramPattern is a name=value of a query or a form.
 	paramPattern = regexp.MustCompile(`([A-Za-z0-9_.\-\[\]]+)=([^&\s"\\]+)`)
 	// escapedJSONPattern is a \"key\": \"value\" (or a number) of JSON
 	// kept as a string inside JSON (a partner's answer in a report).
-	escapedJSONPattern = regexp.MustCompile(`\\"([^"\\]{1,100})\\"(\s*:\s*)(?:\\"(?:[^\\]|\\[^"])*\\"|-?\d[\d.eE+-]*)`)
+	// The value ends at the first \" that is not the inner string's own
+	// escaped quote (\\\"); it holds no bare quote, so that it never runs
+	// past its string.
+	escapedJSONPattern = regexp.MustCompile(`\\"([^"\\]{1,100})\\"(\s*:\s*)(?:\\"(?:\\\\\\"|\\\\|\\[^"\\]|[^"\\])*\\"|-?\d[\d.eE+-]*)`)
 	// jsonPattern is a "key": "value" (or a number) of JSON; escapes in
 	// the value are kept whole, so that the masked text stays JSON.
 	jsonPattern = regexp.MustCompile(`"([^"\\]{1,100})"(\s*:\s*)(?:"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)`)

@@ -62,6 +62,11 @@ func TestMaskSecretsEverywhere(t *testing.T) {
 		{"X_API_KEY: k1", "X_API_KEY: ***"},
 		{`{"data":"{\"api_key\":\"abc123secret\",\"n\":1,\"sig\":42}"}`, `{"data":"{\"api_key\":\"***\",\"n\":1,\"sig\":\"***\"}"}`},
 		{`api_key='quoted value' password="two words" name='Ivan Petrov'`, `api_key=*** password=*** name='Ivan Petrov'`},
+		// Review: masking never joins JSON strings nor swallows fields.
+		{`{"callback":"https://p/cb?a=1&token=","n":1,"name":"Ivan"}`, `{"callback":"https://p/cb?a=1&token=","n":1,"name":"Ivan"}`},
+		{`{"msg":"key='abc","x":"y'"}`, `{"msg":"key=***","x":"y'"}`},
+		{`{"data":"{\"api_key\":\"abc… (cut)","other":"see \"x\"","n":2}`, `{"data":"{\"api_key\":\"abc… (cut)","other":"see \"x\"","n":2}`},
+		{`{"d":"{\"api_key\":\"a\\\"b\",\"n\":1}"}`, `{"d":"{\"api_key\":\"***\",\"n\":1}"}`},
 	} {
 		if got := Mask(tc.in); got != tc.want {
 			t.Errorf("Mask(%q)\n = %q\nwant %q", tc.in, got, tc.want)

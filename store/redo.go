@@ -147,7 +147,9 @@ func setAll(txn *badger.Txn, writes []write) error {
 // finishRecord applies a recovery record left on disk, if there is one,
 // and returns how many writes it held. Nothing else may write meanwhile:
 // Open calls it before the committer starts, the committer between
-// groups.
+// groups. It writes even when the disk guard has made the store
+// read-only (disk.go): finishing what was acknowledged comes first, it is
+// one batch at most, and the reserve is there for it.
 func (s *Store) finishRecord() (int, error) {
 	var parts [][]write
 	err := s.db.View(func(txn *badger.Txn) error {

@@ -244,7 +244,7 @@ func journalOptions(opts Options, log *slog.Logger) badger.Options {
 		// Entries (a raw request, an answer) go to the value log; the
 		// tree keeps keys and pointers, so compactions stay cheap.
 		WithValueThreshold(128).
-		WithValueLogFileSize(64 << 20).
+		WithValueLogFileSize(journalValueLogFile).
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2).
@@ -302,13 +302,19 @@ func (s *Store) every(d time.Duration, fn func()) {
 
 // collectGarbage rewrites the value logs' files that are half garbage or
 // more: one RunValueLogGC call rewrites at most one file, so it repeats
-// until there is nothing worth rewriting. Not on a nearly full disk: a
-// rewrite writes before it frees.
+// until there is nothing worth rewriting. A rewrite writes before it
+// frees: the leads' (256 MiB files) only while the journal runs, the
+// journal's (64 MiB files) while that much is free beyond the reserve —
+// it is how expired entries give their space back on a full disk.
 func (s *Store) collectGarbage() {
+	dbs := []*badger.DB{s.db, s.jdb}
 	if s.disk.journalStop.Load() {
-		return
+		dbs = nil
+		if free, err := s.freeSpace(); err == nil && free > s.minFree()/2+journalValueLogFile {
+			dbs = []*badger.DB{s.jdb}
+		}
 	}
-	for _, db := range []*badger.DB{s.db, s.jdb} {
+	for _, db := range dbs {
 		for i := 0; i < 16; i++ {
 			if err := db.RunValueLogGC(0.5); err != nil {
 				if !errors.Is(err, badger.ErrNoRewrite) {

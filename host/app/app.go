@@ -277,8 +277,7 @@ func (a *App) Run(ctx context.Context) {
 		for {
 			select {
 			case <-ctx.Done():
-				a.Store.Record(a.refused.flush(a.now().Add(time.Minute))...)
-				return nil
+				return nil // the last minute is said by Close, once no call comes any more
 			case <-tick.C:
 				a.Store.Record(a.refused.flush(a.now())...)
 			}
@@ -298,6 +297,7 @@ func (a *App) Close() error {
 	for _, o := range a.Offers.Offers() {
 		o.Pool.Close() // the Lua states and partner connections of every version still loaded
 	}
+	a.Store.Record(a.refused.flush(a.now().Add(time.Minute))...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	a.mailer.Close(ctx)
 	cancel()

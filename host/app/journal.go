@@ -22,6 +22,10 @@ type Inbound struct {
 	Status       int               // the answer's
 	Took         time.Duration
 	From         string // the caller's address: whose refused calls are counted together
+	// AtDoor says the call was refused before its offer's handling (no
+	// such offer or hook, a wrong token or method): anyone can make such
+	// calls, so they are kept as a line, sampled per source.
+	AtDoor bool
 	// Call gives the request as it came (without its token, for replay)
 	// and the answer, read only when they are kept.
 	Call Call
@@ -80,7 +84,7 @@ func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
 }
 
 // refused says whether the call was refused at the door.
-func (in Inbound) refused() bool { return in.Status == 401 || in.Status == 404 || in.Status == 405 }
+func (in Inbound) refused() bool { return in.AtDoor }
 
 // Record keeps a journal entry (built by this package: Inbound.Entry, and
 // the entries of sends, checks, reloads and lead changes).

@@ -34,9 +34,11 @@ func TestInboundEntry(t *testing.T) {
 		{"a wrong token", "acme", 401, store.JournalRefused, "acme", false},
 		{"a made-up path", "wp-login.php", 404, store.JournalRefused, "", false},
 		{"a wrong method", "acme", 405, store.JournalRefused, "acme", false},
+		{"the script's own 404", "acme", 404, store.JournalError, "acme", true},
 	} {
 		call := &fakeCall{}
-		in := Inbound{Kind: store.KindHook, Offer: tc.offer, Method: []byte("POST"), Path: []byte("/hook/" + tc.offer), Status: tc.status, Took: time.Millisecond, Call: call}
+		atDoor := tc.want == store.JournalRefused
+		in := Inbound{Kind: store.KindHook, Offer: tc.offer, Method: []byte("POST"), Path: []byte("/hook/" + tc.offer), Status: tc.status, AtDoor: atDoor, Took: time.Millisecond, Call: call}
 		e := in.Entry(reg)
 		asked := call.asked
 		if e.Status != tc.want || e.Offer != tc.wantOffer || (e.Request != "") != tc.kept || asked != tc.kept {
@@ -90,7 +92,7 @@ func TestRefusedCallIsAShortLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := []byte("/hook/" + strings.Repeat("x", 15000))
-	e := Inbound{Kind: store.KindHook, Offer: strings.Repeat("x", 15000), Method: []byte("GET"), Path: path, Status: 404, Call: &fakeCall{}}.Entry(reg)
+	e := Inbound{Kind: store.KindHook, Offer: strings.Repeat("x", 15000), Method: []byte("GET"), Path: path, Status: 404, AtDoor: true, Call: &fakeCall{}}.Entry(reg)
 	if len(e.Summary) > 300 || e.Request != "" || e.Offer != "" {
 		t.Errorf("a refused call kept %d bytes of summary, request %d bytes, offer %q…", len(e.Summary), len(e.Request), e.Offer[:min(len(e.Offer), 10)])
 	}

@@ -27,7 +27,7 @@ func TestRefusedCallsAreSampledPerSource(t *testing.T) {
 	defer a.Close()
 	call := func(from string, status int) {
 		t.Helper()
-		in := Inbound{Kind: store.KindHook, Offer: "nope", Method: []byte("GET"), Path: []byte("/hook/" + strings.Repeat("x", 15000)), Status: status, From: from, Call: &fakeCall{}}
+		in := Inbound{Kind: store.KindHook, Offer: "nope", Method: []byte("GET"), Path: []byte("/hook/" + strings.Repeat("x", 15000)), Status: status, AtDoor: status != 200, From: from, Call: &fakeCall{}}
 		if err := a.RecordCall(in); err != nil {
 			t.Fatal(err)
 		}
