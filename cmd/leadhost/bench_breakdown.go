@@ -33,7 +33,9 @@ func printRound(w io.Writer, name string, st store.CommitStats) {
 		perGroup(st.Held), perGroup(st.Write))
 }
 
-func us(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) }
+func us(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64)
+}
 
 // window is the calls due in one slice of a load.
 type window struct {
