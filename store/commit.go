@@ -49,9 +49,10 @@ type writeOp struct {
 	pending int // groups holding this op that have not landed
 	done    chan struct{}
 	closed  bool // done is closed
-	// handed is when the caller handed it over; called when Badger called
-	// back for the group that finished it (CommitStats).
-	handed, called time.Time
+	// handed is when the caller handed it over, took when the committer
+	// took it; sent and called when the group that finished it went to
+	// Badger and Badger called back (CommitStats).
+	handed, took, sent, called time.Time
 }
 
 func newOp(steps ...step) *writeOp {
@@ -144,6 +145,8 @@ func (c *committer) noteRound(op *writeOp) {
 	c.stats.round.Add(int64(now.Sub(op.handed)))
 	if !op.called.IsZero() {
 		c.stats.wake.Add(int64(now.Sub(op.called)))
+		c.stats.waited.Add(int64(op.sent.Sub(op.took)))
+		c.stats.inBadger.Add(int64(op.called.Sub(op.sent)))
 	}
 }
 
@@ -301,9 +304,9 @@ func (c *committer) finish() error {
 // take computes op's steps into the open group, sending groups on as they
 // fill up.
 func (c *committer) take(op *writeOp) {
-	took := time.Now()
-	c.stats.queued.Add(int64(took.Sub(op.handed)))
-	defer func() { c.stats.build.Add(int64(time.Since(took))) }()
+	op.took = time.Now()
+	c.stats.queued.Add(int64(op.took.Sub(op.handed)))
+	defer func() { c.stats.build.Add(int64(time.Since(op.took))) }()
 	if c.open == nil {
 		c.open = c.newGroup()
 	}
@@ -471,7 +474,7 @@ func (c *committer) noteSent(g *group) {
 // noteCalled counts Badger's time on g, which it has just written.
 func (c *committer) noteCalled(g *group) {
 	g.called = time.Now()
-	c.stats.write.Add(int64(g.called.Sub(g.sent)))
+	c.stats.noteWrite(g.called.Sub(g.sent))
 }
 
 // land waits for the flight, publishes its events and finishes the ops it
@@ -514,7 +517,7 @@ func (c *committer) land() error {
 			}
 		}
 		op.closed = true
-		op.called = g.called
+		op.sent, op.called = g.sent, g.called
 		close(op.done)
 	}
 	return g.err

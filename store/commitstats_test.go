@@ -48,6 +48,17 @@ func TestCommitStatsAccountForEveryWrite(t *testing.T) {
 			if st.Write <= 0 || st.Round <= 0 || st.Wake <= 0 || st.Build <= 0 {
 				t.Errorf("a stage took no time: %+v", st)
 			}
+			// A write that took one group: its stages add up to its round.
+			if sum := st.Queued + st.Waited + st.InBadger + st.Wake; sum != st.Round {
+				t.Errorf("queued + waited + in Badger + wake = %v, round %v: %+v", sum, st.Round, st)
+			}
+			var writes int64
+			for _, n := range st.Writes {
+				writes += n
+			}
+			if writes != st.Groups {
+				t.Errorf("%d Badger writes by duration, %d groups", writes, st.Groups)
+			}
 			// Every group has an op, which waited at least for its write.
 			if st.Round < st.Write {
 				t.Errorf("the callers waited %v in all, less than Badger's %v: %+v", st.Round, st.Write, st)

@@ -27,10 +27,18 @@ func printRound(w io.Writer, name string, st store.CommitStats) {
 	perOp := func(d time.Duration) string { return us(d / time.Duration(st.Ops)) }
 	perGroup := func(d time.Duration) string { return us(d / time.Duration(st.Groups)) }
 	fmt.Fprintf(w, "%s: %d writes in %d groups, %.1f a group\n", name, st.Ops, st.Groups, float64(st.Ops)/float64(st.Groups))
-	fmt.Fprintf(w, "  per write: %s µs queued for the committer, %s µs built, %s µs from Badger's callback to the caller running; %s µs in all\n",
-		perOp(st.Queued), perOp(st.Build), perOp(st.Wake), perOp(st.Round))
-	fmt.Fprintf(w, "  per group: %s µs open (waiting for the group in flight), %s µs in Badger (its write and, with fsync, two msyncs)\n",
-		perGroup(st.Held), perGroup(st.Write))
+	fmt.Fprintf(w, "  per write, as its caller waited: %s µs queued for the committer + %s µs until its group went to Badger + %s µs in Badger's write + %s µs from Badger's callback to the caller running = %s µs\n",
+		perOp(st.Queued), perOp(st.Waited), perOp(st.InBadger), perOp(st.Wake), perOp(st.Round))
+	fmt.Fprintf(w, "  per group: %s µs of the committer's CPU, %s µs open (waiting for the group in flight), %s µs in Badger (its write and, with fsync, two msyncs)\n",
+		us(st.Build/time.Duration(st.Groups)), perGroup(st.Held), perGroup(st.Write))
+	fmt.Fprintf(w, "  Badger's writes by time:")
+	for i, n := range st.Writes {
+		if i < len(store.WriteBuckets) {
+			fmt.Fprintf(w, " ≤%s %d,", store.WriteBuckets[i], n)
+		} else {
+			fmt.Fprintf(w, " longer %d\n", n)
+		}
+	}
 }
 
 func us(d time.Duration) string {

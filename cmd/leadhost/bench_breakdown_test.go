@@ -58,9 +58,11 @@ func TestPrintRoundPerWriteAndPerGroup(t *testing.T) {
 		{"none", store.CommitStats{}, []string{"no durable writes"}},
 		{"64 writes in 4 groups", store.CommitStats{Ops: 64, Groups: 4, Queued: 64 * 100 * time.Microsecond,
 			Build: 64 * 10 * time.Microsecond, Held: 4 * 900 * time.Microsecond, Write: 4 * 1800 * time.Microsecond,
-			Wake: 64 * 300 * time.Microsecond, Round: 64 * 3 * time.Millisecond},
-			[]string{"64 writes in 4 groups, 16.0 a group", "100 µs queued", "10 µs built", "300 µs from Badger's callback",
-				"3000 µs in all", "900 µs open", "1800 µs in Badger"}},
+			Wake: 64 * 300 * time.Microsecond, Round: 64 * 3 * time.Millisecond,
+			Waited: 64 * 800 * time.Microsecond, InBadger: 64 * 1800 * time.Microsecond, Writes: [8]int64{2: 3, 7: 1}},
+			[]string{"64 writes in 4 groups, 16.0 a group", "100 µs queued", "800 µs until its group went", "1800 µs in Badger's write",
+				"300 µs from Badger's callback", "= 3000 µs", "160 µs of the committer's CPU", "900 µs open", "1800 µs in Badger",
+				"≤2ms 3,", "longer 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
