@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -48,6 +49,10 @@ type writeOp struct {
 	pending int // groups holding this op that have not landed
 	done    chan struct{}
 	closed  bool // done is closed
+	// handed is when the caller handed it over, took when the committer
+	// took it; sent and called when the group that finished it went to
+	// Badger and Badger called back (CommitStats).
+	handed, took, sent, called time.Time
 }
 
 func newOp(steps ...step) *writeOp {
@@ -79,6 +84,8 @@ type committer struct {
 	// unfinished: a group's recovery record is on disk but not all of it
 	// landed (redo.go). Until it is finished, nothing else is written.
 	unfinished bool
+
+	stats commitStats
 }
 
 // maxTracked bounds lastWrite (about 40 bytes an entry).
@@ -123,10 +130,24 @@ func (c *committer) do(op *writeOp) error {
 		c.mu.RUnlock()
 		return ErrClosed
 	}
+	op.handed = time.Now()
 	c.ch <- op
 	c.mu.RUnlock()
 	<-op.done
+	c.noteRound(op)
 	return op.err
+}
+
+// noteRound counts op's round in the stats, once its caller runs again.
+func (c *committer) noteRound(op *writeOp) {
+	now := time.Now()
+	c.stats.ops.Add(1)
+	c.stats.round.Add(int64(now.Sub(op.handed)))
+	if !op.called.IsZero() {
+		c.stats.wake.Add(int64(now.Sub(op.called)))
+		c.stats.waited.Add(int64(op.sent.Sub(op.took)))
+		c.stats.inBadger.Add(int64(op.called.Sub(op.sent)))
+	}
 }
 
 // stop lets the ops already queued finish and ends the loop.
@@ -247,6 +268,9 @@ type group struct {
 	poison  error // set when a flight it was computed on failed
 	// unfinished: it failed with its recovery record on disk (redo.go).
 	unfinished bool
+	// opened, sent, called: when it took its first op, went to Badger,
+	// and Badger called back (CommitStats).
+	opened, sent, called time.Time
 }
 
 // join makes op a member of g: op finishes only when all its groups landed.
@@ -262,7 +286,7 @@ func (c *committer) newGroup() *group {
 		c.finish() // if it cannot, send fails the group
 	}
 	c.seq++
-	return &group{c: c, seq: c.seq, overlay: make(map[string]write)}
+	return &group{c: c, seq: c.seq, overlay: make(map[string]write), opened: time.Now()}
 }
 
 // finish lands the group whose recovery record is on disk (redo.go), if
@@ -280,6 +304,9 @@ func (c *committer) finish() error {
 // take computes op's steps into the open group, sending groups on as they
 // fill up.
 func (c *committer) take(op *writeOp) {
+	op.took = time.Now()
+	c.stats.queued.Add(int64(op.took.Sub(op.handed)))
+	defer func() { c.stats.build.Add(int64(time.Since(op.took))) }()
 	if c.open == nil {
 		c.open = c.newGroup()
 	}
@@ -402,10 +429,12 @@ func (c *committer) send(g *group) {
 		close(g.done)
 		return
 	}
+	c.noteSent(g)
 	if !g.fits() {
 		parts := g.parts()
 		go func() {
 			g.unfinished, g.err = c.s.landWhole(parts)
+			c.noteCalled(g)
 			close(g.done)
 		}()
 		return
@@ -430,8 +459,22 @@ func (c *committer) send(g *group) {
 	}
 	txn.CommitWith(func(err error) {
 		g.err = err
+		c.noteCalled(g)
 		close(g.done)
 	})
+}
+
+// noteSent counts g, sent to Badger now, in the stats.
+func (c *committer) noteSent(g *group) {
+	g.sent = time.Now()
+	c.stats.groups.Add(1)
+	c.stats.held.Add(int64(g.sent.Sub(g.opened)))
+}
+
+// noteCalled counts Badger's time on g, which it has just written.
+func (c *committer) noteCalled(g *group) {
+	g.called = time.Now()
+	c.stats.noteWrite(g.called.Sub(g.sent))
 }
 
 // land waits for the flight, publishes its events and finishes the ops it
@@ -474,6 +517,7 @@ func (c *committer) land() error {
 			}
 		}
 		op.closed = true
+		op.sent, op.called = g.sent, g.called
 		close(op.done)
 	}
 	return g.err

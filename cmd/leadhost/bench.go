@@ -44,6 +44,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	noSync := fs.Bool("no-fsync", false, "the store without fsync")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the leadhost phase to this file")
 	noJournal := fs.Bool("no-journal", false, "the main phases without journaling the calls")
+	timelineCSV := fs.String("timeline", "", "also write the half-load phase's latency per 100 ms window to this CSV file")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -106,12 +107,30 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			defer f.Close()
 		}
 	}
+	before := h.st.CommitStats()
 	l := load(ctx, "http://"+h.addr.String(), "l", *conc, *duration, 0)
 	pprof.StopCPUProfile()
+	full := h.st.CommitStats().Sub(before)
 	l.print(stdout, "leadhost webhook")
 	half := l.rate / 2
+	before = h.st.CommitStats()
 	p := load(ctx, "http://"+h.addr.String(), "p", *conc, *duration, half)
+	halfStats := h.st.CommitStats().Sub(before)
 	p.print(stdout, fmt.Sprintf("leadhost at half load (%.0f/s)", half))
+
+	fmt.Fprintln(stdout)
+	printRound(stdout, fmt.Sprintf("durable rounds at %d in flight", *conc), full)
+	printRound(stdout, "durable rounds at half load", halfStats)
+	fmt.Fprintln(stdout, "one sync on this disk, now, for reference:")
+	printSyncs(stdout, dir)
+	ws := timeline(p.calls, 100*time.Millisecond)
+	fmt.Fprintf(stdout, "\nlatency at half load, per 100 ms window (by when the call was due):\n")
+	printTimeline(stdout, ws, 10*time.Millisecond)
+	if *timelineCSV != "" {
+		if err := writeTimelineCSV(*timelineCSV, ws); err != nil {
+			fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+		}
+	}
 
 	stop()
 	h.wait()
@@ -162,6 +181,7 @@ type loadResult struct {
 	rate     float64
 	p50, p99 time.Duration
 	errors   int
+	calls    []call
 }
 
 // merge averages two rounds' figures (the percentiles too: close enough
@@ -188,7 +208,7 @@ func load(ctx context.Context, base, tag string, conc int, d time.Duration, rate
 	client := &fasthttp.Client{MaxConnsPerHost: conc * 2, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	var (
 		mu      sync.Mutex
-		lat     []time.Duration
+		calls   []call
 		errs    int
 		seq     atomic.Uint64
 		wg      sync.WaitGroup
@@ -206,7 +226,7 @@ func load(ctx context.Context, base, tag string, conc int, d time.Duration, rate
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			var local []time.Duration
+			var local []call
 			bad := 0
 			for ctx.Err() == nil {
 				i := seq.Add(1)
@@ -233,25 +253,37 @@ func load(ctx context.Context, base, tag string, conc int, d time.Duration, rate
 				}
 				req.SetRequestURI(fmt.Sprintf("%s/hook/bench?token=bench&order=%s%d&phone=7999%07d&name=Ivan&email=ivan%%40example.com&cost=4990", base, tag, i, i%10000000))
 				err := client.Do(req, resp)
-				local = append(local, time.Since(due))
+				local = append(local, call{at: due.Sub(started), took: time.Since(due)})
 				if err != nil || resp.StatusCode() != 200 {
 					bad++
 				}
 			}
 			mu.Lock()
-			lat = append(lat, local...)
+			calls = append(calls, local...)
 			errs += bad
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(started)
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	r := loadResult{errors: errs}
-	if len(lat) > 0 {
-		r.rate = float64(len(lat)) / elapsed.Seconds()
-		r.p50 = lat[len(lat)/2]
-		r.p99 = lat[len(lat)*99/100]
+	r := loadResult{errors: errs, calls: calls}
+	if len(calls) > 0 {
+		r.rate = float64(len(calls)) / elapsed.Seconds()
+		r.p50, r.p99 = percentiles(calls)
 	}
 	return r
+}
+
+// call is one request of a load: when it was due, from the load's start,
+// and how long it took from then.
+type call struct{ at, took time.Duration }
+
+// percentiles are the p50 and p99 of calls' durations (calls not empty).
+func percentiles(calls []call) (p50, p99 time.Duration) {
+	lat := make([]time.Duration, len(calls))
+	for i, c := range calls {
+		lat[i] = c.took
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[len(lat)/2], lat[len(lat)*99/100]
 }

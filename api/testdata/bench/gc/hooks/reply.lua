@@ -1,0 +1,2 @@
+local q = req.query
+return { ok = true, lead = 1, created = true }
