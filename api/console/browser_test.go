@@ -119,7 +119,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	addLead(t, base, "A2")
 
 	// Signed out, every page is the sign-in page.
-	run(t, ctx, "opening the console", chromedp.Navigate(base+"/ui/leads"), chromedp.WaitVisible(chromedp.ID("token")))
+	run(t, ctx, "opening the console", chromedp.Navigate(base+"/ui/leads?offer=shop"), chromedp.WaitVisible(chromedp.ID("token")))
 	title := read(t, ctx, "title", chromedp.Title())
 	if !strings.HasPrefix(title, "Sign in") {
 		t.Fatalf("signed out, /ui/leads is %q", title)
