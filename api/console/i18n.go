@@ -119,7 +119,7 @@ var messages = map[string][2]string{
 	"held.release":             {"Release…", "Отпустить…"},
 	"held.drop":                {"Drop…", "Удалить…"},
 	"held.empty":               {"Nothing is held.", "Ничего не задержано."},
-	"held.more":                {"Only the first 1000 of an outbox are listed.", "Показаны только первые 1000 в каждой очереди."},
+	"held.more":                {"Only the first 100 of each outbox are shown: release or drop them to see the next (GET /api/outbox/<outbox>?state=held lists 1000).", "Показаны только первые 100 в каждой очереди: отпустите или удалите их, чтобы увидеть следующие (GET /api/outbox/<outbox>?state=held показывает 1000)."},
 	"held.read_only":           {"Sign in with the token to release or drop.", "Чтобы отпустить или удалить, войдите с токеном."},
 	"held.release_title":       {"Release a held item", "Отпустить задержанное"},
 	"held.drop_title":          {"Drop a held item", "Удалить задержанное"},
