@@ -162,6 +162,7 @@ var messages = map[string][2]string{
 	"offer.ran":                {"The check ran: %d field changes committed.", "Проверка выполнена: сохранено изменений полей: %d."},
 	"offer.ran_dry":            {"Dry run: %d field changes shown, nothing committed.", "Пробный запуск: показано изменений полей: %d, ничего не сохранено."},
 	"offer.leads_asked":        {"leads asked about", "лидов запрошено"},
+	"offer.pasted":             {"(the answer pasted: nothing was asked)", "(вставленный ответ: запроса не было)"},
 	"offer.requests":           {"Requests and the partner's answers", "Запросы и ответы партнёра"},
 	"offer.request":            {"Request", "Запрос"},
 	"offer.answer_of":          {"Partner's answer", "Ответ партнёра"},
