@@ -77,6 +77,22 @@ func TestOfferPageShowsLoadErrorsOnTheirLine(t *testing.T) {
 	if p.code != 200 || !problem.MatchString(p.body) || !strings.Contains(p.body, "still running") || !strings.Contains(p.body, `id="load-errors"`) {
 		t.Errorf("the broken check.lua: %d, want line 3 marked with its problem\n%s", p.code, p.body)
 	}
+	// An offer that never loaded: its offer.toml, the unknown key's line marked.
+	dir := filepath.Join(a.Offers.Dir(), "fresh")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "offer.toml"), []byte("name = \"Fresh\"\nhold_dayz = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Offers.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	p = b.get("/ui/offers/fresh")
+	problem = regexp.MustCompile(`<tr class="problem" title="fresh/offer.toml:2: [^"]+"><td class="n">2</td><td><code>hold_dayz = 3</code>`)
+	if p.code != 200 || !problem.MatchString(p.body) || !strings.Contains(p.body, "never loaded") {
+		t.Errorf("an offer that never loaded: %d, want offer.toml's line 2 marked\n%s", p.code, p.body)
+	}
 }
 
 // Run a check now, dry: the partner is asked, the edits are shown as a
