@@ -39,6 +39,9 @@ func NewRegistry(dir string) *Registry {
 	return r
 }
 
+// Dir is the scripts folder, each offer a folder in it.
+func (r *Registry) Dir() string { return r.dir }
+
 // Offer returns the offer's current snapshot.
 func (r *Registry) Offer(id string) (*Offer, bool) {
 	o, ok := r.state.Load().offers[id]

@@ -59,6 +59,7 @@ func BenchmarkPages(b *testing.B) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.Logf("the overview's count of the journal took %s", time.Since(counted).Round(100*time.Millisecond))
+	holdSends(b, a.Store, 1000)
 	entries, _, err := a.Store.JournalList(ctx, store.JournalQuery{Kind: store.KindHook, Limit: 1})
 	if err != nil || len(entries) == 0 {
 		b.Fatal("no hook entry", err)
@@ -72,6 +73,8 @@ func BenchmarkPages(b *testing.B) {
 		{"leads", "/ui/leads?offer=shop"},
 		{"leads-paid", "/ui/leads?offer=shop&status=10"},
 		{"lead", "/ui/leads/" + itoa(lead)},
+		{"offer", "/ui/offers/shop"},
+		{"held", "/ui/held"},
 	} {
 		b.Run(page.name, func(b *testing.B) {
 			for b.Loop() {
@@ -123,6 +126,25 @@ func fillLeads(b *testing.B, st *store.Store, n int) uint64 {
 		b.Fatal(err)
 	}
 	return last.Load()
+}
+
+// holdSends holds n of the shop's new leads' sends for a person, as
+// sends in doubt are: the held work page lists up to 1000 an outbox.
+func holdSends(b *testing.B, st *store.Store, n int) {
+	ctx := context.Background()
+	feed, err := st.Feed("send")
+	if err != nil {
+		b.Fatal(err)
+	}
+	items, err := feed.Pending(ctx, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, it := range items {
+		if err := feed.Hold(ctx, it, "in doubt: POST http://partner.example/order?key=K&phone=79990001122: timeout"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // fillJournal records n entries: webhooks with their requests, some

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"flag"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"leadhost/api"
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
@@ -94,6 +96,20 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 	}
 }
 
+// shotsDir is where the test's screenshots go: docs/console with
+// -screenshots, else a temporary folder.
+func shotsDir(t *testing.T) string {
+	t.Helper()
+	if !*screenshots {
+		return t.TempDir()
+	}
+	dir := filepath.Join("..", "..", "docs", "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // text is the visible text of the first element sel matches.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
@@ -106,20 +122,14 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 // Each step checks what the page shows and what the store holds.
 func TestConsoleInABrowser(t *testing.T) {
 	ctx := browserContext(t)
-	dir := t.TempDir()
-	if *screenshots {
-		dir = filepath.Join("..", "..", "docs", "console")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := shotsDir(t)
 	a := openApp(t)
 	base := serve(t, &api.Server{App: a, APIToken: adminToken})
 	id := addLead(t, base, "A1")
 	addLead(t, base, "A2")
 
 	// Signed out, every page is the sign-in page.
-	run(t, ctx, "opening the console", chromedp.Navigate(base+"/ui/leads"), chromedp.WaitVisible(chromedp.ID("token")))
+	run(t, ctx, "opening the console", chromedp.Navigate(base+"/ui/leads?offer=shop"), chromedp.WaitVisible(chromedp.ID("token")))
 	title := read(t, ctx, "title", chromedp.Title())
 	if !strings.HasPrefix(title, "Sign in") {
 		t.Fatalf("signed out, /ui/leads is %q", title)
@@ -216,4 +226,102 @@ func TestConsoleInABrowser(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+}
+
+// The offer page and held work in a real browser: a dry check run shows
+// its edits and commits nothing, an answer pasted into Try an answer
+// shows the edits check.lua would make, and a held send released from
+// the held work page reaches the partner.
+func TestOfferAndHeldWorkInABrowser(t *testing.T) {
+	ctx := browserContext(t)
+	dir := shotsDir(t)
+	partner := hosttest.StartPartner(t, func(w http.ResponseWriter, _ int, r hosttest.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Path == "/order" {
+			io.WriteString(w, `{"id":"P-1"}`)
+			return
+		}
+		io.WriteString(w, statusAnswer)
+	})
+	a := withPartner(t, partner.URL)
+	base := serve(t, &api.Server{App: a, APIToken: adminToken})
+	crm := crmLead(t, a, "X1")
+	other := crmLead(t, a, "X2")
+	sent, held := holdBeforeSending(t, a)
+
+	// Signed out, the offer page is the sign-in, which comes back to it.
+	run(t, ctx, "signing in", chromedp.Navigate(base+"/ui/offers/crm"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), adminToken), chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("check-form")))
+	if got := text(t, ctx, "#endpoints"); got != "" && strings.Contains(got, "crm-postback-secret") {
+		t.Errorf("the offer page shows the postback token unasked")
+	}
+
+	// Run a check now, dry (the form's default): the partner is asked,
+	// the edit shown, nothing committed.
+	if dry := read(t, ctx, "the dry box", chromedp.Evaluate[bool](`document.getElementById("check-dry").checked`)); !dry {
+		t.Fatalf("Run a check now is not dry by default")
+	}
+	run(t, ctx, "a dry check", chromedp.SetValue(chromedp.ID("check-mode"), "processing"), chromedp.Click(chromedp.ID("run-check")),
+		chromedp.WaitVisible(chromedp.CSS(`h2[data-ran="check"]`)))
+	edit := `tr[data-lead="` + itoa(crm.ID) + `"]`
+	if got := text(t, ctx, "#edits "+edit); !strings.Contains(got, "status") || !strings.Contains(got, "2 processing · Обработка → 6 packing") {
+		t.Errorf("the dry check's edit of lead %d shows %q", crm.ID, got)
+	}
+	if got := text(t, ctx, "#exchanges"); !strings.Contains(got, "approved") || !strings.Contains(got, "200") {
+		t.Errorf("the dry check's requests show %q", got)
+	}
+	if l := leadOf(t, a.Store, crm.ID); l.Rev != crm.Rev || l.Status != store.StatusProcessing {
+		t.Errorf("the dry check committed: lead status %v rev %d", l.Status, l.Rev)
+	}
+	if n := len(partner.Requests()); n != 1 {
+		t.Errorf("the dry check asked the partner %d times, want 1", n)
+	}
+	shot(t, ctx, dir, "offer")
+
+	// Try an answer: pasted, its edits shown, nothing asked or committed.
+	answer := `[{"id":"X2","status":"approved"}]`
+	run(t, ctx, "trying an answer", chromedp.SendKeys(chromedp.ID("try-answer"), answer), chromedp.Click(chromedp.ID("try-run")),
+		chromedp.WaitVisible(chromedp.CSS(`h2[data-ran="try"]`)))
+	if got := text(t, ctx, "#report"); !strings.Contains(got, "The answer tried") {
+		t.Errorf("after Try an answer the report is %q", got)
+	}
+	if got := text(t, ctx, `#edits tr[data-lead="`+itoa(other.ID)+`"]`); !strings.Contains(got, "2 processing · Обработка → 6 packing") {
+		t.Errorf("Try an answer shows lead %d's edit as %q", other.ID, got)
+	}
+	if l := leadOf(t, a.Store, other.ID); l.Rev != other.Rev {
+		t.Errorf("Try an answer committed an edit of lead %d", other.ID)
+	}
+	if n := len(partner.Requests()); n != 1 {
+		t.Errorf("Try an answer asked the partner (%d requests)", n)
+	}
+	if got := read(t, ctx, "the answer kept", chromedp.Evaluate[string](`document.getElementById("try-answer").value`)); got != answer {
+		t.Errorf("the form does not keep the answer: %q", got)
+	}
+	shot(t, ctx, dir, "offer-try")
+
+	// Held work: the send held in doubt, released, reaches the partner.
+	row := `tr[data-lead="` + itoa(sent.ID) + `"]`
+	run(t, ctx, "held work", chromedp.Navigate(base+"/ui/held"), chromedp.WaitVisible(chromedp.CSS(row)))
+	if got := text(t, ctx, row); !strings.Contains(got, "key=***") || strings.Contains(got, "PARTNER-KEY") || strings.Contains(got, phone) {
+		t.Errorf("the held send shows %q", got)
+	}
+	shot(t, ctx, dir, "held")
+	run(t, ctx, "release", chromedp.Click(chromedp.CSS(row+" a.release")), chromedp.WaitVisible(chromedp.ID("confirm-release")))
+	if n := len(partner.Requests()); n != 1 || heldCount(t, a) != 1 {
+		t.Fatalf("asking to release released: partner got %d, %d held", n, heldCount(t, a))
+	}
+	run(t, ctx, "confirming the release", chromedp.Click(chromedp.ID("confirm-release")), chromedp.WaitVisible(chromedp.CSS("p.note")))
+	if got := text(t, ctx, "#held tbody"); strings.Contains(got, held) || !strings.Contains(got, "Nothing is held") {
+		t.Errorf("after the release the held list shows %q", got)
+	}
+	hosttest.Eventually(t, "the partner receiving the released send", func() bool {
+		for _, r := range partner.Requests() {
+			if r.Path == "/order" {
+				return true
+			}
+		}
+		return false
+	})
+	hosttest.Eventually(t, "the lead taking the partner's id", func() bool { return leadOf(t, a.Store, sent.ID).Ext == "P-1" })
 }

@@ -158,6 +158,18 @@ func (cs *Console) Handle(c *fasthttp.RequestCtx) {
 		cs.lead(r, parts[1])
 	case parts[0] == "leads" && len(parts) == 3 && parts[2] == "edit" && post:
 		cs.editLead(r, parts[1])
+	case parts[0] == "held" && len(parts) == 1 && !post:
+		cs.held(r)
+	case parts[0] == "held" && len(parts) == 5 && (parts[4] == "release" || parts[4] == "drop"):
+		cs.heldItem(r, parts[1:])
+	case parts[0] == "offers" && len(parts) == 2 && !post:
+		cs.offerPage(r, parts[1])
+	case parts[0] == "offers" && len(parts) == 3 && parts[2] == "token" && post:
+		cs.showToken(r, parts[1])
+	case parts[0] == "offers" && len(parts) == 3 && parts[2] == "check" && post:
+		cs.runCheck(r, parts[1])
+	case parts[0] == "offers" && len(parts) == 3 && parts[2] == "try" && post:
+		cs.tryAnswer(r, parts[1])
 	default:
 		r.fail(fasthttp.StatusNotFound, r.T("err.no_page"))
 	}

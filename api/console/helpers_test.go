@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"leadhost/api"
 	"leadhost/host/app"
@@ -192,6 +196,60 @@ func journalIDs(t *testing.T, st *store.Store, kind store.JournalKind) []uint64 
 func leadOf(t *testing.T, st *store.Store, id uint64) *store.Lead {
 	t.Helper()
 	l, err := st.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// withPartner opens the app on a copy of testdata/scripts whose partner
+// URLs (http://127.0.0.1:1) point at partner instead: the shop's sends
+// and the crm's checks. Nothing runs in the background (runSends).
+func withPartner(t *testing.T, partner string) *app.App {
+	t.Helper()
+	scripts := t.TempDir()
+	err := filepath.WalkDir("testdata/scripts", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel("testdata/scripts", p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		b = []byte(strings.ReplaceAll(string(b), "http://127.0.0.1:1", partner))
+		if err := os.MkdirAll(filepath.Join(scripts, filepath.Dir(rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(scripts, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(context.Background(), app.Config{InMemory: true, Scripts: scripts, SendPoll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := a.Offers.Errors(); len(errs) > 0 {
+		t.Fatalf("offers do not load: %v", errs)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// runSends runs the app's send outbox, polling often, until the test
+// ends (and before the app closes).
+func runSends(t *testing.T, a *app.App) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Sends.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// crmLead adds a crm lead in processing whose partner's id is ext.
+func crmLead(t *testing.T, a *app.App, ext string) *store.Lead {
+	t.Helper()
+	l, _, err := a.Store.Add(context.Background(), store.NewLead{Offer: "crm", Ext: ext, Status: store.StatusProcessing})
 	if err != nil {
 		t.Fatal(err)
 	}

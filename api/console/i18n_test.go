@@ -22,7 +22,7 @@ func TestEveryMessageInBothLanguages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"console.go", "access.go", "overview.go", "journal.go", "leads.go"} {
+	for _, name := range []string{"console.go", "access.go", "overview.go", "journal.go", "leads.go", "offer.go", "offer_files.go", "held.go"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
