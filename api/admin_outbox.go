@@ -92,6 +92,26 @@ func (s *Server) release(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	return 200, releaseView{Released: id, Rev: rev}, nil
 }
 
+// dropView is what a drop answers.
+type dropView struct {
+	Dropped uint64 `json:"dropped"`
+	Rev     uint32 `json:"rev"`
+}
+
+// drop is POST /api/outbox/<send|postback>/<lead>/<rev>/drop: a held item
+// is removed for good, never delivered; the lead stays as it is
+// (app.DropHeld: journaled, as the console's Drop).
+func (s *Server) drop(c *fasthttp.RequestCtx, p []string) (int, any, error) {
+	id, rev, err := s.heldItemOf(p)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := s.App.DropHeld(c, p[0], id, rev, app.ByAPI); err != nil {
+		return 0, nil, err
+	}
+	return 200, dropView{Dropped: id, Rev: rev}, nil
+}
+
 // heldItemOf reads a held item's path, <outbox>/<lead>/<rev>: the
 // outbox first, so that an unknown one is a 404 whatever follows.
 func (s *Server) heldItemOf(p []string) (lead uint64, rev uint32, err error) {
