@@ -40,6 +40,7 @@ func adminRoutes() []adminRoute {
 		{"POST", "journal/{id}/replay", (*Server).replay},
 		{"GET", "outbox/{outbox}", (*Server).listOutbox},
 		{"POST", "outbox/{outbox}/{lead}/{rev}/release", (*Server).release},
+		{"POST", "outbox/{outbox}/{lead}/{rev}/drop", (*Server).drop},
 		{"GET", "backup", (*Server).backup},
 		{"GET", "verify", (*Server).verify},
 		{"GET", "openapi.json", (*Server).openAPI},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"leadhost/host/app"
 	"leadhost/store"
 )
 
@@ -78,22 +79,51 @@ type releaseView struct {
 }
 
 // release is POST /api/outbox/<send|postback>/<lead>/<rev>/release: a
-// held item goes back to be delivered, once a person has checked.
+// held item goes back to be delivered, once a person has checked
+// (app.ReleaseHeld: journaled, as the console's Release).
 func (s *Server) release(c *fasthttp.RequestCtx, p []string) (int, any, error) {
-	feed, err := s.outboxFeed(p[0])
+	id, rev, err := s.heldItemOf(p)
 	if err != nil {
 		return 0, nil, err
 	}
-	id, err := parseLeadID(p[1])
+	if _, err := s.App.ReleaseHeld(c, p[0], id, rev, app.ByAPI); err != nil {
+		return 0, nil, err
+	}
+	return 200, releaseView{Released: id, Rev: rev}, nil
+}
+
+// dropView is what a drop answers.
+type dropView struct {
+	Dropped uint64 `json:"dropped"`
+	Rev     uint32 `json:"rev"`
+}
+
+// drop is POST /api/outbox/<send|postback>/<lead>/<rev>/drop: a held item
+// is removed for good, never delivered; the lead stays as it is
+// (app.DropHeld: journaled, as the console's Drop).
+func (s *Server) drop(c *fasthttp.RequestCtx, p []string) (int, any, error) {
+	id, rev, err := s.heldItemOf(p)
 	if err != nil {
 		return 0, nil, err
 	}
-	rev, err := strconv.ParseUint(p[2], 10, 32)
-	if err != nil {
-		return 0, nil, badRequest("%q is not a revision", p[2])
-	}
-	if err := feed.Release(c, id, uint32(rev)); err != nil {
+	if _, err := s.App.DropHeld(c, p[0], id, rev, app.ByAPI); err != nil {
 		return 0, nil, err
 	}
-	return 200, releaseView{Released: id, Rev: uint32(rev)}, nil
+	return 200, dropView{Dropped: id, Rev: rev}, nil
+}
+
+// heldItemOf reads a held item's path, <outbox>/<lead>/<rev>: the
+// outbox first, so that an unknown one is a 404 whatever follows.
+func (s *Server) heldItemOf(p []string) (lead uint64, rev uint32, err error) {
+	if _, err := s.outboxFeed(p[0]); err != nil {
+		return 0, 0, err
+	}
+	if lead, err = parseLeadID(p[1]); err != nil {
+		return 0, 0, err
+	}
+	r, err := strconv.ParseUint(p[2], 10, 32)
+	if err != nil {
+		return 0, 0, badRequest("%q is not a revision", p[2])
+	}
+	return lead, uint32(r), nil
 }

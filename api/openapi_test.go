@@ -176,6 +176,18 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		{"release-bad-rev", "POST", "/api/outbox/send/1/x/release", "", 400, nil},
 		{"list-outbox-unknown", "GET", "/api/outbox/mail", "", 404, nil},
 		{"release-not-held", "POST", "/api/outbox/send/1/1/release", "", 404, nil},
+		{"drop", "POST", "/api/outbox/send/{held-again}/drop", "", 200, func() {
+			feed, _ := st.Feed("send")
+			items, _ := feed.Pending(ctx, 1)
+			if err := feed.Hold(ctx, items[0], "in doubt: no answer in time"); err != nil {
+				t.Fatal(err)
+			}
+			vars["{held-again}"] = fmt.Sprintf("%d/%d", items[0].LeadID, items[0].Rev)
+		}},
+		{"drop-not-held", "POST", "/api/outbox/send/{held-again}/drop", "", 404, nil},
+		{"drop-bad-lead", "POST", "/api/outbox/send/x/1/drop", "", 400, nil},
+		{"drop-unknown-outbox", "POST", "/api/outbox/mail/1/1/drop", "", 404, nil},
+		{"drop-by-get", "GET", "/api/outbox/send/1/1/drop", "", 405, nil},
 		{"get-offer-with-schedules", "GET", "/api/offers/crm", "", 200, func() {
 			// The scheduler's first step makes the offer's schedules.
 			ctx, cancel := context.WithCancel(ctx)

@@ -268,34 +268,46 @@ func (f *Feed) Hold(ctx context.Context, it FeedItem, why string) error {
 		fmt.Sprintf("lead %d rev %d", it.LeadID, it.Rev), func([]byte) (FeedItem, error) { return it, nil })
 }
 
-// Release puts a held item back into the feed, to be delivered again.
-func (f *Feed) Release(ctx context.Context, leadID uint64, rev uint32) error {
-	return f.move(ctx, heldKey(f.name, leadID, rev), feedKey(f.name, leadID, rev),
+// Release puts a held item back into the feed, to be delivered again,
+// and gives it as it was held (what a person saw: its tries, its last
+// error), for the journal.
+func (f *Feed) Release(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error) {
+	var held FeedItem
+	err := f.move(ctx, heldKey(f.name, leadID, rev), feedKey(f.name, leadID, rev),
 		fmt.Sprintf("no held item for lead %d rev %d", leadID, rev), func(stored []byte) (FeedItem, error) {
 			it, err := decodeFeedItem(stored)
+			held = it
 			it.InFlight, it.NotBefore = false, time.Time{}
 			return it, err
 		})
+	return held, err
 }
 
 // Drop removes a held item for good: the lead was settled otherwise (an
 // edit gave it its partner's id, or a status past new), or a person
-// decided it is not to be delivered.
-func (f *Feed) Drop(ctx context.Context, leadID uint64, rev uint32) error {
+// decided it is not to be delivered. It gives the item dropped, for the
+// journal.
+func (f *Feed) Drop(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return FeedItem{}, err
 	}
 	key := heldKey(f.name, leadID, rev)
-	return f.s.commit.do(newOp(func(w *stepWriter) error {
-		if _, ok, err := w.get(key); err != nil || !ok {
-			if err == nil {
-				err = fmt.Errorf("feed %s: no held item for lead %d rev %d: %w", f.name, leadID, rev, ErrNotFound)
-			}
+	var held FeedItem
+	err := f.s.commit.do(newOp(func(w *stepWriter) error {
+		v, ok, err := w.get(key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("feed %s: no held item for lead %d rev %d: %w", f.name, leadID, rev, ErrNotFound)
+		}
+		if held, err = decodeFeedItem(v); err != nil {
 			return err
 		}
 		w.del(key)
 		return nil
 	}))
+	return held, err
 }
 
 // move writes the item next makes of the one stored at from to to (the

@@ -17,7 +17,7 @@ const (
 	KindPostbackOut JournalKind = "postback-out" // a status change reported to a tracker
 	KindCheck       JournalKind = "check"        // a status-check run
 	KindReload      JournalKind = "reload"       // an offer loaded, changed or gone
-	KindLead        JournalKind = "lead"         // a lead added or edited from the CLI or the admin API
+	KindLead        JournalKind = "lead"         // a person's action: a lead added or edited, a held item released or dropped
 )
 
 // JournalKinds lists every kind, for filters that refuse others.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"leadhost/host/app"
 	"leadhost/host/send"
 	"leadhost/store"
 )
@@ -90,9 +91,10 @@ type heldAction struct {
 
 // heldItem is /ui/held/<outbox>/<lead>/<rev>/<release|drop>: GET asks
 // for confirmation, POST (the confirmed form) releases the item back to
-// be delivered (feed.Release, as POST /api/outbox/<outbox>/<lead>/<rev>/release
-// does) or drops it for good (feed.Drop, as a held send whose lead was
-// settled meanwhile is dropped), then goes back to the list.
+// be delivered or drops it for good, through the app functions POST
+// /api/outbox/<outbox>/<lead>/<rev>/release and …/drop use
+// (app.ReleaseHeld, app.DropHeld: journaled as by the console), then goes
+// back to the list.
 func (cs *Console) heldItem(r *request, parts []string) {
 	act := heldAction{Outbox: parts[0], Action: parts[3]}
 	feed, err := cs.App.Store.Feed(act.Outbox)
@@ -128,9 +130,9 @@ func (cs *Console) heldItem(r *request, parts []string) {
 	}
 	switch act.Action {
 	case "release":
-		err = feed.Release(r, act.Lead, act.Rev)
+		_, err = cs.App.ReleaseHeld(r, act.Outbox, act.Lead, act.Rev, app.ByConsole)
 	case "drop":
-		err = feed.Drop(r, act.Lead, act.Rev)
+		_, err = cs.App.DropHeld(r, act.Outbox, act.Lead, act.Rev, app.ByConsole)
 	}
 	if err != nil {
 		r.failErr(err)

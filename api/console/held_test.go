@@ -108,6 +108,24 @@ func TestReleaseAHeldSend(t *testing.T) {
 	if p := b.post(path+"/release", url.Values{"csrf": {b.csrf("/ui/held")}}); p.code != http.StatusNotFound {
 		t.Errorf("releasing twice: %d, want 404", p.code)
 	}
+	journaledByConsole(t, a, "released", l)
+}
+
+// journaledByConsole waits for the journal entry of l's held send
+// released or dropped (verb) from the console: a person's action, kind
+// lead, under the lead's offer.
+func journaledByConsole(t *testing.T, a *app.App, verb string, l *store.Lead) {
+	t.Helper()
+	want := "held send of lead " + itoa(l.ID) + " (rev " + itoa(uint64(l.Rev)) + ") " + verb + " by console"
+	hosttest.Eventually(t, "the journal entry "+want, func() bool {
+		entries, _, _ := a.Store.JournalList(context.Background(), store.JournalQuery{Offer: l.Offer, Kind: store.KindLead})
+		for _, e := range entries {
+			if e.Summary == want && e.Status == store.JournalOK {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // Drop asks, then removes the held item for good: nothing is sent and
@@ -140,6 +158,7 @@ func TestDropAHeldSend(t *testing.T) {
 	if n := len(partner.Requests()); n != 0 {
 		t.Errorf("the dropped send reached the partner (%d requests)", n)
 	}
+	journaledByConsole(t, a, "dropped", l)
 }
 
 // Every new form that changes something or shows a secret is refused

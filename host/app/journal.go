@@ -191,3 +191,15 @@ func leadEntry(by, verb string, l *store.Lead, input []byte) store.JournalEntry 
 		Summary: fmt.Sprintf("lead %d %s by %s (status %d, rev %d)", l.ID, verb, by, l.Status, l.Rev),
 		Request: string(input)}
 }
+
+// heldEntry is a held item released or dropped by a person (verb:
+// "released", "dropped"): who, which lead's send or postback, and, in
+// Detail, the item as the person saw it (its change, tries, last error).
+// Kind lead, not the outbox's: it is a person's action, not a delivery,
+// and a send's "ok" would tell the error mails that sends work again.
+func heldEntry(by, outbox, verb string, it store.FeedItem) store.JournalEntry {
+	detail, _ := json.Marshal(it)
+	return store.JournalEntry{Offer: it.Offer, Kind: store.KindLead, Status: store.JournalOK,
+		Summary: fmt.Sprintf("held %s of lead %d (rev %d) %s by %s", outbox, it.LeadID, it.Rev, verb, by),
+		Detail:  detail}
+}

@@ -9,10 +9,12 @@ import (
 	"leadhost/store"
 )
 
-// Who changes a lead by hand, as history and the journal name them.
+// Who changes a lead or a held item by hand, as history and the journal
+// name them.
 const (
-	ByCLI = "cli"
-	ByAPI = "api"
+	ByCLI     = "cli"
+	ByAPI     = "api"
+	ByConsole = "console"
 )
 
 // AddLead stores the lead input describes (JSON: the shape of POST

@@ -360,7 +360,7 @@ func (s *Sender) settleHeld(ctx context.Context) {
 		if err == nil && l.Status == store.StatusNew && l.Ext == "" {
 			continue // still the person's to decide
 		}
-		if err := s.feed.Drop(ctx, it.LeadID, it.Rev); err != nil {
+		if _, err := s.feed.Drop(ctx, it.LeadID, it.Rev); err != nil {
 			continue // released or dropped meanwhile
 		}
 		s.log().Info("send: a held send settled by an edit of its lead", "offer", it.Offer, "lead", it.LeadID)

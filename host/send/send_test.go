@@ -285,7 +285,7 @@ func TestSendInDoubt(t *testing.T) {
 			t.Errorf("in doubt: %d sends, lead %+v, pending %+v, held %+v", p.n(), e.lead(t, lead.ID), pending, held)
 		}
 		// A person checked with the partner and releases it: it goes out.
-		if err := feed.Release(context.Background(), held[0].LeadID, held[0].Rev); err != nil {
+		if _, err := feed.Release(context.Background(), held[0].LeadID, held[0].Rev); err != nil {
 			t.Fatal(err)
 		}
 		e.sender.Wake()
