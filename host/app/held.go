@@ -21,7 +21,7 @@ func (a *App) ReleaseHeld(ctx context.Context, outbox string, lead uint64, rev u
 	if err != nil {
 		return store.FeedItem{}, err
 	}
-	a.Store.Record(heldEntry(by, outbox, "released", it))
+	a.recordAction(heldEntry(by, outbox, "released", it))
 	if ob.Sender != nil {
 		ob.Sender.Wake() // out now, not at the next poll
 	}
@@ -41,7 +41,7 @@ func (a *App) DropHeld(ctx context.Context, outbox string, lead uint64, rev uint
 	if err != nil {
 		return store.FeedItem{}, err
 	}
-	a.Store.Record(heldEntry(by, outbox, "dropped", it))
+	a.recordAction(heldEntry(by, outbox, "dropped", it))
 	return it, nil
 }
 

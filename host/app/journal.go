@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -81,6 +82,16 @@ func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
 		e.Request, e.Response, e.Logs = in.Call.Request(), in.Call.Response(), in.Call.Logs()
 	}
 	return e
+}
+
+// recordAction keeps the journal entry of a person's action that was done
+// (a lead added or edited, a held item released or dropped) before the
+// person is told: as an answered call's, it survives a kill -9 after the
+// answer. A missing entry does not undo the action: it is logged.
+func (a *App) recordAction(e store.JournalEntry) {
+	if err := a.Store.RecordWritten(e); err != nil && !errors.Is(err, store.ErrDiskFull) {
+		a.log.Error("journaling a person's action", "summary", store.Mask(e.Summary), "err", err)
+	}
 }
 
 // refused says whether the call was refused at the door.

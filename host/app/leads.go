@@ -42,7 +42,7 @@ func (a *App) AddLead(ctx context.Context, input []byte, by string) (l *store.Le
 		return nil, false, err
 	}
 	if created {
-		a.Store.Record(leadEntry(by, "added", l, input))
+		a.recordAction(leadEntry(by, "added", l, input))
 	}
 	return l, created, nil
 }
@@ -69,7 +69,7 @@ func (a *App) EditLead(ctx context.Context, id uint64, input []byte, by string) 
 		return nil, err
 	}
 	if l.Rev != before.Rev {
-		a.Store.Record(leadEntry(by, "edited", l, input))
+		a.recordAction(leadEntry(by, "edited", l, input))
 	}
 	return l, nil
 }
