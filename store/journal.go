@@ -24,8 +24,8 @@ import (
 //	j inv                   → entry (inv = ^id: newest first)
 //	J offer 0 inv           → (empty)   by offer
 //	K kind 0 inv            → (empty)   by kind
-//	S status 0 inv          → (empty)   by status (journalstatus.go)
-//	T status 0 offer 0 inv  → (empty)   by status and offer
+//	S status 0 inv          → (empty)   by status, all but "ok" (journalstatus.go)
+//	T status 0 offer 0 inv  → (empty)   by status and offer, all but "ok"
 
 // JournalEntry is one journaled operation.
 //
@@ -319,14 +319,15 @@ func (s *Store) writeJournal(batch []queuedEntry) error {
 			return err
 		}
 		inv := ^e.ID
-		byStatus := statusIndexKeys(e)
-		for _, kv := range [][2][]byte{
+		kvs := [][2][]byte{
 			{appendU64([]byte{kindJournal}, inv), v},
 			{appendU64(offerPrefix(kindJournalByOffer, e.Offer), inv), nil},
 			{appendU64(offerPrefix(kindJournalByKind, string(e.Kind)), inv), nil},
-			{byStatus[0], nil},
-			{byStatus[1], nil},
-		} {
+		}
+		for _, k := range statusIndexKeys(e) {
+			kvs = append(kvs, [2][]byte{k, nil})
+		}
+		for _, kv := range kvs {
 			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
 				return err
 			}
@@ -362,7 +363,7 @@ func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error
 }
 
 // JournalList returns entries newest first, read from the index by
-// status (and offer) when the query names a status, else from the
+// status (and offer) when the query names one other than "ok", else the
 // offer's or the kind's index when it names one (the other filters are
 // applied as it reads), and the cursor of the next page ("" at the end).
 // Until older entries are indexed by status (journalstatus.go) a status
@@ -375,9 +376,9 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 	limit = min(limit, maxPageSize)
 	var prefix []byte
 	switch {
-	case q.Status != "" && s.jr.byStatus.Load() && q.Offer != "":
+	case statusIndexed(q.Status) && q.Status != "" && s.jr.byStatus.Load() && q.Offer != "":
 		prefix = journalStatusOfferPrefix(q.Status, q.Offer)
-	case q.Status != "" && s.jr.byStatus.Load():
+	case statusIndexed(q.Status) && q.Status != "" && s.jr.byStatus.Load():
 		prefix = journalStatusPrefix(q.Status)
 	case q.Offer != "":
 		prefix = offerPrefix(kindJournalByOffer, q.Offer)

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkJournalWrite is the cost of a journal entry as webhooks write
+// them: one at a time, each waited for (RecordWritten), and queued in
+// bulk (Record, then one RecordWritten that waits for them all). Run it
+// alternately on two versions to compare what an index costs:
+//
+//	go test -run '^$' -bench JournalWrite -benchtime 20000x -count 3 ./store/
+func BenchmarkJournalWrite(b *testing.B) {
+	entry := func(i int) JournalEntry {
+		e := JournalEntry{Offer: "shop", Kind: KindHook, Status: JournalOK, Duration: Duration(time.Millisecond),
+			Summary:  "POST /hook/shop → 200",
+			Request:  fmt.Sprintf("POST /hook/shop HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n{\"order\":\"A%d\",\"phone\":\"7999%07d\"}", i, i),
+			Response: `{"lead":1,"created":true}`}
+		if i%50 == 0 {
+			e.Status, e.Summary = JournalError, "POST /hook/shop → 500"
+		}
+		return e
+	}
+	b.Run("RecordWritten", func(b *testing.B) {
+		s := openBench(b, false)
+		i := 0
+		for b.Loop() {
+			if err := s.RecordWritten(entry(i)); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("Record", func(b *testing.B) {
+		s := openBench(b, false)
+		b.ResetTimer()
+		for i := range b.N {
+			s.Record(entry(i))
+		}
+		if err := s.RecordWritten(entry(b.N)); err != nil { // timed: the queue written too
+			b.Fatal(err)
+		}
+	})
+}
