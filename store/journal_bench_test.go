@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -43,4 +45,39 @@ func BenchmarkJournalWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// BenchmarkJournalStatusBackfill is the background indexing by status of
+// a journal written before that index: LEADHOST_BENCH_JOURNAL_N entries
+// (default 100,000), a fifth of them not "ok".
+//
+//	LEADHOST_BENCH_JOURNAL_N=1000000 go test -run '^$' -bench StatusBackfill -benchtime 1x ./store/
+func BenchmarkJournalStatusBackfill(b *testing.B) {
+	n := 100_000
+	if v := os.Getenv("LEADHOST_BENCH_JOURNAL_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		b.StopTimer()
+		gate := make(chan struct{})
+		s, err := Open(Options{Dir: b.TempDir(), NoSync: true, GCInterval: -1, backfillGate: gate})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < n; i += 10_000 {
+			writeUnindexed(b, s, i, min(i+10_000, n), time.Hour)
+		}
+		b.StartTimer()
+		indexed, err := s.backfillStatusIndex()
+		b.StopTimer()
+		if err != nil || indexed != n {
+			b.Fatalf("%d of %d indexed: %v", indexed, n, err)
+		}
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
 }

@@ -171,7 +171,7 @@ func waitStatusIndex(t *testing.T, s *Store) {
 
 // writeUnindexed writes entries as the journal did before its index by
 // status: the entry, by offer, by kind.
-func writeUnindexed(t *testing.T, s *Store, from, to int, ttl time.Duration) {
+func writeUnindexed(t testing.TB, s *Store, from, to int, ttl time.Duration) {
 	t.Helper()
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
