@@ -24,6 +24,8 @@ import (
 //	j inv                   → entry (inv = ^id: newest first)
 //	J offer 0 inv           → (empty)   by offer
 //	K kind 0 inv            → (empty)   by kind
+//	S status 0 inv          → (empty)   by status, all but "ok" (journalstatus.go)
+//	T status 0 offer 0 inv  → (empty)   by status and offer, all but "ok"
 
 // JournalEntry is one journaled operation.
 //
@@ -83,13 +85,15 @@ type JournalQuery struct {
 const DefaultJournalTTL = 30 * 24 * time.Hour
 
 const (
-	kindJournal        = 'j'
-	kindJournalByOffer = 'J'
-	kindJournalByKind  = 'K'
-	journalQueue       = 4096
-	maxJournalBody     = 64 << 10
-	maxJournalDetail   = 256 << 10
-	maxJournalEntry    = 1 << 20 // Badger's largest value threshold: an entry fits it
+	kindJournal              = 'j'
+	kindJournalByOffer       = 'J'
+	kindJournalByKind        = 'K'
+	kindJournalByStatus      = 'S'
+	kindJournalByStatusOffer = 'T'
+	journalQueue             = 4096
+	maxJournalBody           = 64 << 10
+	maxJournalDetail         = 256 << 10
+	maxJournalEntry          = 1 << 20 // Badger's largest value threshold: an entry fits it
 )
 
 // journal is the background writer.
@@ -101,6 +105,9 @@ type journal struct {
 	queue   chan queuedEntry
 	done    chan struct{}
 	watch   atomic.Pointer[func(JournalEntry)]
+	// byStatus: every entry is in the index by status, so lists by
+	// status read it (journalstatus.go).
+	byStatus atomic.Bool
 }
 
 // WatchJournal has fn hear each entry Record keeps, as kept (its ID and
@@ -111,6 +118,7 @@ func (s *Store) WatchJournal(fn func(JournalEntry)) { s.jr.watch.Store(&fn) }
 func (s *Store) startJournal() {
 	s.jr = &journal{queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
 	go s.journalLoop()
+	s.startStatusIndex()
 }
 
 // queuedEntry is an entry on its way to the journal's database, and who
@@ -311,11 +319,15 @@ func (s *Store) writeJournal(batch []queuedEntry) error {
 			return err
 		}
 		inv := ^e.ID
-		for _, kv := range [][2][]byte{
+		kvs := [][2][]byte{
 			{appendU64([]byte{kindJournal}, inv), v},
 			{appendU64(offerPrefix(kindJournalByOffer, e.Offer), inv), nil},
 			{appendU64(offerPrefix(kindJournalByKind, string(e.Kind)), inv), nil},
-		} {
+		}
+		for _, k := range statusIndexKeys(e) {
+			kvs = append(kvs, [2][]byte{k, nil})
+		}
+		for _, kv := range kvs {
 			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
 				return err
 			}
@@ -350,10 +362,12 @@ func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error
 	return e, err
 }
 
-// JournalList returns entries newest first, read from the offer's index
-// or else the kind's when the query names one (status, time and the other
-// of the two filter as it reads), and the cursor of the next page ("" at
-// the end).
+// JournalList returns entries newest first, read from the index by
+// status (and offer) when the query names one other than "ok", else the
+// offer's or the kind's index when it names one (the other filters are
+// applied as it reads), and the cursor of the next page ("" at the end).
+// Until older entries are indexed by status (journalstatus.go) a status
+// is filtered as it reads too.
 func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -362,6 +376,10 @@ func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry
 	limit = min(limit, maxPageSize)
 	var prefix []byte
 	switch {
+	case statusIndexed(q.Status) && q.Status != "" && s.jr.byStatus.Load() && q.Offer != "":
+		prefix = journalStatusOfferPrefix(q.Status, q.Offer)
+	case statusIndexed(q.Status) && q.Status != "" && s.jr.byStatus.Load():
+		prefix = journalStatusPrefix(q.Status)
 	case q.Offer != "":
 		prefix = offerPrefix(kindJournalByOffer, q.Offer)
 	case q.Kind != "":

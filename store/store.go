@@ -74,6 +74,10 @@ type Options struct {
 	// FreeSpace, when set, reports the disk's free bytes instead of
 	// asking the file system (tests).
 	FreeSpace func() (uint64, error)
+
+	// backfillGate, set by tests, holds the journal's backfill of its
+	// index by status until it is closed (journalstatus.go).
+	backfillGate <-chan struct{}
 }
 
 // Store is the lead database. It is safe for concurrent use.
