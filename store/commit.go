@@ -440,22 +440,14 @@ func (c *committer) send(g *group) {
 		return
 	}
 	txn := c.s.db.NewTransaction(true)
-	for _, wr := range g.writes {
-		var err error
-		if wr.del {
-			err = txn.Delete(wr.key)
-		} else {
-			err = txn.Set(wr.key, wr.val)
-		}
-		if err != nil {
-			// Our estimate keeps us below Badger's limits, so this is a
-			// bug or a broken database.
-			txn.Discard()
-			g.err = fmt.Errorf("store: write: %w", err)
-			close(g.done)
-			c.land()
-			return
-		}
+	if err := setAll(txn, g.writes); err != nil {
+		// Our estimate keeps us below Badger's limits, so this is a bug
+		// or a broken database.
+		txn.Discard()
+		g.err = fmt.Errorf("store: write: %w", err)
+		close(g.done)
+		c.land()
+		return
 	}
 	txn.CommitWith(func(err error) {
 		g.err = err

@@ -129,6 +129,8 @@ func (s *Store) applyParts(parts [][]write, done int) error {
 	return nil
 }
 
+// setAll puts writes into txn: the committer's one transaction and each
+// part of a group too big for one.
 func setAll(txn *badger.Txn, writes []write) error {
 	for _, wr := range writes {
 		var err error
