@@ -29,12 +29,16 @@ commands:
               ./scripts, or one offer's folder): pass/fail with what differs
   journal [--offer O] [--kind K] [--status ok|error|refused|dry] [--since 1h] [--limit N] [--json] [--raw]
               the operation journal, newest first: every webhook and
-              postback (raw request kept), send, check run, reload and
-              lead added or edited by a person; phones and e-mails
-              masked unless --raw
-  bench hook [--duration 10s] [--concurrency 64] [--no-fsync]
+              postback (raw request kept), send, check run, reload,
+              lead added or edited and held item released or dropped by
+              a person; phones and e-mails masked unless --raw
+  bench hook [--duration 10s] [--concurrency 64] [--no-fsync] [--timeline F]
               load the webhook → durable lead path, side by side with a
-              bare fasthttp handler: req/s, p50, p99
+              bare fasthttp handler: req/s, p50, p99, where the durable
+              round goes, the half-load latency per 100 ms
+  bench hostile [--duration 10s] [--timeout 5s] [--stuck 4] [--scripts concat,format,tail,pattern]
+              hostile scripts' memory and CPU, and a healthy offer's
+              webhook latency beside them
   backup FILE a consistent copy of the store (leads, history, keys,
               outboxes, journal), taken while serve runs (through its
               admin API, GET /api/backup) or from --data
