@@ -21,6 +21,7 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
+	"leadhost/host/app"
 	"leadhost/host/hosttest"
 	"leadhost/store"
 )
@@ -198,6 +199,15 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 			<-stopped
 		}},
 		{"unauthorized", "GET", "{guarded}/api/leads?offer=shop", "", 401, func() { vars["{guarded}"] = guarded }},
+		{"disk-full", "POST", "{full}/api/leads", `{"offer":"shop","key":"k-full"}`, 503, func() {
+			// A store on disk that keeps more free than any disk has: read-only from the start.
+			full, err := app.Open(ctx, app.Config{Data: t.TempDir(), Scripts: "testdata/scripts", MinFreeDisk: 1 << 62})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { full.Close() })
+			vars["{full}"] = serve(t, &Server{App: full, Log: slog.New(slog.DiscardHandler), LocalToken: localToken})
+		}},
 		{"verify", "GET", "/api/verify", "", 200, nil},
 		{"backup-in-memory", "GET", "/api/backup", "", 409, nil},
 		{"openapi", "GET", "/api/openapi.json", "", 200, nil},
@@ -274,6 +284,8 @@ var (
 	// another zone stays in the answer and fails the comparison.
 	rfc3339    = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
 	journalIDs = regexp.MustCompile(`\b1[0-9]{18}\b`)
+	// The free space of the test machine's disk, in a full disk's answer.
+	freeMiB = regexp.MustCompile(`disk has \d+ MiB free`)
 )
 
 // normalizeAnswer blanks what changes from run to run: times, journal
@@ -304,6 +316,7 @@ func normalizeAnswer(t *testing.T, body []byte, host string) []byte {
 			}
 			x = strings.ReplaceAll(x, host, "<host>")
 			x = rfc3339.ReplaceAllString(x, "<time>")
+			x = freeMiB.ReplaceAllString(x, "disk has <free> MiB free")
 			return journalIDs.ReplaceAllString(x, "<journal-id>")
 		}
 		return v

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -17,8 +18,10 @@ func (s *Store) DefineGoal(ctx context.Context, offer, code string) (uint32, err
 	if err := checkName("goal code", code); err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
+	// A goal defined before is only read: serve restarted on a nearly
+	// full disk (read-only) still starts with the goals it had.
+	if id, err := s.GoalByCode(ctx, offer, code); err == nil || !errors.Is(err, ErrNotFound) {
+		return id, err
 	}
 	var id uint32
 	err := s.commit.do(newOp(func(w *stepWriter) error {

@@ -120,7 +120,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			log.Error("offer does not load", "offer", offer, "err", e)
 		}
 	}
-	if err := defineGoals(ctx, st, reg); err != nil {
+	if err := defineGoals(ctx, st, reg); errors.Is(err, store.ErrDiskFull) {
+		// Opened on a nearly full disk: a new goal is defined at the
+		// next reload, or when Run starts, once there is room.
+		log.Error("defining the offers' goals", "err", err)
+	} else if err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -283,6 +287,9 @@ func (a *App) Run(ctx context.Context) {
 			}
 		}
 	})
+	if err := defineGoals(ctx, a.Store, a.Offers); err != nil { // those Open had no room for
+		a.log.Error("defining the offers' goals", "err", err)
+	}
 	run("scheduler", func() error { return a.Checks.Run(ctx) })
 	run("sender", func() error { return a.Sends.Run(ctx) })
 	run("postbacks", func() error { return a.Postbacks.Run(ctx) })
