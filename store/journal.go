@@ -230,10 +230,14 @@ func (l *RunLog) Lines() []string {
 func (l *RunLog) Last() string { return l.last }
 
 // capLogs keeps the first lines of a run's log, each cut, and says how
-// many more there were.
+// many more there were. Lines a RunLog gave are within bounds already and
+// kept as they are: cut again, its own "… N more" would count as one.
 func capLogs(lines []string) []string {
 	if len(lines) == 0 {
 		return nil
+	}
+	if withinLogBounds(lines) {
+		return lines
 	}
 	n := min(len(lines), maxJournalLogs)
 	out := make([]string, n, n+1)
@@ -247,6 +251,20 @@ func capLogs(lines []string) []string {
 		out = append(out, fmt.Sprintf("… %d more lines not kept", more))
 	}
 	return out
+}
+
+// withinLogBounds says whether lines are as a RunLog gives them: at most
+// maxJournalLogs, and the count of those left out, each line cut.
+func withinLogBounds(lines []string) bool {
+	if len(lines) > maxJournalLogs+1 {
+		return false
+	}
+	for _, l := range lines {
+		if len(l) > maxJournalLogLine+len("… (cut)") {
+			return false
+		}
+	}
+	return true
 }
 
 // nextID is the entry's time in nanoseconds, made unique.

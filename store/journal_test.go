@@ -150,4 +150,17 @@ func TestRunLog(t *testing.T) {
 	if len(got) != maxJournalLogs+1 || got[0] != "line 0" || got[len(got)-1] != "… 950 more lines not kept" || l.Last() != "line 999" {
 		t.Errorf("%d lines, first %q, last %q, Last %q", len(got), got[0], got[len(got)-1], l.Last())
 	}
+	// The journal keeps them as they are: its own cap does not count the
+	// RunLog's count line as one more.
+	s, _ := newTestStore(t, Options{})
+	if err := s.RecordWritten(JournalEntry{Kind: KindHook, Status: JournalOK, Summary: "GET /hook/o → 200", Logs: got}); err != nil {
+		t.Fatal(err)
+	}
+	kept, _, err := s.JournalList(context.Background(), JournalQuery{})
+	if err != nil || len(kept) != 1 {
+		t.Fatal(kept, err)
+	}
+	if logs := kept[0].Logs; len(logs) != maxJournalLogs+1 || logs[len(logs)-1] != "… 950 more lines not kept" {
+		t.Errorf("the journal kept %d lines, the last %q", len(logs), logs[len(logs)-1])
+	}
 }
