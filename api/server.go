@@ -257,9 +257,12 @@ func (s *Server) journal(c *fasthttp.RequestCtx, kind store.JournalKind, rest st
 		return
 	}
 	offerID, _, _ := strings.Cut(rest, "/")
+	atDoor, from := c.UserValue(atDoorKey) != nil, ""
+	if atDoor {
+		from = s.clientIP(c).String() // whose refusals are counted together; not needed otherwise
+	}
 	err := s.App.RecordCall(app.Inbound{Kind: kind, Offer: offerID, Method: c.Method(), Path: c.Path(),
-		Status: c.Response.StatusCode(), Took: time.Since(started), AtDoor: c.UserValue(atDoorKey) != nil, From: s.clientIP(c).String(),
-		Call: journaledCall{c}})
+		Status: c.Response.StatusCode(), Took: time.Since(started), AtDoor: atDoor, From: from, Call: journaledCall{c}})
 	if err != nil && !errors.Is(err, store.ErrDiskFull) { // the disk guard said that once
 		// The call itself was done (its lead is stored): it is answered
 		// as it was, and the missing entry is said in the log.

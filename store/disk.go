@@ -39,7 +39,13 @@ type diskState struct {
 	journalStop atomic.Bool            // the journal drops entries (the disk is nearly full)
 	journalLean atomic.Bool            // the journal is over its budget: entries are one line
 	dropped     atomic.Uint64          // journal entries dropped for space
+	checks      atomic.Uint64          // checkDisk calls: the journal is measured every journalSizeEvery
 }
+
+// journalSizeEvery is how many disk checks apart the journal's size is
+// measured (a walk of its folder): its budget is gigabytes, reached in
+// minutes at the least, so every ten seconds is soon enough.
+const journalSizeEvery = 10
 
 // ReadOnly says why the store takes no writes now ("" when it does).
 func (s *Store) ReadOnly() string {
@@ -100,6 +106,9 @@ func (s *Store) checkDisk() {
 		} else {
 			s.log.Info("journal resumed", "dropped_entries", s.disk.dropped.Load())
 		}
+	}
+	if (s.disk.checks.Add(1)-1)%journalSizeEvery != 0 {
+		return
 	}
 	size, err := diskUsage(filepath.Join(s.opts.Dir, "journal"))
 	if err != nil {

@@ -30,10 +30,6 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// By is who a change made from the console is by, in history and the
-// journal.
-const By = "console"
-
 // Access is what the console takes from the admin API beside it: the
 // same rules, decided in one place (package api).
 type Access struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"leadhost/host/app"
 	"leadhost/store"
 )
 
@@ -237,7 +238,7 @@ func (cs *Console) editLead(r *request, text string) {
 		return
 	}
 	input, _ := json.Marshal(patch)
-	if _, err := cs.App.EditLead(r, id, input, By); err != nil {
+	if _, err := cs.App.EditLead(r, id, input, app.ByConsole); err != nil {
 		status := fasthttp.StatusConflict
 		if cs.Access.StatusOf != nil {
 			status = cs.Access.StatusOf(err) // as PATCH /api/leads/<id> answers it

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"leadhost/host/partner"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -123,7 +124,7 @@ func runBenchHostile(ctx context.Context, args []string, stdout, stderr io.Write
 		time.Sleep(2 * time.Second)
 		after := cpuTime() - cpu0
 		fmt.Fprintf(stdout, "%-9s %6d %9s %7d MB %11.2f s  %s\n", name, status, took.Round(10*time.Millisecond),
-			(max(peak(), rssBefore)-rssBefore)>>20, after.Seconds(), excerpt(answer, 110))
+			(max(peak(), rssBefore)-rssBefore)>>20, after.Seconds(), partner.Excerpt([]byte(answer), 110))
 	}
 
 	fmt.Fprintf(stdout, "\nthe bench offer's webhooks at %.0f/s (p50, p99):\n", *rate)
@@ -154,7 +155,7 @@ func runBenchHostile(ctx context.Context, args []string, stdout, stderr io.Write
 
 	before := logged.Load()
 	status, answer := call("log", "l")
-	fmt.Fprintf(stdout, "\nlog: one webhook wrote %d bytes to the log (%d %s)\n", logged.Load()-before, status, excerpt(answer, 110))
+	fmt.Fprintf(stdout, "\nlog: one webhook wrote %d bytes to the log (%d %s)\n", logged.Load()-before, status, partner.Excerpt([]byte(answer), 110))
 	status, answer = call("leads", "failing")
 	counts, err := h.st.CountLeads(ctx)
 	left := 0
@@ -163,7 +164,7 @@ func runBenchHostile(ctx context.Context, args []string, stdout, stderr io.Write
 			left += n
 		}
 	}
-	fmt.Fprintf(stdout, "leads: a failing hook left %d leads (%d %s)\n", left, status, excerpt(answer, 110))
+	fmt.Fprintf(stdout, "leads: a failing hook left %d leads (%d %s)\n", left, status, partner.Excerpt([]byte(answer), 110))
 	return exitOK
 }
 
@@ -216,11 +217,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func excerpt(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -22,7 +22,7 @@ type Inbound struct {
 	Method, Path []byte            // as the server holds them: not copied, only printed
 	Status       int               // the answer's
 	Took         time.Duration
-	From         string // the caller's address: whose refused calls are counted together
+	From         string // the caller's address, for a call refused at the door: whose refusals are counted together
 	// AtDoor says the call was refused before its offer's handling (no
 	// such offer or hook, a wrong token or method): anyone can make such
 	// calls, so they are kept as a line, sampled per source.
@@ -50,7 +50,7 @@ const maxRefusedPath = 200
 // path that names no offer is kept without an offer, so that made-up
 // paths become neither index entries nor metrics series.
 func (in Inbound) Entry(offers *host.Registry) store.JournalEntry {
-	refused := in.refused()
+	refused := in.AtDoor
 	path := in.Path
 	if refused && len(path) > maxRefusedPath {
 		// Anyone may send a refused call, with a path as long as the
@@ -94,9 +94,6 @@ func (a *App) recordAction(e store.JournalEntry) {
 	}
 }
 
-// refused says whether the call was refused at the door.
-func (in Inbound) refused() bool { return in.AtDoor }
-
 // Record keeps a journal entry (built by this package: Inbound.Entry, and
 // the entries of sends, checks, reloads and lead changes).
 func (a *App) Record(e store.JournalEntry) { a.Store.Record(e) }
@@ -107,7 +104,7 @@ func (a *App) Record(e store.JournalEntry) { a.Store.Record(e) }
 // refused calls, only the first ones of each minute are kept one by one
 // (see refusals).
 func (a *App) RecordCall(in Inbound) error {
-	if in.refused() {
+	if in.AtDoor {
 		keep, past := a.refused.admit(in.Kind, in.From, a.now())
 		a.Store.Record(past...)
 		if !keep {

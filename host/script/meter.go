@@ -67,7 +67,6 @@ type meter struct {
 	logged int
 	added  int
 	steps  uint32      // instructions and matcher steps, for yield
-	start  time.Time   // when the run began, for yield
 	slot   atomic.Bool // the run holds one of the Governor's slots
 	rested time.Time   // when the run last rested, holding its slot
 	left   atomic.Bool // the run is over for the Governor (see yield)
