@@ -47,9 +47,7 @@ func (s *Server) listOutbox(c *fasthttp.RequestCtx, p []string) (int, any, error
 		}
 		for _, it := range got {
 			if !raw {
-				// A failed send's error names its URL: the partner's key,
-				// the lead's phone when it goes in the query.
-				it.LastError = store.Mask(it.LastError)
+				it = it.Masked()
 			}
 			itemState := part.state
 			if _, err := s.App.Offer(it.Offer); itemState == "pending" && err != nil {

@@ -167,6 +167,13 @@ func Mask(text string) string {
 	return MaskContacts(MaskSecrets(text))
 }
 
+// Masked is the item as people are shown it: its last error names the
+// partner's URL — its key, the lead's phone when it goes in the query.
+func (it FeedItem) Masked() FeedItem {
+	it.LastError = Mask(it.LastError)
+	return it
+}
+
 // Masked is e as the journal shows it: contacts and secrets masked in
 // every text, Detail's strings included (its numbers are left alone, and
 // it stays valid JSON).

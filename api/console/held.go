@@ -67,8 +67,7 @@ func (cs *Console) held(r *request) {
 			items, d.More = items[:heldShown], true
 		}
 		for _, it := range items {
-			it.LastError = store.Mask(it.LastError) // it names the partner's URL: its key, a phone in the query
-			d.Items = append(d.Items, heldRow{Outbox: name, FeedItem: it})
+			d.Items = append(d.Items, heldRow{Outbox: name, FeedItem: it.Masked()})
 		}
 	}
 	note := ""
@@ -117,8 +116,7 @@ func (cs *Console) heldItem(r *request, parts []string) {
 		}
 		for _, it := range items {
 			if it.LeadID == act.Lead && it.Rev == act.Rev {
-				it.LastError = store.Mask(it.LastError)
-				act.Item = &heldRow{Outbox: act.Outbox, FeedItem: it}
+				act.Item = &heldRow{Outbox: act.Outbox, FeedItem: it.Masked()}
 			}
 		}
 		status := fasthttp.StatusOK
