@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -16,12 +17,22 @@ import (
 // stream itself: admin writes no JSON after it.
 type streamed struct{}
 
+// backupSource is a store that writes its own backups (Badger's);
+// PostgreSQL is backed up with its own tools.
+type backupSource interface {
+	InMemory() bool
+	Backup(ctx context.Context, w io.Writer, written func(int64)) error
+}
+
 // backup is GET /api/backup: a consistent copy of the live store
-// (store.Backup), streamed as it is read. The status is sent before the
+// (store.Badger.Backup), streamed as it is read. The status is sent before the
 // copy is taken, so a failure half way cannot change it: the file's end
 // mark is what says it is whole, and restore refuses a file without it.
 func (s *Server) backup(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
-	st := s.App.Store
+	st, ok := s.App.Store.(backupSource)
+	if !ok {
+		return 0, nil, &APIError{HTTPStatus: fasthttp.StatusConflict, Err: errors.New("this serve's store is not kept by leadhost itself: back it up with its database's own tools (pg_dump for PostgreSQL)")}
+	}
 	if st.InMemory() {
 		return 0, nil, &APIError{HTTPStatus: fasthttp.StatusConflict, Err: errors.New("this serve keeps its store in memory: there is nothing on disk to back up")}
 	}

@@ -62,7 +62,7 @@ func (s *Server) listOutbox(c *fasthttp.RequestCtx, p []string) (int, any, error
 	return 200, listOf(items, ""), nil
 }
 
-func (s *Server) outboxFeed(name string) (*store.Feed, error) {
+func (s *Server) outboxFeed(name string) (store.Feed, error) {
 	feed, err := s.App.Store.Feed(name)
 	if err != nil {
 		return nil, &APIError{fasthttp.StatusNotFound, fmt.Errorf("no outbox %q (send, postback)", name)}

@@ -19,7 +19,7 @@ import (
 )
 
 // startAdmin serves testdata/scripts with the admin API on 127.0.0.1:0.
-func startAdmin(t *testing.T, token string) (string, *store.Store) {
+func startAdmin(t *testing.T, token string) (string, store.Store) {
 	t.Helper()
 	base, a := startAdminApp(t, token)
 	return base, a.Store

@@ -229,12 +229,12 @@ func BenchmarkHookStages(b *testing.B) {
 	} {
 		b.Run(st.name, func(b *testing.B) {
 			s, o := open(b, !st.fsync)
-			before := s.App.Store.CommitStats()
+			before := s.App.Store.(*store.Badger).CommitStats()
 			b.ReportAllocs()
 			b.ResetTimer()
 			st.run(b, s, o)
 			b.StopTimer()
-			if cs := s.App.Store.CommitStats().Sub(before); cs.Ops > 0 {
+			if cs := s.App.Store.(*store.Badger).CommitStats().Sub(before); cs.Ops > 0 {
 				per := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(cs.Ops) }
 				b.ReportMetric(per(cs.Build), "build-µs/add")
 				b.ReportMetric(float64(cs.Write)/float64(time.Microsecond)/float64(cs.Groups), "badger-µs/group")

@@ -154,7 +154,7 @@ func (m *Metrics) request(route string, code int) {
 // store (serve does, at start): a change committed while it counts could
 // be counted twice. The count reads every lead once, about a second per
 // million leads.
-func (m *Metrics) TrackLeads(ctx context.Context, st *store.Store) (stop func(), err error) {
+func (m *Metrics) TrackLeads(ctx context.Context, st store.Store) (stop func(), err error) {
 	var pending []store.Event
 	cancel := st.Subscribe(func(ev store.Event) {
 		m.mu.Lock()

@@ -114,7 +114,7 @@ type postbackReply struct {
 }
 
 // postbackStatus applies a built-in postback.
-func postbackStatus(ctx context.Context, st *store.Store, o *host.Offer, arg func(string) string) (postbackReply, error) {
+func postbackStatus(ctx context.Context, st store.Store, o *host.Offer, arg func(string) string) (postbackReply, error) {
 	var lead *store.Lead
 	var err error
 	switch oid, eid := arg("oid"), arg("eid"); {

@@ -26,7 +26,7 @@ import (
 )
 
 // startServer serves the offers in testdata/scripts on 127.0.0.1:0.
-func startServer(t *testing.T) (base string, st *store.Store) {
+func startServer(t *testing.T) (base string, st store.Store) {
 	t.Helper()
 	a := openApp(t, "testdata/scripts")
 	return serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), MaxBody: 64 << 10}), a.Store
@@ -81,7 +81,7 @@ func call(t *testing.T, method, url, contentType string, body io.Reader, header 
 	return resp.StatusCode, resp.Header, b
 }
 
-func countLeads(t *testing.T, st *store.Store) int {
+func countLeads(t *testing.T, st store.Store) int {
 	page, err := st.List(context.Background(), store.Query{Offer: "shop", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)

@@ -138,7 +138,7 @@ func (nl *NewLead) build(now time.Time, policy OfferPolicy, reasons *ReasonTable
 // the offer has seen before it stores nothing and returns the first lead
 // with created = false. An Ext that another lead of the offer has is
 // ErrExists. The lead is on disk when Add returns.
-func (s *Store) Add(ctx context.Context, nl NewLead) (*Lead, bool, error) {
+func (s *Badger) Add(ctx context.Context, nl NewLead) (*Lead, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}

@@ -48,13 +48,13 @@ var ErrNotEmpty = errors.New("not empty")
 
 // InMemory says whether the store keeps nothing on disk (tests, dry
 // runs): such a store has no backup.
-func (s *Store) InMemory() bool { return s.opts.InMemory }
+func (s *Badger) InMemory() bool { return s.opts.InMemory }
 
 // Backup writes a consistent copy of the store to w: every lead, its
 // history and keys, the outboxes and feeds, the journal. It runs beside
 // the store's writers; what they commit after a part's snapshot was taken
 // is not in it. written, if set, is told the bytes written so far.
-func (s *Store) Backup(ctx context.Context, w io.Writer, written func(int64)) error {
+func (s *Badger) Backup(ctx context.Context, w io.Writer, written func(int64)) error {
 	if s.opts.InMemory {
 		return fmt.Errorf("store: backup: an in-memory store has nothing on disk to copy: %w", ErrInvalid)
 	}

@@ -18,7 +18,7 @@ import (
 
 // openDurable opens a store on disk in dir, on the real clock, closed
 // when the test ends (if the test has not closed it).
-func openDurable(t *testing.T, dir string) *Store {
+func openDurable(t *testing.T, dir string) *Badger {
 	t.Helper()
 	s, err := Open(Options{Dir: dir, NoSync: true, GCInterval: -1})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // lead as stored. It is on disk when Edit returns. Errors wrap ErrNotFound,
 // ErrInvalid, ErrRefused or ErrExists, and leave the lead untouched. An edit
 // that changes nothing writes nothing and fires no event.
-func (s *Store) Edit(ctx context.Context, id uint64, p Patch) (*Lead, error) {
+func (s *Badger) Edit(ctx context.Context, id uint64, p Patch) (*Lead, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func (s *Store) Edit(ctx context.Context, id uint64, p Patch) (*Lead, error) {
 // applyAll applies patches to cur in order inside a step and records the
 // writes. A patch that breaks a rule is skipped (its error is in errs); the
 // others apply. It returns the final lead.
-func (s *Store) applyAll(w *stepWriter, cur *Lead, patches []Patch) (*Lead, int, []error, error) {
+func (s *Badger) applyAll(w *stepWriter, cur *Lead, patches []Patch) (*Lead, int, []error, error) {
 	now := s.now().UTC()
 	env := s.envFor(w, cur.Offer, now)
 	old := cur
@@ -96,14 +96,10 @@ func checkExtFree(w *stepWriter, l *Lead) error {
 	return nil
 }
 
-// Batch gathers the edits of one unit of work, a status-check response say,
-// to commit them together or drop them all. Each Edit answers at once
-// against the store as the batch first saw it plus the batch's own edits,
-// so a handler learns right away whether an edit is accepted; Commit then
-// applies the same patches to the current leads in one go. A Batch is used
-// by one goroutine.
-type Batch struct {
-	s     *Store
+// badgerBatch is Badger's Batch: edits are checked against a read
+// snapshot and land through the committer.
+type badgerBatch struct {
+	s     *Badger
 	env   *batchEnv
 	seq   uint64 // transactions committed before read was opened
 	read  *badger.Txn
@@ -151,16 +147,16 @@ type CommitResult struct {
 }
 
 // NewBatch starts a batch. Call Commit or Discard when done.
-func (s *Store) NewBatch() *Batch {
+func (s *Badger) NewBatch() Batch {
 	// The read transaction opens on the first read: a hook that edits
 	// nothing never pays for one.
-	return &Batch{s: s, seq: s.commit.committed.Load(), leads: make(map[uint64]*batchLead)}
+	return &badgerBatch{s: s, seq: s.commit.committed.Load(), leads: make(map[uint64]*batchLead)}
 }
 
 // reader is the batch's snapshot, opened on first use. Opened later than
 // NewBatch, it may hold writes seq does not count: leads read through it
 // are then only re-checked at commit, never wrong.
-func (b *Batch) reader() *badger.Txn {
+func (b *badgerBatch) reader() *badger.Txn {
 	if b.read == nil {
 		if len(b.leads) == 0 {
 			b.seq = b.s.commit.committed.Load()
@@ -176,7 +172,7 @@ func (b *Batch) reader() *badger.Txn {
 // began as possibly unseen and re-applies its patches at commit, which
 // keeps a lead that changed in between right. Leads the batch already
 // holds are kept as they are.
-func (b *Batch) Seed(leads []*Lead) {
+func (b *badgerBatch) Seed(leads []*Lead) {
 	for _, l := range leads {
 		if b.leads[l.ID] == nil {
 			b.leads[l.ID] = &batchLead{seq: b.seq, base: l, cur: l}
@@ -185,7 +181,7 @@ func (b *Batch) Seed(leads []*Lead) {
 }
 
 // Get returns a lead as the batch sees it.
-func (b *Batch) Get(id uint64) (*Lead, error) {
+func (b *badgerBatch) Get(id uint64) (*Lead, error) {
 	bl, err := b.lead(id)
 	if err != nil {
 		return nil, err
@@ -193,7 +189,7 @@ func (b *Batch) Get(id uint64) (*Lead, error) {
 	return bl.cur.Clone(), nil
 }
 
-func (b *Batch) lead(id uint64) (*batchLead, error) {
+func (b *badgerBatch) lead(id uint64) (*batchLead, error) {
 	if b.done {
 		return nil, fmt.Errorf("batch already committed or discarded: %w", ErrInvalid)
 	}
@@ -220,7 +216,7 @@ func (b *Batch) lead(id uint64) (*batchLead, error) {
 // Edit checks p against the lead as the batch sees it and records it. The
 // error, if any, is the one Store.Edit would give, and the batch goes on
 // either way. A patch that changes nothing is not recorded.
-func (b *Batch) Edit(id uint64, p Patch) error {
+func (b *badgerBatch) Edit(id uint64, p Patch) error {
 	bl, err := b.lead(id)
 	if err != nil {
 		return fmt.Errorf("edit lead %d: %w", id, err)
@@ -267,13 +263,13 @@ type batchEnv struct {
 
 // goalCode is the code of an offer's goal id, read in the batch or, for
 // a goal defined since the batch began, in the store.
-func (b *Batch) goalCode(offer string, goal uint32) (string, bool, error) {
+func (b *badgerBatch) goalCode(offer string, goal uint32) (string, bool, error) {
 	v, ok, err := b.lookup(goalIDKey(offer, goal))
 	return string(v), ok, err
 }
 
 // goalID is the id of an offer's goal code.
-func (b *Batch) goalID(offer, code string) (uint32, bool, error) {
+func (b *badgerBatch) goalID(offer, code string) (uint32, bool, error) {
 	v, ok, err := b.lookup(goalKey(offer, code))
 	if err != nil || !ok {
 		return 0, ok, err
@@ -284,7 +280,7 @@ func (b *Batch) goalID(offer, code string) (uint32, bool, error) {
 
 // lookup reads key in the batch's view, and then in the store as it is
 // now (a goal defined after the batch began).
-func (b *Batch) lookup(key []byte) ([]byte, bool, error) {
+func (b *badgerBatch) lookup(key []byte) ([]byte, bool, error) {
 	v, ok, err := getValue(b.reader(), key)
 	if err == nil && !ok {
 		err = b.s.db.View(func(txn *badger.Txn) error {
@@ -295,7 +291,7 @@ func (b *Batch) lookup(key []byte) ([]byte, bool, error) {
 	return v, ok, err
 }
 
-func (b *Batch) extFree(l *Lead) error {
+func (b *badgerBatch) extFree(l *Lead) error {
 	for id, bl := range b.leads {
 		if id != l.ID && bl.cur.Offer == l.Offer && bl.cur.Ext == l.Ext {
 			return fmt.Errorf("lead %d: offer %q already has ext %q (lead %d): %w", l.ID, l.Offer, l.Ext, id, ErrExists)
@@ -318,7 +314,7 @@ func (b *Batch) extFree(l *Lead) error {
 // another lead of the batch gives up comes after that lead: each step then
 // finds the ext free. A cycle (two leads swapping exts) cannot be ordered;
 // one of its edits is refused at commit.
-func (b *Batch) extOrder() []uint64 {
+func (b *badgerBatch) extOrder() []uint64 {
 	releasedBy := make(map[string]uint64)
 	for _, id := range b.order {
 		if bl := b.leads[id]; bl.base.Ext != "" && bl.cur.Ext != bl.base.Ext {
@@ -350,10 +346,10 @@ func (b *Batch) extOrder() []uint64 {
 }
 
 // Len returns the number of recorded edits.
-func (b *Batch) Len() int { return b.edits }
+func (b *badgerBatch) Len() int { return b.edits }
 
 // Changes lists the recorded edits in the order they were made per lead.
-func (b *Batch) Changes() []BatchChange {
+func (b *badgerBatch) Changes() []BatchChange {
 	out := make([]BatchChange, 0, b.edits)
 	for _, id := range b.order {
 		for _, c := range b.leads[id].changes {
@@ -364,7 +360,7 @@ func (b *Batch) Changes() []BatchChange {
 }
 
 // Discard drops the batch: nothing is written.
-func (b *Batch) Discard() {
+func (b *badgerBatch) Discard() {
 	if !b.done {
 		b.done = true
 		if b.read != nil {
@@ -382,7 +378,7 @@ func (b *Batch) Discard() {
 // transactions as needed, cut between leads; a crash in between is
 // finished by the next Open (redo.go). Readers may see part of it for the
 // milliseconds that takes; other writers never do.
-func (b *Batch) Commit(ctx context.Context) (CommitResult, error) {
+func (b *badgerBatch) Commit(ctx context.Context) (CommitResult, error) {
 	if b.done {
 		return CommitResult{}, fmt.Errorf("batch already committed or discarded: %w", ErrInvalid)
 	}

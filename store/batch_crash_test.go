@@ -180,7 +180,7 @@ func checkBatchWhole(t *testing.T, dir string, done int, touched map[uint64]int)
 	return applied, strings.Contains(log.String(), "finished a batch")
 }
 
-func listAll(t *testing.T, s *Store) []*Lead {
+func listAll(t *testing.T, s *Badger) []*Lead {
 	t.Helper()
 	var all []*Lead
 	q := Query{Offer: "bench", Limit: 1000}

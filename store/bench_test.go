@@ -26,7 +26,7 @@ import (
 // The 1M-lead benchmarks build a database once per run (about a minute);
 // set LEADHOST_BENCH_1M to a directory to keep it between runs.
 
-func openBench(b *testing.B, durable bool) *Store {
+func openBench(b *testing.B, durable bool) *Badger {
 	b.Helper()
 	s, err := Open(Options{Dir: b.TempDir(), NoSync: !durable, GCInterval: -1})
 	if err != nil {
@@ -125,7 +125,7 @@ func BenchmarkBadgerUpdateBaseline(b *testing.B) {
 func BenchmarkEdit(b *testing.B) {
 	const leads = 10_000
 	for _, durable := range []bool{true, false} {
-		setup := func(b *testing.B) (*Store, []uint64) {
+		setup := func(b *testing.B) (*Badger, []uint64) {
 			s := openBench(b, durable)
 			ids := make([]uint64, leads)
 			for i := range ids {
@@ -184,7 +184,7 @@ func BenchmarkBatch1000Large(b *testing.B) {
 
 // benchBatch1000 commits batches editing the same 1,000 leads, made by
 // lead, again and again.
-func benchBatch1000(b *testing.B, s *Store, lead func(int) NewLead) {
+func benchBatch1000(b *testing.B, s *Badger, lead func(int) NewLead) {
 	ids := make([]uint64, 1000)
 	for i := range ids {
 		ids[i] = mustAdd(b, s, lead(i)).ID

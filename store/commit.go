@@ -60,7 +60,7 @@ func newOp(steps ...step) *writeOp {
 }
 
 type committer struct {
-	s        *Store
+	s        *Badger
 	mu       sync.RWMutex // held by senders; Close takes it to stop new ops
 	stopped  bool
 	ch       chan *writeOp
@@ -91,7 +91,7 @@ type committer struct {
 // maxTracked bounds lastWrite (about 40 bytes an entry).
 const maxTracked = 1 << 18
 
-func newCommitter(s *Store) *committer {
+func newCommitter(s *Badger) *committer {
 	return &committer{
 		s:         s,
 		ch:        make(chan *writeOp, maxGroupOps),

@@ -11,7 +11,7 @@ import (
 // step so that ops queue up behind, and badOp makes a group fail at write
 // time (Badger refuses keys over 65,000 bytes), as a broken disk would.
 
-func gate(s *Store) (entered, release chan struct{}) {
+func gate(s *Badger) (entered, release chan struct{}) {
 	entered, release = make(chan struct{}), make(chan struct{})
 	go s.commit.do(newOp(func(*stepWriter) error { close(entered); <-release; return nil }))
 	return entered, release
@@ -21,7 +21,7 @@ func badOp() *writeOp {
 	return newOp(func(w *stepWriter) error { w.set(make([]byte, 70000), nil); return nil })
 }
 
-func waitQueued(t *testing.T, s *Store, n int) {
+func waitQueued(t *testing.T, s *Badger, n int) {
 	t.Helper()
 	for i := 0; i < 2000 && len(s.commit.ch) < n; i++ {
 		time.Sleep(time.Millisecond)

@@ -90,4 +90,4 @@ func (c *commitStats) snapshot() CommitStats {
 }
 
 // CommitStats is the committer's time so far (see CommitStats).
-func (s *Store) CommitStats() CommitStats { return s.commit.stats.snapshot() }
+func (s *Badger) CommitStats() CommitStats { return s.commit.stats.snapshot() }

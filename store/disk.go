@@ -48,7 +48,7 @@ type diskState struct {
 const journalSizeEvery = 10
 
 // ReadOnly says why the store takes no writes now ("" when it does).
-func (s *Store) ReadOnly() string {
+func (s *Badger) ReadOnly() string {
 	if why := s.disk.readOnly.Load(); why != nil {
 		return *why
 	}
@@ -56,21 +56,21 @@ func (s *Store) ReadOnly() string {
 }
 
 // writable is nil, or ErrDiskFull with why.
-func (s *Store) writable() error {
+func (s *Badger) writable() error {
 	if why := s.disk.readOnly.Load(); why != nil {
 		return fmt.Errorf("%s: %w", *why, ErrDiskFull)
 	}
 	return nil
 }
 
-func (s *Store) minFree() uint64 {
+func (s *Badger) minFree() uint64 {
 	if s.opts.MinFreeDisk > 0 {
 		return uint64(s.opts.MinFreeDisk)
 	}
 	return DefaultMinFreeDisk
 }
 
-func (s *Store) journalBudget() int64 {
+func (s *Badger) journalBudget() int64 {
 	if s.opts.JournalBudget > 0 {
 		return s.opts.JournalBudget
 	}
@@ -79,7 +79,7 @@ func (s *Store) journalBudget() int64 {
 
 // checkDisk looks at the disk's free space and the journal's size once,
 // and sets the store's state by them.
-func (s *Store) checkDisk() {
+func (s *Badger) checkDisk() {
 	free, err := s.freeSpace()
 	if err != nil {
 		s.log.Warn("disk guard: cannot read the free space", "dir", s.opts.Dir, "err", err)
@@ -121,7 +121,7 @@ func (s *Store) checkDisk() {
 	}
 }
 
-func (s *Store) freeSpace() (uint64, error) {
+func (s *Badger) freeSpace() (uint64, error) {
 	if s.opts.FreeSpace != nil {
 		return s.opts.FreeSpace()
 	}

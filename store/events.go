@@ -30,7 +30,7 @@ type Event struct {
 // from the committer's goroutine: fn must return quickly and must not call
 // the store's writing methods (hand the event to a channel instead). For
 // consumers that must see every change even across a crash, use a Feed.
-func (s *Store) Subscribe(fn func(Event)) (cancel func()) { return s.subs.add(fn) }
+func (s *Badger) Subscribe(fn func(Event)) (cancel func()) { return s.subs.add(fn) }
 
 type subscribers struct {
 	mu   sync.RWMutex
@@ -134,23 +134,15 @@ func readEvent(d *decoder) (Event, error) {
 	return ev, nil
 }
 
-// Feed is a durable queue of status changes for one consumer (the send
-// outbox, outgoing postbacks). Each change is written to the feed in the
-// same transaction as the change itself, so none is lost to a crash; the
-// consumer reads, handles and then acknowledges them. Options.FeedFilter
-// says which changes a feed wants.
-//
-// A consumer that talks to the outside world records each delivery
-// attempt: Begin before it (durable), then Ack or Retry after. An item
-// found InFlight after a restart is one whose delivery may or may not
-// have happened: the process stopped between Begin and the outcome.
-type Feed struct {
-	s    *Store
+// badgerFeed is Badger's Feed: its items are keys written in the
+// transaction of the change they carry.
+type badgerFeed struct {
+	s    *Badger
 	name string
 }
 
 // Name is the feed's name ("send", "postback").
-func (f *Feed) Name() string { return f.name }
+func (f *badgerFeed) Name() string { return f.name }
 
 // FeedItem is a pending change and the state of its delivery.
 type FeedItem struct {
@@ -162,10 +154,10 @@ type FeedItem struct {
 }
 
 // Feed returns the named feed; the name must be in Options.Feeds.
-func (s *Store) Feed(name string) (*Feed, error) {
+func (s *Badger) Feed(name string) (Feed, error) {
 	for _, f := range s.opts.Feeds {
 		if f == name {
-			return &Feed{s: s, name: name}, nil
+			return &badgerFeed{s: s, name: name}, nil
 		}
 	}
 	return nil, fmt.Errorf("store: no feed %q (Options.Feeds): %w", name, ErrNotFound)
@@ -173,22 +165,22 @@ func (s *Store) Feed(name string) (*Feed, error) {
 
 // Pending returns up to limit unacknowledged items, oldest lead first
 // (items held for a person are not among them: Held).
-func (f *Feed) Pending(ctx context.Context, limit int) ([]FeedItem, error) {
+func (f *badgerFeed) Pending(ctx context.Context, limit int) ([]FeedItem, error) {
 	return f.PendingAfter(ctx, nil, limit)
 }
 
 // PendingAfter is Pending from just after the item after (nil: from the
 // start), to page through a long feed.
-func (f *Feed) PendingAfter(ctx context.Context, after *FeedItem, limit int) ([]FeedItem, error) {
+func (f *badgerFeed) PendingAfter(ctx context.Context, after *FeedItem, limit int) ([]FeedItem, error) {
 	return f.list(ctx, feedPrefix(f.name), after, limit)
 }
 
 // Held lists the items held for a person (Hold), oldest lead first.
-func (f *Feed) Held(ctx context.Context, limit int) ([]FeedItem, error) {
+func (f *badgerFeed) Held(ctx context.Context, limit int) ([]FeedItem, error) {
 	return f.list(ctx, offerPrefix(kindHeld, f.name), nil, limit)
 }
 
-func (f *Feed) list(ctx context.Context, prefix []byte, after *FeedItem, limit int) ([]FeedItem, error) {
+func (f *badgerFeed) list(ctx context.Context, prefix []byte, after *FeedItem, limit int) ([]FeedItem, error) {
 	var out []FeedItem
 	err := f.s.view(ctx, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
@@ -214,7 +206,7 @@ func (f *Feed) list(ctx context.Context, prefix []byte, after *FeedItem, limit i
 }
 
 // Ack removes handled items from the feed; it is durable when it returns.
-func (f *Feed) Ack(ctx context.Context, events ...FeedItem) error {
+func (f *badgerFeed) Ack(ctx context.Context, events ...FeedItem) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -229,14 +221,14 @@ func (f *Feed) Ack(ctx context.Context, events ...FeedItem) error {
 // Begin records, durably, that a delivery of it is about to be attempted:
 // InFlight until Ack or Retry. An item acknowledged meanwhile is left
 // alone and Begin reports ErrNotFound.
-func (f *Feed) Begin(ctx context.Context, it FeedItem) (FeedItem, error) {
+func (f *badgerFeed) Begin(ctx context.Context, it FeedItem) (FeedItem, error) {
 	it.Attempts++
 	it.InFlight = true
 	return it, f.update(ctx, it)
 }
 
 // Retry records a failed attempt: not before notBefore, and why.
-func (f *Feed) Retry(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error) {
+func (f *badgerFeed) Retry(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error) {
 	it.InFlight = false
 	return f.Defer(ctx, it, notBefore, why)
 }
@@ -244,7 +236,7 @@ func (f *Feed) Retry(ctx context.Context, it FeedItem, notBefore time.Time, why 
 // Defer puts it off until notBefore, saying why, with no attempt made:
 // its attempts and InFlight stay as they are (an item in doubt stays in
 // doubt while it waits).
-func (f *Feed) Defer(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error) {
+func (f *badgerFeed) Defer(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error) {
 	it.NotBefore = notBefore.UTC()
 	if len(why) > 1024 {
 		why = why[:1024]
@@ -253,7 +245,7 @@ func (f *Feed) Defer(ctx context.Context, it FeedItem, notBefore time.Time, why 
 	return it, f.update(ctx, it)
 }
 
-func (f *Feed) update(ctx context.Context, it FeedItem) error {
+func (f *badgerFeed) update(ctx context.Context, it FeedItem) error {
 	key := feedKey(f.name, it.LeadID, it.Rev)
 	return f.move(ctx, key, key, fmt.Sprintf("lead %d rev %d", it.LeadID, it.Rev),
 		func([]byte) (FeedItem, error) { return it, nil })
@@ -262,7 +254,7 @@ func (f *Feed) update(ctx context.Context, it FeedItem) error {
 // Hold takes an item out of the feed and keeps it for a person (a send
 // in doubt): Pending no longer returns it, Held does, Release puts it
 // back. why says what the person should check.
-func (f *Feed) Hold(ctx context.Context, it FeedItem, why string) error {
+func (f *badgerFeed) Hold(ctx context.Context, it FeedItem, why string) error {
 	it.InFlight, it.NotBefore, it.LastError = false, time.Time{}, why
 	return f.move(ctx, feedKey(f.name, it.LeadID, it.Rev), heldKey(f.name, it.LeadID, it.Rev),
 		fmt.Sprintf("lead %d rev %d", it.LeadID, it.Rev), func([]byte) (FeedItem, error) { return it, nil })
@@ -271,7 +263,7 @@ func (f *Feed) Hold(ctx context.Context, it FeedItem, why string) error {
 // Release puts a held item back into the feed, to be delivered again,
 // and gives it as it was held (what a person saw: its tries, its last
 // error), for the journal.
-func (f *Feed) Release(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error) {
+func (f *badgerFeed) Release(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error) {
 	var held FeedItem
 	err := f.move(ctx, heldKey(f.name, leadID, rev), feedKey(f.name, leadID, rev),
 		fmt.Sprintf("no held item for lead %d rev %d", leadID, rev), func(stored []byte) (FeedItem, error) {
@@ -287,7 +279,7 @@ func (f *Feed) Release(ctx context.Context, leadID uint64, rev uint32) (FeedItem
 // edit gave it its partner's id, or a status past new), or a person
 // decided it is not to be delivered. It gives the item dropped, for the
 // journal.
-func (f *Feed) Drop(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error) {
+func (f *badgerFeed) Drop(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error) {
 	if err := ctx.Err(); err != nil {
 		return FeedItem{}, err
 	}
@@ -313,7 +305,7 @@ func (f *Feed) Drop(ctx context.Context, leadID uint64, rev uint32) (FeedItem, e
 // move writes the item next makes of the one stored at from to to (the
 // same key for an update), in one commit; ErrNotFound, named by what,
 // when from holds nothing.
-func (f *Feed) move(ctx context.Context, from, to []byte, what string, next func(stored []byte) (FeedItem, error)) error {
+func (f *badgerFeed) move(ctx context.Context, from, to []byte, what string, next func(stored []byte) (FeedItem, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 
 // DefineGoal returns the id of the offer's goal with this code, creating it
 // on first use. Goal ids are unique across offers.
-func (s *Store) DefineGoal(ctx context.Context, offer, code string) (uint32, error) {
+func (s *Badger) DefineGoal(ctx context.Context, offer, code string) (uint32, error) {
 	if err := checkName("offer", offer); err != nil {
 		return 0, err
 	}
@@ -60,7 +60,7 @@ func (s *Store) DefineGoal(ctx context.Context, offer, code string) (uint32, err
 
 // GoalByCode returns the id of the offer's goal with this code, as
 // core.goal.bycode does.
-func (s *Store) GoalByCode(ctx context.Context, offer, code string) (uint32, error) {
+func (s *Badger) GoalByCode(ctx context.Context, offer, code string) (uint32, error) {
 	var id uint32
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		v, ok, err := getValue(txn, goalKey(offer, code))

@@ -37,7 +37,7 @@ func (m policyMap) Policy(offer string) OfferPolicy {
 }
 
 // newTestStore opens an in-memory store with a fixed clock at t0.
-func newTestStore(t testing.TB, opts Options) (*Store, *clock) {
+func newTestStore(t testing.TB, opts Options) (*Badger, *clock) {
 	t.Helper()
 	c := &clock{t: t0}
 	if opts.Dir == "" {
@@ -58,7 +58,7 @@ func newTestStore(t testing.TB, opts Options) (*Store, *clock) {
 	return s, c
 }
 
-func mustAdd(t testing.TB, s *Store, nl NewLead) *Lead {
+func mustAdd(t testing.TB, s *Badger, nl NewLead) *Lead {
 	t.Helper()
 	l, _, err := s.Add(context.Background(), nl)
 	if err != nil {
@@ -67,7 +67,7 @@ func mustAdd(t testing.TB, s *Store, nl NewLead) *Lead {
 	return l
 }
 
-func mustVerify(t testing.TB, s *Store) {
+func mustVerify(t testing.TB, s *Badger) {
 	t.Helper()
 	probs, err := s.Verify(context.Background())
 	if err != nil {

@@ -16,7 +16,7 @@ const HoldRule = "rule:hold"
 // most limit of them (0: all), and returns how many it approved. The
 // scheduler calls it on every tick. A lead that left the hold meanwhile is
 // left alone.
-func (s *Store) ReleaseHolds(ctx context.Context, now time.Time, limit int) (int, error) {
+func (s *Badger) ReleaseHolds(ctx context.Context, now time.Time, limit int) (int, error) {
 	var due []uint64
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindHold}})

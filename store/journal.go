@@ -113,9 +113,9 @@ type journal struct {
 // WatchJournal has fn hear each entry Record keeps, as kept (its ID and
 // time set, bodies cut), on Record's goroutine: metrics and error mails
 // count what the journal holds. A later call replaces fn.
-func (s *Store) WatchJournal(fn func(JournalEntry)) { s.jr.watch.Store(&fn) }
+func (s *Badger) WatchJournal(fn func(JournalEntry)) { s.jr.watch.Store(&fn) }
 
-func (s *Store) startJournal() {
+func (s *Badger) startJournal() {
 	s.jr = &journal{queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
 	go s.journalLoop()
 	s.startStatusIndex()
@@ -131,7 +131,7 @@ type queuedEntry struct {
 // Record queues entries for the journal and returns at once; a full queue
 // makes it wait (the journal keeps up or slows its writers, it does not
 // drop). It sets each entry's ID and, when zero, its time.
-func (s *Store) Record(entries ...JournalEntry) {
+func (s *Badger) Record(entries ...JournalEntry) {
 	s.record(nil, entries...)
 }
 
@@ -143,7 +143,7 @@ func (s *Store) Record(entries ...JournalEntry) {
 // On a nearly full disk the journal yields to the leads (disk.go): the
 // entry is dropped and the error is ErrDiskFull, though watchers (metrics,
 // mails) have heard of it.
-func (s *Store) RecordWritten(e JournalEntry) error {
+func (s *Badger) RecordWritten(e JournalEntry) error {
 	written := make(chan error, 1)
 	if !s.record(written, e) {
 		return fmt.Errorf("journal: %w", ErrClosed)
@@ -153,7 +153,7 @@ func (s *Store) RecordWritten(e JournalEntry) error {
 
 // record queues entries, written told when they are in the database;
 // false when the journal is closed.
-func (s *Store) record(written chan<- error, entries ...JournalEntry) bool {
+func (s *Badger) record(written chan<- error, entries ...JournalEntry) bool {
 	s.jr.sending.RLock()
 	defer s.jr.sending.RUnlock()
 	if s.jr.stopped {
@@ -279,7 +279,7 @@ func (j *journal) nextID(at time.Time) uint64 {
 	return id
 }
 
-func (s *Store) journalLoop() {
+func (s *Badger) journalLoop() {
 	defer close(s.jr.done)
 	batch := make([]queuedEntry, 0, 1024)
 	for {
@@ -321,7 +321,7 @@ func (s *Store) journalLoop() {
 	}
 }
 
-func (s *Store) writeJournal(batch []queuedEntry) error {
+func (s *Badger) writeJournal(batch []queuedEntry) error {
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
 	for i := range batch {
@@ -355,7 +355,7 @@ func (s *Store) writeJournal(batch []queuedEntry) error {
 }
 
 // stopJournal writes what is queued; called by Close.
-func (s *Store) stopJournal() {
+func (s *Badger) stopJournal() {
 	s.jr.sending.Lock()
 	s.jr.stopped = true
 	close(s.jr.queue)
@@ -364,7 +364,7 @@ func (s *Store) stopJournal() {
 }
 
 // JournalGet returns one entry.
-func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error) {
+func (s *Badger) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error) {
 	var e *JournalEntry
 	err := s.viewOn(ctx, s.jdb, func(txn *badger.Txn) error {
 		v, ok, err := getValue(txn, appendU64([]byte{kindJournal}, ^id))
@@ -386,7 +386,7 @@ func (s *Store) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error
 // applied as it reads), and the cursor of the next page ("" at the end).
 // Until older entries are indexed by status (journalstatus.go) a status
 // is filtered as it reads too.
-func (s *Store) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry, string, error) {
+func (s *Badger) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultPageSize

@@ -66,7 +66,7 @@ func statusIndexKeys(e *JournalEntry) [][]byte {
 
 // startStatusIndex says whether the index by status is whole and, when
 // not, completes it in the background.
-func (s *Store) startStatusIndex() {
+func (s *Badger) startStatusIndex() {
 	err := s.jdb.View(func(txn *badger.Txn) error {
 		_, ok, err := getValue(txn, statusIndexDone)
 		s.jr.byStatus.Store(ok)
@@ -104,7 +104,7 @@ func (s *Store) startStatusIndex() {
 // transaction, keeping each entry's expiry; it goes on where the last
 // run stopped (statusIndexFrom) and, done, marks the journal so. It
 // gives the count indexed, -1 when the store closed first.
-func (s *Store) backfillStatusIndex() (int, error) {
+func (s *Badger) backfillStatusIndex() (int, error) {
 	var from []byte
 	err := s.jdb.View(func(txn *badger.Txn) error {
 		v, _, err := getValue(txn, statusIndexFrom)
@@ -140,7 +140,7 @@ func (s *Store) backfillStatusIndex() (int, error) {
 
 // backfillStatusBatch indexes up to backfillBatch entries from the key
 // from and gives the key to go on from (nil: the last was done).
-func (s *Store) backfillStatusBatch(from []byte) ([]byte, int, error) {
+func (s *Badger) backfillStatusBatch(from []byte) ([]byte, int, error) {
 	var next []byte
 	n := 0
 	err := s.jdb.Update(func(txn *badger.Txn) error {

@@ -44,7 +44,7 @@ var statusQueries = []struct {
 }
 
 // listPages pages through q, limit entries a page, and gives the summaries.
-func listPages(t *testing.T, s *Store, q JournalQuery, limit int) []string {
+func listPages(t *testing.T, s *Badger, q JournalQuery, limit int) []string {
 	t.Helper()
 	q.Limit = limit
 	out := []string{}
@@ -68,7 +68,7 @@ func listPages(t *testing.T, s *Store, q JournalQuery, limit int) []string {
 
 // scanned is what the journal holds for q, read the plain way: every
 // entry, newest first, filtered here.
-func scanned(t *testing.T, s *Store, q JournalQuery) []string {
+func scanned(t *testing.T, s *Badger, q JournalQuery) []string {
 	t.Helper()
 	out := []string{}
 	q.Cursor, q.Limit = "", maxPageSize
@@ -92,7 +92,7 @@ func scanned(t *testing.T, s *Store, q JournalQuery) []string {
 
 // checkStatusIndex fails unless every entry has its two keys in the index
 // by status, expiring with it, and every key of the index has its entry.
-func checkStatusIndex(t *testing.T, s *Store) {
+func checkStatusIndex(t *testing.T, s *Badger) {
 	t.Helper()
 	err := s.jdb.View(func(txn *badger.Txn) error {
 		want := map[string]uint64{}
@@ -160,7 +160,7 @@ func TestJournalListByStatus(t *testing.T) {
 	}
 }
 
-func waitStatusIndex(t *testing.T, s *Store) {
+func waitStatusIndex(t *testing.T, s *Badger) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !s.jr.byStatus.Load(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -171,7 +171,7 @@ func waitStatusIndex(t *testing.T, s *Store) {
 
 // writeUnindexed writes entries as the journal did before its index by
 // status: the entry, by offer, by kind.
-func writeUnindexed(t testing.TB, s *Store, from, to int, ttl time.Duration) {
+func writeUnindexed(t testing.TB, s *Badger, from, to int, ttl time.Duration) {
 	t.Helper()
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
@@ -217,7 +217,7 @@ func TestJournalStatusBackfill(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	check := func(when string, s *Store) {
+	check := func(when string, s *Badger) {
 		t.Helper()
 		for _, tc := range statusQueries {
 			if got := listPages(t, s, tc.q, 40); !slices.Equal(got, want[tc.name]) {

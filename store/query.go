@@ -47,7 +47,7 @@ func getLead(txn *badger.Txn, id uint64) (*Lead, error) {
 }
 
 // Get returns a lead without its history.
-func (s *Store) Get(ctx context.Context, id uint64) (*Lead, error) {
+func (s *Badger) Get(ctx context.Context, id uint64) (*Lead, error) {
 	var l *Lead
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		var err error
@@ -59,7 +59,7 @@ func (s *Store) Get(ctx context.Context, id uint64) (*Lead, error) {
 
 // History returns every change of a lead, oldest first, its creation
 // included.
-func (s *Store) History(ctx context.Context, id uint64) ([]Change, error) {
+func (s *Badger) History(ctx context.Context, id uint64) ([]Change, error) {
 	var out []Change
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		l, err := getLead(txn, id)
@@ -86,7 +86,7 @@ func (s *Store) History(ctx context.Context, id uint64) ([]Change, error) {
 }
 
 // ByExt returns the offer's lead with the partner's id ext.
-func (s *Store) ByExt(ctx context.Context, offer, ext string) (*Lead, error) {
+func (s *Badger) ByExt(ctx context.Context, offer, ext string) (*Lead, error) {
 	var l *Lead
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		v, ok, err := getValue(txn, extKey(offer, ext))
@@ -132,7 +132,7 @@ var cursorEncoding = base64.RawURLEncoding
 // List returns a page of leads. Pages stay consistent while leads are
 // added: a cursor names the last key read, so nothing repeats or is skipped
 // among leads that keep their status.
-func (s *Store) List(ctx context.Context, q Query) (Page, error) {
+func (s *Badger) List(ctx context.Context, q Query) (Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultPageSize
@@ -201,7 +201,7 @@ func listOffer(txn *badger.Txn, offer string, statuses StatusSet, after []byte, 
 	return nil
 }
 
-func (s *Store) listAll(txn *badger.Txn, statuses StatusSet, after []byte, limit int, page *Page) error {
+func (s *Badger) listAll(txn *badger.Txn, statuses StatusSet, after []byte, limit int, page *Page) error {
 	if len(after) != 0 && len(after) != 8 {
 		return fmt.Errorf("cursor: not one this list gave (pass back its next as it came): %w", ErrInvalid)
 	}
@@ -231,7 +231,7 @@ func (s *Store) listAll(txn *badger.Txn, statuses StatusSet, after []byte, limit
 
 // CreatedBetween returns the offer's leads created in [from, to) whose
 // status is in statuses (empty: all), oldest first, at most limit (0: all).
-func (s *Store) CreatedBetween(ctx context.Context, offer string, from, to time.Time, statuses StatusSet, limit int) ([]*Lead, error) {
+func (s *Badger) CreatedBetween(ctx context.Context, offer string, from, to time.Time, statuses StatusSet, limit int) ([]*Lead, error) {
 	var out []*Lead
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		refs, err := scanCreated(ctx, txn, offer, from, to, statuses, limit)
@@ -253,7 +253,7 @@ func (s *Store) CreatedBetween(ctx context.Context, offer string, from, to time.
 // CreatedDays returns the days (midnights in loc) within [from, to) on
 // which the offer has leads in statuses: the dates mode asks the partner
 // only about ranges that hold leads.
-func (s *Store) CreatedDays(ctx context.Context, offer string, from, to time.Time, loc *time.Location, statuses StatusSet) ([]time.Time, error) {
+func (s *Badger) CreatedDays(ctx context.Context, offer string, from, to time.Time, loc *time.Location, statuses StatusSet) ([]time.Time, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -331,7 +331,7 @@ func scanCreated(ctx context.Context, txn *badger.Txn, offer string, from, to ti
 // CountLeads counts every offer's leads by status, reading each record
 // once (a second or so per million leads): for metrics, kept current
 // afterwards from Subscribe's events.
-func (s *Store) CountLeads(ctx context.Context) (map[string]map[Status]int, error) {
+func (s *Badger) CountLeads(ctx context.Context) (map[string]map[Status]int, error) {
 	out := map[string]map[Status]int{}
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindLead}, PrefetchValues: true, PrefetchSize: 256})

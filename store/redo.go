@@ -68,7 +68,7 @@ func redoPartKey(n int) []byte {
 // landWhole lands parts (two or more), one transaction's worth each, all
 // or nothing. unfinished says the record is on disk but not every part
 // landed.
-func (s *Store) landWhole(parts [][]write) (unfinished bool, err error) {
+func (s *Badger) landWhole(parts [][]write) (unfinished bool, err error) {
 	rest := parts[1:]
 	if s.opts.InMemory {
 		rest = parts // no record
@@ -83,7 +83,7 @@ func (s *Store) landWhole(parts [][]write) (unfinished bool, err error) {
 
 // landFirst writes the first part and the record of the rest in one
 // transaction.
-func (s *Store) landFirst(first []write, rest [][]write) error {
+func (s *Badger) landFirst(first []write, rest [][]write) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	err := setAll(txn, first)
@@ -105,7 +105,7 @@ func (s *Store) landFirst(first []write, rest [][]write) error {
 // applyParts writes each recorded part as one transaction; the last one
 // deletes the record. done is how many parts of the batch landed before
 // (for errors and tests).
-func (s *Store) applyParts(parts [][]write, done int) error {
+func (s *Badger) applyParts(parts [][]write, done int) error {
 	for n, p := range parts {
 		txn := s.db.NewTransaction(true)
 		err := setAll(txn, p)
@@ -152,7 +152,7 @@ func setAll(txn *badger.Txn, writes []write) error {
 // groups. It writes even when the disk guard has made the store
 // read-only (disk.go): finishing what was acknowledged comes first, it is
 // one batch at most, and the reserve is there for it.
-func (s *Store) finishRecord() (int, error) {
+func (s *Badger) finishRecord() (int, error) {
 	var parts [][]write
 	err := s.db.View(func(txn *badger.Txn) error {
 		head, ok, err := getValue(txn, redoHeadKey)

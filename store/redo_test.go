@@ -17,7 +17,7 @@ var errDiskFull = errors.New("no space left on device (test)")
 // bigBatchStore opens a store on disk holding n leads of ~2.5 KB and
 // returns a batch giving each of them comment c: too big for one Badger
 // transaction.
-func bigBatchStore(t *testing.T, dir string, n int, c string) (*Store, []uint64, *Batch) {
+func bigBatchStore(t *testing.T, dir string, n int, c string) (*Badger, []uint64, Batch) {
 	t.Helper()
 	s, err := Open(Options{Dir: dir, NoSync: true, GCInterval: -1})
 	if err != nil {
@@ -37,7 +37,7 @@ func bigBatchStore(t *testing.T, dir string, n int, c string) (*Store, []uint64,
 }
 
 // commented counts the leads whose comment is c.
-func commented(t *testing.T, s *Store, ids []uint64, c string) int {
+func commented(t *testing.T, s *Badger, ids []uint64, c string) int {
 	t.Helper()
 	n := 0
 	for _, id := range ids {
@@ -99,7 +99,7 @@ func TestBatchCutShortLandsWholeOnOpen(t *testing.T) {
 	mustVerify(t, s)
 }
 
-func mustAddFails(t *testing.T, s *Store) error {
+func mustAddFails(t *testing.T, s *Badger) error {
 	t.Helper()
 	_, _, err := s.Add(context.Background(), NewLead{Offer: "other"})
 	if err == nil {

@@ -1,7 +1,9 @@
-// Package store keeps leads in an embedded Badger database: the lead model,
-// statuses and reasons, the edit rules every caller shares (Lua handlers,
-// the API, the scheduler), the indexes the status checks read, the history
-// of every change and durable change feeds. It knows nothing of Lua or HTTP.
+// Package store keeps leads: the lead model, statuses and reasons, the
+// edit rules every caller shares (Lua handlers, the API, the scheduler),
+// the Store interface every backend implements (backend.go), and the
+// default backend, an embedded Badger database (Badger) with the indexes
+// the status checks read, the history of every change and durable change
+// feeds. It knows nothing of Lua or HTTP.
 //
 // All writes go through one committer goroutine that gathers the Add and
 // Edit calls in flight into one Badger transaction and one fsync (group
@@ -80,8 +82,9 @@ type Options struct {
 	backfillGate <-chan struct{}
 }
 
-// Store is the lead database. It is safe for concurrent use.
-type Store struct {
+// Badger is the Store kept in an embedded Badger database: the default
+// backend, no setup. It is safe for concurrent use.
+type Badger struct {
 	db       *badger.DB
 	jdb      *badger.DB // the journal's (journal.go)
 	opts     Options
@@ -113,8 +116,8 @@ type Store struct {
 
 type policiesBox struct{ p Policies }
 
-// Open opens (or creates) the store.
-func Open(opts Options) (*Store, error) {
+// Open opens (or creates) a Badger store.
+func Open(opts Options) (*Badger, error) {
 	if !opts.InMemory && opts.Dir == "" {
 		return nil, fmt.Errorf("store: no data directory: %w", ErrInvalid)
 	}
@@ -123,7 +126,7 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	s := &Store{
+	s := &Badger{
 		opts:    opts,
 		reasons: opts.Reasons,
 		now:     opts.Now,
@@ -263,9 +266,9 @@ func journalOptions(opts Options, log *slog.Logger) badger.Options {
 
 // SetPolicies replaces the per-offer policies, e.g. after a reload of the
 // offers' settings. Edits already running finish with the old ones.
-func (s *Store) SetPolicies(p Policies) { s.policies.Store(&policiesBox{p}) }
+func (s *Badger) SetPolicies(p Policies) { s.policies.Store(&policiesBox{p}) }
 
-func (s *Store) policy(offer string) OfferPolicy {
+func (s *Badger) policy(offer string) OfferPolicy {
 	if box := s.policies.Load(); box != nil && box.p != nil {
 		return box.p.Policy(offer)
 	}
@@ -273,10 +276,10 @@ func (s *Store) policy(offer string) OfferPolicy {
 }
 
 // Reasons returns the reason table the store validates against.
-func (s *Store) Reasons() *ReasonTable { return s.reasons }
+func (s *Badger) Reasons() *ReasonTable { return s.reasons }
 
 // Close stops the committer after the writes in flight, then closes Badger.
-func (s *Store) Close() error {
+func (s *Badger) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.commit.stop()
@@ -291,7 +294,7 @@ func (s *Store) Close() error {
 }
 
 // every calls fn every d until the store closes.
-func (s *Store) every(d time.Duration, fn func()) {
+func (s *Badger) every(d time.Duration, fn func()) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -310,7 +313,7 @@ func (s *Store) every(d time.Duration, fn func()) {
 // frees: the leads' (256 MiB files) only while the journal runs, the
 // journal's (64 MiB files) while that much is free beyond the reserve —
 // it is how expired entries give their space back on a full disk.
-func (s *Store) collectGarbage() {
+func (s *Badger) collectGarbage() {
 	dbs := []*badger.DB{s.db, s.jdb}
 	if s.disk.journalStop.Load() {
 		dbs = nil
@@ -331,7 +334,7 @@ func (s *Store) collectGarbage() {
 }
 
 // nextID returns a fresh lead id.
-func (s *Store) nextID() (uint64, error) {
+func (s *Badger) nextID() (uint64, error) {
 	s.seqMu.Lock()
 	defer s.seqMu.Unlock()
 	for {
@@ -345,13 +348,13 @@ func (s *Store) nextID() (uint64, error) {
 	}
 }
 
-func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
+func (s *Badger) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	return s.viewOn(ctx, s.db, fn)
 }
 
 // viewOn reads db (the leads' or the journal's) unless ctx is done or the
 // store closed.
-func (s *Store) viewOn(ctx context.Context, db *badger.DB, fn func(txn *badger.Txn) error) error {
+func (s *Badger) viewOn(ctx context.Context, db *badger.DB, fn func(txn *badger.Txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func (p Problem) String() string { return p.Key + ": " + p.Detail }
 // match the record, and that every index entry points at a lead that
 // matches it. It reads the whole database; it is a tool for tests, backups
 // and incident response, not for hot paths. It stops after 100 problems.
-func (s *Store) Verify(ctx context.Context) ([]Problem, error) {
+func (s *Badger) Verify(ctx context.Context) ([]Problem, error) {
 	var probs []Problem
 	report := func(key []byte, f string, a ...any) {
 		probs = append(probs, Problem{Key: fmt.Sprintf("%q", key), Detail: fmt.Sprintf(f, a...)})

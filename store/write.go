@@ -9,7 +9,7 @@ import (
 // new lead has none stored: history.go), and an event (plus its feed
 // entries) per status change. changes[i] has Rev old.Rev+i+1; n.Rev is the
 // last of them.
-func (s *Store) writeLead(w *stepWriter, old, n *Lead, changes []Change, events []Event) {
+func (s *Badger) writeLead(w *stepWriter, old, n *Lead, changes []Change, events []Event) {
 	s.commit.noteWrite(n.ID)
 	w.set(leadKey(n.ID), encodeLead(make([]byte, 0, 256), n))
 	for i := range changes {
@@ -68,7 +68,7 @@ func readLead(w *stepWriter, id uint64) (*Lead, error) {
 	return decodeLead(v)
 }
 
-func (s *Store) envFor(w *stepWriter, offer string, now time.Time) *editEnv {
+func (s *Badger) envFor(w *stepWriter, offer string, now time.Time) *editEnv {
 	return &editEnv{
 		now:     now,
 		policy:  s.policy(offer),

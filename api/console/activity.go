@@ -63,7 +63,7 @@ func (a *activity) add(e store.JournalEntry) {
 
 // seed counts the journal's entries of the last 24 h older than until
 // (those after it are counted as they are written).
-func (a *activity) seed(ctx context.Context, st *store.Store, until time.Time) {
+func (a *activity) seed(ctx context.Context, st store.Store, until time.Time) {
 	q := store.JournalQuery{Since: until.Add(-hoursShown * time.Hour), Limit: 1000}
 	var err error
 	for {

@@ -88,7 +88,7 @@ func BenchmarkPages(b *testing.B) {
 
 // fillLeads adds n leads of the shop in the statuses a network holds,
 // created over the last months, and gives one's id.
-func fillLeads(b *testing.B, st *store.Store, n int) uint64 {
+func fillLeads(b *testing.B, st store.Store, n int) uint64 {
 	statuses := []store.Status{store.StatusProcessing, store.StatusCallback, store.StatusPacking, store.StatusCancel,
 		store.StatusPaid, store.StatusTransit, store.StatusHold, store.StatusNew}
 	var next atomic.Int64
@@ -130,7 +130,7 @@ func fillLeads(b *testing.B, st *store.Store, n int) uint64 {
 
 // holdSends holds n of the shop's new leads' sends for a person, as
 // sends in doubt are: the held work page lists up to 1000 an outbox.
-func holdSends(b *testing.B, st *store.Store, n int) {
+func holdSends(b *testing.B, st store.Store, n int) {
 	ctx := context.Background()
 	feed, err := st.Feed("send")
 	if err != nil {
@@ -149,7 +149,7 @@ func holdSends(b *testing.B, st *store.Store, n int) {
 
 // fillJournal records n entries: webhooks with their requests, some
 // failed, check runs and sends.
-func fillJournal(b *testing.B, st *store.Store, n int) {
+func fillJournal(b *testing.B, st store.Store, n int) {
 	kinds := []store.JournalKind{store.KindHook, store.KindHook, store.KindSend, store.KindCheck}
 	for i := range n {
 		e := store.JournalEntry{Offer: "shop", Kind: kinds[i%len(kinds)], Status: store.JournalOK, Duration: store.Duration(time.Millisecond),

@@ -48,7 +48,7 @@ func holdBeforeSending(t *testing.T, a *app.App) (*store.Lead, string) {
 	return l, "/ui/held/send/" + itoa(l.ID) + "/" + itoa(uint64(item.Rev))
 }
 
-func mustPending(t *testing.T, feed *store.Feed) []store.FeedItem {
+func mustPending(t *testing.T, feed store.Feed) []store.FeedItem {
 	t.Helper()
 	items, err := feed.Pending(context.Background(), 100)
 	if err != nil {

@@ -180,7 +180,7 @@ func addLead(t *testing.T, base, order string) uint64 {
 func itoa(id uint64) string { return strconv.FormatUint(id, 10) }
 
 // journalIDs are the ids of the journal's entries of kind, newest first.
-func journalIDs(t *testing.T, st *store.Store, kind store.JournalKind) []uint64 {
+func journalIDs(t *testing.T, st store.Store, kind store.JournalKind) []uint64 {
 	t.Helper()
 	entries, _, err := st.JournalList(context.Background(), store.JournalQuery{Kind: kind, Limit: 1000})
 	if err != nil {
@@ -193,7 +193,7 @@ func journalIDs(t *testing.T, st *store.Store, kind store.JournalKind) []uint64 
 	return ids
 }
 
-func leadOf(t *testing.T, st *store.Store, id uint64) *store.Lead {
+func leadOf(t *testing.T, st store.Store, id uint64) *store.Lead {
 	t.Helper()
 	l, err := st.Get(context.Background(), id)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"leadhost/store"
 	"log/slog"
 	"net"
 	"os"
@@ -107,15 +108,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			defer f.Close()
 		}
 	}
-	before := h.st.CommitStats()
+	before := commitStats(h.st)
 	l := load(ctx, "http://"+h.addr.String(), "l", *conc, *duration, 0)
 	pprof.StopCPUProfile()
-	full := h.st.CommitStats().Sub(before)
+	full := commitStats(h.st).Sub(before)
 	l.print(stdout, "leadhost webhook")
 	half := l.rate / 2
-	before = h.st.CommitStats()
+	before = commitStats(h.st)
 	p := load(ctx, "http://"+h.addr.String(), "p", *conc, *duration, half)
-	halfStats := h.st.CommitStats().Sub(before)
+	halfStats := commitStats(h.st).Sub(before)
 	p.print(stdout, fmt.Sprintf("leadhost at half load (%.0f/s)", half))
 
 	fmt.Fprintln(stdout)
@@ -286,4 +287,13 @@ func percentiles(calls []call) (p50, p99 time.Duration) {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+// commitStats is the store's committer time so far; only Badger keeps it
+// (zero for another backend).
+func commitStats(st store.Store) store.CommitStats {
+	if c, ok := st.(interface{ CommitStats() store.CommitStats }); ok {
+		return c.CommitStats()
+	}
+	return store.CommitStats{}
 }

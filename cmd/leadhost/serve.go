@@ -143,7 +143,7 @@ type runningHost struct {
 	addr       net.Addr
 	localToken string // changes through the admin API need it when no api_token is set
 	app        *app.App
-	st         *store.Store
+	st         store.Store
 	done       chan struct{}
 }
 

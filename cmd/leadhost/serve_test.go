@@ -111,7 +111,7 @@ func getcourseCall(t *testing.T, h *runningHost) (int, map[string]any) {
 	return resp.StatusCode, body
 }
 
-func leadStatus(t *testing.T, st *store.Store, id uint64) *store.Lead {
+func leadStatus(t *testing.T, st store.Store, id uint64) *store.Lead {
 	t.Helper()
 	l, err := st.Get(context.Background(), id)
 	if err != nil {

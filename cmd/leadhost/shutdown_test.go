@@ -138,7 +138,7 @@ func TestShutdownIsBounded(t *testing.T) {
 }
 
 // leadsOf counts an offer's leads.
-func leadsOf(t *testing.T, st *store.Store, offer string) int {
+func leadsOf(t *testing.T, st store.Store, offer string) int {
 	t.Helper()
 	counts, err := st.CountLeads(context.Background())
 	if err != nil {

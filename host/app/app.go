@@ -58,7 +58,7 @@ type Config struct {
 // App is leadhost assembled. Open it, add observers, Run it (serve) or
 // just call its lead methods (the CLI), then Close it.
 type App struct {
-	Store     *store.Store
+	Store     store.Store
 	Offers    *host.Registry
 	Sends     *send.Sender // new leads to partners
 	Postbacks *send.Sender // status changes to trackers
@@ -144,7 +144,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	a.Observe(a.mailer.Observe)
 	st.WatchJournal(a.fanOut)
 
-	outbox := func(newSender func(*store.Store, send.OfferSource) (*send.Sender, error), kind store.JournalKind) (*send.Sender, error) {
+	outbox := func(newSender func(store.Store, send.OfferSource) (*send.Sender, error), kind store.JournalKind) (*send.Sender, error) {
 		sn, err := newSender(st, reg)
 		if err != nil {
 			return nil, err
@@ -196,7 +196,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 // sender that works through it.
 type Outbox struct {
 	Name   string
-	Feed   *store.Feed
+	Feed   store.Feed
 	Sender *send.Sender
 }
 
@@ -223,7 +223,7 @@ func (a *App) Outboxes() []Outbox {
 
 // defineGoals gives every goal of the loaded offers ([goals]) its id in
 // the store, once: a goal keeps its id across reloads.
-func defineGoals(ctx context.Context, st *store.Store, reg *host.Registry) error {
+func defineGoals(ctx context.Context, st store.Store, reg *host.Registry) error {
 	for _, o := range reg.Offers() {
 		for code := range o.Config.Goals {
 			if _, err := st.DefineGoal(ctx, o.ID, code); err != nil {

@@ -534,7 +534,7 @@ func runSend(ctx context.Context, a *app.App, o *host.Offer, c *SendCase) ([]*fa
 }
 
 // compareLeads checks the expected leads, found by ext or id.
-func compareLeads(ctx context.Context, st *store.Store, offer string, want Expectation) []string {
+func compareLeads(ctx context.Context, st store.Store, offer string, want Expectation) []string {
 	var diffs []string
 	if want.Count != nil {
 		page, err := st.List(ctx, store.Query{Offer: offer, Limit: 1000})

@@ -85,7 +85,7 @@ func offerAt(t testing.TB, dir, base string, edits map[string]string) *host.Offe
 	return o
 }
 
-func openStore(t testing.TB, now func() time.Time) *store.Store {
+func openStore(t testing.TB, now func() time.Time) store.Store {
 	t.Helper()
 	st, err := store.Open(store.Options{InMemory: true, Now: now})
 	if err != nil {
@@ -96,7 +96,7 @@ func openStore(t testing.TB, now func() time.Time) *store.Store {
 }
 
 // addLeads adds one lead per ext in status, created at created (zero: now).
-func addLeads(t testing.TB, st *store.Store, offer string, status store.Status, created time.Time, exts ...string) []*store.Lead {
+func addLeads(t testing.TB, st store.Store, offer string, status store.Status, created time.Time, exts ...string) []*store.Lead {
 	t.Helper()
 	var out []*store.Lead
 	for _, ext := range exts {
@@ -111,7 +111,7 @@ func addLeads(t testing.TB, st *store.Store, offer string, status store.Status, 
 }
 
 // snapshot reads the leads again, to compare them with what they were.
-func snapshot(t testing.TB, st *store.Store, leads []*store.Lead) []*store.Lead {
+func snapshot(t testing.TB, st store.Store, leads []*store.Lead) []*store.Lead {
 	t.Helper()
 	out := make([]*store.Lead, len(leads))
 	for i, l := range leads {

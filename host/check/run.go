@@ -44,7 +44,7 @@ var ErrPartner = errors.New("partner failed")
 // (Scheduler) decides when. Make it with NewRunner; it is safe for
 // concurrent runs.
 type Runner struct {
-	Store  *store.Store
+	Store  store.Store
 	Client *fasthttp.Client
 	// Timeout is one partner request's deadline (default 30s).
 	Timeout time.Duration
@@ -178,7 +178,7 @@ func (r *Runner) Run(ctx context.Context, o *host.Offer, mode host.Mode, opt Opt
 }
 
 // NewRunner makes a runner on st with a partner client of its own.
-func NewRunner(st *store.Store) *Runner {
+func NewRunner(st store.Store) *Runner {
 	return &Runner{Store: st, Client: partner.NewClient(0)}
 }
 
@@ -268,7 +268,7 @@ func (run *runState) byGivenIDs(ctx context.Context, size int) error {
 }
 
 // OfferLeads reads the leads a person named; each must be the offer's.
-func OfferLeads(ctx context.Context, st *store.Store, offer string, ids []uint64) ([]*store.Lead, error) {
+func OfferLeads(ctx context.Context, st store.Store, offer string, ids []uint64) ([]*store.Lead, error) {
 	leads := make([]*store.Lead, 0, len(ids))
 	for _, id := range ids {
 		l, err := st.Get(ctx, id)
@@ -312,7 +312,7 @@ func withExt(leads []*store.Lead) []*store.Lead {
 // listed is one page of leads, with the batch begun before it was read
 // (so that the batch may take the leads as read: store.Batch.Seed).
 type listed struct {
-	batch *store.Batch
+	batch store.Batch
 	leads []*store.Lead
 	err   error
 }
@@ -410,7 +410,7 @@ func (run *runState) log(kind, msg string) {
 //
 // batch was begun before leads were read; the handler's edits go into it
 // and are committed (see commit), or it is discarded.
-func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*store.Lead, m script.Macros, from, to time.Time) error {
+func (run *runState) exchange(ctx context.Context, batch store.Batch, leads []*store.Lead, m script.Macros, from, to time.Time) error {
 	committing := false
 	defer func() {
 		if !committing {
@@ -526,7 +526,7 @@ func (run *runState) exchange(ctx context.Context, batch *store.Batch, leads []*
 // request: the fsync of one overlaps the partner's answer to the next.
 // The previous commit is settled first, so at most one is in flight and
 // the report stays in request order.
-func (run *runState) commit(ctx context.Context, batch *store.Batch, ex *Exchange, edits []store.BatchChange) {
+func (run *runState) commit(ctx context.Context, batch store.Batch, ex *Exchange, edits []store.BatchChange) {
 	run.settle()
 	i := len(run.rep.Exchanges)
 	run.rep.Exchanges = append(run.rep.Exchanges, *ex)

@@ -16,7 +16,7 @@ import (
 	"leadhost/store"
 )
 
-func newRunner(st *store.Store) *Runner {
+func newRunner(st store.Store) *Runner {
 	r := NewRunner(st)
 	r.Timeout = 2 * time.Second
 	return r

@@ -49,7 +49,7 @@ func (c *clock) add(d time.Duration) time.Time {
 	return c.t
 }
 
-func newScheduler(st *store.Store, offers OfferSource, clk *clock) *Scheduler {
+func newScheduler(st store.Store, offers OfferSource, clk *clock) *Scheduler {
 	r := newRunner(st)
 	r.Now = clk.now
 	return &Scheduler{Offers: offers, Runner: r, Now: clk.now, HoldEvery: time.Hour, Log: slog.New(slog.DiscardHandler)}

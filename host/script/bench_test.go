@@ -69,7 +69,7 @@ func BenchmarkCheckFromGo(b *testing.B) {
 // checkBench makes 1,000 processing leads and two responses that move
 // each between statuses 3 and 2 with a new comment, so that every run
 // changes every lead.
-func checkBench(b *testing.B) (*store.Store, []*store.Lead, [2][]byte) {
+func checkBench(b *testing.B) (store.Store, []*store.Lead, [2][]byte) {
 	st := openStore(b)
 	leads := processingLeads(b, st, "bench", 1000)
 	var data [2][]byte

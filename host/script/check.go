@@ -13,7 +13,7 @@ import (
 
 // Check is one status-check run of an offer's check.lua.
 type Check struct {
-	Store *store.Store // the leads, and where the edits go
+	Store store.Store // the leads, and where the edits go
 	Offer string
 	// Leads are the leads the request asked about (ID modes) or that the
 	// date range holds (dates mode); only they may be edited.
@@ -29,7 +29,7 @@ type Check struct {
 	// Batch, when set, is a batch begun before Leads were read: RunCheck
 	// seeds it with them (the handler's edits then need no second read)
 	// and commits or discards it. Nil: a batch of its own.
-	Batch *store.Batch
+	Batch store.Batch
 	// LeaveBatch, with Batch, leaves the edits of a handler that ended
 	// well in Batch uncommitted, for the caller to commit (the check
 	// runner commits while it asks the partner about the next leads).

@@ -10,7 +10,7 @@ import (
 	"leadhost/store"
 )
 
-func openStore(t testing.TB) *store.Store {
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	s, err := store.Open(store.Options{InMemory: true})
 	if err != nil {
@@ -22,7 +22,7 @@ func openStore(t testing.TB) *store.Store {
 
 // processingLeads adds leads in status 2 with exts 5001, 5002, … and
 // returns them.
-func processingLeads(t testing.TB, s *store.Store, offer string, n int) []*store.Lead {
+func processingLeads(t testing.TB, s store.Store, offer string, n int) []*store.Lead {
 	t.Helper()
 	var out []*store.Lead
 	for i := 0; i < n; i++ {

@@ -171,7 +171,7 @@ type HookRequest struct {
 // Hook is the input of a hook-like script (hook.lua, hooks/<name>.lua,
 // postback.lua): the call, and the offer whose leads it may add and edit.
 type Hook struct {
-	Store   *store.Store
+	Store   store.Store
 	Offer   string
 	Request HookRequest
 	Words   *Words                 // nil: StandardWords
@@ -281,7 +281,7 @@ func hookReply(rets []lua.LValue) (HookReply, error) {
 
 // Send is the input of send.lua: the lead sent and the partner's answer.
 type Send struct {
-	Store    *store.Store
+	Store    store.Store
 	Lead     *store.Lead
 	Response SendResponse
 	Words    *Words                 // nil: StandardWords

@@ -18,10 +18,10 @@ type Run struct {
 	Script string
 	// Offer is the script's offer: it adds and edits only that offer's leads.
 	Offer string
-	Store *store.Store
+	Store store.Store
 	// Batch collects the run's edits: committed when the run ends well,
 	// discarded when it raises or is a dry run.
-	Batch *store.Batch
+	Batch store.Batch
 	// Allowed, when set, is the only leads the run may edit (a check
 	// handler's batch).
 	Allowed map[uint64]bool

@@ -61,7 +61,7 @@ const (
 
 // Sender runs the outbox. Make it with New; Run until the context ends.
 type Sender struct {
-	Store  *store.Store
+	Store  store.Store
 	Offers OfferSource
 	Client *fasthttp.Client
 	// Timeout is one partner request's deadline.
@@ -83,7 +83,7 @@ type Sender struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 
-	feed     *store.Feed
+	feed     store.Feed
 	postback bool // outgoing postbacks instead of sends
 	wake     chan struct{}
 	mu       sync.Mutex
@@ -97,18 +97,18 @@ type Sender struct {
 
 // New makes a sender on st's outbox feed (st must have been opened with
 // Feeds including Feed).
-func New(st *store.Store, offers OfferSource) (*Sender, error) {
+func New(st store.Store, offers OfferSource) (*Sender, error) {
 	return newSender(st, offers, Feed)
 }
 
 // NewPostbacks makes a sender of outgoing postbacks: every status change
 // of an offer with [postback] url, one GET per change, on st's
 // PostbackFeed, with the same backoff, rate and circuit as sends.
-func NewPostbacks(st *store.Store, offers OfferSource) (*Sender, error) {
+func NewPostbacks(st store.Store, offers OfferSource) (*Sender, error) {
 	return newSender(st, offers, PostbackFeed)
 }
 
-func newSender(st *store.Store, offers OfferSource, feedName string) (*Sender, error) {
+func newSender(st store.Store, offers OfferSource, feedName string) (*Sender, error) {
 	feed, err := st.Feed(feedName)
 	if err != nil {
 		return nil, err

@@ -86,21 +86,21 @@ func (p *fakePartner) n() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.c
 
 // env is a store with the outbox and a sender running until the test ends.
 type env struct {
-	st     *store.Store
+	st     store.Store
 	sender *Sender
 	stop   func()
 	mu     sync.Mutex
 	tries  []*Attempt
 }
 
-func newEnv(t *testing.T, o *host.Offer, before func(*store.Store), configure ...func(*Sender)) *env {
+func newEnv(t *testing.T, o *host.Offer, before func(store.Store), configure ...func(*Sender)) *env {
 	t.Helper()
 	return newEnvFrom(t, oneOffer{o}, before, configure...)
 }
 
 // outboxStore opens an in-memory store keeping the feeds, filled as
 // serve fills them (Wants) for the offers src gives; the caller closes it.
-func outboxStore(t *testing.T, src OfferSource, feeds ...string) *store.Store {
+func outboxStore(t *testing.T, src OfferSource, feeds ...string) store.Store {
 	t.Helper()
 	st, err := store.Open(store.Options{InMemory: true, Feeds: feeds,
 		FeedFilter: func(feed string, ev store.Event) bool { return Wants(src, feed, ev) }})
@@ -111,7 +111,7 @@ func outboxStore(t *testing.T, src OfferSource, feeds ...string) *store.Store {
 }
 
 // newEnvFrom is newEnv with the offers src gives.
-func newEnvFrom(t *testing.T, src OfferSource, before func(*store.Store), configure ...func(*Sender)) *env {
+func newEnvFrom(t *testing.T, src OfferSource, before func(store.Store), configure ...func(*Sender)) *env {
 	t.Helper()
 	st := outboxStore(t, src, Feed)
 	if before != nil {
@@ -258,7 +258,7 @@ func TestSendInDoubt(t *testing.T) {
 		}
 		o := partnerAt(t, base, extra)
 		var lead *store.Lead
-		e := newEnv(t, o, func(st *store.Store) {
+		e := newEnv(t, o, func(st store.Store) {
 			// The last process began the attempt and died before its outcome.
 			l, _, err := st.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": "7"}})
 			if err != nil {
@@ -300,7 +300,7 @@ func TestEditSettlesAHeldSend(t *testing.T) {
 	p := &fakePartner{}
 	base := p.serve(t, func(int, string) (int, string) { return 200, `{"id":"X"}` })
 	var lead *store.Lead
-	e := newEnv(t, partnerAt(t, base, ""), func(st *store.Store) {
+	e := newEnv(t, partnerAt(t, base, ""), func(st store.Store) {
 		l, _, err := st.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": "7"}})
 		if err != nil {
 			t.Fatal(err)
@@ -522,7 +522,7 @@ func TestHeldDoNotStarveTheOutbox(t *testing.T) {
 	p := &fakePartner{}
 	base := p.serve(t, func(n int, _ string) (int, string) { return 200, fmt.Sprintf(`{"id":"P%d"}`, n) })
 	var held []*store.Lead
-	e := newEnv(t, partnerAt(t, base, ""), func(st *store.Store) {
+	e := newEnv(t, partnerAt(t, base, ""), func(st store.Store) {
 		feed, _ := st.Feed(Feed)
 		for range 1200 { // more than one read of the outbox, all in doubt
 			l, _, _ := st.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": "1"}})
