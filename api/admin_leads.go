@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 
@@ -32,37 +31,20 @@ func parseLeadID(text string) (uint64, error) {
 	return id, nil
 }
 
-// listLeads is GET /api/leads?offer=&status=&ext=&limit=&cursor=.
+// listLeads is GET /api/leads?offer=&status=&ext=&contact=&limit=&cursor=
+// (app.FindLeads).
 func (s *Server) listLeads(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
 	a := c.QueryArgs()
-	q := store.Query{Offer: string(a.Peek("offer")), Cursor: string(a.Peek("cursor"))}
-	if q.Offer == "" {
-		return 0, nil, badRequest("offer= is required: leads are listed per offer")
-	}
-	if err := s.knownOffer(q.Offer); err != nil {
-		return 0, nil, err
-	}
 	statuses, err := statusFilter(string(a.Peek("status")))
 	if err != nil {
 		return 0, nil, err
 	}
-	q.Statuses = statuses
-	if q.Limit, err = pageLimit(c); err != nil {
+	limit, err := pageLimit(c)
+	if err != nil {
 		return 0, nil, err
 	}
-	if ext := string(a.Peek("ext")); ext != "" {
-		l, err := s.App.Store.ByExt(c, q.Offer, ext)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return 200, listOf[*store.Lead](nil, ""), nil
-		case err != nil:
-			return 0, nil, err
-		case statuses != 0 && !statuses.Has(l.Status):
-			return 200, listOf[*store.Lead](nil, ""), nil
-		}
-		return 200, listOf([]*store.Lead{l}, ""), nil
-	}
-	page, err := s.App.Store.List(c, q)
+	page, err := s.App.FindLeads(c, app.LeadFilter{Offer: string(a.Peek("offer")), Statuses: statuses,
+		Ext: string(a.Peek("ext")), Contact: string(a.Peek("contact")), Cursor: string(a.Peek("cursor")), Limit: limit})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -25,6 +25,7 @@ import (
 //	F feed 0 id rev          → item           feed items held for a person
 //	m name                   → sequence state
 //	r 0 / r 1 n              → a big batch's recovery record (redo.go)
+//	c contact 0 id           → (empty)        leads by phone and e-mail (contact.go)
 const (
 	kindLead    = 'l'
 	kindHistory = 'h'

@@ -110,7 +110,8 @@ func (s *Badger) ByExt(ctx context.Context, offer, ext string) (*Lead, error) {
 // offer+status index, ordered by status then id; without it, all leads by
 // id (Statuses then filters records, a scan meant for the admin API only).
 type Query struct {
-	Offer    string
+	Offer    string    // "" with Contact: every offer
+	Contact  string    // a phone or an e-mail (ContactKey): only leads with it
 	Statuses StatusSet // empty means every status
 	Cursor   string    // from the previous Page's Next
 	Limit    int       // default 50, at most 1000
@@ -148,8 +149,17 @@ func (s *Badger) List(ctx context.Context, q Query) (Page, error) {
 	if statuses == 0 {
 		statuses = AllStatuses
 	}
+	var contact string
+	if q.Contact != "" {
+		if contact, err = ContactKey(q.Contact); err != nil {
+			return Page{}, err
+		}
+	}
 	var page Page
 	err = s.view(ctx, func(txn *badger.Txn) error {
+		if contact != "" {
+			return listContact(txn, contact, q.Offer, statuses, after, limit, &page)
+		}
 		if q.Offer == "" {
 			return s.listAll(txn, statuses, after, limit, &page)
 		}

@@ -177,6 +177,13 @@ func Open(opts Options) (*Badger, error) {
 		s.jdb.Close()
 		return nil, fmt.Errorf("store: sequences: %w", err)
 	}
+	if n, err := s.indexContacts(); err != nil {
+		db.Close()
+		s.jdb.Close()
+		return nil, fmt.Errorf("store: index leads by phone and e-mail: %w", err)
+	} else if n > 0 {
+		s.log.Info("store: indexed leads by phone and e-mail", "entries", n)
+	}
 	s.commit = newCommitter(s)
 	if !opts.InMemory {
 		s.checkDisk() // opened on a full disk: read-only from the first write

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -72,6 +73,13 @@ func (s *Badger) Verify(ctx context.Context) ([]Problem, error) {
 					report(key, "no hold index entry")
 				}
 			}
+			for _, c := range leadContacts(l) {
+				if _, ok, err := getValue(txn, contactKey(c, l.ID)); err != nil {
+					return err
+				} else if !ok {
+					report(key, "no contact index entry for %q", c)
+				}
+			}
 			for rev := uint32(2); rev <= l.Rev; rev++ { // 1, the creation, is derived
 				if _, ok, err := getValue(txn, historyKey(l.ID, rev)); err != nil {
 					return err
@@ -89,7 +97,7 @@ func (s *Badger) Verify(ctx context.Context) ([]Problem, error) {
 			}
 			return l, err
 		}
-		for _, kind := range []byte{kindStatus, kindExt, kindHold, kindHistory, kindIdem} {
+		for _, kind := range []byte{kindStatus, kindExt, kindHold, kindHistory, kindIdem, kindContact} {
 			ix := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kind}, PrefetchValues: kind == kindExt || kind == kindIdem})
 			for ix.Rewind(); ix.Valid() && !full(); ix.Next() {
 				key := ix.Item().KeyCopy(nil)
@@ -138,6 +146,11 @@ func (s *Badger) Verify(ctx context.Context) ([]Problem, error) {
 				case kindIdem:
 					if !bytes.HasPrefix(key, offerPrefix(kindIdem, l.Offer)) {
 						report(key, "idempotency key points at lead %d of offer %q", id, l.Offer)
+					}
+					continue
+				case kindContact:
+					if c := string(key[1 : len(key)-9]); !slices.Contains(leadContacts(l), c) {
+						report(key, "stale: lead %d's fields no longer hold contact %q", id, c)
 					}
 					continue
 				}

@@ -29,6 +29,7 @@ func (s *Badger) writeLead(w *stepWriter, old, n *Lead, changes []Change, events
 			w.set(extKey(n.Offer, n.Ext), idValue(n.ID))
 		}
 	}
+	writeContacts(w, old, n)
 	if old == nil || !old.HoldUntil.Equal(n.HoldUntil) {
 		if old != nil && !old.HoldUntil.IsZero() {
 			w.del(holdKey(old.HoldUntil, old.ID))

@@ -88,6 +88,8 @@ var messages = map[string][2]string{
 	"leads.status":             {"Status", "Статус"},
 	"leads.created":            {"Created", "Создан"},
 	"leads.contact":            {"Contact", "Контакт"},
+	"leads.find":               {"Phone or e-mail", "Телефон или e-mail"},
+	"leads.anyoffer":           {"any (with a phone or e-mail)", "любой (по телефону или e-mail)"},
 	"leads.more":               {"Next page", "Следующая страница"},
 	"leads.empty":              {"No leads.", "Лидов нет."},
 	"lead.title":               {"Lead", "Лид"},

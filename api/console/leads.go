@@ -2,7 +2,6 @@ package console
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -17,16 +16,17 @@ import (
 
 // leadsData is the leads page: its filters and a page of leads.
 type leadsData struct {
-	Offer, Status, Ext string
-	Offers             []string
-	Statuses           []store.Status
-	Leads              []leadRow
-	Next               string
+	Offer, Status, Ext, Contact string
+	Offers                      []string
+	Statuses                    []store.Status
+	Leads                       []leadRow
+	Next                        string
 }
 
 // leadRow is one lead in the list, its contact masked.
 type leadRow struct {
 	ID      uint64
+	Offer   string
 	Ext     string
 	Status  store.Status
 	Created string
@@ -42,65 +42,47 @@ func allStatuses() []store.Status {
 	return out
 }
 
-// leads is /ui/leads?offer=&status=&ext=: an offer's leads, newest
-// first, as GET /api/leads lists them.
+// leads is /ui/leads?offer=&status=&ext=&contact=: leads found as GET
+// /api/leads finds them (app.FindLeads). With a phone or an e-mail and
+// no offer, every offer's.
 func (cs *Console) leads(r *request) {
 	a := r.QueryArgs()
 	d := leadsData{Offer: string(a.Peek("offer")), Status: string(a.Peek("status")), Ext: strings.TrimSpace(string(a.Peek("ext"))),
-		Offers: cs.App.Offers.IDs(), Statuses: allStatuses()}
-	if d.Offer == "" && len(d.Offers) > 0 {
+		Contact: strings.TrimSpace(string(a.Peek("contact"))), Offers: cs.App.Offers.IDs(), Statuses: allStatuses()}
+	if d.Offer == "" && d.Contact == "" && len(d.Offers) > 0 {
 		d.Offer = d.Offers[0]
 	}
-	leads, next, err := cs.listLeads(r, d, string(a.Peek("cursor")))
-	if err != nil {
-		r.render(fasthttp.StatusBadRequest, "leads", r.T("leads.title"), d, store.Describe(err), "")
-		return
+	f := app.LeadFilter{Offer: d.Offer, Ext: d.Ext, Contact: d.Contact, Cursor: string(a.Peek("cursor"))}
+	if d.Status != "" {
+		st, err := store.ParseStatus(d.Status)
+		if err != nil {
+			r.render(fasthttp.StatusBadRequest, "leads", r.T("leads.title"), d, store.Describe(err), "")
+			return
+		}
+		f.Statuses = store.Statuses(st)
 	}
-	for _, l := range leads {
-		d.Leads = append(d.Leads, leadRow{ID: l.ID, Ext: l.Ext, Status: l.Status, Created: when(l.Created),
+	var page store.Page
+	if d.Offer != "" || d.Contact != "" {
+		var err error
+		if page, err = cs.App.FindLeads(r, f); err != nil {
+			r.render(fasthttp.StatusBadRequest, "leads", r.T("leads.title"), d, store.Describe(err), "")
+			return
+		}
+	}
+	for _, l := range page.Leads {
+		d.Leads = append(d.Leads, leadRow{ID: l.ID, Offer: l.Offer, Ext: l.Ext, Status: l.Status, Created: when(l.Created),
 			Name: store.Mask(l.Fields["name"]), Contact: store.Mask(strings.TrimSpace(l.Fields["phone"] + " " + l.Fields["email"]))})
 	}
-	if next != "" {
-		v := url.Values{"offer": {d.Offer}, "cursor": {next}}
-		if d.Status != "" {
-			v.Set("status", d.Status)
+	if page.Next != "" {
+		v := url.Values{"cursor": {page.Next}}
+		for name, val := range map[string]string{"offer": d.Offer, "status": d.Status, "contact": d.Contact} {
+			if val != "" {
+				v.Set(name, val)
+			}
 		}
 		d.Next = "/ui/leads?" + v.Encode()
 	}
 	r.render(fasthttp.StatusOK, "leads", r.T("leads.title"), d, "", "")
-}
-
-func (cs *Console) listLeads(r *request, d leadsData, cursor string) ([]*store.Lead, string, error) {
-	if d.Offer == "" {
-		return nil, "", nil
-	}
-	if _, ok := cs.App.Offers.Offer(d.Offer); !ok {
-		if _, failing := cs.App.Offers.Errors()[d.Offer]; !failing {
-			return nil, "", fmt.Errorf("offer %q: no such offer (offers: %s): %w", d.Offer, strings.Join(d.Offers, ", "), store.ErrInvalid)
-		}
-	}
-	var statuses store.StatusSet
-	if d.Status != "" {
-		st, err := store.ParseStatus(d.Status)
-		if err != nil {
-			return nil, "", err
-		}
-		statuses = store.Statuses(st)
-	}
-	if d.Ext != "" {
-		l, err := cs.App.Store.ByExt(r, d.Offer, d.Ext)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil, "", nil
-		case err != nil:
-			return nil, "", err
-		case statuses != 0 && !statuses.Has(l.Status):
-			return nil, "", nil
-		}
-		return []*store.Lead{l}, "", nil
-	}
-	page, err := cs.App.Store.List(r, store.Query{Offer: d.Offer, Statuses: statuses, Cursor: cursor})
-	return page.Leads, page.Next, err
 }
 
 // leadData is a lead's page: the lead shown (masked unless raw), its

@@ -28,13 +28,16 @@ func TestNoPageShowsUnmaskedContactsWithoutRaw(t *testing.T) {
 		t.Fatalf("edit: %d\n%s", p.code, p.body)
 	}
 	for _, path := range []string{"/ui/", "/ui/journal", "/ui/journal/rows", "/ui/journal?kind=lead", "/ui/journal/" + entry,
-		"/ui/journal/" + entry + "/replay", "/ui/leads?offer=shop", "/ui/leads?offer=shop&ext=A1", "/ui/leads/" + itoa(id)} {
+		"/ui/journal/" + entry + "/replay", "/ui/leads?offer=shop", "/ui/leads?offer=shop&ext=A1", "/ui/leads?contact=" + phone, "/ui/leads/" + itoa(id)} {
 		p := b.get(path)
 		if p.code != 200 {
 			t.Errorf("GET %s: %d\n%s", path, p.code, p.body)
 		}
+		// What the person typed into the search box stays there, and in
+		// the language switch's way back to this page.
+		body := strings.NewReplacer(`name="contact" value="`+phone+`"`, "", "contact%3d"+phone, "").Replace(p.body)
 		for _, contact := range []string{phone, email} {
-			if strings.Contains(p.body, contact) {
+			if strings.Contains(body, contact) {
 				t.Errorf("GET %s shows %s unmasked", path, contact)
 			}
 		}
@@ -48,6 +51,51 @@ func TestNoPageShowsUnmaskedContactsWithoutRaw(t *testing.T) {
 		if p := b.get(path); !strings.Contains(p.body, phone) || !strings.Contains(p.body, email) {
 			t.Errorf("GET %s (raw) does not show the contacts as they came", path)
 		}
+	}
+}
+
+// A person's phone or e-mail, typed as they say it, finds their leads in
+// every offer, masked; with an offer chosen, only that offer's.
+func TestLeadsFoundByPhoneOrEmail(t *testing.T) {
+	t.Parallel()
+	a := openApp(t)
+	base := serve(t, &api.Server{App: a, APIToken: adminToken})
+	shop := addLead(t, base, "A1")
+	crm, _, err := a.Store.Add(t.Context(), store.NewLead{Offer: "crm", Ext: "X1", Status: store.StatusProcessing,
+		Fields: map[string]string{"phone": "8 (999) 000-11-22"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addLead(t, base, "A2") // the same person again
+	other, _, err := a.Store.Add(t.Context(), store.NewLead{Offer: "crm", Ext: "X2", Fields: map[string]string{"phone": "+7 999 000 11 99"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, base)
+	b.signIn(adminToken)
+	rows := func(p page) []string {
+		var ids []string
+		for _, m := range regexp.MustCompile(`<tr data-id="(\d+)"`).FindAllStringSubmatch(p.body, -1) {
+			ids = append(ids, m[1])
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/ui/leads?contact=" + url.QueryEscape("+7 (999) 000-11-22"), []string{itoa(shop), itoa(crm.ID), itoa(shop + 2)}},
+		{"/ui/leads?contact=" + url.QueryEscape(strings.ToUpper(email)), []string{itoa(shop), itoa(shop + 2)}},
+		{"/ui/leads?offer=crm&contact=9990001122", []string{itoa(crm.ID)}},
+		{"/ui/leads?contact=79990001199", []string{itoa(other.ID)}},
+	} {
+		p := b.get(tc.path)
+		if got := rows(p); p.code != 200 || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("GET %s: %d, leads %v, want %v", tc.path, p.code, got, tc.want)
+		}
+	}
+	if p := b.get("/ui/leads?contact=12-34"); p.code != 400 || !strings.Contains(p.body, "want a phone (at least 7 digits) or an e-mail address") {
+		t.Errorf("a contact that is neither: %d\n%s", p.code, p.body)
 	}
 }
 

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Contacts: a person who calls about their order gives a phone or an
+// e-mail, not a lead id. Leads are indexed by the contacts in their
+// fields "phone" and "email", so that Query.Contact finds them in any
+// offer without reading every lead.
+//
+//	c contact 0 id → (empty)
+
+const kindContact = 'c'
+
+// contactIndexed marks a store whose contact index is whole: stores made
+// before the index existed get it built once on open (indexContacts).
+var contactIndexed = []byte("m/index/contact")
+
+// phoneDigits is how many trailing digits of a phone are compared: the
+// national number, so +7 (999) 000-11-22, 8 999 000 11 22 and 9990001122
+// are one phone.
+const phoneDigits = 10
+
+// minPhoneDigits is the shortest run of digits taken for a phone.
+const minPhoneDigits = 7
+
+// ContactKey is the contact index's form of what a person typed: an
+// e-mail (it has an @) in lower case, or a phone as its last ten digits.
+// Anything else is ErrInvalid, worded for the person.
+func ContactKey(text string) (string, error) {
+	text = strings.TrimSpace(text)
+	if strings.Contains(text, "@") {
+		if k := emailKey(text); k != "" {
+			return k, nil
+		}
+		return "", fmt.Errorf("contact %q: not an e-mail address: %w", text, ErrInvalid)
+	}
+	if k := phoneKey(text); k != "" {
+		return k, nil
+	}
+	return "", fmt.Errorf("contact %q: want a phone (at least %d digits) or an e-mail address: %w", text, minPhoneDigits, ErrInvalid)
+}
+
+func emailKey(text string) string {
+	text = strings.ToLower(strings.TrimSpace(text))
+	at := strings.LastIndexByte(text, '@')
+	if at <= 0 || at == len(text)-1 || strings.ContainsAny(text, " \t\x00") || len(text) > maxNameLen {
+		return ""
+	}
+	return "e" + text
+}
+
+func phoneKey(text string) string {
+	digits := make([]byte, 0, len(text))
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	if len(digits) < minPhoneDigits || len(digits) > 20 {
+		return ""
+	}
+	if len(digits) > phoneDigits {
+		digits = digits[len(digits)-phoneDigits:]
+	}
+	return "p" + string(digits)
+}
+
+// leadContacts are the contact keys of a lead's phone and e-mail fields.
+func leadContacts(l *Lead) []string {
+	var out []string
+	if k := phoneKey(l.Fields["phone"]); k != "" {
+		out = append(out, k)
+	}
+	if k := emailKey(l.Fields["email"]); k != "" {
+		out = append(out, k)
+	}
+	return out
+}
+
+func contactPrefix(contact string) []byte {
+	b := make([]byte, 0, len(contact)+10)
+	b = append(b, kindContact)
+	b = append(b, contact...)
+	return append(b, 0)
+}
+
+func contactKey(contact string, id uint64) []byte { return appendU64(contactPrefix(contact), id) }
+
+// writeContacts moves a lead's contact index entries from old's contacts
+// to n's (old nil for a new lead).
+func writeContacts(w *stepWriter, old, n *Lead) {
+	if old != nil && old.Fields["phone"] == n.Fields["phone"] && old.Fields["email"] == n.Fields["email"] {
+		return
+	}
+	now := leadContacts(n)
+	if old != nil {
+		for _, c := range leadContacts(old) {
+			if !slices.Contains(now, c) {
+				w.del(contactKey(c, old.ID))
+			}
+		}
+	}
+	for _, c := range now {
+		w.set(contactKey(c, n.ID), nil)
+	}
+}
+
+// listContact pages through the leads with one contact, oldest first,
+// keeping those of offer (if set) whose status is wanted. A cursor is the
+// last lead id read.
+func listContact(txn *badger.Txn, contact, offer string, statuses StatusSet, after []byte, limit int, page *Page) error {
+	if len(after) != 0 && len(after) != 8 {
+		return fmt.Errorf("cursor: not one this list gave (pass back its next as it came): %w", ErrInvalid)
+	}
+	prefix := contactPrefix(contact)
+	seek := prefix
+	if len(after) == 8 {
+		seek = append(append(append([]byte(nil), prefix...), after...), 0)
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+		id := tailU64(it.Item().Key())
+		l, err := getLead(txn, id)
+		if err != nil {
+			return fmt.Errorf("contact index of lead %d: %w", id, err)
+		}
+		if (offer != "" && l.Offer != offer) || !statuses.Has(l.Status) {
+			continue
+		}
+		if len(page.Leads) == limit {
+			page.Next = cursorEncoding.EncodeToString(after)
+			return nil
+		}
+		page.Leads = append(page.Leads, l)
+		after = appendU64(nil, id)
+	}
+	return nil
+}
+
+// indexContacts builds the contact index of a store made before it
+// existed, once, before the committer starts: no edit can race it. A
+// crash half way builds it again on the next open (its writes are
+// idempotent; the mark comes last).
+func (s *Badger) indexContacts() (int, error) {
+	done := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(contactIndexed)
+		done = err == nil
+		if err == badger.ErrKeyNotFound {
+			return nil
+		}
+		return err
+	})
+	if err != nil || done {
+		return 0, err
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindLead}, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var l *Lead
+			if err := it.Item().Value(func(v []byte) (err error) { l, err = decodeLead(v); return err }); err != nil {
+				return fmt.Errorf("lead %d: %w", tailU64(it.Item().Key()), err)
+			}
+			for _, c := range leadContacts(l) {
+				if err := wb.Set(contactKey(c, l.ID), nil); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err == nil {
+		err = s.db.Update(func(txn *badger.Txn) error { return txn.Set(contactIndexed, nil) })
+	}
+	return n, err
+}
