@@ -38,6 +38,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) > 0 && args[0] == "hostile" {
 		return runBenchHostile(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "mix" {
+		return runBenchMix(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("leadhost bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", 10*time.Second, "how long each phase runs")
@@ -51,7 +54,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if len(rest) != 1 || rest[0] != "hook" {
-		fmt.Fprintln(stderr, "leadhost bench: what to measure? (hook, hostile)")
+		fmt.Fprintln(stderr, "leadhost bench: what to measure? (hook, mix, hostile)")
 		return exitUsage
 	}
 	dir, err := os.MkdirTemp("", "leadhost-bench-")
