@@ -19,6 +19,10 @@ var (
 	datePattern = regexp.MustCompile(`(?:^|\D)(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:$|\D)`)
 	// dottedPhone is the North American way, 900.123.4567.
 	dottedPhone = regexp.MustCompile(`\b\d{3}\.\d{3}\.\d{4}\b`)
+	// jsonNumberPhone is a phone sent as a bare JSON number
+	// ({"phone":79990001122}): masked, it becomes a string, or the text
+	// would no longer be JSON.
+	jsonNumberPhone = regexp.MustCompile(`([:\[,]\s*)(\d{10,15})(\s*[,}\]])`)
 )
 
 // MaskContacts hides phone numbers and e-mail addresses in text, as the
@@ -29,8 +33,32 @@ var (
 // stored stays whole, so that a webhook can be replayed.
 func MaskContacts(text string) string {
 	text = emailPattern.ReplaceAllString(text, "${1}***${2}${3}")
+	if t := strings.TrimSpace(text); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		text = maskJSONNumbers(text)
+	}
 	text = dottedPhone.ReplaceAllStringFunc(text, func(m string) string { return m[:1] + "***" + m[len(m)-2:] })
 	return phonePattern.ReplaceAllStringFunc(text, maskPhone)
+}
+
+// maskJSONNumbers masks the phones of JSON text sent as bare numbers,
+// as strings. A match ends at the separator after the number, so the
+// next one (a list of phones) is matched from that separator on.
+func maskJSONNumbers(text string) string {
+	var b strings.Builder
+	for {
+		loc := jsonNumberPhone.FindStringSubmatchIndex(text)
+		if loc == nil {
+			return b.String() + text
+		}
+		digits := text[loc[4]:loc[5]]
+		b.WriteString(text[:loc[4]])
+		if masked := maskPhone(digits); masked != digits {
+			b.WriteString(`"` + masked + `"`)
+		} else {
+			b.WriteString(digits)
+		}
+		text = text[loc[5]:]
+	}
 }
 
 func maskPhone(m string) string {
