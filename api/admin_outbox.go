@@ -6,7 +6,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"leadhost/host/app"
 	"leadhost/store"
 )
 
@@ -84,7 +83,7 @@ func (s *Server) release(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := s.App.ReleaseHeld(c, p[0], id, rev, app.ByAPI); err != nil {
+	if _, err := s.App.ReleaseHeld(c, p[0], id, rev, writerOf(c)); err != nil {
 		return 0, nil, err
 	}
 	return 200, releaseView{Released: id, Rev: rev}, nil
@@ -104,7 +103,7 @@ func (s *Server) drop(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := s.App.DropHeld(c, p[0], id, rev, app.ByAPI); err != nil {
+	if _, err := s.App.DropHeld(c, p[0], id, rev, writerOf(c)); err != nil {
 		return 0, nil, err
 	}
 	return 200, dropView{Dropped: id, Rev: rev}, nil

@@ -111,6 +111,37 @@ func (c *Client) CheckNow(ctx context.Context, offer string, req app.CheckReques
 	return &rep, nil
 }
 
+// HeldItems is GET /api/outbox/<outbox>?state=held: what the outbox holds
+// for a person, masked as the serve shows it.
+func (c *Client) HeldItems(ctx context.Context, outbox string) ([]store.FeedItem, error) {
+	var items list[store.FeedItem]
+	if _, err := c.do(ctx, "GET", "/api/outbox/"+url.PathEscape(outbox)+"?state=held", nil, "", &items); err != nil {
+		return nil, err
+	}
+	return items.Items, nil
+}
+
+// ReleaseHeld is POST /api/outbox/<outbox>/<lead>/<rev>/release.
+func (c *Client) ReleaseHeld(ctx context.Context, outbox string, lead uint64, rev uint32, by string) (store.FeedItem, error) {
+	return c.heldAction(ctx, outbox, lead, rev, "release", by)
+}
+
+// DropHeld is POST /api/outbox/<outbox>/<lead>/<rev>/drop.
+func (c *Client) DropHeld(ctx context.Context, outbox string, lead uint64, rev uint32, by string) (store.FeedItem, error) {
+	return c.heldAction(ctx, outbox, lead, rev, "drop", by)
+}
+
+// heldAction releases or drops a held item; the serve answers with the
+// item's lead and revision, which is all the returned item holds.
+func (c *Client) heldAction(ctx context.Context, outbox string, lead uint64, rev uint32, action, by string) (store.FeedItem, error) {
+	path := fmt.Sprintf("/api/outbox/%s/%d/%d/%s", url.PathEscape(outbox), lead, rev, action)
+	var out struct{}
+	if _, err := c.do(ctx, "POST", path, nil, by, &out); err != nil {
+		return store.FeedItem{}, err
+	}
+	return store.FeedItem{Event: store.Event{LeadID: lead, Rev: rev}}, nil
+}
+
 // do sends one call and decodes its answer into out; an answer that is
 // not a success is an *Error with the server's message.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, by string, out any) (int, error) {

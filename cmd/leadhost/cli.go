@@ -36,6 +36,9 @@ commands:
               load the webhook → durable lead path, side by side with a
               bare fasthttp handler: req/s, p50, p99, where the durable
               round goes, the half-load latency per 100 ms
+  bench mix [--duration 10s] [--concurrency 64] [--leads 10000]
+              webhooks at half load, alone and beside back-to-back check
+              runs and a backlog of sends: p50, p99, a timeline
   bench hostile [--duration 10s] [--timeout 5s] [--stuck 4] [--scripts concat,format,tail,pattern]
               hostile scripts' memory and CPU, and a healthy offer's
               webhook latency beside them
@@ -52,6 +55,11 @@ commands:
   lead edit ID
               read a patch (the core.lead.edit fields) as JSON on stdin,
               apply it, print the lead
+  held [--outbox send|postback] [--json]
+              what the outboxes hold for a person (a send in doubt, a
+              partner's refusal): lead, revision, attempts, last error
+  held release|drop OUTBOX LEAD REV
+              send a held item again, or remove it for good (journaled)
 
 flags (before or after the command):
   --data DIR       database directory (default ./data)
@@ -84,6 +92,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "lead":
 		return runLead(ctx, args[1:], stdin, stdout, stderr)
+	case "held":
+		return runHeld(ctx, args[1:], stdout, stderr)
 	case "lint":
 		return runLint(args[1:], stdout, stderr)
 	case "check":
@@ -199,7 +209,7 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands are the words run knows.
-var commands = map[string]bool{"serve": true, "lead": true, "lint": true, "check": true, "bench": true, "journal": true, "test": true,
+var commands = map[string]bool{"serve": true, "lead": true, "held": true, "lint": true, "check": true, "bench": true, "journal": true, "test": true,
 	"backup": true, "restore": true, "verify": true}
 
 // boolFlags are the flags that take no value, so that commandFirst knows

@@ -24,6 +24,9 @@ type service interface {
 	EditLead(ctx context.Context, id uint64, input []byte, by string) (*store.Lead, error)
 	LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, error)
 	CheckNow(ctx context.Context, offer string, req app.CheckRequest) (*check.Report, error)
+	HeldItems(ctx context.Context, outbox string) ([]store.FeedItem, error)
+	ReleaseHeld(ctx context.Context, outbox string, lead uint64, rev uint32, by string) (store.FeedItem, error)
+	DropHeld(ctx context.Context, outbox string, lead uint64, rev uint32, by string) (store.FeedItem, error)
 }
 
 var (

@@ -7,6 +7,17 @@ import (
 	"leadhost/store"
 )
 
+// HeldItems lists what an outbox (send.Feed, send.PostbackFeed) holds for
+// a person, oldest lead first, up to 1,000, as stored (the caller masks
+// what it shows). store.ErrNotFound: no such outbox.
+func (a *App) HeldItems(ctx context.Context, outbox string) ([]store.FeedItem, error) {
+	ob, err := a.outbox(outbox)
+	if err != nil {
+		return nil, err
+	}
+	return ob.Feed.Held(ctx, 1000)
+}
+
 // ReleaseHeld puts the item an outbox (send.Feed, send.PostbackFeed)
 // holds for a person back to be delivered, for that person (by: ByAPI,
 // ByConsole), journals it and wakes the outbox. The admin API and the
