@@ -32,6 +32,7 @@ func (s *Server) ui() *console.Console {
 				return r.Status, r.Body, nil
 			},
 			StatusOf: statusOf,
+			Client:   s.clientIP,
 		}
 		if access.Token == "" {
 			access.Token = s.LocalToken

@@ -6,7 +6,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
+	"leadhost/host/app"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,11 +209,21 @@ func (cs *Console) signIn(r *request) {
 		r.fail(fasthttp.StatusForbidden, r.T("access.cross_site")+" ("+why+")")
 		return
 	}
+	caller := cs.caller(r.RequestCtx)
+	now := time.Now()
+	if wait := cs.signIns.wait(caller, now); wait > 0 {
+		wait = wait.Round(time.Second)
+		r.Response.Header.Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		cs.signInPage(r, fasthttp.StatusTooManyRequests, fmt.Sprintf(r.T("signin.too_many"), signInTries, signInWindow/time.Minute, wait))
+		return
+	}
 	got := bytes.TrimSpace(r.PostArgs().Peek("token"))
 	if cs.Access.Token == "" || subtle.ConstantTimeCompare(got, []byte(cs.Access.Token)) != 1 {
+		cs.signIns.failed(caller, now)
 		cs.signInPage(r, fasthttp.StatusUnauthorized, r.T("signin.wrong"))
 		return
 	}
+	cs.signIns.succeeded(caller)
 	id, _ := cs.sessions.start()
 	var ck fasthttp.Cookie
 	ck.SetKey(sessionCookie)
@@ -222,6 +235,15 @@ func (cs *Console) signIn(r *request) {
 	ck.SetSecure(cs.Access.Secure != nil && cs.Access.Secure(r.RequestCtx))
 	r.Response.Header.SetCookie(&ck)
 	seeOther(r.RequestCtx, safeNext(string(r.PostArgs().Peek("next"))))
+}
+
+// caller is who a sign-in is counted as (app.SourceOf).
+func (cs *Console) caller(c *fasthttp.RequestCtx) string {
+	ip := c.RemoteIP()
+	if cs.Access.Client != nil {
+		ip = cs.Access.Client(c)
+	}
+	return app.SourceOf(ip.String())
 }
 
 // signOut is POST /ui/signout.

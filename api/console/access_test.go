@@ -287,3 +287,50 @@ func TestRedirectsArePaths(t *testing.T) {
 		}
 	}
 }
+
+// Guessing the token is slowed per caller: after five wrong tokens, the
+// caller's next tries — the right token too — are refused unread with
+// 429 and when to come back; another caller (here another client behind
+// the trusted proxy) signs in as before, and a caller who got it right
+// is not held to their typos.
+func TestSignInGuessesAreSlowedPerCaller(t *testing.T) {
+	t.Parallel()
+	a := openApp(t)
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	base := serve(t, &api.Server{App: a, APIToken: adminToken, TrustedProxies: []*net.IPNet{loopback}})
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	signIn := func(b *browser, ip, token string) page {
+		return b.do("POST", "/ui/signin", url.Values{"token": {token}}, from(ip))
+	}
+	guesser := newBrowser(t, base)
+	for i := range 5 {
+		if p := signIn(guesser, "203.0.113.7", "guess"+itoa(uint64(i))); p.code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d", i+1, p.code)
+		}
+	}
+	p := signIn(guesser, "203.0.113.7", adminToken)
+	if p.code != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "5 wrong tokens from your address within 10 minutes") {
+		t.Errorf("the sixth try: %d, Retry-After %q\n%s", p.code, p.header.Get("Retry-After"), p.body)
+	}
+	if guesser.cookie["leadhost_session"] != "" {
+		t.Errorf("the right token was read while the caller was held back: a session was opened")
+	}
+	// The same /64 is the same caller.
+	v6 := newBrowser(t, base)
+	for i := range 5 {
+		signIn(v6, "2001:db8:1:2::"+itoa(uint64(i+1)), "guess")
+	}
+	if p := signIn(v6, "2001:db8:1:2::99", adminToken); p.code != http.StatusTooManyRequests {
+		t.Errorf("another address of the guessing /64: %d, want 429", p.code)
+	}
+	other := newBrowser(t, base)
+	for range 4 {
+		signIn(other, "198.51.100.1", "typo")
+	}
+	if p := signIn(other, "198.51.100.1", adminToken); p.code != http.StatusSeeOther {
+		t.Errorf("another caller, after four typos: %d, want signed in", p.code)
+	}
+	if p := signIn(newBrowser(t, base), "198.51.100.1", "typo"); p.code != http.StatusUnauthorized {
+		t.Errorf("after signing in, one more typo: %d, want 401 (the count started again)", p.code)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net"
 	"path"
 	"strings"
 	"time"
@@ -56,6 +57,10 @@ type Access struct {
 	Replay func(c *fasthttp.RequestCtx, id string) (status int, body string, err error)
 	// StatusOf is the HTTP status the admin API answers an error with.
 	StatusOf func(error) int
+	// Client is the caller's address, as the admin API works it out
+	// behind trusted proxies; nil: the peer's. Wrong sign-in tokens are
+	// counted by it (signinlimit.go).
+	Client func(*fasthttp.RequestCtx) net.IP
 }
 
 // Console serves /ui/. Make it with New.
@@ -69,6 +74,7 @@ type Console struct {
 
 	pages    map[string]*template.Template
 	sessions sessions
+	signIns  signInLimit
 	activity activity
 }
 

@@ -31,6 +31,7 @@ var messages = map[string][2]string{
 	"signin.local_token":       {"Serve's local token (in the data folder's leadhost-serve.json)", "Локальный токен serve (файл leadhost-serve.json в папке данных)"},
 	"signin.submit":            {"Sign in", "Войти"},
 	"signin.wrong":             {"That token is not the one this leadhost takes.", "Этот токен не подходит."},
+	"signin.too_many":          {"%d wrong tokens from your address within %d minutes: the next one is read in %s.", "%d неверных токенов с вашего адреса за %d минут: следующий будет проверен через %s."},
 	"signin.none":              {"No token is set on this leadhost: start serve with --api-token to sign in.", "На этом leadhost не задан токен: запустите serve с --api-token, чтобы войти."},
 	"access.sign_in_to_change": {"Sign in to change anything.", "Чтобы что-то менять, войдите."},
 	"access.csrf":              {"The form's token is missing or stale: nothing was changed. Reload the page and try again.", "У формы нет действующего токена: ничего не изменено. Обновите страницу и повторите."},

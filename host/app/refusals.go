@@ -57,7 +57,7 @@ func (r *refusals) admit(kind store.JournalKind, source string, now time.Time) (
 	if r.counts == nil {
 		r.counts = map[refusalKey]*refusalCount{}
 	}
-	k := refusalKey{kind, sourceOf(source)}
+	k := refusalKey{kind, SourceOf(source)}
 	if _, ok := r.counts[k]; !ok && len(r.counts) >= maxRefusalSources {
 		k.source = otherSources
 	}
@@ -75,9 +75,10 @@ func (r *refusals) admit(kind store.JournalKind, source string, now time.Time) (
 	return true, summaries
 }
 
-// sourceOf is who a caller's refused calls are counted as: its address,
-// or its /64 for IPv6, which one machine usually has whole.
-func sourceOf(addr string) string {
+// SourceOf is who a caller is counted as, for what is bounded per
+// caller (refused calls, wrong sign-in tokens): its address, or its /64
+// for IPv6, which one machine usually has whole.
+func SourceOf(addr string) string {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil || !ip.Is6() || ip.Is4In6() {
 		return addr

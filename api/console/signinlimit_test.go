@@ -1,0 +1,36 @@
+package console
+
+import (
+	"testing"
+	"time"
+)
+
+// A caller held back waits until its oldest wrong token of the five is
+// ten minutes old, and no longer; a wrong token then holds it back again
+// only once five are within the window.
+func TestSignInLimitWindow(t *testing.T) {
+	var l signInLimit
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for i := range signInTries {
+		l.failed("a", t0.Add(time.Duration(i)*time.Minute))
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want time.Duration
+	}{
+		{4 * time.Minute, 6 * time.Minute},
+		{9*time.Minute + 30*time.Second, 30 * time.Second},
+		{10 * time.Minute, 0},
+	} {
+		if got := l.wait("a", t0.Add(tc.at)); got != tc.want {
+			t.Errorf("at +%v: wait %v, want %v", tc.at, got, tc.want)
+		}
+	}
+	l.failed("a", t0.Add(10*time.Minute))
+	if got := l.wait("a", t0.Add(10*time.Minute)); got != time.Minute {
+		t.Errorf("one more wrong token at +10m: wait %v, want 1m (the one at +1m is now the oldest of five)", got)
+	}
+	if got := l.wait("b", t0); got != 0 {
+		t.Errorf("another caller waits %v", got)
+	}
+}
