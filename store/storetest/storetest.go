@@ -65,6 +65,12 @@ var areas = []struct {
 }{
 	{"add", testAdd},
 	{"edit-rules", testEditRules},
+	{"history", testHistory},
+	{"ext", testExt},
+	{"list", testList},
+	{"created", testCreated},
+	{"goals", testGoals},
+	{"holds", testHolds},
 }
 
 // t0 is the suite's clock at the start: whole seconds, so that a backend
