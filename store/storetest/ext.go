@@ -32,19 +32,7 @@ func testExt(t *testing.T, b Backend) {
 	if _, err := f.s.Edit(ctx, c.ID, store.Patch{Ext: ptr("A")}); err != nil {
 		t.Fatalf("an ext its lead gave up: %v", err)
 	}
-	for _, tc := range []struct {
-		offer, ext string
-		want       uint64 // 0: ErrNotFound
-	}{
-		{"acme", "A", c.ID}, {"acme", "A2", a.ID}, {"zeta", "A", other.ID},
-		{"acme", "B", 0}, {"zeta", "A2", 0}, {"acme-2", "A", 0},
-	} {
-		l, err := f.s.ByExt(ctx, tc.offer, tc.ext)
-		switch {
-		case tc.want == 0 && !errors.Is(err, store.ErrNotFound):
-			t.Errorf("ByExt(%s, %s) = %v, %v; want ErrNotFound", tc.offer, tc.ext, l, err)
-		case tc.want != 0 && (err != nil || l.ID != tc.want || l.Ext != tc.ext):
-			t.Errorf("ByExt(%s, %s) = %v, %v; want lead %d", tc.offer, tc.ext, l, err, tc.want)
-		}
-	}
+	wantExts(t, f, "acme", map[string]uint64{"A": c.ID, "A2": a.ID, "B": 0})
+	wantExts(t, f, "zeta", map[string]uint64{"A": other.ID, "A2": 0})
+	wantExts(t, f, "acme-2", map[string]uint64{"A": 0})
 }

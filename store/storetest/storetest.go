@@ -71,6 +71,7 @@ var areas = []struct {
 	{"created", testCreated},
 	{"goals", testGoals},
 	{"holds", testHolds},
+	{"batch", testBatch},
 }
 
 // t0 is the suite's clock at the start: whole seconds, so that a backend
