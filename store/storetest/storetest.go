@@ -72,6 +72,8 @@ var areas = []struct {
 	{"goals", testGoals},
 	{"holds", testHolds},
 	{"batch", testBatch},
+	{"feed", testFeed},
+	{"feed-reopen", testFeedReopen},
 }
 
 // t0 is the suite's clock at the start: whole seconds, so that a backend
@@ -114,6 +116,7 @@ type fixture struct {
 	clk  *clock
 	opts store.Options
 	ctx  context.Context
+	gen  int // counts reopens: only the newest store is verified at the end
 }
 
 // open opens an empty store on the suite's clock. Every store an area
@@ -129,17 +132,31 @@ func open(t *testing.T, b Backend, opts store.Options) *fixture {
 	if f.s == nil {
 		t.Fatal("Backend.Open returned no store")
 	}
-	t.Cleanup(f.verify) // before the backend's Close, registered earlier
+	f.verifyAtEnd()
 	return f
 }
 
-// reopen closes the store and opens its data again.
+// verifyAtEnd verifies the store when the test ends, before the backend
+// closes it (its Cleanup, registered earlier, runs later).
+func (f *fixture) verifyAtEnd() {
+	gen := f.gen
+	f.t.Cleanup(func() {
+		if f.gen == gen {
+			f.verify()
+		}
+	})
+}
+
+// reopen verifies the store, closes it and opens its data again.
 func (f *fixture) reopen() {
 	f.t.Helper()
+	f.verify()
+	f.gen++
 	f.s = f.b.Reopen(f.t, f.s, f.opts)
 	if f.s == nil {
 		f.t.Fatal("Backend.Reopen returned no store")
 	}
+	f.verifyAtEnd()
 }
 
 func (f *fixture) add(nl store.NewLead) *store.Lead {
