@@ -63,6 +63,7 @@ var areas = []struct {
 	name string
 	run  func(t *testing.T, b Backend)
 }{
+	{"open", testOpen},
 	{"add", testAdd},
 	{"edit-rules", testEditRules},
 	{"history", testHistory},
@@ -74,6 +75,9 @@ var areas = []struct {
 	{"batch", testBatch},
 	{"feed", testFeed},
 	{"feed-reopen", testFeedReopen},
+	{"journal", testJournal},
+	{"subscribe", testSubscribe},
+	{"concurrency", testConcurrency},
 }
 
 // t0 is the suite's clock at the start: whole seconds, so that a backend
