@@ -49,12 +49,16 @@ func testAdd(t *testing.T, b Backend) {
 		if again.ID != first.ID || again.Comment != "first" {
 			t.Errorf("repeated key gave lead %d %q, want the first, %d %q", again.ID, again.Comment, first.ID, first.Comment)
 		}
+		withExt := f.add(store.NewLead{Offer: "keyed", Key: "order-2", Ext: "P-2"})
+		if again, created, err := f.s.Add(ctx, store.NewLead{Offer: "keyed", Key: "order-2", Ext: "P-2"}); err != nil || created || again.ID != withExt.ID {
+			t.Errorf("a repeated key with its ext: lead %v created %v, %v; want the first lead, no error", again, created, err)
+		}
 		other, created, err := f.s.Add(ctx, store.NewLead{Offer: "keyed-2", Key: "order-1"})
 		if err != nil || !created || other.ID == first.ID {
 			t.Errorf("the same key in another offer: lead %v created %v, %v; want a new lead", other, created, err)
 		}
-		if n := countOffer(t, f, "keyed"); n != 1 {
-			t.Errorf("offer holds %d leads after a repeated key, want 1", n)
+		if n := countOffer(t, f, "keyed"); n != 2 {
+			t.Errorf("offer holds %d leads after repeated keys, want 2", n)
 		}
 	})
 
