@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -106,6 +107,26 @@ func testBatch(t *testing.T, b Backend) {
 		}
 		if ev := evs.wait(t, leads[1].ID, 2)[1]; ev.To != store.StatusCancel || ev.Reason != store.ReasonExpensive {
 			t.Errorf("cancel event %+v", ev)
+		}
+	})
+
+	t.Run("a batch past its deadline writes nothing", func(t *testing.T) {
+		leads := processing("deadline", 2)
+		b := f.s.NewBatch()
+		for _, l := range leads {
+			if err := b.Edit(l.ID, store.Patch{Accept: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := b.Commit(gone); err == nil {
+			t.Error("a commit with its context done succeeded")
+		}
+		for _, l := range leads {
+			if got := f.get(l.ID); !sameLead(got, l) {
+				t.Errorf("a batch given up changed lead %d: %s", l.ID, leadText(got))
+			}
 		}
 	})
 

@@ -26,8 +26,24 @@ func testOpen(t *testing.T, b Backend) {
 	l := f.add(store.NewLead{Offer: "acme", Ext: "R-1", Key: "order-1", Fields: map[string]string{"phone": "79990001122"}})
 	l = f.edit(l.ID, store.Patch{Status: ptr(store.StatusCancel), Reason: ptr(reasonNoStock), Comment: ptr("no stock")})
 	hist := f.history(l.ID)
+	goals := map[string]uint32{}
+	for _, code := range []string{"sale", "deposit"} {
+		id, err := f.s.DefineGoal(f.ctx, "acme", code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		goals[code] = id
+	}
 
 	f.reopen()
+	for code, id := range goals {
+		if got, err := f.s.GoalByCode(f.ctx, "acme", code); err != nil || got != id {
+			t.Errorf("goal %s after a restart: %d, %v; want %d", code, got, err, id)
+		}
+	}
+	if id, err := f.s.DefineGoal(f.ctx, "acme", "refund"); err != nil || id == goals["sale"] || id == goals["deposit"] {
+		t.Errorf("a goal defined after a restart: id %d (%v), one of the ids before %v", id, err, goals)
+	}
 	if got := f.get(l.ID); !sameLead(got, l) {
 		t.Errorf("after a restart:\n got %s\nwant %s", leadText(got), leadText(l))
 	}
