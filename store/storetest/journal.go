@@ -195,6 +195,29 @@ func testJournal(t *testing.T, b Backend) {
 		if fmt.Sprint(got) != "[queued written]" {
 			t.Errorf("after a restart: %v, want [queued written]", got)
 		}
+		// The clock stood still over the restart (or two entries name
+		// the same time, as the refusals' per-minute summaries do): an
+		// entry written now is one more, and replaces none.
+		before := journalAll(t, f, store.JournalQuery{Limit: 1000})
+		if err := f.s.RecordWritten(store.JournalEntry{Offer: "restart", Kind: store.KindCheck, Status: store.JournalOK, Summary: "after"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.RecordWritten(store.JournalEntry{At: at, Offer: "restart", Kind: store.KindHook, Status: store.JournalRefused, Summary: "same time"}); err != nil {
+			t.Fatal(err)
+		}
+		after := journalAll(t, f, store.JournalQuery{Limit: 1000})
+		if len(after) != len(before)+2 {
+			t.Errorf("%d entries, then %d after writing 2: entries were replaced", len(before), len(after))
+		}
+		kept := map[uint64]string{}
+		for _, e := range after {
+			kept[e.ID] = e.Summary
+		}
+		for _, e := range before {
+			if kept[e.ID] != e.Summary {
+				t.Errorf("entry %d %q became %q", e.ID, e.Summary, kept[e.ID])
+			}
+		}
 		n := 0
 		for _, e := range journalAll(t, f, store.JournalQuery{Limit: 1000}) {
 			if !e.At.Before(at) && e.Offer != "late" {
