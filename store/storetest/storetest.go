@@ -12,6 +12,8 @@
 // again, as the next process would (feed items in flight, the journal).
 // The suite sets the options of the model (Feeds, FeedFilter, Now,
 // Reasons, Policies); the backend adds its own (a folder, a database).
+// Areas run in parallel, so Open and Reopen are called concurrently; each
+// store an area opens must pass Verify when the area ends.
 //
 // Each area of behaviour is a subtest named after it (add, edit-rules,
 // batch, feed …), so a failure names the area, and every assertion is one
