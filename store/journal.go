@@ -115,10 +115,27 @@ type journal struct {
 // count what the journal holds. A later call replaces fn.
 func (s *Badger) WatchJournal(fn func(JournalEntry)) { s.jr.watch.Store(&fn) }
 
-func (s *Badger) startJournal() {
-	s.jr = &journal{queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
+func (s *Badger) startJournal(lastID uint64) {
+	s.jr = &journal{queue: make(chan queuedEntry, journalQueue), done: make(chan struct{}), lastID: lastID}
 	go s.journalLoop()
 	s.startStatusIndex()
+}
+
+// newestJournalID is the id of the newest entry kept (0: none). Ids go
+// on from it, so that an entry dated as one before a restart (a minute's
+// summary of refused calls) takes a new id rather than the old entry's
+// place.
+func newestJournalID(jdb *badger.DB) (uint64, error) {
+	var id uint64
+	err := jdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindJournal}})
+		defer it.Close()
+		if it.Rewind(); it.Valid() {
+			id = ^tailU64(it.Item().Key())
+		}
+		return nil
+	})
+	return id, err
 }
 
 // queuedEntry is an entry on its way to the journal's database, and who
@@ -446,7 +463,14 @@ func (s *Badger) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntr
 				return fmt.Errorf("journal entry: %w", errCorrupt)
 			}
 			if !q.Since.IsZero() && e.At.Before(q.Since) {
-				break // newest first: the rest are older still
+				// Ids are in the order entries were kept, and never below
+				// their time (nextID); an entry kept late with an early
+				// time (a check run, dated when it began) is passed over,
+				// and only an id below since ends the list.
+				if e.ID < uint64(q.Since.UnixNano()) {
+					break
+				}
+				continue
 			}
 			if (q.Kind != "" && e.Kind != q.Kind) || (q.Status != "" && e.Status != q.Status) || (q.Offer != "" && e.Offer != q.Offer) {
 				continue

@@ -165,6 +165,12 @@ func Open(opts Options) (*Badger, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
 	}
+	lastJournalID, err := newestJournalID(s.jdb)
+	if err != nil {
+		db.Close()
+		s.jdb.Close()
+		return nil, fmt.Errorf("store: the journal's newest entry in %s: %w", opts.Dir, err)
+	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
 	// short are skipped, never reused. A new lease is a synchronous,
 	// fsync'd Badger update made by the committer, which stalls every
@@ -190,7 +196,7 @@ func Open(opts Options) (*Badger, error) {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.every(diskCheckEvery, s.checkDisk) }()
 	}
-	s.startJournal()
+	s.startJournal(lastJournalID)
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.commit.loop() }()
 	if gc := opts.GCInterval; gc >= 0 && !opts.InMemory {
