@@ -312,8 +312,9 @@ func (b *badgerBatch) extFree(l *Lead) error {
 
 // extOrder orders the batch's leads so that a lead taking over an ext
 // another lead of the batch gives up comes after that lead: each step then
-// finds the ext free. A cycle (two leads swapping exts) cannot be ordered;
-// one of its edits is refused at commit.
+// finds the ext free. A cycle (two leads swapping exts) cannot be ordered:
+// its first lead takes its ext from the lead still holding it
+// (extTakable).
 func (b *badgerBatch) extOrder() []uint64 {
 	releasedBy := make(map[string]uint64)
 	for _, id := range b.order {
@@ -343,6 +344,52 @@ func (b *badgerBatch) extOrder() []uint64 {
 		place(id)
 	}
 	return order
+}
+
+// extTakable says whether lead id of the batch may take its new ext at
+// commit: the ext is free, or held by another lead of the batch that
+// gives it up and that nobody changed since the batch read it — that
+// lead's own step, later in this commit, then writes it as the batch saw
+// it, and its new ext must be takable in turn (a chain), unless it is
+// one a lead of the chain gives up (a cycle: two leads swapping exts
+// through a third). Steps of one commit run one after another in the
+// committer, so nothing comes in between.
+func (b *badgerBatch) extTakable(w *stepWriter, id uint64) error {
+	return b.takable(w, id, map[uint64]bool{})
+}
+
+func (b *badgerBatch) takable(w *stepWriter, id uint64, chain map[uint64]bool) error {
+	bl := b.leads[id]
+	chain[id] = true
+	if bl.cur.Ext == "" {
+		return nil
+	}
+	v, ok, err := w.get(extKey(bl.cur.Offer, bl.cur.Ext))
+	if err != nil || !ok {
+		return err
+	}
+	holder, err := readID(v)
+	if err != nil || holder == id {
+		return err
+	}
+	taken := fmt.Errorf("lead %d: offer %q already has ext %q (lead %d): %w", id, bl.cur.Offer, bl.cur.Ext, holder, ErrExists)
+	hb := b.leads[holder]
+	if hb == nil || hb.cur.Ext == bl.cur.Ext {
+		return taken
+	}
+	if b.s.commit.writtenSince(holder, hb.seq) {
+		raw, ok, err := w.get(leadKey(holder))
+		if err != nil {
+			return err
+		}
+		if rev, rerr := leadRev(raw); !ok || rerr != nil || rev != hb.base.Rev {
+			return taken // changed meanwhile: its own step decides what it holds
+		}
+	}
+	if chain[holder] {
+		return nil
+	}
+	return b.takable(w, holder, chain)
 }
 
 // Len returns the number of recorded edits.
@@ -409,7 +456,7 @@ func (b *badgerBatch) Commit(ctx context.Context) (CommitResult, error) {
 			}{}
 			// Nobody wrote the lead since the batch read it: what Edit
 			// computed is what applying the patches now would give.
-			if !b.s.commit.writtenSince(id, bl.seq) && (bl.cur.Ext == bl.base.Ext || checkExtFree(w, bl.cur) == nil) {
+			if !b.s.commit.writtenSince(id, bl.seq) && (bl.cur.Ext == bl.base.Ext || b.extTakable(w, id) == nil) {
 				b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
 				out.written, out.edits = true, len(patches)
 				return nil
@@ -426,7 +473,7 @@ func (b *badgerBatch) Commit(ctx context.Context) (CommitResult, error) {
 			if err != nil {
 				return err
 			}
-			if rev == bl.base.Rev && (bl.cur.Ext == bl.base.Ext || checkExtFree(w, bl.cur) == nil) {
+			if rev == bl.base.Rev && (bl.cur.Ext == bl.base.Ext || b.extTakable(w, id) == nil) {
 				b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
 				out.written, out.edits = true, len(patches)
 				return nil

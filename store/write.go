@@ -23,7 +23,7 @@ func (s *Badger) writeLead(w *stepWriter, old, n *Lead, changes []Change, events
 	}
 	if old == nil || old.Ext != n.Ext {
 		if old != nil && old.Ext != "" {
-			w.del(extKey(old.Offer, old.Ext))
+			releaseExt(w, old.Offer, old.Ext, n.ID)
 		}
 		if n.Ext != "" {
 			w.set(extKey(n.Offer, n.Ext), idValue(n.ID))
@@ -46,6 +46,18 @@ func (s *Badger) writeLead(w *stepWriter, old, n *Lead, changes []Change, events
 			}
 		}
 	}
+}
+
+// releaseExt removes an ext's index entry while it still names lead id:
+// in a batch that passes exts around, another of its leads may have
+// taken this one already (badgerBatch.extTakable).
+func releaseExt(w *stepWriter, offer, ext string, id uint64) {
+	if v, ok, err := w.get(extKey(offer, ext)); err == nil && ok {
+		if holder, _ := readID(v); holder != id {
+			return
+		}
+	}
+	w.del(extKey(offer, ext))
 }
 
 // statusEvent returns the event of a change from a to b, if it is one.
