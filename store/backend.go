@@ -29,7 +29,9 @@ type Store interface {
 	History(ctx context.Context, id uint64) ([]Change, error)
 	// ByExt returns the offer's lead with the partner's id ext.
 	ByExt(ctx context.Context, offer, ext string) (*Lead, error)
-	// List returns one page of leads, newest first.
+	// List returns one page of leads: an offer's by status group (1;
+	// 2-4; 5; 6-9; 10-11; 12), oldest first within each; a contact's
+	// (Query.Contact) oldest first.
 	List(ctx context.Context, q Query) (Page, error)
 	// CreatedBetween returns the offer's leads created in [from, to)
 	// whose status is in statuses, oldest first, at most limit.
