@@ -304,6 +304,11 @@ func (a *App) Close() error {
 	for _, o := range a.Offers.Offers() {
 		o.Pool.Close() // the Lua states and partner connections of every version still loaded
 	}
+	for _, c := range a.Offers.Candidates() {
+		if c.Offer != nil {
+			c.Offer.Pool.Close()
+		}
+	}
 	a.Store.Record(a.refused.flush(a.now().Add(time.Minute))...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	a.mailer.Close(ctx)
