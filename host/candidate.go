@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // NextDir is the folder inside an offer's folder that stages a candidate
@@ -19,6 +20,10 @@ const NextDir = "next"
 // PrevDir is where Promote keeps the live files a promote replaced, so
 // that a mistake can be undone by hand.
 const PrevDir = ".prev"
+
+// ErrNoCandidate is an offer without a candidate that loads: no next/
+// folder, or one with load errors. A promote or a replay of it is refused.
+var ErrNoCandidate = errors.New("no candidate to run")
 
 // Candidate is an offer's staged version, loaded from next/ over the
 // live files. It never replaces the live version by itself, and a
@@ -48,6 +53,19 @@ func (c *Candidate) Problems() []string {
 func (r *Registry) Candidate(id string) (*Candidate, bool) {
 	c, ok := r.state.Load().candidates[id]
 	return c, ok
+}
+
+// LoadedCandidate is the offer's candidate, or ErrNoCandidate saying why
+// there is none to run: no next/ folder, or its load problems.
+func (r *Registry) LoadedCandidate(offer string) (*Offer, error) {
+	c, ok := r.Candidate(offer)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("offer %s has no candidate: put the files to try in scripts/%s/%s/: %w", offer, offer, NextDir, ErrNoCandidate)
+	case c.Offer == nil:
+		return nil, fmt.Errorf("offer %s's candidate does not load: %s: %w", offer, strings.Join(c.Problems(), "; "), ErrNoCandidate)
+	}
+	return c.Offer, nil
 }
 
 // readCandidate reads the files of the candidate staged in dir/next: the
