@@ -23,7 +23,16 @@ const PrevDir = ".prev"
 
 // ErrNoCandidate is an offer without a candidate that loads: no next/
 // folder, or one with load errors. A promote or a replay of it is refused.
-var ErrNoCandidate = errors.New("no candidate to run")
+var ErrNoCandidate = errors.New("no candidate")
+
+// noCandidate is an ErrNoCandidate whose message says it all: which
+// offer, and what is missing or does not load.
+type noCandidate struct{ msg string }
+
+func (e *noCandidate) Error() string        { return e.msg }
+func (e *noCandidate) Is(target error) bool { return target == ErrNoCandidate }
+
+func noCandidatef(format string, a ...any) error { return &noCandidate{fmt.Sprintf(format, a...)} }
 
 // Candidate is an offer's staged version, loaded from next/ over the
 // live files. It never replaces the live version by itself, and a
@@ -61,9 +70,9 @@ func (r *Registry) LoadedCandidate(offer string) (*Offer, error) {
 	c, ok := r.Candidate(offer)
 	switch {
 	case !ok:
-		return nil, fmt.Errorf("offer %s has no candidate: put the files to try in scripts/%s/%s/: %w", offer, offer, NextDir, ErrNoCandidate)
+		return nil, noCandidatef("offer %s has no candidate: put the files to try in scripts/%s/%s/", offer, offer, NextDir)
 	case c.Offer == nil:
-		return nil, fmt.Errorf("offer %s's candidate does not load: %s: %w", offer, strings.Join(c.Problems(), "; "), ErrNoCandidate)
+		return nil, noCandidatef("offer %s's candidate does not load: %s", offer, strings.Join(c.Problems(), "; "))
 	}
 	return c.Offer, nil
 }

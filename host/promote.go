@@ -30,7 +30,7 @@ type Promoted struct {
 // The files move under the reload lock: a reload (the watcher's) sees
 // them all moved or none, never a mix of the two versions.
 func (r *Registry) Promote(id string) (Promoted, error) {
-	out := Promoted{Offer: id}
+	out := Promoted{Offer: id, Files: []string{}, Kept: []string{}}
 	if err := r.promoteFiles(id, &out); err != nil {
 		return out, err
 	}
@@ -52,15 +52,15 @@ func (r *Registry) promoteFiles(id string, out *Promoted) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !ValidOfferID(id) {
-		return fmt.Errorf("offer %q: %w", id, ErrNoCandidate)
+		return noCandidatef("offer %q has no candidate", id)
 	}
 	dir := filepath.Join(r.dir, id)
 	files, own, err := readCandidate(dir)
 	switch {
 	case err != nil:
-		return fmt.Errorf("offer %s: reading its candidate: %v: %w", id, err, ErrNoCandidate)
+		return noCandidatef("offer %s: reading its candidate: %v", id, err)
 	case files == nil:
-		return fmt.Errorf("offer %s has no candidate: no %s/ folder in scripts/%s: %w", id, NextDir, id, ErrNoCandidate)
+		return noCandidatef("offer %s has no candidate: put the files to try in scripts/%s/%s/", id, id, NextDir)
 	}
 	o, errs := loadOffer(dir, files, r.Options)
 	if len(errs) > 0 {
@@ -69,11 +69,11 @@ func (r *Registry) promoteFiles(id string, out *Promoted) error {
 		for i, e := range errs {
 			text[i] = e.Error()
 		}
-		return fmt.Errorf("offer %s's candidate does not load: %s: %w", id, strings.Join(text, "; "), ErrNoCandidate)
+		return noCandidatef("offer %s's candidate does not load: %s", id, strings.Join(text, "; "))
 	}
 	o.Pool.Close() // loaded only to be checked
 	if len(own) == 0 {
-		return fmt.Errorf("offer %s's %s/ folder holds no offer files: %w", id, NextDir, ErrNoCandidate)
+		return noCandidatef("offer %s's %s/ folder holds no offer files (offer.toml, .lua, hooks/)", id, NextDir)
 	}
 	prev := filepath.Join(dir, PrevDir)
 	if err := os.RemoveAll(prev); err != nil {

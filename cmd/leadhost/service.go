@@ -24,6 +24,9 @@ type service interface {
 	EditLead(ctx context.Context, id uint64, input []byte, by string) (*store.Lead, error)
 	LeadWithHistory(ctx context.Context, id uint64) (*store.Lead, error)
 	CheckNow(ctx context.Context, offer string, req app.CheckRequest) (*check.Report, error)
+	Shadow(ctx context.Context, offer string) (*app.ShadowView, error)
+	ShadowReplay(ctx context.Context, offer string, last int) (*app.ShadowView, error)
+	Promote(ctx context.Context, offer, by string) (host.Promoted, error)
 }
 
 var (

@@ -30,7 +30,7 @@ type CandidateView struct {
 
 // Shadow is the offer's candidate and its shadow runs on live traffic
 // since serve started (the journal keeps each difference: kind shadow).
-func (a *App) Shadow(offer string) (*ShadowView, error) {
+func (a *App) Shadow(_ context.Context, offer string) (*ShadowView, error) {
 	v, err := a.shadowView(offer)
 	if err != nil {
 		return nil, err

@@ -82,7 +82,7 @@ func TestShadowCheckShowsExactlyTheDifferingLeads(t *testing.T) {
 	if err := a.Shadows.Idle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	v, err := a.Shadow("altercpa")
+	v, err := a.Shadow(ctx, "altercpa")
 	if err != nil {
 		t.Fatal(err)
 	}
