@@ -2,10 +2,13 @@ package shadow
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"leadhost/host"
 	"leadhost/host/script"
 	"leadhost/store"
 )
@@ -65,5 +68,37 @@ func TestFullQueueDrops(t *testing.T) {
 	}
 	if c, _ := s.Status("acme"); c.Dropped != 3 || c.Compared != 0 {
 		t.Errorf("counts %+v, want 3 dropped", c)
+	}
+}
+
+// BenchmarkHookHandOver is what the live path pays per webhook for a
+// candidate: Shadow.Hook, building the live side and queueing the run
+// (the run itself is the worker's, off the request).
+func BenchmarkHookHandOver(b *testing.B) {
+	dir := b.TempDir()
+	for _, f := range []struct{ path, src string }{
+		{"gc/offer.toml", "[hook]\ntoken = \"bench-token\"\n"},
+		{"gc/hook.lua", "return {ok = true}\n"},
+		{"gc/next/hook.lua", "return {ok = true}\n"},
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f.path)), 0o755)
+		os.WriteFile(filepath.Join(dir, f.path), []byte(f.src), 0o644)
+	}
+	reg := host.NewRegistry(dir)
+	if _, err := reg.Reload(); err != nil {
+		b.Fatal(err)
+	}
+	o, _ := reg.Offer("gc")
+	if c, ok := reg.Candidate("gc"); !ok || c.Offer == nil {
+		b.Fatalf("no candidate: %v", c.Problems())
+	}
+	s := New(nil, reg, b.N+1, nil) // room for every run; no worker: only the hand-over is timed
+	req := script.HookRequest{Method: "GET", Query: map[string][]string{"order": {"B1"}, "phone": {"79990001122"}}, IP: "10.0.0.1"}
+	res := script.HookResult{Reply: script.HookReply{Status: 200, Body: []byte(`{"ok":true,"lead":17,"created":true}`)},
+		Added: []script.AddedLead{{ID: 17, Created: true, Key: "B1", Fields: map[string]string{"phone": "79990001122"}}}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s.Hook(o, "hook.lua", req, res, nil)
 	}
 }
