@@ -126,6 +126,13 @@ func TestShadowOverTheAPI(t *testing.T) {
 	if n := countLeads(t, a.Store); n != 1 {
 		t.Errorf("%d leads: the candidate added some", n)
 	}
+	// The live side's added lead carries the phone: masked unless raw=1.
+	if body := contractCall(t, "GET", base+"/api/offers/shop/shadow", 200, nil); strings.Contains(string(body), "79990001122") {
+		t.Errorf("the shadow view shows the phone unmasked: %s", body)
+	}
+	if body := contractCall(t, "GET", base+"/api/offers/shop/shadow?raw=1", 200, nil); !strings.Contains(string(body), "79990001122") {
+		t.Errorf("raw=1: the phone is not there: %s", body)
+	}
 
 	stage("return = 1\n")
 	v = app.ShadowView{}

@@ -21,6 +21,17 @@ type ShadowView struct {
 	Differences []shadow.Difference `json:"differences"` // newest first
 }
 
+// Masked is v as people are shown it: contacts and secrets masked in
+// the differences, as the journal shows them.
+func (v *ShadowView) Masked() *ShadowView {
+	out := *v
+	out.Differences = make([]shadow.Difference, len(v.Differences))
+	for i, d := range v.Differences {
+		out.Differences[i] = d.Masked()
+	}
+	return &out
+}
+
 // CandidateView is a candidate as loaded.
 type CandidateView struct {
 	Version  uint64   `json:"version,omitempty"` // 0 when it does not load

@@ -345,3 +345,50 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// Masked is d as people are shown it: contacts and secrets masked in
+// every text (store.Mask), as the journal shows its entries.
+func (d Difference) Masked() Difference {
+	d.Input = store.Mask(d.Input)
+	d.Live, d.Candidate = d.Live.masked(), d.Candidate.masked()
+	rows := make([]Row, len(d.Rows))
+	for i, r := range d.Rows {
+		r.Live, r.Candidate = store.Mask(r.Live), store.Mask(r.Candidate)
+		rows[i] = r
+	}
+	d.Rows = rows
+	return d
+}
+
+func (s Side) masked() Side {
+	s.Reply, s.Outcome, s.Error = store.Mask(s.Reply), store.Mask(s.Outcome), store.Mask(s.Error)
+	if s.Edits != nil {
+		edits := make([]store.BatchChange, len(s.Edits))
+		for i, e := range s.Edits {
+			fields := make([]store.FieldChange, len(e.Fields))
+			for j, f := range e.Fields {
+				f.Old, f.New = store.Mask(f.Old), store.Mask(f.New)
+				fields[j] = f
+			}
+			e.Fields = fields
+			edits[i] = e
+		}
+		s.Edits = edits
+	}
+	if s.Added != nil {
+		added := make([]script.AddedLead, len(s.Added))
+		for i, a := range s.Added {
+			a.Key, a.Ext, a.Comment = store.Mask(a.Key), store.Mask(a.Ext), store.Mask(a.Comment)
+			if a.Fields != nil {
+				fields := make(map[string]string, len(a.Fields))
+				for k, v := range a.Fields {
+					fields[k] = store.Mask(v)
+				}
+				a.Fields = fields
+			}
+			added[i] = a
+		}
+		s.Added = added
+	}
+	return s
+}
