@@ -1,6 +1,7 @@
 // Package app assembles leadhost: the offers registry, the store opened
 // with the offers' edit policies and outbox feeds, the two outboxes (sends
-// and outgoing postbacks), the status-check scheduler, the journal and its
+// and outgoing postbacks), the status-check scheduler, the shadow runs of
+// the offers' candidate versions (host/shadow), the journal and its
 // observers (error mails, and whatever the caller adds, such as metrics).
 // `leadhost serve`, every CLI command that reads or writes leads and the
 // benchmarks open the same App, so a lead added or edited from any of them
