@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"leadhost/host"
 	"leadhost/host/check"
 	"leadhost/store"
 )
@@ -35,6 +36,9 @@ func adminRoutes() []adminRoute {
 		{"GET", "offers/{offer}", (*Server).getOffer},
 		{"POST", "offers/{offer}/check", (*Server).checkNow},
 		{"POST", "offers/{offer}/dry-run", (*Server).dryRun},
+		{"GET", "offers/{offer}/shadow", (*Server).shadowView},
+		{"POST", "offers/{offer}/shadow/replay", (*Server).shadowReplay},
+		{"POST", "offers/{offer}/promote", (*Server).promote},
 		{"GET", "journal", (*Server).listJournal},
 		{"GET", "journal/{id}", (*Server).journalEntry},
 		{"POST", "journal/{id}/replay", (*Server).replay},
@@ -152,7 +156,7 @@ func statusOf(err error) int {
 		return fasthttp.StatusNotFound
 	case errors.Is(err, store.ErrInvalid):
 		return fasthttp.StatusBadRequest
-	case errors.Is(err, store.ErrRefused), errors.Is(err, store.ErrExists), errors.Is(err, check.ErrBusy):
+	case errors.Is(err, store.ErrRefused), errors.Is(err, store.ErrExists), errors.Is(err, check.ErrBusy), errors.Is(err, host.ErrNoCandidate):
 		return fasthttp.StatusConflict
 	case errors.Is(err, check.ErrStopping), errors.Is(err, store.ErrDiskFull):
 		return fasthttp.StatusServiceUnavailable

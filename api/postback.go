@@ -236,6 +236,7 @@ func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Scr
 	if err != nil {
 		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", store.Mask(err.Error()))
 		writeError(c, fasthttp.StatusInternalServerError, forCaller(err.Error()))
+		s.App.Shadows.Hook(o, strings.TrimPrefix(sc.Name, o.ID+"/"), req, res, err)
 		return
 	}
 	for k, v := range res.Reply.Headers {
@@ -243,4 +244,7 @@ func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Scr
 	}
 	c.SetStatusCode(res.Reply.Status)
 	c.SetBody(res.Reply.Body)
+	// The offer's candidate (next/), if it has one, gets the same call
+	// in shadow, queued: the caller's answer does not wait for it.
+	s.App.Shadows.Hook(o, strings.TrimPrefix(sc.Name, o.ID+"/"), req, res, nil)
 }

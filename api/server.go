@@ -6,16 +6,13 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -41,7 +38,6 @@ const (
 	maxHeaderBytes   = 16 << 10
 	hookTokenHeader  = "X-Token"
 	jsonContentType  = "application/json"
-	formContentType  = "application/x-www-form-urlencoded"
 	shutdownDeadline = 30 * time.Second
 	// RunGrace is how long a stopping server lets the scripts of calls in
 	// flight go on before it stops them (the default script timeout):
@@ -400,39 +396,7 @@ func offerToken(o *host.Offer, kind store.JournalKind) string {
 // hookRequest reads the call as hook scripts see it (req). A body that
 // says it is JSON or a form must be one.
 func (s *Server) hookRequest(c *fasthttp.RequestCtx) (script.HookRequest, error) {
-	r := script.HookRequest{
-		Method:  string(c.Method()),
-		Query:   argsMap(c.QueryArgs(), "token"),
-		Headers: map[string]string{},
-		IP:      s.clientIP(c).String(),
-		Body:    append([]byte(nil), c.PostBody()...),
-	}
-	c.Request.Header.VisitAll(func(k, v []byte) {
-		r.Headers[string(k)] = string(v)
-	})
-	body := bytes.TrimSpace(r.Body)
-	ct, _, err := mime.ParseMediaType(string(c.Request.Header.ContentType()))
-	if err != nil {
-		ct = "" // no or an unreadable Content-Type: the body says what it is
-	}
-	switch {
-	case len(body) == 0:
-	case ct == jsonContentType || strings.HasSuffix(ct, "+json") || (ct == "" && (body[0] == '{' || body[0] == '[')):
-		if !json.Valid(body) {
-			return r, errors.New("malformed JSON body")
-		}
-		if jsonDepth(body) > script.MaxJSONDepth {
-			return r, fmt.Errorf("JSON body nested deeper than %d", script.MaxJSONDepth)
-		}
-		r.JSON = r.Body
-	case ct == formContentType:
-		vals, err := url.ParseQuery(string(body))
-		if err != nil {
-			return r, fmt.Errorf("malformed form body: %v", err)
-		}
-		r.Form = vals
-	}
-	return r, nil
+	return script.ReadHookRequest(&c.Request, s.clientIP(c).String())
 }
 
 // clientIP is the address of the call's client: the peer's, or, when the
@@ -489,44 +453,6 @@ func (s *Server) trusted(ip net.IP) bool {
 		}
 	}
 	return false
-}
-
-// jsonDepth is how deep a valid JSON text nests its objects and arrays.
-func jsonDepth(b []byte) int {
-	depth, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return deepest
-}
-
-// argsMap copies query arguments, leaving out the secret.
-func argsMap(a *fasthttp.Args, skip string) map[string][]string {
-	out := map[string][]string{}
-	a.VisitAll(func(k, v []byte) {
-		if string(k) != skip {
-			out[string(k)] = append(out[string(k)], string(v))
-		}
-	})
-	return out
 }
 
 // luaAddress is how Lua writes a value that is not text: a table's,

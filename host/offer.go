@@ -299,6 +299,18 @@ func LoadOfferWith(dir string, opts LoadOptions) (*Offer, []error) {
 type offerFile struct {
 	rel string // path inside the folder: "check.lua", "hooks/gc.lua"
 	src []byte
+	// shown is where the file is, from the offer folder, when it is not
+	// rel: "next/check.lua" for a candidate's own file (candidate.go), so
+	// that its errors and runs name the file a person edits.
+	shown string
+}
+
+// name is the file's path inside the offer folder, as messages show it.
+func (f offerFile) name() string {
+	if f.shown != "" {
+		return f.shown
+	}
+	return f.rel
 }
 
 // readOffer reads the files of an offer that matter (offerFiles).
@@ -324,6 +336,9 @@ func hashOffer(files []offerFile) string {
 	h := sha256.New()
 	for _, f := range files {
 		fmt.Fprintf(h, "%s\x00%d\x00", f.rel, len(f.src))
+		if f.shown != "" {
+			fmt.Fprintf(h, "%s\x00", f.shown)
+		}
 		h.Write(f.src)
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -339,7 +354,7 @@ func loadOffer(dir string, files []offerFile, opts LoadOptions) (*Offer, []error
 	}
 	hasConfig := false
 	for _, f := range files {
-		path := filepath.Join(dir, f.rel)
+		path := filepath.Join(dir, f.name())
 		switch {
 		case f.rel == "offer.toml":
 			hasConfig = true
@@ -351,7 +366,7 @@ func loadOffer(dir string, files []offerFile, opts LoadOptions) (*Offer, []error
 			}
 			// Named from the scripts folder ("acme/check.lua"): history and
 			// errors name it so, never the server's absolute path.
-			s, err := script.Compile(id+"/"+filepath.ToSlash(f.rel), f.src)
+			s, err := script.Compile(id+"/"+filepath.ToSlash(f.name()), f.src)
 			if err != nil {
 				var ce *script.CompileError
 				if errors.As(err, &ce) {

@@ -28,14 +28,15 @@ type Registry struct {
 }
 
 type registryState struct {
-	offers map[string]*Offer
-	errors map[string][]error // of the last load attempt of each offer that failed
+	offers     map[string]*Offer
+	errors     map[string][]error    // of the last load attempt of each offer that failed
+	candidates map[string]*Candidate // staged versions (next/), loaded or not
 }
 
 // NewRegistry makes an empty registry for the scripts folder dir.
 func NewRegistry(dir string) *Registry {
 	r := &Registry{dir: dir}
-	r.state.Store(&registryState{offers: map[string]*Offer{}, errors: map[string][]error{}})
+	r.state.Store(&registryState{offers: map[string]*Offer{}, errors: map[string][]error{}, candidates: map[string]*Candidate{}})
 	return r
 }
 
@@ -107,7 +108,7 @@ func (r *Registry) Reload() (changes []string, err error) {
 		r.Options.Governor = script.NewGovernor(0) // one for every offer's runs
 	}
 	old := r.state.Load()
-	next := &registryState{offers: make(map[string]*Offer, len(old.offers)), errors: map[string][]error{}}
+	next := &registryState{offers: make(map[string]*Offer, len(old.offers)), errors: map[string][]error{}, candidates: map[string]*Candidate{}}
 	for _, e := range entries {
 		if !e.IsDir() || e.Name()[0] == '.' {
 			continue
@@ -115,6 +116,14 @@ func (r *Registry) Reload() (changes []string, err error) {
 		id := e.Name()
 		prev := old.offers[id]
 		dir := filepath.Join(r.dir, id)
+		// The candidate first, on its own: whatever it holds, the live
+		// version below loads (or keeps running) as if it were not there.
+		if c := r.loadCandidate(dir, old.candidates[id]); c != nil {
+			next.candidates[id] = c
+		}
+		if change := candidateChange(id, old.candidates[id], next.candidates[id]); change != "" {
+			changes = append(changes, change)
+		}
 		var (
 			o    *Offer
 			errs []error
@@ -157,6 +166,11 @@ func (r *Registry) Reload() (changes []string, err error) {
 	for id, prev := range old.offers {
 		if next.offers[id] != prev {
 			prev.Pool.Close()
+		}
+	}
+	for id, prev := range old.candidates {
+		if next.candidates[id] != prev && prev.Offer != nil {
+			prev.Offer.Pool.Close()
 		}
 	}
 	return changes, nil

@@ -44,7 +44,8 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOption
 	defer w.Close()
 	watched := map[string]bool{}
 	// fsnotify watches one folder, not its tree: watch the scripts folder,
-	// each offer folder and its hooks/.
+	// each offer folder and its hooks/, and its candidate's (next/,
+	// next/hooks/).
 	sync := func() {
 		want := map[string]bool{r.dir: true}
 		if entries, err := os.ReadDir(r.dir); err == nil {
@@ -52,8 +53,10 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOption
 				if e.IsDir() && e.Name()[0] != '.' {
 					offer := filepath.Join(r.dir, e.Name())
 					want[offer] = true
-					if fi, err := os.Stat(filepath.Join(offer, "hooks")); err == nil && fi.IsDir() {
-						want[filepath.Join(offer, "hooks")] = true
+					for _, sub := range []string{"hooks", NextDir, filepath.Join(NextDir, "hooks")} {
+						if fi, err := os.Stat(filepath.Join(offer, sub)); err == nil && fi.IsDir() {
+							want[filepath.Join(offer, sub)] = true
+						}
 					}
 				}
 			}

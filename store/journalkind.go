@@ -18,10 +18,11 @@ const (
 	KindCheck       JournalKind = "check"        // a status-check run
 	KindReload      JournalKind = "reload"       // an offer loaded, changed or gone
 	KindLead        JournalKind = "lead"         // a person's action: a lead added or edited, a held item released or dropped
+	KindShadow      JournalKind = "shadow"       // a candidate version (next/) that did otherwise than the live one on the same input
 )
 
 // JournalKinds lists every kind, for filters that refuse others.
-var JournalKinds = []JournalKind{KindHook, KindPostback, KindSend, KindPostbackOut, KindCheck, KindReload, KindLead}
+var JournalKinds = []JournalKind{KindHook, KindPostback, KindSend, KindPostbackOut, KindCheck, KindReload, KindLead, KindShadow}
 
 // JournalStatus is how the recorded operation ended.
 type JournalStatus string

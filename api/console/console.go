@@ -172,6 +172,10 @@ func (cs *Console) Handle(c *fasthttp.RequestCtx) {
 		cs.runCheck(r, parts[1])
 	case parts[0] == "offers" && len(parts) == 3 && parts[2] == "try" && post:
 		cs.tryAnswer(r, parts[1])
+	case parts[0] == "offers" && len(parts) == 3 && parts[2] == "shadow" && post:
+		cs.shadowReplay(r, parts[1])
+	case parts[0] == "offers" && len(parts) == 3 && parts[2] == "promote":
+		cs.promote(r, parts[1])
 	default:
 		r.fail(fasthttp.StatusNotFound, r.T("err.no_page"))
 	}

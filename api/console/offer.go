@@ -38,6 +38,9 @@ type offerData struct {
 	Try    tryForm
 	Ran    string // "check" or "try"
 	Report *reportView
+	// Candidate is the staged version's section (nil: the offer does
+	// not load, so there is nothing to compare with).
+	Candidate *candidateData
 }
 
 // endpoint is an address partners call: a webhook or incoming postbacks.
@@ -64,7 +67,7 @@ func (cs *Console) offerPage(r *request, id string) {
 		r.failErr(err)
 		return
 	}
-	r.render(fasthttp.StatusOK, "offer", r.T("offer.title")+" "+id, d, "", "")
+	r.render(fasthttp.StatusOK, "offer", r.T("offer.title")+" "+id, d, "", promotedNote(r))
 }
 
 // offerData gathers the offer's page; an offer neither loaded nor
@@ -92,6 +95,7 @@ func (cs *Console) offerData(r *request, id string, showToken bool) (offerData, 
 			d.Schedules = append(d.Schedules, sc)
 		}
 	}
+	cs.candidateSection(r, &d)
 	return d, nil
 }
 

@@ -25,6 +25,14 @@ commands:
   check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
               run one status check of OFFER now: prints each request, the
               answer and the edits (--dry-run: edits shown, not committed)
+  shadow OFFER [--last K]
+              how the offer's candidate (scripts/OFFER/next/) compares with
+              the live version: "N inputs compared, M differ" on serve's
+              live traffic, each difference side by side; --last K runs
+              both over the journal's last K inputs again, committing nothing
+  promote OFFER
+              make the candidate live: next/'s files over the live ones
+              (those replaced kept in scripts/OFFER/.prev/), next/ removed
   test [DIR]  run the cases in DIR's offers' tests/ folders (default
               ./scripts, or one offer's folder): pass/fail with what differs
   journal [--offer O] [--kind K] [--status ok|error|refused|dry] [--since 1h] [--limit N] [--json] [--raw]
@@ -98,6 +106,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runLint(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "shadow":
+		return runShadow(ctx, args[1:], stdout, stderr)
+	case "promote":
+		return runPromote(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "journal":

@@ -27,6 +27,9 @@ type service interface {
 	HeldItems(ctx context.Context, outbox string) ([]store.FeedItem, error)
 	ReleaseHeld(ctx context.Context, outbox string, lead uint64, rev uint32, by string) (store.FeedItem, error)
 	DropHeld(ctx context.Context, outbox string, lead uint64, rev uint32, by string) (store.FeedItem, error)
+	Shadow(ctx context.Context, offer string) (*app.ShadowView, error)
+	ShadowReplay(ctx context.Context, offer string, last int) (*app.ShadowView, error)
+	Promote(ctx context.Context, offer, by string) (host.Promoted, error)
 }
 
 var (

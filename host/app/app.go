@@ -1,6 +1,7 @@
 // Package app assembles leadhost: the offers registry, the store opened
 // with the offers' edit policies and outbox feeds, the two outboxes (sends
-// and outgoing postbacks), the status-check scheduler, the journal and its
+// and outgoing postbacks), the status-check scheduler, the shadow runs of
+// the offers' candidate versions (host/shadow), the journal and its
 // observers (error mails, and whatever the caller adds, such as metrics).
 // `leadhost serve`, every CLI command that reads or writes leads and the
 // benchmarks open the same App, so a lead added or edited from any of them
@@ -21,6 +22,7 @@ import (
 	"leadhost/host/check"
 	"leadhost/host/notify"
 	"leadhost/host/send"
+	"leadhost/host/shadow"
 	"leadhost/store"
 )
 
@@ -63,6 +65,8 @@ type App struct {
 	Sends     *send.Sender // new leads to partners
 	Postbacks *send.Sender // status changes to trackers
 	Checks    *check.Scheduler
+	// Shadow runs the offers' candidates (next/) on the live inputs.
+	Shadows *shadow.Shadow
 
 	log         *slog.Logger
 	mailer      *notify.Notifier
@@ -128,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now}
+	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now, Shadows: shadow.New(st, reg, 0, log)}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -150,6 +154,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			return nil, err
 		}
 		sn.Log, sn.BaseDelay, sn.Poll = log, cfg.SendBackoff, cfg.SendPoll
+		if kind == store.KindSend {
+			sn.OnReply = a.Shadows.Send
+		}
 		sn.OnAttempt = func(at *send.Attempt) {
 			level := slog.LevelInfo
 			if at.Outcome.Failed() {
@@ -180,6 +187,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	})
 	runner := check.NewRunner(st)
 	runner.Now = cfg.Now
+	runner.OnAnswer = a.Shadows.Check
 	a.Checks = &check.Scheduler{Offers: reg, Runner: runner, Log: log, Now: cfg.Now, OnRun: func(r *check.Report) {
 		level := slog.LevelInfo
 		if r.Err != nil && !r.Stopped {
@@ -270,9 +278,17 @@ func (a *App) Run(ctx context.Context) {
 					a.log.Error("defining the offers' goals", "err", gerr)
 				}
 			}
+			for _, c := range changes {
+				if offer, ok := strings.CutSuffix(c, ": candidate (next/) dropped"); ok {
+					a.Shadows.Reset(offer) // what was counted was the candidate's that is gone
+				} else if offer, _, ok := strings.Cut(c, ": candidate (next/) loaded"); ok {
+					a.Shadows.Reset(offer)
+				}
+			}
 			a.Store.Record(reloadEntries(a.Offers, changes, err)...)
 		}})
 	})
+	run("shadow", func() error { return a.Shadows.Run(ctx) })
 	run("refusals", func() error {
 		// A source's refused calls left out of the journal are said when
 		// its minute is over, even when it sends no more.
@@ -303,6 +319,11 @@ func (a *App) Close() error {
 	a.unsubscribe()
 	for _, o := range a.Offers.Offers() {
 		o.Pool.Close() // the Lua states and partner connections of every version still loaded
+	}
+	for _, c := range a.Offers.Candidates() {
+		if c.Offer != nil {
+			c.Offer.Pool.Close()
+		}
 	}
 	a.Store.Record(a.refused.flush(a.now().Add(time.Minute))...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -173,10 +173,20 @@ func reloadEntries(reg *host.Registry, changes []string, err error) []store.Jour
 	for _, change := range changes {
 		offer, _, _ := strings.Cut(change, ":")
 		e := store.JournalEntry{Offer: offer, Kind: store.KindReload, Status: store.JournalOK, Summary: change}
+		problems := reg.Problems(offer)
 		if o, ok := reg.Offer(offer); ok {
 			e.Version = o.Version
 		}
-		if problems := reg.Problems(offer); len(problems) > 0 {
+		if strings.Contains(change, host.NextDir+"/") { // the candidate's change: its version, its problems
+			problems = nil
+			if c, ok := reg.Candidate(offer); ok {
+				problems = c.Problems()
+				if c.Offer != nil {
+					e.Version = c.Offer.Version
+				}
+			}
+		}
+		if len(problems) > 0 {
 			e.Status, e.Summary = store.JournalError, change+": "+strings.Join(problems, "; ")
 		}
 		out = append(out, e)

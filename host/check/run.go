@@ -49,6 +49,11 @@ type Runner struct {
 	// Timeout is one partner request's deadline (default 30s).
 	Timeout time.Duration
 	Now     func() time.Time // default time.Now
+	// OnAnswer, if set, hears each answer check.lua handled in a run that
+	// commits (not a dry one): the leads as the handler got them, the
+	// answer as decoded, and the edits it made or its error. It must not
+	// wait: the shadow runs (host/shadow) queue it.
+	OnAnswer func(o *host.Offer, mode host.Mode, leads []*store.Lead, data any, edits []store.BatchChange, err error)
 }
 
 // Options change one run.
@@ -507,6 +512,9 @@ func (run *runState) exchange(ctx context.Context, batch store.Batch, leads []*s
 		Batch: batch, LeaveBatch: true,
 	})
 	rep.Refused = append(rep.Refused, res.Refused...)
+	if run.OnAnswer != nil && !run.opt.Dry {
+		run.OnAnswer(o, rep.Mode, leads, data, res.Edits, err)
+	}
 	if err != nil {
 		run.fail(ex, err)
 		return nil

@@ -176,6 +176,12 @@ type Hook struct {
 	Request HookRequest
 	Words   *Words                 // nil: StandardWords
 	Log     func(kind, msg string) // core.log, print, refused edits; nil drops them
+	// Shadow runs the hook as a candidate beside the live version: no
+	// request leaves, no lead is added or edited (Run.Shadow), and the
+	// result says what it would have done.
+	Shadow bool
+	// StandIns are the live run's adds, for a shadow run's (Run.StandIns).
+	StandIns []AddedLead
 }
 
 // HookReply is what a hook answers: body, status and headers. A hook that
@@ -190,6 +196,7 @@ type HookReply struct {
 type HookResult struct {
 	Reply   HookReply
 	Edits   []store.BatchChange
+	Added   []AddedLead // by core.lead.add, in order
 	Refused []string
 }
 
@@ -199,7 +206,10 @@ type HookResult struct {
 func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, error) {
 	st, offer, req, words, log := in.Store, in.Offer, in.Request, in.Words, in.Log
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words), Log: log, MayAdd: true,
-		HTTP: p.httpClient()}
+		Shadow: in.Shadow, StandIns: in.StandIns}
+	if !in.Shadow {
+		run.HTTP = p.httpClient()
+	}
 	defer run.discard()
 	var res HookResult
 	setup := func(e *Env) error {
@@ -231,11 +241,14 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, err
 		res.Reply = reply
 		return err
 	})
-	res.Refused = run.Refused
+	res.Refused, res.Added = run.Refused, run.Added
 	if err != nil {
 		return res, err
 	}
 	res.Edits = run.Batch.Changes()
+	if in.Shadow {
+		return res, nil
+	}
 	if _, err := run.Batch.Commit(ctx); err != nil {
 		return res, fmt.Errorf("%s: commit: %w", s.Name, err)
 	}
@@ -286,6 +299,10 @@ type Send struct {
 	Response SendResponse
 	Words    *Words                 // nil: StandardWords
 	Log      func(kind, msg string) // core.log, print, refused edits; nil drops them
+	// Shadow runs send.lua as a candidate beside the live version, on
+	// Lead as it was before the live run: no request leaves, nothing is
+	// committed, and the outcome's Edits say what it would have done.
+	Shadow bool
 }
 
 // SendResponse is the partner's answer to a sent lead.
@@ -303,6 +320,9 @@ type SendOutcome struct {
 	Ext    string
 	Reason store.Reason
 	Retry  bool
+	// Edits are the run's edits, the outcome's included, as made before
+	// the commit.
+	Edits []store.BatchChange
 }
 
 // RunSend runs send.lua with data, lead and response, and applies its
@@ -310,7 +330,14 @@ type SendOutcome struct {
 func (p *Pool) RunSend(ctx context.Context, s *Script, in Send) (SendOutcome, error) {
 	st, lead, resp, words, log := in.Store, in.Lead, in.Response, in.Words, in.Log
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: lead.Offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words),
-		Allowed: map[uint64]bool{lead.ID: true}, Log: log, HTTP: p.httpClient()}
+		Allowed: map[uint64]bool{lead.ID: true}, Log: log, Shadow: in.Shadow}
+	if in.Shadow {
+		// The lead as the live run found it, not as it left it: both
+		// versions' edits start from the same lead.
+		run.Batch.Seed([]*store.Lead{lead})
+	} else {
+		run.HTTP = p.httpClient()
+	}
 	defer run.discard()
 	var out SendOutcome
 	setup := func(e *Env) error {
@@ -382,6 +409,10 @@ func (p *Pool) RunSend(ctx context.Context, s *Script, in Send) (SendOutcome, er
 		if err := run.Batch.Edit(lead.ID, p); err != nil {
 			return out, fmt.Errorf("%s: applying the send outcome: %w", s.Name, err)
 		}
+	}
+	out.Edits = run.Batch.Changes()
+	if in.Shadow {
+		return out, nil
 	}
 	cr, err := run.Batch.Commit(ctx)
 	if err != nil {

@@ -214,6 +214,9 @@ func (v *vm) leadAdd(L *lua.LState) int {
 		nl.Status = st
 	}
 	r.meter.countLead(L)
+	if r.Shadow {
+		return r.standIn(L, nl)
+	}
 	lead, created, err := r.Store.Add(r.Ctx, nl)
 	switch {
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrRefused):
@@ -224,6 +227,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 	if created {
 		r.meter.added++
 	}
+	r.Added = append(r.Added, addedLead(nl, lead.ID, created))
 	L.Push(lua.LNumber(lead.ID))
 	L.Push(lua.LBool(created))
 	return 2

@@ -30,6 +30,9 @@ func (v *vm) httpModule() *lua.LTable {
 
 func (v *vm) httpRequest(L *lua.LState) int {
 	r := v.run
+	if r != nil && r.Shadow {
+		errorf(L, "http.request: refused in shadow mode (the candidate version in next/ runs beside the live one and sends nothing)")
+	}
 	if r == nil || r.HTTP == nil {
 		errorf(L, "http.request: only hooks and send.lua make requests")
 	}

@@ -35,6 +35,15 @@ type Run struct {
 	Log func(kind, msg string)
 	// HTTP makes http.request's requests; nil: the script may make none.
 	HTTP *fasthttp.Client
+	// Shadow runs a candidate version beside the live one (host/shadow):
+	// http.request is refused, core.lead.add stores nothing and answers
+	// with StandIns, and the batch is never committed.
+	Shadow bool
+	// StandIns are the leads the live run added, in order: the shadow
+	// run's n-th core.lead.add answers as the live run's n-th did.
+	StandIns []AddedLead
+
+	Added []AddedLead // leads core.lead.add added (or, in shadow, would add)
 
 	Refused []string // edits refused, with why (the batch holds those accepted)
 

@@ -122,10 +122,14 @@ func (s *Sender) attempt(ctx context.Context, o *host.Offer, lead *store.Lead, a
 	headers := map[string]string{}
 	hresp.Header.VisitAll(func(k, v []byte) { headers[string(k)] = string(v) })
 	var logs store.RunLog
+	resp := script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}
 	out, err := o.Pool.RunSend(ctx, o.Scripts["send.lua"], script.Send{Store: s.Store, Lead: lead,
-		Response: script.SendResponse{Status: a.Status, Headers: headers, Body: body, Data: data}, Words: o.Words,
+		Response: resp, Words: o.Words,
 		Log: func(kind, msg string) { logs.Add(kind + ": " + msg) }})
 	a.Logs = logs.Lines()
+	if s.OnReply != nil {
+		s.OnReply(o, lead, resp, out, err)
+	}
 	switch {
 	case err != nil && !out.Retry:
 		// The partner took the lead (or refused it) and we cannot record

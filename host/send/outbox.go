@@ -17,6 +17,7 @@ import (
 
 	"leadhost/host"
 	"leadhost/host/partner"
+	"leadhost/host/script"
 	"leadhost/store"
 )
 
@@ -80,8 +81,12 @@ type Sender struct {
 	PauseFor time.Duration
 	// OnAttempt receives every attempt's report (for the log, the journal).
 	OnAttempt func(*Attempt)
-	Log       *slog.Logger
-	Now       func() time.Time
+	// OnReply, if set, hears each partner reply send.lua read: the lead as
+	// it was sent, the reply, and what send.lua decided (or its error). It
+	// must not wait: the shadow runs (host/shadow) queue it.
+	OnReply func(o *host.Offer, lead *store.Lead, resp script.SendResponse, out script.SendOutcome, err error)
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	feed     store.Feed
 	postback bool // outgoing postbacks instead of sends

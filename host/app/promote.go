@@ -1,0 +1,32 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"leadhost/host"
+	"leadhost/store"
+)
+
+// Promote makes the offer's candidate live (host.Registry.Promote) for a
+// person (by: ByAPI, ByConsole, ByCLI …) and journals it before saying
+// so; the shadow counts start again. A promote refused (no candidate, or
+// one that does not load) wraps host.ErrNoCandidate.
+func (a *App) Promote(ctx context.Context, offer, by string) (host.Promoted, error) {
+	if _, err := a.Offer(offer); err != nil {
+		return host.Promoted{}, err
+	}
+	p, err := a.Offers.Promote(offer)
+	if len(p.Files) > 0 {
+		a.Shadows.Reset(offer)
+		e := store.JournalEntry{Offer: offer, Kind: store.KindReload, Status: store.JournalOK, Version: p.Version,
+			Summary: fmt.Sprintf("%s: candidate (%s/) promoted by %s: %s live, the files replaced kept in %s/", offer, host.NextDir, by,
+				strings.Join(p.Files, ", "), host.PrevDir)}
+		if err != nil {
+			e.Status, e.Summary = store.JournalError, e.Summary+"; "+err.Error()
+		}
+		a.recordAction(e)
+	}
+	return p, err
+}

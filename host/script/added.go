@@ -1,0 +1,38 @@
+package script
+
+import (
+	lua "github.com/yuin/gopher-lua"
+
+	"leadhost/store"
+)
+
+// AddedLead is a lead a hook run added with core.lead.add, as the script
+// asked for it: what a shadow run's adds are compared by.
+type AddedLead struct {
+	ID      uint64            `json:"id"`
+	Created bool              `json:"created"`
+	Key     string            `json:"key,omitempty"`
+	Ext     string            `json:"ext,omitempty"`
+	Status  store.Status      `json:"status,omitempty"`
+	Comment string            `json:"comment,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func addedLead(nl store.NewLead, id uint64, created bool) AddedLead {
+	return AddedLead{ID: id, Created: created, Key: nl.Key, Ext: nl.Ext, Status: nl.Status, Comment: nl.Comment, Fields: nl.Fields}
+}
+
+// standIn is core.lead.add in shadow: nothing is stored. The n-th add
+// answers as the live run's n-th did (its lead's id), so that a reply
+// naming the lead reads the same when the two versions agree; an add the
+// live run did not make answers id 0, created.
+func (r *Run) standIn(L *lua.LState, nl store.NewLead) int {
+	id, created := uint64(0), true
+	if n := len(r.Added); n < len(r.StandIns) {
+		id, created = r.StandIns[n].ID, r.StandIns[n].Created
+	}
+	r.Added = append(r.Added, addedLead(nl, id, created))
+	L.Push(lua.LNumber(id))
+	L.Push(lua.LBool(created))
+	return 2
+}
