@@ -61,9 +61,12 @@ func TestDropAndReleaseHeldSendsThroughTheAPI(t *testing.T) {
 	if code, _, body := call(t, "POST", item(released, "release"), "", nil, asLocal); code != 200 {
 		t.Fatalf("release: %d %s", code, body)
 	}
-	hosttest.Eventually(t, "the released send reaching the partner", func() bool {
+	// The partner's id lands on the lead, then the item is acknowledged:
+	// two writes, so both are waited for.
+	hosttest.Eventually(t, "the released send reaching the partner and leaving the outbox", func() bool {
 		l, err := a.Store.Get(ctx, released.LeadID)
-		return err == nil && l.Ext == "P-1"
+		p, _ := feed.Pending(ctx, 10)
+		return err == nil && l.Ext == "P-1" && len(p) == 0
 	})
 	if n := len(partner.Requests()); n != 1 {
 		t.Errorf("the partner got %d requests, want 1 (the released send; not the dropped one)", n)
