@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -72,6 +73,8 @@ func BenchmarkPages(b *testing.B) {
 		{"entry", "/ui/journal/" + itoa(entries[0].ID)},
 		{"leads", "/ui/leads?offer=shop"},
 		{"leads-paid", "/ui/leads?offer=shop&status=10"},
+		{"leads-by-phone", "/ui/leads?contact=" + url.QueryEscape("+7 (999) 000-01-23")},
+		{"leads-by-email", "/ui/leads?contact=ivan@example.com"}, // every lead has it: the first page of n
 		{"lead", "/ui/leads/" + itoa(lead)},
 		{"offer", "/ui/offers/shop"},
 		{"held", "/ui/held"},
