@@ -213,11 +213,7 @@ func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Scr
 	// Not the request's context: a script begun may finish while the
 	// server shuts down, for RunGrace (see Shutdown).
 	var logs store.RunLog
-	file := strings.TrimPrefix(sc.Name, o.ID+"/")
-	// With a candidate to compare, the run keeps the leads as it found
-	// them: the candidate's shadow run starts from there.
 	res, err := o.Pool.RunHook(s.runContext(), sc, script.Hook{Store: s.App.Store, Offer: o.ID, Request: req, Words: o.Words,
-		Snapshot: s.App.Shadows.Wants(o.ID, file),
 		Log: func(kind, msg string) {
 			logs.Add(kind + ": " + msg)
 			s.log().Info("script", "offer", o.ID, "script", sc.Name, "kind", kind, "msg", store.Mask(msg))
@@ -240,7 +236,7 @@ func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Scr
 	if err != nil {
 		s.log().Warn("script failed", "offer", o.ID, "script", sc.Name, "err", store.Mask(err.Error()))
 		writeError(c, fasthttp.StatusInternalServerError, forCaller(err.Error()))
-		s.App.Shadows.Hook(o, file, req, res, err)
+		s.App.Shadows.Hook(o, strings.TrimPrefix(sc.Name, o.ID+"/"), req, res, err)
 		return
 	}
 	for k, v := range res.Reply.Headers {
@@ -250,5 +246,5 @@ func (s *Server) runScript(c *fasthttp.RequestCtx, o *host.Offer, sc *script.Scr
 	c.SetBody(res.Reply.Body)
 	// The offer's candidate (next/), if it has one, gets the same call
 	// in shadow, queued: the caller's answer does not wait for it.
-	s.App.Shadows.Hook(o, file, req, res, nil)
+	s.App.Shadows.Hook(o, strings.TrimPrefix(sc.Name, o.ID+"/"), req, res, nil)
 }

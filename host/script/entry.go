@@ -182,9 +182,6 @@ type Hook struct {
 	Shadow bool
 	// StandIns are the live run's adds, for a shadow run's (Run.StandIns).
 	StandIns []AddedLead
-	// Snapshot keeps the leads the run reads as it first read them
-	// (HookResult.Read): a candidate's shadow run starts from them.
-	Snapshot bool
 	// Seed, for a shadow run, are the leads as the live run found them
 	// (its HookResult.Read): the run reads those as they were before the
 	// live run's commit, and both versions start from the same leads.
@@ -205,8 +202,10 @@ type HookResult struct {
 	Edits   []store.BatchChange
 	Added   []AddedLead // by core.lead.add, in order
 	Refused []string
-	// Read are the leads the run read, each as it was before the run's
-	// edits, in the order first read (with Hook.Snapshot only).
+	// Read are the leads a live run read, each as it was before the
+	// run's edits, in the order first read: a candidate's shadow run
+	// starts from them (Hook.Seed). A clone per lead read, kept whether
+	// or not a candidate is staged: a caller cannot forget it.
 	Read []*store.Lead
 }
 
@@ -218,13 +217,11 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, err
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words), Log: log, MayAdd: true,
 		Shadow: in.Shadow, StandIns: in.StandIns}
 	var snap *snapshotBatch
-	if in.Snapshot {
-		snap = newSnapshotBatch(run.Batch)
-		run.Batch = snap
-	}
 	if in.Shadow {
 		run.Batch.Seed(in.Seed)
 	} else {
+		snap = newSnapshotBatch(run.Batch)
+		run.Batch = snap
 		run.HTTP = p.httpClient()
 	}
 	defer run.discard()

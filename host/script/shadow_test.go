@@ -118,7 +118,7 @@ func TestShadowRunTakesNoLiveSlot(t *testing.T) {
 	<-done
 }
 
-// A live hook with Snapshot keeps the leads as it first read them, and a
+// A live hook keeps the leads as it first read them, and a
 // shadow run seeded with them starts from there: the same script makes
 // the same edit, although the live one is committed.
 func TestShadowHookSeededWithTheLiveSnapshot(t *testing.T) {
@@ -129,7 +129,7 @@ func TestShadowHookSeededWithTheLiveSnapshot(t *testing.T) {
 	live, cand := mustCompile(t, "acme/hook.lua", src), mustCompile(t, "acme/next/hook.lua", src)
 	p := NewPool(Limits{})
 	req := HookRequest{Method: "GET"}
-	res, err := p.RunHook(context.Background(), live, Hook{Store: st, Offer: "acme", Request: req, Snapshot: true})
+	res, err := p.RunHook(context.Background(), live, Hook{Store: st, Offer: "acme", Request: req})
 	if err != nil {
 		t.Fatal(err)
 	}

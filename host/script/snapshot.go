@@ -4,10 +4,11 @@ import "leadhost/store"
 
 // snapshotBatch is a run's batch that keeps each lead as the run first
 // read it, before any edit of its own: a live hook's snapshot, with which
-// the candidate's shadow run is seeded (Hook.Snapshot, Hook.Seed) so that
+// the candidate's shadow run is seeded so that
 // it starts from the leads the live run found, not from what the live
 // run committed. Without it a candidate identical to the live version
 // found the edit already made, made none, and differed on every call.
+// (Hook.Seed, HookResult.Read.)
 type snapshotBatch struct {
 	store.Batch
 	read []*store.Lead

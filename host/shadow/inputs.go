@@ -16,7 +16,7 @@ import (
 
 // The live path's inputs: each hands over what the live version got and
 // did, and returns at once. An input of a script the candidate does not
-// stage (Wants) is not even copied.
+// stage (wants) is not even copied.
 
 // Check compares the candidate's check.lua with the live one's on a
 // partner's answer: data as decoded for check.lua, about leads as the
@@ -54,9 +54,8 @@ func (s *Shadow) runCheck(ctx context.Context, o *host.Offer, leads []*store.Lea
 // Hook compares the candidate's hook (file: "hook.lua",
 // "hooks/<name>.lua", "postback.lua") with the live one's on a call: the
 // live run's reply, edits and adds, or its error. The candidate starts
-// from the leads as the live run read them (live.Read, kept when the
-// live run asked Wants first and set script.Hook.Snapshot), not as the
-// live run's commit left them.
+// from the leads as the live run read them (live.Read), not as the live
+// run's commit left them.
 func (s *Shadow) Hook(o *host.Offer, file string, req script.HookRequest, live script.HookResult, liveErr error) {
 	c, ok := s.candidate(o.ID, file)
 	if !ok {

@@ -46,12 +46,11 @@ func openStore(t testing.TB) store.Store {
 
 const token = "[hook]\ntoken = \"a-long-token-for-the-tests\"\n"
 
-// liveHook runs the live version's hook as api.runScript does (keeping
-// its snapshot when the candidate wants the input) and hands it over.
+// liveHook runs the live version's hook as api.runScript does, and hands
+// it over.
 func liveHook(t *testing.T, s *Shadow, o *host.Offer, st store.Store, file string, req script.HookRequest) (script.HookResult, error) {
 	t.Helper()
-	res, err := o.Pool.RunHook(context.Background(), o.Scripts[file], script.Hook{Store: st, Offer: o.ID, Request: req,
-		Snapshot: s.Wants(o.ID, file)})
+	res, err := o.Pool.RunHook(context.Background(), o.Scripts[file], script.Hook{Store: st, Offer: o.ID, Request: req})
 	s.Hook(o, file, req, res, err)
 	return res, err
 }
@@ -159,11 +158,11 @@ func TestLoopingCandidateDoesNotSlowTheLivePath(t *testing.T) {
 	if c.Compared != MaxTimeouts || !strings.Contains(c.Stopped, "shadowed no more") {
 		t.Errorf("counts %+v, want %d compared and stopped", c, MaxTimeouts)
 	}
-	if s.Wants("pb", "hook.lua") {
+	if s.wants("pb", "hook.lua") {
 		t.Error("the stopped candidate is still wanted")
 	}
 	s.Reset("pb") // the candidate changed
-	if !s.Wants("pb", "hook.lua") {
+	if !s.wants("pb", "hook.lua") {
 		t.Error("a reset candidate is not shadowed again")
 	}
 }

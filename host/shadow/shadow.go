@@ -252,20 +252,19 @@ func (s *Shadow) Reset(offer string) {
 	delete(s.halted, offer)
 }
 
-// Wants says whether the offer's candidate runs in shadow on an input of
+// wants says whether the offer's candidate runs in shadow on an input of
 // file ("check.lua", "send.lua", "hook.lua", "hooks/<name>.lua",
 // "postback.lua"): it loads, is not stopped for its timeouts, and
 // stages that file or offer.toml (whose settings every script runs
 // with). An input of a script the candidate does not stage is the live
-// version's on both sides: neither run nor counted. The live path asks
-// first, so that it keeps nothing for a comparison that will not run.
-func (s *Shadow) Wants(offer, file string) bool {
+// version's on both sides: neither run nor counted, nor copied.
+func (s *Shadow) wants(offer, file string) bool {
 	_, ok := s.candidate(offer, file)
 	return ok
 }
 
 // candidate is the offer's candidate when it is to run on file's inputs
-// (Wants).
+// (wants).
 func (s *Shadow) candidate(offer, file string) (*host.Offer, bool) {
 	if s.offers == nil {
 		return nil, false
