@@ -19,23 +19,40 @@ import (
 // stage (wants) is not even copied.
 
 // Check compares the candidate's check.lua with the live one's on a
-// partner's answer: data as decoded for check.lua, about leads as the
-// live run found them (before its edits), which made the live edits (or
-// failed with liveErr).
-func (s *Shadow) Check(o *host.Offer, mode host.Mode, leads []*store.Lead, data any, live []store.BatchChange, liveErr error) {
+// partner's answer: data as decoded for check.lua from body, about leads
+// as the live run found them (before its edits), which made the live
+// edits (or failed with liveErr). A candidate whose offer.toml reads
+// answers in another [check] format decodes body with its own.
+func (s *Shadow) Check(o *host.Offer, mode host.Mode, leads []*store.Lead, body []byte, data any, live []store.BatchChange, liveErr error) {
 	c, ok := s.candidate(o.ID, "check.lua")
 	if !ok {
 		return
 	}
-	at, data := time.Now().UTC(), owned(data)
+	at := time.Now().UTC()
+	redecode := checkFormat(c) != checkFormat(o)
+	size := int64(len(leads)) * leadBytes
+	if redecode {
+		data, body = nil, bytes.Clone(body) // decoded on the worker
+		size += 2 * int64(len(body))
+	} else {
+		data = owned(data)
+		size += sizeOf(data)
+	}
 	liveSide := Side{Version: o.Version, Edits: live, Error: errText(liveErr), at: at}
-	s.submit(o.ID, c.Version, sizeOf(data)+int64(len(leads))*leadBytes, func(ctx context.Context) result {
+	s.submit(o.ID, c.Version, size, func(ctx context.Context) result {
 		c, ok := s.candidate(o.ID, "check.lua")
 		if !ok {
 			return result{}
 		}
-		cand := s.runCheck(ctx, c, leads, data)
-		return s.compared(at, o.ID, fmt.Sprintf("check %s: %d leads", mode, len(leads)), liveSide, cand)
+		input := fmt.Sprintf("check %s: %d leads", mode, len(leads))
+		if redecode {
+			var err error
+			if data, err = decode.Decode(checkFormat(c), body); err != nil {
+				cand := Side{Version: c.Version, Error: fmt.Sprintf("undecodable answer (format %s): %v", decode.FormatName(checkFormat(c)), err)}
+				return s.compared(at, o.ID, input, liveSide, cand)
+			}
+		}
+		return s.compared(at, o.ID, input, liveSide, s.runCheck(ctx, c, leads, data))
 	})
 }
 
@@ -130,17 +147,17 @@ func (s *Shadow) Send(o *host.Offer, lead *store.Lead, resp script.SendResponse,
 // sendFormat is the format an offer version reads send replies in.
 func sendFormat(o *host.Offer) string {
 	if o.Config.Send == nil {
-		return ""
+		return decode.FormatName("")
 	}
-	return o.Config.Send.Format
+	return decode.FormatName(o.Config.Send.Format)
 }
 
 // checkFormat is the format an offer version reads check answers in.
 func checkFormat(o *host.Offer) string {
 	if o.Config.Check == nil {
-		return ""
+		return decode.FormatName("")
 	}
-	return o.Config.Check.Format
+	return decode.FormatName(o.Config.Check.Format)
 }
 
 // owned is a decoded answer the shadow run may keep: JSON is handed over

@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -164,5 +165,77 @@ func TestLoopingCandidateDoesNotSlowTheLivePath(t *testing.T) {
 	s.Reset("pb") // the candidate changed
 	if !s.wants("pb", "hook.lua") {
 		t.Error("a reset candidate is not shadowed again")
+	}
+}
+
+// A candidate whose offer.toml reads answers in another format decodes
+// the answer's body with its own: a check answer and a send reply given
+// as a form, which the live version (json) cannot read.
+func TestCandidateDecodesInItsOwnFormat(t *testing.T) {
+	t.Parallel()
+	const (
+		check = "[check]\nurl = \"https://partner.example/s\"\nbatch = 1\nprocessing = { every = \"10m\" }\nformat = "
+		send  = "[send]\nurl = \"https://partner.example/add\"\nformat = "
+	)
+	for _, tc := range []struct {
+		name string
+		toml string // the offer.toml's sections, the format last
+		file string
+		src  string
+		want func(c Side) string // what the candidate did, "" when right
+	}{
+		{"check answer", check, "check.lua", "if data and data.st == 'cancel' then core.lead.edit(inid, {status = 5}) end\n",
+			func(c Side) string {
+				if len(c.Edits) != 1 {
+					return fmt.Sprintf("edits %+v, error %q: want the cancel", c.Edits, c.Error)
+				}
+				return ""
+			}},
+		{"send reply", send, "send.lua", "return data and data.id\n",
+			func(c Side) string {
+				if c.Outcome != "ext X9" {
+					return fmt.Sprintf("outcome %q, error %q: want ext X9", c.Outcome, c.Error)
+				}
+				return ""
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := openStore(t)
+			lead, _, err := st.Add(ctx, store.NewLead{Offer: "pb", Status: store.StatusProcessing})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := stage(t, map[string]string{
+				"pb/offer.toml":      tc.toml + "\"json\"\n",
+				"pb/" + tc.file:      tc.src,
+				"pb/next/offer.toml": tc.toml + "\"form\"\n",
+			})
+			o, ok := reg.Offer("pb")
+			if _, err := reg.LoadedCandidate("pb"); !ok || err != nil {
+				t.Fatalf("not loaded: %v %v", reg.Problems("pb"), err)
+			}
+			s := New(st, reg, 0, nil)
+			runCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go s.Run(runCtx)
+			body := []byte("id=X9&st=cancel")
+			if tc.file == "check.lua" {
+				s.Check(o, host.ModeProcessing, []*store.Lead{lead}, body, nil, nil, nil)
+			} else {
+				s.Send(o, lead, script.SendResponse{Status: 200, Body: body}, script.SendOutcome{Retry: true}, nil)
+			}
+			if err := s.Idle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			c, diffs := s.Status("pb")
+			if c.Compared != 1 || len(diffs) != 1 {
+				t.Fatalf("counts %+v: want one difference", c)
+			}
+			if msg := tc.want(diffs[0].Candidate); msg != "" {
+				t.Error(msg)
+			}
+		})
 	}
 }
