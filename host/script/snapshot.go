@@ -25,11 +25,11 @@ func (b *snapshotBatch) first(id uint64) {
 	if b.seen[id] {
 		return
 	}
+	b.seen[id] = true // found or not: looked for once
 	l, err := b.Batch.Get(id)
 	if err != nil {
 		return // not found: the run's own Get or Edit says so
 	}
-	b.seen[id] = true
 	b.read = append(b.read, l)
 }
 
