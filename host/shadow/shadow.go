@@ -31,8 +31,8 @@ import (
 )
 
 // DefaultQueueBytes is how many bytes of inputs wait for their shadow
-// runs at most: a count bound let 256 check answers of up to 16 MiB
-// each (4 GiB) wait, and dropped small webhooks behind them.
+// runs at most: a count bound let 256 check answers of up to 8 MiB
+// each (partner.DefaultMaxResponse: 2 GiB) wait.
 const DefaultQueueBytes = 64 << 20
 
 // jobOverhead is what a queued input is counted for beyond its bytes:
