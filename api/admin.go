@@ -12,6 +12,7 @@ import (
 
 	"leadhost/host"
 	"leadhost/host/check"
+	"leadhost/host/shadow"
 	"leadhost/store"
 )
 
@@ -156,7 +157,7 @@ func statusOf(err error) int {
 		return fasthttp.StatusNotFound
 	case errors.Is(err, store.ErrInvalid):
 		return fasthttp.StatusBadRequest
-	case errors.Is(err, store.ErrRefused), errors.Is(err, store.ErrExists), errors.Is(err, check.ErrBusy), errors.Is(err, host.ErrNoCandidate):
+	case errors.Is(err, store.ErrRefused), errors.Is(err, store.ErrExists), errors.Is(err, check.ErrBusy), errors.Is(err, shadow.ErrBusy), errors.Is(err, host.ErrNoCandidate):
 		return fasthttp.StatusConflict
 	case errors.Is(err, check.ErrStopping), errors.Is(err, store.ErrDiskFull):
 		return fasthttp.StatusServiceUnavailable

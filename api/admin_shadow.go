@@ -36,7 +36,7 @@ func maskedUnlessRaw(c *fasthttp.RequestCtx, v *app.ShadowView) *app.ShadowView 
 // candidate and the live version run over the offer's last K journaled
 // inputs (webhooks and postbacks as they came, check answers kept
 // whole), nothing committed, sent or journaled; 409 when the offer has
-// no candidate that loads.
+// no candidate that loads, or a replay of it is running (one at a time).
 func (s *Server) shadowReplay(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	last := 100
 	if text := string(c.QueryArgs().Peek("last")); text != "" {

@@ -22,9 +22,12 @@ type Registry struct {
 	Options LoadOptions
 
 	dir     string
-	mu      sync.Mutex // serialises reloads
+	mu      sync.Mutex // serialises reloads (and promotes, reload included)
 	version atomic.Uint64
 	state   atomic.Pointer[registryState]
+	// rename moves a promoted file into place (nil: os.Rename); tests
+	// make it fail part-way.
+	rename func(oldpath, newpath string) error
 }
 
 type registryState struct {
@@ -100,6 +103,11 @@ func (r *Registry) Policy(offer string) store.OfferPolicy {
 func (r *Registry) Reload() (changes []string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.reload()
+}
+
+// reload is Reload, r.mu held.
+func (r *Registry) reload() (changes []string, err error) {
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("scripts folder: %w", err)

@@ -70,7 +70,8 @@ func TestOfferPageCandidate(t *testing.T) {
 	b.signIn(adminToken)
 	p := b.get("/ui/offers/crm")
 	for _, want := range []string{`id="candidate"`, "1 inputs compared, 1 differ", `data-lead="` + itoa(x1.ID) + `"`,
-		"2 processing · Обработка → 6 packing", "2 processing · Обработка → 3 callback", `id="replay-form"`, `id="promote"`} {
+		"2 processing · Обработка → 6 packing", "2 processing · Обработка → 3 callback", `id="replay-form"`, `id="promote"`,
+		`id="candidate-show-raw" href="/ui/offers/crm?raw=1#candidate"`} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the crm page does not show %q", want)
 		}

@@ -187,6 +187,7 @@ var messages = map[string][2]string{
 	"candidate.live_traffic":    {"on live traffic since serve started", "на живом трафике с запуска serve"},
 	"candidate.replay_traffic":  {"over the journal's last inputs, run again now; nothing committed", "на последних входах журнала, прогнанных заново; ничего не сохранено"},
 	"candidate.dropped":         {"%d not compared: the shadow queue was full", "не сравнено: %d, очередь была полна"},
+	"candidate.stopped":         {"Shadow runs stopped:", "Теневые прогоны остановлены:"},
 	"candidate.no_diffs":        {"No differences.", "Отличий нет."},
 	"candidate.what":            {"What", "Что"},
 	"candidate.live":            {"Live", "Живая"},

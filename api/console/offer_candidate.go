@@ -29,9 +29,12 @@ type candidateData struct {
 	Last        int // the replay form's K
 	Counts      shadow.Counts
 	Diffs       []diffView
+	// Raw shows the differences unmasked ("show raw", raw=1), as the
+	// API's shadow routes allow.
+	Raw bool
 }
 
-// diffView is one difference as the page shows it, masked.
+// diffView is one difference as the page shows it, masked unless raw.
 type diffView struct {
 	At              time.Time
 	Input           string
@@ -42,9 +45,13 @@ type diffView struct {
 // defaultReplayLast is the K the replay form starts with.
 const defaultReplayLast = 100
 
-// candidateOf is the offer's candidate section from an app view.
-func candidateOf(v *app.ShadowView, last int) *candidateData {
-	d := &candidateData{LiveVersion: v.LiveVersion, Replay: v.Replay, Last: last, Counts: v.Counts}
+// candidateOf is the offer's candidate section from an app view,
+// contacts masked unless raw.
+func candidateOf(v *app.ShadowView, last int, raw bool) *candidateData {
+	d := &candidateData{LiveVersion: v.LiveVersion, Replay: v.Replay, Last: last, Counts: v.Counts, Raw: raw}
+	if !raw {
+		v = v.Masked()
+	}
 	if c := v.Candidate; c != nil {
 		d.Staged, d.Version, d.Files, d.Problems = true, c.Version, c.Files, c.Problems
 		d.FileList = strings.Join(c.Files, ", ")
@@ -52,7 +59,6 @@ func candidateOf(v *app.ShadowView, last int) *candidateData {
 	for _, df := range v.Differences {
 		dv := diffView{At: df.At, Input: df.Input, Live: df.Live.Version, Candidate: df.Candidate.Version}
 		for _, r := range df.Rows {
-			r.Live, r.Candidate = store.Mask(r.Live), store.Mask(r.Candidate)
 			if r.What == "status" {
 				r.Live, r.Candidate = statusChange(r.Live), statusChange(r.Candidate)
 			}
@@ -73,14 +79,20 @@ func statusChange(text string) string {
 }
 
 // candidateSection fills the page's candidate section with the counts on
-// live traffic.
-func (cs *Console) candidateSection(ctx context.Context, d *offerData) {
+// live traffic, masked unless the page asks for raw=1.
+func (cs *Console) candidateSection(r *request, d *offerData) {
 	if d.Version == 0 {
 		return // the offer does not load: nothing to compare with
 	}
-	if v, err := cs.App.Shadow(ctx, d.ID); err == nil {
-		d.Candidate = candidateOf(v, defaultReplayLast)
+	if v, err := cs.App.Shadow(r, d.ID); err == nil {
+		d.Candidate = candidateOf(v, defaultReplayLast, wantsRaw(r))
 	}
+}
+
+// wantsRaw says whether the request asks for contacts unmasked (raw=1,
+// in the address or the form).
+func wantsRaw(r *request) bool {
+	return string(r.QueryArgs().Peek("raw")) == "1" || string(r.PostArgs().Peek("raw")) == "1"
 }
 
 // shadowReplay is POST /ui/offers/<id>/shadow (last): the candidate and
@@ -107,7 +119,7 @@ func (cs *Console) shadowReplay(r *request, id string) {
 		r.render(cs.statusOf(err), "offer", title, d, store.Describe(err), "")
 		return
 	}
-	d.Candidate = candidateOf(v, last)
+	d.Candidate = candidateOf(v, last, wantsRaw(r))
 	r.render(fasthttp.StatusOK, "offer", title, d, "", r.Tf("candidate.replayed", v.Counts.Compared, v.Counts.Differing))
 }
 
@@ -129,7 +141,7 @@ func (cs *Console) promote(r *request, id string) {
 			r.failErr(err)
 			return
 		}
-		ask := promoteAsk{ID: id, Candidate: candidateOf(v, defaultReplayLast)}
+		ask := promoteAsk{ID: id, Candidate: candidateOf(v, defaultReplayLast, false)}
 		status := fasthttp.StatusOK
 		if !ask.Candidate.Staged || len(ask.Candidate.Problems) > 0 {
 			status = fasthttp.StatusConflict

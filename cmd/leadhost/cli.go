@@ -25,11 +25,12 @@ commands:
   check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
               run one status check of OFFER now: prints each request, the
               answer and the edits (--dry-run: edits shown, not committed)
-  shadow OFFER [--last K]
+  shadow OFFER [--last K] [--raw]
               how the offer's candidate (scripts/OFFER/next/) compares with
               the live version: "N inputs compared, M differ" on serve's
               live traffic, each difference side by side; --last K runs
-              both over the journal's last K inputs again, committing nothing
+              both over the journal's last K inputs again, committing
+              nothing; phones and e-mails masked unless --raw
   promote OFFER
               make the candidate live: next/'s files over the live ones
               (those replaced kept in scripts/OFFER/.prev/), next/ removed

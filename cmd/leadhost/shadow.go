@@ -15,15 +15,17 @@ import (
 	"leadhost/store"
 )
 
-// runShadow is `leadhost shadow <offer> [--last K]`: how the offer's
-// candidate (scripts/<offer>/next/) compares with the live version —
-// on the live traffic of the serve that holds the data folder, or, with
-// --last, over the journal's last K inputs run again now.
+// runShadow is `leadhost shadow <offer> [--last K] [--raw]`: how the
+// offer's candidate (scripts/<offer>/next/) compares with the live
+// version — on the live traffic of the serve that holds the data folder,
+// or, with --last, over the journal's last K inputs run again now —
+// phones and e-mails masked unless --raw, as the journal's.
 func runShadow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost shadow", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	target := addServiceFlags(fs)
 	last := fs.Int("last", 0, fmt.Sprintf("run the candidate and the live version over the journal's last K inputs of the offer (1..%d), committing nothing", shadow.MaxReplay))
+	raw := fs.Bool("raw", false, "show phones and e-mails unmasked")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -55,7 +57,7 @@ func runShadow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "leadhost shadow: %s\n", store.Describe(err))
 		return exitError
 	}
-	printShadow(stdout, v, local)
+	printShadow(stdout, v, local, *raw)
 	if v.Candidate != nil && len(v.Candidate.Problems) > 0 {
 		return exitError
 	}
@@ -63,8 +65,12 @@ func runShadow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // printShadow writes a shadow view for a person: the candidate, the
-// counts, then each difference side by side.
-func printShadow(w io.Writer, v *app.ShadowView, local bool) {
+// counts, then each difference side by side, phones and e-mails masked
+// unless raw.
+func printShadow(w io.Writer, v *app.ShadowView, local, raw bool) {
+	if !raw {
+		v = v.Masked()
+	}
 	switch c := v.Candidate; {
 	case c == nil:
 		fmt.Fprintf(w, "offer %s has no candidate: put the files to try in scripts/%s/%s/\n", v.Offer, v.Offer, host.NextDir)
@@ -88,6 +94,9 @@ func printShadow(w io.Writer, v *app.ShadowView, local bool) {
 		fmt.Fprintf(w, "; %d not compared, the shadow queue full", v.Counts.Dropped)
 	}
 	fmt.Fprintln(w, ")")
+	if v.Counts.Stopped != "" {
+		fmt.Fprintf(w, "shadow runs stopped: %s\n", v.Counts.Stopped)
+	}
 	for _, d := range v.Differences {
 		fmt.Fprintf(w, "\n%s  %s (live version %d, candidate %d)\n", d.At.Local().Format(time.DateTime), d.Input, d.Live.Version, d.Candidate.Version)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -97,7 +106,7 @@ func printShadow(w io.Writer, v *app.ShadowView, local bool) {
 			if r.Lead != 0 {
 				lead = fmt.Sprint(r.Lead)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", lead, r.What, oneLine(store.Mask(r.Live)), oneLine(store.Mask(r.Candidate)))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", lead, r.What, oneLine(r.Live), oneLine(r.Candidate))
 		}
 		tw.Flush()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"leadhost/host/app"
 	"leadhost/host/hosttest"
+	"leadhost/host/shadow"
 	"leadhost/store"
 )
 
@@ -88,8 +89,11 @@ func TestShadowAndPromoteCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v app.ShadowView
-	json.NewDecoder(resp.Body).Decode(&v)
+	err = json.NewDecoder(resp.Body).Decode(&v)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("GET /api/offers/altercpa/shadow: %v", err)
+	}
 	for _, d := range v.Differences {
 		for _, r := range d.Rows {
 			if r.Lead != ids["9002"] {
@@ -123,5 +127,40 @@ func TestShadowAndPromoteCommands(t *testing.T) {
 	}
 	if _, out, _ := leadhost(t, "", append([]string{"shadow", "altercpa"}, flags...)...); !strings.Contains(out, "offer altercpa has no candidate") {
 		t.Errorf("shadow after promote:\n%s", out)
+	}
+}
+
+// leadhost shadow masks phones and e-mails in what it prints, unless
+// --raw; a candidate shadowed no more says why.
+func TestPrintShadow(t *testing.T) {
+	t.Parallel()
+	v := &app.ShadowView{Offer: "acme", LiveVersion: 3,
+		Candidate: &app.CandidateView{Version: 4, Files: []string{"hook.lua"}, Problems: []string{}},
+		Counts:    shadow.Counts{Compared: 5, Differing: 1, Stopped: "candidate version 4 passed the shadow runs' deadline"},
+		Differences: []shadow.Difference{{Offer: "acme", Input: "webhook hook.lua", Rows: []shadow.Row{
+			{Lead: 7, What: "fields.phone", Live: " → 79001234567", Candidate: "—"}}}}}
+	for _, tc := range []struct {
+		name      string
+		raw       bool
+		want, not []string
+	}{
+		{"masked", false, []string{"5 inputs compared, 1 differ", "shadow runs stopped: candidate version 4"}, []string{"79001234567"}},
+		{"raw", true, []string{"79001234567"}, nil},
+	} {
+		var b strings.Builder
+		printShadow(&b, v, false, tc.raw)
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: lacks %q:\n%s", tc.name, w, b.String())
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%s: shows %q:\n%s", tc.name, w, b.String())
+			}
+		}
+	}
+	if v.Differences[0].Rows[0].Live != " → 79001234567" {
+		t.Error("printShadow masked the caller's view")
 	}
 }

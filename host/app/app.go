@@ -273,19 +273,7 @@ func (a *App) Run(ctx context.Context) {
 	}
 	run("reload", func() error {
 		return a.Offers.Watch(ctx, a.log, host.WatchOptions{OnReload: func(changes []string, err error) {
-			if err == nil {
-				if gerr := defineGoals(ctx, a.Store, a.Offers); gerr != nil {
-					a.log.Error("defining the offers' goals", "err", gerr)
-				}
-			}
-			for _, c := range changes {
-				if offer, ok := strings.CutSuffix(c, ": candidate (next/) dropped"); ok {
-					a.Shadows.Reset(offer) // what was counted was the candidate's that is gone
-				} else if offer, _, ok := strings.Cut(c, ": candidate (next/) loaded"); ok {
-					a.Shadows.Reset(offer)
-				}
-			}
-			a.Store.Record(reloadEntries(a.Offers, changes, err)...)
+			a.reloaded(ctx, changes, err)
 		}})
 	})
 	run("shadow", func() error { return a.Shadows.Run(ctx) })

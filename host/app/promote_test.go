@@ -73,3 +73,35 @@ func TestPromote(t *testing.T) {
 		return false
 	})
 }
+
+// A promote's reload goes where the watcher's go: a goal the promoted
+// offer.toml adds is defined at once, and another offer's change that
+// reload picked up is journaled (the watcher's reload after it finds
+// nothing changed, and said nothing of either).
+func TestPromoteDefinesNewGoalsAndJournalsOtherChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	scripts := t.TempDir()
+	const toml = "[hook]\ntoken = \"a-long-token-for-the-tests\"\n"
+	write(t, filepath.Join(scripts, "g", "offer.toml"), toml)
+	write(t, filepath.Join(scripts, "g", "hook.lua"), "return {ok = true}\n")
+	write(t, filepath.Join(scripts, "g", host.NextDir, "offer.toml"), toml+"\n[goals.upsell]\nname = \"Upsell\"\n")
+	write(t, filepath.Join(scripts, "other", "offer.toml"), toml)
+	write(t, filepath.Join(scripts, "other", "hook.lua"), "return {ok = true}\n")
+	a, err := Open(ctx, Config{InMemory: true, Scripts: scripts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	write(t, filepath.Join(scripts, "other", "hook.lua"), "return {ok = 'edited'}\n") // not reloaded yet
+	if _, err := a.Promote(ctx, "g", ByAPI); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.GoalByCode(ctx, "g", "upsell"); err != nil {
+		t.Errorf("the promoted goal: %v", err)
+	}
+	hosttest.Eventually(t, "the other offer's reload in the journal", func() bool {
+		es, _, _ := a.Store.JournalList(ctx, store.JournalQuery{Offer: "other", Kind: store.KindReload})
+		return len(es) > 0 && strings.Contains(es[0].Summary, "loaded version")
+	})
+}

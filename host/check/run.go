@@ -51,9 +51,11 @@ type Runner struct {
 	Now     func() time.Time // default time.Now
 	// OnAnswer, if set, hears each answer check.lua handled in a run that
 	// commits (not a dry one): the leads as the handler got them, the
-	// answer as decoded, and the edits it made or its error. It must not
-	// wait: the shadow runs (host/shadow) queue it.
-	OnAnswer func(o *host.Offer, mode host.Mode, leads []*store.Lead, data any, edits []store.BatchChange, err error)
+	// answer's body (the response buffer: copy what is kept) and as
+	// decoded, and the edits it made or its error. It must not wait: the
+	// shadow runs (host/shadow) queue it, and a candidate reading answers
+	// in another format decodes the body its own way.
+	OnAnswer func(o *host.Offer, mode host.Mode, leads []*store.Lead, body []byte, data any, edits []store.BatchChange, err error)
 }
 
 // Options change one run.
@@ -513,7 +515,7 @@ func (run *runState) exchange(ctx context.Context, batch store.Batch, leads []*s
 	})
 	rep.Refused = append(rep.Refused, res.Refused...)
 	if run.OnAnswer != nil && !run.opt.Dry {
-		run.OnAnswer(o, rep.Mode, leads, data, res.Edits, err)
+		run.OnAnswer(o, rep.Mode, leads, body, data, res.Edits, err)
 	}
 	if err != nil {
 		run.fail(ex, err)

@@ -25,7 +25,10 @@ type Check struct {
 	Words *Words // nil: StandardWords
 	// Dry runs the handler and reports its edits without committing them.
 	Dry bool
-	Log func(kind, msg string)
+	// Shadow runs check.lua as a candidate beside the live version
+	// (host/shadow): dry, and taking turns with shadow runs only.
+	Shadow bool
+	Log    func(kind, msg string)
 	// Batch, when set, is a batch begun before Leads were read: RunCheck
 	// seeds it with them (the handler's edits then need no second read)
 	// and commits or discards it. Nil: a batch of its own.
@@ -57,7 +60,7 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, c Check) (CheckResult, e
 		batch.Seed(c.Leads)
 	}
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: c.Offer, Store: st, Batch: batch, Words: orStandard(c.Words),
-		Allowed: make(map[uint64]bool, len(c.Leads)), Log: c.Log}
+		Allowed: make(map[uint64]bool, len(c.Leads)), Log: c.Log, Shadow: c.Shadow}
 	leave := false
 	defer func() {
 		if !leave {
@@ -97,7 +100,7 @@ func (p *Pool) RunCheck(ctx context.Context, s *Script, c Check) (CheckResult, e
 		return CheckResult{Refused: run.Refused}, err
 	}
 	res := CheckResult{Edits: run.Batch.Changes(), Refused: run.Refused}
-	if c.Dry {
+	if c.Dry || c.Shadow {
 		return res, nil
 	}
 	if c.LeaveBatch && c.Batch != nil {

@@ -182,6 +182,10 @@ type Hook struct {
 	Shadow bool
 	// StandIns are the live run's adds, for a shadow run's (Run.StandIns).
 	StandIns []AddedLead
+	// Seed, for a shadow run, are the leads as the live run found them
+	// (its HookResult.Read): the run reads those as they were before the
+	// live run's commit, and both versions start from the same leads.
+	Seed []*store.Lead
 }
 
 // HookReply is what a hook answers: body, status and headers. A hook that
@@ -198,6 +202,11 @@ type HookResult struct {
 	Edits   []store.BatchChange
 	Added   []AddedLead // by core.lead.add, in order
 	Refused []string
+	// Read are the leads a live run read, each as it was before the
+	// run's edits, in the order first read: a candidate's shadow run
+	// starts from them (Hook.Seed). A clone per lead read, kept whether
+	// or not a candidate is staged: a caller cannot forget it.
+	Read []*store.Lead
 }
 
 // RunHook runs a hook script with req; its edits land together when it
@@ -207,7 +216,12 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, err
 	st, offer, req, words, log := in.Store, in.Offer, in.Request, in.Words, in.Log
 	run := &Run{Ctx: ctx, Script: s.Name, Offer: offer, Store: st, Batch: st.NewBatch(), Words: orStandard(words), Log: log, MayAdd: true,
 		Shadow: in.Shadow, StandIns: in.StandIns}
-	if !in.Shadow {
+	var snap *snapshotBatch
+	if in.Shadow {
+		run.Batch.Seed(in.Seed)
+	} else {
+		snap = newSnapshotBatch(run.Batch)
+		run.Batch = snap
 		run.HTTP = p.httpClient()
 	}
 	defer run.discard()
@@ -242,6 +256,9 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, err
 		return err
 	})
 	res.Refused, res.Added = run.Refused, run.Added
+	if snap != nil {
+		res.Read = snap.read
+	}
 	if err != nil {
 		return res, err
 	}

@@ -33,11 +33,14 @@ import (
 // running. Half the cores stay for the short
 // runs and requests of every offer: with two cores, four webhooks stuck
 // in a backtracking pattern took both and moved another offer's p99 from
-// 2 to 1,300 ms; in turns, one of them computes at a time.
+// 2 to 1,300 ms; in turns, one of them computes at a time. Shadow runs
+// (a candidate's, host/shadow) take turns in a slot of their own: a
+// candidate that loops never holds a slot a live run waits for.
 type Governor struct {
-	pressure uint64
-	heap     atomic.Uint64 // heap objects, as last sampled
-	slots    chan struct{}
+	pressure    uint64
+	heap        atomic.Uint64 // heap objects, as last sampled
+	slots       chan struct{}
+	shadowSlots chan struct{}
 
 	mu       sync.Mutex
 	runs     map[*meter]struct{}
@@ -65,7 +68,7 @@ func NewGovernor(pressure uint64) *Governor {
 		pressure = DefaultPressure
 	}
 	return &Governor{pressure: pressure, runs: map[*meter]struct{}{},
-		slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+		slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), shadowSlots: make(chan struct{}, 1)}
 }
 
 // Pressure is the heap above which the largest run is stopped.

@@ -68,6 +68,10 @@ type meter struct {
 	added  int
 	steps  uint32      // instructions and matcher steps, for yield
 	slot   atomic.Bool // the run holds one of the Governor's slots
+	// shadow is a candidate's run (Run.Shadow): it takes the Governor's
+	// shadow slot, never one of the live runs', and rests more (yield).
+	// Set before the run starts, read-only after.
+	shadow bool
 	rested time.Time   // when the run last rested, holding its slot
 	left   atomic.Bool // the run is over for the Governor (see yield)
 	// nextWalk is when the run may measure itself again (walkShare).
@@ -131,15 +135,17 @@ const (
 // the store's writer), and each hop waited behind every stuck run. The
 // rest costs a long run a fifth of its speed, and gave another offer's
 // webhooks a p99 of 9–23 ms beside four stuck patterns (23–337 ms without
-// it; `leadhost bench hostile`, on a loaded 2-core machine). The run's
-// goroutine only.
+// it; `leadhost bench hostile`, on a loaded 2-core machine). A shadow
+// run takes the shadow slot instead and rests a millisecond every one:
+// a looping candidate held the only live slot of a 2-core machine, and
+// a live hook of 85 ms took 9.8 s behind it. The run's goroutine only.
 func (m *meter) yield() {
 	if !m.slot.Load() {
 		if m.steps < slotAfter {
 			return
 		}
 		select {
-		case m.gov.slots <- struct{}{}:
+		case m.slots() <- struct{}{}:
 			m.slot.Store(true)
 			if m.left.Load() {
 				m.release() // an abandoned run's goroutine, after its leave: give the slot back
@@ -152,7 +158,7 @@ func (m *meter) yield() {
 		}
 		m.rested = time.Now()
 	}
-	if time.Since(m.rested) > 4*time.Millisecond {
+	if time.Since(m.rested) > m.restEvery() {
 		time.Sleep(time.Millisecond)
 		m.rested = time.Now()
 		return
@@ -160,12 +166,31 @@ func (m *meter) yield() {
 	runtime.Gosched()
 }
 
+// slots are the slots the run takes turns in: the live runs' or the
+// shadow runs'.
+func (m *meter) slots() chan struct{} {
+	if m.shadow {
+		return m.gov.shadowSlots
+	}
+	return m.gov.slots
+}
+
+// restEvery is how long the run computes between two rests of a
+// millisecond: a shadow run computes at half speed at most, and leaves
+// the rest of its core to the live path.
+func (m *meter) restEvery() time.Duration {
+	if m.shadow {
+		return time.Millisecond
+	}
+	return 4 * time.Millisecond
+}
+
 // release gives the run's slot back while it waits on something else
 // (http.request): it takes one again when it computes on. Either
 // goroutine (the Governor's leave too): the swap decides who gives it.
 func (m *meter) release() {
 	if m != nil && m.slot.CompareAndSwap(true, false) {
-		<-m.gov.slots
+		<-m.slots()
 	}
 }
 

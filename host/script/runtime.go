@@ -269,6 +269,9 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 			return err
 		}
 	}
+	// A candidate's run takes turns with shadow runs only (meter.yield);
+	// the run's modules know it once setup has handed them their Run.
+	m.shadow = v.run != nil && v.run.Shadow
 	fn := v.L.NewFunctionFromProto(s.proto)
 	fn.Env = env.Globals
 	v.L.SetContext(m)

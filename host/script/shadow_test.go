@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"leadhost/store"
 )
@@ -78,5 +79,77 @@ func TestShadowSendCommitsNothing(t *testing.T) {
 	}
 	if now.Status != lead.Status || now.Ext != "" {
 		t.Errorf("lead after a shadow send: status %d ext %q", now.Status, now.Ext)
+	}
+}
+
+// A candidate that computes for long never holds a slot a live run
+// waits for: shadow runs take turns in a slot of their own. Before, a
+// looping candidate held the only slot of a 2-core machine and a live
+// hook of some ms of Lua waited for its deadline.
+func TestShadowRunTakesNoLiveSlot(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	gov := NewGovernor(0)
+	gov.slots = make(chan struct{}, 1) // one slot, as with two cores
+	candidate := NewPool(Limits{Timeout: 5 * time.Second, Governor: gov})
+	live := NewPool(Limits{Timeout: 30 * time.Second, Governor: gov})
+	loop := mustCompile(t, "acme/next/hook.lua", "local n = 0 while true do n = n + 1 end\n")
+	long := mustCompile(t, "acme/hook.lua", "local n = 0 for i = 1, 600000 do n = n + i end\nreturn {ok = true}\n")
+	timed := func() time.Duration {
+		start := time.Now()
+		if _, err := live.RunHook(context.Background(), long, Hook{Store: st, Offer: "acme", Request: HookRequest{Method: "GET"}}); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	alone := timed()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		candidate.RunHook(ctx, loop, Hook{Store: st, Offer: "acme", Request: HookRequest{Method: "GET"}, Shadow: true})
+	}()
+	time.Sleep(300 * time.Millisecond) // the candidate holds its slot
+	if beside := timed(); beside > 5*alone+time.Second {
+		t.Errorf("the live hook took %v beside a looping candidate, %v alone", beside, alone)
+	}
+	cancel()
+	<-done
+}
+
+// A live hook keeps the leads as it first read them, and a
+// shadow run seeded with them starts from there: the same script makes
+// the same edit, although the live one is committed.
+func TestShadowHookSeededWithTheLiveSnapshot(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	old := processingLeads(t, st, "acme", 1)[0]
+	src := "core.lead.edit(" + itoa(old.ID) + ", {status = 5, comment = 'cancelled'})\nreturn {ok = true}\n"
+	live, cand := mustCompile(t, "acme/hook.lua", src), mustCompile(t, "acme/next/hook.lua", src)
+	p := NewPool(Limits{})
+	req := HookRequest{Method: "GET"}
+	res, err := p.RunHook(context.Background(), live, Hook{Store: st, Offer: "acme", Request: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Read) != 1 || res.Read[0].ID != old.ID || res.Read[0].Status != store.StatusProcessing {
+		t.Fatalf("read %+v, want lead %d as it was before the edit", res.Read, old.ID)
+	}
+	for _, tc := range []struct {
+		name  string
+		seed  []*store.Lead
+		edits int
+	}{
+		{"seeded: from the leads the live run found", res.Read, 1},
+		{"not seeded: from what the live run committed", nil, 0},
+	} {
+		got, err := p.RunHook(context.Background(), cand, Hook{Store: st, Offer: "acme", Request: req, Shadow: true, Seed: tc.seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Edits) != tc.edits {
+			t.Errorf("%s: edits %+v, want %d", tc.name, got.Edits, tc.edits)
+		}
 	}
 }

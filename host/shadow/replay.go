@@ -31,7 +31,11 @@ const maxReplayLeads = 1000
 // postback calls as they came, and check answers kept whole — and
 // returns how many were compared and where the two differ. Nothing is
 // committed, sent or journaled. A check answer is about the leads its
-// mode would ask about now (the journal keeps the answer, not the leads).
+// mode would ask about now (the journal keeps the answer, not the leads),
+// and each version reads it in its own [check] format. Each run stops
+// after RunTimeout, as the live inputs' shadow runs, and take turns with
+// them, never with the live runs. One replay of an offer at a time: a
+// second wraps ErrBusy. It stops when ctx ends, with what it compared.
 func (s *Shadow) Replay(ctx context.Context, offer string, last int) (Counts, []Difference, error) {
 	live, ok := s.offers.Offer(offer)
 	if !ok {
@@ -44,6 +48,10 @@ func (s *Shadow) Replay(ctx context.Context, offer string, last int) (Counts, []
 	if last <= 0 || last > MaxReplay {
 		return Counts{}, nil, fmt.Errorf("last %d: want 1..%d: %w", last, MaxReplay, store.ErrInvalid)
 	}
+	if !s.beginReplay(offer) {
+		return Counts{}, nil, fmt.Errorf("offer %s: a replay is running; ask again when it is done: %w", offer, ErrBusy)
+	}
+	defer s.endReplay(offer)
 	var (
 		counts Counts
 		diffs  []Difference
@@ -52,20 +60,30 @@ func (s *Shadow) Replay(ctx context.Context, offer string, last int) (Counts, []
 		read   int
 	)
 	for counts.Compared < int64(last) && read < maxReplayScan {
+		if err := ctx.Err(); err != nil {
+			return counts, diffs, err
+		}
 		page, next, err := s.store.JournalList(ctx, store.JournalQuery{Offer: offer, Cursor: cursor, Limit: 200})
 		if err != nil {
 			return counts, diffs, err
 		}
 		for _, e := range page {
 			read++
-			for _, in := range s.replayInputs(ctx, live, cand, e, leads) {
+			for _, in := range s.replayInputs(live, cand, e, leads) {
 				if counts.Compared == int64(last) {
 					break
 				}
+				if err := ctx.Err(); err != nil {
+					return counts, diffs, err
+				}
+				r := in(ctx)
+				if !r.ran {
+					continue
+				}
 				counts.Compared++
-				if d, differs := in(); differs {
+				if r.differs {
 					counts.Differing++
-					diffs = append(diffs, d)
+					diffs = append(diffs, r.diff)
 				}
 			}
 			if counts.Compared == int64(last) {
@@ -80,22 +98,47 @@ func (s *Shadow) Replay(ctx context.Context, offer string, last int) (Counts, []
 	return counts, diffs, nil
 }
 
+// beginReplay marks a replay of the offer running, unless one is.
+func (s *Shadow) beginReplay(offer string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replaying[offer] {
+		return false
+	}
+	s.replaying[offer] = true
+	return true
+}
+
+func (s *Shadow) endReplay(offer string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.replaying, offer)
+}
+
+// replayRun runs one side of a replayed input under RunTimeout.
+func replayRun(ctx context.Context, run func(context.Context) Side) Side {
+	ctx, cancel := context.WithTimeout(ctx, RunTimeout)
+	defer cancel()
+	return run(ctx)
+}
+
 // replayInputs are the comparisons one journal entry gives: one for a
 // webhook or postback call, one per answer kept whole for a check run,
 // none for the rest.
-func (s *Shadow) replayInputs(ctx context.Context, live, cand *host.Offer, e store.JournalEntry, leads map[host.Mode][]*store.Lead) []func() (Difference, bool) {
+func (s *Shadow) replayInputs(live, cand *host.Offer, e store.JournalEntry, leads map[host.Mode][]*store.Lead) []func(context.Context) result {
 	switch {
 	case (e.Kind == store.KindHook || e.Kind == store.KindPostback) && e.Request != "" && e.Status != store.JournalRefused:
 		file, req, err := callOf(e)
 		if err != nil || live.Scripts[file] == nil {
 			return nil // not a scripted call, or not one that reads
 		}
-		return []func() (Difference, bool){func() (Difference, bool) {
-			l := s.runHook(ctx, live, file, req, nil)
-			c := s.runHook(ctx, cand, file, req, l.Added)
-			return s.differ(e.At, live.ID, fmt.Sprintf("webhook %s (journal %d)", file, e.ID), l, c)
+		return []func(context.Context) result{func(ctx context.Context) result {
+			l := replayRun(ctx, func(ctx context.Context) Side { return s.runHook(ctx, live, file, req, nil, nil) })
+			c := replayRun(ctx, func(ctx context.Context) Side { return s.runHook(ctx, cand, file, req, l.Added, nil) })
+			return s.compared(e.At, live.ID, fmt.Sprintf("webhook %s (journal %d)", file, e.ID), l, c)
 		}}
-	case e.Kind == store.KindCheck && e.Status != store.JournalDry && live.Config.Check != nil && live.Scripts["check.lua"] != nil && cand.Scripts["check.lua"] != nil:
+	case e.Kind == store.KindCheck && e.Status != store.JournalDry && live.Config.Check != nil && cand.Config.Check != nil &&
+		live.Scripts["check.lua"] != nil && cand.Scripts["check.lua"] != nil:
 		var run struct {
 			Mode      host.Mode `json:"mode"`
 			Exchanges []struct {
@@ -107,24 +150,31 @@ func (s *Shadow) replayInputs(ctx context.Context, live, cand *host.Offer, e sto
 		if json.Unmarshal(e.Detail, &run) != nil {
 			return nil
 		}
-		var out []func() (Difference, bool)
+		var out []func(context.Context) result
 		for i, ex := range run.Exchanges {
 			if ex.Status < 200 || ex.Status > 299 || len(ex.Response) != ex.Size {
 				continue // failed, or kept cut: not the answer check.lua got
 			}
-			data, err := decode.Decode(live.Config.Check.Format, []byte(ex.Response))
+			liveData, err := decode.Decode(checkFormat(live), []byte(ex.Response))
 			if err != nil {
 				continue
 			}
-			out = append(out, func() (Difference, bool) {
+			candData, candErr := liveData, error(nil)
+			if checkFormat(cand) != checkFormat(live) {
+				candData, candErr = decode.Decode(checkFormat(cand), []byte(ex.Response))
+			}
+			out = append(out, func(ctx context.Context) result {
 				ls, ok := leads[run.Mode]
 				if !ok {
 					ls = s.modeLeads(ctx, live, run.Mode)
 					leads[run.Mode] = ls
 				}
-				l := s.runCheck(ctx, live, ls, data)
-				c := s.runCheck(ctx, cand, ls, data)
-				return s.differ(e.At, live.ID, fmt.Sprintf("check %s answer %d (journal %d): %d leads", run.Mode, i+1, e.ID, len(ls)), l, c)
+				l := replayRun(ctx, func(ctx context.Context) Side { return s.runCheck(ctx, live, ls, liveData) })
+				c := Side{Version: cand.Version, Error: errText(candErr)}
+				if candErr == nil {
+					c = replayRun(ctx, func(ctx context.Context) Side { return s.runCheck(ctx, cand, ls, candData) })
+				}
+				return s.compared(e.At, live.ID, fmt.Sprintf("check %s answer %d (journal %d): %d leads", run.Mode, i+1, e.ID, len(ls)), l, c)
 			})
 		}
 		return out

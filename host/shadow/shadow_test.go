@@ -51,23 +51,41 @@ func TestCompare(t *testing.T) {
 			[]Row{{What: "lead added #1", Live: `{"id":0,"created":false,"key":"k","fields":{"a":"1"}}`, Candidate: `{"id":0,"created":false,"key":"k","fields":{"a":"2"}}`}}},
 		{"an error", Side{Outcome: "ext 5"}, Side{Outcome: "retry", Error: "acme/next/send.lua:1: boom"},
 			[]Row{{What: "outcome", Live: "ext 5", Candidate: "retry"}, {What: "error", Live: "—", Candidate: "acme/next/send.lua:1: boom"}}},
+		{"the same error, from the candidate's file", Side{Error: "acme/hook.lua:2: order is missing"},
+			Side{Error: "acme/next/hook.lua:2: order is missing"}, nil},
+		{"another error, shown as raised", Side{Error: "acme/hook.lua:2: order is missing"},
+			Side{Error: "acme/next/hook.lua:3: order is missing"},
+			[]Row{{What: "error", Live: "acme/hook.lua:2: order is missing", Candidate: "acme/next/hook.lua:3: order is missing"}}},
+		{"another offer's next/ is not ours", Side{Error: "acme/hook.lua:2: x"}, Side{Error: "other/next/hook.lua:2: x"},
+			[]Row{{What: "error", Live: "acme/hook.lua:2: x", Candidate: "other/next/hook.lua:2: x"}}},
 	} {
-		if got := compare(tc.live, tc.cand); !reflect.DeepEqual(got, tc.want) {
+		if got := compare("acme", tc.live, tc.cand); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.name, got, tc.want)
 		}
 	}
 }
 
-// The live path never waits for a shadow run: with the queue full, an
-// input is dropped and counted.
+// The live path never waits for a shadow run: past the queue's bytes an
+// input is dropped and counted, however few inputs wait.
 func TestFullQueueDrops(t *testing.T) {
 	t.Parallel()
-	s := New(nil, nil, 2, nil) // no worker: the queue only fills
-	for i := 0; i < 5; i++ {
-		s.submit("acme", func(context.Context) (Difference, bool) { return Difference{}, false })
-	}
-	if c, _ := s.Status("acme"); c.Dropped != 3 || c.Compared != 0 {
-		t.Errorf("counts %+v, want 3 dropped", c)
+	noop := func(context.Context) result { return result{} }
+	for _, tc := range []struct {
+		name    string
+		sizes   []int64
+		dropped int64
+	}{
+		{"small inputs fit", []int64{100, 100, 100, 100, 100}, 0},
+		{"one big answer fills it", []int64{3<<20 - 2048, 100, 100}, 2},
+		{"past the bytes", []int64{1 << 20, 1 << 20, 1 << 20}, 1},
+	} {
+		s := New(nil, nil, 3<<20, nil) // no worker: the queue only fills
+		for _, size := range tc.sizes {
+			s.submit("acme", 1, size, noop)
+		}
+		if c, _ := s.Status("acme"); c.Dropped != tc.dropped || c.Compared != 0 {
+			t.Errorf("%s: counts %+v, want %d dropped", tc.name, c, tc.dropped)
+		}
 	}
 }
 
@@ -92,7 +110,7 @@ func BenchmarkHookHandOver(b *testing.B) {
 	if c, ok := reg.Candidate("gc"); !ok || c.Offer == nil {
 		b.Fatalf("no candidate: %v", c.Problems())
 	}
-	s := New(nil, reg, b.N+1, nil) // room for every run; no worker: only the hand-over is timed
+	s := New(nil, reg, int64(b.N+1)<<20, nil) // room for every run; no worker: only the hand-over is timed
 	req := script.HookRequest{Method: "GET", Query: map[string][]string{"order": {"B1"}, "phone": {"79990001122"}}, IP: "10.0.0.1"}
 	res := script.HookResult{Reply: script.HookReply{Status: 200, Body: []byte(`{"ok":true,"lead":17,"created":true}`)},
 		Added: []script.AddedLead{{ID: 17, Created: true, Key: "B1", Fields: map[string]string{"phone": "79990001122"}}}}
