@@ -4,7 +4,8 @@
 // of every change and durable change feeds. It knows nothing of Lua or HTTP.
 //
 // All writes go through one committer goroutine that gathers the Add and
-// Edit calls in flight into one Badger transaction and one fsync (group
+// Edit calls in flight into one group, made durable by one record and one
+// fdatasync in the store's write-ahead log, then written to Badger (group
 // commit): a call returns only after its change is on disk, yet concurrent
 // callers share the cost of the sync.
 package store
@@ -40,9 +41,10 @@ type Options struct {
 	Dir string
 	// InMemory keeps everything in memory, for tests and dry runs.
 	InMemory bool
-	// NoSync acknowledges writes before they are fsync'd. A crash of the
-	// process loses nothing (the write-ahead log is in the page cache), a
-	// crash of the machine may lose the last writes.
+	// NoSync acknowledges writes before they are fsync'd: the write-ahead
+	// log is written, not synced. A crash of the process loses nothing
+	// (the log is in the page cache), a crash of the machine may lose the
+	// last writes.
 	NoSync bool
 	// Reasons is the list of rejection reasons; nil means StandardReasons.
 	Reasons *ReasonTable
@@ -75,6 +77,10 @@ type Options struct {
 	// asking the file system (tests).
 	FreeSpace func() (uint64, error)
 
+	// walSegment, set by tests, is the write-ahead log's segment size
+	// (0: defaultWALSegment).
+	walSegment int64
+
 	// backfillGate, set by tests, holds the journal's backfill of its
 	// index by status until it is closed (journalstatus.go).
 	backfillGate <-chan struct{}
@@ -90,9 +96,11 @@ type Store struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	leadSeq *badger.Sequence
-	goalSeq *badger.Sequence
+	leadSeq *durableSeq
+	goalSeq *durableSeq
 	seqMu   sync.Mutex
+
+	wal *wal // nil in memory (wal.go)
 
 	commit *committer
 	subs   subscribers
@@ -151,23 +159,41 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %s: a restore into it did not finish (%s is there): empty the folder and restore again: %w", opts.Dir, restoringMark, ErrInvalid)
 	}
 	// A batch a crash cut short lands whole before anything else is
-	// written (redo.go).
+	// written: from a recovery record of an earlier leadhost (redo.go),
+	// then from the write-ahead log.
 	if n, err := s.finishRecord(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: finish a batch a crash cut short: %w", opts.Dir, err)
 	} else if n > 0 {
 		s.log.Info("store: finished a batch a crash had cut short", "writes", n)
 	}
+	if err := s.openWAL(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if s.jdb, err = badger.Open(journalOptions(opts, s.log)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
 	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
-	// short are skipped, never reused. A new lease is a synchronous,
-	// fsync'd Badger update made by the committer, which stalls every
-	// write for a commit or two: 10,000 ids a lease makes that rare.
-	if s.leadSeq, err = db.GetSequence(seqLeadKey, 10000); err == nil {
-		s.goalSeq, err = db.GetSequence(seqGoalKey, 16)
+	// short are skipped, never reused. A new lease is a Badger update
+	// made by the committer, synced (sequence.go), which stalls every
+	// write for a moment: 10,000 ids a lease makes that rare.
+	s.leadSeq, s.goalSeq = &durableSeq{bw: 10000}, &durableSeq{bw: 16}
+	if s.leadSeq.seq, err = db.GetSequence(seqLeadKey, s.leadSeq.bw); err == nil {
+		s.goalSeq.seq, err = db.GetSequence(seqGoalKey, s.goalSeq.bw)
+	}
+	if err == nil && s.wal != nil {
+		sync := func() error { return syncBadgerLogs(opts.Dir) }
+		s.leadSeq.sync, s.goalSeq.sync = sync, sync
+		// The leases just taken, and what the replay wrote, go to disk;
+		// then the replayed segments are behind Badger.
+		if err = s.checkpoint(); err == nil {
+			err = sync()
+		}
+		if err == nil {
+			err = s.wal.start()
+		}
 	}
 	if err != nil {
 		db.Close()
@@ -183,6 +209,10 @@ func Open(opts Options) (*Store, error) {
 	s.startJournal()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.commit.loop() }()
+	if s.wal != nil {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.checkpoints() }()
+	}
 	if gc := opts.GCInterval; gc >= 0 && !opts.InMemory {
 		if gc == 0 {
 			gc = 10 * time.Minute
@@ -204,7 +234,8 @@ func Open(opts Options) (*Store, error) {
 func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(opts.Dir).
 		WithInMemory(opts.InMemory).
-		WithSyncWrites(!opts.NoSync).
+		// The write-ahead log (wal.go) syncs, Badger never does.
+		WithSyncWrites(false).
 		WithLogger(badgerLogger{log}).
 		WithMemTableSize(32 << 20).
 		WithNumMemtables(3).
@@ -285,7 +316,18 @@ func (s *Store) Close() error {
 		s.bg.Wait()
 		s.backups.Lock()
 		defer s.backups.Unlock()
-		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release(), s.db.Close(), s.jdb.Close())
+		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release())
+		if s.wal == nil {
+			err = errors.Join(err, s.db.Close(), s.jdb.Close())
+			return
+		}
+		// Badger's Close writes its memtable into a table, synced; its
+		// value log it leaves as it is. Once both are on disk, the log
+		// holds nothing Badger does not, unless a batch is unfinished.
+		synced := syncBadgerLogs(s.opts.Dir)
+		closed := s.db.Close()
+		clean := synced == nil && closed == nil && s.commit.unfinished == nil
+		err = errors.Join(err, synced, closed, s.wal.close(clean), s.jdb.Close())
 	})
 	return err
 }
@@ -380,3 +422,25 @@ func (l badgerLogger) Infof(string, ...any) {}
 
 // Debugf drops Badger's debug messages.
 func (l badgerLogger) Debugf(string, ...any) {}
+
+// openWAL opens the write-ahead log in <Dir>/wal and replays it into
+// Badger (wal.go): the groups since the last checkpoint, which Badger
+// may have lost with the machine. Open then checkpoints and starts it.
+func (s *Store) openWAL() error {
+	if s.opts.InMemory {
+		return nil
+	}
+	w, err := openWAL(filepath.Join(s.opts.Dir, "wal"), s.opts.walSegment, s.opts.NoSync)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", s.opts.Dir, err)
+	}
+	n, err := w.replay(s.applyReplayed)
+	if err != nil {
+		return fmt.Errorf("store: %s: replay: %w", s.opts.Dir, err)
+	}
+	if n > 0 {
+		s.log.Info("store: replayed the write-ahead log", "groups", n)
+	}
+	s.wal = w
+	return nil
+}
