@@ -33,8 +33,8 @@ func (s *Store) checkpoint() error {
 	return s.wal.recycle(upTo)
 }
 
-// checkpoints runs a checkpoint each time the log seals a segment, until
-// the store closes.
+// checkpoints runs a checkpoint each time the log seals a segment, and
+// prepares spare segments when the log asks, until the store closes.
 func (s *Store) checkpoints() {
 	for {
 		select {
@@ -46,6 +46,10 @@ func (s *Store) checkpoints() {
 			}
 			if err := s.wal.prepareSpare(); err != nil {
 				s.log.Warn("checkpoint", "err", err)
+			}
+		case <-s.wal.wantSpare:
+			if err := s.wal.prepareSpare(); err != nil {
+				s.log.Warn("write-ahead log", "err", err)
 			}
 		}
 	}

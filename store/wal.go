@@ -80,9 +80,17 @@ type wal struct {
 	spares []string   // recycled files, to become segments
 	broken error      // a failed sync: the log takes nothing more
 
-	buf     []byte
-	rotated chan struct{} // signalled when a segment is sealed
+	fresh bool // the current segment grows as it is written (not a spare)
+	asked bool // wantSpare was signalled for it
+
+	buf       []byte
+	rotated   chan struct{} // signalled when a segment is sealed
+	wantSpare chan struct{} // signalled when a fresh segment has taken a MiB
 }
+
+// spareAfter is how much a fresh segment takes before a spare is
+// prepared to replace it: a store that writes less never pays for one.
+const spareAfter = 1 << 20
 
 // openWAL opens the log in dir, creating it if needed. The segments found
 // are kept for replay; nothing is appended until start.
@@ -93,7 +101,8 @@ func openWAL(dir string, segSize int64, noSync bool) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("write-ahead log: %w", err)
 	}
-	w := &wal{dir: dir, segSize: segSize, noSync: noSync, rotated: make(chan struct{}, 1)}
+	w := &wal{dir: dir, segSize: segSize, noSync: noSync,
+		rotated: make(chan struct{}, 1), wantSpare: make(chan struct{}, 1)}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("write-ahead log: %w", err)
@@ -188,7 +197,9 @@ func (w *wal) next(need int64) error {
 		f   *os.File
 		err error
 	)
+	fresh := true
 	if n := len(w.spares); n > 0 && size == w.segSize {
+		fresh = false
 		spare := w.spares[n-1]
 		if err = os.Rename(spare, path); err == nil {
 			w.spares = w.spares[:n-1]
@@ -220,6 +231,7 @@ func (w *wal) next(need int64) error {
 		}
 	}
 	w.f, w.num, w.off, w.size = f, num, 0, fi.Size()
+	w.fresh, w.asked = fresh, false
 	return nil
 }
 
@@ -251,7 +263,9 @@ func (w *wal) append(payload []byte) error {
 		return w.broken
 	}
 	need := int64(walHeader + len(payload))
-	if w.off+need > max(w.size, w.segSize) && w.off > 0 {
+	// A fresh segment gives way to a spare as soon as there is one.
+	full := w.off+need > max(w.size, w.segSize)
+	if (full || w.fresh && len(w.spares) > 0) && w.off > 0 {
 		if err := w.next(need); err != nil {
 			return err
 		}
@@ -275,6 +289,13 @@ func (w *wal) append(payload []byte) error {
 	}
 	w.off += need
 	w.size = max(w.size, w.off)
+	if w.fresh && !w.asked && w.off > spareAfter {
+		w.asked = true
+		select {
+		case w.wantSpare <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -353,9 +374,10 @@ func padTo(path string, size int64) error {
 var errNotSpare = errors.New("not a segment's size")
 
 // prepareSpare writes a spare segment of zeros if there is none, so that
-// the next segment's fdatasyncs write data only. The checkpoint calls it,
-// off the committer's path, once a segment has been filled: a store that
-// never fills one never pays for it.
+// the next segment's fdatasyncs write data only. The checkpoint's
+// goroutine calls it, off the committer's path, once a fresh segment has
+// taken spareAfter bytes (the current one then gives way to it) and after
+// each checkpoint.
 func (w *wal) prepareSpare() error {
 	w.mu.Lock()
 	have := len(w.spares)

@@ -124,8 +124,8 @@ func TestWALRecycledSegmentsReplayOnlyNewRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := old[32:] // the third is not sealed: it stays
-	// 8 fill the third, 4 go into a recycled one: its old records after
-	// them must not replay.
+	// The third, fresh, gives way to a spare at once: 12 go into a
+	// recycled one, whose old records after them must not replay.
 	want = append(want, walFill(t, w, 100, 12, 1000)...)
 	big := walFill(t, w, 200, 1, 3*seg) // one segment of its own
 	want = append(want, big...)
