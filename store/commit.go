@@ -482,6 +482,7 @@ func (c *committer) noteSent(g *group) {
 // noteLogged counts the log's time on g, just appended (and synced).
 func (c *committer) noteLogged(g *group) {
 	c.stats.log.Add(int64(time.Since(g.sent)))
+	c.stats.logBytes.Add(int64(len(g.rec)))
 }
 
 // noteCalled counts Badger's time on g, which it has just written.

@@ -391,12 +391,15 @@ func (w *wal) prepareSpare() error {
 	}
 	tmp := f.Name()
 	path := strings.TrimSuffix(tmp, ".tmp") + ".spare"
+	// A MiB at a time, each synced: a journal commit that the log's own
+	// fdatasync starts meanwhile then waits for a MiB of it at most, not
+	// for the whole segment (ext4 writes a file's new blocks before the
+	// commit that allocates them).
 	zeros := make([]byte, 1<<20)
 	for off := int64(0); off < w.segSize && err == nil; off += int64(len(zeros)) {
-		_, err = f.Write(zeros[:min(int64(len(zeros)), w.segSize-off)])
-	}
-	if err == nil {
-		err = fdatasync(f)
+		if _, err = f.Write(zeros[:min(int64(len(zeros)), w.segSize-off)]); err == nil {
+			err = fdatasync(f)
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
