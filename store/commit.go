@@ -69,6 +69,7 @@ type committer struct {
 	ch       chan *writeOp
 	maxBytes int64
 	maxCount int64
+	vlogFrom int // values this long go to the value log (0: none do)
 
 	snap   *badger.Txn // state before flight was sent
 	flight *group      // sent to Badger, not yet done
@@ -95,14 +96,19 @@ type committer struct {
 const maxTracked = 1 << 18
 
 func newCommitter(s *Store) *committer {
-	return &committer{
+	c := &committer{
 		s:         s,
 		ch:        make(chan *writeOp, maxGroupOps),
 		lastWrite: make(map[uint64]uint64),
 		// Stay well under Badger's limits: our size estimate is rough.
 		maxBytes: s.db.MaxBatchSize() * 4 / 10,
 		maxCount: s.db.MaxBatchCount() * 4 / 10,
+		vlogFrom: valueThreshold,
 	}
+	if s.opts.InMemory {
+		c.vlogFrom = 0 // every value stays in the tree
+	}
+	return c
 }
 
 // writtenSince reports whether lead id may have been written after group
@@ -242,17 +248,24 @@ func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
 
 func (w *stepWriter) set(key, val []byte) {
 	w.writes = append(w.writes, write{key: key, val: val})
-	w.bytes += writeSize(key, val)
+	w.bytes += w.g.c.writeSize(key, val)
 }
 
 func (w *stepWriter) del(key []byte) {
 	w.writes = append(w.writes, write{key: key, del: true})
-	w.bytes += writeSize(key, nil)
+	w.bytes += w.g.c.writeSize(key, nil)
 }
 
 // writeSize is our rough estimate of what a write counts toward Badger's
-// transaction size limit.
-func writeSize(key, val []byte) int64 { return int64(len(key)+len(val)) + 64 }
+// transaction size limit: a value that goes to the value log counts as
+// its pointer (Badger's estimate too), so that a big lead is not refused
+// for a transaction limit it does not reach.
+func (c *committer) writeSize(key, val []byte) int64 {
+	if c.vlogFrom > 0 && len(val) >= c.vlogFrom {
+		val = nil
+	}
+	return int64(len(key)+len(val)) + 64
+}
 
 func (w *stepWriter) emit(ev Event) { w.events = append(w.events, ev) }
 
@@ -380,7 +393,7 @@ func (g *group) truncate(n int) {
 	g.bytes = 0
 	for _, wr := range g.writes {
 		g.overlay[string(wr.key)] = wr
-		g.bytes += writeSize(wr.key, wr.val)
+		g.bytes += g.c.writeSize(wr.key, wr.val)
 	}
 }
 
@@ -408,7 +421,7 @@ func (g *group) parts() [][]write {
 		start := g.stepStart(i)
 		var size int64
 		for _, wr := range g.writes[start:end] {
-			size += writeSize(wr.key, wr.val)
+			size += g.c.writeSize(wr.key, wr.val)
 		}
 		if i > first && (bytes+size > g.c.maxBytes || int64(end-from) > g.c.maxCount) {
 			parts = append(parts, g.writes[from:start])

@@ -77,6 +77,9 @@ type Options struct {
 	// asking the file system (tests).
 	FreeSpace func() (uint64, error)
 
+	// tuneBadger, set by benchmarks, changes the leads' Badger options.
+	tuneBadger func(badger.Options) badger.Options
+
 	// walSegment, set by tests, is the write-ahead log's segment size
 	// (0: defaultWALSegment).
 	walSegment int64
@@ -149,7 +152,11 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.SetPolicies(opts.Policies)
 
-	db, err := badger.Open(badgerOptions(opts, s.log))
+	bo := badgerOptions(opts, s.log)
+	if opts.tuneBadger != nil {
+		bo = opts.tuneBadger(bo)
+	}
+	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
@@ -225,11 +232,17 @@ func Open(opts Options) (*Store, error) {
 
 // badgerOptions sizes Badger for a 2-core machine holding a few million
 // leads: records are small (a few hundred bytes), so they live in the LSM
-// tree, not the value log. Memory: the mutable memtable's arena (~42 MB for
-// 32 MB) and the block cache are most of the live heap; with a 48 MB block
-// cache a reopened 1M-lead store peaked at 240-350 MB RSS, with 24 MB at
-// 190-215 MB, writes no slower. Smaller memtables cost durable Add 8-17%.
-// Flushes and compactions after heavy writes allocate far more (see
+// tree, not the value log. Badger does not sync (the write-ahead log
+// does, wal.go). Memtables are 8 MB, four of them: a flush writes a
+// small table, whose blocks a log fdatasync may wait behind, and with
+// the log there is no sync per memtable to save. BenchmarkAddStalls
+// (64 writers of 2.5 KB leads, fsync on, a loaded machine, five runs
+// each, alternating in the last four): worst Add 65–145 ms against
+// 160–472 ms with 32 MB ×3, median rate 9.0k against 5.4k adds/s.
+// Memory: the mutable memtable's arena and the block cache are most of
+// the live heap; with a 48 MB block cache a reopened 1M-lead store peaked
+// at 240-350 MB RSS, with 24 MB at 190-215 MB, writes no slower. Flushes
+// and compactions after heavy writes allocate far more (see
 // BenchmarkReopen1M); a process-wide soft memory limit bounds that.
 func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(opts.Dir).
@@ -237,14 +250,14 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		// The write-ahead log (wal.go) syncs, Badger never does.
 		WithSyncWrites(false).
 		WithLogger(badgerLogger{log}).
-		WithMemTableSize(32 << 20).
-		WithNumMemtables(3).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(4).
 		WithNumLevelZeroTables(4).
 		WithNumLevelZeroTablesStall(12).
 		WithNumCompactors(2).
 		WithBlockCacheSize(24 << 20).
 		WithIndexCacheSize(16 << 20).
-		WithValueThreshold(4 << 10).
+		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(256 << 20).
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
@@ -257,6 +270,9 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	}
 	return o
 }
+
+// valueThreshold: values this long go to the leads' value log.
+const valueThreshold = 4 << 10
 
 // journalOptions are the journal's own Badger, in <Dir>/journal: small
 // and never fsync'd, so that journaling neither waits for the disk nor
