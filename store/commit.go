@@ -513,6 +513,9 @@ func (c *committer) land() error {
 		return nil
 	}
 	<-g.done
+	if !g.called.IsZero() {
+		c.stats.landing.Add(int64(time.Since(g.called)))
+	}
 	if g.rest != nil {
 		// Finish it now, if the store can write again.
 		if rest, err := c.s.writeParts(g.rest); err == nil {
