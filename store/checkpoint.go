@@ -44,13 +44,9 @@ func (s *Store) checkpoints() {
 			if err := s.checkpoint(); err != nil {
 				s.log.Warn("checkpoint", "err", err)
 			}
-			if err := s.wal.prepareSpare(); err != nil {
-				s.log.Warn("checkpoint", "err", err)
-			}
+			s.prepareSpare()
 		case <-s.wal.wantSpare:
-			if err := s.wal.prepareSpare(); err != nil {
-				s.log.Warn("write-ahead log", "err", err)
-			}
+			s.prepareSpare()
 		}
 	}
 }
@@ -82,4 +78,15 @@ func syncBadgerLogs(dir string) error {
 		f.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// prepareSpare has the log prepare a spare segment, unless the disk is
+// nearly full (disk.go): 64 MiB of zeros is then better left free.
+func (s *Store) prepareSpare() {
+	if s.disk.journalStop.Load() {
+		return
+	}
+	if err := s.wal.prepareSpare(); err != nil {
+		s.log.Warn("write-ahead log", "err", err)
+	}
 }

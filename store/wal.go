@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // The write-ahead log is what makes a group durable: the committer
@@ -275,6 +276,11 @@ func (w *wal) append(payload []byte) error {
 	b = append(b, payload...)
 	w.buf = b
 	if _, err := w.f.WriteAt(b, w.off); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			// The disk guard (disk.go) keeps a reserve, so this is rare;
+			// callers see it as the guard's error (503), nothing written.
+			return fmt.Errorf("write-ahead log: %w: %w", ErrDiskFull, err)
+		}
 		return fmt.Errorf("write-ahead log: %w", err)
 	}
 	if !w.noSync {
