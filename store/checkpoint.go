@@ -80,13 +80,20 @@ func syncBadgerLogs(dir string) error {
 	return errors.Join(errs...)
 }
 
-// prepareSpare has the log prepare a spare segment, unless the disk is
-// nearly full (disk.go): 64 MiB of zeros is then better left free.
+// prepareSpare has the log prepare a spare segment (if roomForSpare).
 func (s *Store) prepareSpare() {
-	if s.disk.journalStop.Load() {
-		return
-	}
 	if err := s.wal.prepareSpare(); err != nil {
 		s.log.Warn("write-ahead log", "err", err)
 	}
+}
+
+// roomForSpare says whether n bytes of zeros for a spare segment leave
+// the disk guard (disk.go) twice its reserve: a spare only saves time,
+// and the room is the leads' and the journal's first.
+func (s *Store) roomForSpare(n int64) bool {
+	if s.disk.journalStop.Load() {
+		return false
+	}
+	free, err := s.freeSpace()
+	return err == nil && free > 2*s.minFree()+uint64(n)
 }

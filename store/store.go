@@ -457,6 +457,7 @@ func (s *Store) openWAL() error {
 	if n > 0 {
 		s.log.Info("store: replayed the write-ahead log", "groups", n)
 	}
+	w.room = s.roomForSpare
 	s.wal = w
 	return nil
 }

@@ -84,6 +84,10 @@ type wal struct {
 	fresh bool // the current segment grows as it is written (not a spare)
 	asked bool // wantSpare was signalled for it
 
+	// room says whether n more bytes on the disk are fine to spend on a
+	// spare (nil: always); the store asks its disk guard (disk.go).
+	room func(n int64) bool
+
 	buf       []byte
 	rotated   chan struct{} // signalled when a segment is sealed
 	wantSpare chan struct{} // signalled when a fresh segment has taken a MiB
@@ -341,7 +345,7 @@ func (w *wal) recycle(num uint64) error {
 // padded with zeros to it. Called with mu held.
 func (w *wal) retire(path string, n uint64) error {
 	if len(w.spares) < walSpares {
-		if err := padTo(path, w.segSize); err == nil {
+		if err := w.padTo(path, w.segSize); err == nil {
 			spare := path + ".spare"
 			if err := os.Rename(path, spare); err != nil {
 				return fmt.Errorf("write-ahead log: %w", err)
@@ -356,9 +360,10 @@ func (w *wal) retire(path string, n uint64) error {
 	return nil
 }
 
-// padTo writes zeros at the end of the file at path up to size; a file
-// of another size than size after that is no spare (errNotSpare).
-func padTo(path string, size int64) error {
+// padTo writes zeros at the end of the file at path up to size. A file
+// too big, or too small to be worth it, or one the disk has no room to
+// pad, is no spare (errNotSpare).
+func (w *wal) padTo(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -368,7 +373,7 @@ func padTo(path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	if fi.Size() > size || fi.Size() < size/2 {
+	if fi.Size() > size || fi.Size() < size/2 || w.room != nil && !w.room(size-fi.Size()) {
 		return errNotSpare
 	}
 	if fi.Size() < size {
@@ -388,7 +393,7 @@ func (w *wal) prepareSpare() error {
 	w.mu.Lock()
 	have := len(w.spares)
 	w.mu.Unlock()
-	if have > 0 {
+	if have > 0 || w.room != nil && !w.room(w.segSize) {
 		return nil
 	}
 	f, err := os.CreateTemp(w.dir, "zeros-*.tmp")
