@@ -17,16 +17,12 @@ import (
 // checkpoint (checkpoint.go) later syncs Badger's files and recycles the
 // log behind them; Open replays what is after the last one.
 //
-// It is pipelined in three stages. While one group (the flight) is
-// appended and synced, the group before it (prev) is written to Badger
-// and the committer computes the next one and encodes its log record. It
-// reads through a snapshot taken before those two were sent plus their
+// It is pipelined: while one group (the flight) is synced and written, the
+// committer computes the next one and encodes its log record. It reads
+// through a snapshot taken before the flight was sent plus the flight's
 // writes kept in memory, so what it computes is what it would compute
-// after they landed. A group is sent once the flight is in the log; it
-// goes to Badger once prev is there, so groups land in order. If the
-// flight's log write failed, the groups built on it fail too; if prev's
-// Badger write failed, what follows it waits until it is finished
-// (redo.go).
+// after the flight landed. A group is sent only once the flight is done;
+// if the flight failed, the group built on it fails too.
 //
 // Being the only writer, it never meets a transaction conflict, so
 // conflict detection is off (badgerOptions) and no retry loop is needed.
@@ -75,10 +71,9 @@ type committer struct {
 	maxCount int64
 	vlogFrom int // values this long go to the value log (0: none do)
 
-	snap   *badger.Txn // state before prev and flight were sent
-	prev   *group      // in the log, being written to Badger
-	flight *group      // being appended to the log
-	open   *group      // taking ops, to be sent when flight is in the log
+	snap   *badger.Txn // state before flight was sent
+	flight *group      // sent to Badger, not yet done
+	open   *group      // taking ops, to be sent when flight lands
 	seq    uint64      // sequence number of the last group begun
 
 	// committed is the sequence number of the last group written. A batch
@@ -177,25 +172,22 @@ func (c *committer) stop() {
 func (c *committer) loop() {
 	c.snap = c.s.db.NewTransaction(false)
 	defer func() {
-		c.landAll()
+		c.land()
 		c.snap.Discard()
 	}()
 	in := c.ch
 	for in != nil || c.open != nil {
-		// Nothing being logged: what is gathered goes now. Otherwise the
-		// open group keeps taking ops until the flight is in the log, so
-		// that one fdatasync carries every op that arrived meanwhile.
+		// Nothing in the air: what is gathered goes now. Otherwise the
+		// open group keeps taking ops until the flight lands, so that one
+		// fsync carries every op that arrived meanwhile.
 		if c.flight == nil && c.open != nil {
 			c.send(c.open)
 			c.open = nil
 			continue
 		}
-		var logged, landed <-chan struct{}
-		if c.flight != nil && c.prev == nil {
-			logged = c.flight.logged
-		}
-		if c.prev != nil {
-			landed = c.prev.done
+		var landed <-chan struct{}
+		if c.flight != nil {
+			landed = c.flight.done
 		}
 		select {
 		case op, ok := <-in:
@@ -217,19 +209,13 @@ func (c *committer) loop() {
 					break drain
 				}
 			}
-		case <-logged:
-			c.poisonOpen(c.shift())
 		case <-landed:
-			c.landPrev()
+			if err := c.land(); err != nil && c.open != nil {
+				// The open group was computed on top of writes that did
+				// not land.
+				c.open.poison = err
+			}
 		}
-	}
-}
-
-// poisonOpen fails the open group with err: it was computed on top of
-// writes that did not land.
-func (c *committer) poisonOpen(err error) {
-	if err != nil && c.open != nil && c.open.poison == nil {
-		c.open.poison = err
 	}
 }
 
@@ -247,9 +233,9 @@ type write struct {
 }
 
 // get reads a key as it will be once every earlier step has landed: the
-// group's own writes, then the flight's, then prev's, then the snapshot.
+// group's own writes, then the flight's, then the snapshot.
 func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
-	for _, g := range []*group{w.g, w.g.c.flight, w.g.c.prev} {
+	for _, g := range []*group{w.g, w.g.c.flight} {
 		if g == nil {
 			continue
 		}
@@ -293,9 +279,7 @@ type group struct {
 	overlay map[string]write // last write of each key
 	members []*writeOp
 	bytes   int64
-	logged  chan struct{} // closed once its log append returned
-	logErr  error         // the append failed: nothing of it is anywhere
-	done    chan struct{} // closed once it is in Badger, or failed
+	done    chan struct{} // closed by Badger's commit callback
 	err     error
 	poison  error  // set when a flight it was computed on failed
 	rec     []byte // its log record: its writes, encoded as they are added
@@ -317,7 +301,7 @@ func (g *group) join(op *writeOp) {
 }
 
 func (c *committer) newGroup() *group {
-	if c.unfinished != nil && c.flight == nil && c.prev == nil {
+	if c.unfinished != nil && c.flight == nil {
 		c.finish() // if it cannot, send fails the group
 	}
 	c.seq++
@@ -448,103 +432,53 @@ func (g *group) parts() [][]write {
 	return append(parts, g.writes[from:])
 }
 
-// send makes g the flight, once the flight before it is in the log. A g
-// computed on a group whose log write failed fails with it. A g that
-// writes nothing (its ops failed, or changed nothing) flies too, without
-// a record: what its ops read may rest on the groups before it, so it
-// lands after them.
+// send waits for the flight to land, then hands g to Badger as the new
+// flight. A g computed on a flight that failed fails with it.
 func (c *committer) send(g *group) {
-	if c.flight != nil {
-		if err := c.shift(); err != nil && g.poison == nil {
-			g.poison = err
-		}
+	if failed := c.land(); failed != nil && g.poison == nil {
+		g.poison = failed
 	}
 	if c.unfinished != nil && g.poison == nil {
 		// g was computed on a store holding part of a group: it cannot
 		// land, whether or not that group can be finished now.
-		c.landAll()
 		if err := c.finish(); err != nil {
 			g.poison = err
 		} else {
 			g.poison = errors.New("an unfinished batch was finished meanwhile: try again")
 		}
 	}
-	g.logged, g.done = make(chan struct{}), make(chan struct{})
+	g.done = make(chan struct{})
+	c.flight = g
 	if g.poison != nil {
 		g.err = fmt.Errorf("an earlier write failed: %w", g.poison)
-	} else if len(g.writes) > 0 {
-		c.noteSent(g)
+		close(g.done)
+		c.land() // its overlay must not be read
+		return
 	}
-	c.flight = g
-	go c.fly(g, c.prev)
-}
-
-// shift waits for the flight to be in the log and moves it to Badger's
-// stage, landing prev first. If the flight's log write failed, it lands
-// it and returns the error the groups computed on it must fail with.
-func (c *committer) shift() error {
-	<-c.flight.logged
-	if err := c.flight.logErr; err != nil {
-		c.landAll()
-		return err
+	if len(g.writes) == 0 {
+		close(g.done)
+		return
 	}
-	c.landPrev()
-	c.prev, c.flight = c.flight, nil
-	return nil
-}
-
-// landPrev lands prev, if any. What it failed to write waits as parts to
-// finish (c.unfinished), before anything computed on it.
-func (c *committer) landPrev() {
-	if c.prev != nil {
-		c.landGroup(c.prev)
-		c.prev = nil
-	}
-}
-
-// landAll lands prev, then the flight: every group in the air.
-func (c *committer) landAll() {
-	c.landPrev()
-	if g := c.flight; g != nil {
-		c.flight = nil
-		c.landGroup(g)
-	}
+	c.noteSent(g)
+	go c.fly(g)
 }
 
 // fly makes g durable and writes it to Badger: its record to the log and
-// one fdatasync, then, once prev is in Badger, its writes, in one
-// transaction or, too big for one, in parts (redo.go). Badger does not
-// sync: the log is the durable copy until a checkpoint. A g in the log
-// that could not be written to Badger (or whose prev could not) keeps
-// its writes as parts to finish: the log will replay them anyway.
-func (c *committer) fly(g, prev *group) {
+// one fdatasync, then its writes, in one transaction or, too big for one,
+// in parts (redo.go). Badger does not sync: the log is the durable copy
+// until a checkpoint.
+func (c *committer) fly(g *group) {
 	defer close(g.done)
-	if w := c.s.wal; w != nil && g.err == nil && len(g.writes) > 0 {
+	if w := c.s.wal; w != nil {
 		err := w.append(g.rec)
 		c.noteLogged(g)
 		if err != nil {
-			g.err, g.logErr = err, err // nothing of g is anywhere
-			close(g.logged)
+			g.err = err // nothing of g is anywhere
 			return
 		}
-	}
-	close(g.logged)
-	if prev != nil {
-		if <-prev.done; prev.rest != nil && g.err == nil {
-			g.err = errors.New("a batch before it is not all written yet (it lands once the store can write again, or on the next open)")
-			if len(g.writes) > 0 {
-				g.rest = &partsLeft{parts: g.parts()}
-			}
-			return
-		}
-	}
-	if g.err != nil || len(g.writes) == 0 {
-		return
 	}
 	if g.fits() {
-		if err := c.s.applyTxn(g.writes); err != nil {
-			g.rest, g.err = &partsLeft{parts: [][]write{g.writes}}, err
-		}
+		g.err = c.s.applyTxn(g.writes)
 	} else {
 		g.rest, g.err = c.s.landWhole(g.parts())
 	}
@@ -570,20 +504,19 @@ func (c *committer) noteCalled(g *group) {
 	c.stats.noteWrite(g.called.Sub(g.sent))
 }
 
-// landGroup waits for g, publishes its events and finishes the ops it
-// completes. The snapshot moves past it, since its overlay goes. Groups
-// land in the order they were sent.
-func (c *committer) landGroup(g *group) {
+// land waits for the flight, publishes its events and finishes the ops it
+// completes. The snapshot moves past it, since its overlay goes. It returns
+// the flight's error, if it failed.
+func (c *committer) land() error {
+	g := c.flight
+	if g == nil {
+		return nil
+	}
 	<-g.done
 	if !g.called.IsZero() {
 		c.stats.landing.Add(int64(time.Since(g.called)))
 	}
-	switch {
-	case g.rest == nil:
-	case c.unfinished != nil:
-		// Behind what an earlier group left: in order.
-		c.unfinished.parts = append(c.unfinished.parts, g.rest.parts...)
-	default:
+	if g.rest != nil {
 		// Finish it now, if the store can write again.
 		if rest, err := c.s.writeParts(g.rest); err == nil {
 			g.err = nil
@@ -591,6 +524,7 @@ func (c *committer) landGroup(g *group) {
 			c.unfinished = rest
 		}
 	}
+	c.flight = nil
 	c.snap.Discard()
 	c.snap = c.s.db.NewTransaction(false)
 	c.committed.Store(g.seq)
@@ -616,4 +550,5 @@ func (c *committer) landGroup(g *group) {
 		op.sent, op.called = g.sent, g.called
 		close(op.done)
 	}
+	return g.err
 }
