@@ -478,7 +478,11 @@ func (c *committer) fly(g *group) {
 		}
 	}
 	if g.fits() {
-		g.err = c.s.applyTxn(g.writes)
+		// In the log but not in Badger: it lands before anything else,
+		// as a batch's parts do (redo.go); the log would replay it anyway.
+		if err := c.s.applyTxn(g.writes); err != nil {
+			g.rest, g.err = &partsLeft{parts: [][]write{g.writes}}, err
+		}
 	} else {
 		g.rest, g.err = c.s.landWhole(g.parts())
 	}
