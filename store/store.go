@@ -205,7 +205,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		db.Close()
 		s.jdb.Close()
-		return nil, fmt.Errorf("store: sequences: %w", err)
+		return nil, fmt.Errorf("store: %s: sequences and the write-ahead log: %w", opts.Dir, err)
 	}
 	s.commit = newCommitter(s)
 	if !opts.InMemory {
