@@ -51,8 +51,9 @@ func (s *Store) checkpoints() {
 	}
 }
 
-// syncBadgerLogs fdatasyncs Badger's memtable and value logs in dir. A
-// file gone meanwhile was flushed into a table (synced) or collected.
+// syncBadgerLogs fdatasyncs Badger's memtable and value logs in dir, then
+// dir itself. A file gone meanwhile was flushed into a table (synced) or
+// collected.
 func syncBadgerLogs(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -76,6 +77,16 @@ func syncBadgerLogs(dir string) error {
 			errs = append(errs, fmt.Errorf("sync %s: %w", name, err))
 		}
 		f.Close()
+	}
+	// A log file Badger created since the last sync of the folder may not
+	// be in it after a machine crash, synced or not.
+	if d, err := os.Open(dir); err != nil {
+		errs = append(errs, err)
+	} else {
+		if err := d.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("sync %s: %w", dir, err))
+		}
+		d.Close()
 	}
 	return errors.Join(errs...)
 }
