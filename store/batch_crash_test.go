@@ -56,11 +56,11 @@ func TestCrashBatchWhole(t *testing.T) {
 			half++
 			t.Errorf("kill %d: %d of %d edits of batch %d applied, want all or none", k+1, applied, batchCrashLeads, done+1)
 		} else {
-			t.Logf("kill %d at %v into the commit of batch %d: %d of %d of its edits applied (finished on open: %v)",
+			t.Logf("kill %d at %v into the commit of batch %d: %d of %d of its edits applied (log replayed on open: %v)",
 				k+1, inFlight.Round(time.Millisecond), done+1, applied, batchCrashLeads, recovered)
 		}
 	}
-	t.Logf("half-applied batches over %d kill -9s with 2.5 KB leads: %d of %d (%d finished on open from their recovery record)",
+	t.Logf("half-applied batches over %d kill -9s with 2.5 KB leads: %d of %d (%d reopened with a replay of the write-ahead log)",
 		kills, half, kills, finished)
 }
 
@@ -150,8 +150,8 @@ func batchCrashRun(t *testing.T, dir string) (done int, touched map[uint64]int, 
 
 // checkBatchWhole reopens the store and checks that every lead holds the
 // same batch, done or done+1, and its last acknowledged touch. It returns
-// how many leads hold batch done+1, and whether Open finished a batch
-// from its recovery record.
+// how many leads hold batch done+1, and whether Open replayed the
+// write-ahead log.
 func checkBatchWhole(t *testing.T, dir string, done int, touched map[uint64]int) (applied int, recovered bool) {
 	t.Helper()
 	var log strings.Builder
@@ -177,7 +177,7 @@ func checkBatchWhole(t *testing.T, dir string, done int, touched map[uint64]int)
 		}
 	}
 	mustVerify(t, s) // history entries 2..rev, none beyond, indexes
-	return applied, strings.Contains(log.String(), "finished a batch")
+	return applied, strings.Contains(log.String(), "replayed the write-ahead log")
 }
 
 func listAll(t *testing.T, s *Badger) []*Lead {

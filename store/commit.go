@@ -11,25 +11,28 @@ import (
 )
 
 // The committer is the store's only writer. Callers hand it a writeOp and
-// wait; it gathers every op queued meanwhile into one group, writes the
-// group as one Badger transaction with one fsync (a group too big for one:
-// see below), then wakes the callers.
+// wait; it gathers every op queued meanwhile into one group, appends the
+// group as one record to the write-ahead log with one fdatasync (wal.go),
+// writes it to Badger, which does not sync, then wakes the callers. A
+// checkpoint (checkpoint.go) later syncs Badger's files and recycles the
+// log behind them; Open replays what is after the last one.
 //
-// It is pipelined: while Badger writes and syncs one group (the flight),
-// the committer computes the next one. It reads through a snapshot taken
-// before the flight was sent plus the flight's writes kept in memory, so
-// what it computes is what it would compute after the flight landed. A
-// group is sent only once the flight is done; if the flight failed, the
-// group built on it fails too.
+// It is pipelined: while one group (the flight) is synced and written, the
+// committer computes the next one and encodes its log record. It reads
+// through a snapshot taken before the flight was sent plus the flight's
+// writes kept in memory, so what it computes is what it would compute
+// after the flight landed. A group is sent only once the flight is done;
+// if the flight failed, the group built on it fails too.
 //
 // Being the only writer, it never meets a transaction conflict, so
 // conflict detection is off (badgerOptions) and no retry loop is needed.
 //
 // An op is a list of steps; a step changes one lead (or creates one). An op
-// never spans two groups, and a group lands whole: one that outgrows
-// Badger's transaction size limit (a big batch) lands through a recovery
-// record (redo.go), cut between steps into transactions — a step never
-// spans two. An op whose step fails writes none of its steps.
+// never spans two groups, and a group lands whole: it is one log record,
+// replayed whole after a crash; one that outgrows Badger's transaction
+// size limit (a big batch) is written to Badger in parts (redo.go) cut
+// between steps — a step never spans two. An op whose step fails writes
+// none of its steps.
 
 // maxGroupOps bounds how many queued ops one gathering takes.
 const maxGroupOps = 4096
@@ -66,6 +69,7 @@ type committer struct {
 	ch       chan *writeOp
 	maxBytes int64
 	maxCount int64
+	vlogFrom int // values this long go to the value log (0: none do)
 
 	snap   *badger.Txn // state before flight was sent
 	flight *group      // sent to Badger, not yet done
@@ -81,9 +85,9 @@ type committer struct {
 	// too big: leads it does not know count as written at forgotAt.
 	lastWrite map[uint64]uint64
 	forgotAt  uint64
-	// unfinished: a group's recovery record is on disk but not all of it
-	// landed (redo.go). Until it is finished, nothing else is written.
-	unfinished bool
+	// unfinished holds the parts of a group that is in the log but not
+	// all in Badger (redo.go): until they are written, nothing else is.
+	unfinished *partsLeft
 
 	stats commitStats
 }
@@ -92,14 +96,19 @@ type committer struct {
 const maxTracked = 1 << 18
 
 func newCommitter(s *Badger) *committer {
-	return &committer{
+	c := &committer{
 		s:         s,
 		ch:        make(chan *writeOp, maxGroupOps),
 		lastWrite: make(map[uint64]uint64),
 		// Stay well under Badger's limits: our size estimate is rough.
 		maxBytes: s.db.MaxBatchSize() * 4 / 10,
 		maxCount: s.db.MaxBatchCount() * 4 / 10,
+		vlogFrom: valueThreshold,
 	}
+	if s.opts.InMemory {
+		c.vlogFrom = 0 // every value stays in the tree
+	}
+	return c
 }
 
 // writtenSince reports whether lead id may have been written after group
@@ -239,17 +248,24 @@ func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
 
 func (w *stepWriter) set(key, val []byte) {
 	w.writes = append(w.writes, write{key: key, val: val})
-	w.bytes += writeSize(key, val)
+	w.bytes += w.g.c.writeSize(key, val)
 }
 
 func (w *stepWriter) del(key []byte) {
 	w.writes = append(w.writes, write{key: key, del: true})
-	w.bytes += writeSize(key, nil)
+	w.bytes += w.g.c.writeSize(key, nil)
 }
 
 // writeSize is our rough estimate of what a write counts toward Badger's
-// transaction size limit.
-func writeSize(key, val []byte) int64 { return int64(len(key)+len(val)) + 64 }
+// transaction size limit: a value that goes to the value log counts as
+// its pointer (Badger's estimate too), so that a big lead is not refused
+// for a transaction limit it does not reach.
+func (c *committer) writeSize(key, val []byte) int64 {
+	if c.vlogFrom > 0 && len(val) >= c.vlogFrom {
+		val = nil
+	}
+	return int64(len(key)+len(val)) + 64
+}
 
 func (w *stepWriter) emit(ev Event) { w.events = append(w.events, ev) }
 
@@ -265,9 +281,12 @@ type group struct {
 	bytes   int64
 	done    chan struct{} // closed by Badger's commit callback
 	err     error
-	poison  error // set when a flight it was computed on failed
-	// unfinished: it failed with its recovery record on disk (redo.go).
-	unfinished bool
+	poison  error  // set when a flight it was computed on failed
+	rec     []byte // its log record: its writes, encoded as they are added
+	recEnds []int  // where each step's writes end in rec
+	// rest: the parts it failed to write to Badger after its record was
+	// logged (redo.go).
+	rest *partsLeft
 	// opened, sent, called: when it took its first op, went to Badger,
 	// and Badger called back (CommitStats).
 	opened, sent, called time.Time
@@ -282,20 +301,22 @@ func (g *group) join(op *writeOp) {
 }
 
 func (c *committer) newGroup() *group {
-	if c.unfinished && c.flight == nil {
+	if c.unfinished != nil && c.flight == nil {
 		c.finish() // if it cannot, send fails the group
 	}
 	c.seq++
 	return &group{c: c, seq: c.seq, overlay: make(map[string]write), opened: time.Now()}
 }
 
-// finish lands the group whose recovery record is on disk (redo.go), if
-// the store can write again, and moves the snapshot past it.
+// finish writes the rest of the group that is logged but not all in
+// Badger (redo.go), if the store can write again, and moves the snapshot
+// past it.
 func (c *committer) finish() error {
-	if _, err := c.s.finishRecord(); err != nil {
+	if rest, err := c.s.writeParts(c.unfinished); err != nil {
+		c.unfinished = rest
 		return fmt.Errorf("a batch is still to be finished: %w", err)
 	}
-	c.unfinished = false
+	c.unfinished = nil
 	c.snap.Discard()
 	c.snap = c.s.db.NewTransaction(false)
 	return nil
@@ -350,8 +371,12 @@ func (g *group) add(w *stepWriter) {
 	for _, wr := range w.writes {
 		g.writes = append(g.writes, wr)
 		g.overlay[string(wr.key)] = wr
+		if g.c.s.wal != nil {
+			g.rec = appendWrite(g.rec, wr)
+		}
 	}
 	g.ends = append(g.ends, len(g.writes))
+	g.recEnds = append(g.recEnds, len(g.rec))
 	g.bytes += w.bytes
 }
 
@@ -359,11 +384,16 @@ func (g *group) add(w *stepWriter) {
 // failed midway.
 func (g *group) truncate(n int) {
 	g.writes, g.ends = g.writes[:g.stepStart(n)], g.ends[:n]
+	g.recEnds = g.recEnds[:n]
+	g.rec = g.rec[:0]
+	if n > 0 {
+		g.rec = g.rec[:g.recEnds[n-1]]
+	}
 	clear(g.overlay)
 	g.bytes = 0
 	for _, wr := range g.writes {
 		g.overlay[string(wr.key)] = wr
-		g.bytes += writeSize(wr.key, wr.val)
+		g.bytes += g.c.writeSize(wr.key, wr.val)
 	}
 }
 
@@ -391,7 +421,7 @@ func (g *group) parts() [][]write {
 		start := g.stepStart(i)
 		var size int64
 		for _, wr := range g.writes[start:end] {
-			size += writeSize(wr.key, wr.val)
+			size += g.c.writeSize(wr.key, wr.val)
 		}
 		if i > first && (bytes+size > g.c.maxBytes || int64(end-from) > g.c.maxCount) {
 			parts = append(parts, g.writes[from:start])
@@ -408,7 +438,7 @@ func (c *committer) send(g *group) {
 	if failed := c.land(); failed != nil && g.poison == nil {
 		g.poison = failed
 	}
-	if c.unfinished && g.poison == nil {
+	if c.unfinished != nil && g.poison == nil {
 		// g was computed on a store holding part of a group: it cannot
 		// land, whether or not that group can be finished now.
 		if err := c.finish(); err != nil {
@@ -430,30 +460,33 @@ func (c *committer) send(g *group) {
 		return
 	}
 	c.noteSent(g)
-	if !g.fits() {
-		parts := g.parts()
-		go func() {
-			g.unfinished, g.err = c.s.landWhole(parts)
-			c.noteCalled(g)
-			close(g.done)
-		}()
-		return
+	go c.fly(g)
+}
+
+// fly makes g durable and writes it to Badger: its record to the log and
+// one fdatasync, then its writes, in one transaction or, too big for one,
+// in parts (redo.go). Badger does not sync: the log is the durable copy
+// until a checkpoint.
+func (c *committer) fly(g *group) {
+	defer close(g.done)
+	if w := c.s.wal; w != nil {
+		err := w.append(g.rec)
+		c.noteLogged(g)
+		if err != nil {
+			g.err = err // nothing of g is anywhere
+			return
+		}
 	}
-	txn := c.s.db.NewTransaction(true)
-	if err := setAll(txn, g.writes); err != nil {
-		// Our estimate keeps us below Badger's limits, so this is a bug
-		// or a broken database.
-		txn.Discard()
-		g.err = fmt.Errorf("store: write: %w", err)
-		close(g.done)
-		c.land()
-		return
+	if g.fits() {
+		// In the log but not in Badger: it lands before anything else,
+		// as a batch's parts do (redo.go); the log would replay it anyway.
+		if err := c.s.applyTxn(g.writes); err != nil {
+			g.rest, g.err = &partsLeft{parts: [][]write{g.writes}}, err
+		}
+	} else {
+		g.rest, g.err = c.s.landWhole(g.parts())
 	}
-	txn.CommitWith(func(err error) {
-		g.err = err
-		c.noteCalled(g)
-		close(g.done)
-	})
+	c.noteCalled(g)
 }
 
 // noteSent counts g, sent to Badger now, in the stats.
@@ -461,6 +494,12 @@ func (c *committer) noteSent(g *group) {
 	g.sent = time.Now()
 	c.stats.groups.Add(1)
 	c.stats.held.Add(int64(g.sent.Sub(g.opened)))
+}
+
+// noteLogged counts the log's time on g, just appended (and synced).
+func (c *committer) noteLogged(g *group) {
+	c.stats.log.Add(int64(time.Since(g.sent)))
+	c.stats.logBytes.Add(int64(len(g.rec)))
 }
 
 // noteCalled counts Badger's time on g, which it has just written.
@@ -478,12 +517,15 @@ func (c *committer) land() error {
 		return nil
 	}
 	<-g.done
-	if g.unfinished {
-		// Finish it from its record now, if the store can write again.
-		if _, err := c.s.finishRecord(); err == nil {
-			g.err, g.unfinished = nil, false
+	if !g.called.IsZero() {
+		c.stats.landing.Add(int64(time.Since(g.called)))
+	}
+	if g.rest != nil {
+		// Finish it now, if the store can write again.
+		if rest, err := c.s.writeParts(g.rest); err == nil {
+			g.err = nil
 		} else {
-			c.unfinished = true
+			c.unfinished = rest
 		}
 	}
 	c.flight = nil

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -211,5 +213,25 @@ func TestBatchSeesGoalsDefinedLater(t *testing.T) {
 	}
 	if err := b.Edit(l.ID, Patch{Goal: ptr(gid + 100)}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown goal: err = %v", err)
+	}
+}
+
+// A lead of 1 MB of fields is taken by a store on disk: its values go to
+// Badger's value log and count as pointers toward a transaction's limit
+// (1.2 MB with 8 MB memtables, of which the committer keeps to 40%).
+func TestBigLeadFitsOnDisk(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	nl := NewLead{Offer: "o1", Fields: map[string]string{}}
+	for i := 0; i < 100; i++ {
+		nl.Fields[fmt.Sprintf("f%d", i)] = strings.Repeat("x", 10<<10)
+	}
+	l, _, err := s.Add(context.Background(), nl)
+	if err != nil {
+		t.Fatalf("add a lead of 1 MB: %.200v", err)
+	}
+	got, err := s.Get(context.Background(), l.ID)
+	if err != nil || len(got.Fields) != 100 {
+		t.Fatalf("get: %d fields, %v", len(got.Fields), err)
 	}
 }

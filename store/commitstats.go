@@ -24,10 +24,18 @@ type CommitStats struct {
 	// was sent to Badger: the open group waits for the flight before it
 	// to land.
 	Held time.Duration
-	// Write sums, over groups, the time from a group sent to Badger until
-	// Badger called back: its writer queue, the value log and memtable
-	// writes, and, with fsync on, their two msyncs.
+	// Write sums, over groups, the time from a group sent until it was
+	// in Badger: its record appended to the write-ahead log and, with
+	// fsync on, one fdatasync (Log), then Badger's write, not synced.
 	Write time.Duration
+	// Log sums, over groups, the write-ahead log's part of Write.
+	Log time.Duration
+	// LogBytes sums the groups' records in the write-ahead log.
+	LogBytes int64
+	// Landing sums, over groups, the time from a group written until the
+	// committer landed it (woke its callers): the start of Wake, spent
+	// while the committer was busy building the next group.
+	Landing time.Duration
 	// Wake sums, over ops, the time from Badger's callback until the
 	// caller runs again (the committer landing the group, the scheduler).
 	Wake time.Duration
@@ -52,7 +60,7 @@ var WriteBuckets = [...]time.Duration{500 * time.Microsecond, time.Millisecond, 
 func (s CommitStats) Sub(earlier CommitStats) CommitStats {
 	d := CommitStats{Ops: s.Ops - earlier.Ops, Groups: s.Groups - earlier.Groups,
 		Queued: s.Queued - earlier.Queued, Build: s.Build - earlier.Build, Held: s.Held - earlier.Held,
-		Write: s.Write - earlier.Write, Wake: s.Wake - earlier.Wake, Round: s.Round - earlier.Round,
+		Write: s.Write - earlier.Write, Log: s.Log - earlier.Log, LogBytes: s.LogBytes - earlier.LogBytes, Landing: s.Landing - earlier.Landing, Wake: s.Wake - earlier.Wake, Round: s.Round - earlier.Round,
 		Waited: s.Waited - earlier.Waited, InBadger: s.InBadger - earlier.InBadger}
 	for i := range s.Writes {
 		d.Writes[i] = s.Writes[i] - earlier.Writes[i]
@@ -64,6 +72,8 @@ func (s CommitStats) Sub(earlier CommitStats) CommitStats {
 type commitStats struct {
 	ops, groups                             atomic.Int64
 	queued, build, held, write, wake, round atomic.Int64 // ns
+	log                                     atomic.Int64 // ns
+	logBytes, landing                       atomic.Int64
 	waited, inBadger                        atomic.Int64 // ns
 	writes                                  [len(WriteBuckets) + 1]atomic.Int64
 }
@@ -81,7 +91,7 @@ func (c *commitStats) noteWrite(d time.Duration) {
 func (c *commitStats) snapshot() CommitStats {
 	s := CommitStats{Ops: c.ops.Load(), Groups: c.groups.Load(),
 		Queued: time.Duration(c.queued.Load()), Build: time.Duration(c.build.Load()), Held: time.Duration(c.held.Load()),
-		Write: time.Duration(c.write.Load()), Wake: time.Duration(c.wake.Load()), Round: time.Duration(c.round.Load()),
+		Write: time.Duration(c.write.Load()), Log: time.Duration(c.log.Load()), LogBytes: c.logBytes.Load(), Landing: time.Duration(c.landing.Load()), Wake: time.Duration(c.wake.Load()), Round: time.Duration(c.round.Load()),
 		Waited: time.Duration(c.waited.Load()), InBadger: time.Duration(c.inBadger.Load())}
 	for i := range c.writes {
 		s.Writes[i] = c.writes[i].Load()

@@ -22,27 +22,25 @@ const (
 // TestCrashSafety runs a child process that adds and edits leads and prints
 // each change once the store acknowledged it, SIGKILLs the child while it
 // is busy, reopens the data and finds every acknowledged change. It runs
-// with fsync (the default) and with NoSync, whose promise is that a crash
-// of the process, unlike one of the machine, loses nothing.
+// with fsync (the default), with NoSync, whose promise is that a crash
+// of the process, unlike one of the machine, loses nothing, and with
+// write-ahead log segments of 64 KiB, so that the kill may come amid a
+// segment's rotation, a checkpoint or a recycling (wal.go).
 func TestCrashSafety(t *testing.T) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
-		crashChild(dir, os.Getenv(crashNoSyncEnv) == "1")
+		crashChild(dir, os.Getenv(crashNoSyncEnv))
 		return
 	}
-	for _, noSync := range []bool{false, true} {
-		t.Run(map[bool]string{false: "fsync", true: "nosync"}[noSync], func(t *testing.T) {
-			crashParent(t, noSync)
+	for _, mode := range []struct{ name, env string }{{"fsync", "0"}, {"nosync", "1"}, {"small log segments", "2"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			crashParent(t, mode.env)
 		})
 	}
 }
 
-func crashParent(t *testing.T, noSync bool) {
+func crashParent(t *testing.T, mode string) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashSafety$", "-test.count=1")
-	mode := "0"
-	if noSync {
-		mode = "1"
-	}
 	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashNoSyncEnv+"="+mode)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -136,9 +134,14 @@ func crashParent(t *testing.T, noSync bool) {
 }
 
 // crashChild writes until it is killed. Each line is printed only after the
-// store returned, i.e. after the change is durable.
-func crashChild(dir string, noSync bool) {
-	s, err := Open(Options{Dir: dir, GCInterval: -1, NoSync: noSync})
+// store returned, i.e. after the change is durable. Mode "1" is NoSync,
+// "2" small log segments.
+func crashChild(dir string, mode string) {
+	opts := Options{Dir: dir, GCInterval: -1, NoSync: mode == "1"}
+	if mode == "2" {
+		opts.walSegment = 64 << 10
+	}
+	s, err := Open(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(2)

@@ -24,7 +24,7 @@ import (
 //	f feed 0 id rev          → event          durable change feeds
 //	F feed 0 id rev          → item           feed items held for a person
 //	m name                   → sequence state
-//	r 0 / r 1 n              → a big batch's recovery record (redo.go)
+//	r 0 / r 1 n              → a big batch's recovery record, by a leadhost before the write-ahead log (redo.go)
 //	c contact 0 id           → (empty)        leads by phone and e-mail (contact.go)
 const (
 	kindLead    = 'l'

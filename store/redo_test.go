@@ -52,10 +52,10 @@ func commented(t *testing.T, s *Badger, ids []uint64, c string) int {
 	return n
 }
 
-// The worst moment of a crash, made exact: the recovery record and the
-// first part of a big batch are on disk, the rest is not (the disk filled
-// up, then the process died). The next Open lands the rest: all of the
-// batch, each lead at rev 2 with one history entry for it.
+// The worst moment of a crash, made exact: a big batch is in the
+// write-ahead log and its first part in Badger, the rest is not (the disk
+// filled up, then the process died). The next Open replays it: all of
+// the batch, each lead at rev 2 with one history entry for it.
 func TestBatchCutShortLandsWholeOnOpen(t *testing.T) {
 	dir := t.TempDir()
 	s, ids, b := bigBatchStore(t, dir, 1000, "whole")
@@ -189,8 +189,9 @@ func TestOpFailingMidwayWritesNothing(t *testing.T) {
 }
 
 // A write queued while a big batch lands is computed on top of all of it
-// and lands after its record is gone, so that a recovery could never
-// undo it. Readers meanwhile may see part of the batch, each lead whole.
+// and lands after all of it, so that a replay could never undo it (and no
+// recovery record of an earlier leadhost is left behind). Readers
+// meanwhile may see part of the batch, each lead whole.
 func TestWriterDuringBigBatch(t *testing.T) {
 	s, ids, b := bigBatchStore(t, t.TempDir(), 1000, "whole")
 	defer s.Close()

@@ -6,7 +6,8 @@
 // feeds. It knows nothing of Lua or HTTP.
 //
 // All writes go through one committer goroutine that gathers the Add and
-// Edit calls in flight into one Badger transaction and one fsync (group
+// Edit calls in flight into one group, made durable by one record and one
+// fdatasync in the store's write-ahead log, then written to Badger (group
 // commit): a call returns only after its change is on disk, yet concurrent
 // callers share the cost of the sync.
 package store
@@ -42,9 +43,10 @@ type Options struct {
 	Dir string
 	// InMemory keeps everything in memory, for tests and dry runs.
 	InMemory bool
-	// NoSync acknowledges writes before they are fsync'd. A crash of the
-	// process loses nothing (the write-ahead log is in the page cache), a
-	// crash of the machine may lose the last writes.
+	// NoSync acknowledges writes before they are fsync'd: the write-ahead
+	// log is written, not synced. A crash of the process loses nothing
+	// (the log is in the page cache), a crash of the machine may lose the
+	// last writes.
 	NoSync bool
 	// Reasons is the list of rejection reasons; nil means StandardReasons.
 	Reasons *ReasonTable
@@ -77,6 +79,13 @@ type Options struct {
 	// asking the file system (tests).
 	FreeSpace func() (uint64, error)
 
+	// tuneBadger, set by benchmarks, changes the leads' Badger options.
+	tuneBadger func(badger.Options) badger.Options
+
+	// walSegment, set by tests, is the write-ahead log's segment size
+	// (0: defaultWALSegment).
+	walSegment int64
+
 	// backfillGate, set by tests, holds the journal's backfill of its
 	// index by status until it is closed (journalstatus.go).
 	backfillGate <-chan struct{}
@@ -93,9 +102,11 @@ type Badger struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	leadSeq *badger.Sequence
-	goalSeq *badger.Sequence
+	leadSeq *durableSeq
+	goalSeq *durableSeq
 	seqMu   sync.Mutex
+
+	wal *wal // nil in memory (wal.go)
 
 	commit *committer
 	subs   subscribers
@@ -144,7 +155,11 @@ func Open(opts Options) (*Badger, error) {
 	}
 	s.SetPolicies(opts.Policies)
 
-	db, err := badger.Open(badgerOptions(opts, s.log))
+	bo := badgerOptions(opts, s.log)
+	if opts.tuneBadger != nil {
+		bo = opts.tuneBadger(bo)
+	}
+	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
@@ -154,12 +169,17 @@ func Open(opts Options) (*Badger, error) {
 		return nil, fmt.Errorf("store: %s: a restore into it did not finish (%s is there): empty the folder and restore again: %w", opts.Dir, restoringMark, ErrInvalid)
 	}
 	// A batch a crash cut short lands whole before anything else is
-	// written (redo.go).
+	// written: from a recovery record of an earlier leadhost (redo.go),
+	// then from the write-ahead log.
 	if n, err := s.finishRecord(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %s: finish a batch a crash cut short: %w", opts.Dir, err)
 	} else if n > 0 {
 		s.log.Info("store: finished a batch a crash had cut short", "writes", n)
+	}
+	if err := s.openWAL(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if s.jdb, err = badger.Open(journalOptions(opts, s.log)); err != nil {
 		db.Close()
@@ -172,16 +192,29 @@ func Open(opts Options) (*Badger, error) {
 		return nil, fmt.Errorf("store: the journal's newest entry in %s: %w", opts.Dir, err)
 	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
-	// short are skipped, never reused. A new lease is a synchronous,
-	// fsync'd Badger update made by the committer, which stalls every
-	// write for a commit or two: 10,000 ids a lease makes that rare.
-	if s.leadSeq, err = db.GetSequence(seqLeadKey, 10000); err == nil {
-		s.goalSeq, err = db.GetSequence(seqGoalKey, 16)
+	// short are skipped, never reused. A new lease is a Badger update
+	// made by the committer, synced (sequence.go), which stalls every
+	// write for a moment: 10,000 ids a lease makes that rare.
+	s.leadSeq, s.goalSeq = &durableSeq{bw: 10000}, &durableSeq{bw: 16}
+	if s.leadSeq.seq, err = db.GetSequence(seqLeadKey, s.leadSeq.bw); err == nil {
+		s.goalSeq.seq, err = db.GetSequence(seqGoalKey, s.goalSeq.bw)
+	}
+	if err == nil && s.wal != nil {
+		sync := func() error { return syncBadgerLogs(opts.Dir) }
+		s.leadSeq.sync, s.goalSeq.sync = sync, sync
+		// The leases just taken, and what the replay wrote, go to disk;
+		// then the replayed segments are behind Badger.
+		if err = s.checkpoint(); err == nil {
+			err = sync()
+		}
+		if err == nil {
+			err = s.wal.start()
+		}
 	}
 	if err != nil {
 		db.Close()
 		s.jdb.Close()
-		return nil, fmt.Errorf("store: sequences: %w", err)
+		return nil, fmt.Errorf("store: %s: sequences and the write-ahead log: %w", opts.Dir, err)
 	}
 	if n, err := s.indexContacts(); err != nil {
 		db.Close()
@@ -199,6 +232,10 @@ func Open(opts Options) (*Badger, error) {
 	s.startJournal(lastJournalID)
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.commit.loop() }()
+	if s.wal != nil {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.checkpoints() }()
+	}
 	if gc := opts.GCInterval; gc >= 0 && !opts.InMemory {
 		if gc == 0 {
 			gc = 10 * time.Minute
@@ -211,25 +248,32 @@ func Open(opts Options) (*Badger, error) {
 
 // badgerOptions sizes Badger for a 2-core machine holding a few million
 // leads: records are small (a few hundred bytes), so they live in the LSM
-// tree, not the value log. Memory: the mutable memtable's arena (~42 MB for
-// 32 MB) and the block cache are most of the live heap; with a 48 MB block
-// cache a reopened 1M-lead store peaked at 240-350 MB RSS, with 24 MB at
-// 190-215 MB, writes no slower. Smaller memtables cost durable Add 8-17%.
-// Flushes and compactions after heavy writes allocate far more (see
+// tree, not the value log. Badger does not sync (the write-ahead log
+// does, wal.go). Memtables are 8 MB, four of them: a flush writes a
+// small table, whose blocks a log fdatasync may wait behind, and with
+// the log there is no sync per memtable to save. BenchmarkAddStalls
+// (64 writers of 2.5 KB leads, fsync on, a loaded machine, five runs
+// each, alternating in the last four): worst Add 65–145 ms against
+// 160–472 ms with 32 MB ×3, median rate 9.0k against 5.4k adds/s.
+// Memory: the mutable memtable's arena and the block cache are most of
+// the live heap; with a 48 MB block cache a reopened 1M-lead store peaked
+// at 240-350 MB RSS, with 24 MB at 190-215 MB, writes no slower. Flushes
+// and compactions after heavy writes allocate far more (see
 // BenchmarkReopen1M); a process-wide soft memory limit bounds that.
 func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(opts.Dir).
 		WithInMemory(opts.InMemory).
-		WithSyncWrites(!opts.NoSync).
+		// The write-ahead log (wal.go) syncs, Badger never does.
+		WithSyncWrites(false).
 		WithLogger(badgerLogger{log}).
-		WithMemTableSize(32 << 20).
-		WithNumMemtables(3).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(4).
 		WithNumLevelZeroTables(4).
 		WithNumLevelZeroTablesStall(12).
 		WithNumCompactors(2).
 		WithBlockCacheSize(24 << 20).
 		WithIndexCacheSize(16 << 20).
-		WithValueThreshold(4 << 10).
+		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(256 << 20).
 		WithCompression(options.Snappy).
 		WithMetricsEnabled(false).
@@ -242,6 +286,9 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	}
 	return o
 }
+
+// valueThreshold: values this long go to the leads' value log.
+const valueThreshold = 4 << 10
 
 // journalOptions are the journal's own Badger, in <Dir>/journal: small
 // and never fsync'd, so that journaling neither waits for the disk nor
@@ -301,7 +348,18 @@ func (s *Badger) Close() error {
 		s.bg.Wait()
 		s.backups.Lock()
 		defer s.backups.Unlock()
-		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release(), s.db.Close(), s.jdb.Close())
+		err = errors.Join(s.leadSeq.Release(), s.goalSeq.Release())
+		if s.wal == nil {
+			err = errors.Join(err, s.db.Close(), s.jdb.Close())
+			return
+		}
+		// Badger's Close writes its memtable into a table, synced; its
+		// value log it leaves as it is. Once both are on disk, the log
+		// holds nothing Badger does not, unless a batch is unfinished.
+		synced := syncBadgerLogs(s.opts.Dir)
+		closed := s.db.Close()
+		clean := synced == nil && closed == nil && s.commit.unfinished == nil
+		err = errors.Join(err, synced, closed, s.wal.close(clean), s.jdb.Close())
 	})
 	return err
 }
@@ -396,3 +454,26 @@ func (l badgerLogger) Infof(string, ...any) {}
 
 // Debugf drops Badger's debug messages.
 func (l badgerLogger) Debugf(string, ...any) {}
+
+// openWAL opens the write-ahead log in <Dir>/wal and replays it into
+// Badger (wal.go): the groups since the last checkpoint, which Badger
+// may have lost with the machine. Open then checkpoints and starts it.
+func (s *Badger) openWAL() error {
+	if s.opts.InMemory {
+		return nil
+	}
+	w, err := openWAL(filepath.Join(s.opts.Dir, "wal"), s.opts.walSegment, s.opts.NoSync)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", s.opts.Dir, err)
+	}
+	n, err := w.replay(s.applyReplayed)
+	if err != nil {
+		return fmt.Errorf("store: %s: replay: %w", s.opts.Dir, err)
+	}
+	if n > 0 {
+		s.log.Info("store: replayed the write-ahead log", "groups", n)
+	}
+	w.room = s.roomForSpare
+	s.wal = w
+	return nil
+}
