@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"leadhost/store"
+)
+
+// leadColumns are the columns a lead is read from, in scanLead's order;
+// money is read as text, which keeps the scale it was written with.
+const leadColumns = `id, offer, ext, status, reason, hold_until, comment, base::text, counts, curr, goal, track,
+	cash_wm::text, cash_pay::text, cash_ref::text, cash_cc, fields, created, updated, accepted_at, rev, added_by, added_at`
+
+// row is a lead as stored, with who created it and when (history entry
+// 1 is derived from them: store.CreationChange).
+type row struct {
+	*store.Lead
+	addedBy string
+	addedAt time.Time
+}
+
+// scanLead reads one row of leadColumns.
+func scanLead(r pgx.Row) (row, error) {
+	var (
+		l                   store.Lead
+		ext                 *string
+		hold, accepted      *time.Time
+		base, wm, pay, ref  string
+		status              int16
+		reason, curr, cc    int32
+		goal                int64
+		counts              int32
+		rev                 int32
+		out                 row
+		created, updated, a time.Time
+	)
+	err := r.Scan(&l.ID, &l.Offer, &ext, &status, &reason, &hold, &l.Comment, &base, &counts, &curr, &goal, &l.Track,
+		&wm, &pay, &ref, &cc, &l.Fields, &created, &updated, &accepted, &rev, &out.addedBy, &a)
+	if err != nil {
+		return row{}, err
+	}
+	if ext != nil {
+		l.Ext = *ext
+	}
+	l.Status, l.Reason, l.Counts, l.Curr, l.Goal, l.Rev = store.Status(status), store.Reason(reason), int(counts),
+		store.Currency(curr), uint32(goal), uint32(rev)
+	l.Cash.CC = store.Currency(cc)
+	l.HoldUntil, l.AcceptedAt = utc(hold), utc(accepted)
+	l.Created, l.Updated, out.addedAt = created.UTC(), updated.UTC(), a.UTC()
+	for _, m := range []struct {
+		dst  *store.Money
+		text string
+	}{{&l.Base, base}, {&l.Cash.WM, wm}, {&l.Cash.Pay, pay}, {&l.Cash.Ref, ref}} {
+		if *m.dst, err = store.ParseMoney(m.text); err != nil {
+			return row{}, fmt.Errorf("lead %d: %w", l.ID, err)
+		}
+	}
+	out.Lead = &l
+	return out, nil
+}
+
+// utc is a nullable time as the model keeps it: zero for NULL.
+func utc(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// null is a zero time as NULL.
+func null(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// nullText is "" as NULL (an ext: unique only when there is one).
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// getLead reads a lead (lock: " FOR UPDATE", to edit it); a lead that is
+// not there is ErrNotFound.
+func getLead(ctx context.Context, q querier, id uint64, lock string) (row, error) {
+	r, err := scanLead(q.QueryRow(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = $1`+lock, int64(id)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row{}, fmt.Errorf("lead %d: %w", id, store.ErrNotFound)
+	}
+	return r, err
+}
+
+// querier is a pool, a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// scanLeads reads every row of leadColumns.
+func scanLeads(rows pgx.Rows, err error) ([]*store.Lead, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Lead
+	for rows.Next() {
+		r, err := scanLead(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.Lead)
+	}
+	return out, rows.Err()
+}
+
+// writes gathers a transaction's writes, sent to the server in one round
+// trip, and the events to publish once it commits.
+type writes struct {
+	b      pgx.Batch
+	events []store.Event
+}
+
+// send writes what was queued.
+func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, &w.b).Close()
+}
+
+// writeLead queues a lead's move from old (nil for a new lead, created by
+// by) to n: the row, one history entry per change, and an event, with
+// its feed items, per status change.
+func (s *Store) writeLead(w *writes, old *store.Lead, n *store.Lead, by string, changes []store.Change, events []store.Event) {
+	f := n.Fields
+	if len(f) == 0 {
+		f = nil
+	}
+	args := []any{int64(n.ID), n.Offer, nullText(n.Ext), int16(n.Status), int16(store.StatusBucket(n.Status)), int32(n.Reason),
+		null(n.HoldUntil), n.Comment, n.Base.String(), int32(n.Counts), int32(n.Curr), int64(n.Goal), n.Track,
+		n.Cash.WM.String(), n.Cash.Pay.String(), n.Cash.Ref.String(), int32(n.Cash.CC), f,
+		n.Created, n.Updated, null(n.AcceptedAt), int32(n.Rev)}
+	if old == nil {
+		w.b.Queue(`INSERT INTO leads (id, offer, ext, status, bucket, reason, hold_until, comment, base, counts, curr, goal, track,
+			cash_wm, cash_pay, cash_ref, cash_cc, fields, created, updated, accepted_at, rev, added_by, added_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10, $11, $12, $13, $14::numeric, $15::numeric, $16::numeric,
+			$17, $18, $19, $20, $21, $22, $23, $24)`, append(args, by, n.Updated)...)
+	} else {
+		w.b.Queue(`UPDATE leads SET offer = $2, ext = $3, status = $4, bucket = $5, reason = $6, hold_until = $7,
+			comment = $8, base = $9::numeric, counts = $10, curr = $11, goal = $12, track = $13, cash_wm = $14::numeric,
+			cash_pay = $15::numeric, cash_ref = $16::numeric, cash_cc = $17, fields = $18, created = $19,
+			updated = $20, accepted_at = $21, rev = $22 WHERE id = $1`, args...)
+	}
+	for _, c := range changes {
+		w.b.Queue(`INSERT INTO history (lead_id, rev, at, by, changes) VALUES ($1, $2, $3, $4, $5)`,
+			int64(n.ID), int32(c.Rev), c.At, c.By, c.Fields)
+	}
+	for _, ev := range events {
+		w.events = append(w.events, ev)
+		for _, name := range s.opts.Feeds {
+			if s.opts.FeedFilter == nil || s.opts.FeedFilter(name, ev) {
+				w.b.Queue(`INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, name, int64(ev.LeadID), int32(ev.Rev), ev.Offer,
+					int16(ev.From), int16(ev.To), int32(ev.Reason), ev.Approved, ev.At, ev.By)
+			}
+		}
+	}
+}
