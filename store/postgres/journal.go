@@ -260,14 +260,32 @@ func (s *Store) JournalList(ctx context.Context, q store.JournalQuery) ([]store.
 		}
 		before = int64(^binary.BigEndian.Uint64(b))
 	}
-	var since any
-	if !q.Since.IsZero() {
-		since = q.Since
+	// The filters given, and only those, so that the planner picks the
+	// index that fits (by offer, kind or failure status).
+	where := []string{"expires > $1"}
+	args := []any{s.now()}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM journal
-		WHERE ($1 = '' OR offer = $1) AND ($2 = '' OR kind = $2) AND ($3 = '' OR status = $3)
-			AND ($4::timestamptz IS NULL OR at >= $4) AND ($5 < 0 OR id < $5) AND expires > $6
-		ORDER BY id DESC LIMIT $7`, q.Offer, string(q.Kind), string(q.Status), since, before, s.now(), limit+1)
+	if q.Offer != "" {
+		add("offer = $%d", q.Offer)
+	}
+	if q.Kind != "" {
+		add("kind = $%d", string(q.Kind))
+	}
+	if q.Status != "" {
+		add("status = $%d", string(q.Status))
+	}
+	if !q.Since.IsZero() {
+		add("at >= $%d", q.Since)
+	}
+	if before >= 0 {
+		add("id < $%d", before)
+	}
+	args = append(args, limit+1)
+	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM journal WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, "", dbError(err)
 	}
