@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"leadhost/store"
 	"log/slog"
 	"net"
 	"os"
@@ -17,6 +16,9 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/store"
 )
 
 // benchOffer is the webhook the load runs against: Getcourse-shaped, a
@@ -46,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the leadhost phase to this file")
 	noJournal := fs.Bool("no-journal", false, "the main phases without journaling the calls")
 	timelineCSV := fs.String("timeline", "", "also write the half-load phase's latency per 100 ms window to this CSV file")
+	storeSpec := fs.String("store", "badger", "where the leads go: badger (a temporary folder) or postgres://… (or postgres: $"+host.DatabaseURLEnv+"), a database the bench may fill")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -53,6 +56,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(rest) != 1 || rest[0] != "hook" {
 		fmt.Fprintln(stderr, "leadhost bench: what to measure? (hook, hostile)")
 		return exitUsage
+	}
+	spec, err := host.ParseStoreSpec(*storeSpec, "", os.Getenv(host.DatabaseURLEnv))
+	if err != nil || (spec.URL == "" && spec.Dir != "") {
+		fmt.Fprintf(stderr, "leadhost bench: --store %s: want badger or postgres://…\n", *storeSpec)
+		return exitUsage
+	}
+	storeName := "Badger"
+	if spec.URL != "" {
+		storeName = "PostgreSQL"
 	}
 	dir, err := os.MkdirTemp("", "leadhost-bench-")
 	if err != nil {
@@ -88,7 +100,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer bare.Shutdown()
 
 	hctx, stop := context.WithCancel(ctx)
-	h, err := startHost(hctx, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, "data"), scripts: filepath.Join(dir, "scripts"),
+	h, err := startHost(hctx, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, "data"), databaseURL: spec.URL, scripts: filepath.Join(dir, "scripts"),
 		noSync: *noSync, noJournal: *noJournal, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		stop()
@@ -97,7 +109,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer func() { stop(); h.wait() }()
 
-	fmt.Fprintf(stdout, "webhook → durable lead (fsync %v), %d in flight, %s a phase\n\n", !*noSync, *conc, *duration)
+	fmt.Fprintf(stdout, "webhook → durable lead on %s (fsync %v), %d in flight, %s a phase\n\n", storeName, !*noSync, *conc, *duration)
 	fmt.Fprintf(stdout, "%-34s %10s %9s %9s %9s\n", "", "req/s", "p50", "p99", "errors")
 	load(ctx, "http://"+h.addr.String(), "w", *conc, time.Second, 0) // warm up: VM pools, connections
 	b := load(ctx, "http://"+bareLn.Addr().String(), "b", *conc, *duration, 0)
@@ -140,7 +152,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// machine's drift falls on both alike.
 	fresh := func(name string, noJournal bool) (*runningHost, func(), error) {
 		c, cancel := context.WithCancel(ctx)
-		fh, err := startHost(c, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, name), scripts: filepath.Join(dir, "scripts"),
+		fh, err := startHost(c, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, name), databaseURL: spec.URL, scripts: filepath.Join(dir, "scripts"),
 			noSync: *noSync, noJournal: noJournal, log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			cancel()
