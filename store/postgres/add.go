@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"leadhost/store"
 )
@@ -15,11 +17,18 @@ import (
 // the offer has seen before it stores nothing and returns the first lead
 // with created = false. An Ext another lead of the offer has is
 // ErrExists. The lead is committed when Add returns.
+//
+// It is the webhooks' write, so it is one statement, one round trip and
+// its own transaction (addStatement): the key claimed, the lead and its
+// feed items inserted.
 func (s *Store) Add(ctx context.Context, nl store.NewLead) (*store.Lead, bool, error) {
+	if err := s.alive(ctx); err != nil {
+		return nil, false, err
+	}
 	now := s.clock()
 	// PostgreSQL keeps microseconds: an imported lead's time too.
 	nl.Created = nl.Created.Truncate(time.Microsecond)
-	lead, err := store.BuildLead(&nl, now, s.policy(nl.Offer), s.reasons)
+	l, err := store.BuildLead(&nl, now, s.policy(nl.Offer), s.reasons)
 	if err != nil {
 		return nil, false, fmt.Errorf("add lead: %w", err)
 	}
@@ -27,66 +36,86 @@ func (s *Store) Add(ctx context.Context, nl store.NewLead) (*store.Lead, bool, e
 	if by == "" {
 		by = "api"
 	}
-	var (
-		result  *store.Lead
-		created bool
-		w       *writes
-	)
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		result, created, w = nil, false, &writes{}
-		var id int64
-		if nl.Key != "" {
-			// The key is claimed first: a concurrent Add of the same key
-			// waits here for this one to commit, then finds its lead.
-			err := tx.QueryRow(ctx, `INSERT INTO idempotency_keys (offer, key, lead_id) VALUES ($1, $2, nextval('lead_ids'))
-				ON CONFLICT DO NOTHING RETURNING lead_id`, lead.Offer, nl.Key).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				r, err := scanLead(tx.QueryRow(ctx, `SELECT `+leadColumns+` FROM leads
-					WHERE id = (SELECT lead_id FROM idempotency_keys WHERE offer = $1 AND key = $2)`, lead.Offer, nl.Key))
-				if err != nil {
-					return fmt.Errorf("idempotency key %q: %w", nl.Key, err)
-				}
-				result = r.Lead
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		} else if err := tx.QueryRow(ctx, `SELECT nextval('lead_ids')`).Scan(&id); err != nil {
-			return err
+	if l.Goal != 0 {
+		// Goals are never removed: one there now is there at the insert.
+		if _, ok, err := goalCode(ctx, s.pool, l.Offer, l.Goal); err != nil {
+			return nil, false, fmt.Errorf("add lead: %w", dbError(err))
+		} else if !ok {
+			return nil, false, fmt.Errorf("add lead: offer %q has no goal %d: %w", l.Offer, l.Goal, store.ErrInvalid)
 		}
-		if lead.Ext != "" {
-			if other, err := extHolder(ctx, tx, lead.Offer, lead.Ext); err != nil {
-				return err
-			} else if other != 0 {
-				return &refusal{fmt.Errorf("offer %q already has ext %q (lead %d): %w", lead.Offer, lead.Ext, other, store.ErrExists)}
-			}
-		}
-		if lead.Goal != 0 {
-			if _, ok, err := goalCode(ctx, tx, lead.Offer, lead.Goal); err != nil {
-				return err
-			} else if !ok {
-				return &refusal{fmt.Errorf("offer %q has no goal %d: %w", lead.Offer, lead.Goal, store.ErrInvalid)}
-			}
-		}
-		l := lead.Clone()
-		l.ID = uint64(id)
-		var events []store.Event
-		if ev, ok := store.StatusEvent(0, l, false, now, by); ok {
-			events = append(events, ev)
-		}
-		s.writeLead(w, nil, l, by, nil, events)
-		if err := w.send(ctx, tx); err != nil {
-			return err
-		}
-		result, created = l, true
-		return nil
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("add lead: %w", err)
 	}
-	s.publish(w.events)
-	return result, created, nil
+	ev, hasEvent := store.StatusEvent(0, l, false, now, by)
+	var feeds []string
+	if hasEvent {
+		feeds = s.feedsFor(ev)
+	}
+	sql, args := addStatement(l, nl.Key, by, feeds)
+	var id int64
+	for try := 1; ; try++ {
+		err = s.pool.QueryRow(ctx, sql, args...).Scan(&id)
+		if try == maxTries || !conflict(err) {
+			break
+		}
+	}
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// The key was claimed before, by a lead committed by now (the
+		// insert waited for it).
+		r, err := scanLead(s.pool.QueryRow(ctx, `SELECT `+leadColumns+` FROM leads
+			WHERE id = (SELECT lead_id FROM idempotency_keys WHERE offer = $1 AND key = $2)`, l.Offer, nl.Key))
+		if err != nil {
+			return nil, false, fmt.Errorf("add lead: idempotency key %q: %w", nl.Key, dbError(err))
+		}
+		return r.Lead, false, nil
+	case errors.As(err, &pe) && pe.ConstraintName == "leads_offer_ext":
+		other, _ := extHolder(ctx, s.pool, l.Offer, l.Ext)
+		return nil, false, fmt.Errorf("add lead: offer %q already has ext %q (lead %d): %w", l.Offer, l.Ext, other, store.ErrExists)
+	case err != nil:
+		return nil, false, fmt.Errorf("add lead: %w", dbError(err))
+	}
+	l.ID = uint64(id)
+	if hasEvent {
+		ev.LeadID = l.ID
+		s.publish([]store.Event{ev})
+	}
+	return l, true, nil
+}
+
+// addStatement is Add's one statement: claim the key (none: take an id),
+// insert the lead with the id, insert its creation's feed items (the
+// creation's event is the new lead's status, reason, rev and time, by
+// by: store.StatusEvent); it returns the id, or no row when the key was
+// claimed before.
+func addStatement(l *store.Lead, key, by string, feeds []string) (string, []any) {
+	args := leadArgs(l)[1:]
+	args = append(args, by, l.Updated)
+	var b strings.Builder
+	if key != "" {
+		args = append(args, key)
+		fmt.Fprintf(&b, `WITH k AS (INSERT INTO idempotency_keys (offer, key, lead_id) VALUES ($1, $%d, nextval('lead_ids'))
+			ON CONFLICT DO NOTHING RETURNING lead_id AS id)`, len(args))
+	} else {
+		b.WriteString(`WITH k AS (SELECT nextval('lead_ids') AS id)`)
+	}
+	cols := []string{"id"}
+	vals := []string{"k.id"}
+	for i, c := range leadCasts[1:] {
+		cols = append(cols, c.column)
+		vals = append(vals, fmt.Sprintf("$%d::%s", i+1, c.cast))
+	}
+	n := len(leadCasts) - 1
+	cols = append(cols, "added_by", "added_at")
+	vals = append(vals, fmt.Sprintf("$%d::text", n+1), fmt.Sprintf("$%d::timestamptz", n+2))
+	fmt.Fprintf(&b, `, l AS (INSERT INTO leads (%s) SELECT %s FROM k RETURNING id)`, strings.Join(cols, ", "), strings.Join(vals, ", "))
+	for i, name := range feeds {
+		args = append(args, name)
+		fmt.Fprintf(&b, `, f%d AS (INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
+			SELECT $%d::text, l.id, $21::integer, $1::text, 0, $3::smallint, $5::integer, false, $19::timestamptz, $%d::text FROM l)`,
+			i, len(args), n+1)
+	}
+	b.WriteString(` SELECT id FROM l`)
+	return b.String(), args
 }
 
 // extHolder is the id of the offer's lead with ext (0: none).

@@ -201,7 +201,7 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 			case cur == nil:
 				res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, store.ErrNotFound)})
 			case fast:
-				b.s.writeLead(w, bl.base, bl.cur, "", bl.changes, bl.events)
+				b.s.writeLead(w, bl.cur, bl.changes, bl.events)
 				res.Leads++
 				res.Edits += len(bl.patches)
 			default:

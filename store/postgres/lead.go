@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,41 +137,63 @@ func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
 	return tx.SendBatch(ctx, &w.b).Close()
 }
 
-// writeLead queues a lead's move from old (nil for a new lead, created by
-// by) to n: the row, one history entry per change, and an event, with
-// its feed items, per status change.
-func (s *Store) writeLead(w *writes, old *store.Lead, n *store.Lead, by string, changes []store.Change, events []store.Event) {
+// leadArgs are a lead's columns as query arguments, in the order of
+// leadCasts (its id first).
+func leadArgs(n *store.Lead) []any {
 	f := n.Fields
 	if len(f) == 0 {
 		f = nil
 	}
-	args := []any{int64(n.ID), n.Offer, nullText(n.Ext), int16(n.Status), int16(store.StatusBucket(n.Status)), int32(n.Reason),
+	return []any{int64(n.ID), n.Offer, nullText(n.Ext), int16(n.Status), int16(store.StatusBucket(n.Status)), int32(n.Reason),
 		null(n.HoldUntil), n.Comment, n.Base.String(), int32(n.Counts), int32(n.Curr), int64(n.Goal), n.Track,
 		n.Cash.WM.String(), n.Cash.Pay.String(), n.Cash.Ref.String(), int32(n.Cash.CC), f,
 		n.Created, n.Updated, null(n.AcceptedAt), int32(n.Rev)}
-	if old == nil {
-		w.b.Queue(`INSERT INTO leads (id, offer, ext, status, bucket, reason, hold_until, comment, base, counts, curr, goal, track,
-			cash_wm, cash_pay, cash_ref, cash_cc, fields, created, updated, accepted_at, rev, added_by, added_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10, $11, $12, $13, $14::numeric, $15::numeric, $16::numeric,
-			$17, $18, $19, $20, $21, $22, $23, $24)`, append(args, by, n.Updated)...)
-	} else {
-		w.b.Queue(`UPDATE leads SET offer = $2, ext = $3, status = $4, bucket = $5, reason = $6, hold_until = $7,
-			comment = $8, base = $9::numeric, counts = $10, curr = $11, goal = $12, track = $13, cash_wm = $14::numeric,
-			cash_pay = $15::numeric, cash_ref = $16::numeric, cash_cc = $17, fields = $18, created = $19,
-			updated = $20, accepted_at = $21, rev = $22 WHERE id = $1`, args...)
+}
+
+// leadCasts name the columns of leadArgs and their types.
+var leadCasts = []struct{ column, cast string }{
+	{"id", "bigint"}, {"offer", "text"}, {"ext", "text"}, {"status", "smallint"}, {"bucket", "smallint"},
+	{"reason", "integer"}, {"hold_until", "timestamptz"}, {"comment", "text"}, {"base", "numeric"},
+	{"counts", "integer"}, {"curr", "integer"}, {"goal", "bigint"}, {"track", "text"}, {"cash_wm", "numeric"},
+	{"cash_pay", "numeric"}, {"cash_ref", "numeric"}, {"cash_cc", "integer"}, {"fields", "jsonb"},
+	{"created", "timestamptz"}, {"updated", "timestamptz"}, {"accepted_at", "timestamptz"}, {"rev", "integer"},
+}
+
+// updateLead is the UPDATE of every column of leadArgs but the id.
+var updateLead = func() string {
+	sets := make([]string, 0, len(leadCasts)-1)
+	for i, c := range leadCasts[1:] {
+		sets = append(sets, fmt.Sprintf("%s = $%d::%s", c.column, i+2, c.cast))
 	}
+	return "UPDATE leads SET " + strings.Join(sets, ", ") + " WHERE id = $1"
+}()
+
+// writeLead queues a lead's move from old to n: the row, one history
+// entry per change, and an event, with its feed items, per status
+// change.
+func (s *Store) writeLead(w *writes, n *store.Lead, changes []store.Change, events []store.Event) {
+	w.b.Queue(updateLead, leadArgs(n)...)
 	for _, c := range changes {
 		w.b.Queue(`INSERT INTO history (lead_id, rev, at, by, changes) VALUES ($1, $2, $3, $4, $5)`,
 			int64(n.ID), int32(c.Rev), c.At, c.By, c.Fields)
 	}
 	for _, ev := range events {
 		w.events = append(w.events, ev)
-		for _, name := range s.opts.Feeds {
-			if s.opts.FeedFilter == nil || s.opts.FeedFilter(name, ev) {
-				w.b.Queue(`INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, name, int64(ev.LeadID), int32(ev.Rev), ev.Offer,
-					int16(ev.From), int16(ev.To), int32(ev.Reason), ev.Approved, ev.At, ev.By)
-			}
+		for _, name := range s.feedsFor(ev) {
+			w.b.Queue(`INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, name, int64(ev.LeadID), int32(ev.Rev), ev.Offer,
+				int16(ev.From), int16(ev.To), int32(ev.Reason), ev.Approved, ev.At, ev.By)
 		}
 	}
+}
+
+// feedsFor are the feeds that want ev (Options.FeedFilter).
+func (s *Store) feedsFor(ev store.Event) []string {
+	var out []string
+	for _, name := range s.opts.Feeds {
+		if s.opts.FeedFilter == nil || s.opts.FeedFilter(name, ev) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
