@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,12 +51,16 @@ func testAdd(t *testing.T, b Backend) {
 		if again.ID != first.ID || again.Comment != "first" {
 			t.Errorf("repeated key gave lead %d %q, want the first, %d %q", again.ID, again.Comment, first.ID, first.Comment)
 		}
+		withExt := f.add(store.NewLead{Offer: "keyed", Key: "order-2", Ext: "P-2"})
+		if again, created, err := f.s.Add(ctx, store.NewLead{Offer: "keyed", Key: "order-2", Ext: "P-2"}); err != nil || created || again.ID != withExt.ID {
+			t.Errorf("a repeated key with its ext: lead %v created %v, %v; want the first lead, no error", again, created, err)
+		}
 		other, created, err := f.s.Add(ctx, store.NewLead{Offer: "keyed-2", Key: "order-1"})
 		if err != nil || !created || other.ID == first.ID {
 			t.Errorf("the same key in another offer: lead %v created %v, %v; want a new lead", other, created, err)
 		}
-		if n := countOffer(t, f, "keyed"); n != 1 {
-			t.Errorf("offer holds %d leads after a repeated key, want 1", n)
+		if n := countOffer(t, f, "keyed"); n != 2 {
+			t.Errorf("offer holds %d leads after repeated keys, want 2", n)
 		}
 	})
 
@@ -109,6 +115,8 @@ func testAdd(t *testing.T, b Backend) {
 			{"unknown currency", store.NewLead{Offer: "bad", Curr: 5}, store.ErrInvalid},
 			{"unknown goal", store.NewLead{Offer: "bad", Goal: 12}, store.ErrInvalid},
 			{"empty field name", store.NewLead{Offer: "bad", Fields: map[string]string{"": "x"}}, store.ErrInvalid},
+			{"key of 257 bytes", store.NewLead{Offer: "bad", Key: strings.Repeat("k", 257)}, store.ErrInvalid},
+			{"ext not UTF-8", store.NewLead{Offer: "bad", Ext: "\xff"}, store.ErrInvalid},
 		} {
 			l, _, err := f.s.Add(ctx, tc.nl)
 			if !errors.Is(err, tc.want) || l != nil {
@@ -123,6 +131,41 @@ func testAdd(t *testing.T, b Backend) {
 			if n := countOffer(t, f, offer); n != want {
 				t.Errorf("offer %s holds %d leads after refused adds, want %d", offer, n, want)
 			}
+		}
+	})
+
+	t.Run("exact values", func(t *testing.T) {
+		// Money is exact (12.10 stays 12.10), names are text of up to
+		// 256 bytes in any script.
+		for _, text := range []string{"0.000001", "999999999999.999999", "12.10", "-0.5"} {
+			m, err := store.ParseMoney(text)
+			base, err2 := store.ParseMoney(strings.TrimPrefix(text, "-")) // a price is not negative
+			if err != nil || err2 != nil {
+				t.Fatal(err, err2)
+			}
+			l := f.add(store.NewLead{Offer: "exact", Base: base, Cash: store.Cash{WM: m, CC: 840}, Curr: 643})
+			if got := f.get(l.ID); got.Cash.WM.String() != text || got.Base.String() != base.String() {
+				t.Errorf("money %s stored as base %s, cash.wm %s", text, got.Base, got.Cash.WM)
+			}
+		}
+		long := strings.Repeat("я", 128) // 256 bytes
+		l := f.add(store.NewLead{Offer: long, Ext: long, Key: long, Fields: map[string]string{"имя": "Иван 🙂", "note": strings.Repeat("x", 10_000)}})
+		if got, err := f.s.ByExt(ctx, long, long); err != nil || got.ID != l.ID || !sameLead(got, l) {
+			t.Errorf("a lead of 256-byte names: %v, %v", got, err)
+		}
+		if again, created, err := f.s.Add(ctx, store.NewLead{Offer: long, Key: long}); err != nil || created || again.ID != l.ID {
+			t.Errorf("a 256-byte key again: %v, %v, %v", again, created, err)
+		}
+	})
+
+	t.Run("a call given up writes nothing", func(t *testing.T) {
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		if l, _, err := f.s.Add(gone, store.NewLead{Offer: "gone"}); err == nil {
+			t.Errorf("an add with its context done stored lead %d", l.ID)
+		}
+		if n := countOffer(t, f, "gone"); n != 0 {
+			t.Errorf("an add given up stored %d leads", n)
 		}
 	})
 

@@ -45,6 +45,8 @@ func testCreated(t *testing.T, b Backend) {
 			{"the range's end is out", at(1, 0), at(10, 0), 0, 0, id(first, third, thirdLater, fifth, seventh)},
 			{"non-terminal", at(1, 0), at(10, 0), store.NonTerminal, 0, id(first, third, thirdLater, seventh)},
 			{"in processing, at most 2", at(1, 0), at(10, 0), store.InProcessing, 2, id(first, third)},
+			{"non-terminal, at most 3", at(1, 0), at(10, 0), store.NonTerminal, 3, id(first, third, thirdLater)},
+			{"approved or paid, at most 1", at(1, 0), at(10, 0), store.Statuses(store.StatusPaid, store.StatusPacking), 1, id(fifth)},
 			{"one status of a group", at(1, 0), at(10, 0), store.Statuses(store.StatusCallback), 0, id(thirdLater)},
 			{"nothing in range", at(8, 0), at(9, 0), 0, 0, id()},
 		} {

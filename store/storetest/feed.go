@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,6 +122,12 @@ func testFeed(t *testing.T, b Backend) {
 		if _, err := send.Begin(ctx, got); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Begin after Ack: err = %v, want ErrNotFound", err)
 		}
+		if _, err := send.Retry(ctx, got, later, "late answer"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Retry after Ack: err = %v, want ErrNotFound", err)
+		}
+		if _, err := send.Defer(ctx, got, later, "late answer"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Defer after Ack: err = %v, want ErrNotFound", err)
+		}
 		if n := len(pendingOf(t, f, send, l.ID)); n != 0 {
 			t.Errorf("an acknowledged item came back: %d", n)
 		}
@@ -171,6 +178,50 @@ func testFeed(t *testing.T, b Backend) {
 		}
 		if _, err := send.Drop(ctx, l.ID, back.Rev); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("drop of a dropped item: err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("once per change, however it raced", func(t *testing.T) {
+		// A repeated webhook: one lead, one send.
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, _, err := f.s.Add(ctx, store.NewLead{Offer: "once", Key: "order-77"}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		var sends []store.FeedItem
+		for _, it := range pending(t, f, send) {
+			if it.Offer == "once" {
+				sends = append(sends, it)
+			}
+		}
+		if len(sends) != 1 {
+			t.Fatalf("8 adds of one key gave %d send items, want 1", len(sends))
+		}
+		// A check run approves the lead while a postback approves it too:
+		// one approval to report, not two.
+		id := sends[0].LeadID
+		b := f.s.NewBatch()
+		if err := b.Edit(id, store.Patch{Accept: true}); err != nil {
+			t.Fatal(err)
+		}
+		f.edit(id, store.Patch{Accept: true, By: "postback"})
+		if _, err := b.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		approvals := 0
+		for _, it := range pendingOf(t, f, post, id) {
+			if it.Approved {
+				approvals++
+			}
+		}
+		if approvals != 1 {
+			t.Errorf("%d approval items for one approved lead, want 1: %s", approvals, itemsText(pendingOf(t, f, post, id)))
 		}
 	})
 

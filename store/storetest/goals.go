@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 
 	"leadhost/store"
@@ -35,6 +36,25 @@ func testGoals(t *testing.T, b Backend) {
 		zeta, err := f.s.DefineGoal(ctx, "zeta", "deposit")
 		if err != nil || zeta == gid || zeta == 0 {
 			t.Errorf("the same code in another offer: id %d (%v), want one of its own, not %d", zeta, err, gid)
+		}
+		// Nodes starting together define the same goal: one id.
+		ids := make([]uint32, 8)
+		var wg sync.WaitGroup
+		for i := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if ids[i], err = f.s.DefineGoal(ctx, "acme", "race"); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if id != ids[0] || id == 0 || id == gid {
+				t.Fatalf("one goal defined concurrently got ids %v", ids)
+			}
 		}
 		if _, err := f.s.DefineGoal(ctx, "acme", ""); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("an empty goal code: err = %v, want ErrInvalid", err)

@@ -26,6 +26,9 @@ func testHolds(t *testing.T, b Backend) {
 		f.edit(h.l.ID, store.Patch{Hold: &store.Hold{Days: h.days}})
 	}
 	f.edit(left.ID, store.Patch{Status: ptr(store.StatusCancel)})
+	extended := f.add(store.NewLead{Offer: "acme", Status: store.StatusProcessing})
+	f.edit(extended.ID, store.Patch{Hold: &store.Hold{Days: 1}})
+	f.edit(extended.ID, store.Patch{Hold: &store.Hold{Days: 10}}) // the partner wants longer
 
 	if n, err := f.s.ReleaseHolds(f.ctx, f.clk.Now(), 0); err != nil || n != 0 {
 		t.Fatalf("nothing is due yet: released %d, %v", n, err)
@@ -45,8 +48,10 @@ func testHolds(t *testing.T, b Backend) {
 	if got := f.get(left.ID); got.Status != store.StatusCancel {
 		t.Errorf("a lead that left the hold was touched: %s", leadText(got))
 	}
-	if got := f.get(long.ID); got.Status != store.StatusHold {
-		t.Errorf("a 10-day hold released after 1.5 days: %s", leadText(got))
+	for _, l := range []*store.Lead{long, extended} {
+		if got := f.get(l.ID); got.Status != store.StatusHold {
+			t.Errorf("a 10-day hold released after 1.5 days: %s", leadText(got))
+		}
 	}
 
 	// At most limit a call; the rest on the next.

@@ -12,6 +12,8 @@
 // again, as the next process would (feed items in flight, the journal).
 // The suite sets the options of the model (Feeds, FeedFilter, Now,
 // Reasons, Policies); the backend adds its own (a folder, a database).
+// Areas run in parallel, so Open and Reopen are called concurrently; each
+// store an area opens must pass Verify when the area ends.
 //
 // Each area of behaviour is a subtest named after it (add, edit-rules,
 // batch, feed …), so a failure names the area, and every assertion is one
@@ -63,6 +65,7 @@ var areas = []struct {
 	name string
 	run  func(t *testing.T, b Backend)
 }{
+	{"open", testOpen},
 	{"add", testAdd},
 	{"edit-rules", testEditRules},
 	{"history", testHistory},
@@ -74,6 +77,9 @@ var areas = []struct {
 	{"batch", testBatch},
 	{"feed", testFeed},
 	{"feed-reopen", testFeedReopen},
+	{"journal", testJournal},
+	{"subscribe", testSubscribe},
+	{"concurrency", testConcurrency},
 }
 
 // t0 is the suite's clock at the start: whole seconds, so that a backend
