@@ -46,8 +46,9 @@ type queuedEntry struct {
 	written chan<- error
 }
 
-func (s *Store) startJournal() {
-	s.jr = &journal{queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
+// startJournal starts the writer; entry ids go on after lastID.
+func (s *Store) startJournal(lastID uint64) {
+	s.jr = &journal{lastID: lastID, queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
 	go s.journalLoop()
 	s.bg.Add(1)
 	go func() {
@@ -138,12 +139,13 @@ func (s *Store) journalLoop() {
 				break fill
 			}
 		}
-		err := s.writeJournal(batch)
-		if err != nil {
-			s.log.Error("writing the journal", "entries", len(batch), "err", err)
-			err = fmt.Errorf("journal: %w", err)
-		}
+		errs := s.writeJournal(batch)
 		for i := range batch {
+			var err error
+			if errs != nil && errs[i] != nil {
+				s.log.Error("writing the journal", "err", errs[i])
+				err = errs[i]
+			}
 			if batch[i].written != nil {
 				batch[i].written <- err
 			}
@@ -154,7 +156,9 @@ func (s *Store) journalLoop() {
 
 var journalColumns = []string{"id", "at", "offer", "kind", "status", "duration", "version", "summary", "request", "response", "logs", "detail", "expires"}
 
-func (s *Store) writeJournal(batch []queuedEntry) error {
+// writeJournal writes a batch of entries; when some failed, it gives
+// each entry's error (nil: written).
+func (s *Store) writeJournal(batch []queuedEntry) []error {
 	rows := make([][]any, len(batch))
 	for i := range batch {
 		e := &batch[i].JournalEntry
@@ -175,8 +179,20 @@ func (s *Store) writeJournal(batch []queuedEntry) error {
 		rows[i] = []any{int64(e.ID), e.At, text(e.Offer), string(e.Kind), string(e.Status), int64(e.Duration), int64(e.Version),
 			text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.At.Add(ttl)}
 	}
-	_, err := s.pool.CopyFrom(context.Background(), pgx.Identifier{"journal"}, journalColumns, pgx.CopyFromRows(rows))
-	return dbError(err)
+	ctx := context.Background()
+	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"journal"}, journalColumns, pgx.CopyFromRows(rows))
+	if err == nil {
+		return nil
+	}
+	// One entry the server refused fails the whole COPY: the entries
+	// are written again one by one, so that only it is lost.
+	errs := make([]error, len(rows))
+	for i, r := range rows {
+		if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"journal"}, journalColumns, pgx.CopyFromRows([][]any{r})); err != nil {
+			errs[i] = fmt.Errorf("journal entry %d: %w", r[0], dbError(err))
+		}
+	}
+	return errs
 }
 
 // text is s as PostgreSQL's text keeps it: valid UTF-8 without NUL.

@@ -109,7 +109,15 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.startJournal()
+	// Entry ids are times made unique: a process goes on after the
+	// newest id any wrote before it, so that an entry dated earlier
+	// (a check run journaled at its start) replaces none.
+	var lastID int64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM journal`).Scan(&lastID); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s: the journal: %w", where(cfg), dbError(err))
+	}
+	s.startJournal(uint64(lastID))
 	return s, nil
 }
 
