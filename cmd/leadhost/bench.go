@@ -150,9 +150,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// What the journal costs: two fresh hosts, one journaling its calls
 	// and one not, side by side, phases alternating twice so that the
 	// machine's drift falls on both alike.
-	fresh := func(name string, noJournal bool) (*runningHost, func(), error) {
+	fresh := func(name string, noJournal bool, databaseURL string) (*runningHost, func(), error) {
 		c, cancel := context.WithCancel(ctx)
-		fh, err := startHost(c, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, name), databaseURL: spec.URL, scripts: filepath.Join(dir, "scripts"),
+		fh, err := startHost(c, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, name), databaseURL: databaseURL, scripts: filepath.Join(dir, "scripts"),
 			noSync: *noSync, noJournal: noJournal, log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			cancel()
@@ -160,13 +160,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return fh, func() { cancel(); fh.wait() }, nil
 	}
-	jh, jstop, err := fresh("data-journal", false)
+	jh, jstop, err := fresh("data-journal", false, spec.URL)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
 		return exitError
 	}
 	defer jstop()
-	nh, nstop, err := fresh("data-nojournal", true)
+	nh, nstop, err := fresh("data-nojournal", true, spec.URL)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
 		return exitError
@@ -183,6 +183,37 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintln(stdout)
 	jl.print(stdout, "journal on (alternating)")
 	nj.print(stdout, "journal off (alternating)")
+	if spec.URL != "" {
+		// PostgreSQL against Badger in the same way: two fresh hosts,
+		// phases alternating, so that the shared machine's drift falls
+		// on both alike.
+		jstop()
+		nstop()
+		ph, pstop, err := fresh("data-pg", false, spec.URL)
+		if err != nil {
+			fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+			return exitError
+		}
+		defer pstop()
+		bh, bstop, err := fresh("data-badger", false, "")
+		if err != nil {
+			fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+			return exitError
+		}
+		defer bstop()
+		load(ctx, "http://"+ph.addr.String(), "pw", *conc, time.Second, 0)
+		load(ctx, "http://"+bh.addr.String(), "bw", *conc, time.Second, 0)
+		var pg, bg loadResult
+		for round := range 2 {
+			a := load(ctx, "http://"+ph.addr.String(), fmt.Sprintf("p%d-", round), *conc, *duration/2, 0)
+			b := load(ctx, "http://"+bh.addr.String(), fmt.Sprintf("g%d-", round), *conc, *duration/2, 0)
+			pg, bg = pg.merge(a, round), bg.merge(b, round)
+		}
+		fmt.Fprintln(stdout)
+		pg.print(stdout, "PostgreSQL (alternating)")
+		bg.print(stdout, "Badger (alternating)")
+		fmt.Fprintf(stdout, "\nPostgreSQL / Badger: %.0f%% of the webhooks (target ≥ 25%%)\n", 100*pg.rate/bg.rate)
+	}
 	fmt.Fprintf(stdout, "\nleadhost / bare: %.0f%% (target ≥ 50%%); p99 at half load %s (target < 10ms)\n",
 		100*l.rate/b.rate, p.p99.Round(10*time.Microsecond))
 	fmt.Fprintf(stdout, "journaling costs %.0f%% of webhook throughput (target < 20%%)\n", 100*(1-jl.rate/nj.rate))
