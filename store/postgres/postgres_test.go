@@ -180,3 +180,28 @@ func TestOpenErrorsSayWhatIsWrong(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Text PostgreSQL cannot keep (a NUL byte, bytes that are not UTF-8) is
+// refused as invalid input, saying why, and nothing is written.
+func TestTextPostgreSQLCannotKeepIsInvalid(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, pgtest.URL(t), store.Options{})
+	l, _, err := s.Add(ctx, store.NewLead{Offer: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"a\x00b", "\xff\xfe"} {
+		if _, _, err := s.Add(ctx, store.NewLead{Offer: "acme", Comment: bad}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "UTF-8 without NUL") {
+			t.Errorf("add with comment %q: %v, want invalid input", bad, err)
+		}
+		if _, err := s.Edit(ctx, l.ID, store.Patch{Comment: &bad}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("edit to comment %q: %v, want invalid input", bad, err)
+		}
+	}
+	if n, _ := s.CountLeads(ctx); n["acme"][store.StatusNew] != 1 {
+		t.Errorf("leads after the refusals: %v, want the one", n)
+	}
+	if got, _ := s.Get(ctx, l.ID); got.Rev != 1 {
+		t.Errorf("lead rev %d after refused edits, want 1", got.Rev)
+	}
+}
