@@ -39,6 +39,8 @@ var ErrNotInstalled = errors.New("PostgreSQL is not installed (no initdb on PATH
 // Server is one PostgreSQL started for tests.
 type Server struct {
 	dir  string // the temporary folder: data in dir/data, the socket in dir
+	bin  string // PostgreSQL's programs
+	cred *syscall.Credential
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the server process ended
 	next atomic.Int64  // databases made so far
@@ -72,10 +74,7 @@ func URL(t testing.TB) string {
 	t.Helper()
 	shared.once.Do(func() { shared.srv, shared.err = Start() })
 	if shared.err != nil {
-		if errors.Is(shared.err, ErrNotInstalled) && os.Getenv("CI") == "" {
-			t.Skipf("%v: the PostgreSQL store's tests do not run here", shared.err)
-		}
-		t.Fatalf("test PostgreSQL: %v", shared.err)
+		skipOrFail(t, shared.err)
 	}
 	url, drop, err := shared.srv.NewDatabase(context.Background())
 	if err != nil {
@@ -87,6 +86,32 @@ func URL(t testing.TB) string {
 		}
 	})
 	return url
+}
+
+// skipOrFail ends t for a server that did not start: a skip that says
+// why when PostgreSQL is not installed, unless CI is set.
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+		t.Skipf("%v: the PostgreSQL store's tests do not run here", err)
+	}
+	t.Fatalf("test PostgreSQL: %v", err)
+}
+
+// Own starts a server for t alone (one it may crash), stopped when t
+// ends; it skips or fails as URL does without PostgreSQL.
+func Own(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start()
+	if err != nil {
+		skipOrFail(t, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("test PostgreSQL: %v", err)
+		}
+	})
+	return s
 }
 
 // BinDir finds the folder of PostgreSQL's programs: where initdb is on
@@ -124,7 +149,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, done: make(chan struct{})}
+	s := &Server{dir: dir, bin: bin}
 	cred, err := s.owner()
 	if err != nil {
 		os.RemoveAll(dir)
@@ -132,39 +157,59 @@ func Start() (*Server, error) {
 	}
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", s.dataDir(), "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	s.cred = cred
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb in %s: %v: %s", dir, err, lastLines(out))
 	}
-	// Unix socket only: nothing listens on the network. fsync off: tests
-	// make thousands of commits on a shared 2-core machine, and a crash
-	// of the machine is not what they test (a killed server still keeps
-	// every commit: it is in the page cache).
-	logFile, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
+	if err := s.start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	return s, nil
+}
+
+// start runs the server on the cluster in s.dir and waits until it takes
+// connections. Unix socket only: nothing listens on the network. fsync
+// off: tests make thousands of commits on a shared 2-core machine, and a
+// crash of the machine is not what they test (a server that crashes
+// still keeps every commit: it is in the page cache).
+func (s *Server) start() error {
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
 	defer logFile.Close()
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", s.dataDir(), "-k", dir,
+	s.done = make(chan struct{})
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.dataDir(), "-k", s.dir,
 		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	// The server dies with the test binary, even one killed: SIGQUIT is
 	// PostgreSQL's immediate shutdown.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
 	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start postgres: %w", err)
+		return fmt.Errorf("start postgres: %w", err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
+	done := s.done
+	go func() { s.cmd.Wait(); close(done) }()
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.Stop()
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
 }
+
+// Crash stops the server as a crash would: an immediate shutdown, no
+// checkpoint, its sessions cut; the next start recovers from the WAL.
+func (s *Server) Crash() {
+	s.cmd.Process.Signal(syscall.SIGQUIT)
+	<-s.done
+}
+
+// Restart starts the server again on its data, after Crash.
+func (s *Server) Restart() error { return s.start() }
 
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 
