@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"runtime"
 	"strings"
@@ -144,14 +145,22 @@ func where(cfg *pgxpool.Config) string {
 	return fmt.Sprintf("database %q on %s", c.Database, host)
 }
 
-// reachError is why a connection failed, without pgconn's repetition of
-// the address.
+// reachError is why a connection failed, in one line: pgconn's error
+// names the address again, once per attempt.
 func reachError(err error) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	var (
+		pe  *pgconn.PgError
+		dns *net.DNSError
+		op  *net.OpError
+	)
+	switch {
+	case errors.As(err, &pe):
 		return fmt.Errorf("%s (SQLSTATE %s)", pe.Message, pe.Code)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	case errors.As(err, &dns):
+		return dns
+	case errors.As(err, &op) && op.Err != nil:
+		return op.Err // "connect: connection refused"
+	case errors.Is(err, context.DeadlineExceeded):
 		return errors.New("no answer within 10s")
 	}
 	return err

@@ -161,7 +161,10 @@ func TestOpenErrorsSayWhatIsWrong(t *testing.T) {
 		invalid         bool
 	}{
 		{"not a URL", "postgres://u:secret@host:notaport/db", "cannot parse", true},
-		{"no server", "postgres://leadhost:secret@/leads?host=" + dir + "&connect_timeout=2", `postgres: cannot reach database "leads" on ` + dir, false},
+		{"no server", "postgres://leadhost:secret@/leads?host=" + dir + "&connect_timeout=2",
+			`postgres: cannot reach database "leads" on ` + dir + `: connect: no such file or directory`, false},
+		{"no such database", strings.Replace(pgtest.URL(t), "@/t", ":secret@/missing", 1),
+			`database "missing`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
