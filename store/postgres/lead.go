@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -122,21 +121,6 @@ func scanLeads(rows pgx.Rows, err error) ([]*store.Lead, error) {
 	return out, rows.Err()
 }
 
-// writes gathers a transaction's writes, sent to the server in one round
-// trip, and the events to publish once it commits.
-type writes struct {
-	b      pgx.Batch
-	events []store.Event
-}
-
-// send writes what was queued.
-func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
-	if w.b.Len() == 0 {
-		return nil
-	}
-	return tx.SendBatch(ctx, &w.b).Close()
-}
-
 // leadArgs are a lead's columns as query arguments, in the order of
 // leadCasts (its id first).
 func leadArgs(n *store.Lead) []any {
@@ -157,34 +141,6 @@ var leadCasts = []struct{ column, cast string }{
 	{"counts", "integer"}, {"curr", "integer"}, {"goal", "bigint"}, {"track", "text"}, {"cash_wm", "numeric"},
 	{"cash_pay", "numeric"}, {"cash_ref", "numeric"}, {"cash_cc", "integer"}, {"fields", "jsonb"},
 	{"created", "timestamptz"}, {"updated", "timestamptz"}, {"accepted_at", "timestamptz"}, {"rev", "integer"},
-}
-
-// updateLead is the UPDATE of every column of leadArgs but the id.
-var updateLead = func() string {
-	sets := make([]string, 0, len(leadCasts)-1)
-	for i, c := range leadCasts[1:] {
-		sets = append(sets, fmt.Sprintf("%s = $%d::%s", c.column, i+2, c.cast))
-	}
-	return "UPDATE leads SET " + strings.Join(sets, ", ") + " WHERE id = $1"
-}()
-
-// writeLead queues a lead's move from old to n: the row, one history
-// entry per change, and an event, with its feed items, per status
-// change.
-func (s *Store) writeLead(w *writes, n *store.Lead, changes []store.Change, events []store.Event) {
-	w.b.Queue(updateLead, leadArgs(n)...)
-	for _, c := range changes {
-		w.b.Queue(`INSERT INTO history (lead_id, rev, at, by, changes) VALUES ($1, $2, $3, $4, $5)`,
-			int64(n.ID), int32(c.Rev), c.At, c.By, c.Fields)
-	}
-	for _, ev := range events {
-		w.events = append(w.events, ev)
-		for _, name := range s.feedsFor(ev) {
-			w.b.Queue(`INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, name, int64(ev.LeadID), int32(ev.Rev), ev.Offer,
-				int16(ev.From), int16(ev.To), int32(ev.Reason), ev.Approved, ev.At, ev.By)
-		}
-	}
 }
 
 // feedsFor are the feeds that want ev (Options.FeedFilter).
