@@ -172,14 +172,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitError
 	}
 	defer nstop()
-	load(ctx, "http://"+jh.addr.String(), "u", *conc, time.Second, 0)
-	load(ctx, "http://"+nh.addr.String(), "v", *conc, time.Second, 0)
-	var jl, nj loadResult
-	for round := range 2 {
-		a := load(ctx, "http://"+jh.addr.String(), fmt.Sprintf("j%d-", round), *conc, *duration/2, 0)
-		n := load(ctx, "http://"+nh.addr.String(), fmt.Sprintf("n%d-", round), *conc, *duration/2, 0)
-		jl, nj = jl.merge(a, round), nj.merge(n, round)
-	}
+	jl, nj := alternate(ctx, jh, nh, "j", "n", *conc, *duration)
 	fmt.Fprintln(stdout)
 	jl.print(stdout, "journal on (alternating)")
 	nj.print(stdout, "journal off (alternating)")
@@ -201,14 +194,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 		defer bstop()
-		load(ctx, "http://"+ph.addr.String(), "pw", *conc, time.Second, 0)
-		load(ctx, "http://"+bh.addr.String(), "bw", *conc, time.Second, 0)
-		var pg, bg loadResult
-		for round := range 2 {
-			a := load(ctx, "http://"+ph.addr.String(), fmt.Sprintf("p%d-", round), *conc, *duration/2, 0)
-			b := load(ctx, "http://"+bh.addr.String(), fmt.Sprintf("g%d-", round), *conc, *duration/2, 0)
-			pg, bg = pg.merge(a, round), bg.merge(b, round)
-		}
+		pg, bg := alternate(ctx, ph, bh, "p", "g", *conc, *duration)
 		fmt.Fprintln(stdout)
 		pg.print(stdout, "PostgreSQL (alternating)")
 		bg.print(stdout, "Badger (alternating)")
@@ -218,6 +204,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		100*l.rate/b.rate, p.p99.Round(10*time.Microsecond))
 	fmt.Fprintf(stdout, "journaling costs %.0f%% of webhook throughput (target < 20%%)\n", 100*(1-jl.rate/nj.rate))
 	return exitOK
+}
+
+// alternate loads two hosts in turns, a second's warm-up each and then
+// two rounds of d/2 each, so that the machine's drift falls on both
+// alike; the tags keep their idempotency keys apart.
+func alternate(ctx context.Context, a, b *runningHost, tagA, tagB string, conc int, d time.Duration) (ra, rb loadResult) {
+	load(ctx, "http://"+a.addr.String(), tagA+"w", conc, time.Second, 0)
+	load(ctx, "http://"+b.addr.String(), tagB+"w", conc, time.Second, 0)
+	for round := range 2 {
+		x := load(ctx, "http://"+a.addr.String(), fmt.Sprintf("%s%d-", tagA, round), conc, d/2, 0)
+		y := load(ctx, "http://"+b.addr.String(), fmt.Sprintf("%s%d-", tagB, round), conc, d/2, 0)
+		ra, rb = ra.merge(x, round), rb.merge(y, round)
+	}
+	return ra, rb
 }
 
 // loadResult is one phase's figures.
