@@ -19,8 +19,8 @@ import (
 // ErrExists. The lead is committed when Add returns.
 //
 // It is the webhooks' write, so it is one statement, one round trip and
-// its own transaction (addStatement): the key claimed, the lead and its
-// feed items inserted.
+// one transaction: the key claimed, the lead and its feed items inserted
+// (addStatement), shared with the Adds that came meanwhile (addgroup.go).
 func (s *Store) Add(ctx context.Context, nl store.NewLead) (*store.Lead, bool, error) {
 	if err := s.alive(ctx); err != nil {
 		return nil, false, err
@@ -49,17 +49,10 @@ func (s *Store) Add(ctx context.Context, nl store.NewLead) (*store.Lead, bool, e
 	if hasEvent {
 		feeds = s.feedsFor(ev)
 	}
-	sql, args := addStatement(l, nl.Key, by, feeds)
-	var id int64
-	for try := 1; ; try++ {
-		err = s.pool.QueryRow(ctx, sql, args...).Scan(&id)
-		if try == maxTries || !conflict(err) {
-			break
-		}
-	}
+	id, err := s.adds.do(&addReq{lead: l, key: nl.Key, by: by, feeds: feeds})
 	var pe *pgconn.PgError
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case err == nil && id == 0:
 		// The key was claimed before, by a lead committed by now (the
 		// insert waited for it).
 		r, err := scanLead(s.pool.QueryRow(ctx, `SELECT `+leadColumns+` FROM leads
@@ -74,12 +67,32 @@ func (s *Store) Add(ctx context.Context, nl store.NewLead) (*store.Lead, bool, e
 	case err != nil:
 		return nil, false, fmt.Errorf("add lead: %w", dbError(err))
 	}
-	l.ID = uint64(id)
+	l.ID = id
 	if hasEvent {
 		ev.LeadID = l.ID
 		s.publish([]store.Event{ev})
 	}
 	return l, true, nil
+}
+
+// addOne runs one Add's statement: the lead's id, or 0 when its key was
+// claimed before.
+func (s *Store) addOne(ctx context.Context, r *addReq) (uint64, error) {
+	sql, args := addStatement(r.lead, r.key, r.by, r.feeds)
+	var (
+		id  int64
+		err error
+	)
+	for try := 1; ; try++ {
+		err = s.pool.QueryRow(ctx, sql, args...).Scan(&id)
+		if try == maxTries || !conflict(err) {
+			break
+		}
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return uint64(id), err
 }
 
 // addStatement is Add's one statement: claim the key (none: take an id),

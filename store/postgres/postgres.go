@@ -40,6 +40,7 @@ type Store struct {
 	log     *slog.Logger
 
 	subs subscribers
+	adds adders
 	jr   *journal
 
 	closeOnce sync.Once
@@ -119,6 +120,9 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %s: the journal: %w", where(cfg), dbError(err))
 	}
 	s.startJournal(uint64(lastID))
+	// Half the pool writes Adds; the rest is for edits, reads and the
+	// journal.
+	s.adds.start(s, int(max(1, cfg.MaxConns/2)))
 	return s, nil
 }
 
@@ -192,6 +196,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // flight and closes the connections.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.adds.stop()
 		s.stopJournal()
 		close(s.closed)
 		s.bg.Wait()

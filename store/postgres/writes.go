@@ -56,7 +56,36 @@ type itemRows struct {
 // writeLead queues a lead's new state: the row, one history entry per
 // change, and an event, with its feed items, per status change.
 func (s *Store) writeLead(w *writes, n *store.Lead, changes []store.Change, events []store.Event) {
-	r := &w.leads
+	w.leads.add(n)
+	h := &w.history
+	for _, c := range changes {
+		b, _ := json.Marshal(c.Fields)
+		h.lead = append(h.lead, int64(n.ID))
+		h.rev = append(h.rev, int32(c.Rev))
+		h.at = append(h.at, c.At)
+		h.by = append(h.by, c.By)
+		h.changes = append(h.changes, string(b))
+	}
+	it := &w.items
+	for _, ev := range events {
+		w.events = append(w.events, ev)
+		for _, name := range s.feedsFor(ev) {
+			it.feed = append(it.feed, name)
+			it.lead = append(it.lead, int64(ev.LeadID))
+			it.rev = append(it.rev, int32(ev.Rev))
+			it.offer = append(it.offer, ev.Offer)
+			it.from = append(it.from, int16(ev.From))
+			it.to = append(it.to, int16(ev.To))
+			it.reason = append(it.reason, int32(ev.Reason))
+			it.approved = append(it.approved, ev.Approved)
+			it.at = append(it.at, ev.At)
+			it.by = append(it.by, ev.By)
+		}
+	}
+}
+
+// add appends a lead's columns.
+func (r *leadRows) add(n *store.Lead) {
 	var fields *string
 	if len(n.Fields) > 0 {
 		b, _ := json.Marshal(n.Fields)
@@ -85,31 +114,13 @@ func (s *Store) writeLead(w *writes, n *store.Lead, changes []store.Change, even
 	r.updated = append(r.updated, n.Updated)
 	r.accepted = append(r.accepted, null(n.AcceptedAt))
 	r.rev = append(r.rev, int32(n.Rev))
-	h := &w.history
-	for _, c := range changes {
-		b, _ := json.Marshal(c.Fields)
-		h.lead = append(h.lead, int64(n.ID))
-		h.rev = append(h.rev, int32(c.Rev))
-		h.at = append(h.at, c.At)
-		h.by = append(h.by, c.By)
-		h.changes = append(h.changes, string(b))
-	}
-	it := &w.items
-	for _, ev := range events {
-		w.events = append(w.events, ev)
-		for _, name := range s.feedsFor(ev) {
-			it.feed = append(it.feed, name)
-			it.lead = append(it.lead, int64(ev.LeadID))
-			it.rev = append(it.rev, int32(ev.Rev))
-			it.offer = append(it.offer, ev.Offer)
-			it.from = append(it.from, int16(ev.From))
-			it.to = append(it.to, int16(ev.To))
-			it.reason = append(it.reason, int32(ev.Reason))
-			it.approved = append(it.approved, ev.Approved)
-			it.at = append(it.at, ev.At)
-			it.by = append(it.by, ev.By)
-		}
-	}
+}
+
+// args are the columns as query arguments, in leadCasts' order (fields
+// as JSON text, money as text).
+func (r *leadRows) args() []any {
+	return []any{r.id, r.offer, r.ext, r.status, r.bucket, r.reason, r.hold, r.comment, r.base, r.counts, r.curr, r.goal, r.track,
+		r.wm, r.pay, r.ref, r.cc, r.fields, r.created, r.updated, r.accepted, r.rev}
 }
 
 // send writes what was queued, in one round trip.
@@ -127,9 +138,7 @@ func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
 				$19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::integer[])
 			AS u(id, offer, ext, status, bucket, reason, hold_until, comment, base, counts, curr, goal, track,
 				cash_wm, cash_pay, cash_ref, cash_cc, fields, created, updated, accepted_at, rev)
-			WHERE l.id = u.id`,
-			r.id, r.offer, r.ext, r.status, r.bucket, r.reason, r.hold, r.comment, r.base, r.counts, r.curr, r.goal, r.track,
-			r.wm, r.pay, r.ref, r.cc, r.fields, r.created, r.updated, r.accepted, r.rev)
+			WHERE l.id = u.id`, r.args()...)
 	}
 	if h := &w.history; len(h.lead) > 0 {
 		b.Queue(`INSERT INTO history (lead_id, rev, at, by, changes)
