@@ -2,7 +2,9 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -35,5 +37,32 @@ func TestURLGivesEachTestAnEmptyDatabase(t *testing.T) {
 	}
 	if names[0] == names[1] {
 		t.Errorf("two calls gave the same database %s", names[0])
+	}
+}
+
+// recordingTB notes a skip or a failure instead of ending the test.
+type recordingTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recordingTB) Helper()                        {}
+func (r *recordingTB) Skipf(format string, a ...any)  { r.skipped = fmt.Sprintf(format, a...) }
+func (r *recordingTB) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
+
+// Without PostgreSQL a test skips and says how to get it; under CI it
+// fails instead: CI never skips the PostgreSQL store's tests.
+func TestWithoutPostgreSQLSkipsButCIFails(t *testing.T) {
+	t.Setenv("CI", "")
+	r := &recordingTB{TB: t}
+	skipOrFail(r, ErrNotInstalled)
+	if !strings.Contains(r.skipped, "apt install postgresql") || r.failed != "" {
+		t.Errorf("without CI: skipped %q, failed %q; want a skip that says how to install it", r.skipped, r.failed)
+	}
+	t.Setenv("CI", "1")
+	r = &recordingTB{TB: t}
+	skipOrFail(r, ErrNotInstalled)
+	if r.skipped != "" || !strings.Contains(r.failed, "PostgreSQL is not installed") {
+		t.Errorf("under CI: skipped %q, failed %q; want a failure", r.skipped, r.failed)
 	}
 }
