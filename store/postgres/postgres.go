@@ -189,9 +189,6 @@ func (s *Store) Reasons() *store.ReasonTable { return s.reasons }
 // write it refuses is an error.
 func (s *Store) ReadOnly() string { return "" }
 
-// Pool is the connection pool, for tests and tools that read the tables.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Close writes the journal entries queued, waits for the writes in
 // flight and closes the connections.
 func (s *Store) Close() error {

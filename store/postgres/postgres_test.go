@@ -120,7 +120,7 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s := openAt(t, url, store.Options{})
-	if _, err := s.Pool().Exec(ctx, `INSERT INTO schema_version (version, name) VALUES ($1, 'from the future')`, SchemaVersion()+1); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_version (version, name) VALUES ($1, 'from the future')`, SchemaVersion()+1); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Open(ctx, url, store.Options{})
@@ -148,7 +148,7 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	wg.Wait()
 	s := openAt(t, url, store.Options{})
 	var n int
-	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM schema_version`).Scan(&n); err != nil || n != SchemaVersion() {
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM schema_version`).Scan(&n); err != nil || n != SchemaVersion() {
 		t.Errorf("schema_version holds %d rows (%v), want %d", n, err, SchemaVersion())
 	}
 }
