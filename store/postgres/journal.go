@@ -19,8 +19,8 @@ import (
 // The operation journal in table journal. Entries are written by a
 // background writer in batches (one COPY each), off the path of the call
 // they record; RecordWritten waits for its entry's batch. Expired entries
-// are hidden from reads and deleted every journalSweepEvery. The journal
-// is not partitioned by day yet: retention deletes rows.
+// are hidden from reads; every journalSweepEvery, whole days of them are
+// dropped and the rest deleted (journaldays.go).
 
 const (
 	journalQueue      = 4096
@@ -60,8 +60,8 @@ func (s *Store) startJournal(lastID uint64) {
 			case <-s.closed:
 				return
 			case <-t.C:
-				if _, err := s.pool.Exec(context.Background(), `DELETE FROM journal WHERE expires <= $1`, s.now()); err != nil {
-					s.log.Warn("deleting expired journal entries", "err", err)
+				if err := s.sweepJournal(context.Background()); err != nil {
+					s.log.Warn("sweeping the journal", "err", err)
 				}
 			}
 		}

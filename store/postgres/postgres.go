@@ -119,6 +119,10 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: the journal: %w", where(cfg), dbError(err))
 	}
+	if err := s.makeJournalDays(ctx, s.now()); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s: the journal's days: %w", where(cfg), dbError(err))
+	}
 	s.startJournal(uint64(lastID))
 	// Half the pool writes Adds; the rest is for edits, reads and the
 	// journal.

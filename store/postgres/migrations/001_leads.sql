@@ -84,10 +84,13 @@ CREATE TABLE feed_items (
 );
 CREATE INDEX feed_items_list ON feed_items (feed, held, lead_id, rev);
 
--- The journal: not partitioned yet; expired entries are deleted by the
--- store (expires).
+-- The journal, partitioned by day: an entry's id is its time in
+-- nanoseconds (made unique), so a day is a range of ids, and retention
+-- drops a day's partition once all of it has expired (journal.go). The
+-- store creates the days' partitions ahead; an entry dated outside them
+-- lands in journal_default.
 CREATE TABLE journal (
-    id       bigint      PRIMARY KEY,       -- time-ordered, newest largest
+    id       bigint      NOT NULL,          -- time-ordered, newest largest
     at       timestamptz NOT NULL,
     offer    text        NOT NULL DEFAULT '',
     kind     text        NOT NULL,
@@ -99,8 +102,10 @@ CREATE TABLE journal (
     response bytea,
     logs     json,
     detail   json,
-    expires  timestamptz NOT NULL
-);
+    expires  timestamptz NOT NULL,
+    PRIMARY KEY (id)
+) PARTITION BY RANGE (id);
+CREATE TABLE journal_default PARTITION OF journal DEFAULT;
 CREATE INDEX journal_offer ON journal (offer, id);
 CREATE INDEX journal_kind ON journal (kind, id);
 -- "ok" entries are most of the journal: lists of failures read these.
