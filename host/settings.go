@@ -84,7 +84,7 @@ func LoadSettings(path string) (Settings, []error) {
 		bad("api_token_env", "%q: give the token or the variable's name, not both", s.APITokenEnv)
 	}
 	if _, err := ParseStoreSpec(s.Store, ".", "postgres://set-by-the-environment"); err != nil {
-		bad("store", "%v", err)
+		bad("store", "%s", strings.TrimPrefix(err.Error(), "store ")) // its words begin with the key
 	}
 	if _, err := s.Proxies(); err != nil {
 		bad("trusted_proxies", "%v", err)
