@@ -32,11 +32,10 @@ commands:
               postback (raw request kept), send, check run, reload,
               lead added or edited and held item released or dropped by
               a person; phones and e-mails masked unless --raw
-  bench hook [--duration 10s] [--concurrency 64] [--no-fsync] [--timeline F] [--store postgres://…]
+  bench hook [--duration 10s] [--concurrency 64] [--no-fsync] [--timeline F]
               load the webhook → durable lead path, side by side with a
               bare fasthttp handler: req/s, p50, p99, where the durable
-              round goes, the half-load latency per 100 ms; with --store,
-              on PostgreSQL, and against Badger in alternating phases
+              round goes, the half-load latency per 100 ms
   bench hostile [--duration 10s] [--timeout 5s] [--stuck 4] [--scripts concat,format,tail,pattern]
               hostile scripts' memory and CPU, and a healthy offer's
               webhook latency beside them
@@ -58,7 +57,8 @@ flags (before or after the command):
   --data DIR       database directory (default ./data)
   --store S        serve's store: badger:DIR or postgres://user@host/db, or
                    postgres for $LEADHOST_DATABASE_URL (default: that URL
-                   when set, else Badger in --data)
+                   when set, else Badger in --data); bench hook --store
+                   postgres://… runs on PostgreSQL, and against Badger
   --scripts DIR    offers folder (default ./scripts)
   --api-token T    the admin API's token (default $LEADHOST_API_TOKEN): serve
                    requires it; lead and check commands send it to a serve
