@@ -87,6 +87,12 @@ func TestServeOnPostgreSQL(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"rev":2`) || !strings.Contains(string(body), `"field":"ext"`) {
 		t.Errorf("history through the admin API: %d %s", code, body)
 	}
+	// The CLI, pointed at the same database, reads it too: PostgreSQL
+	// is shared by any number of processes.
+	code, out, errOut := leadhost(t, "", "lead", "get", fmt.Sprint(reply.Lead), "--store", url, "--scripts", scripts, "--data", data)
+	if code != exitOK || !strings.Contains(out, "777001") {
+		t.Errorf("lead get --store postgres://…: %d\n%s%s", code, out, errOut)
+	}
 	if n := len(of.Requests()); n != 1 {
 		t.Errorf("offerum got %d calls, want 1", n)
 	}
