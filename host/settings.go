@@ -23,6 +23,7 @@ const SettingsFile = "leadhost.toml"
 type Settings struct {
 	Listen      string `toml:"listen"`        // address to serve on; default :8080
 	Data        string `toml:"data"`          // database folder; default ./data
+	Store       string `toml:"store"`         // where leads are kept: badger:FOLDER or postgres://… (ParseStoreSpec)
 	Scripts     string `toml:"scripts"`       // offers folder; default ./scripts
 	NoFsync     bool   `toml:"no_fsync"`      // acknowledge writes before they reach the disk
 	APIToken    string `toml:"api_token"`     // the admin API's bearer token
@@ -81,6 +82,9 @@ func LoadSettings(path string) (Settings, []error) {
 	}
 	if s.APIToken != "" && s.APITokenEnv != "" {
 		bad("api_token_env", "%q: give the token or the variable's name, not both", s.APITokenEnv)
+	}
+	if _, err := ParseStoreSpec(s.Store, ".", "postgres://set-by-the-environment"); err != nil {
+		bad("store", "%s", strings.TrimPrefix(err.Error(), "store ")) // its words begin with the key
 	}
 	if _, err := s.Proxies(); err != nil {
 		bad("trusted_proxies", "%v", err)

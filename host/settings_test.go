@@ -47,13 +47,14 @@ trash = true
 	if f, err := s.Fence(); err != nil || f.Check("10.1.2.3:443", netip.MustParseAddrPort("10.1.2.3:443")) != nil {
 		t.Errorf("script_http_allow does not allow 10.1.2.3: %v", err)
 	}
-	_, errs = LoadSettings(write("listen = \":8080\"\ncolour = \"red\"\ntrusted_proxies = [\"nowhere\"]\nscript_http_allow = [\"partner.local\"]\n[mail]\nto = [\"ops\"]\n"))
+	_, errs = LoadSettings(write("listen = \":8080\"\ncolour = \"red\"\ntrusted_proxies = [\"nowhere\"]\nscript_http_allow = [\"partner.local\"]\nstore = \"mysql://db\"\n[mail]\nto = [\"ops\"]\n"))
 	var all []string
 	for _, e := range errs {
 		all = append(all, e.Error())
 	}
 	text := strings.Join(all, "\n")
-	for _, want := range []string{`leadhost.toml:2: unknown key "colour"`, `leadhost.toml:3: trusted_proxies "nowhere": not an address or a range`, `leadhost.toml:6: mail.to "ops": not an e-mail address`,
+	for _, want := range []string{`leadhost.toml:2: unknown key "colour"`, `leadhost.toml:3: trusted_proxies "nowhere": not an address or a range`, `leadhost.toml:7: mail.to "ops": not an e-mail address`,
+		`leadhost.toml:5: store "mysql://db": want badger:FOLDER or postgres://user@host/database`,
 		`leadhost.toml:4: script_http_allow "partner.local": want an address, a range (10.0.0.0/8) or an address and port (127.0.0.1:9000)`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("problems\n%s\nwithout %q", text, want)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"leadhost/store"
 	"log/slog"
 	"net"
 	"os"
@@ -17,6 +16,9 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"leadhost/host"
+	"leadhost/store"
 )
 
 // benchOffer is the webhook the load runs against: Getcourse-shaped, a
@@ -49,6 +51,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the leadhost phase to this file")
 	noJournal := fs.Bool("no-journal", false, "the main phases without journaling the calls")
 	timelineCSV := fs.String("timeline", "", "also write the half-load phase's latency per 100 ms window to this CSV file")
+	storeSpec := fs.String("store", "badger", "where the leads go: badger (a temporary folder) or postgres://… (or postgres: $"+host.DatabaseURLEnv+"), a database the bench may fill")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -56,6 +59,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(rest) != 1 || rest[0] != "hook" {
 		fmt.Fprintln(stderr, "leadhost bench: what to measure? (hook, mix, hostile)")
 		return exitUsage
+	}
+	spec, err := host.ParseStoreSpec(*storeSpec, "", os.Getenv(host.DatabaseURLEnv))
+	if err != nil || (spec.URL == "" && spec.Dir != "") {
+		fmt.Fprintf(stderr, "leadhost bench: --store %s: want badger or postgres://…\n", *storeSpec)
+		return exitUsage
+	}
+	storeName := "Badger"
+	if spec.URL != "" {
+		storeName = "PostgreSQL"
 	}
 	dir, err := os.MkdirTemp("", "leadhost-bench-")
 	if err != nil {
@@ -91,7 +103,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer bare.Shutdown()
 
 	hctx, stop := context.WithCancel(ctx)
-	h, err := startHost(hctx, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, "data"), scripts: filepath.Join(dir, "scripts"),
+	h, err := startHost(hctx, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, "data"), databaseURL: spec.URL, scripts: filepath.Join(dir, "scripts"),
 		noSync: *noSync, noJournal: *noJournal, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		stop()
@@ -100,7 +112,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer func() { stop(); h.wait() }()
 
-	fmt.Fprintf(stdout, "webhook → durable lead (fsync %v), %d in flight, %s a phase\n\n", !*noSync, *conc, *duration)
+	fmt.Fprintf(stdout, "webhook → durable lead on %s (fsync %v), %d in flight, %s a phase\n\n", storeName, !*noSync, *conc, *duration)
 	fmt.Fprintf(stdout, "%-34s %10s %9s %9s %9s\n", "", "req/s", "p50", "p99", "errors")
 	load(ctx, "http://"+h.addr.String(), "w", *conc, time.Second, 0) // warm up: VM pools, connections
 	b := load(ctx, "http://"+bareLn.Addr().String(), "b", *conc, *duration, 0)
@@ -141,9 +153,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// What the journal costs: two fresh hosts, one journaling its calls
 	// and one not, side by side, phases alternating twice so that the
 	// machine's drift falls on both alike.
-	fresh := func(name string, noJournal bool) (*runningHost, func(), error) {
+	fresh := func(name string, noJournal bool, databaseURL string) (*runningHost, func(), error) {
 		c, cancel := context.WithCancel(ctx)
-		fh, err := startHost(c, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, name), scripts: filepath.Join(dir, "scripts"),
+		fh, err := startHost(c, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(dir, name), databaseURL: databaseURL, scripts: filepath.Join(dir, "scripts"),
 			noSync: *noSync, noJournal: noJournal, log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			cancel()
@@ -151,33 +163,64 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return fh, func() { cancel(); fh.wait() }, nil
 	}
-	jh, jstop, err := fresh("data-journal", false)
+	jh, jstop, err := fresh("data-journal", false, spec.URL)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
 		return exitError
 	}
 	defer jstop()
-	nh, nstop, err := fresh("data-nojournal", true)
+	nh, nstop, err := fresh("data-nojournal", true, spec.URL)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
 		return exitError
 	}
 	defer nstop()
-	load(ctx, "http://"+jh.addr.String(), "u", *conc, time.Second, 0)
-	load(ctx, "http://"+nh.addr.String(), "v", *conc, time.Second, 0)
-	var jl, nj loadResult
-	for round := range 2 {
-		a := load(ctx, "http://"+jh.addr.String(), fmt.Sprintf("j%d-", round), *conc, *duration/2, 0)
-		n := load(ctx, "http://"+nh.addr.String(), fmt.Sprintf("n%d-", round), *conc, *duration/2, 0)
-		jl, nj = jl.merge(a, round), nj.merge(n, round)
-	}
+	jl, nj := alternate(ctx, jh, nh, "j", "n", *conc, *duration)
 	fmt.Fprintln(stdout)
 	jl.print(stdout, "journal on (alternating)")
 	nj.print(stdout, "journal off (alternating)")
+	if spec.URL != "" {
+		// PostgreSQL against Badger in the same way: two fresh hosts,
+		// phases alternating, so that the shared machine's drift falls
+		// on both alike.
+		jstop()
+		nstop()
+		ph, pstop, err := fresh("data-pg", false, spec.URL)
+		if err != nil {
+			fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+			return exitError
+		}
+		defer pstop()
+		bh, bstop, err := fresh("data-badger", false, "")
+		if err != nil {
+			fmt.Fprintf(stderr, "leadhost bench: %v\n", err)
+			return exitError
+		}
+		defer bstop()
+		pg, bg := alternate(ctx, ph, bh, "p", "g", *conc, *duration)
+		fmt.Fprintln(stdout)
+		pg.print(stdout, "PostgreSQL (alternating)")
+		bg.print(stdout, "Badger (alternating)")
+		fmt.Fprintf(stdout, "\nPostgreSQL / Badger: %.0f%% of the webhooks (target ≥ 25%%)\n", 100*pg.rate/bg.rate)
+	}
 	fmt.Fprintf(stdout, "\nleadhost / bare: %.0f%% (target ≥ 50%%); p99 at half load %s (target < 10ms)\n",
 		100*l.rate/b.rate, p.p99.Round(10*time.Microsecond))
 	fmt.Fprintf(stdout, "journaling costs %.0f%% of webhook throughput (target < 20%%)\n", 100*(1-jl.rate/nj.rate))
 	return exitOK
+}
+
+// alternate loads two hosts in turns, a second's warm-up each and then
+// two rounds of d/2 each, so that the machine's drift falls on both
+// alike; the tags keep their idempotency keys apart.
+func alternate(ctx context.Context, a, b *runningHost, tagA, tagB string, conc int, d time.Duration) (ra, rb loadResult) {
+	load(ctx, "http://"+a.addr.String(), tagA+"w", conc, time.Second, 0)
+	load(ctx, "http://"+b.addr.String(), tagB+"w", conc, time.Second, 0)
+	for round := range 2 {
+		x := load(ctx, "http://"+a.addr.String(), fmt.Sprintf("%s%d-", tagA, round), conc, d/2, 0)
+		y := load(ctx, "http://"+b.addr.String(), fmt.Sprintf("%s%d-", tagB, round), conc, d/2, 0)
+		ra, rb = ra.merge(x, round), rb.merge(y, round)
+	}
+	return ra, rb
 }
 
 // loadResult is one phase's figures.

@@ -72,6 +72,11 @@ commands:
 
 flags (before or after the command):
   --data DIR       database directory (default ./data)
+  --store S        where leads are kept (serve, lead, check): badger:DIR or
+                   postgres://user@host/db, or postgres for
+                   $LEADHOST_DATABASE_URL (default: that URL when set, else
+                   Badger in --data); bench hook --store postgres://… runs
+                   on PostgreSQL, and against Badger
   --scripts DIR    offers folder (default ./scripts)
   --api-token T    the admin API's token (default $LEADHOST_API_TOKEN): serve
                    requires it; lead and check commands send it to a serve

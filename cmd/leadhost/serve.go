@@ -19,6 +19,7 @@ import (
 	"leadhost/host/notify"
 	"leadhost/host/script"
 	"leadhost/store"
+	"leadhost/store/postgres"
 )
 
 // runServe is `leadhost serve` (and `leadhost` alone): webhooks, the
@@ -31,6 +32,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var cfg hostConfig
 	fs.StringVar(&cfg.listen, "listen", ":8080", "address to serve webhooks on")
 	fs.StringVar(&cfg.data, "data", "./data", "database directory")
+	fs.StringVar(&cfg.store, "store", "", "where leads are kept: badger:FOLDER, postgres://user@host/database, or postgres for the URL in "+host.DatabaseURLEnv+" (default: that URL when set, else Badger in --data)")
 	fs.StringVar(&cfg.scripts, "scripts", "./scripts", "offers folder, hot-reloaded")
 	fs.BoolVar(&cfg.noSync, "no-fsync", false, "acknowledge writes before they reach the disk (a machine crash may lose the last ones)")
 	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: direct loopback clients may read, changes need the token serve leaves in DATA/leadhost-serve.json (the CLI uses it)")
@@ -55,13 +57,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "leadhost: %v\n", err)
 		return exitError
 	}
+	spec, err := host.ParseStoreSpec(cfg.store, cfg.data, os.Getenv(host.DatabaseURLEnv))
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost: %v\n", err)
+		return exitUsage
+	}
+	where := "data " + spec.Dir
+	if spec.URL != "" {
+		where = "store " + postgres.Redact(spec.URL) + ", data " + cfg.data
+	} else {
+		cfg.data = spec.Dir
+	}
+	cfg.databaseURL = spec.URL
 	cfg.log = slog.New(slog.NewTextHandler(stderr, nil))
 	h, err := startHost(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "leadhost listening on %s (data %s, scripts %s, %d offers)\n", h.addr, cfg.data, cfg.scripts, len(h.app.Offers.Offers()))
+	fmt.Fprintf(stdout, "leadhost listening on %s (%s, scripts %s, %d offers)\n", h.addr, where, cfg.scripts, len(h.app.Offers.Offers()))
 	h.wait()
 	return exitOK
 }
@@ -89,6 +103,7 @@ func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
 	}
 	set("listen", &cfg.listen, st.Listen)
 	set("data", &cfg.data, st.Data)
+	set("store", &cfg.store, st.Store)
 	set("scripts", &cfg.scripts, st.Scripts)
 	if tok := st.Token(); tok != "" && !given["api-token"] && os.Getenv("LEADHOST_API_TOKEN") == "" {
 		cfg.apiToken = tok
@@ -123,6 +138,8 @@ func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
 // hostConfig is what serve is started with.
 type hostConfig struct {
 	listen, data, scripts string
+	store                 string // --store as given; "" : host.ParseStoreSpec's default
+	databaseURL           string // the PostgreSQL store's; "": Badger in data
 	noSync                bool
 	log                   *slog.Logger
 	sendBackoff           time.Duration // first retry of a send; 0: send.DefaultBaseDelay
@@ -156,7 +173,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	if fence == nil {
 		fence, _ = script.NewFence(nil)
 	}
-	a, err := app.Open(ctx, app.Config{Data: cfg.data, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
+	a, err := app.Open(ctx, app.Config{Data: cfg.data, DatabaseURL: cfg.databaseURL, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
 		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons,
 		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence}})
 	if err != nil {
@@ -190,7 +207,13 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	// run starts before it listens (webhooks come through it, and the
 	// app's loops start below).
 	fence.SetListeners(ln.Addr())
-	removeInfo, err := app.WriteServeInfo(cfg.data, ln.Addr(), localToken)
+	// The CLI finds this serve through the data folder, which a
+	// PostgreSQL store does not otherwise need.
+	err = os.MkdirAll(cfg.data, 0o700)
+	var removeInfo func()
+	if err == nil {
+		removeInfo, err = app.WriteServeInfo(cfg.data, ln.Addr(), localToken)
+	}
 	if err != nil {
 		ln.Close()
 		untrack()

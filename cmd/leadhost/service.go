@@ -37,11 +37,12 @@ var (
 	_ service = (*api.Client)(nil)
 )
 
-// openService opens the app on dataDir for one command, or finds the
-// serve that holds it through the address it keeps there. done closes
-// what was opened.
-func openService(ctx context.Context, dataDir, scriptsDir, token string, reasons []store.ReasonInfo) (s service, done func() error, err error) {
-	a, err := app.Open(ctx, app.Config{Data: dataDir, Scripts: scriptsDir, OneShot: true, Reasons: reasons})
+// openService opens the app on dataDir (or the PostgreSQL database at
+// databaseURL, which any number of processes share) for one command, or
+// finds the serve that holds dataDir through the address it keeps
+// there. done closes what was opened.
+func openService(ctx context.Context, dataDir, databaseURL, scriptsDir, token string, reasons []store.ReasonInfo) (s service, done func() error, err error) {
+	a, err := app.Open(ctx, app.Config{Data: dataDir, DatabaseURL: databaseURL, Scripts: scriptsDir, OneShot: true, Reasons: reasons})
 	if err == nil {
 		return a, a.Close, nil
 	}
@@ -73,13 +74,14 @@ func serveHolding(dataDir, token string, openErr error) (*api.Client, error) {
 // check): where it keeps its data and offers, the admin API's token, and
 // the settings file that fills what they do not give, as serve reads it.
 type serviceFlags struct {
-	fs                           *flag.FlagSet
-	data, scripts, token, config *string
+	fs                                  *flag.FlagSet
+	data, store, scripts, token, config *string
 }
 
 func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
 	return &serviceFlags{fs: fs,
 		data:    fs.String("data", "./data", "database directory"),
+		store:   fs.String("store", "", "where leads are kept, as serve's --store (default: $"+host.DatabaseURLEnv+" when set, else Badger in --data)"),
 		scripts: fs.String("scripts", "./scripts", "offers folder (their rules, sends and postbacks apply)"),
 		token:   fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder"),
 		config:  fs.String("config", "", "the network's settings (default: leadhost.toml beside --scripts, if there)"),
@@ -106,8 +108,18 @@ func (f *serviceFlags) open(ctx context.Context) (service, func() error, error) 
 	if st.Data != "" && !given["data"] {
 		*f.data = st.Data
 	}
+	if st.Store != "" && !given["store"] {
+		*f.store = st.Store
+	}
 	if tok := st.Token(); tok != "" && !given["api-token"] && *f.token == "" {
 		*f.token = tok
 	}
-	return openService(ctx, *f.data, *f.scripts, *f.token, st.Reasons)
+	spec, err := host.ParseStoreSpec(*f.store, *f.data, os.Getenv(host.DatabaseURLEnv))
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec.URL == "" {
+		*f.data = spec.Dir
+	}
+	return openService(ctx, *f.data, spec.URL, *f.scripts, *f.token, st.Reasons)
 }

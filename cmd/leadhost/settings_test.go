@@ -20,6 +20,7 @@ func TestSettingsFileAndFlags(t *testing.T) {
 	os.MkdirAll(scripts, 0o755)
 	os.WriteFile(filepath.Join(dir, "leadhost.toml"), []byte(`listen = "127.0.0.1:9191"
 data = "/srv/leads"
+store = "postgres"
 trusted_proxies = ["10.0.0.0/8"]
 script_http_allow = ["10.1.2.3"]
 [mail]
@@ -37,6 +38,7 @@ trash = true
 		var cfg hostConfig
 		fs.StringVar(&cfg.listen, "listen", ":8080", "")
 		fs.StringVar(&cfg.data, "data", "./data", "")
+		fs.StringVar(&cfg.store, "store", "", "")
 		fs.StringVar(&cfg.scripts, "scripts", "./scripts", "")
 		fs.StringVar(&cfg.mail.Server, "smtp", "", "")
 		config := fs.String("config", "", "")
@@ -49,7 +51,7 @@ trash = true
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.listen != "127.0.0.1:9191" || cfg.data != "./here" || cfg.mail.Server != "mail.example:25" ||
+	if cfg.listen != "127.0.0.1:9191" || cfg.data != "./here" || cfg.store != "postgres" || cfg.mail.Server != "mail.example:25" ||
 		len(cfg.mail.To) != 1 || len(cfg.proxies) != 1 || len(cfg.reasons) != 1 || cfg.reasons[0].Code != "blacklist" {
 		t.Errorf("config %+v", cfg)
 	}

@@ -31,6 +31,9 @@ type Config struct {
 	// Data is the database folder (ignored with InMemory).
 	Data     string
 	InMemory bool
+	// DatabaseURL, when set, keeps leads in that PostgreSQL database
+	// instead of Badger in Data (host.ParseStoreSpec).
+	DatabaseURL string
 	// Scripts is the offers folder.
 	Scripts string
 	// NoSync acknowledges writes before they reach the disk.
@@ -109,9 +112,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.OneShot {
 		opts.GCInterval = -1
 	}
-	st, err := store.Open(opts)
+	st, err := openStore(ctx, cfg, opts)
 	if err != nil {
-		return nil, DescribeOpen(cfg.Data, err)
+		return nil, err
 	}
 	// The policies and feed filter above read the registry when leads
 	// change; nothing changes one before Open returns.

@@ -1,0 +1,198 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"leadhost/store"
+)
+
+// feed is a durable queue of status changes in table feed_items: its
+// items are written in the transaction of the change they carry.
+type feed struct {
+	s    *Store
+	name string
+}
+
+// Feed returns the named feed; the name must be in Options.Feeds.
+func (s *Store) Feed(name string) (store.Feed, error) {
+	for _, f := range s.opts.Feeds {
+		if f == name {
+			return &feed{s: s, name: name}, nil
+		}
+	}
+	return nil, fmt.Errorf("store: no feed %q (Options.Feeds): %w", name, store.ErrNotFound)
+}
+
+// Name is the feed's name.
+func (f *feed) Name() string { return f.name }
+
+const itemColumns = `lead_id, rev, offer, from_status, to_status, reason, approved, at, by, attempts, not_before, in_flight, last_error`
+
+// Pending returns up to limit unacknowledged items, oldest lead first
+// (items held for a person are not among them: Held).
+func (f *feed) Pending(ctx context.Context, limit int) ([]store.FeedItem, error) {
+	return f.PendingAfter(ctx, nil, limit)
+}
+
+// PendingAfter is Pending from just after the item after (nil: from the
+// start).
+func (f *feed) PendingAfter(ctx context.Context, after *store.FeedItem, limit int) ([]store.FeedItem, error) {
+	return f.list(ctx, false, after, limit)
+}
+
+// Held lists the items held for a person, oldest lead first.
+func (f *feed) Held(ctx context.Context, limit int) ([]store.FeedItem, error) {
+	return f.list(ctx, true, nil, limit)
+}
+
+func (f *feed) list(ctx context.Context, held bool, after *store.FeedItem, limit int) ([]store.FeedItem, error) {
+	if err := f.s.alive(ctx); err != nil {
+		return nil, err
+	}
+	var id, rev int64 = 0, -1
+	if after != nil {
+		id, rev = int64(after.LeadID), int64(after.Rev)
+	}
+	rows, err := f.s.pool.Query(ctx, `SELECT `+itemColumns+` FROM feed_items
+		WHERE feed = $1 AND held = $2 AND (lead_id, rev) > ($3, $4) ORDER BY lead_id, rev LIMIT $5`,
+		f.name, held, id, rev, limit)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	var out []store.FeedItem
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, dbError(rows.Err())
+}
+
+// scanItem reads one row of itemColumns.
+func scanItem(r pgx.Row) (store.FeedItem, error) {
+	var (
+		it                 store.FeedItem
+		id                 int64
+		rev, reason, tries int32
+		from, to           int16
+		notBefore          *time.Time
+	)
+	err := r.Scan(&id, &rev, &it.Offer, &from, &to, &reason, &it.Approved, &it.At, &it.By, &tries, &notBefore, &it.InFlight, &it.LastError)
+	it.LeadID, it.Rev, it.From, it.To, it.Reason, it.Attempts = uint64(id), uint32(rev), store.Status(from), store.Status(to), store.Reason(reason), int(tries)
+	it.At, it.NotBefore = it.At.UTC(), utc(notBefore)
+	return it, err
+}
+
+// Ack removes delivered items; it is committed when it returns.
+func (f *feed) Ack(ctx context.Context, items ...store.FeedItem) error {
+	if len(items) == 0 {
+		return f.s.alive(ctx)
+	}
+	ids, revs := make([]int64, len(items)), make([]int32, len(items))
+	for i, it := range items {
+		ids[i], revs[i] = int64(it.LeadID), int32(it.Rev)
+	}
+	return f.s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM feed_items f USING unnest($2::bigint[], $3::integer[]) AS a(lead_id, rev)
+			WHERE f.feed = $1 AND f.held = false AND f.lead_id = a.lead_id AND f.rev = a.rev`, f.name, ids, revs)
+		return err
+	})
+}
+
+// Begin records, durably, that a delivery of it is about to be attempted:
+// InFlight until Ack or Retry. An item acknowledged meanwhile is left
+// alone and Begin reports ErrNotFound.
+func (f *feed) Begin(ctx context.Context, it store.FeedItem) (store.FeedItem, error) {
+	it.Attempts++
+	it.InFlight = true
+	return it, f.update(ctx, it)
+}
+
+// Retry records a failed attempt: not before notBefore, and why.
+func (f *feed) Retry(ctx context.Context, it store.FeedItem, notBefore time.Time, why string) (store.FeedItem, error) {
+	it.InFlight = false
+	return f.Defer(ctx, it, notBefore, why)
+}
+
+// Defer puts it off until notBefore, saying why, with no attempt made.
+func (f *feed) Defer(ctx context.Context, it store.FeedItem, notBefore time.Time, why string) (store.FeedItem, error) {
+	it.NotBefore = notBefore.UTC().Truncate(time.Microsecond)
+	if len(why) > 1024 {
+		why = why[:1024]
+	}
+	it.LastError = why
+	return it, f.update(ctx, it)
+}
+
+// update writes it's delivery state over the pending item's.
+func (f *feed) update(ctx context.Context, it store.FeedItem) error {
+	return f.set(ctx, false, false, it)
+}
+
+// set writes it's delivery state into the item (held: the held one), and
+// moves it to or from the held items when to differs.
+func (f *feed) set(ctx context.Context, held, to bool, it store.FeedItem) error {
+	return f.s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE feed_items SET attempts = $5, not_before = $6, in_flight = $7, last_error = $8, held = $9
+			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND held = $4`,
+			f.name, int64(it.LeadID), int32(it.Rev), held, int32(it.Attempts), null(it.NotBefore), it.InFlight, it.LastError, to)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			what := "lead %d rev %d"
+			if held {
+				what = "no held item for lead %d rev %d"
+			}
+			return &refusal{fmt.Errorf("feed %s: "+what+": %w", f.name, it.LeadID, it.Rev, store.ErrNotFound)}
+		}
+		return nil
+	})
+}
+
+// Hold takes an item out of the feed and keeps it for a person: Pending
+// no longer returns it, Held does. why says what the person should check.
+func (f *feed) Hold(ctx context.Context, it store.FeedItem, why string) error {
+	it.InFlight, it.NotBefore, it.LastError = false, time.Time{}, why
+	return f.set(ctx, false, true, it)
+}
+
+// Release puts a held item back into the feed, to be delivered again,
+// and gives it as it was held.
+func (f *feed) Release(ctx context.Context, leadID uint64, rev uint32) (store.FeedItem, error) {
+	held, err := f.take(ctx, leadID, rev, `UPDATE feed_items SET held = false, in_flight = false, not_before = NULL`)
+	return held, err
+}
+
+// Drop removes a held item for good, and gives it as it was held.
+func (f *feed) Drop(ctx context.Context, leadID uint64, rev uint32) (store.FeedItem, error) {
+	return f.take(ctx, leadID, rev, `DELETE FROM feed_items`)
+}
+
+// take runs change (an UPDATE or DELETE of feed_items, without its WHERE)
+// on the held item, returning it as it was.
+func (f *feed) take(ctx context.Context, leadID uint64, rev uint32, change string) (store.FeedItem, error) {
+	var held store.FeedItem
+	err := f.s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		held, err = scanItem(tx.QueryRow(ctx, `SELECT `+itemColumns+` FROM feed_items
+			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND held FOR UPDATE`, f.name, int64(leadID), int32(rev)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &refusal{fmt.Errorf("feed %s: no held item for lead %d rev %d: %w", f.name, leadID, rev, store.ErrNotFound)}
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, change+` WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND held`, f.name, int64(leadID), int32(rev))
+		return err
+	})
+	return held, err
+}
