@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"leadhost/store"
@@ -122,6 +123,9 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 	}
 	statuses, buckets := statusList(q.Statuses)
 	var page store.Page
+	if q.Contact != "" {
+		return s.listContact(ctx, q, after, statuses, limit)
+	}
 	if q.Offer == "" {
 		if len(after) != 0 && len(after) != 8 {
 			return store.Page{}, fmt.Errorf("cursor: not one this list gave (pass back its next as it came): %w", store.ErrInvalid)
@@ -248,4 +252,37 @@ func (s *Store) CountLeads(ctx context.Context) (map[string]map[store.Status]int
 		out[offer][store.Status(status)] = int(n)
 	}
 	return out, dbError(rows.Err())
+}
+
+// listContact pages through the leads with one contact (the generated
+// columns contact_phone and contact_email), oldest first, in every offer
+// or q.Offer. A cursor is the last lead id read, as Badger's.
+func (s *Store) listContact(ctx context.Context, q store.Query, after []byte, statuses []int16, limit int) (store.Page, error) {
+	key, err := store.ContactKey(q.Contact)
+	if err != nil {
+		return store.Page{}, err
+	}
+	if len(after) != 0 && len(after) != 8 {
+		return store.Page{}, fmt.Errorf("cursor: not one this list gave (pass back its next as it came): %w", store.ErrInvalid)
+	}
+	var from int64
+	if len(after) == 8 {
+		from = int64(binary.BigEndian.Uint64(after))
+	}
+	column := "contact_phone"
+	if strings.HasPrefix(key, "e") {
+		column = "contact_email"
+	}
+	var page store.Page
+	page.Leads, err = scanLeads(s.pool.Query(ctx, `SELECT `+leadColumns+` FROM leads
+		WHERE `+column+` = $1 AND ($2 = '' OR offer = $2) AND status = ANY($3) AND id > $4 ORDER BY id LIMIT $5`,
+		key, q.Offer, statuses, from, limit+1))
+	if err != nil {
+		return store.Page{}, dbError(err)
+	}
+	if len(page.Leads) > limit {
+		page.Leads = page.Leads[:limit]
+		page.Next = cursorEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, page.Leads[limit-1].ID))
+	}
+	return page, nil
 }

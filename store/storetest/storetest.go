@@ -71,6 +71,7 @@ var areas = []struct {
 	{"history", testHistory},
 	{"ext", testExt},
 	{"list", testList},
+	{"contact", testContact},
 	{"created", testCreated},
 	{"goals", testGoals},
 	{"holds", testHolds},

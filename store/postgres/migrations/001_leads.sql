@@ -39,6 +39,21 @@ CREATE TABLE leads (
 -- mode reads a bucket's creation-time range.
 CREATE INDEX leads_offer_bucket_created ON leads (offer, bucket, created, id);
 CREATE INDEX leads_hold ON leads (hold_until, id) WHERE hold_until IS NOT NULL;
+-- A person is found by phone or e-mail (store.Query.Contact): the keys
+-- store.ContactKey makes of what they type, made here of the fields the
+-- same way — a phone as "p" and its last 10 digits (7 to 20 digits), an
+-- e-mail as "e" and its lower case (an @ with text before and after it,
+-- no blanks, at most 256 bytes).
+ALTER TABLE leads
+    ADD COLUMN contact_phone text GENERATED ALWAYS AS (
+        CASE WHEN length(regexp_replace(fields->>'phone', '[^0-9]', '', 'g')) BETWEEN 7 AND 20
+             THEN 'p' || right(regexp_replace(fields->>'phone', '[^0-9]', '', 'g'), 10) END) STORED,
+    ADD COLUMN contact_email text GENERATED ALWAYS AS (
+        CASE WHEN lower(btrim(fields->>'email', E' \t\n\r\v\f')) ~ '^[^ \t]+@[^@ \t]+$'
+              AND octet_length(btrim(fields->>'email', E' \t\n\r\v\f')) <= 256
+             THEN 'e' || lower(btrim(fields->>'email', E' \t\n\r\v\f')) END) STORED;
+CREATE INDEX leads_contact_phone ON leads (contact_phone, id) WHERE contact_phone IS NOT NULL;
+CREATE INDEX leads_contact_email ON leads (contact_email, id) WHERE contact_email IS NOT NULL;
 
 CREATE TABLE history (
     lead_id bigint      NOT NULL REFERENCES leads (id),
