@@ -469,6 +469,9 @@ func (c *committer) send(g *group) {
 // until a checkpoint.
 func (c *committer) fly(g *group) {
 	defer close(g.done)
+	// Twice the record: the log, then Badger (g.bytes counts a big value
+	// as the pointer Badger keeps in its tree, not the value).
+	defer c.s.noteWritten(2 * int64(max(len(g.rec), int(g.bytes))))
 	if w := c.s.wal; w != nil {
 		err := w.append(g.rec)
 		c.noteLogged(g)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,13 +40,20 @@ type diskState struct {
 	journalStop atomic.Bool            // the journal drops entries (the disk is nearly full)
 	journalLean atomic.Bool            // the journal is over its budget: entries are one line
 	dropped     atomic.Uint64          // journal entries dropped for space
-	checks      atomic.Uint64          // checkDisk calls: the journal is measured every journalSizeEvery
+	measured    atomic.Int64           // when the journal's size was last measured (unix ns)
+	// written counts the bytes written since the last look, headroom
+	// what was free above the reserve then: a look is taken at once when
+	// a quarter of the headroom was written (noteWritten), not only each
+	// second — a fast writer could fill the rest before the next tick.
+	written  atomic.Int64
+	headroom atomic.Int64
+	looking  sync.Mutex // one look at a time
 }
 
-// journalSizeEvery is how many disk checks apart the journal's size is
-// measured (a walk of its folder): its budget is gigabytes, reached in
-// minutes at the least, so every ten seconds is soon enough.
-const journalSizeEvery = 10
+// journalSizeEvery is how often the journal's size is measured (a walk
+// of its folder): its budget is gigabytes, reached in minutes at the
+// least, so every ten seconds is soon enough.
+const journalSizeEvery = 10 * time.Second
 
 // ReadOnly says why the store takes no writes now ("" when it does).
 func (s *Badger) ReadOnly() string {
@@ -77,15 +85,36 @@ func (s *Badger) journalBudget() int64 {
 	return DefaultJournalBudget
 }
 
+// noteWritten counts n bytes on their way to the disk (twice a group's
+// size: the log, then Badger) and looks at the disk now when a quarter of
+// what was free above the reserve has been written since the last look.
+// A look already under way makes this one needless.
+func (s *Badger) noteWritten(n int64) {
+	if s.opts.InMemory {
+		return
+	}
+	if s.disk.written.Add(n) < s.disk.headroom.Load()/4 {
+		return
+	}
+	if s.disk.looking.TryLock() {
+		s.disk.looking.Unlock()
+		s.checkDisk()
+	}
+}
+
 // checkDisk looks at the disk's free space and the journal's size once,
 // and sets the store's state by them.
 func (s *Badger) checkDisk() {
+	s.disk.looking.Lock()
+	defer s.disk.looking.Unlock()
+	s.disk.written.Store(0)
 	free, err := s.freeSpace()
 	if err != nil {
 		s.log.Warn("disk guard: cannot read the free space", "dir", s.opts.Dir, "err", err)
 		return
 	}
 	reserve := s.minFree()
+	s.disk.headroom.Store(int64(free) - int64(reserve))
 	switch {
 	case free < reserve:
 		if s.disk.readOnly.Load() == nil {
@@ -107,9 +136,11 @@ func (s *Badger) checkDisk() {
 			s.log.Info("journal resumed", "dropped_entries", s.disk.dropped.Load())
 		}
 	}
-	if (s.disk.checks.Add(1)-1)%journalSizeEvery != 0 {
+	now := time.Now().UnixNano()
+	if now-s.disk.measured.Load() < int64(journalSizeEvery) {
 		return
 	}
+	s.disk.measured.Store(now)
 	size, err := diskUsage(filepath.Join(s.opts.Dir, "journal"))
 	if err != nil {
 		s.log.Warn("disk guard: cannot measure the journal", "err", err)

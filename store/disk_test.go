@@ -71,3 +71,36 @@ func TestJournalBudget(t *testing.T) {
 		t.Errorf("an entry over the budget kept %+v", e)
 	}
 }
+
+// A writer faster than the guard's tick does not write past the reserve:
+// once a quarter of what was free above it has been written, the guard
+// looks at once. Here the disk's free space falls by what the test
+// writes, and nothing else moves time: without a look between ticks, 4
+// MiB of leads would go through as the disk filled under the reserve.
+func TestDiskGuardLooksAsWritesGo(t *testing.T) {
+	t.Parallel()
+	const reserve, headroom = 64 << 20, 4 << 20
+	var used atomic.Int64
+	s, _ := newTestStore(t, Options{Dir: t.TempDir(), GCInterval: -1, MinFreeDisk: reserve,
+		FreeSpace: func() (uint64, error) { return uint64(reserve + headroom - used.Load()), nil }})
+	ctx := context.Background()
+	blob := strings.Repeat("x", 20<<10)
+	var acked int64
+	for i := range 400 { // 8 MiB, twice the headroom
+		_, _, err := s.Add(ctx, NewLead{Offer: "o", Fields: map[string]string{"blob": blob, "n": string(rune('a' + i%26))}})
+		if errors.Is(err, ErrDiskFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked += int64(len(blob))
+		used.Add(2 * int64(len(blob))) // the log, then Badger
+	}
+	if s.ReadOnly() == "" {
+		t.Fatalf("%d KiB written with %d KiB free above the reserve, and the store still takes writes", acked>>10, headroom>>10)
+	}
+	if over := used.Load() - headroom; over > headroom/2 {
+		t.Errorf("the store went read-only %d KiB past the reserve (more than a quarter look's worth)", over>>10)
+	}
+}

@@ -339,6 +339,7 @@ func (s *Badger) journalLoop() {
 }
 
 func (s *Badger) writeJournal(batch []queuedEntry) error {
+	var written int64
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
 	for i := range batch {
@@ -366,8 +367,10 @@ func (s *Badger) writeJournal(batch []queuedEntry) error {
 			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
 				return err
 			}
+			written += int64(len(kv[0]) + len(kv[1]))
 		}
 	}
+	defer s.noteWritten(written)
 	return wb.Flush()
 }
 
