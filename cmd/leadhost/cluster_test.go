@@ -266,7 +266,7 @@ type clusterProc struct {
 
 // startClusterNode starts a node and waits for its address; the node is
 // stopped (SIGTERM, then waited for) when the test ends.
-func startClusterNode(t *testing.T, dbURL, scripts, data string) *clusterProc {
+func startClusterNode(t testing.TB, dbURL, scripts, data string) *clusterProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterKill$", "-test.count=1")
 	cmd.Env = append(os.Environ(), clusterChildEnv+"="+strings.Join([]string{dbURL, scripts, data}, "\t"))

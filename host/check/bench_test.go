@@ -3,16 +3,13 @@ package check
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/valyala/fasthttp"
 
 	"leadhost/host"
@@ -42,43 +39,13 @@ func BenchmarkProcessingRun(b *testing.B) {
 // compare with Badger's), else on the test server (pgtest: fsync off, it
 // measures CPU only).
 func BenchmarkProcessingRunPostgres(b *testing.B) {
-	url := benchDatabase(b)
+	url := pgtest.On(b, os.Getenv("LEADHOST_BENCH_DATABASE_URL"))
 	st, err := postgres.Open(context.Background(), url, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
 	benchProcessingRun(b, st)
-}
-
-// benchDatabase is a new database for one benchmark run, dropped after.
-func benchDatabase(b *testing.B) string {
-	server := os.Getenv("LEADHOST_BENCH_DATABASE_URL")
-	if server == "" {
-		return pgtest.URL(b)
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, server)
-	if err != nil {
-		b.Fatal(err)
-	}
-	name := fmt.Sprintf("leadhost_bench_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-		conn.Close(ctx)
-	})
-	cfg, err := pgx.ParseConfig(server)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u := strings.Replace(server, "/"+cfg.Database, "/"+name, 1)
-	if !strings.Contains(u, name) {
-		b.Fatalf("LEADHOST_BENCH_DATABASE_URL %s: name its database (postgres://…/postgres)", server)
-	}
-	return u
 }
 
 // benchProcessingRun is the run of BenchmarkProcessingRun on st.
