@@ -109,6 +109,11 @@ type Batch interface {
 // attempt: Begin before it (durable), then Ack or Retry after. An item
 // found InFlight after a restart is one whose delivery may or may not
 // have happened: the process stopped between Begin and the outcome.
+//
+// Several nodes may share one feed (PostgreSQL): Begin is then a claim,
+// won by one of them; Pending leaves out the items another node has in
+// flight (and its lead's later ones) until that node is taken for dead
+// (Options.ClaimExpiry), and from then lists them in flight: in doubt.
 type Feed interface {
 	// Name is the feed's name ("send", "postback").
 	Name() string
@@ -120,7 +125,13 @@ type Feed interface {
 	Held(ctx context.Context, limit int) ([]FeedItem, error)
 	// Ack removes delivered items.
 	Ack(ctx context.Context, items ...FeedItem) error
-	// Begin records, durably, that a delivery is about to be attempted.
+	// Begin records, durably, that a delivery is about to be attempted,
+	// and claims the item for this sender: it fails with ErrClaimed when
+	// the item was begun since it was read (by another node sharing the
+	// database), with ErrNotFound when it was acknowledged or held. On
+	// PostgreSQL it also refuses (ErrClaimed) while an earlier item of
+	// the same lead is pending, so that a lead's changes go out in order
+	// whichever node sends them.
 	Begin(ctx context.Context, it FeedItem) (FeedItem, error)
 	// Retry records a failed attempt: not before notBefore, and why.
 	Retry(ctx context.Context, it FeedItem, notBefore time.Time, why string) (FeedItem, error)
@@ -133,6 +144,11 @@ type Feed interface {
 	// Drop removes a held item for good.
 	Drop(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error)
 }
+
+// DefaultClaimExpiry is Options.ClaimExpiry's default: longer than an
+// attempt can take, from Begin to its outcome: the send outbox's request
+// timeout (30 s), send.lua's longest run (1 m), and a margin.
+const DefaultClaimExpiry = 2 * time.Minute
 
 // The Badger backend is a Store.
 var (

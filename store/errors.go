@@ -18,6 +18,9 @@ var (
 	ErrRefused = errors.New("refused")
 	// ErrExists: a unique value (an offer's ext) belongs to another lead.
 	ErrExists = errors.New("already exists")
+	// ErrClaimed: a feed item was begun (or settled) by another sender
+	// since it was read: that sender delivers it (Feed.Begin).
+	ErrClaimed = errors.New("claimed by another sender")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
 )

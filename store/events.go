@@ -220,11 +220,25 @@ func (f *badgerFeed) Ack(ctx context.Context, events ...FeedItem) error {
 
 // Begin records, durably, that a delivery of it is about to be attempted:
 // InFlight until Ack or Retry. An item acknowledged meanwhile is left
-// alone and Begin reports ErrNotFound.
+// alone and Begin reports ErrNotFound; one begun since it was read,
+// ErrClaimed.
 func (f *badgerFeed) Begin(ctx context.Context, it FeedItem) (FeedItem, error) {
+	read := it
 	it.Attempts++
 	it.InFlight = true
-	return it, f.update(ctx, it)
+	key := feedKey(f.name, it.LeadID, it.Rev)
+	return it, f.move(ctx, key, key, fmt.Sprintf("lead %d rev %d", it.LeadID, it.Rev), func(stored []byte) (FeedItem, error) {
+		now, err := decodeFeedItem(stored)
+		if err != nil {
+			return FeedItem{}, err
+		}
+		// One process sends from a Badger store, but a stale copy of an
+		// item (read before another attempt began) must not begin again.
+		if now.Attempts != read.Attempts || now.InFlight != read.InFlight {
+			return FeedItem{}, fmt.Errorf("feed %s: lead %d rev %d: begun since it was read: %w", f.name, it.LeadID, it.Rev, ErrClaimed)
+		}
+		return it, nil
+	})
 }
 
 // Retry records a failed attempt: not before notBefore, and why.

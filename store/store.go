@@ -79,6 +79,16 @@ type Options struct {
 	// asking the file system (tests).
 	FreeSpace func() (uint64, error)
 
+	// Node names this process among those sharing a PostgreSQL database
+	// (cluster mode): the outbox items it begins are claimed under it
+	// (Feed.Begin). "" means host name/pid. Badger, one process's
+	// database, has no use for it.
+	Node string
+	// ClaimExpiry is how long an outbox item another node began stays
+	// that node's (PostgreSQL): past it, the node is taken for dead and
+	// the item is in doubt, as after a crash (0: DefaultClaimExpiry).
+	ClaimExpiry time.Duration
+
 	// tuneBadger, set by benchmarks, changes the leads' Badger options.
 	tuneBadger func(badger.Options) badger.Options
 

@@ -58,6 +58,9 @@ type Config struct {
 	// MinFreeDisk and JournalBudget bound the disk the store uses
 	// (store.Options; 0: its defaults).
 	MinFreeDisk, JournalBudget int64
+	// ClaimExpiry is how long an outbox item another node began stays its
+	// own on a shared PostgreSQL store (store.Options; 0: its default).
+	ClaimExpiry time.Duration
 }
 
 // App is leadhost assembled. Open it, add observers, Run it (serve) or
@@ -100,7 +103,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	opts := store.Options{
 		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now, Reasons: reasons,
 		Feeds:       []string{send.Feed, send.PostbackFeed},
-		MinFreeDisk: cfg.MinFreeDisk, JournalBudget: cfg.JournalBudget,
+		MinFreeDisk: cfg.MinFreeDisk, JournalBudget: cfg.JournalBudget, ClaimExpiry: cfg.ClaimExpiry,
 		JournalTTL: func(offer string) time.Duration {
 			if o, ok := reg.Offer(offer); ok && o.Config.JournalDays > 0 {
 				return time.Duration(o.Config.JournalDays) * 24 * time.Hour

@@ -14,6 +14,8 @@ import (
 
 	"leadhost/host"
 	"leadhost/store"
+	"leadhost/store/postgres"
+	"leadhost/store/postgres/pgtest"
 )
 
 // BenchmarkProcessingRun is one full processing run of the AlterCPA-style
@@ -23,6 +25,31 @@ import (
 // committed with fsync. leads/s counts leads checked end to end: listed,
 // asked about, answered, decoded, handled by check.lua and committed.
 func BenchmarkProcessingRun(b *testing.B) {
+	st, err := store.Open(store.Options{Dir: b.TempDir(), GCInterval: -1, NoSync: os.Getenv("NOSYNC") != ""})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	benchProcessingRun(b, st)
+}
+
+// BenchmarkProcessingRunPostgres is BenchmarkProcessingRun on the
+// PostgreSQL store: in a new database on the server at
+// LEADHOST_BENCH_DATABASE_URL (a durable one, as shipped: the figure to
+// compare with Badger's), else on the test server (pgtest: fsync off, it
+// measures CPU only).
+func BenchmarkProcessingRunPostgres(b *testing.B) {
+	url := pgtest.On(b, os.Getenv("LEADHOST_BENCH_DATABASE_URL"))
+	st, err := postgres.Open(context.Background(), url, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	benchProcessingRun(b, st)
+}
+
+// benchProcessingRun is the run of BenchmarkProcessingRun on st.
+func benchProcessingRun(b *testing.B, st store.Store) {
 	const leads, batch = 10_000, 200
 	var round atomic.Int64
 	// The partner is a fasthttp server that echoes the ids it is asked
@@ -52,11 +79,6 @@ func BenchmarkProcessingRun(b *testing.B) {
 	go srv.Serve(ln)
 	defer srv.Shutdown()
 	o := offerAt(b, "../../scripts/altercpa", "http://"+ln.Addr().String(), map[string]string{"batch = 50": "batch = " + strconv.Itoa(batch)})
-	st, err := store.Open(store.Options{Dir: b.TempDir(), GCInterval: -1, NoSync: os.Getenv("NOSYNC") != ""})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
 	ctx := context.Background()
 	for i := range leads {
 		if _, _, err := st.Add(ctx, store.NewLead{Offer: "altercpa", Ext: strconv.Itoa(100000 + i), Status: store.StatusProcessing,

@@ -2,7 +2,6 @@ package send
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -41,8 +40,8 @@ func (s *Sender) postbackOne(ctx context.Context, offerID string, it store.FeedI
 	}
 	it, err := s.feed.Begin(ctx, it)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // acknowledged meanwhile
+		if gone(err) {
+			return nil // acknowledged meanwhile, or another node's
 		}
 		// Reported as a retry, so that the lead's later changes wait.
 		a.Outcome, a.Err = Retry, "recording the attempt: "+err.Error()

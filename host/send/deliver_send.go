@@ -55,13 +55,21 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 		a.Err = "in doubt: leadhost stopped while sending this lead, and the partner may have it; " +
 			"check with the partner, then release it (POST /api/outbox/send/<lead>/<rev>/release) or edit the lead " +
 			"(or set send.idempotent if the partner recognises repeats)"
-		s.settle(ctx, it, a)
+		if err := s.feed.Hold(ctx, it, a.Err); err != nil {
+			// Another node sharing the outbox held it first (or it went):
+			// its hold is the one reported.
+			if !gone(err) {
+				s.log().Error("send: holding a send", "lead", it.LeadID, "err", err)
+			}
+			return nil
+		}
+		s.log().Error("send held for a person", "offer", offerID, "lead", it.LeadID, "why", a.Err)
 		return a
 	}
 	s.waitRate(ctx, o.ID, o.Config.Send.Rate)
 	it, err := s.feed.Begin(ctx, it)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
+		if !gone(err) {
 			s.log().Error("send: recording the attempt", "lead", it.LeadID, "err", err)
 		}
 		return nil
@@ -78,6 +86,13 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 	s.attempt(ctx, o, lead, a)
 	s.settle(ctx, it, a)
 	return a
+}
+
+// gone says err is the store's answer for an item that is not this
+// sender's to deliver any more: acknowledged or held meanwhile, or
+// claimed by another node sharing the outbox.
+func gone(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrClaimed)
 }
 
 // attempt makes the request and runs send.lua on the reply.

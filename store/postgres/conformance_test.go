@@ -44,5 +44,11 @@ func TestConformance(t *testing.T) {
 			}
 			return open(t, url, opts)
 		},
+		Peer: func(t *testing.T, s store.Store, opts store.Options) store.Store {
+			mu.Lock()
+			url := urls[s]
+			mu.Unlock()
+			return open(t, url, opts)
+		},
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +14,30 @@ import (
 
 // feed is a durable queue of status changes in table feed_items: its
 // items are written in the transaction of the change they carry.
+//
+// Every node sharing the database reads the same items; Begin is the
+// claim. It is one conditional UPDATE: it succeeds only on the item as
+// the node read it (attempts, in flight), not held, with no earlier item
+// of its lead pending, and not in flight under another node whose claim
+// is younger than the claim expiry. The row lock serialises two nodes
+// beginning one item: the second finds attempts moved on and gets
+// ErrClaimed. The attempt (in flight, attempts+1, the node, when) is
+// committed before the request leaves, so a node that dies mid-request
+// leaves its items in flight: once the claim expires they are listed in
+// flight, in doubt, for the sender to hold for a person, as one node
+// does after a crash.
 type feed struct {
-	s    *Store
-	name string
+	s      *Store
+	name   string
+	node   string        // the claims this process makes are under this name
+	expiry time.Duration // a claim older than this is taken for a dead node's
 }
 
 // Feed returns the named feed; the name must be in Options.Feeds.
 func (s *Store) Feed(name string) (store.Feed, error) {
 	for _, f := range s.opts.Feeds {
 		if f == name {
-			return &feed{s: s, name: name}, nil
+			return &feed{s: s, name: name, node: nodeName(s.opts.Node), expiry: claimExpiry(s.opts.ClaimExpiry)}, nil
 		}
 	}
 	return nil, fmt.Errorf("store: no feed %q (Options.Feeds): %w", name, store.ErrNotFound)
@@ -30,6 +45,34 @@ func (s *Store) Feed(name string) (store.Feed, error) {
 
 // Name is the feed's name.
 func (f *feed) Name() string { return f.name }
+
+// nodeName is Options.Node, or host name/pid: unique among the processes
+// sharing the database, and the same when the store is opened again in
+// the same process.
+func nodeName(node string) string {
+	if node != "" {
+		return node
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "leadhost"
+	}
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
+
+func claimExpiry(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return store.DefaultClaimExpiry
+}
+
+// claimedElsewhere is the condition (on feed_items f, with $node and
+// $cutoff the parameters named) that another node holds a live claim on
+// f: it may be sending it now.
+func claimedElsewhere(f, node, cutoff string) string {
+	return f + `.in_flight AND ` + f + `.claimed_by <> ` + node + ` AND ` + f + `.claimed_at >= ` + cutoff
+}
 
 const itemColumns = `lead_id, rev, offer, from_status, to_status, reason, approved, at, by, attempts, not_before, in_flight, last_error`
 
@@ -58,9 +101,15 @@ func (f *feed) list(ctx context.Context, held bool, after *store.FeedItem, limit
 	if after != nil {
 		id, rev = int64(after.LeadID), int64(after.Rev)
 	}
-	rows, err := f.s.pool.Query(ctx, `SELECT `+itemColumns+` FROM feed_items
-		WHERE feed = $1 AND held = $2 AND (lead_id, rev) > ($3, $4) ORDER BY lead_id, rev LIMIT $5`,
-		f.name, held, id, rev, limit)
+	// Items another node has in flight are its own, and so are their
+	// leads' later items: they wait behind it (pending, that is; the held
+	// items are a person's).
+	rows, err := f.s.pool.Query(ctx, `SELECT `+itemColumns+` FROM feed_items i
+		WHERE feed = $1 AND held = $2 AND (lead_id, rev) > ($3, $4)
+		AND (held OR NOT EXISTS (SELECT 1 FROM feed_items c WHERE c.feed = $1 AND NOT c.held
+			AND c.lead_id = i.lead_id AND c.rev <= i.rev AND `+claimedElsewhere("c", "$6", "$7")+`))
+		ORDER BY lead_id, rev LIMIT $5`,
+		f.name, held, id, rev, limit, f.node, f.s.now().Add(-f.expiry))
 	if err != nil {
 		return nil, dbError(err)
 	}
@@ -107,13 +156,38 @@ func (f *feed) Ack(ctx context.Context, items ...store.FeedItem) error {
 	})
 }
 
-// Begin records, durably, that a delivery of it is about to be attempted:
-// InFlight until Ack or Retry. An item acknowledged meanwhile is left
-// alone and Begin reports ErrNotFound.
+// Begin claims it for this node and records, durably, that a delivery
+// is about to be attempted: InFlight until Ack or Retry. An item
+// acknowledged or held meanwhile is left alone and Begin reports
+// ErrNotFound; one begun since it was read (by any node), one in flight
+// under another node's live claim, or one whose lead has an earlier item
+// pending, ErrClaimed.
 func (f *feed) Begin(ctx context.Context, it store.FeedItem) (store.FeedItem, error) {
+	read := it
 	it.Attempts++
 	it.InFlight = true
-	return it, f.update(ctx, it)
+	now := f.s.now().UTC().Truncate(time.Microsecond)
+	err := f.s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE feed_items f SET attempts = attempts + 1, in_flight = true, claimed_by = $6, claimed_at = $7
+			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND NOT held AND attempts = $4 AND in_flight = $5
+			AND NOT (`+claimedElsewhere("f", "$6", "$8")+`)
+			AND NOT EXISTS (SELECT 1 FROM feed_items e WHERE e.feed = $1 AND e.lead_id = $2 AND e.rev < $3 AND NOT e.held)`,
+			f.name, int64(it.LeadID), int32(it.Rev), int32(read.Attempts), read.InFlight, f.node, now, now.Add(-f.expiry))
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feed_items WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND NOT held)`,
+			f.name, int64(it.LeadID), int32(it.Rev)).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return &refusal{fmt.Errorf("feed %s: lead %d rev %d: %w", f.name, it.LeadID, it.Rev, store.ErrNotFound)}
+		}
+		return &refusal{fmt.Errorf("feed %s: lead %d rev %d: begun since it was read, in flight on another node, or behind an earlier change of its lead: %w",
+			f.name, it.LeadID, it.Rev, store.ErrClaimed)}
+	})
+	return it, err
 }
 
 // Retry records a failed attempt: not before notBefore, and why.
@@ -141,8 +215,10 @@ func (f *feed) update(ctx context.Context, it store.FeedItem) error {
 // moves it to or from the held items when to differs.
 func (f *feed) set(ctx context.Context, held, to bool, it store.FeedItem) error {
 	return f.s.inTx(ctx, func(tx pgx.Tx) error {
+		// attempts = $5: an item another node began since (its claim
+		// expired) is that node's now; a late outcome leaves it alone.
 		tag, err := tx.Exec(ctx, `UPDATE feed_items SET attempts = $5, not_before = $6, in_flight = $7, last_error = $8, held = $9
-			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND held = $4`,
+			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND held = $4 AND attempts = $5`,
 			f.name, int64(it.LeadID), int32(it.Rev), held, int32(it.Attempts), null(it.NotBefore), it.InFlight, it.LastError, to)
 		if err != nil {
 			return err

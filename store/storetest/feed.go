@@ -136,6 +136,23 @@ func testFeed(t *testing.T, b Backend) {
 		}
 	})
 
+	t.Run("a stale copy does not begin again", func(t *testing.T) {
+		// Two senders (two nodes on one database, or one sender's stale
+		// read) take the same item: the second Begin loses, so one
+		// request goes out.
+		l := f.add(store.NewLead{Offer: "stale"})
+		read := only(t, f, send, l.ID)
+		if _, err := send.Begin(ctx, read); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := send.Begin(ctx, read); !errors.Is(err, store.ErrClaimed) {
+			t.Errorf("Begin of a copy read before another Begin: err = %v, want ErrClaimed", err)
+		}
+		if got := only(t, f, send, l.ID); got.Attempts != 1 || !got.InFlight {
+			t.Errorf("after a lost Begin: %+v; want the one attempt in flight", got)
+		}
+	})
+
 	t.Run("held for a person", func(t *testing.T) {
 		l := f.add(store.NewLead{Offer: "held"})
 		it, err := send.Begin(ctx, only(t, f, send, l.ID))

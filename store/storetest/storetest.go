@@ -45,6 +45,11 @@ type Backend struct {
 	// with opts, as the next process would; it closes the new store when
 	// t ends.
 	Reopen func(t *testing.T, s store.Store, opts store.Options) store.Store
+	// Peer, when the backend can be shared by several processes, opens
+	// s's data beside s, with opts, as another node would, and closes it
+	// when t ends; nil for one process's database (Badger): the suite's
+	// cluster areas then say they skipped.
+	Peer func(t *testing.T, s store.Store, opts store.Options) store.Store
 }
 
 // Run runs the whole suite against the backend, one subtest per area.
@@ -78,6 +83,7 @@ var areas = []struct {
 	{"batch", testBatch},
 	{"feed", testFeed},
 	{"feed-reopen", testFeedReopen},
+	{"feed-nodes", testFeedNodes},
 	{"journal", testJournal},
 	{"subscribe", testSubscribe},
 	{"concurrency", testConcurrency},
