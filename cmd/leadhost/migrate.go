@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"leadhost/host"
+	"leadhost/host/app"
+	"leadhost/store"
+	"leadhost/store/postgres"
+)
+
+// runMigrate is `leadhost migrate --from badger:DIR --to postgres://…`:
+// every record of a Badger store copied as it is into a PostgreSQL
+// database, page by page (store.Export, postgres.Import), resumable
+// where a run stopped, then verified (migrate_verify.go). With
+// --verify-only it only compares.
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("leadhost migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "badger:./data", "the store to copy: badger:FOLDER (no serve may run on it)")
+	to := fs.String("to", "", "the PostgreSQL database to fill: postgres://user@host/db (default $"+host.DatabaseURLEnv+")")
+	verifyOnly := fs.Bool("verify-only", false, "copy nothing: compare the two stores and say how they differ")
+	pageSize := fs.Int("page", 5000, "records a transaction copies")
+	if rest, err := parseInterleaved(fs, args); err != nil {
+		return exitUsage
+	} else if len(rest) > 0 {
+		fmt.Fprintf(stderr, "leadhost migrate: unexpected %q\n", rest)
+		return exitUsage
+	}
+	dir, ok := strings.CutPrefix(*from, "badger:")
+	if !ok || dir == "" || *pageSize < 1 {
+		fmt.Fprintf(stderr, "leadhost migrate: --from %q: want badger:FOLDER, e.g. --from badger:./data\n", *from)
+		return exitUsage
+	}
+	if *to == "" {
+		*to = "postgres"
+	}
+	spec, err := host.ParseStoreSpec(*to, "", os.Getenv(host.DatabaseURLEnv))
+	if err != nil || spec.URL == "" {
+		if err == nil {
+			err = fmt.Errorf("--to %q: want postgres://user@host/database", *to)
+		}
+		fmt.Fprintf(stderr, "leadhost migrate: %v\n", err)
+		return exitUsage
+	}
+	src, err := openMigrateSource(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost migrate: %v\n", err)
+		return exitError
+	}
+	defer src.Close()
+	dst, err := postgres.Open(ctx, spec.URL, store.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost migrate: %s\n", store.Describe(err))
+		return exitError
+	}
+	defer dst.Close()
+	if !*verifyOnly {
+		abs, _ := filepath.Abs(dir)
+		if err := copyStore(ctx, src, dst, "badger:"+abs, postgres.Redact(spec.URL), *pageSize, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "leadhost migrate: %s\n", store.Describe(err))
+			if errors.Is(err, context.Canceled) {
+				fmt.Fprintln(stderr, "leadhost migrate: stopped; what was copied is kept: run the same command again to go on")
+			}
+			return exitError
+		}
+	}
+	same, err := verifyStores(ctx, src, dst, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost migrate: verify: %s\n", store.Describe(err))
+		return exitError
+	}
+	if !same {
+		return exitError
+	}
+	return exitOK
+}
+
+// openMigrateSource opens the Badger store in dir to read it. A serve
+// holding it is refused: its writes would land after the pages read.
+func openMigrateSource(dir string) (*store.Badger, error) {
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		return nil, fmt.Errorf("no leadhost store in %s (it has no MANIFEST): give the folder with --from badger:FOLDER", dir)
+	}
+	src, err := store.Open(store.Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		if err := app.DescribeOpen(dir, err); errors.Is(err, app.ErrLocked) {
+			return nil, fmt.Errorf("%s is held by a running leadhost serve: stop serve first (migrate copies a store nothing writes to)", dir)
+		}
+		return nil, err
+	}
+	return src, nil
+}
+
+// copyStore copies every part of src into dst, going on from where an
+// earlier run into dst stopped, then sets dst's sequences past the ids
+// copied. It reports progress on stderr and the outcome on stdout.
+func copyStore(ctx context.Context, src *store.Badger, dst *postgres.Store, source, into string, pageSize int, stdout, stderr io.Writer) error {
+	im, err := dst.BeginImport(ctx, source)
+	if err != nil {
+		return err
+	}
+	defer im.Close()
+	counts, err := src.ExportCounts(ctx)
+	if err != nil {
+		return err
+	}
+	before := im.Progress[store.ExportLeads].Rows
+	if resumed := resumedParts(im); resumed != "" {
+		fmt.Fprintf(stderr, "migrate: going on from an earlier run (%s copied)\n", resumed)
+	}
+	start := time.Now()
+	bar := newMigrateProgress(stderr, counts.Leads, before)
+	for _, part := range store.ExportParts {
+		if err := copyPart(ctx, src, im, part, pageSize, bar); err != nil {
+			bar.end()
+			return err
+		}
+	}
+	bar.end()
+	if err := im.Finish(ctx); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	copied := im.Progress[store.ExportLeads].Rows - before
+	fmt.Fprintf(stdout, "copied %d leads in %s (%s leads/s) from %s into %s\n", copied, took.Round(time.Millisecond),
+		perSecond(copied, took), source, into)
+	return nil
+}
+
+// copyPart copies one part, page after page: the next page is read
+// from Badger while the last one is written to PostgreSQL.
+func copyPart(ctx context.Context, src *store.Badger, im *postgres.Import, part store.ExportPart, pageSize int, bar *migrateProgress) error {
+	p := im.Progress[part]
+	if p.Done {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type read struct {
+		page store.ExportPage
+		err  error
+	}
+	pages := make(chan read, 1)
+	go func() {
+		defer close(pages)
+		cursor := p.Cursor
+		for {
+			page, err := src.Export(ctx, part, cursor, pageSize)
+			select {
+			case pages <- read{page, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || page.Cursor == nil {
+				return
+			}
+			cursor = page.Cursor
+		}
+	}()
+	for r := range pages {
+		if r.err != nil {
+			return r.err
+		}
+		if err := im.Write(ctx, part, r.page); err != nil {
+			return err
+		}
+		if part == store.ExportLeads {
+			bar.add(int64(len(r.page.Leads)))
+		}
+	}
+	return ctx.Err()
+}
+
+// resumedParts says what earlier runs copied ("" when nothing).
+func resumedParts(im *postgres.Import) string {
+	var out []string
+	for _, part := range store.ExportParts {
+		if p := im.Progress[part]; p.Rows > 0 || p.Done {
+			out = append(out, fmt.Sprintf("%s %d", part, p.Rows))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// perSecond is n per d, rounded for a person.
+func perSecond(n int64, d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", float64(n)/d.Seconds())
+}
