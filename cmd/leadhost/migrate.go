@@ -131,7 +131,11 @@ func copyStore(ctx context.Context, src *store.Badger, dst *postgres.Store, sour
 	}
 	took := time.Since(start)
 	copied := im.Progress[store.ExportLeads].Rows - before
-	fmt.Fprintf(stdout, "copied %d leads in %s (%s leads/s) from %s into %s\n", copied, took.Round(time.Millisecond),
+	earlier := ""
+	if before > 0 {
+		earlier = fmt.Sprintf(" (and %d before, by an earlier run)", before)
+	}
+	fmt.Fprintf(stdout, "copied %d leads%s in %s (%s leads/s) from %s into %s\n", copied, earlier, took.Round(time.Millisecond),
 		perSecond(copied, took), source, into)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -487,4 +488,22 @@ func TestMigrateProgressLinesPerTenth(t *testing.T) {
 			}
 		})
 	}
+}
+
+var (
+	makeStoreDir   = flag.String("make-migrate-store", "", "TestMakeMigrateStore: fill this (new) folder with a Badger store to migrate")
+	makeStoreLeads = flag.Int("make-migrate-leads", 1_000_000, "TestMakeMigrateStore: leads to make")
+)
+
+// TestMakeMigrateStore makes the store the README's migrate figures come
+// from; it runs only when asked:
+//
+//	go test ./cmd/leadhost -run TestMakeMigrateStore -make-migrate-store /tmp/m1 -make-migrate-leads 1000000
+func TestMakeMigrateStore(t *testing.T) {
+	if *makeStoreDir == "" {
+		t.Skip("makes a store only with -make-migrate-store DIR")
+	}
+	start := time.Now()
+	makeMigrateSource(t, *makeStoreDir, *makeStoreLeads, 8)
+	t.Logf("%d leads in %s in %s", *makeStoreLeads, *makeStoreDir, time.Since(start).Round(time.Millisecond))
 }

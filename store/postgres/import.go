@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"leadhost/store"
@@ -298,7 +300,17 @@ func leadRow(e store.ExportedLead) []any {
 	for _, t := range []*time.Time{&n.HoldUntil, &n.Created, &n.Updated, &n.AcceptedAt} {
 		*t = t.Truncate(time.Microsecond)
 	}
-	return append(leadArgs(&n), text(e.AddedBy), e.AddedAt.Truncate(time.Microsecond))
+	row := leadArgs(&n)
+	// Money as numeric values, not text: COPY is binary, and pgx takes
+	// text for a numeric column only after failing to encode it.
+	row[8], row[13], row[14], row[15] = numeric(n.Base), numeric(n.Cash.WM), numeric(n.Cash.Pay), numeric(n.Cash.Ref)
+	return append(row, text(e.AddedBy), e.AddedAt.Truncate(time.Microsecond))
+}
+
+// numeric is m as PostgreSQL's numeric, with its scale.
+func numeric(m store.Money) pgtype.Numeric {
+	units, scale := m.Units()
+	return pgtype.Numeric{Int: big.NewInt(units), Exp: int32(-scale), Valid: true}
 }
 
 // ImportCounts counts the database's records as store.ExportCounts
