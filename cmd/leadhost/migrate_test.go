@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -322,35 +326,75 @@ func (w *cancelOnProgress) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// A migrate stopped halfway and run again ends with the database an
-// uninterrupted one makes: nothing copied twice, nothing missing.
+// migrateChildEnv, set, makes the test binary run `leadhost migrate`
+// with the arguments it holds (tab-separated): the process a test kills.
+const migrateChildEnv = "LEADHOST_MIGRATE_CHILD_ARGS"
+
+// A migrate stopped halfway — cancelled, or killed with SIGKILL — and run
+// again ends with the database an uninterrupted one makes: nothing
+// copied twice, nothing missing.
 func TestMigrateResumesWhereItStopped(t *testing.T) {
+	if args := os.Getenv(migrateChildEnv); args != "" {
+		os.Exit(run(context.Background(), strings.Split(args, "\t"), nil, os.Stdout, os.Stderr))
+	}
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	makeMigrateSource(t, dir, 1000, 4)
-	whole, resumed := pgtest.URL(t), pgtest.URL(t)
-
+	whole := pgtest.URL(t)
 	if code, _, stderr := migrateRun(context.Background(), "--from", "badger:"+dir, "--to", whole, "--page", "50"); code != exitOK {
 		t.Fatalf("uninterrupted migrate: %s", stderr)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &cancelOnProgress{cancel: cancel}
-	code := run(ctx, []string{"migrate", "--from", "badger:" + dir, "--to", resumed, "--page", "50"}, nil, &bytes.Buffer{}, w)
-	if code != exitError || !strings.Contains(w.buf.String(), "run the same command again") {
-		t.Fatalf("stopped migrate: exit %d, stderr %q", code, w.buf.String())
+	want := dumpDatabase(t, whole)
+	tests := []struct {
+		name string
+		stop func(t *testing.T, args []string)
+	}{
+		{"cancelled", func(t *testing.T, args []string) {
+			ctx, cancel := context.WithCancel(context.Background())
+			w := &cancelOnProgress{cancel: cancel}
+			if code := run(ctx, args, nil, &bytes.Buffer{}, w); code != exitError || !strings.Contains(w.buf.String(), "run the same command again") {
+				t.Fatalf("stopped migrate: exit %d, stderr %q", code, w.buf.String())
+			}
+		}},
+		{"killed", func(t *testing.T, args []string) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMigrateResumesWhereItStopped$")
+			cmd.Env = append(os.Environ(), migrateChildEnv+"="+strings.Join(args, "\t"))
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(stderr).ReadString('\n')
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if !strings.Contains(line, "leads (") {
+				t.Fatalf("the migrate said %q (%v), not its progress", line, err)
+			}
+		}},
 	}
-	if n := countRows(t, resumed, "leads"); n == 0 || n >= 1000 {
-		t.Fatalf("the stopped migrate copied %d leads: want it stopped midway", n)
-	}
-	code, stdout, stderr := migrateRun(context.Background(), "--from", "badger:"+dir, "--to", resumed, "--page", "50")
-	if code != exitOK || !strings.Contains(stderr, "going on from an earlier run") || !strings.Contains(stdout, "— identical") {
-		t.Fatalf("second migrate: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
-	}
-	a, b := dumpDatabase(t, whole), dumpDatabase(t, resumed)
-	for table := range a {
-		if a[table] != b[table] {
-			t.Errorf("table %s differs between the uninterrupted and the resumed migrate:\n%.2000s\n---\n%.2000s", table, a[table], b[table])
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := pgtest.URL(t)
+			args := []string{"migrate", "--from", "badger:" + dir, "--to", url, "--page", "50"}
+			tc.stop(t, args)
+			if n := countRows(t, url, "leads"); n == 0 || n >= 1000 {
+				t.Fatalf("the stopped migrate copied %d leads: want it stopped midway", n)
+			} else {
+				t.Logf("stopped with %d of 1000 leads copied", n)
+			}
+			code, stdout, stderr := migrateRun(context.Background(), args[1:]...)
+			if code != exitOK || !strings.Contains(stderr, "going on from an earlier run") || !strings.Contains(stdout, "— identical") {
+				t.Fatalf("second migrate: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+			}
+			got := dumpDatabase(t, url)
+			for table := range want {
+				if want[table] != got[table] {
+					t.Errorf("table %s differs between the uninterrupted and the resumed migrate:\n%.2000s\n---\n%.2000s", table, want[table], got[table])
+				}
+			}
+		})
 	}
 }
 
