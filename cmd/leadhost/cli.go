@@ -59,7 +59,7 @@ commands:
               file is refused and DIR left empty
   verify      check every index against its record and back (through a
               running serve too); exit 1 with the problems listed
-  migrate --from badger:DIR --to postgres://… [--verify-only]
+  migrate --from badger:DIR|backup:FILE --to postgres://… [--verify-only]
               copy a Badger store (no serve on it) into an empty
               PostgreSQL database (--to defaults to $LEADHOST_DATABASE_URL):
               leads as they are, history, keys, goals, outboxes, journal;

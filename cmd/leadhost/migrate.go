@@ -17,15 +17,15 @@ import (
 	"leadhost/store/postgres"
 )
 
-// runMigrate is `leadhost migrate --from badger:DIR --to postgres://…`:
-// every record of a Badger store copied as it is into a PostgreSQL
+// runMigrate is `leadhost migrate --from badger:DIR --to postgres://…`
+// (or --from backup:FILE): every record of a Badger store copied as it is into a PostgreSQL
 // database, page by page (store.Export, postgres.Import), resumable
 // where a run stopped, then verified (migrate_verify.go). With
 // --verify-only it only compares.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	from := fs.String("from", "badger:./data", "the store to copy: badger:FOLDER (no serve may run on it)")
+	from := fs.String("from", "badger:./data", "the store to copy: badger:FOLDER (no serve may run on it) or backup:FILE (leadhost backup's)")
 	to := fs.String("to", "", "the PostgreSQL database to fill: postgres://user@host/db (default $"+host.DatabaseURLEnv+")")
 	verifyOnly := fs.Bool("verify-only", false, "copy nothing: compare the two stores and say how they differ")
 	pageSize := fs.Int("page", 5000, "records a transaction copies")
@@ -35,9 +35,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "leadhost migrate: unexpected %q\n", rest)
 		return exitUsage
 	}
-	dir, ok := strings.CutPrefix(*from, "badger:")
-	if !ok || dir == "" || *pageSize < 1 {
-		fmt.Fprintf(stderr, "leadhost migrate: --from %q: want badger:FOLDER, e.g. --from badger:./data\n", *from)
+	if *pageSize < 1 {
+		fmt.Fprintf(stderr, "leadhost migrate: --page %d: want 1 or more\n", *pageSize)
 		return exitUsage
 	}
 	if *to == "" {
@@ -51,12 +50,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "leadhost migrate: %v\n", err)
 		return exitUsage
 	}
-	src, err := openMigrateSource(dir)
+	src, source, done, err := openMigrateFrom(ctx, *from, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost migrate: %v\n", err)
 		return exitError
 	}
-	defer src.Close()
+	defer done()
 	dst, err := postgres.Open(ctx, spec.URL, store.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost migrate: %s\n", store.Describe(err))
@@ -64,8 +63,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer dst.Close()
 	if !*verifyOnly {
-		abs, _ := filepath.Abs(dir)
-		if err := copyStore(ctx, src, dst, "badger:"+abs, postgres.Redact(spec.URL), *pageSize, stdout, stderr); err != nil {
+		if err := copyStore(ctx, src, dst, source, postgres.Redact(spec.URL), *pageSize, stdout, stderr); err != nil {
 			fmt.Fprintf(stderr, "leadhost migrate: %s\n", store.Describe(err))
 			if errors.Is(err, context.Canceled) {
 				fmt.Fprintln(stderr, "leadhost migrate: stopped; what was copied is kept: run the same command again to go on")
@@ -82,6 +80,48 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitError
 	}
 	return exitOK
+}
+
+// openMigrateFrom opens what --from names: the Badger store in a folder
+// (badger:DIR), or the one a backup holds (backup:FILE), restored into
+// a temporary folder beside the file and removed by done. source names
+// it for the database's progress: the same file goes on where it
+// stopped, as the same folder does.
+func openMigrateFrom(ctx context.Context, from string, stderr io.Writer) (src *store.Badger, source string, done func(), err error) {
+	if dir, ok := strings.CutPrefix(from, "badger:"); ok && dir != "" {
+		abs, _ := filepath.Abs(dir)
+		src, err := openMigrateSource(dir)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return src, "badger:" + abs, func() { src.Close() }, nil
+	}
+	file, ok := strings.CutPrefix(from, "backup:")
+	if !ok || file == "" {
+		return nil, "", nil, fmt.Errorf("--from %q: want badger:FOLDER (e.g. badger:./data) or backup:FILE", from)
+	}
+	abs, _ := filepath.Abs(file)
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	defer f.Close()
+	tmp, err := os.MkdirTemp(filepath.Dir(abs), ".leadhost-migrate-")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	fmt.Fprintf(stderr, "migrate: restoring %s into %s to read it\n", file, tmp)
+	dir := filepath.Join(tmp, "data")
+	if err := store.Restore(ctx, dir, f); err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", nil, fmt.Errorf("%s: %s", file, store.Describe(err))
+	}
+	src, err = store.Open(store.Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", nil, err
+	}
+	return src, "backup:" + abs, func() { src.Close(); os.RemoveAll(tmp) }, nil
 }
 
 // openMigrateSource opens the Badger store in dir to read it. A serve

@@ -551,3 +551,40 @@ func TestMakeMigrateStore(t *testing.T) {
 	makeMigrateSource(t, *makeStoreDir, *makeStoreLeads, 8)
 	t.Logf("%d leads in %s in %s", *makeStoreLeads, *makeStoreDir, time.Since(start).Round(time.Millisecond))
 }
+
+// --from backup:FILE migrates what `leadhost backup` wrote, restored
+// into a temporary folder beside the file and removed after.
+func TestMigrateFromABackup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	makeMigrateSource(t, dir, 30, 1)
+	src, err := store.Open(store.Options{Dir: dir, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	err = src.Backup(ctx, &buf, nil)
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := t.TempDir()
+	file := filepath.Join(folder, "leads.backup")
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := migrateRun(ctx, "--from", "backup:"+file, "--to", url)
+	if code != exitOK || !strings.Contains(stdout, "verified: 30 leads") || !strings.Contains(stdout, "— identical") {
+		t.Fatalf("migrate --from backup: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(folder, ".leadhost-migrate-*")); len(left) > 0 {
+		t.Errorf("the restored copy is left behind: %v", left)
+	}
+	// The same file again: nothing to copy, the same verify.
+	code, stdout, _ = migrateRun(ctx, "--from", "backup:"+file, "--to", url)
+	if code != exitOK || !strings.Contains(stdout, "copied 0 leads (and 30 before") || !strings.Contains(stdout, "— identical") {
+		t.Errorf("a second migrate of the same backup: exit %d\n%s", code, stdout)
+	}
+}
