@@ -188,12 +188,18 @@ func copyPart(ctx context.Context, src *store.Badger, im *postgres.Import, part 
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type read struct {
 		page store.ExportPage
 		err  error
 	}
 	pages := make(chan read, 1)
+	// The reader has ended when this returns: the store it reads is
+	// closed after.
+	defer func() {
+		cancel()
+		for range pages {
+		}
+	}()
 	go func() {
 		defer close(pages)
 		cursor := p.Cursor

@@ -81,7 +81,6 @@ const verifyPage = 5000
 // read by its own goroutine.
 func compareLeads(ctx context.Context, src *store.Badger, dst *postgres.Store, d *differences) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	from := leadPages(ctx, func(cursor []byte) ([]*store.Lead, []byte, error) {
 		page, err := src.Export(ctx, store.ExportLeadRecords, cursor, verifyPage)
 		leads := make([]*store.Lead, len(page.Leads))
@@ -102,6 +101,15 @@ func compareLeads(ctx context.Context, src *store.Badger, dst *postgres.Store, d
 		}
 		return leads, more, err
 	})
+	// Both readers have ended when this returns: the stores they read
+	// are closed after.
+	defer func() {
+		cancel()
+		for range from {
+		}
+		for range to {
+		}
+	}()
 	a, b := &leadCursor{pages: from}, &leadCursor{pages: to}
 	for {
 		x, err := a.peek()
