@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"leadhost/host"
 	"leadhost/store"
 	"leadhost/store/postgres"
 	"leadhost/store/postgres/pgtest"
@@ -586,5 +587,21 @@ func TestMigrateFromABackup(t *testing.T) {
 	code, stdout, _ = migrateRun(ctx, "--from", "backup:"+file, "--to", url)
 	if code != exitOK || !strings.Contains(stdout, "copied 0 leads (and 30 before") || !strings.Contains(stdout, "— identical") {
 		t.Errorf("a second migrate of the same backup: exit %d\n%s", code, stdout)
+	}
+}
+
+// Without --to, migrate fills the database LEADHOST_DATABASE_URL names,
+// as serve would use it.
+func TestMigrateTakesTheURLFromTheEnvironment(t *testing.T) {
+	url := pgtest.URL(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	makeMigrateSource(t, dir, 10, 1)
+	t.Setenv(host.DatabaseURLEnv, url)
+	code, stdout, stderr := migrateRun(context.Background(), "--from", "badger:"+dir)
+	if code != exitOK || !strings.Contains(stdout, "verified: 10 leads") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if n := countRows(t, url, "leads"); n != 10 {
+		t.Errorf("the database holds %d leads, want 10", n)
 	}
 }
