@@ -159,8 +159,11 @@ func copyStore(ctx context.Context, src *store.Badger, dst *postgres.Store, sour
 	}
 	start := time.Now()
 	bar := newMigrateProgress(stderr, counts.Leads, before)
+	var written int64
 	for _, part := range store.ExportParts {
-		if err := copyPart(ctx, src, im, part, pageSize, bar); err != nil {
+		n, err := copyPart(ctx, src, im, part, pageSize, bar)
+		written += n
+		if err != nil {
 			bar.end()
 			return err
 		}
@@ -175,17 +178,19 @@ func copyStore(ctx context.Context, src *store.Badger, dst *postgres.Store, sour
 	if before > 0 {
 		earlier = fmt.Sprintf(" (and %d before, by an earlier run)", before)
 	}
-	fmt.Fprintf(stdout, "copied %d leads%s in %s (%s leads/s) from %s into %s\n", copied, earlier, took.Round(time.Millisecond),
-		perSecond(copied, took), source, into)
+	others := written - copied
+	fmt.Fprintf(stdout, "copied %d leads%s and %d other records (history, keys, goals, outbox items, journal entries) in %s (%s leads/s) from %s into %s\n",
+		copied, earlier, others, took.Round(time.Millisecond), perSecond(copied, took), source, into)
 	return nil
 }
 
 // copyPart copies one part, page after page: the next page is read
-// from Badger while the last one is written to PostgreSQL.
-func copyPart(ctx context.Context, src *store.Badger, im *postgres.Import, part store.ExportPart, pageSize int, bar *migrateProgress) error {
+// from Badger while the last one is written to PostgreSQL. written
+// counts the records, a lead's history entries included.
+func copyPart(ctx context.Context, src *store.Badger, im *postgres.Import, part store.ExportPart, pageSize int, bar *migrateProgress) (written int64, err error) {
 	p := im.Progress[part]
 	if p.Done {
-		return nil
+		return 0, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	type read struct {
@@ -218,16 +223,20 @@ func copyPart(ctx context.Context, src *store.Badger, im *postgres.Import, part 
 	}()
 	for r := range pages {
 		if r.err != nil {
-			return r.err
+			return written, r.err
 		}
 		if err := im.Write(ctx, part, r.page); err != nil {
-			return err
+			return written, err
+		}
+		written += int64(r.page.Len())
+		for _, l := range r.page.Leads {
+			written += int64(len(l.History))
 		}
 		if part == store.ExportLeads {
 			bar.add(int64(len(r.page.Leads)))
 		}
 	}
-	return ctx.Err()
+	return written, ctx.Err()
 }
 
 // resumedParts says what earlier runs copied ("" when nothing).
