@@ -59,6 +59,12 @@ commands:
               file is refused and DIR left empty
   verify      check every index against its record and back (through a
               running serve too); exit 1 with the problems listed
+  migrate --from badger:DIR|backup:FILE --to postgres://… [--verify-only]
+              copy a Badger store (no serve on it) into an empty
+              PostgreSQL database (--to defaults to $LEADHOST_DATABASE_URL):
+              leads as they are, history, keys, goals, outboxes, journal;
+              run again to go on after a stop; then compares both sides,
+              exit 1 on any difference
   lead add    read a lead as JSON on stdin, store it, print it
   lead get ID print a lead with its history
   lead edit ID
@@ -128,6 +134,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRestore(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "leadhost: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
@@ -228,11 +236,11 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 
 // commands are the words run knows.
 var commands = map[string]bool{"serve": true, "lead": true, "held": true, "lint": true, "check": true, "bench": true, "journal": true, "test": true,
-	"backup": true, "restore": true, "verify": true}
+	"backup": true, "restore": true, "verify": true, "migrate": true}
 
 // boolFlags are the flags that take no value, so that commandFirst knows
 // not to read the word after one as its value.
-var boolFlags = map[string]bool{"no-fsync": true, "dry-run": true, "json": true, "raw": true}
+var boolFlags = map[string]bool{"no-fsync": true, "dry-run": true, "json": true, "raw": true, "verify-only": true}
 
 // commandFirst moves flags given before the command to after it
 // ("--data D lead get 1" is "lead get 1 --data D"): flags mean the same
