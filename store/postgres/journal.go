@@ -96,6 +96,9 @@ func (s *Store) record(written chan<- error, entries ...store.JournalEntry) bool
 			e.At = s.now()
 		}
 		e.At = e.At.UTC().Truncate(time.Microsecond)
+		if e.Node == "" {
+			e.Node = s.nodeName() // Join's name; "" before
+		}
 		e.ID = s.jr.nextID(e.At)
 		e = store.CapJournalEntry(e)
 		if fn := s.jr.watch.Load(); fn != nil {
@@ -154,7 +157,7 @@ func (s *Store) journalLoop() {
 	}
 }
 
-var journalColumns = []string{"id", "at", "offer", "kind", "status", "duration", "version", "summary", "request", "response", "logs", "detail", "expires"}
+var journalColumns = []string{"id", "at", "offer", "kind", "status", "duration", "version", "summary", "request", "response", "logs", "detail", "expires", "node"}
 
 // writeJournal writes a batch of entries; when some failed, it gives
 // each entry's error (nil: written).
@@ -177,7 +180,7 @@ func (s *Store) writeJournal(batch []queuedEntry) []error {
 			detail = string(e.Detail)
 		}
 		rows[i] = []any{int64(e.ID), e.At, text(e.Offer), string(e.Kind), string(e.Status), int64(e.Duration), int64(e.Version),
-			text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.At.Add(ttl)}
+			text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.At.Add(ttl), text(e.Node)}
 	}
 	ctx := context.Background()
 	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"journal"}, journalColumns, pgx.CopyFromRows(rows))
@@ -216,7 +219,7 @@ func (s *Store) stopJournal() {
 	<-s.jr.done
 }
 
-const entryColumns = `id, at, offer, kind, status, duration, version, summary, request, response, logs, detail`
+const entryColumns = `id, at, offer, kind, status, duration, version, summary, request, response, logs, detail, node`
 
 func scanEntry(r pgx.Row) (store.JournalEntry, error) {
 	var (
@@ -226,7 +229,7 @@ func scanEntry(r pgx.Row) (store.JournalEntry, error) {
 		req, resp        []byte
 		logs, detail     []byte
 	)
-	if err := r.Scan(&id, &e.At, &e.Offer, &kind, &status, &dur, &version, &e.Summary, &req, &resp, &logs, &detail); err != nil {
+	if err := r.Scan(&id, &e.At, &e.Offer, &kind, &status, &dur, &version, &e.Summary, &req, &resp, &logs, &detail, &e.Node); err != nil {
 		return e, err
 	}
 	e.ID, e.At, e.Kind, e.Status, e.Duration, e.Version = uint64(id), e.At.UTC(), store.JournalKind(kind), store.JournalStatus(status), store.Duration(dur), uint64(version)

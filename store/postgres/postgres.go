@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,7 @@ type Store struct {
 	subs subscribers
 	adds adders
 	jr   *journal
+	node atomic.Pointer[string] // the name Join gave (cluster.go)
 
 	closeOnce sync.Once
 	closed    chan struct{}
