@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -142,6 +143,15 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		{"list-leads-no-offer", "GET", "/api/leads?status=new", "", 400, nil},
 		{"delete-lead", "DELETE", "/api/leads/2", "", 405, nil},
 		{"list-offers", "GET", "/api/offers", "", 200, nil},
+		{"list-nodes", "GET", "/api/nodes", "", 200, func() {
+			addr, err := net.ResolveTCPAddr("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Join(ctx, addr); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"get-offer", "GET", "/api/offers/crm", "", 200, nil},
 		{"get-offer-unknown", "GET", "/api/offers/nope", "", 404, nil},
 		{"dry-run", "POST", "/api/offers/crm/dry-run?mode=processing", `[{"id":"X1","status":"approved"}]`, 200, nil},

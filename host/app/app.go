@@ -58,6 +58,12 @@ type Config struct {
 	// MinFreeDisk and JournalBudget bound the disk the store uses
 	// (store.Options; 0: its defaults).
 	MinFreeDisk, JournalBudget int64
+	// Node is this serve's name among the nodes sharing a store ("": the
+	// host name, see Join); Heartbeat how often it says it is alive (0:
+	// DefaultHeartbeat); LeaseTTL how long its check runs' leases last
+	// unless renewed (0: check.DefaultLeaseTTL).
+	Node                string
+	Heartbeat, LeaseTTL time.Duration
 }
 
 // App is leadhost assembled. Open it, add observers, Run it (serve) or
@@ -79,6 +85,9 @@ type App struct {
 	observers []func(store.JournalEntry)
 	refused   refusals
 	now       func() time.Time
+
+	cfgNode string
+	node    node
 }
 
 // Open opens the store with the offers' policies, feeds and journal
@@ -135,10 +144,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now, Shadows: shadow.New(st, reg, 0, log)}
+	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now, Shadows: shadow.New(st, reg, 0, log), cfgNode: cfg.Node}
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.node = node{every: cfg.Heartbeat, started: a.now().UTC().Truncate(time.Second), nudge: make(chan struct{}, 1)}
+	if a.node.every <= 0 {
+		a.node.every = DefaultHeartbeat
+	}
+	a.node.cluster, _ = st.(store.Cluster) // nil on Badger: the only node
 	a.mailer = notify.New(cfg.Mail, cfg.MailWindow, log)
 	a.mailer.For = func(offer string) (notify.Settings, time.Duration, bool) {
 		o, ok := reg.Offer(offer)
@@ -199,7 +213,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		log.Log(context.Background(), level, "check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
 			"edits", len(r.Edits), "took", time.Duration(r.Duration).Round(time.Millisecond), "err", store.Mask(r.Error()))
 		st.Record(checkEntry(r))
-	}}
+	}, LeaseTTL: cfg.LeaseTTL}
 	return a, nil
 }
 
@@ -298,9 +312,11 @@ func (a *App) Run(ctx context.Context) {
 		a.log.Error("defining the offers' goals", "err", err)
 	}
 	run("scheduler", func() error { return a.Checks.Run(ctx) })
+	run("heartbeat", func() error { return a.heartbeat(ctx) })
 	run("sender", func() error { return a.Sends.Run(ctx) })
 	run("postbacks", func() error { return a.Postbacks.Run(ctx) })
 	wg.Wait()
+	a.leave() // once the runs in flight gave up their leases, recording their ends
 }
 
 // Close sends the error mails still pending, retires the offers' Lua

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +81,8 @@ type schedule struct {
 	since   time.Time // the last run's end, or when the schedule began
 	fails   int       // failed runs in a row
 	last    *RunSummary
-	waiting string // why it does not run on this node now (Hold, another node's run)
+	held    string // why it does not run on this node (Hold)
+	busy    string // the run of it another node was making when last asked
 }
 
 // Schedule is one offer mode's schedule as the API shows it.
@@ -171,7 +173,7 @@ func (s *Scheduler) Schedules() []Schedule {
 	defer s.mu.Unlock()
 	out := make([]Schedule, 0, len(s.entries))
 	for k, e := range s.entries {
-		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: store.Duration(e.every), Next: e.next.UTC(), Fails: e.fails, Last: e.last, Waiting: e.waiting})
+		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: store.Duration(e.every), Next: e.next.UTC(), Fails: e.fails, Last: e.last, Waiting: cmp.Or(e.held, e.busy)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Offer != out[j].Offer {
@@ -262,11 +264,10 @@ func (s *Scheduler) step(ctx context.Context, now time.Time) {
 	}
 	var due []scheduleKey
 	for k, e := range s.entries {
-		if !e.next.After(now) && !s.running[k.offer] {
-			if why := s.hold(offers[k.offer]); why != "" {
-				e.waiting = why // and due: it runs once the node has the newest version
-				continue
-			}
+		// A schedule held stays due: it runs once the node has the
+		// newest version.
+		e.held = s.hold(offers[k.offer])
+		if !e.next.After(now) && !s.running[k.offer] && e.held == "" {
 			due = append(due, k)
 		}
 	}
@@ -369,7 +370,7 @@ func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode host.Mode) {
 		}
 		e.next = end.Add(s.jittered(backedOff(e.every, e.fails)))
 		e.last = &RunSummary{Started: rep.Started, Duration: rep.Duration, Requests: len(rep.Exchanges), Leads: rep.Leads, Edits: len(rep.Edits), Err: store.Mask(rep.Error())}
-		e.waiting = ""
+		e.busy = ""
 	}
 	s.mu.Unlock()
 }
@@ -410,12 +411,12 @@ func (s *Scheduler) leaseForSchedule(ctx context.Context, o *host.Offer, mode ho
 		}
 		e.next = now.Add(min(every, 10*s.tick()))
 	case g.Holder != "":
-		e.waiting = (&BusyError{Node: g.Holder, Mode: host.Mode(g.What)}).Error()
+		e.busy = (&BusyError{Node: g.Holder, Mode: host.Mode(g.What)}).Error()
 		e.next = now.Add(s.tick())
 	default:
 		// Ran elsewhere: due a gap after that run, spread by the jitter
 		// so that the nodes do not all ask at once.
-		e.waiting = ""
+		e.busy = ""
 		e.since = now
 		e.next = now.Add(g.Wait + s.randUpTo(2*(every/jitterPart)))
 	}
