@@ -25,6 +25,7 @@ import (
 	"leadhost/host/app"
 	"leadhost/host/hosttest"
 	"leadhost/store"
+	"leadhost/store/postgres/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden answers in testdata/golden")
@@ -33,7 +34,7 @@ var update = flag.Bool("update", false, "rewrite the golden answers in testdata/
 // answer with a local time in it shows.
 func TestMain(m *testing.M) {
 	time.Local = time.FixedZone("UTC+5", 5*60*60)
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // the cluster tests' PostgreSQL, stopped at the end
 }
 
 // The document validates as OpenAPI 3.1 (pb33f/libopenapi-validator).

@@ -179,3 +179,35 @@ func TestDeadNodesScheduleMovesWhenItsLeaseExpires(t *testing.T) {
 		}
 	}
 }
+
+// A node whose version of an offer is not the cluster's newest (Hold)
+// keeps the offer's schedules due without running them, and says why;
+// once it has the newest, they run.
+func TestHeldScheduleWaitsForTheNewestVersion(t *testing.T) {
+	t.Parallel()
+	p := startPartner(t, func(w http.ResponseWriter, _ asked) { w.Write([]byte(`[]`)) })
+	o := offerAt(t, "../../scripts/altercpa", p.URL, nil)
+	st := openStore(t, nil)
+	addLeads(t, st, "altercpa", store.StatusProcessing, time.Time{}, "9001")
+	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	s := newScheduler(st, &offerList{offers: []*host.Offer{o}}, clk)
+	var why atomic.Value
+	why.Store("node b runs a newer version")
+	s.Hold = func(*host.Offer) string { return why.Load().(string) }
+	ctx := context.Background()
+	for range 30 {
+		s.stepAndWait(ctx)
+		clk.add(time.Minute)
+	}
+	if n := len(p.Requests()); n != 0 {
+		t.Fatalf("%d requests from a node held back, want none", n)
+	}
+	if sc := s.Schedules(); len(sc) == 0 || sc[0].Waiting != "node b runs a newer version" {
+		t.Errorf("schedules %+v: want them waiting, saying why", sc)
+	}
+	why.Store("")
+	s.stepAndWait(ctx)
+	if n := len(p.Requests()); n != 1 {
+		t.Errorf("%d requests once the node has the newest version, want 1 (the schedule was due)", n)
+	}
+}
