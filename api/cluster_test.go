@@ -12,6 +12,7 @@ import (
 
 	"leadhost/host/app"
 	"leadhost/host/hosttest"
+	"leadhost/store"
 	"leadhost/store/postgres/pgtest"
 )
 
@@ -177,6 +178,25 @@ func TestNodesShareADatabase(t *testing.T) {
 	if code, _, page := call(t, "GET", c.base+"/ui/", "", nil, nil); code != 200 || !strings.Contains(string(page), "node a runs") {
 		t.Errorf("the overview on c: %d, without why its crm checks wait:\n%s", code, page)
 	}
+
+	// While b runs crm's check, "check now" on a, or from the CLI (an
+	// app that never joins), is refused saying where it runs.
+	lease := store.LeaseRequest{Name: "check/crm", Node: "b", What: "processing", TTL: time.Minute}
+	if g, err := b.app.Store.(store.Cluster).TakeLease(context.Background(), lease); err != nil || !g.Taken {
+		t.Fatalf("b taking crm's lease: %+v, %v", g, err)
+	}
+	code, _, body = call(t, "POST", a.base+"/api/offers/crm/check?mode=processing", "", nil, asLocal)
+	if code != 409 || !strings.Contains(string(body), `"a check of this offer (processing) is running on node b"`) {
+		t.Errorf("check now on a while b runs crm: %d %s", code, body)
+	}
+	cli, err := app.Open(context.Background(), app.Config{DatabaseURL: url, Scripts: newer, OneShot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.CheckNow(context.Background(), "crm", app.CheckRequest{Mode: "processing"}); err == nil || !strings.Contains(err.Error(), "running on node b") {
+		t.Errorf("check now from the CLI while b runs crm: %v", err)
+	}
+	cli.Close()
 
 	b.stop()
 	if got := strings.Join(alive(a), ","); got != "a,c" {

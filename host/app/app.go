@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -153,6 +154,13 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		a.node.every = DefaultHeartbeat
 	}
 	a.node.cluster, _ = st.(store.Cluster) // nil on Badger: the only node
+	if a.node.cluster != nil {
+		// A check run asked for before Join (the CLI's, which never
+		// joins) takes the offer's lease too, under a name that says
+		// whose it is; Join gives a serve its node name.
+		host, _ := os.Hostname()
+		a.node.provisional = fmt.Sprintf("%s (pid %d)", host, os.Getpid())
+	}
 	a.mailer = notify.New(cfg.Mail, cfg.MailWindow, log)
 	a.mailer.For = func(offer string) (notify.Settings, time.Duration, bool) {
 		o, ok := reg.Offer(offer)
@@ -214,6 +222,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			"edits", len(r.Edits), "took", time.Duration(r.Duration).Round(time.Millisecond), "err", store.Mask(r.Error()))
 		st.Record(checkEntry(r))
 	}, LeaseTTL: cfg.LeaseTTL}
+	if a.node.cluster != nil {
+		a.Checks.Leases, a.Checks.Node = a.node.cluster, a.node.provisional
+	}
 	return a, nil
 }
 

@@ -41,6 +41,8 @@ type node struct {
 	every   time.Duration
 	started time.Time
 	nudge   chan struct{} // a reload: heartbeat now
+	// provisional is the name its leases go by before Join: "host (pid N)".
+	provisional string
 
 	mu     sync.Mutex
 	name   string
