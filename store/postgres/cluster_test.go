@@ -124,3 +124,36 @@ func TestLeaseTakenByOne(t *testing.T) {
 		}
 	}
 }
+
+// Nodes writing the journal at the same moments keep every entry: their
+// ids never meet.
+func TestJournalIDsAreUniqueAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	const each = 2000
+	var wg sync.WaitGroup
+	for _, node := range []string{"a", "b", "c"} {
+		s := openAt(t, url, store.Options{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				// The same few microseconds on every node.
+				s.Record(store.JournalEntry{At: at.Add(time.Duration(i%5) * time.Microsecond), Kind: store.KindHook, Status: store.JournalOK, Summary: node})
+			}
+			if err := s.RecordWritten(store.JournalEntry{At: at, Kind: store.KindHook, Status: store.JournalOK, Summary: node}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	s := openAt(t, url, store.Options{})
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM journal`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3*(each+1) {
+		t.Errorf("%d entries kept of %d written by three nodes", n, 3*(each+1))
+	}
+}

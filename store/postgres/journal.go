@@ -32,6 +32,7 @@ const (
 type journal struct {
 	mu      sync.Mutex
 	lastID  uint64
+	slot    uint64       // < 1000: the last three digits of this process's ids
 	sending sync.RWMutex // Record holds it to send; stop takes it to close the queue
 	stopped bool
 	queue   chan queuedEntry
@@ -46,9 +47,10 @@ type queuedEntry struct {
 	written chan<- error
 }
 
-// startJournal starts the writer; entry ids go on after lastID.
-func (s *Store) startJournal(lastID uint64) {
-	s.jr = &journal{lastID: lastID, queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
+// startJournal starts the writer; entry ids go on after lastID, each
+// ending in slot.
+func (s *Store) startJournal(lastID, slot uint64) {
+	s.jr = &journal{lastID: lastID, slot: slot, queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
 	go s.journalLoop()
 	s.bg.Add(1)
 	go func() {
@@ -109,13 +111,22 @@ func (s *Store) record(written chan<- error, entries ...store.JournalEntry) bool
 	return true
 }
 
-// nextID is the entry's time in nanoseconds, made unique in this process.
+// nextID is the entry's time in nanoseconds, made unique: in this
+// process by going on after the last, across the processes sharing the
+// database by ending in this one's slot. Times are whole microseconds,
+// so the last three digits are free; a slot is the database's sequence
+// journal_slots at Open, so processes that run together have different
+// ones (until a thousand more have opened), and no entry of one takes
+// another's id.
 func (j *journal) nextID(at time.Time) uint64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	id := uint64(at.UnixNano())
+	id := uint64(at.UnixNano()) - uint64(at.Nanosecond()%1000) + j.slot
 	if id <= j.lastID {
-		id = j.lastID + 1
+		id = j.lastID - j.lastID%1000 + j.slot
+		if id <= j.lastID {
+			id += 1000
+		}
 	}
 	j.lastID = id
 	return id

@@ -38,3 +38,8 @@ CREATE TABLE offer_versions (
 );
 
 ALTER TABLE journal ADD COLUMN node text NOT NULL DEFAULT '';
+
+-- Each process's journal ids end in its own three digits (0..999): a
+-- number from here (journal.go), so that entries that several nodes
+-- write in the same microsecond do not take one id.
+CREATE SEQUENCE journal_slots;
