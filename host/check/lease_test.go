@@ -206,7 +206,7 @@ func TestHeldScheduleWaitsForTheNewestVersion(t *testing.T) {
 		t.Errorf("schedules %+v: want them waiting, saying why", sc)
 	}
 	why.Store("")
-	s.stepAndWait(ctx)
+	s.Step(ctx) // both modes, one after the other: only processing has a lead to ask about
 	if n := len(p.Requests()); n != 1 {
 		t.Errorf("%d requests once the node has the newest version, want 1 (the schedule was due)", n)
 	}
