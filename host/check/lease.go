@@ -32,6 +32,7 @@ type BusyError struct {
 	Mode host.Mode // the mode it runs ("" when not known)
 }
 
+// Error says where the run goes on, in the words the API answers 409 with.
 func (e *BusyError) Error() string {
 	if e.Mode == "" {
 		return fmt.Sprintf("a check of this offer is running on node %s", e.Node)
