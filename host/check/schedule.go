@@ -385,7 +385,14 @@ func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode host.Mode) {
 func (s *Scheduler) leaseForSchedule(ctx context.Context, o *host.Offer, mode host.Mode) (context.Context, func()) {
 	k := scheduleKey{o.ID, mode}
 	s.mu.Lock()
-	every := s.entries[k].every
+	e := s.entries[k]
+	if e == nil {
+		// The offer went (a reload) since the step that started this.
+		s.running[o.ID] = false
+		s.mu.Unlock()
+		return nil, nil
+	}
+	every := e.every
 	s.mu.Unlock()
 	// The shortest jittered interval: two nodes never run a schedule
 	// closer together than that.
@@ -400,8 +407,7 @@ func (s *Scheduler) leaseForSchedule(ctx context.Context, o *host.Offer, mode ho
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running[o.ID] = false
-	e := s.entries[k]
-	if e == nil {
+	if e = s.entries[k]; e == nil {
 		return nil, nil
 	}
 	switch {
