@@ -13,6 +13,7 @@ import (
 	"leadhost/host/app"
 	"leadhost/host/hosttest"
 	"leadhost/store"
+	"leadhost/store/postgres"
 	"leadhost/store/postgres/pgtest"
 )
 
@@ -202,6 +203,27 @@ func TestNodesShareADatabase(t *testing.T) {
 	if got := strings.Join(alive(a), ","); got != "a,c" {
 		t.Errorf("alive nodes after b stopped: %q, want a,c", got)
 	}
+
+	// A node killed stops heartbeating without leaving: three beats
+	// later it is listed dead.
+	d, err := postgres.Open(context.Background(), url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Join(context.Background(), store.NodeBeat{Name: "d", Started: time.Now(), Listen: "10.0.0.4:8080"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	states := func() string {
+		var list nodeList
+		contractCall(t, "GET", a.base+"/api/nodes", 200, &list)
+		var out []string
+		for _, it := range list.Items {
+			out = append(out, it.Name+" "+it.State)
+		}
+		return strings.Join(out, ", ")
+	}
+	hosttest.Eventually(t, "d listed dead", func() bool { return states() == "a alive, b left, c alive, d dead" })
 }
 
 // crmWaiting is why crm's first schedule does not run on n ("": it runs).
