@@ -48,6 +48,7 @@ func adminRoutes() []adminRoute {
 		{"POST", "outbox/{outbox}/{lead}/{rev}/drop", (*Server).drop},
 		{"GET", "backup", (*Server).backup},
 		{"GET", "verify", (*Server).verify},
+		{"GET", "nodes", (*Server).listNodes},
 		{"GET", "openapi.json", (*Server).openAPI},
 	}
 }

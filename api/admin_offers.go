@@ -30,6 +30,9 @@ type offerView struct {
 	// Outboxes say what of the offer waits for a person, and whether its
 	// partner's circuit is open, in each outbox it uses.
 	Outboxes []outboxState `json:"outboxes,omitempty"`
+	// Nodes are, when the nodes sharing the store run different versions
+	// of the offer, each live node's.
+	Nodes []app.NodeOfferVersion `json:"nodes,omitempty"`
 }
 
 // outboxState is an offer's part of one outbox.
@@ -92,12 +95,18 @@ func (s *Server) outboxStates(o *host.Offer) []outboxState {
 }
 
 // listOffers is GET /api/offers: loaded offers and those that do not load.
-func (s *Server) listOffers(*fasthttp.RequestCtx, []string) (int, any, error) {
+func (s *Server) listOffers(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
+	versions, err := s.App.OfferVersions(c)
+	if err != nil {
+		return 0, nil, err
+	}
 	seen := map[string]bool{}
 	var out []offerView
 	for _, o := range s.App.Offers.Offers() {
 		seen[o.ID] = true
-		out = append(out, s.view(o, o.ID))
+		v := s.view(o, o.ID)
+		v.Nodes = versions[o.ID]
+		out = append(out, v)
 	}
 	for id := range s.App.Offers.Errors() {
 		if !seen[id] {
@@ -109,7 +118,7 @@ func (s *Server) listOffers(*fasthttp.RequestCtx, []string) (int, any, error) {
 }
 
 // getOffer is GET /api/offers/<offer>.
-func (s *Server) getOffer(_ *fasthttp.RequestCtx, p []string) (int, any, error) {
+func (s *Server) getOffer(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	o, ok := s.App.Offers.Offer(p[0])
 	if !ok {
 		if _, failing := s.App.Offers.Errors()[p[0]]; !failing {
@@ -117,7 +126,13 @@ func (s *Server) getOffer(_ *fasthttp.RequestCtx, p []string) (int, any, error) 
 			return 0, nil, err
 		}
 	}
-	return 200, s.view(o, p[0]), nil
+	versions, err := s.App.OfferVersions(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	v := s.view(o, p[0])
+	v.Nodes = versions[p[0]]
+	return 200, v, nil
 }
 
 // checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1][&leads=1,2]: 200 with

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"leadhost/host/app"
 	"leadhost/host/hosttest"
 	"leadhost/store"
+	"leadhost/store/postgres/pgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden answers in testdata/golden")
@@ -32,7 +34,7 @@ var update = flag.Bool("update", false, "rewrite the golden answers in testdata/
 // answer with a local time in it shows.
 func TestMain(m *testing.M) {
 	time.Local = time.FixedZone("UTC+5", 5*60*60)
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // the cluster tests' PostgreSQL, stopped at the end
 }
 
 // The document validates as OpenAPI 3.1 (pb33f/libopenapi-validator).
@@ -142,6 +144,15 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		{"list-leads-no-offer", "GET", "/api/leads?status=new", "", 400, nil},
 		{"delete-lead", "DELETE", "/api/leads/2", "", 405, nil},
 		{"list-offers", "GET", "/api/offers", "", 200, nil},
+		{"list-nodes", "GET", "/api/nodes", "", 200, func() {
+			addr, err := net.ResolveTCPAddr("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Join(ctx, addr); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"get-offer", "GET", "/api/offers/crm", "", 200, nil},
 		{"get-offer-unknown", "GET", "/api/offers/nope", "", 404, nil},
 		{"dry-run", "POST", "/api/offers/crm/dry-run?mode=processing", `[{"id":"X1","status":"approved"}]`, 200, nil},

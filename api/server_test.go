@@ -36,7 +36,7 @@ func startServer(t *testing.T) (base string, st store.Store) {
 // the test closes it.
 func openApp(t testing.TB, scripts string) *app.App {
 	t.Helper()
-	a, err := app.Open(context.Background(), app.Config{InMemory: true, Scripts: scripts})
+	a, err := app.Open(context.Background(), app.Config{InMemory: true, Scripts: scripts, Node: "node-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

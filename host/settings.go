@@ -25,6 +25,7 @@ type Settings struct {
 	Data        string `toml:"data"`          // database folder; default ./data
 	Store       string `toml:"store"`         // where leads are kept: badger:FOLDER or postgres://… (ParseStoreSpec)
 	Scripts     string `toml:"scripts"`       // offers folder; default ./scripts
+	Node        string `toml:"node"`          // this serve's name among nodes sharing a PostgreSQL store; default the host name
 	NoFsync     bool   `toml:"no_fsync"`      // acknowledge writes before they reach the disk
 	APIToken    string `toml:"api_token"`     // the admin API's bearer token
 	APITokenEnv string `toml:"api_token_env"` // or the name of the environment variable holding it

@@ -39,6 +39,7 @@ type JournalEntry struct {
 	Status   JournalStatus   `json:"status"`
 	Duration Duration        `json:"duration"`
 	Version  uint64          `json:"version,omitempty"` // of the offer's scripts
+	Node     string          `json:"node,omitempty"`    // the node that wrote it, on a store shared by several (store.Cluster)
 	Summary  string          `json:"summary"`
 	Request  string          `json:"request,omitempty"`  // raw: a webhook as it came, for replay
 	Response string          `json:"response,omitempty"` // what was answered or came back (truncated)

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"leadhost/host"
+	"leadhost/host/app"
 	"leadhost/host/check"
 	"leadhost/host/send"
 	"leadhost/store"
@@ -30,6 +31,9 @@ type offerHealth struct {
 	Chart     []chartBar
 	Leads     statusBar
 	Outboxes  []outboxHealth
+	// Nodes are each live node's version of the offer when they differ
+	// (several nodes on one PostgreSQL store).
+	Nodes []app.NodeOfferVersion
 }
 
 // outboxHealth is an offer's part of one outbox.
@@ -101,6 +105,10 @@ func (cs *Console) offersHealth(ctx context.Context) ([]offerHealth, error) {
 		outboxes = append(outboxes, oc)
 	}
 	schedules := a.Checks.Schedules()
+	versions, err := a.OfferVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ids := map[string]*host.Offer{}
 	for _, o := range a.Offers.Offers() {
 		ids[o.ID] = o
@@ -113,7 +121,7 @@ func (cs *Console) offersHealth(ctx context.Context) ([]offerHealth, error) {
 	now := time.Now()
 	var rows []offerHealth
 	for id, o := range ids {
-		row := offerHealth{ID: id, Problems: a.Offers.Problems(id), Leads: barOf(counts[id])}
+		row := offerHealth{ID: id, Problems: a.Offers.Problems(id), Leads: barOf(counts[id]), Nodes: versions[id]}
 		if o != nil {
 			row.Name, row.Version = o.Config.Name, o.Version
 		}

@@ -34,6 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.data, "data", "./data", "database directory")
 	fs.StringVar(&cfg.store, "store", "", "where leads are kept: badger:FOLDER, postgres://user@host/database, or postgres for the URL in "+host.DatabaseURLEnv+" (default: that URL when set, else Badger in --data)")
 	fs.StringVar(&cfg.scripts, "scripts", "./scripts", "offers folder, hot-reloaded")
+	fs.StringVar(&cfg.node, "node", "", "this serve's name among the nodes sharing a PostgreSQL store (default: the host name, plus :PORT when a live node already has it)")
 	fs.BoolVar(&cfg.noSync, "no-fsync", false, "acknowledge writes before they reach the disk (a machine crash may lose the last ones)")
 	fs.StringVar(&cfg.apiToken, "api-token", os.Getenv("LEADHOST_API_TOKEN"), "bearer token of the admin API (/api/…); none: direct loopback clients may read, changes need the token serve leaves in DATA/leadhost-serve.json (the CLI uses it)")
 	fs.StringVar(&cfg.mail.Server, "smtp", "", "SMTP server (host:port) for error mails; none: no mails")
@@ -75,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "leadhost: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "leadhost listening on %s (%s, scripts %s, %d offers)\n", h.addr, where, cfg.scripts, len(h.app.Offers.Offers()))
+	fmt.Fprintf(stdout, "leadhost listening on %s (%s, scripts %s, %d offers, node %s)\n", h.addr, where, cfg.scripts, len(h.app.Offers.Offers()), h.app.Node())
 	h.wait()
 	return exitOK
 }
@@ -105,6 +106,7 @@ func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
 	set("data", &cfg.data, st.Data)
 	set("store", &cfg.store, st.Store)
 	set("scripts", &cfg.scripts, st.Scripts)
+	set("node", &cfg.node, st.Node)
 	if tok := st.Token(); tok != "" && !given["api-token"] && os.Getenv("LEADHOST_API_TOKEN") == "" {
 		cfg.apiToken = tok
 	}
@@ -138,6 +140,7 @@ func applySettings(fs *flag.FlagSet, path string, cfg *hostConfig) error {
 // hostConfig is what serve is started with.
 type hostConfig struct {
 	listen, data, scripts string
+	node                  string // --node: the name among nodes; "": app.App.Join's default
 	store                 string // --store as given; "" : host.ParseStoreSpec's default
 	databaseURL           string // the PostgreSQL store's; "": Badger in data
 	noSync                bool
@@ -176,7 +179,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	}
 	a, err := app.Open(ctx, app.Config{Data: cfg.data, DatabaseURL: cfg.databaseURL, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
 		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons,
-		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence}, ClaimExpiry: cfg.claimExpiry})
+		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence}, ClaimExpiry: cfg.claimExpiry, Node: cfg.node})
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +211,14 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	// run starts before it listens (webhooks come through it, and the
 	// app's loops start below).
 	fence.SetListeners(ln.Addr())
+	// Named once the port is known (a default name may need it), and
+	// registered before the scheduler's first run takes a lease.
+	if err := a.Join(ctx, ln.Addr()); err != nil {
+		ln.Close()
+		untrack()
+		a.Close()
+		return nil, err
+	}
 	// The CLI finds this serve through the data folder, which a
 	// PostgreSQL store does not otherwise need.
 	err = os.MkdirAll(cfg.data, 0o700)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,12 @@ type Config struct {
 	// ClaimExpiry is how long an outbox item another node began stays its
 	// own on a shared PostgreSQL store (store.Options; 0: its default).
 	ClaimExpiry time.Duration
+	// Node is this serve's name among the nodes sharing a store ("": the
+	// host name, see Join); Heartbeat how often it says it is alive (0:
+	// DefaultHeartbeat); LeaseTTL how long its check runs' leases last
+	// unless renewed (0: check.DefaultLeaseTTL).
+	Node                string
+	Heartbeat, LeaseTTL time.Duration
 }
 
 // App is leadhost assembled. Open it, add observers, Run it (serve) or
@@ -82,6 +89,9 @@ type App struct {
 	observers []func(store.JournalEntry)
 	refused   refusals
 	now       func() time.Time
+
+	cfgNode string
+	node    node
 }
 
 // Open opens the store with the offers' policies, feeds and journal
@@ -103,7 +113,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	opts := store.Options{
 		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now, Reasons: reasons,
 		Feeds:       []string{send.Feed, send.PostbackFeed},
-		MinFreeDisk: cfg.MinFreeDisk, JournalBudget: cfg.JournalBudget, ClaimExpiry: cfg.ClaimExpiry,
+		MinFreeDisk: cfg.MinFreeDisk, JournalBudget: cfg.JournalBudget, ClaimExpiry: cfg.ClaimExpiry, Node: cfg.Node,
 		JournalTTL: func(offer string) time.Duration {
 			if o, ok := reg.Offer(offer); ok && o.Config.JournalDays > 0 {
 				return time.Duration(o.Config.JournalDays) * 24 * time.Hour
@@ -138,9 +148,21 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now, Shadows: shadow.New(st, reg, 0, log)}
+	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now, Shadows: shadow.New(st, reg, 0, log), cfgNode: cfg.Node}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	a.node = node{every: cfg.Heartbeat, started: a.now().UTC().Truncate(time.Second), nudge: make(chan struct{}, 1)}
+	if a.node.every <= 0 {
+		a.node.every = DefaultHeartbeat
+	}
+	a.node.cluster, _ = st.(store.Cluster) // nil on Badger: the only node
+	if a.node.cluster != nil {
+		// A check run asked for before Join (the CLI's, which never
+		// joins) takes the offer's lease too, under a name that says
+		// whose it is; Join gives a serve its node name.
+		host, _ := os.Hostname()
+		a.node.provisional = fmt.Sprintf("%s (pid %d)", host, os.Getpid())
 	}
 	a.mailer = notify.New(cfg.Mail, cfg.MailWindow, log)
 	a.mailer.For = func(offer string) (notify.Settings, time.Duration, bool) {
@@ -202,7 +224,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		log.Log(context.Background(), level, "check", "offer", r.Offer, "mode", r.Mode, "requests", len(r.Exchanges), "leads", r.Leads,
 			"edits", len(r.Edits), "took", time.Duration(r.Duration).Round(time.Millisecond), "err", store.Mask(r.Error()))
 		st.Record(checkEntry(r))
-	}}
+	}, LeaseTTL: cfg.LeaseTTL}
+	if a.node.cluster != nil {
+		a.Checks.Leases, a.Checks.Node = a.node.cluster, a.node.provisional
+	}
 	return a, nil
 }
 
@@ -301,9 +326,11 @@ func (a *App) Run(ctx context.Context) {
 		a.log.Error("defining the offers' goals", "err", err)
 	}
 	run("scheduler", func() error { return a.Checks.Run(ctx) })
+	run("heartbeat", func() error { return a.heartbeat(ctx) })
 	run("sender", func() error { return a.Sends.Run(ctx) })
 	run("postbacks", func() error { return a.Postbacks.Run(ctx) })
 	wg.Wait()
+	a.leave() // once the runs in flight gave up their leases, recording their ends
 }
 
 // Close sends the error mails still pending, retires the offers' Lua

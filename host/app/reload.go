@@ -28,4 +28,7 @@ func (a *App) reloaded(ctx context.Context, changes []string, err error) {
 	if len(changes) > 0 || err != nil {
 		a.Store.Record(reloadEntries(a.Offers, changes, err)...)
 	}
+	if len(changes) > 0 {
+		a.nudgeHeartbeat() // the other nodes learn this one's versions now
+	}
 }

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,11 @@ type OfferSource interface {
 // offer stops), never overlaps runs of one offer, runs at most Limit
 // offers at once, spreads starts with jitter and backs off from a partner
 // that keeps failing. It also releases expired holds.
+//
+// On several nodes sharing a store (Leases set), a run takes its offer's
+// lease first (lease.go), and a schedule is due on every node from its
+// last run's end on whichever node ran it: the node that takes the lease
+// runs, the others find it held or the run just done and wait.
 type Scheduler struct {
 	Offers OfferSource
 	Runner *Runner
@@ -40,6 +46,16 @@ type Scheduler struct {
 	OnRun func(*Report)
 	Log   *slog.Logger     // nil: slog.Default()
 	Now   func() time.Time // nil: time.Now
+	// Leases, when set, are the leases of the nodes sharing the store;
+	// Node is this one's name in them. nil: this node is the only one.
+	Leases Leases
+	Node   string
+	// LeaseTTL is how long a lease lasts unless renewed (default 30s).
+	LeaseTTL time.Duration
+	// Hold, when set, says why an offer's schedules wait on this node
+	// ("" when they run): a node with another version of the offer than
+	// the cluster's newest.
+	Hold func(o *host.Offer) string
 
 	mu        sync.Mutex
 	entries   map[scheduleKey]*schedule
@@ -65,6 +81,8 @@ type schedule struct {
 	since   time.Time // the last run's end, or when the schedule began
 	fails   int       // failed runs in a row
 	last    *RunSummary
+	held    string // why it does not run on this node (Hold)
+	busy    string // the run of it another node was making when last asked
 }
 
 // Schedule is one offer mode's schedule as the API shows it.
@@ -75,6 +93,10 @@ type Schedule struct {
 	Next  time.Time      `json:"next"`
 	Fails int            `json:"fails"` // failed runs in a row; 3 and more back off
 	Last  *RunSummary    `json:"last,omitempty"`
+	// Waiting says why it does not run on this node now: another
+	// version of the offer than the cluster's newest, or a run of it on
+	// another node.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // RunSummary is what a schedule keeps of its last run.
@@ -151,7 +173,7 @@ func (s *Scheduler) Schedules() []Schedule {
 	defer s.mu.Unlock()
 	out := make([]Schedule, 0, len(s.entries))
 	for k, e := range s.entries {
-		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: store.Duration(e.every), Next: e.next.UTC(), Fails: e.fails, Last: e.last})
+		out = append(out, Schedule{Offer: k.offer, Mode: k.mode, Every: store.Duration(e.every), Next: e.next.UTC(), Fails: e.fails, Last: e.last, Waiting: cmp.Or(e.held, e.busy)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Offer != out[j].Offer {
@@ -242,7 +264,10 @@ func (s *Scheduler) step(ctx context.Context, now time.Time) {
 	}
 	var due []scheduleKey
 	for k, e := range s.entries {
-		if !e.next.After(now) && !s.running[k.offer] {
+		// A schedule held stays due: it runs once the node has the
+		// newest version.
+		e.held = s.hold(offers[k.offer])
+		if !e.next.After(now) && !s.running[k.offer] && e.held == "" {
 			due = append(due, k)
 		}
 	}
@@ -269,6 +294,14 @@ func (s *Scheduler) step(ctx context.Context, now time.Time) {
 	if holdsDue {
 		s.releaseHolds(ctx, now)
 	}
+}
+
+// hold is why the offer's schedules wait on this node ("": they run).
+func (s *Scheduler) hold(o *host.Offer) string {
+	if s.Hold == nil {
+		return ""
+	}
+	return s.Hold(o)
 }
 
 func (s *Scheduler) holdEvery() time.Duration {
@@ -301,6 +334,13 @@ func (s *Scheduler) releaseHolds(ctx context.Context, now time.Time) {
 func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode host.Mode) {
 	defer s.wg.Done()
 	defer func() { <-s.sem }()
+	release := func() {}
+	if s.Leases != nil {
+		ctx, release = s.leaseForSchedule(ctx, o, mode)
+		if release == nil {
+			return
+		}
+	}
 	rep := s.Runner.Run(ctx, o, mode, Options{})
 	stopped := rep.Stopped
 	// Reported before the offer is free again, so that one offer's
@@ -311,6 +351,9 @@ func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode host.Mode) {
 	if s.OnRun != nil {
 		s.OnRun(rep)
 	}
+	// Given up before the offer is free on this node again, so that its
+	// next run here takes the lease anew.
+	release()
 	end := s.now()
 	s.mu.Lock()
 	s.running[o.ID] = false
@@ -327,8 +370,63 @@ func (s *Scheduler) run(ctx context.Context, o *host.Offer, mode host.Mode) {
 		}
 		e.next = end.Add(s.jittered(backedOff(e.every, e.fails)))
 		e.last = &RunSummary{Started: rep.Started, Duration: rep.Duration, Requests: len(rep.Exchanges), Leads: rep.Leads, Edits: len(rep.Edits), Err: store.Mask(rep.Error())}
+		e.busy = ""
 	}
 	s.mu.Unlock()
+}
+
+// leaseForSchedule takes the offer's lease for a scheduled run of mode:
+// the run's context (ended too if the lease is lost) and the lease's
+// release, or no release when the run is not this node's to make now.
+// Then the schedule's next is put off: to the next tick while another
+// node runs the offer (so that this one takes over within a lease's
+// life and a tick when that node dies), to a gap after the last run
+// when it just ran elsewhere.
+func (s *Scheduler) leaseForSchedule(ctx context.Context, o *host.Offer, mode host.Mode) (context.Context, func()) {
+	k := scheduleKey{o.ID, mode}
+	s.mu.Lock()
+	e := s.entries[k]
+	if e == nil {
+		// The offer went (a reload) since the step that started this.
+		s.running[o.ID] = false
+		s.mu.Unlock()
+		return nil, nil
+	}
+	every := e.every
+	s.mu.Unlock()
+	// The shortest jittered interval: two nodes never run a schedule
+	// closer together than that.
+	gap := every - every/jitterPart
+	runCtx, cancel := context.WithCancel(ctx)
+	g, release, err := s.lease(ctx, o, mode, gap, cancel)
+	if release != nil {
+		return runCtx, func() { release(); cancel() }
+	}
+	cancel()
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running[o.ID] = false
+	if e = s.entries[k]; e == nil {
+		return nil, nil
+	}
+	switch {
+	case err != nil:
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, store.ErrClosed) {
+			s.log().Warn("taking a check lease", "offer", o.ID, "mode", mode, "err", err)
+		}
+		e.next = now.Add(min(every, 10*s.tick()))
+	case g.Holder != "":
+		e.busy = (&BusyError{Node: g.Holder, Mode: host.Mode(g.What)}).Error()
+		e.next = now.Add(s.tick())
+	default:
+		// Ran elsewhere: due a gap after that run, spread by the jitter
+		// so that the nodes do not all ask at once.
+		e.busy = ""
+		e.since = now
+		e.next = now.Add(g.Wait + s.randUpTo(2*(every/jitterPart)))
+	}
+	return nil, nil
 }
 
 // backedOff is the wait after fails failed runs in a row.
@@ -405,6 +503,18 @@ func (s *Scheduler) RunNow(ctx context.Context, o *host.Offer, mode host.Mode, o
 	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if s.Leases != nil {
+		// The same lease as the schedules', with no gap: a person may
+		// run a check right after a scheduled one, not during one.
+		g, release, err := s.lease(ctx, o, mode, 0, cancel)
+		if err != nil {
+			return nil, err
+		}
+		if release == nil {
+			return nil, &BusyError{Node: g.Holder, Mode: host.Mode(g.What)}
+		}
+		defer release()
+	}
 	go func() {
 		select {
 		case <-s.halt:

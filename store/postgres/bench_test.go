@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"leadhost/store"
 	"leadhost/store/postgres/pgtest"
@@ -76,4 +77,25 @@ func BenchmarkBatchCommit1000(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(ids))/b.Elapsed().Seconds(), "edits/s")
+}
+
+// BenchmarkLeaseRun is what a check run on several nodes adds: taking
+// its offer's lease with the schedule's gap checked, then giving it up
+// with the run's end recorded.
+func BenchmarkLeaseRun(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(b), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	req := store.LeaseRequest{Name: "check/bench", Node: "a", What: "processing", TTL: 30 * time.Second, Schedule: "check/bench/processing"}
+	for b.Loop() {
+		if g, err := s.TakeLease(ctx, req); err != nil || !g.Taken {
+			b.Fatalf("%+v, %v", g, err)
+		}
+		if err := s.ReleaseLease(ctx, req.Name, req.Node, req.Schedule); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -279,7 +279,7 @@ func pageCopies(part store.ExportPart, page *store.ExportPage) []tableCopy {
 				detail = text(string(e.Detail))
 			}
 			c.rows = append(c.rows, []any{int64(e.ID), e.At.Truncate(time.Microsecond), text(e.Offer), text(string(e.Kind)), text(string(e.Status)),
-				int64(e.Duration), int64(e.Version), text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.Expires})
+				int64(e.Duration), int64(e.Version), text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.Expires, text(e.Node)})
 		}
 		return []tableCopy{c}
 	}

@@ -32,6 +32,7 @@ const (
 type journal struct {
 	mu      sync.Mutex
 	lastID  uint64
+	slot    uint64       // < 1000: the last three digits of this process's ids
 	sending sync.RWMutex // Record holds it to send; stop takes it to close the queue
 	stopped bool
 	queue   chan queuedEntry
@@ -46,9 +47,10 @@ type queuedEntry struct {
 	written chan<- error
 }
 
-// startJournal starts the writer; entry ids go on after lastID.
-func (s *Store) startJournal(lastID uint64) {
-	s.jr = &journal{lastID: lastID, queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
+// startJournal starts the writer; entry ids go on after lastID, each
+// ending in slot.
+func (s *Store) startJournal(lastID, slot uint64) {
+	s.jr = &journal{lastID: lastID, slot: slot, queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
 	go s.journalLoop()
 	s.bg.Add(1)
 	go func() {
@@ -96,6 +98,9 @@ func (s *Store) record(written chan<- error, entries ...store.JournalEntry) bool
 			e.At = s.now()
 		}
 		e.At = e.At.UTC().Truncate(time.Microsecond)
+		if e.Node == "" {
+			e.Node = s.nodeName() // Join's name; "" before
+		}
 		e.ID = s.jr.nextID(e.At)
 		e = store.CapJournalEntry(e)
 		if fn := s.jr.watch.Load(); fn != nil {
@@ -106,13 +111,22 @@ func (s *Store) record(written chan<- error, entries ...store.JournalEntry) bool
 	return true
 }
 
-// nextID is the entry's time in nanoseconds, made unique in this process.
+// nextID is the entry's time in nanoseconds, made unique: in this
+// process by going on after the last, across the processes sharing the
+// database by ending in this one's slot. Times are whole microseconds,
+// so the last three digits are free; a slot is the database's sequence
+// journal_slots at Open, so processes that run together have different
+// ones (until a thousand more have opened), and no entry of one takes
+// another's id.
 func (j *journal) nextID(at time.Time) uint64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	id := uint64(at.UnixNano())
+	id := uint64(at.UnixNano()) - uint64(at.Nanosecond()%1000) + j.slot
 	if id <= j.lastID {
-		id = j.lastID + 1
+		id = j.lastID - j.lastID%1000 + j.slot
+		if id <= j.lastID {
+			id += 1000
+		}
 	}
 	j.lastID = id
 	return id
@@ -154,7 +168,7 @@ func (s *Store) journalLoop() {
 	}
 }
 
-var journalColumns = []string{"id", "at", "offer", "kind", "status", "duration", "version", "summary", "request", "response", "logs", "detail", "expires"}
+var journalColumns = []string{"id", "at", "offer", "kind", "status", "duration", "version", "summary", "request", "response", "logs", "detail", "expires", "node"}
 
 // writeJournal writes a batch of entries; when some failed, it gives
 // each entry's error (nil: written).
@@ -177,7 +191,7 @@ func (s *Store) writeJournal(batch []queuedEntry) []error {
 			detail = string(e.Detail)
 		}
 		rows[i] = []any{int64(e.ID), e.At, text(e.Offer), string(e.Kind), string(e.Status), int64(e.Duration), int64(e.Version),
-			text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.At.Add(ttl)}
+			text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.At.Add(ttl), text(e.Node)}
 	}
 	ctx := context.Background()
 	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"journal"}, journalColumns, pgx.CopyFromRows(rows))
@@ -216,7 +230,7 @@ func (s *Store) stopJournal() {
 	<-s.jr.done
 }
 
-const entryColumns = `id, at, offer, kind, status, duration, version, summary, request, response, logs, detail`
+const entryColumns = `id, at, offer, kind, status, duration, version, summary, request, response, logs, detail, node`
 
 func scanEntry(r pgx.Row) (store.JournalEntry, error) {
 	var (
@@ -226,7 +240,7 @@ func scanEntry(r pgx.Row) (store.JournalEntry, error) {
 		req, resp        []byte
 		logs, detail     []byte
 	)
-	if err := r.Scan(&id, &e.At, &e.Offer, &kind, &status, &dur, &version, &e.Summary, &req, &resp, &logs, &detail); err != nil {
+	if err := r.Scan(&id, &e.At, &e.Offer, &kind, &status, &dur, &version, &e.Summary, &req, &resp, &logs, &detail, &e.Node); err != nil {
 		return e, err
 	}
 	e.ID, e.At, e.Kind, e.Status, e.Duration, e.Version = uint64(id), e.At.UTC(), store.JournalKind(kind), store.JournalStatus(status), store.Duration(dur), uint64(version)

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,7 @@ type Store struct {
 	subs subscribers
 	adds adders
 	jr   *journal
+	node atomic.Pointer[string] // the name Join gave (cluster.go)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -114,8 +116,8 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 	// Entry ids are times made unique: a process goes on after the
 	// newest id any wrote before it, so that an entry dated earlier
 	// (a check run journaled at its start) replaces none.
-	var lastID int64
-	if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM journal`).Scan(&lastID); err != nil {
+	var lastID, slot int64 // slot: ids of this process's entries end in it (journal.go)
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0), nextval('journal_slots') % 1000 FROM journal`).Scan(&lastID, &slot); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: the journal: %w", where(cfg), dbError(err))
 	}
@@ -123,7 +125,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: the journal's days: %w", where(cfg), dbError(err))
 	}
-	s.startJournal(uint64(lastID))
+	s.startJournal(uint64(lastID), uint64(slot))
 	// Half the pool writes Adds; the rest is for edits, reads and the
 	// journal.
 	s.adds.start(s, int(max(1, cfg.MaxConns/2)))

@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"leadhost/store"
+	"leadhost/store/postgres/pgtest"
+)
+
+// Two nodes on one database: each is listed with what it runs, a lease
+// is held by one at a time and taken over once it expires, and the
+// journal says which node wrote an entry.
+func TestClusterNodesAndLeases(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	a, b := openAt(t, url, store.Options{}), openAt(t, url, store.Options{})
+	started := time.Now().UTC().Truncate(time.Second)
+	if err := a.Join(ctx, store.NodeBeat{Name: "a", Binary: "v1", Started: started, Listen: "10.0.0.1:8080", Offers: map[string]string{"acme": "h1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Join(ctx, store.NodeBeat{Name: "b", Binary: "v1", Started: started, Listen: "10.0.0.2:8080", Offers: map[string]string{"acme": "h2"}}); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := a.Nodes(ctx, time.Minute)
+	if err != nil || len(nodes) != 2 || nodes[0].Name != "a" || nodes[1].Offers["acme"] != "h2" || nodes[0].Listen != "10.0.0.1:8080" {
+		t.Fatalf("nodes %+v, %v", nodes, err)
+	}
+	if !nodes[1].FirstSeen["acme"].After(nodes[0].FirstSeen["acme"]) {
+		t.Errorf("version h2 first seen %v, h1 %v: want h2 (joined later) newer", nodes[1].FirstSeen, nodes[0].FirstSeen)
+	}
+
+	take := func(s *Store, node string, ttl time.Duration) store.LeaseGrant {
+		t.Helper()
+		g, err := s.TakeLease(ctx, store.LeaseRequest{Name: "check/acme", Node: node, What: "processing", TTL: ttl, Schedule: "check/acme/processing", Gap: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := take(a, "a", 200*time.Millisecond); !g.Taken {
+		t.Fatalf("a free lease not taken: %+v", g)
+	}
+	if g := take(b, "b", time.Minute); g.Taken || g.Holder != "a" || g.What != "processing" {
+		t.Fatalf("a held lease: %+v, want held by a", g)
+	}
+	time.Sleep(300 * time.Millisecond) // a dies: its lease expires
+	if err := a.RenewLease(ctx, "check/acme", "a", 200*time.Millisecond); err != nil {
+		// Expired but not yet taken: a renewal still holds it.
+		t.Fatalf("renew an expired lease nobody took: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if g := take(b, "b", time.Minute); !g.Taken {
+		t.Fatalf("an expired lease not taken over: %+v", g)
+	}
+	if err := a.RenewLease(ctx, "check/acme", "a", time.Minute); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("renew a lease taken over: %v, want ErrLeaseLost", err)
+	}
+	if ls, err := a.Leases(ctx); err != nil || len(ls) != 1 || ls[0].Node != "b" {
+		t.Errorf("leases %+v, %v: want one, b's", ls, err)
+	}
+	if err := b.ReleaseLease(ctx, "check/acme", "b", "check/acme/processing"); err != nil {
+		t.Fatal(err)
+	}
+	// The run just ended: the schedule is not due again for an hour, on
+	// any node.
+	if g := take(a, "a", time.Minute); g.Taken || g.Holder != "" || g.Wait < 59*time.Minute {
+		t.Errorf("right after a run: %+v, want not taken, a wait of about an hour", g)
+	}
+	if ls, _ := a.Leases(ctx); len(ls) != 0 {
+		t.Errorf("leases after release %+v: want none (the refused take rolled back)", ls)
+	}
+
+	b.Record(store.JournalEntry{Kind: store.KindCheck, Status: store.JournalOK, Summary: "from b"})
+	if err := b.Leave(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	list, _, err := a.JournalList(ctx, store.JournalQuery{Limit: 10})
+	if err != nil || len(list) != 1 || list[0].Node != "b" {
+		t.Errorf("journal %+v, %v: want b's entry with node b", list, err)
+	}
+	nodes, _ = a.Nodes(ctx, time.Minute)
+	if len(nodes) != 2 || !nodes[1].Left {
+		t.Errorf("after b left: %+v", nodes)
+	}
+}
+
+// Nodes racing for a free lease: exactly one gets it.
+func TestLeaseTakenByOne(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s := openAt(t, url, store.Options{})
+	for round := range 20 {
+		var (
+			wg  sync.WaitGroup
+			mu  sync.Mutex
+			won []string
+		)
+		for _, node := range []string{"a", "b", "c", "d"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g, err := s.TakeLease(ctx, store.LeaseRequest{Name: "check/x", Node: node, TTL: time.Minute})
+				if err != nil {
+					t.Error(err)
+				}
+				if g.Taken {
+					mu.Lock()
+					won = append(won, node)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(won) != 1 {
+			t.Fatalf("round %d: taken by %v, want one", round, won)
+		}
+		if err := s.ReleaseLease(ctx, "check/x", won[0], ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Nodes writing the journal at the same moments keep every entry: their
+// ids never meet.
+func TestJournalIDsAreUniqueAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	const each = 2000
+	var wg sync.WaitGroup
+	for _, node := range []string{"a", "b", "c"} {
+		s := openAt(t, url, store.Options{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				// The same few microseconds on every node.
+				s.Record(store.JournalEntry{At: at.Add(time.Duration(i%5) * time.Microsecond), Kind: store.KindHook, Status: store.JournalOK, Summary: node})
+			}
+			if err := s.RecordWritten(store.JournalEntry{At: at, Kind: store.KindHook, Status: store.JournalOK, Summary: node}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	s := openAt(t, url, store.Options{})
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM journal`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3*(each+1) {
+		t.Errorf("%d entries kept of %d written by three nodes", n, 3*(each+1))
+	}
+}
