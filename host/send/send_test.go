@@ -675,13 +675,16 @@ func TestOfferAwayPausesItsSends(t *testing.T) {
 		return len(items) == 19
 	})
 	src.gone.Store(false)
-	hosttest.Eventually(t, "every lead sent once the offer is back", func() bool {
+	// A send lands on its lead, then its item is acknowledged: two
+	// writes, so both are waited for.
+	hosttest.Eventually(t, "every lead sent once the offer is back, and its item gone", func() bool {
 		for _, id := range ids[1:] {
 			if e.lead(t, id).Status != store.StatusProcessing {
 				return false
 			}
 		}
-		return true
+		items, _ := feed.Pending(context.Background(), 100)
+		return len(items) == 0
 	})
 	if items, _ := feed.Pending(context.Background(), 100); p.n() != 19 || len(items) != 0 {
 		t.Errorf("after the offer came back: %d sends for the 19 leads still new, %d items left", p.n(), len(items))
