@@ -226,7 +226,7 @@ func (s *Server) writable(c *fasthttp.RequestCtx) bool {
 	if s.App.Store.ReadOnly() == "" {
 		return true
 	}
-	writeError(c, fasthttp.StatusServiceUnavailable, "leadhost cannot store anything now (its disk is full): send the call again later")
+	writeError(c, fasthttp.StatusServiceUnavailable, "leadhost cannot store anything now ("+s.App.Store.ReadOnly()+"): send the call again later")
 	c.Response.Header.Set("Retry-After", "60")
 	return false
 }

@@ -45,6 +45,8 @@ type Store struct {
 	jr   *journal
 	node atomic.Pointer[string] // the name Join gave (cluster.go)
 
+	down unreachable // reachable.go
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	bg        sync.WaitGroup
@@ -129,6 +131,8 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 	// Half the pool writes Adds; the rest is for edits, reads and the
 	// journal.
 	s.adds.start(s, int(max(1, cfg.MaxConns/2)))
+	s.bg.Add(1)
+	go s.watchReachable()
 	return s, nil
 }
 
@@ -190,10 +194,6 @@ func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microseco
 
 // Reasons is the table of rejection reasons edits are checked against.
 func (s *Store) Reasons() *store.ReasonTable { return s.reasons }
-
-// ReadOnly is always "": the database server guards its own disk, and a
-// write it refuses is an error.
-func (s *Store) ReadOnly() string { return "" }
 
 // Close writes the journal entries queued, waits for the writes in
 // flight and closes the connections.
