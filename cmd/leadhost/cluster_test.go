@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -99,7 +96,7 @@ func TestClusterKill(t *testing.T) {
 	os.WriteFile(filepath.Join(scripts, "shop", "hook.lua"), []byte(benchHook), 0o644)
 	os.WriteFile(filepath.Join(scripts, "shop", "send.lua"), []byte("return data.id\n"), 0o644)
 
-	nodes := make([]*clusterProc, 3)
+	nodes := make([]*serveChild, 3)
 	for i := range nodes {
 		nodes[i] = startClusterNode(t, dbURL, scripts, filepath.Join(t.TempDir(), "data"))
 	}
@@ -256,64 +253,19 @@ func TestClusterKill(t *testing.T) {
 	}
 }
 
-// clusterProc is one node of TestClusterKill: a child process.
-type clusterProc struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *strings.Builder
-	done   chan struct{}
-}
-
-// startClusterNode starts a node and waits for its address; the node is
-// stopped (SIGTERM, then waited for) when the test ends.
-func startClusterNode(t testing.TB, dbURL, scripts, data string) *clusterProc {
+// startClusterNode starts a node (a child of TestClusterKill) and waits
+// for its address; the node is stopped (SIGTERM, then waited for) when
+// the test ends.
+func startClusterNode(t testing.TB, dbURL, scripts, data string) *serveChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterKill$", "-test.count=1")
-	cmd.Env = append(os.Environ(), clusterChildEnv+"="+strings.Join([]string{dbURL, scripts, data}, "\t"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &clusterProc{cmd: cmd, stderr: &strings.Builder{}, done: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{w: p.stderr}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
+	p := startServeChild(t, "TestClusterKill", clusterChildEnv+"="+strings.Join([]string{dbURL, scripts, data}, "\t"))
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-p.done
-		}
+		p.stop(20 * time.Second)
 		if t.Failed() {
 			t.Logf("node %s said:\n%s", p.addr, lastLinesOf(p.stderr.String(), 30))
 		}
 	})
-	lines := bufio.NewScanner(out)
-	for p.addr == "" && lines.Scan() {
-		if _, rest, ok := strings.Cut(lines.Text(), "listening on "); ok {
-			p.addr, _, _ = strings.Cut(rest, " ")
-		}
-	}
-	if p.addr == "" {
-		cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("a node did not start: %s", p.stderr.String())
-	}
-	go io.Copy(io.Discard, out)
 	return p
-}
-
-// kill stops the node with SIGKILL and waits until it is gone.
-func (p *clusterProc) kill() {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
 }
 
 // clusterNode is a node's process: serve on the spec's database until
@@ -332,18 +284,6 @@ func clusterNode(spec string) int {
 	fmt.Printf("leadhost listening on %s\n", h.addr)
 	h.wait()
 	return exitOK
-}
-
-// lockedWriter lets a child's stderr be read while it writes.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // lastLinesOf is the end of s, n lines at most.

@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,33 +75,10 @@ func TestKillUnderLoad(t *testing.T) {
 // were answered 200 before the kill.
 func killServeUnderLoad(t *testing.T, k int, data, scripts string) ([]acked, time.Duration) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillUnderLoad$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+strings.Join([]string{"serve",
+	p := startServeChild(t, "TestKillUnderLoad", killChildEnv+"="+strings.Join([]string{"serve",
 		"-listen", "127.0.0.1:0", "-data", data, "-scripts", scripts}, "\t"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(out)
-	var addr string
-	for addr == "" && lines.Scan() {
-		if _, rest, ok := strings.Cut(lines.Text(), "listening on "); ok {
-			addr, _, _ = strings.Cut(rest, " ")
-		}
-	}
-	if addr == "" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("serve did not start: %s", stderr.String())
-	}
-	go io.Copy(io.Discard, out)
+	defer p.kill()
+	addr := p.addr
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
 	var (
@@ -150,7 +123,7 @@ func killServeUnderLoad(t *testing.T, k int, data, scripts string) ([]acked, tim
 	after := time.Duration(100+rand.IntN(900)) * time.Millisecond
 	time.Sleep(after)
 	// A 200 read even after the kill was written before it: acknowledged.
-	cmd.Process.Signal(syscall.SIGKILL)
+	p.kill()
 	close(stop)
 	wg.Wait()
 	return got, after

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serveChild is a leadhost serve run in a child process — this test
+// binary re-entering the test named at start, which serves when it finds
+// its environment variable — for the tests that SIGKILL a real serve.
+type serveChild struct {
+	cmd    *exec.Cmd
+	addr   string           // what it printed after "listening on "
+	stderr *strings.Builder // read once done is closed
+	done   chan struct{}    // closed once the process has ended
+}
+
+// startServeChild starts the child of test with env (NAME=value) added
+// and waits for its address; it fails t with what the child said if the
+// child ends first.
+func startServeChild(t testing.TB, test, env string) *serveChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &serveChild{cmd: cmd, stderr: &strings.Builder{}, done: make(chan struct{})}
+	cmd.Stderr = &lockedWriter{w: p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	lines := bufio.NewScanner(out)
+	for p.addr == "" && lines.Scan() {
+		if _, rest, ok := strings.Cut(lines.Text(), "listening on "); ok {
+			p.addr, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	if p.addr == "" {
+		p.kill()
+		t.Fatalf("serve did not start: %s", p.stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	return p
+}
+
+// kill stops the child with SIGKILL and waits until it is gone.
+func (p *serveChild) kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop asks the child to stop (SIGTERM) and kills it if it has not
+// within wait.
+func (p *serveChild) stop(wait time.Duration) {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(wait):
+		p.kill()
+	}
+}
+
+// lockedWriter lets a child's stderr be written while the test may
+// look at it.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
