@@ -15,17 +15,28 @@ type snapshotBatch struct {
 	seen map[uint64]bool
 }
 
+// newSnapshotBatch wraps b; its map is made at the first lead read, so
+// that a hook that reads none (most only add) pays nothing for it.
 func newSnapshotBatch(b store.Batch) *snapshotBatch {
-	return &snapshotBatch{Batch: b, seen: map[uint64]bool{}}
+	return &snapshotBatch{Batch: b}
+}
+
+// look marks id as looked for and says whether it was before.
+func (b *snapshotBatch) look(id uint64) (before bool) {
+	if b.seen == nil {
+		b.seen = map[uint64]bool{}
+	}
+	before = b.seen[id]
+	b.seen[id] = true
+	return before
 }
 
 // first reads the lead into the batch, if the run has not yet, and keeps
 // it as it was then.
 func (b *snapshotBatch) first(id uint64) {
-	if b.seen[id] {
+	if b.look(id) { // found or not: looked for once
 		return
 	}
-	b.seen[id] = true // found or not: looked for once
 	l, err := b.Batch.Get(id)
 	if err != nil {
 		return // not found: the run's own Get or Edit says so
@@ -36,8 +47,7 @@ func (b *snapshotBatch) first(id uint64) {
 // Seed keeps the leads handed over as read: they are the run's start.
 func (b *snapshotBatch) Seed(leads []*store.Lead) {
 	for _, l := range leads {
-		if !b.seen[l.ID] {
-			b.seen[l.ID] = true
+		if !b.look(l.ID) {
 			b.read = append(b.read, l.Clone())
 		}
 	}
