@@ -40,6 +40,11 @@ func (a *App) FindLeads(ctx context.Context, f LeadFilter) (store.Page, error) {
 	if f.Offer == "" {
 		return store.Page{}, fmt.Errorf("ext= needs offer=: a partner's id is unique within one offer: %w", store.ErrInvalid)
 	}
+	if f.Contact != "" {
+		if _, err := store.ContactKey(f.Contact); err != nil {
+			return store.Page{}, err
+		}
+	}
 	l, err := a.Store.ByExt(ctx, f.Offer, f.Ext)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -49,17 +54,21 @@ func (a *App) FindLeads(ctx context.Context, f LeadFilter) (store.Page, error) {
 	case f.Statuses != 0 && !f.Statuses.Has(l.Status):
 		return store.Page{}, nil
 	}
-	if f.Contact != "" {
-		if page, err := a.Store.List(ctx, store.Query{Offer: f.Offer, Contact: f.Contact, Statuses: f.Statuses, Limit: 1000}); err != nil || !hasLead(page.Leads, l.ID) {
-			return store.Page{}, err
-		}
+	if f.Contact != "" && !hasContact(l, f.Contact) {
+		return store.Page{}, nil // hasContact's key was checked above
 	}
 	return store.Page{Leads: []*store.Lead{l}}, nil
 }
 
-func hasLead(leads []*store.Lead, id uint64) bool {
-	for _, l := range leads {
-		if l.ID == id {
+// hasContact says whether l's phone or e-mail is the contact typed, by
+// the keys the contact index files them under (store.ContactKey).
+func hasContact(l *store.Lead, contact string) bool {
+	want, err := store.ContactKey(contact)
+	if err != nil {
+		return false
+	}
+	for _, field := range []string{"phone", "email"} {
+		if k, err := store.ContactKey(l.Fields[field]); err == nil && k == want {
 			return true
 		}
 	}
