@@ -221,8 +221,7 @@ func sameErrors(a, b []error) bool {
 // leadhost.toml beside a scripts folder.
 func Lint(dir string) (offers int, problems []error) {
 	if _, err := os.Stat(filepath.Join(dir, "offer.toml")); err == nil {
-		_, errs := LoadOffer(dir) // one offer's folder
-		return 1, errs
+		return 1, lintOffer(dir) // one offer's folder
 	}
 	if _, errs := LoadSettings(SettingsPath(dir)); len(errs) > 0 && !errors.Is(errs[0], os.ErrNotExist) {
 		problems = append(problems, errs...)
@@ -236,9 +235,23 @@ func Lint(dir string) (offers int, problems []error) {
 			continue
 		}
 		offers++
-		if _, errs := LoadOffer(filepath.Join(dir, e.Name())); len(errs) > 0 {
-			problems = append(problems, errs...)
-		}
+		problems = append(problems, lintOffer(filepath.Join(dir, e.Name()))...)
 	}
 	return offers, problems
+}
+
+// lintOffer loads the offer in dir and, when it stages one, its candidate
+// in next/ (as serve would run it in shadow), so a broken candidate is
+// found before promote refuses it.
+func lintOffer(dir string) []error {
+	_, problems := LoadOffer(dir)
+	files, _, err := readCandidate(dir)
+	switch {
+	case err != nil:
+		problems = append(problems, &LoadError{File: filepath.Join(dir, NextDir), Msg: err.Error()})
+	case files != nil:
+		_, errs := loadOffer(dir, files, LoadOptions{})
+		problems = append(problems, errs...)
+	}
+	return problems
 }

@@ -104,3 +104,26 @@ func TestLint(t *testing.T) {
 		t.Errorf("lint of a broken offer: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestLintChecksTheStagedCandidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "shop"), os.DirFS("../../host/testdata/scripts/acme")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := leadhost(t, "", "lint", dir); code != exitOK {
+		t.Fatalf("lint of a live offer: exit %d\n%s%s", code, out, errOut)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "shop", "next"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "shop", "next", "check.lua"), []byte("local x =\n"), 0o644)
+	code, out, errOut := leadhost(t, "", "lint", dir)
+	if code != exitError || !strings.Contains(out, "shop/next/check.lua:") {
+		t.Errorf("lint with a broken candidate: exit %d, want %d naming shop/next/check.lua\n%s%s", code, exitError, out, errOut)
+	}
+	code, out, errOut = leadhost(t, "", "lint", filepath.Join(dir, "shop"))
+	if code != exitError || !strings.Contains(out, "next/check.lua:") {
+		t.Errorf("lint of the one offer with a broken candidate: exit %d\n%s%s", code, out, errOut)
+	}
+}
