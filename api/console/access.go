@@ -2,16 +2,12 @@ package console
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"leadhost/host/app"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -31,76 +27,7 @@ import (
 // must come from the console's own origin: a form posted by another site
 // (or without its token) changes nothing.
 
-const (
-	sessionCookie = "leadhost_session"
-	sessionTTL    = 12 * time.Hour
-	maxSessions   = 1000
-	csrfField     = "csrf"
-)
-
-// session is one signed-in browser.
-type session struct {
-	csrf    string
-	expires time.Time
-}
-
-// sessions are the console's open sessions, in memory: a restart signs
-// everyone out. They are kept by the hash of their cookie, so that a
-// lookup's timing tells nothing of a valid one.
-type sessions struct {
-	mu   sync.Mutex
-	open map[[32]byte]*session
-}
-
-func (s *sessions) get(c *fasthttp.RequestCtx) *session {
-	id := c.Request.Header.Cookie(sessionCookie)
-	if len(id) == 0 {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := sha256.Sum256(id)
-	ss := s.open[key]
-	if ss == nil {
-		return nil
-	}
-	if time.Now().After(ss.expires) {
-		delete(s.open, key)
-		return nil
-	}
-	return ss
-}
-
-// start opens a session and returns its cookie value.
-func (s *sessions) start() (string, *session) {
-	id := randomToken()
-	ss := &session{csrf: randomToken(), expires: time.Now().Add(sessionTTL)}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.open == nil {
-		s.open = map[[32]byte]*session{}
-	}
-	now := time.Now()
-	for k, old := range s.open {
-		if now.After(old.expires) || len(s.open) >= maxSessions {
-			delete(s.open, k) // only the token's holders sign in: dropping one at random is no attack surface
-		}
-	}
-	s.open[sha256.Sum256([]byte(id))] = ss
-	return id, ss
-}
-
-func (s *sessions) end(c *fasthttp.RequestCtx) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.open, sha256.Sum256(c.Request.Header.Cookie(sessionCookie)))
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+const csrfField = "csrf"
 
 // admit says whether the request is served; when not, it has been
 // answered (the sign-in page, or a refusal in words).
@@ -224,7 +151,7 @@ func (cs *Console) signIn(r *request) {
 		return
 	}
 	cs.signIns.succeeded(caller)
-	id, _ := cs.sessions.start()
+	id := cs.sessions.start(cs.Access.Token, time.Now())
 	var ck fasthttp.Cookie
 	ck.SetKey(sessionCookie)
 	ck.SetValue(id)
@@ -248,7 +175,7 @@ func (cs *Console) caller(c *fasthttp.RequestCtx) string {
 
 // signOut is POST /ui/signout.
 func (cs *Console) signOut(r *request) {
-	cs.sessions.end(r.RequestCtx)
+	cs.sessions.end(r.RequestCtx, time.Now())
 	var ck fasthttp.Cookie
 	ck.SetKey(sessionCookie)
 	ck.SetPath("/ui/")

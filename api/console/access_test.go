@@ -334,3 +334,58 @@ func TestSignInGuessesAreSlowedPerCaller(t *testing.T) {
 		t.Errorf("after signing in, one more typo: %d, want 401 (the count started again)", p.code)
 	}
 }
+
+// A session opened on one node opens every node that shares the admin
+// token (a cluster behind a load balancer without sticky sessions, or a
+// restarted serve); not a node with another token, nor a cookie
+// changed by hand. Signing out ends it on the node that took it.
+func TestSessionsOpenEveryNodeWithTheToken(t *testing.T) {
+	t.Parallel()
+	a := openApp(t)
+	node1 := serve(t, &api.Server{App: a, APIToken: adminToken})
+	node2 := serve(t, &api.Server{App: a, APIToken: adminToken})
+	rotated := serve(t, &api.Server{App: a, APIToken: adminToken + "-rotated"})
+	id := addLead(t, node1, "S1")
+
+	b := newBrowser(t, node1)
+	b.signIn(adminToken)
+	cookie := b.cookie["leadhost_session"]
+	on := func(base, value string) *browser {
+		nb := newBrowser(t, base)
+		nb.cookie["leadhost_session"] = value
+		return nb
+	}
+	b2 := on(node2, cookie)
+	if p := b2.get("/ui/leads"); p.code != http.StatusOK {
+		t.Fatalf("node 2 with node 1's session: /ui/leads %d, want 200", p.code)
+	}
+	if t1, t2 := b.csrf("/ui/leads/"+itoa(id)), b2.csrf("/ui/leads/"+itoa(id)); t1 != t2 {
+		t.Errorf("the session's form token differs between nodes: %q and %q", t1, t2)
+	}
+	edit := url.Values{"csrf": {b.csrf("/ui/leads/" + itoa(id))}, "status": {"5"}, "reason": {"2"}, "comment": {"from node 2"}}
+	if p := b2.post("/ui/leads/"+itoa(id)+"/edit", edit); p.code != http.StatusOK || leadOf(t, a.Store, id).Comment != "from node 2" {
+		t.Errorf("a form of node 1 posted to node 2: %d, lead %+v\n%s", p.code, leadOf(t, a.Store, id), p.body)
+	}
+
+	forged := []byte(cookie)
+	forged[3] ^= 1
+	for _, tc := range []struct {
+		name, base, cookie string
+	}{
+		{"a node with another token", rotated, cookie},
+		{"a cookie changed by hand", node1, string(forged)},
+		{"a cookie cut short", node1, cookie[:40]},
+		{"not a cookie of ours", node1, "c2Vzc2lvbg"},
+	} {
+		if p := on(tc.base, tc.cookie).get("/ui/leads"); p.code != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/ui/signin") {
+			t.Errorf("%s: /ui/leads %d Location %q, want the sign-in page", tc.name, p.code, p.header.Get("Location"))
+		}
+	}
+
+	if p := b.post("/ui/signout", url.Values{"csrf": {b.csrf("/ui/")}}); p.code != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", p.code)
+	}
+	if p := on(node1, cookie).get("/ui/leads"); p.code != http.StatusSeeOther {
+		t.Errorf("the signed-out cookie still opens node 1: %d", p.code)
+	}
+}

@@ -205,7 +205,7 @@ type request struct {
 }
 
 func (cs *Console) newRequest(c *fasthttp.RequestCtx) *request {
-	return &request{RequestCtx: c, cs: cs, lang: chooseLanguage(c), session: cs.sessions.get(c)}
+	return &request{RequestCtx: c, cs: cs, lang: chooseLanguage(c), session: cs.sessions.get(c, cs.Access.Token, time.Now())}
 }
 
 // T is the message key in the request's language.
