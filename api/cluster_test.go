@@ -239,3 +239,33 @@ func crmWaiting(t *testing.T, n *clusterNode) string {
 	}
 	return o.Schedules[0].Waiting
 }
+
+// A node's lead counts (/metrics, the console's overview) follow the
+// leads other nodes write to the shared database, not only its own.
+func TestLeadCountsFollowOtherNodes(t *testing.T) {
+	url := pgtest.URL(t)
+	scripts := copyScripts(t)
+	a := startClusterNode(t, url, "a", scripts)
+	b := startClusterNode(t, url, "b", scripts)
+	m := NewMetrics(b.app)
+	stop, err := m.TrackLeads(context.Background(), b.app.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.FollowShared(ctx, b.app.Store, 50*time.Millisecond)
+
+	if code, _, body := call(t, "POST", a.base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(`{"order":"N1"}`), nil); code != 200 {
+		t.Fatalf("webhook on node a: %d %s", code, body)
+	}
+	hosttest.Eventually(t, "node b counting the lead node a took", func() bool {
+		counts, ok := m.LeadCounts()
+		n := 0
+		for _, c := range counts["shop"] {
+			n += c
+		}
+		return ok && n == 1
+	})
+}

@@ -180,6 +180,39 @@ func (m *Metrics) TrackLeads(ctx context.Context, st store.Store) (stop func(), 
 	return cancel, nil
 }
 
+// FollowShared keeps the counts true to a store that other processes
+// write too (a cluster's database: the store's events are only this
+// process's own changes), by counting again every every until ctx ends.
+// Between two counts, other nodes' changes are missing from this node's
+// figures; a change of this node's committed during a count may be
+// counted twice until the next.
+func (m *Metrics) FollowShared(ctx context.Context, st store.Store, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		counts, err := st.CountLeads(ctx)
+		if err != nil {
+			continue // the database away: the next tick counts again
+		}
+		m.mu.Lock()
+		for offer, c := range m.counts {
+			for status := range c {
+				if counts[offer][status] == 0 {
+					m.leads.WithLabelValues(offer, strconv.Itoa(int(status))).Set(0)
+				}
+			}
+		}
+		m.counts = counts
+		m.publish()
+		m.mu.Unlock()
+	}
+}
+
 func (m *Metrics) apply(ev store.Event) {
 	c := m.counts[ev.Offer]
 	if c == nil {

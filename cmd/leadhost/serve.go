@@ -22,6 +22,10 @@ import (
 	"leadhost/store/postgres"
 )
 
+// sharedRecount is how often a node of a cluster counts the leads by
+// status again, so that its metrics and console show other nodes' changes.
+const sharedRecount = 15 * time.Second
+
 // runServe is `leadhost serve` (and `leadhost` alone): webhooks, the
 // offers with hot reload, the status-check scheduler and the send outbox
 // in one process, until ctx ends (SIGINT, SIGTERM). Then it stops taking
@@ -191,6 +195,14 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	if err != nil {
 		a.Close()
 		return nil, fmt.Errorf("counting leads: %w", err)
+	}
+	if _, shared := a.Store.(store.Cluster); shared {
+		// Other nodes' changes reach this one's counts (the metrics, the
+		// console's overview) only by counting again.
+		follow, stopFollowing := context.WithCancel(ctx)
+		go metrics.FollowShared(follow, a.Store, sharedRecount)
+		stopTracking := untrack
+		untrack = func() { stopFollowing(); stopTracking() }
 	}
 	// With no token set, changes through the admin API need one anyway:
 	// this serve's own, left for the CLI in the data folder (see
