@@ -32,19 +32,24 @@ type hourCount struct {
 
 // add counts one entry.
 func (a *activity) add(e store.JournalEntry) {
-	if e.Offer == "" || (e.Kind != store.KindHook && e.Status != store.JournalError) {
+	a.count(store.JournalTally{Offer: e.Offer, Hour: e.At, Kind: e.Kind, Status: e.Status, N: 1})
+}
+
+// count counts t.N entries of an offer's kind and status within t.Hour.
+func (a *activity) count(t store.JournalTally) {
+	if t.Offer == "" || (t.Kind != store.KindHook && t.Status != store.JournalError) {
 		return
 	}
-	hour := e.At.Unix() / 3600
+	hour := t.Hour.Unix() / 3600
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.offers == nil {
 		a.offers = map[string]*[hoursShown]hourCount{}
 	}
-	ring := a.offers[e.Offer]
+	ring := a.offers[t.Offer]
 	if ring == nil {
 		ring = &[hoursShown]hourCount{}
-		a.offers[e.Offer] = ring
+		a.offers[t.Offer] = ring
 	}
 	slot := &ring[hour%hoursShown]
 	if slot.Hour != hour {
@@ -53,11 +58,52 @@ func (a *activity) add(e store.JournalEntry) {
 		}
 		*slot = hourCount{Hour: hour}
 	}
-	if e.Kind == store.KindHook {
-		slot.Calls++
+	if t.Kind == store.KindHook {
+		slot.Calls += t.N
 	}
-	if e.Status == store.JournalError {
-		slot.Errors++
+	if t.Status == store.JournalError {
+		slot.Errors += t.N
+	}
+}
+
+// tallier counts the journal entries other nodes wrote to a store they
+// share with this one (store/postgres).
+type tallier interface {
+	TallyJournal(ctx context.Context, after, until time.Time, node string) ([]store.JournalTally, error)
+}
+
+// How often, and how far behind now, a node counts what the others
+// journaled: a node's journal writer lands an entry a moment after its
+// time, and one counted late would be missed.
+const (
+	followEvery = 15 * time.Second
+	followLag   = 10 * time.Second
+)
+
+// follow adds, every every, the entries other nodes journaled since
+// from up to lag ago (this node's own are counted as they are written),
+// until ctx ends. node says this node's name at the time.
+func (a *activity) follow(ctx context.Context, t tallier, node func() string, from time.Time, every, lag time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		upTo := time.Now().Add(-lag)
+		if !upTo.After(from) {
+			continue
+		}
+		tallies, err := t.TallyJournal(ctx, from, upTo, node())
+		if err != nil {
+			continue // counted at the next tick
+		}
+		for _, tl := range tallies {
+			a.count(tl)
+		}
+		from = upTo
 	}
 }
 

@@ -91,6 +91,9 @@ func New(ctx context.Context, a *app.App, access Access, log *slog.Logger) *Cons
 	until := time.Now()
 	a.Observe(cs.activity.add)
 	go cs.activity.seed(ctx, a.Store, until)
+	if t, shared := a.Store.(tallier); shared {
+		go cs.activity.follow(ctx, t, a.Node, until, followEvery, followLag)
+	}
 	return cs
 }
 

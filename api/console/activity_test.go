@@ -1,0 +1,54 @@
+package console
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"leadhost/host/hosttest"
+	"leadhost/store"
+	"leadhost/store/postgres"
+	"leadhost/store/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// On a shared database, a node's overview counts the webhooks and
+// errors the other nodes journaled, and its own only once (those come
+// as they are written, not from the database).
+func TestActivityFollowsOtherNodes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := pgtest.URL(t)
+	open := func(node string) *postgres.Store {
+		s, err := postgres.Open(ctx, url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Join(ctx, store.NodeBeat{Name: node, Started: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	nodeA, nodeB := open("a"), open("b")
+	var seen activity // node b's
+	go seen.follow(ctx, nodeB, func() string { return "b" }, time.Now().Add(-time.Minute), 20*time.Millisecond, 0)
+
+	now := time.Now()
+	entry := func(status store.JournalStatus) store.JournalEntry {
+		return store.JournalEntry{At: now, Offer: "shop", Kind: store.KindHook, Status: status}
+	}
+	nodeA.Record(entry(store.JournalOK), entry(store.JournalOK), entry(store.JournalError))
+	nodeB.Record(entry(store.JournalOK)) // b's own: counted by Observe, not here
+	hourOf := func() hourCount {
+		hours, _ := seen.hourly("shop", now)
+		return hours[hoursShown-1]
+	}
+	hosttest.Eventually(t, "node b counting node a's three webhooks", func() bool { return hourOf().Calls >= 3 })
+	time.Sleep(100 * time.Millisecond) // a few more ticks: nothing counted twice
+	if got := hourOf(); got.Calls != 3 || got.Errors != 1 {
+		t.Errorf("node b's count of the hour: %d calls, %d errors; want 3 and 1 (node a's only)", got.Calls, got.Errors)
+	}
+}
