@@ -21,6 +21,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"leadhost/api/console"
+	"leadhost/api/guesslimit"
 	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/script"
@@ -75,6 +76,7 @@ type Server struct {
 
 	uiOnce  sync.Once
 	console *console.Console
+	guesses guesslimit.Limit // wrong bearer tokens by caller (admin_guesses.go)
 
 	runsOnce sync.Once
 	runs     context.Context // the scripts of calls; ended by Shutdown
@@ -179,6 +181,10 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	defer func() { s.Metrics.request(routeOf(path), c.Response.StatusCode()) }()
 	switch {
 	case path == "/metrics" && s.Metrics != nil:
+		if s.refuseGuesser(c, "metrics") {
+			c.SetUserValue(atDoorKey, true)
+			return
+		}
 		if why := s.adminRefusal(c); why != "" {
 			refuseAtDoor(c, fasthttp.StatusUnauthorized, "metrics: "+why)
 			c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"fmt"
+	"leadhost/api/guesslimit"
 	"leadhost/host/app"
 	"net/url"
 	"strconv"
@@ -138,19 +139,19 @@ func (cs *Console) signIn(r *request) {
 	}
 	caller := cs.caller(r.RequestCtx)
 	now := time.Now()
-	if wait := cs.signIns.wait(caller, now); wait > 0 {
+	if wait := cs.signIns.Wait(caller, now); wait > 0 {
 		wait = wait.Round(time.Second)
 		r.Response.Header.Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
-		cs.signInPage(r, fasthttp.StatusTooManyRequests, fmt.Sprintf(r.T("signin.too_many"), signInTries, signInWindow/time.Minute, wait))
+		cs.signInPage(r, fasthttp.StatusTooManyRequests, fmt.Sprintf(r.T("signin.too_many"), guesslimit.Tries, guesslimit.Window/time.Minute, wait))
 		return
 	}
 	got := bytes.TrimSpace(r.PostArgs().Peek("token"))
 	if cs.Access.Token == "" || subtle.ConstantTimeCompare(got, []byte(cs.Access.Token)) != 1 {
-		cs.signIns.failed(caller, now)
+		cs.signIns.Failed(caller, now)
 		cs.signInPage(r, fasthttp.StatusUnauthorized, r.T("signin.wrong"))
 		return
 	}
-	cs.signIns.succeeded(caller)
+	cs.signIns.Succeeded(caller)
 	id := cs.sessions.start(cs.Access.Token, time.Now())
 	var ck fasthttp.Cookie
 	ck.SetKey(sessionCookie)

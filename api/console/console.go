@@ -21,6 +21,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"leadhost/api/guesslimit"
 	"leadhost/host/app"
 	"leadhost/store"
 )
@@ -74,7 +75,7 @@ type Console struct {
 
 	pages    map[string]*template.Template
 	sessions sessions
-	signIns  signInLimit
+	signIns  guesslimit.Limit
 	activity activity
 }
 

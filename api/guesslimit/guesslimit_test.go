@@ -1,4 +1,4 @@
-package console
+package guesslimit
 
 import (
 	"testing"
@@ -8,11 +8,11 @@ import (
 // A caller held back waits until its oldest wrong token of the five is
 // ten minutes old, and no longer; a wrong token then holds it back again
 // only once five are within the window.
-func TestSignInLimitWindow(t *testing.T) {
-	var l signInLimit
+func TestWindow(t *testing.T) {
+	var l Limit
 	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	for i := range signInTries {
-		l.failed("a", t0.Add(time.Duration(i)*time.Minute))
+	for i := range Tries {
+		l.Failed("a", t0.Add(time.Duration(i)*time.Minute))
 	}
 	for _, tc := range []struct {
 		at   time.Duration
@@ -22,15 +22,15 @@ func TestSignInLimitWindow(t *testing.T) {
 		{9*time.Minute + 30*time.Second, 30 * time.Second},
 		{10 * time.Minute, 0},
 	} {
-		if got := l.wait("a", t0.Add(tc.at)); got != tc.want {
+		if got := l.Wait("a", t0.Add(tc.at)); got != tc.want {
 			t.Errorf("at +%v: wait %v, want %v", tc.at, got, tc.want)
 		}
 	}
-	l.failed("a", t0.Add(10*time.Minute))
-	if got := l.wait("a", t0.Add(10*time.Minute)); got != time.Minute {
+	l.Failed("a", t0.Add(10*time.Minute))
+	if got := l.Wait("a", t0.Add(10*time.Minute)); got != time.Minute {
 		t.Errorf("one more wrong token at +10m: wait %v, want 1m (the one at +1m is now the oldest of five)", got)
 	}
-	if got := l.wait("b", t0); got != 0 {
+	if got := l.Wait("b", t0); got != 0 {
 		t.Errorf("another caller waits %v", got)
 	}
 }
