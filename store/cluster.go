@@ -37,6 +37,10 @@ type Cluster interface {
 	Leases(ctx context.Context) ([]Lease, error)
 }
 
+// DefaultDeadAfter is Options.DeadAfter's default: three missed
+// heartbeats of 5 s.
+const DefaultDeadAfter = 15 * time.Second
+
 // ErrLeaseLost says a lease expired and another node may have taken it.
 var ErrLeaseLost = errors.New("the lease was lost")
 

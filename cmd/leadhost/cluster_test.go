@@ -30,12 +30,12 @@ var clusterLong = flag.Bool("cluster-long", false, "TestClusterKill: a 20 s burs
 
 // clusterChildEnv, set, makes the test binary run one cluster node:
 // `leadhost serve` on the PostgreSQL URL, scripts and data folder it
-// holds (tab-separated), with a short claim expiry.
+// holds (tab-separated), with a short heartbeat.
 const clusterChildEnv = "LEADHOST_CLUSTER_CHILD"
 
-// clusterClaimExpiry is the nodes' claim expiry: how soon the survivors
-// take the killed node's sends in flight for in doubt.
-const clusterClaimExpiry = 2 * time.Second
+// clusterHeartbeat is the nodes' heartbeat: a node silent for three is
+// dead, and the survivors take its sends in flight for in doubt.
+const clusterHeartbeat = 300 * time.Millisecond
 
 // clusterOffer takes webhooks (the order is the idempotency key) and
 // sends each lead to the partner, whose answer carries the order's id.
@@ -163,8 +163,8 @@ func TestClusterKill(t *testing.T) {
 		t.Fatalf("%d webhooks acknowledged, %d sends before the kill: the test proves nothing", len(all), sentBefore)
 	}
 
-	// The survivors drain the outbox: after the killed node's claims
-	// expire, what it had in flight is held, and the rest goes out.
+	// The survivors drain the outbox: once the killed node misses three
+	// heartbeats, what it had in flight is held, and the rest goes out.
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -172,7 +172,7 @@ func TestClusterKill(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	var pending int
-	budget := clusterClaimExpiry + 15*time.Second + 4*burst
+	budget := 3*clusterHeartbeat + 15*time.Second + 4*burst
 	drainBy := time.Now().Add(budget)
 	for {
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM feed_items WHERE feed = 'send' AND NOT held`).Scan(&pending); err != nil {
@@ -275,7 +275,7 @@ func clusterNode(spec string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	h, err := startHost(ctx, hostConfig{listen: "127.0.0.1:0", databaseURL: parts[0], scripts: parts[1], data: parts[2],
-		sendPoll: 50 * time.Millisecond, claimExpiry: clusterClaimExpiry,
+		sendPoll: 50 * time.Millisecond, heartbeat: clusterHeartbeat,
 		log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "leadhost: %v\n", err)
