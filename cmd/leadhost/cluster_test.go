@@ -33,7 +33,7 @@ var clusterLong = flag.Bool("cluster-long", false, "TestClusterKill: a 20 s burs
 
 // clusterChildEnv, set, makes the test binary run one cluster node:
 // `leadhost serve` on the PostgreSQL URL, scripts and data folder it
-// holds (tab-separated), with a short heartbeat.
+// holds (tab-separated), with a short heartbeat and check lease.
 const clusterChildEnv = "LEADHOST_CLUSTER_CHILD"
 
 // clusterHeartbeat is the nodes' heartbeat: a node silent for three is
