@@ -112,8 +112,10 @@ type Batch interface {
 //
 // Several nodes may share one feed (PostgreSQL): Begin is then a claim,
 // won by one of them; Pending leaves out the items another node has in
-// flight (and its lead's later ones) until that node is taken for dead
-// (Options.ClaimExpiry), and from then lists them in flight: in doubt.
+// flight (and its lead's later ones) while that node heartbeats, and
+// lists them in flight, in doubt, once it is dead (no heartbeat for
+// Options.DeadAfter) or has left; a claimer that never joined the
+// cluster is taken for dead after Options.ClaimExpiry.
 type Feed interface {
 	// Name is the feed's name ("send", "postback").
 	Name() string
@@ -145,9 +147,10 @@ type Feed interface {
 	Drop(ctx context.Context, leadID uint64, rev uint32) (FeedItem, error)
 }
 
-// DefaultClaimExpiry is Options.ClaimExpiry's default: longer than an
-// attempt can take, from Begin to its outcome: the send outbox's request
-// timeout (30 s), send.lua's longest run (1 m), and a margin.
+// DefaultClaimExpiry is Options.ClaimExpiry's default, for claims of a
+// process that never joined the cluster: longer than an attempt can
+// take, from Begin to its outcome: the send outbox's request timeout
+// (30 s), send.lua's longest run (1 m), and a margin.
 const DefaultClaimExpiry = 2 * time.Minute
 
 // The Badger backend is a Store.

@@ -11,7 +11,9 @@ import (
 // implement it: callers ask for it with a type assertion). Nodes register
 // and heartbeat; a schedule runs under a lease that one node holds at a
 // time until it expires. Every time here is the database's clock, so
-// that the nodes' own clocks need not agree.
+// that the nodes' own clocks need not agree (heartbeats are on
+// Options.Now instead when it is set: tests). A node's heartbeats also
+// keep the outbox items it has in flight its own (Feed).
 type Cluster interface {
 	// Join registers the node (or refreshes it) and has the store write
 	// the node's name into the journal entries it keeps from now on.
@@ -36,6 +38,10 @@ type Cluster interface {
 	// Leases lists the leases held and not expired.
 	Leases(ctx context.Context) ([]Lease, error)
 }
+
+// DefaultDeadAfter is Options.DeadAfter's default: three missed
+// heartbeats of 5 s.
+const DefaultDeadAfter = 15 * time.Second
 
 // ErrLeaseLost says a lease expired and another node may have taken it.
 var ErrLeaseLost = errors.New("the lease was lost")

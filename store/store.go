@@ -80,13 +80,20 @@ type Options struct {
 	FreeSpace func() (uint64, error)
 
 	// Node names this process among those sharing a PostgreSQL database
-	// (cluster mode): the outbox items it begins are claimed under it
+	// (cluster mode) until it joins (Cluster.Join): the outbox items it
+	// begins are claimed under the name it joined as, else under this
 	// (Feed.Begin). "" means host name/pid. Badger, one process's
 	// database, has no use for it.
 	Node string
-	// ClaimExpiry is how long an outbox item another node began stays
-	// that node's (PostgreSQL): past it, the node is taken for dead and
-	// the item is in doubt, as after a crash (0: DefaultClaimExpiry).
+	// DeadAfter is how long a node that joined the cluster may go
+	// without a heartbeat before it is taken for dead (PostgreSQL): the
+	// outbox items it has in flight stay its own, however long its
+	// partner takes, while it heartbeats, and are in doubt once it is
+	// dead or has left (0: DefaultDeadAfter).
+	DeadAfter time.Duration
+	// ClaimExpiry is how long an outbox item stays claimed by a process
+	// that never joined the cluster (no heartbeat to read): past it, the
+	// item is in doubt, as after a crash (0: DefaultClaimExpiry).
 	ClaimExpiry time.Duration
 
 	// tuneBadger, set by benchmarks, changes the leads' Badger options.

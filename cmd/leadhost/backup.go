@@ -10,14 +10,31 @@ import (
 	"path/filepath"
 	"time"
 
+	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/store"
+	"leadhost/store/postgres"
 )
 
 // backupSource is what `backup` and `verify` read: the store itself when
 // no serve holds the folder, that serve's admin API when one does.
 type backupSource interface {
 	Backup(ctx context.Context, w io.Writer, progress func(int64)) error
+	Verify(ctx context.Context) ([]store.Problem, error)
+}
+
+// urlArg is how a command line suggested to a person names the
+// database at url: the environment variable when it holds it, else a
+// placeholder (the URL may hold a password, not to be printed).
+func urlArg(url string) string {
+	if url == os.Getenv(host.DatabaseURLEnv) {
+		return `"$` + host.DatabaseURLEnv + `"`
+	}
+	return "postgres://…"
+}
+
+// verifier is what `verify` reads: a backupSource, or a PostgreSQL store.
+type verifier interface {
 	Verify(ctx context.Context) ([]store.Problem, error)
 }
 
@@ -42,10 +59,11 @@ func openBackupSource(dataDir, token string) (backupSource, func(), error) {
 // runBackup is `leadhost backup FILE`: a consistent copy of the store,
 // taken while serve runs (through its admin API) or from the folder. The
 // file appears whole or not at all: it is written beside FILE and renamed.
+// A PostgreSQL store is backed up with PostgreSQL's own tools: it says so.
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "database directory")
+	where := addStoreFlags(fs)
 	token := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -56,7 +74,18 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	file := rest[0]
-	src, done, err := openBackupSource(*dataDir, *token)
+	spec, _, err := where.resolve()
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost backup: %v\n", err)
+		return exitError
+	}
+	if spec.URL != "" {
+		fmt.Fprintf(stderr, "leadhost backup: leads are in PostgreSQL (%s): back them up with PostgreSQL's own tools, "+
+			"e.g. pg_dump --format=custom --file=leads.dump %s (or streaming replicas); leadhost backup copies Badger stores only\n",
+			postgres.Redact(spec.URL), urlArg(spec.URL))
+		return exitError
+	}
+	src, done, err := openBackupSource(*where.data, *token)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost backup: %v\n", err)
 		return exitError
@@ -91,15 +120,29 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // runRestore is `leadhost restore FILE --data DIR`: fills an empty
-// folder from a backup.
+// folder from a backup. Where leads are kept in PostgreSQL it says what
+// to use instead.
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "", "the empty (or new) database directory to fill")
+	where := addStoreFlagsWith(fs, fs.String("data", "", "the empty (or new) database directory to fill"))
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
 	}
+	spec, _, err := where.resolve()
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost restore: %v\n", err)
+		return exitError
+	}
+	if spec.URL != "" {
+		fmt.Fprintf(stderr, "leadhost restore: leads are in PostgreSQL (%s): restore a pg_dump with pg_restore "+
+			"(pg_restore --dbname %s leads.dump); to load a leadhost backup file into PostgreSQL, "+
+			"leadhost migrate --from backup:FILE --to %s; to restore it into a Badger folder, --store badger:DIR\n",
+			postgres.Redact(spec.URL), urlArg(spec.URL), urlArg(spec.URL))
+		return exitError
+	}
+	dataDir := where.data
 	if len(rest) != 1 || *dataDir == "" {
 		fmt.Fprintln(stderr, "leadhost restore: needs a backup file and --data DIR, an empty folder to fill")
 		return exitUsage
@@ -120,11 +163,12 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 // runVerify is `leadhost verify`: every index against its record and
-// back; exit 1 with the problems listed.
+// back, of the store --store, leadhost.toml or LEADHOST_DATABASE_URL
+// names (PostgreSQL beside a serve); exit 1 with the problems listed.
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "database directory")
+	where := addStoreFlags(fs)
 	token := fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder")
 	if rest, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
@@ -132,7 +176,26 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "leadhost verify: unexpected %q\n", rest)
 		return exitUsage
 	}
-	src, done, err := openBackupSource(*dataDir, *token)
+	spec, _, err := where.resolve()
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost verify: %v\n", err)
+		return exitError
+	}
+	var (
+		src  verifier
+		done func()
+		what = *where.data // the store, as the outcome names it
+	)
+	if spec.URL != "" {
+		// Beside any serve: PostgreSQL is shared.
+		what = postgres.Redact(spec.URL)
+		var pg *postgres.Store
+		if pg, err = postgres.Open(ctx, spec.URL, store.Options{}); err == nil {
+			src, done = pg, func() { pg.Close() }
+		}
+	} else {
+		src, done, err = openBackupSource(what, *token)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost verify: %v\n", err)
 		return exitError
@@ -147,10 +210,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stdout, p)
 	}
 	if len(probs) > 0 {
-		fmt.Fprintf(stderr, "leadhost verify: %d problems in %s\n", len(probs), *dataDir)
+		fmt.Fprintf(stderr, "leadhost verify: %d problems in %s\n", len(probs), what)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "%s: every index matches its record\n", *dataDir)
+	fmt.Fprintf(stdout, "%s: every index matches its record\n", what)
 	return exitOK
 }
 

@@ -53,12 +53,15 @@ commands:
               webhook latency beside them
   backup FILE a consistent copy of the store (leads, history, keys,
               outboxes, journal), taken while serve runs (through its
-              admin API, GET /api/backup) or from --data
+              admin API, GET /api/backup) or from --data; on PostgreSQL
+              it says to use pg_dump
   restore FILE --data DIR
               fill an empty folder from a backup; a damaged or cut-short
-              file is refused and DIR left empty
+              file is refused and DIR left empty; on PostgreSQL it says
+              to use pg_restore (or migrate --from backup:FILE)
   verify      check every index against its record and back (through a
-              running serve too); exit 1 with the problems listed
+              running serve too, or on PostgreSQL beside it); exit 1 with
+              the problems listed
   migrate --from badger:DIR|backup:FILE --to postgres://… [--verify-only]
               copy a Badger store (no serve on it) into an empty
               PostgreSQL database (--to defaults to $LEADHOST_DATABASE_URL):
@@ -78,7 +81,8 @@ commands:
 
 flags (before or after the command):
   --data DIR       database directory (default ./data)
-  --store S        where leads are kept (serve, lead, check): badger:DIR or
+  --store S        where leads are kept (serve, lead, check, held, journal,
+                   verify, backup, restore): badger:DIR or
                    postgres://user@host/db, or postgres for
                    $LEADHOST_DATABASE_URL (default: that URL when set, else
                    Badger in --data); bench hook --store postgres://… runs

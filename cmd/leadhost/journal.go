@@ -10,14 +10,17 @@ import (
 
 	"leadhost/host/app"
 	"leadhost/store"
+	"leadhost/store/postgres"
 )
 
 // runJournal is `leadhost journal`: the operation journal, newest first,
-// phones and e-mails masked unless --raw.
+// phones and e-mails masked unless --raw, of the store --store,
+// leadhost.toml or LEADHOST_DATABASE_URL names (PostgreSQL beside a
+// serve, Badger when no serve holds it).
 func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost journal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data", "./data", "database directory")
+	where := addStoreFlags(fs)
 	var q store.JournalQuery
 	fs.StringVar(&q.Offer, "offer", "", "only this offer")
 	kind := fs.String("kind", "", "only this kind: hook, postback, send, postback-out, check, reload, lead")
@@ -48,9 +51,20 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *since > 0 {
 		q.Since = time.Now().Add(-*since)
 	}
-	st, err := store.Open(store.Options{Dir: *dataDir, GCInterval: -1})
+	spec, _, err := where.resolve()
 	if err != nil {
-		fmt.Fprintf(stderr, "leadhost: %v\n", app.DescribeOpen(*dataDir, err))
+		fmt.Fprintf(stderr, "leadhost journal: %v\n", err)
+		return exitError
+	}
+	var st store.Store
+	if spec.URL != "" {
+		// Beside any serve: PostgreSQL is shared.
+		st, err = postgres.Open(ctx, spec.URL, store.Options{})
+	} else if st, err = store.Open(store.Options{Dir: spec.Dir, GCInterval: -1}); err != nil {
+		err = app.DescribeOpen(spec.Dir, err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leadhost journal: %v\n", err)
 		return exitError
 	}
 	defer st.Close()

@@ -160,7 +160,7 @@ type hostConfig struct {
 	forwardedHeader       string             // the header they say it in
 	minFreeMB             int64              // free disk kept (store.Options.MinFreeDisk); 0: the default
 	fence                 *script.Fence      // where scripts may make requests; nil: public addresses only
-	claimExpiry           time.Duration      // store.Options.ClaimExpiry (tests); 0: the default
+	heartbeat, leaseTTL   time.Duration      // app.Config's (tests: a node dead, a lease expired, sooner); 0: the defaults
 }
 
 // runningHost is a started serve: its parts, for wait and for tests.
@@ -183,7 +183,8 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	}
 	a, err := app.Open(ctx, app.Config{Data: cfg.data, DatabaseURL: cfg.databaseURL, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
 		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons,
-		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence}, ClaimExpiry: cfg.claimExpiry, Node: cfg.node})
+		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence}, Node: cfg.node,
+		Heartbeat: cfg.heartbeat, LeaseTTL: cfg.leaseTTL})
 	if err != nil {
 		return nil, err
 	}

@@ -100,3 +100,70 @@ func TestServeOnPostgreSQL(t *testing.T) {
 		t.Errorf("a Badger database was made in %s beside PostgreSQL", data)
 	}
 }
+
+// journal, verify, backup and restore find a PostgreSQL store as lead
+// and check do (--store, or leadhost.toml): journal and verify read it
+// beside any serve; backup and restore say to use PostgreSQL's tools.
+func TestStoreCommandsOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	scripts := "../../host/testdata/scripts"
+	fixture, err := os.ReadFile("../../testdata/leads/ivan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := leadhost(t, string(fixture), "lead", "add", "--store", url, "--scripts", scripts); code != exitOK {
+		t.Fatalf("lead add --store postgres://…: exit %d, %s", code, errOut)
+	}
+	dir := t.TempDir()
+	settings := filepath.Join(dir, "leadhost.toml")
+	if err := os.WriteFile(settings, []byte(fmt.Sprintf("store = %q\n", url)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "leads.backup")
+	data := filepath.Join(dir, "data") // no Badger store: none is to be made there
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"journal", []string{"journal", "--store", url, "--data", data}, exitOK, "lead ", ""},
+		{"journal, leadhost.toml's store", []string{"journal", "--config", settings, "--data", data}, exitOK, "lead ", ""},
+		{"verify", []string{"verify", "--store", url, "--data", data}, exitOK, ": every index matches its record", ""},
+		{"backup", []string{"backup", backup, "--store", url, "--data", data}, exitError, "", "pg_dump"},
+		{"backup, leadhost.toml's store", []string{"backup", backup, "--config", settings}, exitError, "", "pg_dump"},
+		{"restore", []string{"restore", backup, "--store", url, "--data", data}, exitError, "", "pg_restore"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := leadhost(t, "", c.args...)
+			if code != c.code || !strings.Contains(out, c.stdout) || !strings.Contains(errOut, c.stderr) {
+				t.Errorf("leadhost %s: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout with %q, stderr with %q",
+					strings.Join(c.args, " "), code, out, errOut, c.code, c.stdout, c.stderr)
+			}
+		})
+	}
+	for _, p := range []string{data, backup} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s made beside PostgreSQL", p)
+		}
+	}
+
+	// A problem in the database is one verify finds.
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `ALTER TABLE feed_items DISABLE TRIGGER ALL;
+		INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by, attempts, in_flight, last_error, held)
+		VALUES ('send', 999999, 1, 'acme', 0, 1, 0, false, now(), 'api', 0, false, '', false)`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := leadhost(t, "", "verify", "--store", url)
+	if code != exitError || !strings.Contains(out, "999999") {
+		t.Errorf("verify of a database with an item of no lead: exit %d\n%s%s", code, out, errOut)
+	}
+}

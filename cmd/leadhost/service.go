@@ -70,30 +70,42 @@ func serveHolding(dataDir, token string, openErr error) (*api.Client, error) {
 	return &api.Client{Base: info.URL, Token: token}, nil
 }
 
-// serviceFlags are the flags of the commands that reach the host (lead,
-// check): where it keeps its data and offers, the admin API's token, and
-// the settings file that fills what they do not give, as serve reads it.
-type serviceFlags struct {
-	fs                                  *flag.FlagSet
-	data, store, scripts, token, config *string
+// storeFlags are the flags that say where leads are kept, for every
+// command that opens the store: --data, --store, and the settings file
+// (leadhost.toml beside --scripts, or --config) that fills what they do
+// not give, as serve reads it.
+type storeFlags struct {
+	fs                           *flag.FlagSet
+	data, store, scripts, config *string
 }
 
-func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
-	return &serviceFlags{fs: fs,
-		data:    fs.String("data", "./data", "database directory"),
+func addStoreFlags(fs *flag.FlagSet) *storeFlags {
+	return addStoreFlagsWith(fs, fs.String("data", "./data", "database directory"))
+}
+
+// addStoreFlagsWith is addStoreFlags with a --data flag of the command's
+// own (restore's names the folder to fill).
+func addStoreFlagsWith(fs *flag.FlagSet, data *string) *storeFlags {
+	return &storeFlags{fs: fs,
+		data:    data,
 		store:   fs.String("store", "", "where leads are kept, as serve's --store (default: $"+host.DatabaseURLEnv+" when set, else Badger in --data)"),
 		scripts: fs.String("scripts", "./scripts", "offers folder (their rules, sends and postbacks apply)"),
-		token:   fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder"),
 		config:  fs.String("config", "", "the network's settings (default: leadhost.toml beside --scripts, if there)"),
 	}
 }
 
-// open reads leadhost.toml where the flags are silent, as serve does (so
-// that a lead added here goes where serve keeps them), and opens the
-// service.
-func (f *serviceFlags) open(ctx context.Context) (service, func() error, error) {
+// given says which of the flags were set on the command line.
+func (f *storeFlags) given() map[string]bool {
 	given := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	return given
+}
+
+// resolve reads leadhost.toml where the flags are silent, as serve does
+// (so that a command reads and writes where serve keeps leads), and says
+// where that is: PostgreSQL (URL) or Badger in *f.data, which it sets.
+func (f *storeFlags) resolve() (host.StoreSpec, host.Settings, error) {
+	given := f.given()
 	path := *f.config
 	if path == "" {
 		path = host.SettingsPath(*f.scripts)
@@ -103,7 +115,7 @@ func (f *serviceFlags) open(ctx context.Context) (service, func() error, error) 
 	case len(errs) == 1 && errors.Is(errs[0], os.ErrNotExist) && *f.config == "":
 		st = host.Settings{} // none: flags and defaults
 	case len(errs) > 0:
-		return nil, nil, errors.Join(errs...)
+		return host.StoreSpec{}, st, errors.Join(errs...)
 	}
 	if st.Data != "" && !given["data"] {
 		*f.data = st.Data
@@ -111,15 +123,37 @@ func (f *serviceFlags) open(ctx context.Context) (service, func() error, error) 
 	if st.Store != "" && !given["store"] {
 		*f.store = st.Store
 	}
-	if tok := st.Token(); tok != "" && !given["api-token"] && *f.token == "" {
-		*f.token = tok
-	}
 	spec, err := host.ParseStoreSpec(*f.store, *f.data, os.Getenv(host.DatabaseURLEnv))
 	if err != nil {
-		return nil, nil, err
+		return spec, st, err
 	}
 	if spec.URL == "" {
 		*f.data = spec.Dir
+	}
+	return spec, st, nil
+}
+
+// serviceFlags are the flags of the commands that reach the host (lead,
+// check): where it keeps its data and offers, and the admin API's token.
+type serviceFlags struct {
+	*storeFlags
+	token *string
+}
+
+func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
+	return &serviceFlags{storeFlags: addStoreFlags(fs),
+		token: fs.String("api-token", os.Getenv("LEADHOST_API_TOKEN"), "the admin API's token, when a serve holds the data folder"),
+	}
+}
+
+// open opens the service where the flags and leadhost.toml say.
+func (f *serviceFlags) open(ctx context.Context) (service, func() error, error) {
+	spec, st, err := f.resolve()
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok := st.Token(); tok != "" && !f.given()["api-token"] && *f.token == "" {
+		*f.token = tok
 	}
 	return openService(ctx, *f.data, spec.URL, *f.scripts, *f.token, st.Reasons)
 }

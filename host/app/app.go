@@ -10,6 +10,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,8 +60,10 @@ type Config struct {
 	// MinFreeDisk and JournalBudget bound the disk the store uses
 	// (store.Options; 0: its defaults).
 	MinFreeDisk, JournalBudget int64
-	// ClaimExpiry is how long an outbox item another node began stays its
-	// own on a shared PostgreSQL store (store.Options; 0: its default).
+	// ClaimExpiry is how long an outbox item begun by a process that
+	// never joined the cluster stays its own on a shared PostgreSQL store
+	// (store.Options; 0: its default); a node's claims live as long as
+	// its heartbeats (DeadAfterBeats × Heartbeat).
 	ClaimExpiry time.Duration
 	// Node is this serve's name among the nodes sharing a store ("": the
 	// host name, see Join); Heartbeat how often it says it is alive (0:
@@ -114,6 +117,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Dir: cfg.Data, InMemory: cfg.InMemory, NoSync: cfg.NoSync, Policies: reg, Logger: log, Now: cfg.Now, Reasons: reasons,
 		Feeds:       []string{send.Feed, send.PostbackFeed},
 		MinFreeDisk: cfg.MinFreeDisk, JournalBudget: cfg.JournalBudget, ClaimExpiry: cfg.ClaimExpiry, Node: cfg.Node,
+		DeadAfter: DeadAfterBeats * cmp.Or(cfg.Heartbeat, DefaultHeartbeat), // the outbox's claims live as long as the node
 		JournalTTL: func(offer string) time.Duration {
 			if o, ok := reg.Offer(offer); ok && o.Config.JournalDays > 0 {
 				return time.Duration(o.Config.JournalDays) * 24 * time.Hour

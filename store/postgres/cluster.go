@@ -15,7 +15,33 @@ import (
 // Cluster mode (store.Cluster) in tables nodes, leases, schedule_runs and
 // offer_versions (migrations/002_cluster.sql). Every time is the
 // database's now(): a lease's expiry and a node's last heartbeat are
-// compared on one clock, whatever the nodes' own say.
+// compared on one clock, whatever the nodes' own say. Heartbeats are
+// on Options.Now instead when it is set (tests move it), so that a
+// node's death, and the takeover of its outbox claims (feed.go), can be
+// shown without waiting for it.
+
+// clusterClock is the time heartbeats are compared on, for clusterNow:
+// nil for the database's now(), or Options.Now's when set.
+func (s *Store) clusterClock() any {
+	if s.opts.Now == nil {
+		return nil
+	}
+	return s.opts.Now().UTC().Truncate(time.Microsecond)
+}
+
+// clusterNow is the SQL for the cluster's clock given the parameter
+// clusterClock fills.
+func clusterNow(param string) string {
+	return `coalesce(` + param + `::timestamptz, now())`
+}
+
+// deadAfter is how long a node may go without a heartbeat and be alive.
+func (s *Store) deadAfter() time.Duration {
+	if s.opts.DeadAfter > 0 {
+		return s.opts.DeadAfter
+	}
+	return store.DefaultDeadAfter
+}
 
 // The PostgreSQL backend is shared by several nodes.
 var _ store.Cluster = (*Store)(nil)
@@ -54,9 +80,9 @@ func (s *Store) Heartbeat(ctx context.Context, n store.NodeBeat) error {
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO nodes (name, binary_version, started, listen, offers, seen)
-			VALUES ($1, $2, $3, $4, $5, now())
-			ON CONFLICT (name) DO UPDATE SET binary_version = $2, started = $3, listen = $4, offers = $5, seen = now(), left_at = NULL`,
-			text(n.Name), text(n.Binary), n.Started, text(n.Listen), string(offers)); err != nil {
+			VALUES ($1, $2, $3, $4, $5, `+clusterNow("$6")+`)
+			ON CONFLICT (name) DO UPDATE SET binary_version = $2, started = $3, listen = $4, offers = $5, seen = excluded.seen, left_at = NULL`,
+			text(n.Name), text(n.Binary), n.Started, text(n.Listen), string(offers), s.clusterClock()); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO offer_versions (offer, version)
@@ -72,7 +98,7 @@ func (s *Store) Leave(ctx context.Context, node string) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE nodes SET left_at = now() WHERE name = $1`, node); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE nodes SET left_at = `+clusterNow("$2")+` WHERE name = $1`, node, s.clusterClock()); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE leases SET node = '', expires = now() WHERE node = $1`, node)
@@ -87,10 +113,10 @@ func (s *Store) Nodes(ctx context.Context, keep time.Duration) ([]store.NodeStat
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT n.name, n.binary_version, n.started, n.listen, n.offers, n.seen,
-			extract(epoch FROM now() - n.seen)::float8, n.left_at IS NOT NULL,
+			extract(epoch FROM `+clusterNow("$2")+` - n.seen)::float8, n.left_at IS NOT NULL,
 			coalesce((SELECT jsonb_object_agg(v.offer, v.first_seen) FROM jsonb_each_text(n.offers) o
 				JOIN offer_versions v ON v.offer = o.key AND v.version = o.value), '{}')
-		FROM nodes n WHERE n.seen > now() - $1::interval ORDER BY n.name`, keep)
+		FROM nodes n WHERE n.seen > `+clusterNow("$2")+` - $1::interval ORDER BY n.name`, keep, s.clusterClock())
 	if err != nil {
 		return nil, dbError(err)
 	}

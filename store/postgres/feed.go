@@ -18,19 +18,28 @@ import (
 // Every node sharing the database reads the same items; Begin is the
 // claim. It is one conditional UPDATE: it succeeds only on the item as
 // the node read it (attempts, in flight), not held, with no earlier item
-// of its lead pending, and not in flight under another node whose claim
-// is younger than the claim expiry. The row lock serialises two nodes
-// beginning one item: the second finds attempts moved on and gets
-// ErrClaimed. The attempt (in flight, attempts+1, the node, when) is
-// committed before the request leaves, so a node that dies mid-request
-// leaves its items in flight: once the claim expires they are listed in
-// flight, in doubt, for the sender to hold for a person, as one node
-// does after a crash.
+// of its lead pending, and not in flight under another node's live
+// claim. The row lock serialises two nodes beginning one item: the
+// second finds attempts moved on and gets ErrClaimed. The attempt (in
+// flight, attempts+1, the node, when) is committed before the request
+// leaves, so a node that dies mid-request leaves its items in flight.
+//
+// A claim lives as long as its node: it is made under the name the node
+// joined the cluster as (Join), and stays live while that node's
+// heartbeat is younger than Options.DeadAfter and it has not left, however
+// long its partner takes to answer; a partner's timeout must not hand a
+// lead to a second sender. Once the node is dead its items in flight are
+// listed to the others, in doubt, for the sender to hold for a person,
+// as one node does after a crash; the items it had not begun (or had
+// retried) carry no claim and are sent by any node. A node restarted
+// under its name lists its old claims at once: they are its own, and
+// the process that made them is gone. A process that never joined has
+// no heartbeat to read: its claims expire after Options.ClaimExpiry.
 type feed struct {
 	s      *Store
 	name   string
-	node   string        // the claims this process makes are under this name
-	expiry time.Duration // a claim older than this is taken for a dead node's
+	node   string        // Options.Node or host/pid: the claims' name before Join
+	expiry time.Duration // a claim of a process that never joined expires after this
 }
 
 // Feed returns the named feed; the name must be in Options.Feeds.
@@ -67,11 +76,32 @@ func claimExpiry(d time.Duration) time.Duration {
 	return store.DefaultClaimExpiry
 }
 
-// claimedElsewhere is the condition (on feed_items f, with $node and
-// $cutoff the parameters named) that another node holds a live claim on
-// f: it may be sending it now.
-func claimedElsewhere(f, node, cutoff string) string {
-	return f + `.in_flight AND ` + f + `.claimed_by <> ` + node + ` AND ` + f + `.claimed_at >= ` + cutoff
+// claimer is the name this process's claims are made under: the one it
+// joined the cluster as, else Options.Node or host/pid.
+func (f *feed) claimer() string {
+	if n := f.s.nodeName(); n != "" {
+		return n
+	}
+	return f.node
+}
+
+// claimedElsewhere is the condition (on feed_items f) that another node
+// holds a live claim on f: it may be sending it now. p names the
+// parameters claimArgs gives, from the first: the claimer, the expiry's
+// cutoff, the cluster's clock and how long a silent node is alive. A
+// claimer known to the nodes table is alive while its heartbeat is
+// recent and it has not left; one it does not know (it never joined)
+// until its claim expires.
+func claimedElsewhere(f string, p int) string {
+	arg := func(i int) string { return fmt.Sprintf("$%d", p+i) }
+	return f + `.in_flight AND ` + f + `.claimed_by <> ` + arg(0) + ` AND coalesce(
+		(SELECT n.left_at IS NULL AND n.seen >= ` + clusterNow(arg(2)) + ` - ` + arg(3) + `::interval FROM nodes n WHERE n.name = ` + f + `.claimed_by),
+		` + f + `.claimed_at >= ` + arg(1) + `)`
+}
+
+// claimArgs are claimedElsewhere's parameters, in its order.
+func (f *feed) claimArgs() []any {
+	return []any{f.claimer(), f.s.now().Add(-f.expiry), f.s.clusterClock(), f.s.deadAfter()}
 }
 
 const itemColumns = `lead_id, rev, offer, from_status, to_status, reason, approved, at, by, attempts, not_before, in_flight, last_error`
@@ -107,9 +137,9 @@ func (f *feed) list(ctx context.Context, held bool, after *store.FeedItem, limit
 	rows, err := f.s.pool.Query(ctx, `SELECT `+itemColumns+` FROM feed_items i
 		WHERE feed = $1 AND held = $2 AND (lead_id, rev) > ($3, $4)
 		AND (held OR NOT EXISTS (SELECT 1 FROM feed_items c WHERE c.feed = $1 AND NOT c.held
-			AND c.lead_id = i.lead_id AND c.rev <= i.rev AND `+claimedElsewhere("c", "$6", "$7")+`))
+			AND c.lead_id = i.lead_id AND c.rev <= i.rev AND `+claimedElsewhere("c", 6)+`))
 		ORDER BY lead_id, rev LIMIT $5`,
-		f.name, held, id, rev, limit, f.node, f.s.now().Add(-f.expiry))
+		append([]any{f.name, held, id, rev, limit}, f.claimArgs()...)...)
 	if err != nil {
 		return nil, dbError(err)
 	}
@@ -168,11 +198,11 @@ func (f *feed) Begin(ctx context.Context, it store.FeedItem) (store.FeedItem, er
 	it.InFlight = true
 	now := f.s.now().UTC().Truncate(time.Microsecond)
 	err := f.s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE feed_items f SET attempts = attempts + 1, in_flight = true, claimed_by = $6, claimed_at = $7
+		tag, err := tx.Exec(ctx, `UPDATE feed_items f SET attempts = attempts + 1, in_flight = true, claimed_by = $7, claimed_at = $6
 			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND NOT held AND attempts = $4 AND in_flight = $5
-			AND NOT (`+claimedElsewhere("f", "$6", "$8")+`)
+			AND NOT (`+claimedElsewhere("f", 7)+`)
 			AND NOT EXISTS (SELECT 1 FROM feed_items e WHERE e.feed = $1 AND e.lead_id = $2 AND e.rev < $3 AND NOT e.held)`,
-			f.name, int64(it.LeadID), int32(it.Rev), int32(read.Attempts), read.InFlight, f.node, now, now.Add(-f.expiry))
+			append([]any{f.name, int64(it.LeadID), int32(it.Rev), int32(read.Attempts), read.InFlight, now}, f.claimArgs()...)...)
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}
@@ -215,8 +245,9 @@ func (f *feed) update(ctx context.Context, it store.FeedItem) error {
 // moves it to or from the held items when to differs.
 func (f *feed) set(ctx context.Context, held, to bool, it store.FeedItem) error {
 	return f.s.inTx(ctx, func(tx pgx.Tx) error {
-		// attempts = $5: an item another node began since (its claim
-		// expired) is that node's now; a late outcome leaves it alone.
+		// attempts = $5: an item another node began since (this one was
+		// taken for dead) is that node's now; a late outcome leaves it
+		// alone.
 		tag, err := tx.Exec(ctx, `UPDATE feed_items SET attempts = $5, not_before = $6, in_flight = $7, last_error = $8, held = $9
 			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND held = $4 AND attempts = $5`,
 			f.name, int64(it.LeadID), int32(it.Rev), held, int32(it.Attempts), null(it.NotBefore), it.InFlight, it.LastError, to)

@@ -22,16 +22,9 @@ import (
 // source's key read last) in table migration_progress. A migrate killed
 // at any point leaves whole pages and the cursor that matches them, so
 // the next run goes on after it: nothing copied twice, nothing skipped.
-//
-// migration_progress is made by the import, not by a migration of the
-// schema: it belongs to the tool, and a database that never was the
-// target of one has none.
-const progressTable = `CREATE TABLE IF NOT EXISTS migration_progress (
-	part   text    PRIMARY KEY,       -- store.ExportPart
-	source text    NOT NULL,          -- what the records come from ("badger:/srv/leadhost/data")
-	cursor bytea,                     -- the source's key read last; NULL: none yet
-	rows   bigint  NOT NULL DEFAULT 0,
-	done   boolean NOT NULL DEFAULT false)`
+// The table is the schema's (migrations/004_migration_progress.sql), so
+// that the schema has one owner; an older leadhost migrate made it
+// itself, which that migration allows for.
 
 // importLock is the advisory lock an import holds for its whole run: two
 // migrates into one database would copy the same pages.
@@ -89,9 +82,6 @@ func (s *Store) BeginImport(ctx context.Context, source string) (*Import, error)
 
 func (im *Import) begin(ctx context.Context) error {
 	return im.s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, progressTable); err != nil {
-			return err
-		}
 		rows, err := tx.Query(ctx, `SELECT part, source, cursor, rows, done FROM migration_progress`)
 		if err != nil {
 			return err

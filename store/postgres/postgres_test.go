@@ -3,11 +3,14 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"leadhost/store"
 	"leadhost/store/postgres/pgtest"
@@ -206,5 +209,63 @@ func TestTextPostgreSQLCannotKeepIsInvalid(t *testing.T) {
 	}
 	if got, _ := s.Get(ctx, l.ID); got.Rev != 1 {
 		t.Errorf("lead rev %d after refused edits, want 1", got.Rev)
+	}
+}
+
+// migration_progress, once made by leadhost migrate itself, is a
+// migration of the schema: a new database has it, and a database whose
+// table an older migrate made (schema version 3) migrates with its
+// progress kept.
+func TestMigrationProgressIsInTheSchema(t *testing.T) {
+	// oldProgressTable is the table as the import made it before.
+	const oldProgressTable = `CREATE TABLE IF NOT EXISTS migration_progress (
+	part   text    PRIMARY KEY,
+	source text    NOT NULL,
+	cursor bytea,
+	rows   bigint  NOT NULL DEFAULT 0,
+	done   boolean NOT NULL DEFAULT false)`
+	cases := []struct {
+		name     string
+		before   func(t *testing.T, conn *pgx.Conn) // the database as an older leadhost left it
+		wantRows int
+	}{
+		{"a new database", func(*testing.T, *pgx.Conn) {}, 0},
+		{"a version 3 database an older migrate filled", func(t *testing.T, conn *pgx.Conn) {
+			ctx := context.Background()
+			steps, err := migrations()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts := []string{`CREATE TABLE schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`}
+			for _, m := range steps[:3] {
+				stmts = append(stmts, m.sql, fmt.Sprintf(`INSERT INTO schema_version (version, name) VALUES (%d, '%s')`, m.version, m.name))
+			}
+			stmts = append(stmts, oldProgressTable, `INSERT INTO migration_progress (part, source, rows, done) VALUES ('leads', 'badger:/srv/data', 5000, true)`)
+			for _, q := range stmts {
+				if _, err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("%.60s: %v", q, err)
+				}
+			}
+		}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := pgtest.URL(t)
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			c.before(t, conn)
+			s := openAt(t, url, store.Options{})
+			var version, rows int
+			if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != SchemaVersion() || version < 4 {
+				t.Errorf("schema version %d (%v), want %d, at least 4", version, err, SchemaVersion())
+			}
+			if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM migration_progress`).Scan(&rows); err != nil || rows != c.wantRows {
+				t.Errorf("migration_progress: %d rows (%v), want %d", rows, err, c.wantRows)
+			}
+		})
 	}
 }
