@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,7 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	conc := fs.Int("concurrency", 64, "webhook requests in flight at once")
 	leads := fs.Int("leads", 10_000, "leads each check run asks about, and sends queued")
 	noSync := fs.Bool("no-fsync", false, "the store without fsync")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the mixed phase to this file")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	}
@@ -120,7 +122,9 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	load(ctx, base, "w", *conc, time.Second, 0) // warm up
 	full := load(ctx, base, "f", *conc, *duration, 0)
 	half := full.rate / 2
+	before := commitStats(h.st)
 	alone := load(ctx, base, "a", *conc, *duration, half)
+	aloneStats := commitStats(h.st).Sub(before)
 
 	// The sends are queued just before the mixed phase; the sender starts
 	// on them at once, as it would on a backlog after a partner's outage.
@@ -134,7 +138,16 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	rctx, endRuns := context.WithCancel(ctx)
 	go runs.loop(rctx, h.app, partner)
 	mixStart := time.Now()
+	before = commitStats(h.st)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+		}
+	}
 	mixed := load(ctx, base, "m", *conc, *duration, half)
+	pprof.StopCPUProfile()
+	mixStats := commitStats(h.st).Sub(before)
 	endRuns()
 	runs.wait()
 	mixTook := time.Since(mixStart)
@@ -149,6 +162,9 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := runs.firstErr(); err != nil {
 		fmt.Fprintf(stdout, "first run error: %v\n", err)
 	}
+	fmt.Fprintln(stdout)
+	printRound(stdout, "durable rounds at half load", aloneStats)
+	printRound(stdout, "durable rounds under the mix", mixStats)
 	ws := timeline(mixed.calls, 100*time.Millisecond)
 	fmt.Fprintf(stdout, "\nwebhook latency under the mix, per 100 ms window:\n")
 	printTimeline(stdout, ws, 20*time.Millisecond)
