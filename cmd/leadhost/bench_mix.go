@@ -28,7 +28,7 @@ import (
 // The mix's offers beside bench's webhook: a network whose status API
 // the processing check asks about every lead (AlterCPA-shaped: ids[]= in,
 // one row per id out), and an advertiser whose order API every new lead
-// of its offer is sent to.
+// of its offer is sent to, eight at a time (send.concurrency).
 const (
 	mixCheckOffer = `name = "mix check"
 [check]
@@ -52,6 +52,7 @@ method = "POST"
 body = "form"
 format = "json"
 fields = { phone = "{phone}", name = "{name}" }
+concurrency = 8
 `
 	mixSendLua = `if type(data) == "table" and data.id then return data.id end
 return nil

@@ -1,0 +1,105 @@
+package send
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"leadhost/host/hosttest"
+	"leadhost/store"
+)
+
+// TestSendConcurrency: an offer with send.concurrency = N has N sends in
+// flight to its partner at once (the partner here answers none until N
+// wait together), each recorded as begun in the outbox before its
+// request left; every lead is sent once. Without the key, one at a time.
+func TestSendConcurrency(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra string
+		want  int // requests in flight together, at most
+	}{
+		{"one at a time by default", "", 1},
+		{"four at once", "concurrency = 4\n", 4},
+		{"eight at once", "concurrency = 8\n", 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const leads = 24
+			var (
+				mu        sync.Mutex
+				inFlight  int
+				most      int
+				notBegun  int
+				together  = make(chan struct{})
+				closeOnce sync.Once
+				st        store.Store
+			)
+			p := &fakePartner{}
+			base := p.serve(t, func(n int, body string) (int, string) {
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				if inFlight >= tc.want {
+					closeOnce.Do(func() { close(together) })
+				}
+				mu.Unlock()
+				// What is in flight was durably begun first.
+				feed, _ := st.Feed(Feed)
+				items, _ := feed.Pending(context.Background(), 1000)
+				begun := 0
+				for _, it := range items {
+					if it.InFlight {
+						begun++
+					}
+				}
+				select {
+				case <-together:
+				case <-time.After(2 * time.Second): // the old code never gets there: fail, not hang
+				}
+				mu.Lock()
+				if begun < inFlight {
+					notBegun++
+				}
+				inFlight--
+				mu.Unlock()
+				return 200, fmt.Sprintf(`{"id":"P-%d"}`, n)
+			})
+			o := partnerAt(t, base, tc.extra)
+			var ids []uint64
+			// Every lead is queued before the sender starts: one round takes them all.
+			e := newEnv(t, o, func(s store.Store) {
+				st = s
+				for i := range leads {
+					l, _, err := s.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": fmt.Sprint(79000000000 + i)}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, l.ID)
+				}
+			}, func(s *Sender) { s.Timeout = 5 * time.Second })
+			hosttest.Eventually(t, "every lead sent", func() bool {
+				for _, id := range ids {
+					if e.lead(t, id).Status != store.StatusProcessing {
+						return false
+					}
+				}
+				return true
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if most != tc.want {
+				t.Errorf("%d requests in flight at most, want %d", most, tc.want)
+			}
+			if notBegun > 0 {
+				t.Errorf("%d requests left before their attempt was recorded", notBegun)
+			}
+			if p.n() != leads {
+				t.Errorf("the partner was asked %d times for %d leads", p.n(), leads)
+			}
+		})
+	}
+}
