@@ -28,10 +28,10 @@ import (
 // taken into the open group as soon as it arrives; a bulk op (a check
 // answer's batch: more than bulkSteps steps) waits in a lane of its own
 // and is taken only when the committer has nothing else to do, or when
-// its pace allows (bulkPace): at most one bulk op a group, and after a
-// group with bulk in it lands, the next bulk op waits bulkPace times what
-// that one cost (its build and its group's write) while small ops keep
-// coming. Small writes thus never queue behind a bulk build, pay for a
+// its pace allows (bulkPace) into a group that has no op yet: at most one
+// bulk op a group, and after a group with bulk in it lands, the next bulk
+// op waits bulkPace times what that one cost (its build and its group's
+// write) while small ops keep coming. Small writes thus never queue behind a bulk build, pay for a
 // bulk group's longer write at most about a quarter of the time, and
 // bulk keeps moving under any load of small writes: its wait is bounded
 // by its own cost, not by theirs. A bulk op is still one op: one group,
@@ -261,15 +261,18 @@ func (c *committer) arrive(op *writeOp) {
 	c.take(op)
 }
 
-// admitBulk takes the bulk lane's oldest op into the open group when the
-// committer is idle (nothing in the air, gathered or queued) or the pace
-// allows it, and the open group holds no bulk yet.
+// admitBulk takes the bulk lane's oldest op into a group of its own when
+// the committer is idle (nothing in the air, gathered or queued), or into
+// a fresh open group, just after the one before went, when the pace
+// allows it: small ops gathered before it never wait for its build or its
+// longer write; those that come while it is built or in the air ride
+// with it rather than wait for it to land.
 func (c *committer) admitBulk() {
-	if len(c.bulk) == 0 || (c.open != nil && c.open.bulk) {
+	if len(c.bulk) == 0 {
 		return
 	}
 	idle := c.flight == nil && c.open == nil && len(c.ch) == 0
-	if !idle && time.Now().Before(c.nextBulk) {
+	if !idle && (c.open != nil || time.Now().Before(c.nextBulk)) {
 		return
 	}
 	op := c.bulk[0]
