@@ -38,7 +38,8 @@ const clusterChildEnv = "LEADHOST_CLUSTER_CHILD"
 const clusterClaimExpiry = 2 * time.Second
 
 // clusterOffer takes webhooks (the order is the idempotency key) and
-// sends each lead to the partner, whose answer carries the order's id.
+// sends each lead to the partner, whose answer carries the order's id,
+// four at a time per node: the node killed has several in flight.
 const clusterOffer = `[hook]
 token = "c"
 
@@ -47,6 +48,7 @@ url = "%s/order"
 body = "form"
 format = "json"
 fields = { lead = "{id}", phone = "{phone}" }
+concurrency = 4
 `
 
 // TestClusterKill is the acceptance test of cluster mode's outbox
