@@ -71,6 +71,7 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	leads := fs.Int("leads", 10_000, "leads each check run asks about, and sends queued")
 	noSync := fs.Bool("no-fsync", false, "the store without fsync")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the mixed phase to this file")
+	timelineCSV := fs.String("timeline", "", "write the mixed phase's latency per 100 ms window to this CSV file")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	}
@@ -188,6 +189,11 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	ws := timeline(mixed.calls, 100*time.Millisecond)
 	fmt.Fprintf(stdout, "\nwebhook latency under the mix, per 100 ms window:\n")
 	printTimeline(stdout, ws, 20*time.Millisecond)
+	if *timelineCSV != "" {
+		if err := writeTimelineCSV(*timelineCSV, ws); err != nil {
+			fmt.Fprintf(stderr, "leadhost bench mix: %v\n", err)
+		}
+	}
 	fmt.Fprintf(stdout, "\np99 at half load %s (target < 10ms); under the mix %s (target < 20ms)\n",
 		alone.p99.Round(10*time.Microsecond), mixed.p99.Round(10*time.Microsecond))
 	return exitOK
