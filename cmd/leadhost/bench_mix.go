@@ -71,6 +71,7 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	leads := fs.Int("leads", 10_000, "leads each check run asks about, and sends queued")
 	noSync := fs.Bool("no-fsync", false, "the store without fsync")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the mixed phase to this file")
+	rate := fs.Float64("rate", 0, "webhooks a second in the half-load and mixed phases (0: half the full load's rate); a fixed rate compares two builds at the same load")
 	timelineCSV := fs.String("timeline", "", "write the mixed phase's latency per 100 ms window to this CSV file")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
@@ -132,6 +133,9 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	load(ctx, base, "w", *conc, time.Second, 0) // warm up
 	full := load(ctx, base, "f", *conc, *duration, 0)
 	half := full.rate / 2
+	if *rate > 0 {
+		half = *rate
+	}
 	before := commitStats(h.st)
 	alone := load(ctx, base, "a", *conc, *duration, half)
 	aloneStats := commitStats(h.st).Sub(before)
