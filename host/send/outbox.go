@@ -59,6 +59,7 @@ const (
 	roundPerOffer    = 100    // items one offer's worker takes a round, per lane
 	scanLimit        = 50_000 // outbox items read a round, at most
 	dispatchRest     = 9      // times a round's time the dispatcher rests after it
+	maxDispatchRest  = time.Second
 )
 
 // Sender runs the outbox. Make it with New; Run until the context ends.
@@ -162,7 +163,9 @@ func (s *Sender) Run(ctx context.Context) error {
 		// a backlog of 10,000 items read 20 times a second took a sixth
 		// of both cores from the webhooks (bench mix, issue 16). A round
 		// of a small outbox takes microseconds, and so does its rest.
-		rest := time.NewTimer(dispatchRest * time.Since(started))
+		// The rest is capped: a round the machine stalled in (its time
+		// is wall time) would otherwise hold the sends back for seconds.
+		rest := time.NewTimer(min(dispatchRest*time.Since(started), maxDispatchRest))
 		select {
 		case <-ctx.Done():
 			rest.Stop()
