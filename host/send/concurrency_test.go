@@ -103,3 +103,41 @@ func TestSendConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// TestHalfOpenCircuitTriesOnce: an offer sending four at a time whose
+// partner is down opens its circuit; when the circuit's time is up, one
+// request tries the partner (half open), not four.
+func TestHalfOpenCircuitTriesOnce(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(int, string) (int, string) { return 503, "maintenance" })
+	var clk struct {
+		sync.Mutex
+		t time.Time
+	}
+	clk.t = time.Now()
+	now := func() time.Time { clk.Lock(); defer clk.Unlock(); return clk.t }
+	e := newEnv(t, partnerAt(t, base, "concurrency = 4\n"), func(s store.Store) {
+		for i := range 16 {
+			if _, _, err := s.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": fmt.Sprint(79000000000 + i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, func(s *Sender) { s.Now = now })
+	idle := func() bool {
+		open, _ := e.sender.Circuit("partner")
+		e.sender.mu.Lock()
+		defer e.sender.mu.Unlock()
+		return open && !e.sender.busy["partner"]
+	}
+	hosttest.Eventually(t, "the circuit open, the worker done", idle)
+	before := p.n()
+	clk.Lock()
+	clk.t = clk.t.Add(11 * time.Minute) // past any open time, and every retry due
+	clk.Unlock()
+	e.sender.Wake()
+	hosttest.Eventually(t, "a try, the circuit open again, the worker done", func() bool { return p.n() > before && idle() })
+	if tries := p.n() - before; tries != 1 {
+		t.Errorf("%d requests when the circuit half-opened, want 1", tries)
+	}
+}
