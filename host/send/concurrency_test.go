@@ -3,6 +3,7 @@ package send
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func TestSendConcurrency(t *testing.T) {
 				together  = make(chan struct{})
 				closeOnce sync.Once
 				st        store.Store
+				ids       []uint64
 			)
 			p := &fakePartner{}
 			base := p.serve(t, func(n int, body string) (int, string) {
@@ -47,21 +49,22 @@ func TestSendConcurrency(t *testing.T) {
 					closeOnce.Do(func() { close(together) })
 				}
 				mu.Unlock()
-				// What is in flight was durably begun first.
+				// This request's lead was durably begun before it left: its
+				// item is in flight in the outbox (phones are 790000000NN).
+				var i int
+				fmt.Sscanf(body[strings.Index(body, "790"):], "%d", &i)
 				feed, _ := st.Feed(Feed)
 				items, _ := feed.Pending(context.Background(), 1000)
-				begun := 0
+				begun := false
 				for _, it := range items {
-					if it.InFlight {
-						begun++
-					}
+					begun = begun || (it.LeadID == ids[i-79000000000] && it.InFlight)
 				}
 				select {
 				case <-together:
 				case <-time.After(2 * time.Second): // the old code never gets there: fail, not hang
 				}
 				mu.Lock()
-				if begun < inFlight {
+				if !begun {
 					notBegun++
 				}
 				inFlight--
@@ -69,7 +72,6 @@ func TestSendConcurrency(t *testing.T) {
 				return 200, fmt.Sprintf(`{"id":"P-%d"}`, n)
 			})
 			o := partnerAt(t, base, tc.extra)
-			var ids []uint64
 			// Every lead is queued before the sender starts: one round takes them all.
 			e := newEnv(t, o, func(s store.Store) {
 				st = s
