@@ -31,11 +31,11 @@ import (
 // its pace allows (bulkPace) into a group that has no op yet: at most one
 // bulk op a group, and after a group with bulk in it lands, the next bulk
 // op waits bulkPace times what that one cost (its build and its group's
-// write) while small ops keep coming. Small writes thus never queue behind a bulk build, pay for a
-// bulk group's longer write at most about a quarter of the time, and
-// bulk keeps moving under any load of small writes: its wait is bounded
-// by its own cost, not by theirs. A bulk op is still one op: one group,
-// one log record, all or nothing.
+// write) while small ops keep coming. Small writes thus never queue
+// behind a bulk build, ride with a bulk group's longer write at most
+// about a quarter of the time, and bulk keeps moving under any load of
+// small writes: its wait is bounded by its own cost, not by theirs. A
+// bulk op is still one op: one group, one log record, all or nothing.
 //
 // Being the only writer, it never meets a transaction conflict, so
 // conflict detection is off (badgerOptions) and no retry loop is needed.
