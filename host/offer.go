@@ -67,6 +67,9 @@ type ModeConfig struct {
 	Enabled *bool    `toml:"enabled"` // default true
 }
 
+// MaxSendConcurrency bounds send.concurrency.
+const MaxSendConcurrency = 64
+
 // SendConfig is [send]: how new leads go to the partner (SPEC §4).
 type SendConfig struct {
 	URL     string            `toml:"url"`
@@ -76,6 +79,10 @@ type SendConfig struct {
 	Fields  map[string]string `toml:"fields"`
 	Headers map[string]string `toml:"headers"`
 	Rate    float64           `toml:"rate"` // requests a second; 0: no limit
+	// Concurrency is how many sends may be in flight to the partner at
+	// once (1–64; 0 means 1): each lead's sends still go out one at a
+	// time, in order.
+	Concurrency int `toml:"concurrency"`
 	// Idempotent says the partner recognises a repeated order (by our id
 	// in a field, say), so a send whose outcome a crash left unknown may
 	// be repeated; otherwise it is held for a person to decide.
@@ -582,6 +589,9 @@ func (o *Offer) configure(path string, src []byte, opts LoadOptions) []error {
 		checkHTTP(bad, "send", s.URL, s.Method, s.Format, s.Body)
 		if s.Rate < 0 {
 			bad("send.rate %v: negative", s.Rate)
+		}
+		if s.Concurrency < 0 || s.Concurrency > MaxSendConcurrency {
+			bad("send.concurrency %d: out of 1–%d", s.Concurrency, MaxSendConcurrency)
 		}
 		if err := script.CheckMacroError("send.url", s.URL, script.SendMacros); err != nil {
 			bad("%v", err)

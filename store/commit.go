@@ -24,6 +24,19 @@ import (
 // after the flight landed. A group is sent only once the flight is done;
 // if the flight failed, the group built on it fails too.
 //
+// Two lanes: a small op (a webhook's lead, an edit, an outbox change) is
+// taken into the open group as soon as it arrives; a bulk op (a check
+// answer's batch: more than bulkSteps steps) waits in a lane of its own
+// and is taken only when the committer has nothing else to do, or when
+// its pace allows (bulkPace) into a group that has no op yet: at most one
+// bulk op a group, and after a group with bulk in it lands, the next bulk
+// op waits bulkPace times what that one cost (its build and its group's
+// write) while small ops keep coming. Small writes thus never queue
+// behind a bulk build, ride with a bulk group's longer write at most
+// about a quarter of the time, and bulk keeps moving under any load of
+// small writes: its wait is bounded by its own cost, not by theirs. A
+// bulk op is still one op: one group, one log record, all or nothing.
+//
 // Being the only writer, it never meets a transaction conflict, so
 // conflict detection is off (badgerOptions) and no retry loop is needed.
 //
@@ -36,6 +49,16 @@ import (
 
 // maxGroupOps bounds how many queued ops one gathering takes.
 const maxGroupOps = 4096
+
+// bulkSteps is the most steps a small op has: a webhook's few leads, a
+// hook's batch. A check answer's batch (check.batch leads, 50 by
+// default) has more.
+const bulkSteps = 16
+
+// bulkPace is how many times its own cost a bulk op waits after the
+// last bulk group landed while small ops keep the committer busy: bulk
+// takes at most about 1/(bulkPace+1) of the committer's time from them.
+const bulkPace = 3
 
 // step computes one lead's change against the state the committer sees and
 // records its writes in w. It may run twice (an op's first step, when the
@@ -52,6 +75,7 @@ type writeOp struct {
 	pending int // groups holding this op that have not landed
 	done    chan struct{}
 	closed  bool // done is closed
+	bulk    bool // waits in the bulk lane (more than bulkSteps steps)
 	// handed is when the caller handed it over, took when the committer
 	// took it; sent and called when the group that finished it went to
 	// Badger and Badger called back (CommitStats).
@@ -59,7 +83,7 @@ type writeOp struct {
 }
 
 func newOp(steps ...step) *writeOp {
-	return &writeOp{steps: steps, events: make([][]Event, len(steps)), done: make(chan struct{})}
+	return &writeOp{steps: steps, events: make([][]Event, len(steps)), done: make(chan struct{}), bulk: len(steps) > bulkSteps}
 }
 
 type committer struct {
@@ -88,6 +112,12 @@ type committer struct {
 	// unfinished holds the parts of a group that is in the log but not
 	// all in Badger (redo.go): until they are written, nothing else is.
 	unfinished *partsLeft
+
+	// bulk is the bulk lane: ops taken by the committer but not yet into
+	// a group, oldest first. nextBulk is when the next may go in while
+	// small ops keep coming.
+	bulk     []*writeOp
+	nextBulk time.Time
 
 	stats commitStats
 }
@@ -176,7 +206,8 @@ func (c *committer) loop() {
 		c.snap.Discard()
 	}()
 	in := c.ch
-	for in != nil || c.open != nil {
+	for in != nil || c.open != nil || len(c.bulk) > 0 {
+		c.admitBulk()
 		// Nothing in the air: what is gathered goes now. Otherwise the
 		// open group keeps taking ops until the flight lands, so that one
 		// fsync carries every op that arrived meanwhile.
@@ -195,7 +226,7 @@ func (c *committer) loop() {
 				in = nil
 				continue
 			}
-			c.take(op)
+			c.arrive(op)
 		drain:
 			for i := 0; i < maxGroupOps; i++ {
 				select {
@@ -204,7 +235,7 @@ func (c *committer) loop() {
 						in = nil
 						break drain
 					}
-					c.take(op)
+					c.arrive(op)
 				default:
 					break drain
 				}
@@ -217,6 +248,54 @@ func (c *committer) loop() {
 			}
 		}
 	}
+}
+
+// arrive takes a small op into the open group now and puts a bulk op in
+// the bulk lane.
+func (c *committer) arrive(op *writeOp) {
+	if op.bulk {
+		op.took = time.Now() // the lane's wait counts as queued
+		c.bulk = append(c.bulk, op)
+		return
+	}
+	c.take(op)
+}
+
+// admitBulk takes the bulk lane's oldest op into a group of its own when
+// the committer is idle (nothing in the air, gathered or queued), or into
+// a fresh open group, just after the one before went, when the pace
+// allows it: small ops gathered before it never wait for its build or its
+// longer write; those that come while it is built or in the air ride
+// with it rather than wait for it to land.
+func (c *committer) admitBulk() {
+	if len(c.bulk) == 0 {
+		return
+	}
+	idle := c.flight == nil && c.open == nil && len(c.ch) == 0
+	if !idle && (c.open != nil || time.Now().Before(c.nextBulk)) {
+		return
+	}
+	op := c.bulk[0]
+	c.bulk[0] = nil
+	c.bulk = c.bulk[1:]
+	queued := op.took
+	c.take(op)
+	c.stats.bulk.Add(1)
+	c.stats.bulkWaited.Add(int64(op.took.Sub(queued)))
+	if g := c.open; g != nil && g.members[len(g.members)-1] == op {
+		g.bulk = true
+		g.bulkBuild = time.Since(op.took)
+	}
+}
+
+// paceBulk sets when the next bulk op may go in, g (with bulk in it)
+// having just landed: bulkPace times what it cost.
+func (c *committer) paceBulk(g *group) {
+	cost := g.bulkBuild
+	if !g.called.IsZero() {
+		cost += g.called.Sub(g.sent)
+	}
+	c.nextBulk = time.Now().Add(bulkPace * cost)
 }
 
 // stepWriter collects one step's writes and events.
@@ -290,6 +369,9 @@ type group struct {
 	// opened, sent, called: when it took its first op, went to Badger,
 	// and Badger called back (CommitStats).
 	opened, sent, called time.Time
+	// bulk: it holds a bulk op, which took bulkBuild to compute.
+	bulk      bool
+	bulkBuild time.Duration
 }
 
 // join makes op a member of g: op finishes only when all its groups landed.
@@ -532,6 +614,9 @@ func (c *committer) land() error {
 		}
 	}
 	c.flight = nil
+	if g.bulk {
+		c.paceBulk(g)
+	}
 	c.snap.Discard()
 	c.snap = c.s.db.NewTransaction(false)
 	c.committed.Store(g.seq)

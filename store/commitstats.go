@@ -47,6 +47,11 @@ type CommitStats struct {
 	// an op in one group; a stall weighs here by the ops it held up,
 	// where the per-group sums count it once.
 	Waited, InBadger time.Duration
+	// Bulk counts the bulk ops (a check answer's batch) among Ops, and
+	// BulkWaited sums their time in the bulk lane, while small writes
+	// went first (commit.go). Queued includes it.
+	Bulk       int64
+	BulkWaited time.Duration
 	// Writes counts Badger's writes of a group by how long they took:
 	// up to WriteBuckets[i] in Writes[i], longer in the last.
 	Writes [len(WriteBuckets) + 1]int64
@@ -61,7 +66,8 @@ func (s CommitStats) Sub(earlier CommitStats) CommitStats {
 	d := CommitStats{Ops: s.Ops - earlier.Ops, Groups: s.Groups - earlier.Groups,
 		Queued: s.Queued - earlier.Queued, Build: s.Build - earlier.Build, Held: s.Held - earlier.Held,
 		Write: s.Write - earlier.Write, Log: s.Log - earlier.Log, LogBytes: s.LogBytes - earlier.LogBytes, Landing: s.Landing - earlier.Landing, Wake: s.Wake - earlier.Wake, Round: s.Round - earlier.Round,
-		Waited: s.Waited - earlier.Waited, InBadger: s.InBadger - earlier.InBadger}
+		Waited: s.Waited - earlier.Waited, InBadger: s.InBadger - earlier.InBadger,
+		Bulk: s.Bulk - earlier.Bulk, BulkWaited: s.BulkWaited - earlier.BulkWaited}
 	for i := range s.Writes {
 		d.Writes[i] = s.Writes[i] - earlier.Writes[i]
 	}
@@ -75,6 +81,7 @@ type commitStats struct {
 	log                                     atomic.Int64 // ns
 	logBytes, landing                       atomic.Int64
 	waited, inBadger                        atomic.Int64 // ns
+	bulk, bulkWaited                        atomic.Int64 // count, ns
 	writes                                  [len(WriteBuckets) + 1]atomic.Int64
 }
 
@@ -92,7 +99,8 @@ func (c *commitStats) snapshot() CommitStats {
 	s := CommitStats{Ops: c.ops.Load(), Groups: c.groups.Load(),
 		Queued: time.Duration(c.queued.Load()), Build: time.Duration(c.build.Load()), Held: time.Duration(c.held.Load()),
 		Write: time.Duration(c.write.Load()), Log: time.Duration(c.log.Load()), LogBytes: c.logBytes.Load(), Landing: time.Duration(c.landing.Load()), Wake: time.Duration(c.wake.Load()), Round: time.Duration(c.round.Load()),
-		Waited: time.Duration(c.waited.Load()), InBadger: time.Duration(c.inBadger.Load())}
+		Waited: time.Duration(c.waited.Load()), InBadger: time.Duration(c.inBadger.Load()),
+		Bulk: c.bulk.Load(), BulkWaited: time.Duration(c.bulkWaited.Load())}
 	for i := range c.writes {
 		s.Writes[i] = c.writes[i].Load()
 	}

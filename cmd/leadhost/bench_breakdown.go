@@ -32,6 +32,9 @@ func printRound(w io.Writer, name string, st store.CommitStats) {
 		perOp(st.Queued), perOp(st.Waited), perOp(st.InBadger), perOp(st.Wake), perOp(st.Round))
 	fmt.Fprintf(w, "  per group: %s µs of the committer's CPU, %s µs open (waiting for the group in flight), %s µs written: %s µs in the write-ahead log (append and, with fsync, one fdatasync) + %s µs in Badger (no sync); landed %s µs after\n",
 		us(st.Build/time.Duration(st.Groups)), perGroup(st.Held), perGroup(st.Write), perGroup(st.Log), perGroup(st.Write-st.Log), perGroup(st.Landing))
+	if st.Bulk > 0 {
+		fmt.Fprintf(w, "  bulk writes (check answers): %d, %s µs each in the bulk lane while small writes went first\n", st.Bulk, us(st.BulkWaited/time.Duration(st.Bulk)))
+	}
 	fmt.Fprintf(w, "  groups' writes by time:")
 	for i, n := range st.Writes {
 		if i < len(store.WriteBuckets) {

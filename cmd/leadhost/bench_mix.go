@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ import (
 // The mix's offers beside bench's webhook: a network whose status API
 // the processing check asks about every lead (AlterCPA-shaped: ids[]= in,
 // one row per id out), and an advertiser whose order API every new lead
-// of its offer is sent to.
+// of its offer is sent to, eight at a time (send.concurrency).
 const (
 	mixCheckOffer = `name = "mix check"
 [check]
@@ -51,6 +52,7 @@ method = "POST"
 body = "form"
 format = "json"
 fields = { phone = "{phone}", name = "{name}" }
+concurrency = 8
 `
 	mixSendLua = `if type(data) == "table" and data.id then return data.id end
 return nil
@@ -68,6 +70,9 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	conc := fs.Int("concurrency", 64, "webhook requests in flight at once")
 	leads := fs.Int("leads", 10_000, "leads each check run asks about, and sends queued")
 	noSync := fs.Bool("no-fsync", false, "the store without fsync")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the mixed phase to this file")
+	rate := fs.Float64("rate", 0, "webhooks a second in the half-load and mixed phases (0: half the full load's rate); a fixed rate compares two builds at the same load")
+	timelineCSV := fs.String("timeline", "", "write the mixed phase's latency per 100 ms window to this CSV file")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	}
@@ -85,18 +90,26 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	for offer, files := range map[string]map[string]string{
-		"bench":    {"offer.toml": benchOffer, "hook.lua": benchHook},
-		"mixcheck": {"offer.toml": fmt.Sprintf(mixCheckOffer, partner.url), "check.lua": mixCheckLua},
-		"mixsend":  {"offer.toml": fmt.Sprintf(mixSendOffer, partner.url), "send.lua": mixSendLua},
-	} {
+	writeOffer := func(offer string, files map[string]string) error {
 		if err := os.MkdirAll(filepath.Join(dir, "scripts", offer), 0o755); err != nil {
-			return fail(err)
+			return err
 		}
 		for name, text := range files {
 			if err := os.WriteFile(filepath.Join(dir, "scripts", offer, name), []byte(text), 0o644); err != nil {
-				return fail(err)
+				return err
 			}
+		}
+		return nil
+	}
+	// The checking offer comes only for the mixed phase: its scheduled
+	// first run (within a minute of loading) would otherwise land in the
+	// phases that measure webhooks alone.
+	for offer, files := range map[string]map[string]string{
+		"bench":   {"offer.toml": benchOffer, "hook.lua": benchHook},
+		"mixsend": {"offer.toml": fmt.Sprintf(mixSendOffer, partner.url), "send.lua": mixSendLua},
+	} {
+		if err := writeOffer(offer, files); err != nil {
+			return fail(err)
 		}
 	}
 	hctx, stop := context.WithCancel(ctx)
@@ -120,7 +133,12 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	load(ctx, base, "w", *conc, time.Second, 0) // warm up
 	full := load(ctx, base, "f", *conc, *duration, 0)
 	half := full.rate / 2
+	if *rate > 0 {
+		half = *rate
+	}
+	before := commitStats(h.st)
 	alone := load(ctx, base, "a", *conc, *duration, half)
+	aloneStats := commitStats(h.st).Sub(before)
 
 	// The sends are queued just before the mixed phase; the sender starts
 	// on them at once, as it would on a backlog after a partner's outage.
@@ -130,11 +148,31 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}); err != nil {
 		return fail(err)
 	}
+	if err := writeOffer("mixcheck", map[string]string{"offer.toml": fmt.Sprintf(mixCheckOffer, partner.url), "check.lua": mixCheckLua}); err != nil {
+		return fail(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := h.app.Offer("mixcheck"); err == nil {
+			break
+		} else if i == 500 {
+			return fail(fmt.Errorf("the checking offer did not load: %w", err))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	var runs mixRuns
 	rctx, endRuns := context.WithCancel(ctx)
 	go runs.loop(rctx, h.app, partner)
 	mixStart := time.Now()
+	before = commitStats(h.st)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+		}
+	}
 	mixed := load(ctx, base, "m", *conc, *duration, half)
+	pprof.StopCPUProfile()
+	mixStats := commitStats(h.st).Sub(before)
 	endRuns()
 	runs.wait()
 	mixTook := time.Since(mixStart)
@@ -149,9 +187,17 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := runs.firstErr(); err != nil {
 		fmt.Fprintf(stdout, "first run error: %v\n", err)
 	}
+	fmt.Fprintln(stdout)
+	printRound(stdout, "durable rounds at half load", aloneStats)
+	printRound(stdout, "durable rounds under the mix", mixStats)
 	ws := timeline(mixed.calls, 100*time.Millisecond)
 	fmt.Fprintf(stdout, "\nwebhook latency under the mix, per 100 ms window:\n")
 	printTimeline(stdout, ws, 20*time.Millisecond)
+	if *timelineCSV != "" {
+		if err := writeTimelineCSV(*timelineCSV, ws); err != nil {
+			fmt.Fprintf(stderr, "leadhost bench mix: %v\n", err)
+		}
+	}
 	fmt.Fprintf(stdout, "\np99 at half load %s (target < 10ms); under the mix %s (target < 20ms)\n",
 		alone.p99.Round(10*time.Microsecond), mixed.p99.Round(10*time.Microsecond))
 	return exitOK

@@ -41,7 +41,8 @@ const clusterChildEnv = "LEADHOST_CLUSTER_CHILD"
 const clusterHeartbeat = 300 * time.Millisecond
 
 // clusterOffer takes webhooks (the order is the idempotency key) and
-// sends each lead to the partner, whose answer carries the order's id.
+// sends each lead to the partner, whose answer carries the order's id,
+// four at a time per node: the node killed has several in flight.
 const clusterOffer = `[hook]
 token = "c"
 
@@ -50,6 +51,7 @@ url = "%s/order"
 body = "form"
 format = "json"
 fields = { lead = "{id}", phone = "{phone}" }
+concurrency = 4
 `
 
 // clusterLeaseTTL is the nodes' check lease: a run's offer is held this

@@ -53,6 +53,14 @@ func (b *breaker) state(now time.Time) (open bool, until time.Time) {
 	return b.fails >= breakAfter && now.Before(b.openUntil), b.openUntil
 }
 
+// tripped says the circuit has opened and no success closed it since:
+// open, or half open once its time is up.
+func (b *breaker) tripped() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fails >= breakAfter
+}
+
 // failure counts a partner failure; opened says it opened the circuit
 // (until then), for the log.
 func (b *breaker) failure(now time.Time) (opened bool, until time.Time) {

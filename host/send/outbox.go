@@ -56,8 +56,10 @@ const (
 	DefaultMaxDelay  = time.Hour
 	breakAfter       = 5 // failures in a row that open an offer's circuit
 	keepBytes        = 4 << 10
-	roundPerOffer    = 100    // items one offer's worker takes a round
+	roundPerOffer    = 100    // items one offer's worker takes a round, per lane
 	scanLimit        = 50_000 // outbox items read a round, at most
+	dispatchRest     = 9      // times a round's time the dispatcher rests after it
+	maxDispatchRest  = time.Second
 )
 
 // Sender runs the outbox. Make it with New; Run until the context ends.
@@ -146,12 +148,30 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer tick.Stop()
 	var settled time.Time
 	for {
+		started := time.Now()
 		if err := s.dispatch(ctx); err != nil && ctx.Err() == nil {
 			s.log().Error("reading the send outbox", "err", err)
 		}
 		if now := s.now(); !s.postback && now.Sub(settled) >= s.settleEvery() {
 			settled = now
 			s.settleHeld(ctx)
+		}
+		// A round reads the outbox up to scanLimit items, so its cost
+		// grows with the backlog, and wakes can come as fast as leads do
+		// (one per new lead of an offer that sends). Resting dispatchRest
+		// times the round keeps the reading to a tenth of a core at most:
+		// a backlog of 10,000 items read 20 times a second took a sixth
+		// of both cores from the webhooks (bench mix, issue 16). A round
+		// of a small outbox takes microseconds, and so does its rest.
+		// The rest is capped: a round the machine stalled in (its time
+		// is wall time) would otherwise hold the sends back for seconds.
+		rest := time.NewTimer(min(dispatchRest*time.Since(started), maxDispatchRest))
+		select {
+		case <-ctx.Done():
+			rest.Stop()
+			s.wg.Wait()
+			return nil
+		case <-rest.C:
 		}
 		select {
 		case <-ctx.Done():
@@ -197,7 +217,8 @@ func (s *Sender) dispatch(ctx context.Context) error {
 	// items a round, and reading goes on past items backing off until
 	// enough are due or scanLimit items were read.
 	due := map[string][]store.FeedItem{}
-	var waiting uint64 // a lead whose earlier change waits: its later ones wait too
+	round := map[string]int{} // items an offer takes this round
+	var waiting uint64        // a lead whose earlier change waits: its later ones wait too
 	var after *store.FeedItem
 	for scanned, found := 0, 0; scanned < scanLimit && found < 1000; {
 		items, err := s.feed.PendingAfter(ctx, after, 1000)
@@ -216,7 +237,15 @@ func (s *Sender) dispatch(ctx context.Context) error {
 			// A lead's changes are next to each other in the queue, so
 			// once its offer is passed over or full, its later changes
 			// are too: their order holds.
-			if passOver[it.Offer] || len(due[it.Offer]) >= roundPerOffer {
+			if passOver[it.Offer] {
+				continue
+			}
+			take, ok := round[it.Offer]
+			if !ok {
+				take = roundPerOffer * s.concurrency(it.Offer)
+				round[it.Offer] = take
+			}
+			if len(due[it.Offer]) >= take {
 				continue
 			}
 			due[it.Offer] = append(due[it.Offer], it)
@@ -257,7 +286,12 @@ func (s *Sender) dispatch(ctx context.Context) error {
 	return nil
 }
 
-// work sends one offer's due leads in order, one at a time.
+// work sends one offer's due leads: on one lane, in order, or, for an
+// offer with send.concurrency above 1, on that many lanes at once, each
+// lead's items on one lane so that they keep their order. Concurrent
+// sends share the store's group commits: their attempts, recorded each
+// before its request leaves, and their outcomes land several to an
+// fdatasync.
 func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem) {
 	defer s.wg.Done()
 	defer func() {
@@ -267,6 +301,49 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 		s.mu.Unlock()
 		s.Wake()
 	}()
+	n := min(s.concurrency(offer), len(items))
+	if n <= 1 {
+		s.lane(ctx, offer, items)
+		return
+	}
+	lanes := make([][]store.FeedItem, n)
+	for _, it := range items {
+		i := it.LeadID % uint64(n)
+		lanes[i] = append(lanes[i], it)
+	}
+	var wg sync.WaitGroup
+	for _, its := range lanes {
+		if len(its) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.lane(ctx, offer, its)
+		}()
+	}
+	wg.Wait()
+}
+
+// concurrency is how many of offer's items go out at once: its
+// send.concurrency, but one while its circuit is half open (one try
+// decides whether it closes) and one for outgoing postbacks.
+func (s *Sender) concurrency(offer string) int {
+	if s.postback {
+		return 1
+	}
+	o, ok := s.Offers.Offer(offer)
+	if !ok || o.Config.Send == nil || o.Config.Send.Concurrency <= 1 {
+		return 1
+	}
+	if s.breaker(offer).tripped() {
+		return 1
+	}
+	return o.Config.Send.Concurrency
+}
+
+// lane sends items in order, one at a time.
+func (s *Sender) lane(ctx context.Context, offer string, items []store.FeedItem) {
 	failed := map[uint64]bool{} // leads whose change failed: later ones keep their order
 	for _, it := range items {
 		if ctx.Err() != nil {
@@ -274,6 +351,9 @@ func (s *Sender) work(ctx context.Context, offer string, items []store.FeedItem)
 		}
 		if failed[it.LeadID] {
 			continue
+		}
+		if open, _ := s.Circuit(offer); open {
+			return // another lane's failure opened it: the rest wait
 		}
 		a := s.sendOne(ctx, offer, it)
 		if a == nil || a.Outcome == Retry {
