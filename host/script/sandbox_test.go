@@ -106,6 +106,25 @@ func TestGlobalsDoNotLeakBetweenRuns(t *testing.T) {
 	}
 }
 
+// A main chunk gets no Lua 5.0 "arg" table (Compile drops it, unseen by
+// scripts): arg stays a global there, "..." is empty, and a vararg
+// function of the script still has its arg.
+func TestArgKeepsItsMeaning(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	for _, c := range []struct{ name, src, want string }{
+		{"arg is a global", `local before = tostring(arg) arg = 5 return before, arg`, "nil,5"},
+		{"no varargs", `return select("#", ...)`, "0"},
+		{"varargs used", `local n = select("#", ...) return n, tostring(arg)`, "0,nil"},
+		{"a function's arg", `local function f(...) return arg.n, arg[2] end return f("a", "b")`, "2,b"},
+	} {
+		out, err := runString(t, p, c.src)
+		if got := strings.Join(out, ","); err != nil || got != c.want {
+			t.Errorf("%s: got %q, %v; want %q", c.name, got, err, c.want)
+		}
+	}
+}
+
 func TestAllowedLibrariesWork(t *testing.T) {
 	t.Parallel()
 	p := NewPool(Limits{})
