@@ -410,10 +410,12 @@ var errJSONTooBig = fmt.Errorf("json.encode: result over %d bytes", maxJSONOutpu
 // and walks tables without ForEach's callback, which boxed every key it
 // handed over: a hook's reply of three fields had cost 27 allocations.
 func ToJSON(v lua.LValue) ([]byte, error) {
-	return appendJSON(make([]byte, 0, 64), v, 0)
+	return appendJSON(make([]byte, 0, 64), v, 0, nil)
 }
 
-func appendJSON(b []byte, v lua.LValue, depth int) ([]byte, error) {
+// appendJSON appends v's JSON to b; fill, if set, sees every table first
+// (vm.toJSON).
+func appendJSON(b []byte, v lua.LValue, depth int, fill func(*lua.LTable)) ([]byte, error) {
 	if len(b) > maxJSONOutput {
 		return nil, errJSONTooBig
 	}
@@ -443,7 +445,10 @@ func appendJSON(b []byte, v lua.LValue, depth int) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("json.encode: cannot encode userdata")
 	case *lua.LTable:
-		return appendJSONTable(b, v, depth)
+		if fill != nil {
+			fill(v)
+		}
+		return appendJSONTable(b, v, depth, fill)
 	default:
 		return nil, fmt.Errorf("json.encode: cannot encode a %s", v.Type())
 	}
@@ -456,7 +461,7 @@ type jsonMemberOut struct {
 	v lua.LValue
 }
 
-func appendJSONTable(b []byte, t *lua.LTable, depth int) ([]byte, error) {
+func appendJSONTable(b []byte, t *lua.LTable, depth int, fill func(*lua.LTable)) ([]byte, error) {
 	var err error
 	// An array: 1..n all set (Len is the last set index of the array
 	// part, where every integer key up to MaxArrayIndex lives) and no
@@ -467,7 +472,7 @@ func appendJSONTable(b []byte, t *lua.LTable, depth int) ([]byte, error) {
 			if i > 1 {
 				b = append(b, ',')
 			}
-			if b, err = appendJSON(b, t.RawGetInt(i), depth+1); err != nil {
+			if b, err = appendJSON(b, t.RawGetInt(i), depth+1, fill); err != nil {
 				return nil, err
 			}
 		}
@@ -491,7 +496,7 @@ func appendJSONTable(b []byte, t *lua.LTable, depth int) ([]byte, error) {
 		}
 		b = appendJSONString(b, m.k)
 		b = append(b, ':')
-		if b, err = appendJSON(b, m.v, depth+1); err != nil {
+		if b, err = appendJSON(b, m.v, depth+1, fill); err != nil {
 			return nil, err
 		}
 	}

@@ -115,7 +115,7 @@ func (v *vm) leadEdit(L *lua.LState) int {
 	if !ok {
 		return fail(L, r, fmt.Sprintf("core.lead.edit: the second argument is a %s, not a table", L.Get(2).Type()))
 	}
-	p, err := patchFromTable(t)
+	p, err := patchFromTable(v.whole(t))
 	if err != nil {
 		return fail(L, r, "core.lead.edit: "+err.Error())
 	}
@@ -165,7 +165,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 	if !r.MayAdd {
 		errorf(L, "core.lead.add: only hooks add leads")
 	}
-	t := L.CheckTable(1)
+	t := v.whole(L.CheckTable(1))
 	nl := store.NewLead{Offer: r.Offer, By: r.by()}
 	var err error
 	statusText := ""
@@ -181,7 +181,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 				return
 			}
 			nl.Fields = map[string]string{}
-			ft.ForEach(func(fk, fv lua.LValue) {
+			v.whole(ft).ForEach(func(fk, fv lua.LValue) {
 				if fv != lua.LNil && !isNull(fv) {
 					nl.Fields[fk.String()] = scalarText(fv)
 				}

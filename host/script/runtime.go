@@ -261,7 +261,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		if v == nil {
 			return // abandoned to the goroutine still running it
 		}
-		v.run, v.meter, v.globals = nil, nil, nil
+		v.run, v.meter, v.globals, v.req = nil, nil, nil, nil
 		v.L.SetTop(0)
 		v.L.RemoveContext()
 		if healthy {

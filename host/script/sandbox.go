@@ -20,14 +20,21 @@ type vm struct {
 	// meter and globals are the run in progress's (meter.go, size.go).
 	meter   *meter
 	globals *lua.LTable
+	// reqMeta is the metatable of a hook's req, req the run's while it
+	// is being made (lazyreq.go); nextFn is the sandbox's next.
+	reqMeta *lua.LTable
+	req     *lazyReq
+	nextFn  *lua.LFunction
+	// fillTable makes req whole if t is it: the JSON encoder's view.
+	fillTable func(t *lua.LTable)
 }
 
 // The sandbox (SPEC §2): base without the loaders and the debugging or
 // environment functions, table, string, math, and os.time/date/clock. No
 // io, no package/require, no coroutines, no os.execute or os.exit.
 var (
-	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget",
-		"select", "getmetatable", "tonumber", "tostring", "type", "unpack", "_VERSION"}
+	allowedBase = []string{"assert", "error", "ipairs", "rawequal",
+		"select", "tonumber", "tostring", "type", "unpack", "_VERSION"}
 	allowedOs = []string{"time", "date", "clock"}
 )
 
@@ -65,6 +72,15 @@ func newVM(limits Limits) *vm {
 	v.base.RawSetString("xpcall", L.NewFunction(v.xpcall))
 	v.base.RawSetString("rawset", L.NewFunction(v.rawset))
 	v.base.RawSetString("setmetatable", L.NewFunction(v.setmetatable))
+	// next, pairs, rawget and getmetatable see a hook's req as if it had
+	// been made whole (lazyreq.go).
+	v.reqMeta = v.newReqMeta()
+	v.fillTable = v.fillIfReq
+	v.nextFn = L.NewFunction(v.next)
+	v.base.RawSetString("next", v.nextFn)
+	v.base.RawSetString("pairs", L.NewFunction(v.pairs))
+	v.base.RawSetString("rawget", L.NewFunction(v.rawget))
+	v.base.RawSetString("getmetatable", L.NewFunction(v.getmetatable(G.RawGetString("getmetatable").(*lua.LFunction))))
 
 	str := G.RawGetString("string").(*lua.LTable)
 	rep, format := str.RawGetString("rep").(*lua.LFunction), str.RawGetString("format").(*lua.LFunction)
@@ -154,6 +170,10 @@ func (v *vm) setmetatable(L *lua.LState) int {
 		L.RaiseError("setmetatable: a library table is read-only")
 	}
 	L.CheckTypes(2, lua.LTNil, lua.LTTable)
+	if v.isLazyReq(t) {
+		v.fillReq() // req is the script's from now on, as a plain table
+		t.Metatable = lua.LNil
+	}
 	if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString("__metatable") != lua.LNil {
 		L.RaiseError("cannot change a protected metatable")
 	}
@@ -167,6 +187,7 @@ func (v *vm) rawset(L *lua.LState) int {
 	if v.shared[t] {
 		L.RaiseError("rawset: a library table is read-only")
 	}
+	v.fillIfReq(t)
 	t.RawSet(L.CheckAny(2), L.CheckAny(3))
 	L.SetTop(1)
 	return 1
