@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"leadhost/host/partner"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -150,10 +151,29 @@ func (e *RunError) Error() string {
 // time and is never shared between goroutines.
 type Pool struct {
 	limits Limits
+	idle   *idleStates
+	mu     sync.Mutex
+	http   *fasthttp.Client // http.request's, made on first use
+}
+
+// idleStates are a pool's states between runs. A state keeps a goroutine
+// of its own (vm.serve), so a pool dropped without Close must still close
+// them: they are apart from the Pool for its cleanup (NewPool).
+type idleStates struct {
 	mu     sync.Mutex
 	free   []*vm
-	closed bool             // retired by Close: states are closed when their runs end
-	http   *fasthttp.Client // http.request's, made on first use
+	closed bool // retired by Close: states are closed when their runs end
+}
+
+// close closes the idle states and retires the rest.
+func (s *idleStates) close() {
+	s.mu.Lock()
+	free := s.free
+	s.free, s.closed = nil, true
+	s.mu.Unlock()
+	for _, v := range free {
+		v.close()
+	}
 }
 
 // httpClient is the pool's client for http.request: one per offer, so
@@ -182,31 +202,38 @@ const abandonGrace = 100 * time.Millisecond
 const maxIdle = 64
 
 // NewPool makes an empty pool; states are made on demand.
-func NewPool(limits Limits) *Pool { return &Pool{limits: limits.withDefaults()} }
+func NewPool(limits Limits) *Pool {
+	p := &Pool{limits: limits.withDefaults(), idle: &idleStates{}}
+	runtime.AddCleanup(p, (*idleStates).close, p.idle)
+	return p
+}
 
 // Limits returns the pool's limits, defaults filled in.
 func (p *Pool) Limits() Limits { return p.limits }
 
 func (p *Pool) get() *vm {
-	p.mu.Lock()
-	if n := len(p.free); n > 0 {
-		v := p.free[n-1]
-		p.free = p.free[:n-1]
-		p.mu.Unlock()
+	s := p.idle
+	s.mu.Lock()
+	if n := len(s.free); n > 0 {
+		v := s.free[n-1]
+		s.free = s.free[:n-1]
+		s.mu.Unlock()
 		return v
 	}
-	p.mu.Unlock()
+	s.mu.Unlock()
 	return newVM(p.limits)
 }
 
 func (p *Pool) put(v *vm) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.closed && len(p.free) < maxIdle {
-		p.free = append(p.free, v)
+	s := p.idle
+	s.mu.Lock()
+	if !s.closed && len(s.free) < maxIdle {
+		s.free = append(s.free, v)
+		s.mu.Unlock()
 		return
 	}
-	v.L.Close()
+	s.mu.Unlock()
+	v.close()
 }
 
 // Close retires the pool, as a reload does for the version of an offer it
@@ -216,13 +243,10 @@ func (p *Pool) put(v *vm) {
 // on a closed pool (one that began on the old version just before the
 // swap); their states are closed after them.
 func (p *Pool) Close() {
+	p.idle.close()
 	p.mu.Lock()
-	free, client := p.free, p.http
-	p.free, p.closed = nil, true
+	client := p.http
 	p.mu.Unlock()
-	for _, v := range free {
-		v.L.Close()
-	}
 	if client != nil {
 		client.CloseIdleConnections()
 	}
@@ -230,9 +254,9 @@ func (p *Pool) Close() {
 
 // Idle says how many states wait in the pool for a run.
 func (p *Pool) Idle() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free)
+	p.idle.mu.Lock()
+	defer p.idle.mu.Unlock()
+	return len(p.idle.free)
 }
 
 // Env is one run's view of the state: the globals the script sees and the
@@ -267,7 +291,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		if healthy {
 			p.put(v)
 		} else {
-			v.L.Close()
+			v.close()
 		}
 	}()
 	if setup != nil {
@@ -284,16 +308,15 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	v.L.Push(fn)
 	// The VM checks the deadline between instructions only; one builtin
 	// call (a backtracking pattern, a huge gsub) can outlast it by
-	// minutes. The call runs on its own goroutine so that the caller gets
-	// its timeout regardless: past the deadline and a grace period, the
-	// state is left to that goroutine, which closes it when the call ends,
-	// and the run's modules refuse to act for it any more.
-	done := make(chan error, 1)
-	L := v.L // the goroutines below must not read v, which is cleared on abandonment
+	// minutes. The call runs on the state's own goroutine (vm.serve) so
+	// that the caller gets its timeout regardless: past the deadline and a
+	// grace period, the state is left to that goroutine, and closed when
+	// the call ends; the run's modules refuse to act for it any more.
+	done := v.done
+	abandoned := v // the goroutine below must not read v, which is cleared on abandonment
 	p.limits.Governor.enter(m)
 	defer p.limits.Governor.leave(m)
-	call := v.protectedCall
-	go func() { done <- call(0, lua.MultRet) }()
+	v.calls <- struct{}{}
 	var err error
 	select {
 	case err = <-done:
@@ -304,7 +327,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 			if v.run != nil {
 				v.run.abandon()
 			}
-			go func() { <-done; L.Close() }()
+			go func() { <-done; abandoned.close() }()
 			v = nil // not put back, not touched again here
 			healthy = false
 			return &RunError{Script: s.Name, Timeout: true,

@@ -3,7 +3,9 @@ package script
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,4 +237,58 @@ func TestNoLeaksThroughSharedMetatables(t *testing.T) {
 			t.Fatalf("run %d after the attack: %v", i, err)
 		}
 	}
+}
+
+// serving counts the goroutines of states (vm.serve).
+func serving() int {
+	buf := make([]byte, 1<<22)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "script.(*vm).serve(")
+}
+
+// A state's goroutine ends with it: when its pool is closed, and when a
+// pool is dropped unclosed. Not parallel: it counts every state's.
+func TestStatesLeaveNoGoroutines(t *testing.T) {
+	// Other tests' dropped pools first: their cleanups run after a GC.
+	before := serving()
+	for i := 0; i < 100; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+		if now := serving(); now == before && i > 2 {
+			break
+		} else {
+			before = now
+		}
+	}
+	fill := func(p *Pool) {
+		t.Helper()
+		s := mustCompile(t, "scripts/test/check.lua", `return 1`)
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = p.Run(context.Background(), s, func(*Env) error { time.Sleep(10 * time.Millisecond); return nil }, nil)
+			}()
+		}
+		wg.Wait()
+		if p.Idle() == 0 || serving() <= before {
+			t.Fatalf("%d idle states, %d goroutines serving (%d before)", p.Idle(), serving(), before)
+		}
+	}
+	settled := func(what string) {
+		t.Helper()
+		for i := 0; serving() > before; i++ {
+			if i == 500 {
+				t.Fatalf("%s: %d goroutines serving, %d before", what, serving(), before)
+			}
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	p := NewPool(Limits{})
+	fill(p)
+	p.Close()
+	settled("closed pool")
+	fill(NewPool(Limits{}))
+	settled("dropped pool")
 }
