@@ -169,23 +169,22 @@ func (v *vm) leadAdd(L *lua.LState) int {
 	nl := store.NewLead{Offer: r.Offer, By: r.by()}
 	var err error
 	statusText := ""
-	t.ForEach(func(k, val lua.LValue) {
-		if err != nil {
-			return
-		}
+	// Next, not ForEach: ForEach's callback boxed every key it handed over.
+	for k, val := t.Next(lua.LNil); k != lua.LNil && err == nil; k, val = t.Next(k) {
 		switch k.String() {
 		case "fields":
 			ft, ok := val.(*lua.LTable)
 			if !ok {
 				err = fmt.Errorf("fields is a %s, not a table", val.Type())
-				return
+				break
 			}
 			nl.Fields = map[string]string{}
-			v.whole(ft).ForEach(func(fk, fv lua.LValue) {
-				if fv != lua.LNil && !isNull(fv) {
+			v.whole(ft)
+			for fk, fv := ft.Next(lua.LNil); fk != lua.LNil; fk, fv = ft.Next(fk) {
+				if !isNull(fv) {
 					nl.Fields[fk.String()] = scalarText(fv)
 				}
-			})
+			}
 		case "key":
 			nl.Key = scalarText(val)
 		case "ext":
@@ -202,7 +201,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 		default:
 			err = fmt.Errorf("unknown field %q (fields, key, ext, status, comment)", k.String())
 		}
-	})
+	}
 	if err != nil {
 		errorf(L, "core.lead.add: %v", err)
 	}
