@@ -277,13 +277,16 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	v := p.get()
 	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
 	defer cancel()
-	env := &Env{L: v.L, Globals: v.newGlobals(), vm: v}
+	env := &Env{L: v.L, Globals: v.globalsFor(), vm: v}
 	m := newMeter(ctx, v, p.limits.Governor)
-	v.meter, v.globals = m, env.Globals
-	healthy := true
+	v.meter, v.globals, v.globalsDirty = m, env.Globals, false
+	healthy, ran := true, false
 	defer func() {
 		if v == nil {
 			return // abandoned to the goroutine still running it
+		}
+		if healthy && ran {
+			v.keepGlobals(env.Globals)
 		}
 		v.run, v.meter, v.globals, v.req = nil, nil, nil, nil
 		v.L.SetTop(0)
@@ -299,6 +302,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 			return err
 		}
 	}
+	v.noteSetup(env.Globals)
 	// A candidate's run takes turns with shadow runs only (meter.yield);
 	// the run's modules know it once setup has handed them their Run.
 	m.shadow = v.run != nil && v.run.Shadow
@@ -341,6 +345,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		return runError(ctx, s.Name, err, m.stopped.Load())
 	}
 	v.L.RemoveContext()
+	ran = true
 	if results == nil {
 		return nil
 	}

@@ -27,6 +27,12 @@ type vm struct {
 	nextFn  *lua.LFunction
 	// fillTable makes req whole if t is it: the JSON encoder's view.
 	fillTable func(t *lua.LTable)
+	// spareGlobals is the last run's global table, kept for the next
+	// (globals.go); setupKeys the keys the run's setup put in its globals;
+	// globalsDirty says the script added to them.
+	spareGlobals *lua.LTable
+	setupKeys    []string
+	globalsDirty bool
 	// calls starts a run's call on the state's goroutine (serve), done
 	// says how it ended.
 	calls chan struct{}
@@ -114,6 +120,7 @@ func newVM(limits Limits) *vm {
 	tbl := G.RawGetString("table").(*lua.LTable)
 	concat := tbl.RawGetString("concat").(*lua.LFunction)
 	tbl.RawSetString("concat", L.NewFunction(v.capConcat(concat)))
+	tbl.RawSetString("insert", L.NewFunction(v.tableInsert(tbl.RawGetString("insert").(*lua.LFunction))))
 	osLib := G.RawGetString("os").(*lua.LTable)
 	safeOs := L.NewTable()
 	for _, name := range allowedOs {
@@ -132,6 +139,7 @@ func newVM(limits Limits) *vm {
 	}
 	v.meta = L.NewTable()
 	v.meta.RawSetString("__index", v.base)
+	v.meta.RawSetString("__newindex", L.NewFunction(v.newGlobal))
 	v.meta.RawSetString("__metatable", lua.LFalse)
 	v.calls, v.done = make(chan struct{}), make(chan error, 1)
 	go v.serve()
@@ -211,6 +219,7 @@ func (v *vm) rawset(L *lua.LState) int {
 		L.RaiseError("rawset: a library table is read-only")
 	}
 	v.fillIfReq(t)
+	v.touchGlobals(t)
 	t.RawSet(L.CheckAny(2), L.CheckAny(3))
 	L.SetTop(1)
 	return 1
