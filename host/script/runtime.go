@@ -277,7 +277,8 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	v := p.get()
 	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
 	defer cancel()
-	env := &Env{L: v.L, Globals: v.globalsFor(), vm: v}
+	v.env = Env{L: v.L, Globals: v.globalsFor(), vm: v} // the state's: one run at a time
+	env := &v.env
 	m := newMeter(ctx, v, p.limits.Governor)
 	v.meter, v.globals, v.globalsDirty = m, env.Globals, false
 	healthy, ran := true, false
@@ -288,7 +289,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		if healthy && ran {
 			v.keepGlobals(env.Globals)
 		}
-		v.run, v.meter, v.globals, v.req = nil, nil, nil, nil
+		v.run, v.meter, v.globals, v.req, v.env = nil, nil, nil, nil, Env{}
 		v.L.SetTop(0)
 		v.L.RemoveContext()
 		if healthy {

@@ -33,6 +33,8 @@ type vm struct {
 	spareGlobals *lua.LTable
 	setupKeys    []string
 	globalsDirty bool
+	// env is the run in progress's Env (Pool.Run).
+	env Env
 	// calls starts a run's call on the state's goroutine (serve), done
 	// says how it ended.
 	calls chan struct{}
