@@ -47,7 +47,8 @@ func (v *vm) newReqMeta() *lua.LTable {
 func (v *vm) lazyRequest(r *HookRequest) *lua.LTable {
 	t := v.L.CreateTable(0, len(lazyReqFields)+1)
 	t.Metatable = v.reqMeta
-	v.req = &lazyReq{t: t, r: r}
+	v.reqState = lazyReq{t: t, r: r}
+	v.req = &v.reqState
 	return t
 }
 

@@ -272,7 +272,8 @@ func (e *Env) SetRun(r *Run) { e.vm.run, r.meter = r, e.vm.meter }
 
 // Run executes s in a fresh environment: setup adds the run's globals, the
 // script runs under the pool's deadline (or ctx's, if sooner), and results
-// reads what it returned before the state goes back to the pool.
+// reads what it returned before the state goes back to the pool (the
+// values and their slice are valid until results returns).
 func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, results func(*Env, []lua.LValue) error) error {
 	v := p.get()
 	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
@@ -289,7 +290,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		if healthy && ran {
 			v.keepGlobals(env.Globals)
 		}
-		v.run, v.meter, v.globals, v.req, v.env = nil, nil, nil, nil, Env{}
+		v.run, v.meter, v.globals, v.req, v.env, v.reqState = nil, nil, nil, nil, Env{}, lazyReq{}
 		v.L.SetTop(0)
 		v.L.RemoveContext()
 		if healthy {
@@ -350,11 +351,14 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	if results == nil {
 		return nil
 	}
-	n := v.L.GetTop()
-	out := make([]lua.LValue, n)
-	for i := 1; i <= n; i++ {
-		out[i-1] = v.L.Get(i)
+	// The values are the state's until results returns (the slice too:
+	// the state's own, cleared after).
+	out := v.rets[:0]
+	for i := 1; i <= v.L.GetTop(); i++ {
+		out = append(out, v.L.Get(i))
 	}
+	v.rets = out
+	defer clear(out)
 	return results(env, out)
 }
 

@@ -33,8 +33,11 @@ type vm struct {
 	spareGlobals *lua.LTable
 	setupKeys    []string
 	globalsDirty bool
-	// env is the run in progress's Env (Pool.Run).
-	env Env
+	// env is the run in progress's Env, rets what it returned, reqState
+	// its req's (Pool.Run, lazyreq.go): the state's, one run at a time.
+	env      Env
+	rets     []lua.LValue
+	reqState lazyReq
 	// calls starts a run's call on the state's goroutine (serve), done
 	// says how it ended.
 	calls chan struct{}
