@@ -276,17 +276,17 @@ func (e *Env) SetRun(r *Run) { e.vm.run, r.meter = r, e.vm.meter }
 // values and their slice are valid until results returns).
 func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, results func(*Env, []lua.LValue) error) error {
 	v := p.get()
-	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
-	defer cancel()
 	v.env = Env{L: v.L, Globals: v.globalsFor(), vm: v} // the state's: one run at a time
 	env := &v.env
 	m := newMeter(ctx, v, p.limits.Governor)
+	v.arm(m, p.limits.Timeout)
 	v.meter, v.globals, v.globalsDirty = m, env.Globals, false
 	healthy, ran := true, false
 	defer func() {
 		if v == nil {
 			return // abandoned to the goroutine still running it
 		}
+		v.disarm()
 		if healthy && ran {
 			v.keepGlobals(env.Globals)
 		}
@@ -324,9 +324,14 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	defer p.limits.Governor.leave(m)
 	v.calls <- struct{}{}
 	var err error
+	finished := false
 	select {
 	case err = <-done:
+		finished = true
+	case <-m.expired:
 	case <-ctx.Done():
+	}
+	if !finished {
 		select {
 		case err = <-done:
 		case <-time.After(abandonGrace):
@@ -344,7 +349,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		// A state stopped mid-instruction by its deadline, or one that hit
 		// a Go panic, is not trusted with another run.
 		healthy = false
-		return runError(ctx, s.Name, err, m.stopped.Load())
+		return runError(m, s.Name, err)
 	}
 	v.L.RemoveContext()
 	ran = true
@@ -362,7 +367,8 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	return results(env, out)
 }
 
-func runError(ctx context.Context, name string, err error, bound *BoundError) error {
+func runError(m *meter, name string, err error) error {
+	bound := m.stopped.Load()
 	msg := err.Error()
 	var api *lua.ApiError
 	if errors.As(err, &api) && api.Object != nil {
@@ -374,7 +380,7 @@ func runError(ctx context.Context, name string, err error, bound *BoundError) er
 		// again).
 		return &RunError{Script: name, Msg: strings.TrimSpace(msg), Bound: bound.Bound}
 	}
-	if ctx.Err() != nil {
+	if m.timedOut() {
 		return &RunError{Script: name, Msg: fmt.Sprintf("stopped: the run passed its deadline (%s)", strings.TrimSpace(msg)), Timeout: true}
 	}
 	return &RunError{Script: name, Msg: strings.TrimSpace(msg)}

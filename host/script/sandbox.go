@@ -33,6 +33,9 @@ type vm struct {
 	spareGlobals *lua.LTable
 	setupKeys    []string
 	globalsDirty bool
+	// timer and expired are the state's deadline (deadline.go).
+	timer   *deadlineTimer
+	expired chan struct{}
 	// env is the run in progress's Env, rets what it returned, reqState
 	// its req's (Pool.Run, lazyreq.go): the state's, one run at a time.
 	env      Env
