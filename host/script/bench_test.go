@@ -112,3 +112,35 @@ func BenchmarkInstructions(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHook is a webhook's Lua side, step by step as in the README's
+// budget (api's BenchmarkHookStages runs the same hooks through the
+// server): req read, a table replied as JSON, a lead added (in-memory
+// store). A step's cost is its row less the row before.
+func BenchmarkHook(b *testing.B) {
+	req := HookRequest{Method: "GET", IP: "127.0.0.1",
+		Query: map[string][]string{"order": {"S1"}, "phone": {"79990000001"}, "name": {"Ivan"},
+			"email": {"ivan@example.com"}, "cost": {"4990"}},
+		Headers: map[string]string{"Host": "127.0.0.1:8080", "User-Agent": "fasthttp"}}
+	for _, c := range []struct{ name, src string }{
+		{"req", `local q = req.query return "ok"`},
+		{"req+reply", `local q = req.query return { ok = true, lead = 1, created = true }`},
+		{"req+reply+add", `local q = req.query
+			local id, created = core.lead.add{ key = q.order, fields = { phone = q.phone, name = q.name, email = q.email } }
+			return { ok = true, lead = id, created = created }`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			st := openStore(b)
+			p := NewPool(Limits{})
+			s := mustCompile(b, "scripts/bench/hook.lua", c.src)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				req.Query["order"] = []string{"S" + strconv.Itoa(i)}
+				if _, err := p.RunHook(ctx, s, Hook{Store: st, Offer: "bench", Request: req}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

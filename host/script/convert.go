@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -405,110 +406,120 @@ var errJSONTooBig = fmt.Errorf("json.encode: result over %d bytes", maxJSONOutpu
 
 // ToJSON encodes a Lua value. A table whose keys are exactly 1..n is an
 // array; any other table an object with its keys as strings (sorted, so
-// the output is stable); an empty table is {}.
+// the output is stable); an empty table is {}. It appends to one buffer
+// and walks tables without ForEach's callback, which boxed every key it
+// handed over: a hook's reply of three fields had cost 27 allocations.
 func ToJSON(v lua.LValue) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := encodeValue(&buf, v, 0); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return appendJSON(make([]byte, 0, 64), v, 0, nil)
 }
 
-func encodeValue(buf *bytes.Buffer, v lua.LValue, depth int) error {
-	if buf.Len() > maxJSONOutput {
-		return errJSONTooBig
+// appendJSON appends v's JSON to b; fill, if set, sees every table first
+// (vm.toJSON).
+func appendJSON(b []byte, v lua.LValue, depth int, fill func(*lua.LTable)) ([]byte, error) {
+	if len(b) > maxJSONOutput {
+		return nil, errJSONTooBig
 	}
 	if depth > maxJSONDepth {
-		return fmt.Errorf("json.encode: nested deeper than %d (a cycle?)", maxJSONDepth)
+		return nil, fmt.Errorf("json.encode: nested deeper than %d (a cycle?)", maxJSONDepth)
 	}
 	switch v := v.(type) {
 	case *lua.LNilType:
-		buf.WriteString("null")
+		b = append(b, "null"...)
 	case lua.LBool:
-		buf.WriteString(strconv.FormatBool(bool(v)))
+		b = strconv.AppendBool(b, bool(v))
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("json.encode: %v is not a JSON number", f)
+			return nil, fmt.Errorf("json.encode: %v is not a JSON number", f)
 		}
 		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-			buf.WriteString(strconv.FormatInt(int64(f), 10))
+			b = strconv.AppendInt(b, int64(f), 10)
 		} else {
-			buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+			b = strconv.AppendFloat(b, f, 'g', -1, 64)
 		}
 	case lua.LString:
-		appendJSONString(buf, string(v))
+		b = appendJSONString(b, string(v))
 	case *lua.LUserData:
 		if isNull(v) {
-			buf.WriteString("null")
-			return nil
+			return append(b, "null"...), nil
 		}
-		return fmt.Errorf("json.encode: cannot encode userdata")
+		return nil, fmt.Errorf("json.encode: cannot encode userdata")
 	case *lua.LTable:
-		n := v.Len()
-		isArray := n > 0
-		count := 0
-		v.ForEach(func(k, _ lua.LValue) {
-			count++
-			if kn, ok := k.(lua.LNumber); !ok || float64(kn) != math.Trunc(float64(kn)) || kn < 1 || int(kn) > n {
-				isArray = false
-			}
-		})
-		if isArray && count == n {
-			buf.WriteByte('[')
-			for i := 1; i <= n; i++ {
-				if i > 1 {
-					buf.WriteByte(',')
-				}
-				if err := encodeValue(buf, v.RawGetInt(i), depth+1); err != nil {
-					return err
-				}
-			}
-			buf.WriteByte(']')
-			return nil
+		if fill != nil {
+			fill(v)
 		}
-		type kv struct {
-			k string
-			v lua.LValue
-		}
-		var pairs []kv
-		var err error
-		v.ForEach(func(k, val lua.LValue) {
-			switch k.(type) {
-			case lua.LString, lua.LNumber:
-				pairs = append(pairs, kv{k.String(), val})
-			default:
-				err = fmt.Errorf("json.encode: a %s key", k.Type())
-			}
-		})
-		if err != nil {
-			return err
-		}
-		sort.Slice(pairs, func(i, j int) bool { return pairs[i].k < pairs[j].k })
-		buf.WriteByte('{')
-		for i, p := range pairs {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			appendJSONString(buf, p.k)
-			buf.WriteByte(':')
-			if err := encodeValue(buf, p.v, depth+1); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
+		return appendJSONTable(b, v, depth, fill)
 	default:
-		return fmt.Errorf("json.encode: cannot encode a %s", v.Type())
+		return nil, fmt.Errorf("json.encode: cannot encode a %s", v.Type())
 	}
-	return nil
+	return b, nil
+}
+
+// jsonMemberOut is one member of an object being encoded.
+type jsonMemberOut struct {
+	k string
+	v lua.LValue
+}
+
+func appendJSONTable(b []byte, t *lua.LTable, depth int, fill func(*lua.LTable)) ([]byte, error) {
+	var err error
+	// An array: 1..n all set (Len is the last set index of the array
+	// part, where every integer key up to MaxArrayIndex lives) and no
+	// key after n.
+	if n := t.Len(); n > 0 && arrayOnly(t, n) {
+		b = append(b, '[')
+		for i := 1; i <= n; i++ {
+			if i > 1 {
+				b = append(b, ',')
+			}
+			if b, err = appendJSON(b, t.RawGetInt(i), depth+1, fill); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	var room [16]jsonMemberOut // most objects: no allocation for their members
+	members := room[:0]
+	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
+		switch k.(type) {
+		case lua.LString, lua.LNumber:
+			members = append(members, jsonMemberOut{k.String(), val})
+		default:
+			return nil, fmt.Errorf("json.encode: a %s key", k.Type())
+		}
+	}
+	slices.SortStableFunc(members, func(x, y jsonMemberOut) int { return strings.Compare(x.k, y.k) })
+	b = append(b, '{')
+	for i, m := range members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, m.k)
+		b = append(b, ':')
+		if b, err = appendJSON(b, m.v, depth+1, fill); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// arrayOnly says whether t's keys are exactly 1..n, n its Len.
+func arrayOnly(t *lua.LTable, n int) bool {
+	for i := 1; i <= n; i++ {
+		if t.RawGetInt(i) == lua.LNil {
+			return false
+		}
+	}
+	k, _ := t.Next(lua.LNumber(n))
+	return k == lua.LNil
 }
 
 // appendJSONString writes s as json.Marshal would (HTML-safe, invalid
 // UTF-8 as U+FFFD) without its reflection: a hook's reply is mostly
 // strings.
-func appendJSONString(buf *bytes.Buffer, s string) {
+func appendJSONString(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	buf.WriteByte('"')
+	buf = append(buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
@@ -516,25 +527,25 @@ func appendJSONString(buf *bytes.Buffer, s string) {
 				i++
 				continue
 			}
-			buf.WriteString(s[start:i])
+			buf = append(buf, s[start:i]...)
 			switch c {
 			case '"', '\\':
-				buf.WriteByte('\\')
-				buf.WriteByte(c)
+				buf = append(buf, '\\')
+				buf = append(buf, c)
 			case '\n':
-				buf.WriteString(`\n`)
+				buf = append(buf, `\n`...)
 			case '\r':
-				buf.WriteString(`\r`)
+				buf = append(buf, `\r`...)
 			case '\t':
-				buf.WriteString(`\t`)
+				buf = append(buf, `\t`...)
 			case '\b':
-				buf.WriteString(`\b`)
+				buf = append(buf, `\b`...)
 			case '\f':
-				buf.WriteString(`\f`)
+				buf = append(buf, `\f`...)
 			default:
-				buf.WriteString(`\u00`)
-				buf.WriteByte(hex[c>>4])
-				buf.WriteByte(hex[c&0xF])
+				buf = append(buf, `\u00`...)
+				buf = append(buf, hex[c>>4])
+				buf = append(buf, hex[c&0xF])
 			}
 			i++
 			start = i
@@ -543,12 +554,12 @@ func appendJSONString(buf *bytes.Buffer, s string) {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
-			buf.WriteString(s[start:i])
-			buf.WriteString(`\ufffd`)
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
 		case r == '\u2028' || r == '\u2029':
-			buf.WriteString(s[start:i])
-			buf.WriteString(`\u202`)
-			buf.WriteByte(hex[r&0xF])
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\u202`...)
+			buf = append(buf, hex[r&0xF])
 		default:
 			i += size
 			continue
@@ -556,6 +567,7 @@ func appendJSONString(buf *bytes.Buffer, s string) {
 		i += size
 		start = i
 	}
-	buf.WriteString(s[start:])
-	buf.WriteByte('"')
+	buf = append(buf, s[start:]...)
+	buf = append(buf, '"')
+	return buf
 }

@@ -1,7 +1,6 @@
 package script
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -46,11 +45,32 @@ func FuzzJSONString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var got bytes.Buffer
-		appendJSONString(&got, s)
+		got := appendJSONString(nil, s)
 		want, _ := json.Marshal(s)
-		if got.String() != string(want) {
-			t.Fatalf("%q: %s, json.Marshal %s", s, got.String(), want)
+		if string(got) != string(want) {
+			t.Fatalf("%q: %s, json.Marshal %s", s, got, want)
+		}
+	})
+}
+
+// FuzzToJSON holds ToJSON to the encoder it replaced
+// (convert_old_test.go) on whatever JSON decodes to.
+func FuzzToJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,null,"x\u00e9"],"b":{"c":true},"1":2}`, `[]`, `{}`, `[[],{}]`, `[1.5e300,-0,0.1]`,
+		`{"\u2028<&>":"\u0000"}`, `[1,2,{"x":[3]}]`, `9007199254740993`} {
+		f.Add(s)
+	}
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	f.Fuzz(func(t *testing.T, in string) {
+		v, err := FromJSON(L, []byte(in))
+		if err != nil {
+			return
+		}
+		got, gotErr := ToJSON(v)
+		want, wantErr := oldToJSON(v)
+		if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: %s, %v; the old encoder %s, %v", in, got, gotErr, want, wantErr)
 		}
 	})
 }

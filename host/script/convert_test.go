@@ -2,9 +2,12 @@ package script
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	lua "github.com/yuin/gopher-lua"
 )
 
 func TestJSONToLua(t *testing.T) {
@@ -72,6 +75,68 @@ func TestHugeResultsAreRefused(t *testing.T) {
 		_, err := runString(t, p, src)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("%s: err = %v, want %q", src, err, want)
+		}
+	}
+}
+
+// TestToJSONMatchesTheOldEncoder holds ToJSON to the encoder it replaced
+// (convert_old_test.go), byte for byte and error for error, on the
+// values scripts reply with.
+func TestToJSONMatchesTheOldEncoder(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	cases := []struct{ name, src string }{
+		{"reply", `return { ok = true, lead = 17, created = false }`},
+		{"empty table", `return {}`},
+		{"array", `return { 1, "two", true, 4.5 }`},
+		{"nested", `return { a = { b = { 1, { c = "d" } }, e = {} }, f = { { }, { 1 } } }`},
+		{"array with a hole", `return { 1, nil, 3 }`},
+		{"trailing nil", `local t = { 1, 2, 3 } t[3] = nil return t`},
+		{"array and keys", `return { 1, 2, x = "y" }`},
+		{"sparse numbers", `return { [1] = "a", [3] = "c" }`},
+		{"numbers only from 2", `return { [2] = "b", [3] = "c" }`},
+		{"float and negative keys", `return { [1.5] = "x", [-1] = "y", [0] = "z" }`},
+		{"big index", `local t = {} t[2^21] = 1 return t`},
+		{"array then a big index", `local t = { 1, 2 } t[2^21] = 3 return t`},
+		{"integers and floats", `return { 0, -0, 1e15 - 1, 1e15, -1e15, 2^53, 2^53 + 2, 0.1, -2.5e-7, 1e300, 123456789.125 }`},
+		{"NaN", `return { x = 0/0 }`},
+		{"infinity", `return { 1/0 }`},
+		{"minus infinity", `return { y = { -1/0 } }`},
+		{"unicode", `return { ["ключ"] = "значение 😀", ["é"] = "\226\128\168 \226\128\169" }`},
+		{"control characters", `return { s = "\0\1\8\9\10\12\13\31\127 \"q\" \\ / <a&b>" }`},
+		{"invalid UTF-8", `return { "\255\254", "\226\128" }`},
+		{"json.null", `return { 1, json.null, 3, k = json.null }`},
+		{"only json.null", `return { json.null }`},
+		{"a boolean key", `return { [true] = 1 }`},
+		{"a table key", `return { [{}] = 1 }`},
+		{"a function", `return { f = print }`},
+		{"too deep", `local t = {} local c = t for i = 1, 120 do c.x = {} c = c.x end return t`},
+		{"a cycle", `local t = {} t.self = t return t`},
+		{"a string", `return "plain"`},
+		{"nil", `return nil`},
+		{"a number", `return 42`},
+		{"deleted keys", `local t = { a = 1, b = 2, c = 3 } t.b = nil return t`},
+		{"all keys deleted", `local t = { a = 1 } t.a = nil return t`},
+		{"array emptied", `local t = { 1, 2 } t[1] = nil t[2] = nil return t`},
+		{"many keys", `local t = {} for i = 1, 40 do t["k" .. i] = i end return t`},
+		{"long array", `local t = {} for i = 1, 300 do t[i] = i * 1.5 end return t`},
+	}
+	for _, c := range cases {
+		s := mustCompile(t, "scripts/test/json.lua", c.src)
+		err := p.Run(context.Background(), s, nil, func(_ *Env, rets []lua.LValue) error {
+			var v lua.LValue = lua.LNil
+			if len(rets) > 0 {
+				v = rets[0]
+			}
+			got, gotErr := ToJSON(v)
+			want, wantErr := oldToJSON(v)
+			if string(got) != string(want) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Errorf("%s: got %s, %v; the old encoder %s, %v", c.name, got, gotErr, want, wantErr)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
 		}
 	}
 }

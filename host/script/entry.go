@@ -227,31 +227,23 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, err
 	defer run.discard()
 	var res HookResult
 	setup := func(e *Env) error {
-		L := e.L
-		t := L.CreateTable(0, 7)
-		t.RawSetString("method", lua.LString(req.Method))
-		t.RawSetString("query", formTable(L, req.Query))
-		t.RawSetString("form", formTable(L, req.Form))
+		// req's fields are made as the script reads them (lazyreq.go);
+		// json is decoded now, so that a body that does not decode fails
+		// the call before the script runs.
+		t := e.vm.lazyRequest(&req)
 		if len(req.JSON) > 0 {
-			v, err := FromJSON(L, req.JSON)
+			v, err := FromJSON(e.L, req.JSON)
 			if err != nil {
 				return fmt.Errorf("request body: %w", err)
 			}
 			t.RawSetString("json", v)
 		}
-		h := L.CreateTable(0, len(req.Headers))
-		for k, v := range req.Headers {
-			h.RawSetString(strings.ToLower(k), lua.LString(v))
-		}
-		t.RawSetString("headers", h)
-		t.RawSetString("ip", lua.LString(req.IP))
-		t.RawSetString("body", lua.LString(req.Body))
 		e.Globals.RawSetString("req", t)
 		e.SetRun(run)
 		return nil
 	}
 	err := p.Run(ctx, s, setup, func(e *Env, rets []lua.LValue) error {
-		reply, err := hookReply(rets)
+		reply, err := hookReply(e.vm, rets)
 		res.Reply = reply
 		return err
 	})
@@ -272,7 +264,7 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, err
 	return res, nil
 }
 
-func hookReply(rets []lua.LValue) (HookReply, error) {
+func hookReply(v *vm, rets []lua.LValue) (HookReply, error) {
 	r := HookReply{Status: http.StatusOK, Headers: map[string]string{}}
 	body := lua.LValue(lua.LNil)
 	if len(rets) > 0 {
@@ -285,7 +277,7 @@ func hookReply(rets []lua.LValue) (HookReply, error) {
 	case lua.LString:
 		r.Body = []byte(b)
 	case *lua.LTable:
-		j, err := ToJSON(b)
+		j, err := v.toJSON(b)
 		if err != nil {
 			return r, err
 		}
@@ -303,7 +295,7 @@ func hookReply(rets []lua.LValue) (HookReply, error) {
 	}
 	if len(rets) > 2 {
 		if h, ok := rets[2].(*lua.LTable); ok {
-			h.ForEach(func(k, v lua.LValue) { r.Headers[k.String()] = scalarText(v) })
+			v.whole(h).ForEach(func(k, v lua.LValue) { r.Headers[k.String()] = scalarText(v) })
 		}
 	}
 	return r, nil

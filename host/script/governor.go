@@ -17,7 +17,7 @@ import (
 // The heap: gopher-lua cannot cap a state's memory, and its VM makes
 // strings (`s = s .. s`) where no builtin of ours sees them, so the heap
 // is watched instead. A sampler reads runtime/metrics every sampleEvery
-// while runs are in progress, and the runs look at that figure before
+// while runs are in progress (and sampleLinger after), and the runs look at that figure before
 // each instruction (meter). Each run measures what it holds when the
 // heap has grown by a quarter of its memory bound since it last did, and
 // stops over its bound (BoundMemory). Above the pressure level the
@@ -42,9 +42,15 @@ type Governor struct {
 	slots       chan struct{}
 	shadowSlots chan struct{}
 
-	mu       sync.Mutex
-	runs     map[*meter]struct{}
-	stopping chan struct{} // closes the sampler when the last run leaves
+	mu   sync.Mutex
+	runs map[*meter]struct{}
+	// sampling says the sampler runs; it stops itself once no run has been
+	// in progress for sampleLinger (sample), so that a run following
+	// another finds it running: starting it (a goroutine, a ticker, a read
+	// of runtime/metrics) per run cost a webhook's run a fifth of its CPU.
+	sampling bool
+	// idle counts the sampler's ticks with no run in progress.
+	idle int
 	// stoppedAt is the GC cycle count when the sampler last stopped a
 	// run; it stops no other until a collection has run since.
 	stoppedAt uint64
@@ -52,6 +58,7 @@ type Governor struct {
 
 const (
 	sampleEvery   = 2 * time.Millisecond
+	sampleLinger  = 100 * time.Millisecond // see Governor.sampling
 	pressureFloor = 8 << 20
 )
 
@@ -78,11 +85,12 @@ func (g *Governor) enter(m *meter) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.runs[m] = struct{}{}
-	if len(g.runs) == 1 {
+	g.idle = 0
+	if !g.sampling {
 		s := newHeapSample()
 		g.heap.Store(s.heap())
-		g.stopping = make(chan struct{})
-		go g.sample(g.stopping, s)
+		g.sampling = true
+		go g.sample(s)
 	}
 	m.seen = g.heap.Load()
 }
@@ -93,9 +101,23 @@ func (g *Governor) leave(m *meter) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.runs, m)
-	if len(g.runs) == 0 {
-		close(g.stopping)
+}
+
+// stopIdle says whether the sampler stops at this tick: no run has been
+// in progress for sampleLinger.
+func (g *Governor) stopIdle() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.runs) > 0 {
+		g.idle = 0
+		return false
 	}
+	g.idle++
+	if g.idle < int(sampleLinger/sampleEvery) {
+		return false
+	}
+	g.sampling = false
+	return true
 }
 
 // heapSample reads the two figures the watch needs.
@@ -110,14 +132,12 @@ func newHeapSample() heapSample {
 func (s heapSample) heap() uint64   { return s[0].Value.Uint64() }
 func (s heapSample) cycles() uint64 { return s[1].Value.Uint64() }
 
-func (g *Governor) sample(stopping chan struct{}, s heapSample) {
+func (g *Governor) sample(s heapSample) {
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
-	for {
-		select {
-		case <-stopping:
+	for range t.C {
+		if g.stopIdle() {
 			return
-		case <-t.C:
 		}
 		metrics.Read(s)
 		g.heap.Store(s.heap())

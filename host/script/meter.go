@@ -53,7 +53,11 @@ type meter struct {
 	gov     *Governor
 	step    uint64 // heap growth between two measures: a quarter of the bound
 	stopped atomic.Pointer[BoundError]
-	halt    chan struct{} // closed when stopped: the VM fails at once
+	halt    chan struct{} // closed when stopped or past the deadline: the VM fails at once
+	// deadline is the run's (deadline.go); expired is closed when it
+	// passes (the state's channel, the run's while it runs).
+	deadline time.Time
+	expired  chan struct{}
 	// flags has flagStopped once stopped, and flagMeasure while the
 	// Governor, under pressure, asks the run to measure itself so that the
 	// largest can be found: one load tells Done both.
@@ -81,6 +85,8 @@ type meter struct {
 const (
 	flagStopped = 1 << iota
 	flagMeasure
+	flagDeadline // the run passed its deadline (deadline.go)
+	flagHalted   // halt is closed
 )
 
 func newMeter(ctx context.Context, v *vm, gov *Governor) *meter {
@@ -102,13 +108,13 @@ func (m *meter) Done() <-chan struct{} {
 			return m.halt
 		}
 	}
-	return m.Context.Done()
+	return m.Context.Done() // the caller's end; the deadline closes halt
 }
 
 // slow is Done's rare path: it says whether the run is stopped.
 func (m *meter) slow() bool {
 	f := m.flags.Load()
-	if f&flagStopped != 0 {
+	if f&(flagStopped|flagDeadline) != 0 {
 		return true
 	}
 	h := m.gov.heap.Load()
@@ -152,6 +158,8 @@ func (m *meter) yield() {
 				return
 			}
 		case <-m.Context.Done(): // the VM raises at this instruction
+			return
+		case <-m.expired:
 			return
 		case <-m.halt:
 			return
@@ -200,13 +208,20 @@ func (m *meter) Err() error {
 	if b := m.stopped.Load(); b != nil {
 		return b
 	}
-	return m.Context.Err()
+	return m.ctxErr()
 }
 
 // stop stops the run for a bound; the first bound stays. Any goroutine.
 func (m *meter) stop(b *BoundError) {
 	if m.stopped.CompareAndSwap(nil, b) {
 		m.flags.Or(flagStopped)
+		m.closeHalt()
+	}
+}
+
+// closeHalt closes halt once, for a bound or the deadline.
+func (m *meter) closeHalt() {
+	if m.flags.Or(flagHalted)&flagHalted == 0 {
 		close(m.halt)
 	}
 }

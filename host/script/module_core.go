@@ -115,7 +115,7 @@ func (v *vm) leadEdit(L *lua.LState) int {
 	if !ok {
 		return fail(L, r, fmt.Sprintf("core.lead.edit: the second argument is a %s, not a table", L.Get(2).Type()))
 	}
-	p, err := patchFromTable(t)
+	p, err := patchFromTable(v.whole(t))
 	if err != nil {
 		return fail(L, r, "core.lead.edit: "+err.Error())
 	}
@@ -165,27 +165,26 @@ func (v *vm) leadAdd(L *lua.LState) int {
 	if !r.MayAdd {
 		errorf(L, "core.lead.add: only hooks add leads")
 	}
-	t := L.CheckTable(1)
+	t := v.whole(L.CheckTable(1))
 	nl := store.NewLead{Offer: r.Offer, By: r.by()}
 	var err error
 	statusText := ""
-	t.ForEach(func(k, val lua.LValue) {
-		if err != nil {
-			return
-		}
+	// Next, not ForEach: ForEach's callback boxed every key it handed over.
+	for k, val := t.Next(lua.LNil); k != lua.LNil && err == nil; k, val = t.Next(k) {
 		switch k.String() {
 		case "fields":
 			ft, ok := val.(*lua.LTable)
 			if !ok {
 				err = fmt.Errorf("fields is a %s, not a table", val.Type())
-				return
+				break
 			}
 			nl.Fields = map[string]string{}
-			ft.ForEach(func(fk, fv lua.LValue) {
-				if fv != lua.LNil && !isNull(fv) {
+			v.whole(ft)
+			for fk, fv := ft.Next(lua.LNil); fk != lua.LNil; fk, fv = ft.Next(fk) {
+				if !isNull(fv) {
 					nl.Fields[fk.String()] = scalarText(fv)
 				}
-			})
+			}
 		case "key":
 			nl.Key = scalarText(val)
 		case "ext":
@@ -202,7 +201,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 		default:
 			err = fmt.Errorf("unknown field %q (fields, key, ext, status, comment)", k.String())
 		}
-	})
+	}
 	if err != nil {
 		errorf(L, "core.lead.add: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 func (v *vm) formModule() *lua.LTable {
 	return v.moduleTable(map[string]lua.LGFunction{
 		"encode": func(L *lua.LState) int {
-			L.Push(lua.LString(encodeForm(L, L.CheckTable(1))))
+			L.Push(lua.LString(encodeForm(L, v.whole(L.CheckTable(1)))))
 			return 1
 		},
 		"decode": func(L *lua.LState) int {

@@ -45,7 +45,7 @@ func (v *vm) httpRequest(L *lua.LState) int {
 		L.Push(lua.LString("http.request: the run was stopped"))
 		return 2
 	}
-	t := L.CheckTable(1)
+	t := v.whole(L.CheckTable(1))
 	str := func(key string) string {
 		switch val := t.RawGetString(key).(type) {
 		case *lua.LNilType:
@@ -66,7 +66,7 @@ func (v *vm) httpRequest(L *lua.LState) int {
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	if q, ok := t.RawGetString("query").(*lua.LTable); ok {
-		extra := encodeForm(L, q)
+		extra := encodeForm(L, v.whole(q))
 		if extra != "" {
 			if u.RawQuery != "" {
 				u.RawQuery += "&"
@@ -75,7 +75,7 @@ func (v *vm) httpRequest(L *lua.LState) int {
 		}
 	}
 	if h, ok := t.RawGetString("headers").(*lua.LTable); ok {
-		h.ForEach(func(k, val lua.LValue) { req.Header.Set(k.String(), scalarText(val)) })
+		v.whole(h).ForEach(func(k, val lua.LValue) { req.Header.Set(k.String(), scalarText(val)) })
 	}
 	switch form, js := t.RawGetString("form"), t.RawGetString("json"); {
 	case form != lua.LNil:
@@ -83,10 +83,10 @@ func (v *vm) httpRequest(L *lua.LState) int {
 		if !ok {
 			errorf(L, "http.request: form is a %s, want a table", form.Type())
 		}
-		body = encodeForm(L, ft)
+		body = encodeForm(L, v.whole(ft))
 		req.Header.SetContentType("application/x-www-form-urlencoded")
 	case js != lua.LNil:
-		b, err := ToJSON(js)
+		b, err := v.toJSON(js)
 		if err != nil {
 			errorf(L, "http.request: json: %v", err)
 		}

@@ -9,7 +9,7 @@ import (
 func (v *vm) jsonModule() *lua.LTable {
 	t := v.moduleTable(map[string]lua.LGFunction{
 		"encode": func(L *lua.LState) int {
-			b, err := ToJSON(L.CheckAny(1))
+			b, err := v.toJSON(L.CheckAny(1))
 			if err != nil {
 				errorf(L, "%v", err)
 			}

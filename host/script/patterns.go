@@ -32,7 +32,7 @@ func (v *vm) patternStop() error {
 	if b := m.stopped.Load(); b != nil {
 		return b
 	}
-	return m.Context.Err()
+	return m.ctxErr()
 }
 
 func (v *vm) compilePattern(L *lua.LState, fn, p string) *pattern.Pattern {

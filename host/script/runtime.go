@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"leadhost/host/partner"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +122,12 @@ func Compile(name string, src []byte) (*Script, error) {
 	if err != nil {
 		return nil, &CompileError{File: name, Msg: strings.TrimSpace(err.Error())}
 	}
+	// gopher-lua gives every call of a vararg function a Lua 5.0 "arg"
+	// table, and a main chunk is one: a table with a 32-slot hash part
+	// per run, which no script can reach (the compiler declares no local
+	// "arg" in a main chunk; a script's "arg" is a global). A third of an
+	// empty run's CPU went to making it.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	return &Script{Name: name, proto: proto}, nil
 }
 
@@ -144,10 +151,29 @@ func (e *RunError) Error() string {
 // time and is never shared between goroutines.
 type Pool struct {
 	limits Limits
+	idle   *idleStates
+	mu     sync.Mutex
+	http   *fasthttp.Client // http.request's, made on first use
+}
+
+// idleStates are a pool's states between runs. A state keeps a goroutine
+// of its own (vm.serve), so a pool dropped without Close must still close
+// them: they are apart from the Pool for its cleanup (NewPool).
+type idleStates struct {
 	mu     sync.Mutex
 	free   []*vm
-	closed bool             // retired by Close: states are closed when their runs end
-	http   *fasthttp.Client // http.request's, made on first use
+	closed bool // retired by Close: states are closed when their runs end
+}
+
+// close closes the idle states and retires the rest.
+func (s *idleStates) close() {
+	s.mu.Lock()
+	free := s.free
+	s.free, s.closed = nil, true
+	s.mu.Unlock()
+	for _, v := range free {
+		v.close()
+	}
 }
 
 // httpClient is the pool's client for http.request: one per offer, so
@@ -176,31 +202,38 @@ const abandonGrace = 100 * time.Millisecond
 const maxIdle = 64
 
 // NewPool makes an empty pool; states are made on demand.
-func NewPool(limits Limits) *Pool { return &Pool{limits: limits.withDefaults()} }
+func NewPool(limits Limits) *Pool {
+	p := &Pool{limits: limits.withDefaults(), idle: &idleStates{}}
+	runtime.AddCleanup(p, (*idleStates).close, p.idle)
+	return p
+}
 
 // Limits returns the pool's limits, defaults filled in.
 func (p *Pool) Limits() Limits { return p.limits }
 
 func (p *Pool) get() *vm {
-	p.mu.Lock()
-	if n := len(p.free); n > 0 {
-		v := p.free[n-1]
-		p.free = p.free[:n-1]
-		p.mu.Unlock()
+	s := p.idle
+	s.mu.Lock()
+	if n := len(s.free); n > 0 {
+		v := s.free[n-1]
+		s.free = s.free[:n-1]
+		s.mu.Unlock()
 		return v
 	}
-	p.mu.Unlock()
+	s.mu.Unlock()
 	return newVM(p.limits)
 }
 
 func (p *Pool) put(v *vm) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.closed && len(p.free) < maxIdle {
-		p.free = append(p.free, v)
+	s := p.idle
+	s.mu.Lock()
+	if !s.closed && len(s.free) < maxIdle {
+		s.free = append(s.free, v)
+		s.mu.Unlock()
 		return
 	}
-	v.L.Close()
+	s.mu.Unlock()
+	v.close()
 }
 
 // Close retires the pool, as a reload does for the version of an offer it
@@ -210,13 +243,10 @@ func (p *Pool) put(v *vm) {
 // on a closed pool (one that began on the old version just before the
 // swap); their states are closed after them.
 func (p *Pool) Close() {
+	p.idle.close()
 	p.mu.Lock()
-	free, client := p.free, p.http
-	p.free, p.closed = nil, true
+	client := p.http
 	p.mu.Unlock()
-	for _, v := range free {
-		v.L.Close()
-	}
 	if client != nil {
 		client.CloseIdleConnections()
 	}
@@ -224,9 +254,9 @@ func (p *Pool) Close() {
 
 // Idle says how many states wait in the pool for a run.
 func (p *Pool) Idle() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free)
+	p.idle.mu.Lock()
+	defer p.idle.mu.Unlock()
+	return len(p.idle.free)
 }
 
 // Env is one run's view of the state: the globals the script sees and the
@@ -242,26 +272,31 @@ func (e *Env) SetRun(r *Run) { e.vm.run, r.meter = r, e.vm.meter }
 
 // Run executes s in a fresh environment: setup adds the run's globals, the
 // script runs under the pool's deadline (or ctx's, if sooner), and results
-// reads what it returned before the state goes back to the pool.
+// reads what it returned before the state goes back to the pool (the
+// values and their slice are valid until results returns).
 func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, results func(*Env, []lua.LValue) error) error {
 	v := p.get()
-	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
-	defer cancel()
-	env := &Env{L: v.L, Globals: v.newGlobals(), vm: v}
+	v.env = Env{L: v.L, Globals: v.globalsFor(), vm: v} // the state's: one run at a time
+	env := &v.env
 	m := newMeter(ctx, v, p.limits.Governor)
-	v.meter, v.globals = m, env.Globals
-	healthy := true
+	v.arm(m, p.limits.Timeout)
+	v.meter, v.globals, v.globalsDirty = m, env.Globals, false
+	healthy, ran := true, false
 	defer func() {
 		if v == nil {
 			return // abandoned to the goroutine still running it
 		}
-		v.run, v.meter, v.globals = nil, nil, nil
+		v.disarm()
+		if healthy && ran {
+			v.keepGlobals(env.Globals)
+		}
+		v.run, v.meter, v.globals, v.req, v.env, v.reqState = nil, nil, nil, nil, Env{}, lazyReq{}
 		v.L.SetTop(0)
 		v.L.RemoveContext()
 		if healthy {
 			p.put(v)
 		} else {
-			v.L.Close()
+			v.close()
 		}
 	}()
 	if setup != nil {
@@ -269,6 +304,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 			return err
 		}
 	}
+	v.noteSetup(env.Globals)
 	// A candidate's run takes turns with shadow runs only (meter.yield);
 	// the run's modules know it once setup has handed them their Run.
 	m.shadow = v.run != nil && v.run.Shadow
@@ -278,27 +314,31 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 	v.L.Push(fn)
 	// The VM checks the deadline between instructions only; one builtin
 	// call (a backtracking pattern, a huge gsub) can outlast it by
-	// minutes. The call runs on its own goroutine so that the caller gets
-	// its timeout regardless: past the deadline and a grace period, the
-	// state is left to that goroutine, which closes it when the call ends,
-	// and the run's modules refuse to act for it any more.
-	done := make(chan error, 1)
-	L := v.L // the goroutines below must not read v, which is cleared on abandonment
+	// minutes. The call runs on the state's own goroutine (vm.serve) so
+	// that the caller gets its timeout regardless: past the deadline and a
+	// grace period, the state is left to that goroutine, and closed when
+	// the call ends; the run's modules refuse to act for it any more.
+	done := v.done
+	abandoned := v // the goroutine below must not read v, which is cleared on abandonment
 	p.limits.Governor.enter(m)
 	defer p.limits.Governor.leave(m)
-	call := v.protectedCall
-	go func() { done <- call(0, lua.MultRet) }()
+	v.calls <- struct{}{}
 	var err error
+	finished := false
 	select {
 	case err = <-done:
+		finished = true
+	case <-m.expired:
 	case <-ctx.Done():
+	}
+	if !finished {
 		select {
 		case err = <-done:
 		case <-time.After(abandonGrace):
 			if v.run != nil {
 				v.run.abandon()
 			}
-			go func() { <-done; L.Close() }()
+			go func() { <-done; abandoned.close() }()
 			v = nil // not put back, not touched again here
 			healthy = false
 			return &RunError{Script: s.Name, Timeout: true,
@@ -309,21 +349,26 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		// A state stopped mid-instruction by its deadline, or one that hit
 		// a Go panic, is not trusted with another run.
 		healthy = false
-		return runError(ctx, s.Name, err, m.stopped.Load())
+		return runError(m, s.Name, err)
 	}
 	v.L.RemoveContext()
+	ran = true
 	if results == nil {
 		return nil
 	}
-	n := v.L.GetTop()
-	out := make([]lua.LValue, n)
-	for i := 1; i <= n; i++ {
-		out[i-1] = v.L.Get(i)
+	// The values are the state's until results returns (the slice too:
+	// the state's own, cleared after).
+	out := v.rets[:0]
+	for i := 1; i <= v.L.GetTop(); i++ {
+		out = append(out, v.L.Get(i))
 	}
+	v.rets = out
+	defer clear(out)
 	return results(env, out)
 }
 
-func runError(ctx context.Context, name string, err error, bound *BoundError) error {
+func runError(m *meter, name string, err error) error {
+	bound := m.stopped.Load()
 	msg := err.Error()
 	var api *lua.ApiError
 	if errors.As(err, &api) && api.Object != nil {
@@ -335,7 +380,7 @@ func runError(ctx context.Context, name string, err error, bound *BoundError) er
 		// again).
 		return &RunError{Script: name, Msg: strings.TrimSpace(msg), Bound: bound.Bound}
 	}
-	if ctx.Err() != nil {
+	if m.timedOut() {
 		return &RunError{Script: name, Msg: fmt.Sprintf("stopped: the run passed its deadline (%s)", strings.TrimSpace(msg)), Timeout: true}
 	}
 	return &RunError{Script: name, Msg: strings.TrimSpace(msg)}

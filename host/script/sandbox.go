@@ -20,14 +20,56 @@ type vm struct {
 	// meter and globals are the run in progress's (meter.go, size.go).
 	meter   *meter
 	globals *lua.LTable
+	// reqMeta is the metatable of a hook's req, req the run's while it
+	// is being made (lazyreq.go); nextFn is the sandbox's next.
+	reqMeta *lua.LTable
+	req     *lazyReq
+	nextFn  *lua.LFunction
+	// fillTable makes req whole if t is it: the JSON encoder's view.
+	fillTable func(t *lua.LTable)
+	// spareGlobals is the last run's global table, kept for the next
+	// (globals.go); setupKeys the keys the run's setup put in its globals;
+	// globalsDirty says the script added to them.
+	spareGlobals *lua.LTable
+	setupKeys    []string
+	globalsDirty bool
+	// timer and expired are the state's deadline (deadline.go).
+	timer   *deadlineTimer
+	expired chan struct{}
+	// env is the run in progress's Env, rets what it returned, reqState
+	// its req's (Pool.Run, lazyreq.go): the state's, one run at a time.
+	env      Env
+	rets     []lua.LValue
+	reqState lazyReq
+	// calls starts a run's call on the state's goroutine (serve), done
+	// says how it ended.
+	calls chan struct{}
+	done  chan error
+}
+
+// serve makes the calls of the state's runs, one at a time, on a
+// goroutine kept with the state until it is closed: a goroutine per run
+// (started, and its stack grown to the VM's depth, every time) cost an
+// empty run a fifth of its CPU.
+func (v *vm) serve() {
+	for range v.calls {
+		v.done <- v.protectedCall(0, lua.MultRet)
+	}
+}
+
+// close closes the state and ends its goroutine; never while it runs a
+// call.
+func (v *vm) close() {
+	close(v.calls)
+	v.L.Close()
 }
 
 // The sandbox (SPEC §2): base without the loaders and the debugging or
 // environment functions, table, string, math, and os.time/date/clock. No
 // io, no package/require, no coroutines, no os.execute or os.exit.
 var (
-	allowedBase = []string{"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget",
-		"select", "getmetatable", "tonumber", "tostring", "type", "unpack", "_VERSION"}
+	allowedBase = []string{"assert", "error", "ipairs", "rawequal",
+		"select", "tonumber", "tostring", "type", "unpack", "_VERSION"}
 	allowedOs = []string{"time", "date", "clock"}
 )
 
@@ -65,6 +107,15 @@ func newVM(limits Limits) *vm {
 	v.base.RawSetString("xpcall", L.NewFunction(v.xpcall))
 	v.base.RawSetString("rawset", L.NewFunction(v.rawset))
 	v.base.RawSetString("setmetatable", L.NewFunction(v.setmetatable))
+	// next, pairs, rawget and getmetatable see a hook's req as if it had
+	// been made whole (lazyreq.go).
+	v.reqMeta = v.newReqMeta()
+	v.fillTable = v.fillIfReq
+	v.nextFn = L.NewFunction(v.next)
+	v.base.RawSetString("next", v.nextFn)
+	v.base.RawSetString("pairs", L.NewFunction(v.pairs))
+	v.base.RawSetString("rawget", L.NewFunction(v.rawget))
+	v.base.RawSetString("getmetatable", L.NewFunction(v.getmetatable(G.RawGetString("getmetatable").(*lua.LFunction))))
 
 	str := G.RawGetString("string").(*lua.LTable)
 	rep, format := str.RawGetString("rep").(*lua.LFunction), str.RawGetString("format").(*lua.LFunction)
@@ -77,6 +128,7 @@ func newVM(limits Limits) *vm {
 	tbl := G.RawGetString("table").(*lua.LTable)
 	concat := tbl.RawGetString("concat").(*lua.LFunction)
 	tbl.RawSetString("concat", L.NewFunction(v.capConcat(concat)))
+	tbl.RawSetString("insert", L.NewFunction(v.tableInsert(tbl.RawGetString("insert").(*lua.LFunction))))
 	osLib := G.RawGetString("os").(*lua.LTable)
 	safeOs := L.NewTable()
 	for _, name := range allowedOs {
@@ -95,7 +147,10 @@ func newVM(limits Limits) *vm {
 	}
 	v.meta = L.NewTable()
 	v.meta.RawSetString("__index", v.base)
+	v.meta.RawSetString("__newindex", L.NewFunction(v.newGlobal))
 	v.meta.RawSetString("__metatable", lua.LFalse)
+	v.calls, v.done = make(chan struct{}), make(chan error, 1)
+	go v.serve()
 	return v
 }
 
@@ -154,6 +209,10 @@ func (v *vm) setmetatable(L *lua.LState) int {
 		L.RaiseError("setmetatable: a library table is read-only")
 	}
 	L.CheckTypes(2, lua.LTNil, lua.LTTable)
+	if v.isLazyReq(t) {
+		v.fillReq() // req is the script's from now on, as a plain table
+		t.Metatable = lua.LNil
+	}
 	if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString("__metatable") != lua.LNil {
 		L.RaiseError("cannot change a protected metatable")
 	}
@@ -167,6 +226,8 @@ func (v *vm) rawset(L *lua.LState) int {
 	if v.shared[t] {
 		L.RaiseError("rawset: a library table is read-only")
 	}
+	v.fillIfReq(t)
+	v.touchGlobals(t)
 	t.RawSet(L.CheckAny(2), L.CheckAny(3))
 	L.SetTop(1)
 	return 1

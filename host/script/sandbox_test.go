@@ -3,7 +3,9 @@ package script
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,6 +104,25 @@ func TestGlobalsDoNotLeakBetweenRuns(t *testing.T) {
 		out, err := runString(t, p, `return tostring(leaked), tostring(other), tostring(f)`)
 		if err != nil || strings.Join(out, ",") != "nil,nil,nil" {
 			t.Fatalf("run %d sees %v, %v", i, out, err)
+		}
+	}
+}
+
+// A main chunk gets no Lua 5.0 "arg" table (Compile drops it, unseen by
+// scripts): arg stays a global there, "..." is empty, and a vararg
+// function of the script still has its arg.
+func TestArgKeepsItsMeaning(t *testing.T) {
+	t.Parallel()
+	p := NewPool(Limits{})
+	for _, c := range []struct{ name, src, want string }{
+		{"arg is a global", `local before = tostring(arg) arg = 5 return before, arg`, "nil,5"},
+		{"no varargs", `return select("#", ...)`, "0"},
+		{"varargs used", `local n = select("#", ...) return n, tostring(arg)`, "0,nil"},
+		{"a function's arg", `local function f(...) return arg.n, arg[2] end return f("a", "b")`, "2,b"},
+	} {
+		out, err := runString(t, p, c.src)
+		if got := strings.Join(out, ","); err != nil || got != c.want {
+			t.Errorf("%s: got %q, %v; want %q", c.name, got, err, c.want)
 		}
 	}
 }
@@ -216,4 +237,58 @@ func TestNoLeaksThroughSharedMetatables(t *testing.T) {
 			t.Fatalf("run %d after the attack: %v", i, err)
 		}
 	}
+}
+
+// serving counts the goroutines of states (vm.serve).
+func serving() int {
+	buf := make([]byte, 1<<22)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "script.(*vm).serve(")
+}
+
+// A state's goroutine ends with it: when its pool is closed, and when a
+// pool is dropped unclosed. Not parallel: it counts every state's.
+func TestStatesLeaveNoGoroutines(t *testing.T) {
+	// Other tests' dropped pools first: their cleanups run after a GC.
+	before := serving()
+	for i := 0; i < 100; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+		if now := serving(); now == before && i > 2 {
+			break
+		} else {
+			before = now
+		}
+	}
+	fill := func(p *Pool) {
+		t.Helper()
+		s := mustCompile(t, "scripts/test/check.lua", `return 1`)
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = p.Run(context.Background(), s, func(*Env) error { time.Sleep(10 * time.Millisecond); return nil }, nil)
+			}()
+		}
+		wg.Wait()
+		if p.Idle() == 0 || serving() <= before {
+			t.Fatalf("%d idle states, %d goroutines serving (%d before)", p.Idle(), serving(), before)
+		}
+	}
+	settled := func(what string) {
+		t.Helper()
+		for i := 0; serving() > before; i++ {
+			if i == 500 {
+				t.Fatalf("%s: %d goroutines serving, %d before", what, serving(), before)
+			}
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	p := NewPool(Limits{})
+	fill(p)
+	p.Close()
+	settled("closed pool")
+	fill(NewPool(Limits{}))
+	settled("dropped pool")
 }

@@ -1,0 +1,70 @@
+package script
+
+import (
+	"context"
+	"testing"
+)
+
+// TestReqReadsAsAWholeTable holds a hook's req, made as the script reads
+// it (lazyreq.go), to what the table made whole before the run showed:
+// every way a script can look at it, change it or hand it on answers as
+// it did (these cases pass on the eager req too).
+func TestReqReadsAsAWholeTable(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	p := NewPool(Limits{})
+	req := HookRequest{Method: "POST", IP: "10.0.0.7", Body: []byte("a=1&b=2"),
+		Query:   map[string][]string{"order": {"S1"}, "tag[]": {"x", "y"}},
+		Form:    map[string][]string{"a": {"1"}, "b": {"2"}},
+		Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Trace": "t1"}}
+	jsonReq := req
+	jsonReq.JSON, jsonReq.Body, jsonReq.Form = []byte(`{"id":5,"items":[1,2]}`), []byte(`{"id":5,"items":[1,2]}`), nil
+	cases := []struct {
+		name string
+		req  HookRequest
+		src  string
+		want string
+	}{
+		{"fields", req, `return req.method .. " " .. req.ip .. " " .. req.body .. " " .. req.query.order .. " " ..
+			req.query.tag[2] .. " " .. req.form.b .. " " .. req.headers["x-trace"] .. " " .. tostring(req.json)`,
+			"POST 10.0.0.7 a=1&b=2 S1 y 2 t1 nil"},
+		{"the same table twice", req, `return tostring(req.query == req.query) .. tostring(req.headers == req.headers)`, "truetrue"},
+		{"json", jsonReq, `return req.json.id .. " " .. #req.json.items .. " " .. req.body`, `5 2 {"id":5,"items":[1,2]}`},
+		{"pairs", req, `local ks = {} for k in pairs(req) do ks[#ks + 1] = k end table.sort(ks) return table.concat(ks, ",")`,
+			"body,form,headers,ip,method,query"},
+		{"pairs after a read", jsonReq, `local _ = req.query local ks = {} for k in pairs(req) do ks[#ks + 1] = k end
+			table.sort(ks) return table.concat(ks, ",")`, "body,form,headers,ip,json,method,query"},
+		{"next", req, `local n, k = 0, next(req) while k do n = n + 1 k = next(req, k) end return tostring(n)`, "6"},
+		{"rawget", req, `return rawget(req, "method") .. " " .. rawget(req, "query").order`, "POST S1"},
+		{"json.encode", req, `return json.encode(req)`,
+			`{"body":"a=1\u0026b=2","form":{"a":"1","b":"2"},"headers":{"content-type":"application/x-www-form-urlencoded","x-trace":"t1"},"ip":"10.0.0.7","method":"POST","query":{"order":"S1","tag":["x","y"]}}`},
+		{"json.encode nested", req, `return json.encode({ r = { req } })`,
+			`{"r":[{"body":"a=1\u0026b=2","form":{"a":"1","b":"2"},"headers":{"content-type":"application/x-www-form-urlencoded","x-trace":"t1"},"ip":"10.0.0.7","method":"POST","query":{"order":"S1","tag":["x","y"]}}]}`},
+		{"assigned before a read", req, `req.query = nil req.method = "X" return tostring(req.query) .. req.method`, "nilX"},
+		{"assigned after a read", req, `local q = req.query req.query = nil return tostring(req.query) .. q.order`, "nilS1"},
+		{"rawset", req, `rawset(req, "query", nil) return tostring(req.query) .. req.ip`, "nil10.0.0.7"},
+		{"new keys", req, `req.seen = 1 return req.seen .. req.method`, "1POST"},
+		{"getmetatable", req, `return tostring(getmetatable(req))`, "nil"},
+		{"setmetatable", req, `setmetatable(req, { __index = function(_, k) return "mt:" .. k end })
+			return req.missing .. " " .. req.method .. " " .. tostring(getmetatable(req) ~= nil)`, "mt:missing POST true"},
+		{"setmetatable nil", req, `setmetatable(req, nil) return req.ip .. tostring(getmetatable(req))`, "10.0.0.7nil"},
+		{"form.encode", req, `return form.encode(req.form)`, "a=1&b=2"},
+		{"core.lead.add refuses req", req, `local ok, err = pcall(core.lead.add, req) return tostring(ok) .. " " .. tostring(err):match("unknown field") `, "false unknown field"},
+		{"reply", req, `return req`,
+			`{"body":"a=1\u0026b=2","form":{"a":"1","b":"2"},"headers":{"content-type":"application/x-www-form-urlencoded","x-trace":"t1"},"ip":"10.0.0.7","method":"POST","query":{"order":"S1","tag":["x","y"]}}`},
+		{"reply headers", req, `return "x", 200, req.query`, "x"},
+		{"a global holding it", req, `r = req return r.method`, "POST"},
+		{"other tables", req, `local t = {} t.method = 1 return tostring(t.query) .. t.method`, "nil1"},
+	}
+	for _, c := range cases {
+		s := mustCompile(t, "scripts/shop/hook.lua", c.src)
+		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: c.req})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := string(res.Reply.Body); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
+		}
+	}
+}
