@@ -384,8 +384,31 @@ func (s *Badger) journalLoop() {
 }
 
 // writeJournal writes a batch of entries, value(i) the JSON of batch[i],
-// to the journal's Badger with their index keys.
+// to the journal's Badger with their index keys. The keys are cut from
+// one buffer and the Badger entries from one slice, both the writer's
+// from batch to batch (Badger holds them until Flush returns).
 func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
+	size, count := 0, 0
+	for i := range batch {
+		e := &batch[i]
+		size += 3*10 + len(e.offer) + len(e.kind)
+		count += 3
+		if statusIndexed(e.status) {
+			size += 2*10 + 2*len(e.status) + len(e.offer) + 1
+			count += 2
+		}
+	}
+	keys := s.jr.keys[:0]
+	if cap(keys) < size {
+		keys = make([]byte, 0, size)
+	}
+	entries := s.jr.entries[:0]
+	if cap(entries) < count {
+		entries = make([]badger.Entry, 0, count)
+	}
+	// key cuts the key made by appending to keys: keys never grows past
+	// its capacity, so the bytes stay where Badger was told they are.
+	key := func(from int) []byte { return keys[from:len(keys):len(keys)] }
 	var written int64
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
@@ -397,24 +420,38 @@ func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 				ttl = d
 			}
 		}
+		expires := uint64(time.Now().Add(ttl).Unix())
 		inv := ^e.id
-		kvs := [][2][]byte{
-			{appendU64([]byte{kindJournal}, inv), value(i)},
-			{appendU64(offerPrefix(kindJournalByOffer, e.offer), inv), nil},
-			{appendU64(offerPrefix(kindJournalByKind, string(e.kind)), inv), nil},
+		from := len(entries)
+		at := len(keys)
+		keys = appendU64(append(keys, kindJournal), inv)
+		entries = append(entries, badger.Entry{Key: key(at), Value: value(i), ExpiresAt: expires})
+		at = len(keys)
+		keys = appendU64(append(append(append(keys, kindJournalByOffer), e.offer...), 0), inv)
+		entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+		at = len(keys)
+		keys = appendU64(append(append(append(keys, kindJournalByKind), e.kind...), 0), inv)
+		entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+		if statusIndexed(e.status) {
+			at = len(keys)
+			keys = appendU64(append(append(append(keys, kindJournalByStatus), e.status...), 0), inv)
+			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+			at = len(keys)
+			keys = appendU64(append(append(append(append(append(keys, kindJournalByStatusOffer), e.status...), 0), e.offer...), 0), inv)
+			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
 		}
-		for _, k := range statusIndexKeys(&JournalEntry{ID: e.id, Offer: e.offer, Status: e.status}) {
-			kvs = append(kvs, [2][]byte{k, nil})
-		}
-		for _, kv := range kvs {
-			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
+		for j := from; j < len(entries); j++ {
+			if err := wb.SetEntry(&entries[j]); err != nil {
 				return err
 			}
-			written += int64(len(kv[0]) + len(kv[1]))
+			written += int64(len(entries[j].Key) + len(entries[j].Value))
 		}
 	}
 	defer s.noteWritten(written)
-	return wb.Flush()
+	err := wb.Flush()
+	clear(entries) // no value of the ring held
+	s.jr.keys, s.jr.entries = keys, entries
+	return err
 }
 
 // stopJournal writes what is spooled; called by Close.
