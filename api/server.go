@@ -305,19 +305,24 @@ const runLogsKey = "leadhost.logs"
 // partner's secret is meant for. A replay adds the offer's current token.
 //
 // It copies the header only (Request.String would copy the body and
-// allocate a 4 KiB writer per webhook).
+// allocate a 4 KiB writer per webhook), into one of redactions, whose
+// buffers a webhook's header fits after the first few: the text returned
+// is its one allocation.
 func redactedRequest(r *fasthttp.Request) string {
-	var h fasthttp.RequestHeader
-	r.Header.CopyTo(&h)
+	red := redactions.Get().(*redaction)
+	defer red.done()
+	h := &red.h
+	r.Header.CopyTo(h)
 	h.Del(hookTokenHeader)
 	if q := r.URI().QueryArgs(); q.Has("token") {
-		var rest fasthttp.Args
-		q.CopyTo(&rest)
+		rest := &red.args
+		q.CopyTo(rest)
 		rest.Del("token")
-		uri := append([]byte(nil), r.URI().PathOriginal()...)
+		uri := append(red.uri[:0], r.URI().PathOriginal()...)
 		if rest.Len() > 0 {
 			uri = rest.AppendBytes(append(uri, '?'))
 		}
+		red.uri = uri
 		h.SetRequestURIBytes(uri)
 	}
 	// The body kept is the decoded one: it goes with a Content-Length,
@@ -331,8 +336,27 @@ func redactedRequest(r *fasthttp.Request) string {
 	h.Del(fasthttp.HeaderTrailer)
 	h.Del(fasthttp.HeaderExpect)
 	h.SetNoDefaultContentType(true)
-	b := h.AppendBytes(make([]byte, 0, 256+len(body)))
-	return string(append(b, body...))
+	red.out = append(h.AppendBytes(red.out[:0]), body...)
+	return string(red.out)
+}
+
+// redaction is redactedRequest's work space.
+type redaction struct {
+	h        fasthttp.RequestHeader
+	args     fasthttp.Args
+	uri, out []byte
+}
+
+// redactions hold no request between calls: only buffers to reuse.
+var redactions = sync.Pool{New: func() any { return new(redaction) }}
+
+// done gives red back, without a buffer a big body grew (a webhook's
+// next request is a few KiB, not the last one's megabyte).
+func (red *redaction) done() {
+	if cap(red.out) > 64<<10 {
+		red.out = nil
+	}
+	redactions.Put(red)
 }
 
 // hook runs /hook/<offer>[/<name>].

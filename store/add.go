@@ -151,70 +151,83 @@ func (s *Badger) Add(ctx context.Context, nl NewLead) (*Lead, bool, error) {
 	if by == "" {
 		by = "api"
 	}
-	var (
-		result  *Lead
-		created bool
-		refusal error
-	)
-	op := newOp(func(w *stepWriter) error {
-		result, created, refusal = nil, false, nil
-		if nl.Key != "" {
-			v, ok, err := w.get(idemKey(lead.Offer, nl.Key))
-			if err != nil {
-				return err
-			}
-			if ok {
-				id, err := readID(v)
-				if err != nil {
-					return err
-				}
-				if result, err = readLead(w, id); err == nil && result == nil {
-					err = fmt.Errorf("idempotency key %q points at missing lead %d: %w", nl.Key, id, errCorrupt)
-				}
-				return err
-			}
-		}
-		if lead.Ext != "" {
-			v, ok, err := w.get(extKey(lead.Offer, lead.Ext))
-			if err != nil {
-				return err
-			}
-			if ok {
-				id, _ := readID(v)
-				refusal = fmt.Errorf("offer %q already has ext %q (lead %d): %w", lead.Offer, lead.Ext, id, ErrExists)
-				return nil
-			}
-		}
-		if lead.Goal != 0 {
-			if _, ok, err := w.get(goalIDKey(lead.Offer, lead.Goal)); err != nil || !ok {
-				refusal = fmt.Errorf("offer %q has no goal %d: %w", lead.Offer, lead.Goal, ErrInvalid)
-				return err
-			}
-		}
-		if lead.ID == 0 {
-			id, err := s.nextID()
-			if err != nil {
-				return err
-			}
-			lead.ID = id
-		}
-		if nl.Key != "" {
-			w.set(idemKey(lead.Offer, nl.Key), idValue(lead.ID))
-		}
-		lead.addedBy, lead.addedAt = by, now
-		var events []Event
-		if ev, ok := statusEvent(0, lead, false, now, by); ok {
-			events = append(events, ev)
-		}
-		s.writeLead(w, nil, lead, nil, events)
-		result, created = lead, true
-		return nil
-	})
-	if err := s.commit.do(op); err != nil {
+	a := &addStep{s: s, key: nl.Key, lead: lead, by: by, now: now}
+	if err := s.commit.do(newStepOp(a.run)); err != nil {
 		return nil, false, fmt.Errorf("add lead: %w", err)
 	}
-	if refusal != nil {
-		return nil, false, fmt.Errorf("add lead: %w", refusal)
+	if a.refusal != nil {
+		return nil, false, fmt.Errorf("add lead: %w", a.refusal)
 	}
-	return result.Clone(), created, nil
+	// Add's own: the lead it built, or the first one decoded for it,
+	// held by nothing else once the step ran.
+	return a.result, a.created, nil
+}
+
+// addStep is Add's step and what it found, in one allocation (a closure
+// would move each of its results to the heap on its own).
+type addStep struct {
+	s       *Badger
+	key     string // the idempotency key ("": none)
+	lead    *Lead
+	by      string
+	now     time.Time
+	result  *Lead
+	created bool
+	refusal error
+}
+
+func (a *addStep) run(w *stepWriter) error {
+	s, key, lead, now := a.s, a.key, a.lead, a.now
+	a.result, a.created, a.refusal = nil, false, nil
+	if key != "" {
+		v, ok, err := w.get(idemKey(lead.Offer, key))
+		if err != nil {
+			return err
+		}
+		if ok {
+			id, err := readID(v)
+			if err != nil {
+				return err
+			}
+			if a.result, err = readLead(w, id); err == nil && a.result == nil {
+				err = fmt.Errorf("idempotency key %q points at missing lead %d: %w", key, id, errCorrupt)
+			}
+			return err
+		}
+	}
+	if lead.Ext != "" {
+		v, ok, err := w.get(extKey(lead.Offer, lead.Ext))
+		if err != nil {
+			return err
+		}
+		if ok {
+			id, _ := readID(v)
+			a.refusal = fmt.Errorf("offer %q already has ext %q (lead %d): %w", lead.Offer, lead.Ext, id, ErrExists)
+			return nil
+		}
+	}
+	if lead.Goal != 0 {
+		if _, ok, err := w.get(goalIDKey(lead.Offer, lead.Goal)); err != nil || !ok {
+			a.refusal = fmt.Errorf("offer %q has no goal %d: %w", lead.Offer, lead.Goal, ErrInvalid)
+			return err
+		}
+	}
+	if lead.ID == 0 {
+		id, err := s.nextID()
+		if err != nil {
+			return err
+		}
+		lead.ID = id
+	}
+	if key != "" {
+		w.set(idemKey(lead.Offer, key), idValue(lead.ID))
+	}
+	lead.addedBy, lead.addedAt = a.by, now
+	var events []Event
+	if ev, ok := statusEvent(0, lead, false, now, a.by); ok {
+		events = append(events, ev)
+	}
+	s.writeLead(w, nil, lead, nil, events)
+	a.result, a.created = lead, true
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -80,10 +81,22 @@ type writeOp struct {
 	// took it; sent and called when the group that finished it went to
 	// Badger and Badger called back (CommitStats).
 	handed, took, sent, called time.Time
+	// one and oneEvents hold the step and events of an op of one step
+	// (newStepOp), the most common kind: no slices of their own.
+	one       [1]step
+	oneEvents [1][]Event
 }
 
 func newOp(steps ...step) *writeOp {
 	return &writeOp{steps: steps, events: make([][]Event, len(steps)), done: make(chan struct{}), bulk: len(steps) > bulkSteps}
+}
+
+// newStepOp is an op of one step, in one allocation (and its channel).
+func newStepOp(st step) *writeOp {
+	op := &writeOp{done: make(chan struct{})}
+	op.one[0] = st
+	op.steps, op.events = op.one[:], op.oneEvents[:]
+	return op
 }
 
 type committer struct {
@@ -120,6 +133,9 @@ type committer struct {
 	nextBulk time.Time
 
 	stats commitStats
+
+	sw    stepWriter // reused for each step (stepWriter)
+	spare *group     // a landed group, to be the next one (newGroup)
 }
 
 // maxTracked bounds lastWrite (about 40 bytes an entry).
@@ -318,7 +334,7 @@ func (w *stepWriter) get(key []byte) ([]byte, bool, error) {
 		if g == nil {
 			continue
 		}
-		if wr, ok := g.overlay[string(key)]; ok {
+		if wr, ok := g.overlay[string(key)]; ok { // no copy: a map lookup
 			return wr.val, !wr.del, nil
 		}
 	}
@@ -387,7 +403,27 @@ func (c *committer) newGroup() *group {
 		c.finish() // if it cannot, send fails the group
 	}
 	c.seq++
+	if g := c.spare; g != nil {
+		c.spare = nil
+		g.seq, g.opened = c.seq, time.Now()
+		return g
+	}
 	return &group{c: c, seq: c.seq, overlay: make(map[string]write), opened: time.Now()}
+}
+
+// recycle keeps g, landed, as the next group: its slices, map and record
+// buffer keep their room. Not one with parts left (redo.go), which
+// still holds its writes.
+func (c *committer) recycle(g *group) {
+	if g.rest != nil || cap(g.rec) > 1<<20 || len(g.overlay) > 4096 {
+		return // a big batch's group: let it go
+	}
+	clear(g.writes)
+	clear(g.members)
+	clear(g.overlay)
+	*g = group{c: c, writes: g.writes[:0], ends: g.ends[:0], overlay: g.overlay, members: g.members[:0],
+		rec: g.rec[:0], recEnds: g.recEnds[:0]}
+	c.spare = g
 }
 
 // finish writes the rest of the group that is logged but not all in
@@ -416,7 +452,7 @@ func (c *committer) take(op *writeOp) {
 	start := len(c.open.ends) // op's first step in the open group
 	for op.err == nil && op.next < len(op.steps) {
 		g := c.open
-		w := &stepWriter{g: g}
+		w := c.stepWriter(g)
 		if err := op.steps[op.next](w); err != nil {
 			op.err = err
 			break
@@ -449,10 +485,22 @@ func (c *committer) take(op *writeOp) {
 	}
 }
 
+// stepWriter is the committer's one stepWriter, emptied for a step of g:
+// its writes are copied into the group, its events kept by the op.
+func (c *committer) stepWriter(g *group) *stepWriter {
+	w := &c.sw
+	*w = stepWriter{g: g, writes: w.writes[:0]}
+	return w
+}
+
+// keyString is a key as the overlay's map key, without a copy: a key,
+// once written, is never changed (each is made for its write).
+func keyString(key []byte) string { return unsafe.String(unsafe.SliceData(key), len(key)) }
+
 func (g *group) add(w *stepWriter) {
 	for _, wr := range w.writes {
 		g.writes = append(g.writes, wr)
-		g.overlay[string(wr.key)] = wr
+		g.overlay[keyString(wr.key)] = wr
 		if g.c.s.wal != nil {
 			g.rec = appendWrite(g.rec, wr)
 		}
@@ -474,7 +522,7 @@ func (g *group) truncate(n int) {
 	clear(g.overlay)
 	g.bytes = 0
 	for _, wr := range g.writes {
-		g.overlay[string(wr.key)] = wr
+		g.overlay[keyString(wr.key)] = wr
 		g.bytes += g.c.writeSize(wr.key, wr.val)
 	}
 }
@@ -642,5 +690,7 @@ func (c *committer) land() error {
 		op.sent, op.called = g.sent, g.called
 		close(op.done)
 	}
-	return g.err
+	err := g.err
+	c.recycle(g)
+	return err
 }

@@ -56,24 +56,30 @@ func emailKey(text string) string {
 }
 
 func phoneKey(text string) string {
-	digits := make([]byte, 0, len(text))
+	var buf [21]byte // "p" and at most 20 digits: no allocation but the key
+	digits := buf[:1]
 	for i := 0; i < len(text); i++ {
 		if c := text[i]; c >= '0' && c <= '9' {
+			if len(digits) == len(buf) {
+				return "" // over 20 digits
+			}
 			digits = append(digits, c)
 		}
 	}
-	if len(digits) < minPhoneDigits || len(digits) > 20 {
+	n := len(digits) - 1
+	if n < minPhoneDigits {
 		return ""
 	}
-	if len(digits) > phoneDigits {
-		digits = digits[len(digits)-phoneDigits:]
+	if n > phoneDigits {
+		digits = append(buf[:1], digits[1+n-phoneDigits:]...)
 	}
-	return "p" + string(digits)
+	buf[0] = 'p'
+	return string(digits)
 }
 
 // leadContacts are the contact keys of a lead's phone and e-mail fields.
 func leadContacts(l *Lead) []string {
-	var out []string
+	out := make([]string, 0, 2)
 	if k := phoneKey(l.Fields["phone"]); k != "" {
 		out = append(out, k)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -19,7 +20,8 @@ import (
 // request so that a webhook can be replayed. Entries expire by Badger TTL
 // (Options.JournalTTL). They are written by a background writer in
 // batches, off the path of the call they record, to a Badger of their own
-// (journalOptions); Close writes what is queued.
+// (journalOptions), through a spool that a kill -9 does not lose
+// (journalspool.go); Close writes what is spooled.
 //
 //	j inv                   → entry (inv = ^id: newest first)
 //	J offer 0 inv           → (empty)   by offer
@@ -91,7 +93,6 @@ const (
 	kindJournalByKind        = 'K'
 	kindJournalByStatus      = 'S'
 	kindJournalByStatusOffer = 'T'
-	journalQueue             = 4096
 	maxJournalBody           = 64 << 10
 	maxJournalDetail         = 256 << 10
 	maxJournalEntry          = 1 << 20 // Badger's largest value threshold: an entry fits it
@@ -99,16 +100,20 @@ const (
 
 // journal is the background writer.
 type journal struct {
-	mu      sync.Mutex
-	lastID  uint64
-	sending sync.RWMutex // Record holds it to send; stop takes it to close the queue
+	sending sync.RWMutex // record holds it to add; stop takes it to take no more
 	stopped bool
-	queue   chan queuedEntry
+	closing atomic.Bool // the writer ends once the spool is empty
+	sp      *spool
 	done    chan struct{}
 	watch   atomic.Pointer[func(JournalEntry)]
 	// byStatus: every entry is in the index by status, so lists by
 	// status read it (journalstatus.go).
 	byStatus atomic.Bool
+	// bodies are buffers for entries' JSON on their way into the spool.
+	bodies sync.Pool
+	// entries and keys are the writer's, reused from batch to batch.
+	entries []badger.Entry
+	keys    []byte
 }
 
 // WatchJournal has fn hear each entry Record keeps, as kept (its ID and
@@ -116,10 +121,45 @@ type journal struct {
 // count what the journal holds. A later call replaces fn.
 func (s *Badger) WatchJournal(fn func(JournalEntry)) { s.jr.watch.Store(&fn) }
 
-func (s *Badger) startJournal(lastID uint64) {
-	s.jr = &journal{queue: make(chan queuedEntry, journalQueue), done: make(chan struct{}), lastID: lastID}
+// openJournal opens the journal's spool (journalspool.go) and writes to
+// the journal's Badger the entries a killed process left in it; then its
+// writer starts.
+func (s *Badger) openJournal() error {
+	var (
+		sp  *spool
+		err error
+	)
+	if s.opts.InMemory {
+		sp = memorySpool(cmp.Or(s.opts.spoolSize, spoolMemory))
+	} else if sp, err = openSpool(s.opts.Dir); err != nil {
+		return err
+	}
+	s.jr = &journal{sp: sp, done: make(chan struct{})}
+	entries, values, err := sp.left()
+	if err == nil && len(entries) > 0 {
+		batch := make([]spooled, len(entries))
+		for i, e := range entries {
+			batch[i] = spooled{id: e.ID, offer: e.Offer, kind: e.Kind, status: e.Status}
+		}
+		// A journal that cannot take them (a full disk) loses them, not
+		// the store its start.
+		if werr := s.writeJournal(batch, func(i int) []byte { return values[i] }); werr != nil {
+			s.log.Error("journal: entries a stop left on their way lost", "entries", len(entries), "err", werr)
+		} else {
+			s.log.Info("journal: entries a stop left on their way written", "entries", len(entries))
+		}
+	}
+	if err == nil {
+		sp.advance(sp.head)
+		sp.lastID, err = newestJournalID(s.jdb)
+	}
+	if err != nil {
+		sp.close()
+		return fmt.Errorf("store: the journal in %s: %w", s.opts.Dir, err)
+	}
 	go s.journalLoop()
 	s.startStatusIndex()
+	return nil
 }
 
 // newestJournalID is the id of the newest entry kept (0: none). Ids go
@@ -139,65 +179,84 @@ func newestJournalID(jdb *badger.DB) (uint64, error) {
 	return id, err
 }
 
-// queuedEntry is an entry on its way to the journal's database, and who
-// waits for it to be there (nil: nobody).
-type queuedEntry struct {
-	JournalEntry
-	written chan<- error
-}
-
-// Record queues entries for the journal and returns at once; a full queue
-// makes it wait (the journal keeps up or slows its writers, it does not
-// drop). It sets each entry's ID and, when zero, its time.
+// Record keeps entries in the journal and returns at once: they are in
+// the journal's spool, where a kill -9 of the process does not lose them,
+// and a background writer moves them to the journal's database. A full
+// spool makes it wait (the journal keeps up or slows its writers, it does
+// not drop). It sets each entry's ID and, when zero, its time.
 func (s *Badger) Record(entries ...JournalEntry) {
-	s.record(nil, entries...)
-}
-
-// RecordWritten keeps e in the journal and returns once it is in the
-// journal's database, where a kill -9 of the process does not lose it
-// (the journal is not fsync'd: a crash of the machine may). An inbound
-// call's entry is written so before the call is answered: a caller told
-// "done" finds its call in the journal. Concurrent callers share writes.
-// On a nearly full disk the journal yields to the leads (disk.go): the
-// entry is dropped and the error is ErrDiskFull, though watchers (metrics,
-// mails) have heard of it.
-func (s *Badger) RecordWritten(e JournalEntry) error {
-	written := make(chan error, 1)
-	if !s.record(written, e) {
-		return fmt.Errorf("journal: %w", ErrClosed)
+	for _, e := range entries {
+		s.record(e)
 	}
-	return <-written
 }
 
-// record queues entries, written told when they are in the database;
-// false when the journal is closed.
-func (s *Badger) record(written chan<- error, entries ...JournalEntry) bool {
+// RecordWritten keeps e in the journal as Record does and says whether it
+// did: an inbound call's entry is kept so before the call is answered, and
+// a caller told "done" finds its call in the journal (JournalList and
+// JournalGet read every entry kept before they were called). The journal
+// is not fsync'd: a crash of the machine may lose the last entries. On a
+// nearly full disk the journal yields to the leads (disk.go): the entry
+// is dropped and the error is ErrDiskFull, though watchers (metrics,
+// mails) have heard of it.
+func (s *Badger) RecordWritten(e JournalEntry) error { return s.record(e) }
+
+// record keeps e: its bodies cut, its JSON made, into the spool.
+func (s *Badger) record(e JournalEntry) error {
 	s.jr.sending.RLock()
 	defer s.jr.sending.RUnlock()
 	if s.jr.stopped {
-		return false
+		return fmt.Errorf("journal: %w", ErrClosed)
 	}
-	for _, e := range entries {
-		if e.At.IsZero() {
-			e.At = s.now().UTC()
-		}
-		e.ID = s.jr.nextID(e.At)
-		e.Request = capBody(e.Request)
-		e.Response = capBody(e.Response)
-		e.Logs = capLogs(e.Logs)
-		if len(e.Detail) > maxJournalDetail {
-			e.Detail, e.Summary = nil, e.Summary+" (detail over 256 KiB left out)"
-		}
-		if s.disk.journalLean.Load() && (e.Request != "" || e.Response != "" || len(e.Logs) > 0 || len(e.Detail) > 0) {
-			e.Request, e.Response, e.Logs, e.Detail = "", "", nil, nil
-			e.Summary += " (the journal is over its budget: only this line kept)"
-		}
-		if fn := s.jr.watch.Load(); fn != nil {
-			(*fn)(e)
-		}
-		s.jr.queue <- queuedEntry{e, written}
+	if e.At.IsZero() {
+		e.At = s.now().UTC()
 	}
-	return true
+	e.Summary = capBody(e.Summary)
+	e.Request = capBody(e.Request)
+	e.Response = capBody(e.Response)
+	e.Logs = capLogs(e.Logs)
+	if len(e.Detail) > maxJournalDetail {
+		e.Detail, e.Summary = nil, e.Summary+" (detail over 256 KiB left out)"
+	}
+	if s.disk.journalLean.Load() {
+		leanEntry(&e, " (the journal is over its budget: only this line kept)")
+	}
+	var err error
+	if s.disk.journalStop.Load() || s.disk.readOnly.Load() != nil {
+		// The disk is nearly full: leads come first. The guard logged
+		// it once; here entries are only counted.
+		s.disk.dropped.Add(1)
+		e.ID = s.jr.sp.nextID(e.At)
+		err = fmt.Errorf("journal paused for disk space: %w", ErrDiskFull)
+	} else {
+		buf, _ := s.jr.bodies.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		body := appendJournalBody((*buf)[:0], &e)
+		if !s.jr.sp.fits(len(body) + 32) {
+			// Only a body of control characters, each six bytes in
+			// JSON, comes near: what is kept of one is bounded.
+			leanEntry(&e, " (entry too big for the journal: only this line kept)")
+			body = appendJournalBody(body[:0], &e)
+		}
+		e.ID = s.jr.sp.add(&e, body)
+		if cap(body) <= maxJournalBody {
+			*buf = body
+			s.jr.bodies.Put(buf)
+		}
+	}
+	if fn := s.jr.watch.Load(); fn != nil {
+		(*fn)(e)
+	}
+	return err
+}
+
+// leanEntry keeps e as its line, saying why.
+func leanEntry(e *JournalEntry, why string) {
+	if e.Request != "" || e.Response != "" || len(e.Logs) > 0 || len(e.Detail) > 0 {
+		e.Request, e.Response, e.Logs, e.Detail = "", "", nil, nil
+		e.Summary += why
+	}
 }
 
 func capBody(b string) string {
@@ -285,107 +344,132 @@ func withinLogBounds(lines []string) bool {
 	return true
 }
 
-// nextID is the entry's time in nanoseconds, made unique.
-func (j *journal) nextID(at time.Time) uint64 {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	id := uint64(at.UnixNano())
-	if id <= j.lastID {
-		id = j.lastID + 1
-	}
-	j.lastID = id
-	return id
-}
+// journalBatch bounds how many entries one write to the journal's Badger
+// takes: the spool's room comes back as each batch is written.
+const journalBatch = 1024
 
+// journalLoop moves spooled entries to the journal's Badger, in batches
+// of what was spooled meanwhile, until stopJournal and the spool is
+// empty.
 func (s *Badger) journalLoop() {
 	defer close(s.jr.done)
-	batch := make([]queuedEntry, 0, 1024)
+	sp := s.jr.sp
+	if gate := s.opts.journalGate; gate != nil {
+		<-gate
+	}
+	var batch []spooled
 	for {
-		select {
-		case e, ok := <-s.jr.queue:
-			if !ok {
+		closing := s.jr.closing.Load() // before take: nothing is added after
+		batch = sp.take(batch)
+		if len(batch) == 0 {
+			if closing {
 				return
 			}
-			batch = append(batch[:0], e)
-		fill:
-			for len(batch) < cap(batch) {
-				select {
-				case e, ok := <-s.jr.queue:
-					if !ok {
-						break fill
-					}
-					batch = append(batch, e)
-				default:
-					break fill
-				}
-			}
-			var err error
+			<-sp.wake
+			continue
+		}
+		for from := 0; from < len(batch); from += journalBatch {
+			part := batch[from:min(from+journalBatch, len(batch))]
 			if s.disk.journalStop.Load() || s.disk.readOnly.Load() != nil {
 				// The disk is nearly full: leads come first. The guard
 				// logged it once; here they are only counted.
-				s.disk.dropped.Add(uint64(len(batch)))
-				err = fmt.Errorf("journal paused for disk space: %w", ErrDiskFull)
-			} else if err = s.writeJournal(batch); err != nil {
-				s.log.Error("writing the journal", "entries", len(batch), "err", err)
-				err = fmt.Errorf("journal: %w", err)
+				s.disk.dropped.Add(uint64(len(part)))
+			} else if err := s.writeJournal(part, func(i int) []byte { return sp.value(part[i]) }); err != nil {
+				s.log.Error("writing the journal", "entries", len(part), "err", err)
 			}
-			for i := range batch {
-				if batch[i].written != nil {
-					batch[i].written <- err
-				}
-				batch[i] = queuedEntry{} // its bodies are not held until overwritten
-			}
+			sp.advance(part[len(part)-1].end())
 		}
+		clear(batch) // its offers are not held until overwritten
 	}
 }
 
-func (s *Badger) writeJournal(batch []queuedEntry) error {
+// writeJournal writes a batch of entries, value(i) the JSON of batch[i],
+// to the journal's Badger with their index keys. The keys are cut from
+// one buffer and the Badger entries from one slice, both the writer's
+// from batch to batch (Badger holds them until Flush returns).
+func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
+	size, count := 0, 0
+	for i := range batch {
+		e := &batch[i]
+		size += 3*10 + len(e.offer) + len(e.kind)
+		count += 3
+		if statusIndexed(e.status) {
+			size += 2*10 + 2*len(e.status) + len(e.offer) + 1
+			count += 2
+		}
+	}
+	keys := s.jr.keys[:0]
+	if cap(keys) < size {
+		keys = make([]byte, 0, size)
+	}
+	entries := s.jr.entries[:0]
+	if cap(entries) < count {
+		entries = make([]badger.Entry, 0, count)
+	}
+	// key cuts the key made by appending to keys: keys never grows past
+	// its capacity, so the bytes stay where Badger was told they are.
+	key := func(from int) []byte { return keys[from:len(keys):len(keys)] }
 	var written int64
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
 	for i := range batch {
-		e := &batch[i].JournalEntry
+		e := &batch[i]
 		ttl := DefaultJournalTTL
 		if s.opts.JournalTTL != nil {
-			if d := s.opts.JournalTTL(e.Offer); d > 0 {
+			if d := s.opts.JournalTTL(e.offer); d > 0 {
 				ttl = d
 			}
 		}
-		v, err := json.Marshal(e)
-		if err != nil {
-			return err
+		expires := uint64(time.Now().Add(ttl).Unix())
+		inv := ^e.id
+		from := len(entries)
+		at := len(keys)
+		keys = appendU64(append(keys, kindJournal), inv)
+		entries = append(entries, badger.Entry{Key: key(at), Value: value(i), ExpiresAt: expires})
+		at = len(keys)
+		keys = appendU64(append(append(append(keys, kindJournalByOffer), e.offer...), 0), inv)
+		entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+		at = len(keys)
+		keys = appendU64(append(append(append(keys, kindJournalByKind), e.kind...), 0), inv)
+		entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+		if statusIndexed(e.status) {
+			at = len(keys)
+			keys = appendU64(append(append(append(keys, kindJournalByStatus), e.status...), 0), inv)
+			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+			at = len(keys)
+			keys = appendU64(append(append(append(append(append(keys, kindJournalByStatusOffer), e.status...), 0), e.offer...), 0), inv)
+			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
 		}
-		inv := ^e.ID
-		kvs := [][2][]byte{
-			{appendU64([]byte{kindJournal}, inv), v},
-			{appendU64(offerPrefix(kindJournalByOffer, e.Offer), inv), nil},
-			{appendU64(offerPrefix(kindJournalByKind, string(e.Kind)), inv), nil},
-		}
-		for _, k := range statusIndexKeys(e) {
-			kvs = append(kvs, [2][]byte{k, nil})
-		}
-		for _, kv := range kvs {
-			if err := wb.SetEntry(badger.NewEntry(kv[0], kv[1]).WithTTL(ttl)); err != nil {
+		for j := from; j < len(entries); j++ {
+			if err := wb.SetEntry(&entries[j]); err != nil {
 				return err
 			}
-			written += int64(len(kv[0]) + len(kv[1]))
+			written += int64(len(entries[j].Key) + len(entries[j].Value))
 		}
 	}
 	defer s.noteWritten(written)
-	return wb.Flush()
+	err := wb.Flush()
+	clear(entries) // no value of the ring held
+	s.jr.keys, s.jr.entries = keys, entries
+	return err
 }
 
-// stopJournal writes what is queued; called by Close.
+// stopJournal writes what is spooled; called by Close.
 func (s *Badger) stopJournal() {
 	s.jr.sending.Lock()
 	s.jr.stopped = true
-	close(s.jr.queue)
 	s.jr.sending.Unlock()
+	s.jr.closing.Store(true)
+	select {
+	case s.jr.sp.wake <- struct{}{}:
+	default:
+	}
 	<-s.jr.done
 }
 
 // JournalGet returns one entry.
 func (s *Badger) JournalGet(ctx context.Context, id uint64) (*JournalEntry, error) {
+	s.jr.sp.settled()
 	var e *JournalEntry
 	err := s.viewOn(ctx, s.jdb, func(txn *badger.Txn) error {
 		v, ok, err := getValue(txn, appendU64([]byte{kindJournal}, ^id))
@@ -434,6 +518,7 @@ func (s *Badger) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntr
 		}
 		start = append(append([]byte(nil), prefix...), b...)
 	}
+	s.jr.sp.settled()
 	var out []JournalEntry
 	next := ""
 	err := s.viewOn(ctx, s.jdb, func(txn *badger.Txn) error {

@@ -70,9 +70,13 @@ func timeKey(t time.Time) uint64 { return uint64(t.UnixNano()) ^ (1 << 63) }
 
 func keyFromTime(k uint64) time.Time { return time.Unix(0, int64(k^(1<<63))).UTC() }
 
-func leadKey(id uint64) []byte { return appendU64([]byte{kindLead}, id) }
+// keyOf is a key's first byte in a slice with room for n more: a key in
+// one allocation (appending to []byte{kind} reallocates at once).
+func keyOf(kind byte, n int) []byte { return append(make([]byte, 0, 1+n), kind) }
 
-func historyPrefix(id uint64) []byte { return appendU64([]byte{kindHistory}, id) }
+func leadKey(id uint64) []byte { return appendU64(keyOf(kindLead, 8), id) }
+
+func historyPrefix(id uint64) []byte { return appendU64(keyOf(kindHistory, 12), id) }
 
 func historyKey(id uint64, rev uint32) []byte {
 	return binary.BigEndian.AppendUint32(historyPrefix(id), rev)
@@ -99,7 +103,7 @@ func statusKey(l *Lead) []byte {
 func extKey(offer, ext string) []byte { return append(offerPrefix(kindExt, offer), ext...) }
 
 func holdKey(until time.Time, id uint64) []byte {
-	return appendU64(appendU64([]byte{kindHold}, timeKey(until)), id)
+	return appendU64(appendU64(keyOf(kindHold, 16), timeKey(until)), id)
 }
 
 func idemKey(offer, key string) []byte { return append(offerPrefix(kindIdem, offer), key...) }

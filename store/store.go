@@ -103,6 +103,12 @@ type Options struct {
 	// (0: defaultWALSegment).
 	walSegment int64
 
+	// spoolSize, set by tests, is the size of an in-memory store's
+	// journal spool (0: spoolMemory).
+	spoolSize int
+	// journalGate, set by tests, holds the journal's writer until it is
+	// closed: entries stay in the spool (journalspool.go).
+	journalGate chan struct{}
 	// backfillGate, set by tests, holds the journal's backfill of its
 	// index by status until it is closed (journalstatus.go).
 	backfillGate <-chan struct{}
@@ -202,12 +208,6 @@ func Open(opts Options) (*Badger, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
 	}
-	lastJournalID, err := newestJournalID(s.jdb)
-	if err != nil {
-		db.Close()
-		s.jdb.Close()
-		return nil, fmt.Errorf("store: the journal's newest entry in %s: %w", opts.Dir, err)
-	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
 	// short are skipped, never reused. A new lease is a Badger update
 	// made by the committer, synced (sequence.go), which stalls every
@@ -233,7 +233,14 @@ func Open(opts Options) (*Badger, error) {
 		s.jdb.Close()
 		return nil, fmt.Errorf("store: %s: sequences and the write-ahead log: %w", opts.Dir, err)
 	}
+	if err := s.openJournal(); err != nil {
+		db.Close()
+		s.jdb.Close()
+		return nil, err
+	}
 	if n, err := s.indexContacts(); err != nil {
+		s.stopJournal()
+		s.jr.sp.close()
 		db.Close()
 		s.jdb.Close()
 		return nil, fmt.Errorf("store: index leads by phone and e-mail: %w", err)
@@ -246,7 +253,6 @@ func Open(opts Options) (*Badger, error) {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.every(diskCheckEvery, s.checkDisk) }()
 	}
-	s.startJournal(lastJournalID)
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.commit.loop() }()
 	if s.wal != nil {
@@ -361,6 +367,7 @@ func (s *Badger) Close() error {
 	s.closeOnce.Do(func() {
 		s.commit.stop()
 		s.stopJournal()
+		s.jr.sp.close()
 		close(s.closed)
 		s.bg.Wait()
 		s.backups.Lock()

@@ -26,6 +26,7 @@ const killChildEnv = "LEADHOST_KILL_CHILD_ARGS"
 // acked is a webhook call that was answered 200: its lead must survive.
 type acked struct {
 	id                 uint64
+	order              string // the call's, as its journal entry's request holds it
 	phone, name, email string
 }
 
@@ -33,7 +34,8 @@ type acked struct {
 // (issue 16): a real `leadhost serve` takes webhooks from 32 clients and
 // is killed with SIGKILL at a random moment, again and again. After each
 // kill the store opens, every lead a webhook was answered 200 for is
-// there with its fields, and Verify is clean. The suite runs ten kills
+// there with its fields and its call in the journal, and Verify is
+// clean. The suite runs ten kills
 // (three with -short); the long form:
 //
 //	go test ./cmd/leadhost -run TestKillUnderLoad -v -kills=50
@@ -58,7 +60,7 @@ func TestKillUnderLoad(t *testing.T) {
 	for k := 0; k < kills; k++ {
 		got, killedAfter := killServeUnderLoad(t, k, data, scripts)
 		all = append(all, got...)
-		missing := checkAcked(t, data, all)
+		missing := checkAcked(t, data, all, got)
 		t.Logf("kill %d after %v of load: %d leads acknowledged in this run, %d in all, %d missing",
 			k+1, killedAfter.Round(time.Millisecond), len(got), len(all), missing)
 		if missing > 0 {
@@ -97,10 +99,10 @@ func killServeUnderLoad(t *testing.T, k int, data, scripts string) ([]acked, tim
 					return
 				default:
 				}
-				a := acked{phone: fmt.Sprintf("79%02d%02d%06d", k, c, i), name: fmt.Sprintf("N%d-%d", c, i),
-					email: fmt.Sprintf("e%d.%d.%d@example.com", k, c, i)}
-				url := fmt.Sprintf("http://%s/hook/bench?token=bench&order=k%d-%d-%d&phone=%s&name=%s&email=%s",
-					addr, k, c, i, a.phone, a.name, a.email)
+				a := acked{order: fmt.Sprintf("k%d-%d-%d", k, c, i), phone: fmt.Sprintf("79%02d%02d%06d", k, c, i),
+					name: fmt.Sprintf("N%d-%d", c, i), email: fmt.Sprintf("e%d.%d.%d@example.com", k, c, i)}
+				url := fmt.Sprintf("http://%s/hook/bench?token=bench&order=%s&phone=%s&name=%s&email=%s",
+					addr, a.order, a.phone, a.name, a.email)
 				resp, err := client.Get(url)
 				if err != nil {
 					return // killed
@@ -131,8 +133,9 @@ func killServeUnderLoad(t *testing.T, k int, data, scripts string) ([]acked, tim
 
 // checkAcked opens the store the killed serve left and counts the
 // acknowledged leads that are not there as acknowledged; it fails the
-// test on a lead with other fields or on a Verify problem.
-func checkAcked(t *testing.T, data string, all []acked) (missing int) {
+// test on a lead with other fields, on a call of the last run (last)
+// answered but not in the journal, or on a Verify problem.
+func checkAcked(t *testing.T, data string, all, last []acked) (missing int) {
 	t.Helper()
 	s, err := store.Open(store.Options{Dir: data, GCInterval: -1})
 	if err != nil {
@@ -148,6 +151,28 @@ func checkAcked(t *testing.T, data string, all []acked) (missing int) {
 		}
 		if f := l.Fields; f["phone"] != a.phone || f["name"] != a.name || f["email"] != a.email {
 			t.Errorf("lead %d: fields %v, want phone %s name %s email %s", a.id, f, a.phone, a.name, a.email)
+		}
+	}
+	journaled := map[string]bool{}
+	for q := (store.JournalQuery{Offer: "bench", Kind: store.KindHook, Limit: 1000}); ; {
+		page, next, err := s.JournalList(ctx, q)
+		if err != nil {
+			t.Fatalf("journal: %v", err)
+		}
+		for _, e := range page {
+			if _, rest, ok := strings.Cut(e.Request, "order="); ok {
+				order, _, _ := strings.Cut(rest, "&")
+				journaled[order] = true
+			}
+		}
+		if next == "" {
+			break
+		}
+		q.Cursor = next
+	}
+	for _, a := range last {
+		if !journaled[a.order] {
+			t.Errorf("the call of order %s was answered, its journal entry is lost", a.order)
 		}
 	}
 	probs, err := s.Verify(ctx)
