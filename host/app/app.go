@@ -329,11 +329,18 @@ func (a *App) Run(ctx context.Context) {
 	if err := defineGoals(ctx, a.Store, a.Offers); err != nil { // those Open had no room for
 		a.log.Error("defining the offers' goals", "err", err)
 	}
+	// The heartbeat goes on until the runs and sends in flight ended: a
+	// node's outbox claims live as long as its heartbeats, and a send
+	// begun before the stop may take its partner's whole timeout.
+	beat, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beating := make(chan struct{})
+	go func() { defer close(beating); a.heartbeat(beat) }()
 	run("scheduler", func() error { return a.Checks.Run(ctx) })
-	run("heartbeat", func() error { return a.heartbeat(ctx) })
 	run("sender", func() error { return a.Sends.Run(ctx) })
 	run("postbacks", func() error { return a.Postbacks.Run(ctx) })
 	wg.Wait()
+	stopBeat()
+	<-beating
 	a.leave() // once the runs in flight gave up their leases, recording their ends
 }
 

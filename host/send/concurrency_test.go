@@ -143,3 +143,32 @@ func TestHalfOpenCircuitTriesOnce(t *testing.T) {
 		t.Errorf("%d requests when the circuit half-opened, want 1", tries)
 	}
 }
+
+// TestNoSendLeavesWhileCircuitOpen: an offer sending four at a time under
+// a rate (5 a second: one request every 200 ms, each failing at once) opens
+// its circuit on the fifth failure, and from then on "no sends for a
+// minute" (README). But each lane checks the circuit before it waits for
+// its rate slot, not after: the lanes already waiting for their slots
+// when the fifth failure opened the circuit send anyway, into a partner
+// known to be down (each failure also doubling the open time).
+func TestNoSendLeavesWhileCircuitOpen(t *testing.T) {
+	t.Parallel()
+	p := &fakePartner{}
+	base := p.serve(t, func(int, string) (int, string) { return 503, "maintenance" })
+	e := newEnv(t, partnerAt(t, base, "concurrency = 4\nrate = 5\n"), func(s store.Store) {
+		for i := range 16 {
+			if _, _, err := s.Add(context.Background(), store.NewLead{Offer: "partner", Fields: map[string]string{"phone": fmt.Sprint(79000000000 + i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	hosttest.Eventually(t, "the circuit open, the worker done", func() bool {
+		open, _ := e.sender.Circuit("partner")
+		e.sender.mu.Lock()
+		defer e.sender.mu.Unlock()
+		return open && !e.sender.busy["partner"]
+	})
+	if n := p.n(); n != breakAfter {
+		t.Errorf("the partner was asked %d times, want %d: the failures that opened the circuit, none after", n, breakAfter)
+	}
+}

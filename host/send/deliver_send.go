@@ -67,6 +67,9 @@ func (s *Sender) sendOne(ctx context.Context, offerID string, it store.FeedItem)
 		return a
 	}
 	s.waitRate(ctx, o.ID, o.Config.Send.Rate)
+	if open, _ := s.Circuit(o.ID); open {
+		return nil // another lane's failure opened it while this one waited
+	}
 	it, err := s.feed.Begin(ctx, it)
 	if err != nil {
 		if !gone(err) {
