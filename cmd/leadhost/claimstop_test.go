@@ -103,8 +103,9 @@ idempotent = true
 // (App.Join lets the same name at the same address in) and, claims being
 // made under the node's name alone, takes the old process's claim for its
 // own: "the process that made them is gone" (README), but it is not. The
-// offer idempotent, the new process sends the lead again while the old
-// one's request is still out; not idempotent, it holds it in doubt.
+// offer idempotent, the new process would send the lead again while the
+// old one's request is still out. The name is held by one process at a
+// time (store/postgres/nodename.go): the new one waits for the old to leave.
 func TestRestartedNodeLeavesTheOldProcesssSend(t *testing.T) {
 	url := pgtest.URL(t)
 	var (
@@ -166,14 +167,38 @@ idempotent = true
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	node(addr) // started again, as a supervisor or a person does
+	// Started again, as a supervisor or a person does: it waits for the
+	// name until the process before it has left.
+	type started struct {
+		h   *runningHost
+		err error
+	}
+	restarted := make(chan started, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		h, err := startHost(ctx, hostConfig{listen: addr, data: filepath.Join(t.TempDir(), "data"), scripts: scripts, databaseURL: url,
+			heartbeat: 100 * time.Millisecond, sendBackoff: 200 * time.Millisecond, sendPoll: 50 * time.Millisecond, log: slog.New(slog.DiscardHandler)})
+		restarted <- started{h, err}
+	}()
 	select {
 	case l := <-arrived:
 		t.Errorf("lead %s sent again by the restarted process while the process before it still waits for its partner's answer to the same lead", l)
+	case r := <-restarted:
+		t.Errorf("the restarted process started (err %v) while the process before it still held the node's name", r.err)
 	case <-time.After(2 * time.Second):
 	}
 	answer()
 	<-stopped
+	select {
+	case r := <-restarted:
+		if r.err != nil {
+			t.Fatalf("the restarted process, once the one before it left: %v", r.err)
+		}
+		defer func() { cancel(); r.h.wait() }()
+	case <-time.After(20 * time.Second):
+		t.Fatal("the restarted process did not start after the one before it left")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if n := calls[fmt.Sprint(lead.ID)]; n != 1 {

@@ -55,8 +55,15 @@ func (s *Store) nodeName() string {
 }
 
 // Join registers the node and writes its name into the journal entries
-// kept from now on.
+// kept from now on. It first takes the name (nodename.go), waiting for a
+// process still holding it to leave.
 func (s *Store) Join(ctx context.Context, n store.NodeBeat) error {
+	if err := s.alive(ctx); err != nil {
+		return err
+	}
+	if err := s.holdName(ctx, n.Name); err != nil {
+		return err
+	}
 	if err := s.Heartbeat(ctx, n); err != nil {
 		return err
 	}
@@ -97,13 +104,17 @@ func (s *Store) Leave(ctx context.Context, node string) error {
 	if err := s.alive(ctx); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE nodes SET left_at = `+clusterNow("$2")+` WHERE name = $1`, node, s.clusterClock()); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE leases SET node = '', expires = now() WHERE node = $1`, node)
 		return err
 	})
+	if err == nil {
+		s.releaseName() // after the row says it left: a successor starts on a clean slate
+	}
+	return err
 }
 
 // Nodes lists the nodes heard from within keep, by name, each with when

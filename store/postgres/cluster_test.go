@@ -157,3 +157,54 @@ func TestJournalIDsAreUniqueAcrossNodes(t *testing.T) {
 		t.Errorf("%d entries kept of %d written by three nodes", n, 3*(each+1))
 	}
 }
+
+// A node's name is one process's at a time: a second store joining under
+// it waits until the first leaves or its connection goes (a kill), and
+// another name joins at once.
+func TestNodeNameHeldByOneProcess(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	first, second, other := openAt(t, url, store.Options{}), openAt(t, url, store.Options{}), openAt(t, url, store.Options{})
+	if err := first.Join(ctx, store.NodeBeat{Name: "web1", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Join(ctx, store.NodeBeat{Name: "web2", Started: time.Now()}); err != nil {
+		t.Fatalf("another name: %v", err)
+	}
+	joined := make(chan error, 1)
+	go func() { joined <- second.Join(ctx, store.NodeBeat{Name: "web1", Started: time.Now()}) }()
+	select {
+	case err := <-joined:
+		t.Fatalf("a second process joined under a held name (err %v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := first.Leave(ctx, "web1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-joined:
+		if err != nil {
+			t.Fatalf("joining once the first left: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second process did not get the name after the first left")
+	}
+	// Now held by second; its store closing (a kill closes its
+	// connections too) frees it for a third.
+	third := openAt(t, url, store.Options{})
+	go func() { joined <- third.Join(ctx, store.NodeBeat{Name: "web1", Started: time.Now()}) }()
+	select {
+	case err := <-joined:
+		t.Fatalf("a third process joined under a held name (err %v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	second.Close()
+	select {
+	case err := <-joined:
+		if err != nil {
+			t.Fatalf("joining once the holder closed: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the name was not freed when its holder's connections went")
+	}
+}

@@ -44,6 +44,7 @@ type Store struct {
 	adds adders
 	jr   *journal
 	node atomic.Pointer[string] // the name Join gave (cluster.go)
+	name nameLock               // that name's lock (nodename.go)
 
 	down unreachable // reachable.go
 
@@ -203,6 +204,7 @@ func (s *Store) Close() error {
 		s.stopJournal()
 		close(s.closed)
 		s.bg.Wait()
+		s.releaseName()
 		s.pool.Close()
 	})
 	return nil

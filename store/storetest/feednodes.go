@@ -230,8 +230,10 @@ func testFeedNodes(t *testing.T, b Backend) {
 		if _, err := onB.Begin(ctx, only(t, f, onB, l.ID)); err != nil {
 			t.Fatal(err)
 		}
-		// Node b is killed and started again under its name: the claims
-		// of the process before are its own, and in doubt.
+		// Node b is killed (its connections go with it, and the hold on
+		// its name) and started again under its name: the claims of the
+		// process before are its own, and in doubt.
+		peer.Close()
 		again := b.Peer(t, f.s, peerOpts)
 		if err := again.(store.Cluster).Join(ctx, store.NodeBeat{Name: "node-b", Started: f.clk.Now()}); err != nil {
 			t.Fatal(err)
