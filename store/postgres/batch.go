@@ -169,58 +169,14 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 		ids[i] = int64(id)
 	}
 	slices.Sort(ids) // locked in id order: two batches never wait on each other in a circle
+	commit := b.commitAsRead
+	if b.movesExts() {
+		commit = b.commitLocked
+	}
 	var w *writes
 	err := b.s.inTx(ctx, func(tx pgx.Tx) error {
 		res, w = store.CommitResult{}, &writes{}
-		if _, err := tx.Exec(ctx, `SET CONSTRAINTS leads_offer_ext DEFERRED`); err != nil {
-			return err
-		}
-		now, err := scanLeads(tx.Query(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
-		if err != nil {
-			return err
-		}
-		current := make(map[uint64]*store.Lead, len(now))
-		for _, l := range now {
-			current[l.ID] = l
-		}
-		for _, id := range b.order {
-			bl := b.leads[id]
-			cur := current[id]
-			// Nobody wrote the lead since the batch read it, and its new
-			// ext, if any, is still free: what Edit computed is what
-			// applying the patches now would give.
-			fast := cur != nil && cur.Rev == bl.base.Rev
-			if fast && bl.cur.Ext != bl.base.Ext && bl.cur.Ext != "" {
-				other, err := b.extTaken(ctx, tx, bl.cur)
-				if err != nil {
-					return err
-				}
-				fast = other == 0
-			}
-			switch {
-			case cur == nil:
-				res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, store.ErrNotFound)})
-			case fast:
-				b.s.writeLead(w, bl.cur, bl.changes, bl.events)
-				res.Leads++
-				res.Edits += len(bl.patches)
-			default:
-				final, n, errs, err := b.s.applyAll(ctx, tx, w, cur, bl.patches)
-				if err != nil {
-					return err
-				}
-				if final != cur {
-					res.Leads++
-				}
-				res.Edits += n
-				for _, e := range errs {
-					if e != nil {
-						res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: e})
-					}
-				}
-			}
-		}
-		return w.send(ctx, tx)
+		return commit(ctx, tx, ids, w, &res)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -230,4 +186,138 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 	}
 	b.s.publish(w.events)
 	return res, nil
+}
+
+// movesExts says whether an edit gives a lead a new ext.
+func (b *batch) movesExts() bool {
+	for _, id := range b.order {
+		if bl := b.leads[id]; bl.cur.Ext != bl.base.Ext && bl.cur.Ext != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// commitAsRead is a commit whose edits give no lead a new ext, in one
+// round trip when nobody else wrote the leads since the batch read them:
+// it locks the leads (in id order) and writes what Edit computed for
+// each lead still at the revision the batch read, those statements sent
+// together. Then it applies the patches of the others, if any, to them
+// as they are now (still locked).
+func (b *batch) commitAsRead(ctx context.Context, tx pgx.Tx, ids []int64, w *writes, res *store.CommitResult) error {
+	var pb pgx.Batch
+	locked := make(map[uint64]bool, len(ids))
+	pb.Queue(`SELECT id FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			locked[uint64(id)] = true
+		}
+		return rows.Err()
+	})
+	for _, id := range b.order {
+		bl := b.leads[id]
+		b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
+	}
+	w.queue(&pb)
+	if err := tx.SendBatch(ctx, &pb).Close(); err != nil {
+		return err
+	}
+	w.answered()
+	var moved []int64
+	for _, id := range b.order {
+		switch {
+		case w.written[id]:
+			res.Leads++
+			res.Edits += len(b.leads[id].patches)
+		case !locked[id]:
+			res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, store.ErrNotFound)})
+		default:
+			moved = append(moved, int64(id))
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	now, err := scanLeads(tx.Query(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = ANY($1) ORDER BY id`, moved))
+	if err != nil {
+		return err
+	}
+	again := &writes{}
+	for _, cur := range now {
+		if err := b.reapply(ctx, tx, again, cur, res); err != nil {
+			return err
+		}
+	}
+	if err := again.sendLocked(ctx, tx); err != nil {
+		return err
+	}
+	w.events = append(w.events, again.events...)
+	return nil
+}
+
+// commitLocked is a commit that may move exts between the batch's
+// leads: it locks and reads every lead first, and checks each new ext
+// against the store, with the uniqueness of exts checked at commit.
+func (b *batch) commitLocked(ctx context.Context, tx pgx.Tx, ids []int64, w *writes, res *store.CommitResult) error {
+	if _, err := tx.Exec(ctx, `SET CONSTRAINTS leads_offer_ext DEFERRED`); err != nil {
+		return err
+	}
+	now, err := scanLeads(tx.Query(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
+	if err != nil {
+		return err
+	}
+	current := make(map[uint64]*store.Lead, len(now))
+	for _, l := range now {
+		current[l.ID] = l
+	}
+	for _, id := range b.order {
+		bl := b.leads[id]
+		cur := current[id]
+		// Nobody wrote the lead since the batch read it, and its new
+		// ext, if any, is still free: what Edit computed is what
+		// applying the patches now would give.
+		fast := cur != nil && cur.Rev == bl.base.Rev
+		if fast && bl.cur.Ext != bl.base.Ext && bl.cur.Ext != "" {
+			other, err := b.extTaken(ctx, tx, bl.cur)
+			if err != nil {
+				return err
+			}
+			fast = other == 0
+		}
+		switch {
+		case cur == nil:
+			res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, store.ErrNotFound)})
+		case fast:
+			b.s.writeLead(w, cur, bl.cur, bl.changes, bl.events)
+			res.Leads++
+			res.Edits += len(bl.patches)
+		default:
+			if err := b.reapply(ctx, tx, w, cur, res); err != nil {
+				return err
+			}
+		}
+	}
+	return w.sendLocked(ctx, tx)
+}
+
+// reapply applies the batch's patches of a lead to it as it is now,
+// locked in tx, and queues the result in w.
+func (b *batch) reapply(ctx context.Context, tx pgx.Tx, w *writes, cur *store.Lead, res *store.CommitResult) error {
+	final, n, errs, err := b.s.applyAll(ctx, tx, w, cur, b.leads[cur.ID].patches)
+	if err != nil {
+		return err
+	}
+	if final != cur {
+		res.Leads++
+	}
+	res.Edits += n
+	for _, e := range errs {
+		if e != nil {
+			res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: cur.ID, Err: e})
+		}
+	}
+	return nil
 }
