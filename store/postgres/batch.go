@@ -169,14 +169,20 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 		ids[i] = int64(id)
 	}
 	slices.Sort(ids) // locked in id order: two batches never wait on each other in a circle
-	commit := b.commitAsRead
-	if b.movesExts() {
-		commit = b.commitLocked
+	if !b.movesExts() {
+		res, events, done, err := b.commitAsRead(ctx, ids)
+		if done || (err != nil && !conflict(err)) {
+			if err != nil {
+				return store.CommitResult{}, fmt.Errorf("commit batch: %w", dbError(err))
+			}
+			b.s.publish(events)
+			return res, nil
+		}
 	}
 	var w *writes
 	err := b.s.inTx(ctx, func(tx pgx.Tx) error {
 		res, w = store.CommitResult{}, &writes{}
-		return commit(ctx, tx, ids, w, &res)
+		return b.commitLocked(ctx, tx, ids, w, &res)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -198,64 +204,29 @@ func (b *batch) movesExts() bool {
 	return false
 }
 
-// commitAsRead is a commit whose edits give no lead a new ext, in one
-// round trip when nobody else wrote the leads since the batch read them:
-// it locks the leads (in id order) and writes what Edit computed for
-// each lead still at the revision the batch read, those statements sent
-// together. Then it applies the patches of the others, if any, to them
-// as they are now (still locked).
-func (b *batch) commitAsRead(ctx context.Context, tx pgx.Tx, ids []int64, w *writes, res *store.CommitResult) error {
-	var pb pgx.Batch
-	locked := make(map[uint64]bool, len(ids))
-	pb.Queue(`SELECT id FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			locked[uint64(id)] = true
-		}
-		return rows.Err()
-	})
+// commitAsRead commits a batch whose edits give no lead a new ext in one
+// round trip, when nobody else wrote its leads since it read them: one
+// implicit transaction (statements sent together, committed at their
+// end) that locks the leads in id order and writes what Edit computed,
+// if every lead is still at the revision the batch read. done is false
+// when one was not (nothing was written): then the batch is committed
+// with its leads read under their locks (commitLocked).
+func (b *batch) commitAsRead(ctx context.Context, ids []int64) (res store.CommitResult, events []store.Event, done bool, err error) {
+	if err := b.s.alive(ctx); err != nil {
+		return res, nil, false, err
+	}
+	w := &writes{}
 	for _, id := range b.order {
 		bl := b.leads[id]
 		b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
 	}
+	var pb pgx.Batch
+	pb.Queue(`SELECT id FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 	w.queue(&pb)
-	if err := tx.SendBatch(ctx, &pb).Close(); err != nil {
-		return err
+	if err := b.s.pool.SendBatch(ctx, &pb).Close(); err != nil || !w.written {
+		return res, nil, false, err
 	}
-	w.answered()
-	var moved []int64
-	for _, id := range b.order {
-		switch {
-		case w.written[id]:
-			res.Leads++
-			res.Edits += len(b.leads[id].patches)
-		case !locked[id]:
-			res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, store.ErrNotFound)})
-		default:
-			moved = append(moved, int64(id))
-		}
-	}
-	if len(moved) == 0 {
-		return nil
-	}
-	now, err := scanLeads(tx.Query(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = ANY($1) ORDER BY id`, moved))
-	if err != nil {
-		return err
-	}
-	again := &writes{}
-	for _, cur := range now {
-		if err := b.reapply(ctx, tx, again, cur, res); err != nil {
-			return err
-		}
-	}
-	if err := again.sendLocked(ctx, tx); err != nil {
-		return err
-	}
-	w.events = append(w.events, again.events...)
-	return nil
+	return store.CommitResult{Leads: len(b.order), Edits: b.edits}, w.events, true, nil
 }
 
 // commitLocked is a commit that may move exts between the batch's

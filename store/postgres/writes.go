@@ -13,34 +13,28 @@ import (
 	"leadhost/store"
 )
 
-// writes gathers a transaction's changes to leads and sends them in one
-// round trip, however many leads: per set of changed columns one
-// statement that updates those columns of the leads still at the
-// revision their change was made from, and inserts the history entries
-// and feed items of the leads it updated. A status-check batch of 200
-// edits is one statement, not 600. Writing only what changed leaves
-// PostgreSQL the room for HOT updates (no new index entries when no
-// indexed column changed) and spares it recomputing the generated
-// contact columns when fields did not change.
+// writes gathers a transaction's changes to leads and sends them as one
+// statement, however many leads: it updates the columns that changed (in
+// any of the leads) of leads that are all still at the revision their
+// change was made from, and inserts their history entries and feed
+// items; when one lead has moved on (another writer's edit) it writes
+// none. A status-check batch of 200 edits is one statement, not 600.
+// Writing only the columns that changed spares PostgreSQL recomputing the
+// generated contact columns when fields did not change, and a column set
+// to the value it has does not stop a HOT update (no new index entries):
+// PostgreSQL compares the indexed values, not the SET list.
 //
-// A lead whose row has moved on since (another writer's edit) is not
-// written: written says which were, and events holds the written leads'
-// events to publish once the transaction commits.
+// The leads must be locked in the transaction before the statement runs,
+// so that it finds them as the check of their revisions did.
 type writes struct {
-	groups  []*writeGroup
-	pending []leadEvents // every lead's events, in the order written
-	written map[uint64]bool
-	events  []store.Event
-}
-
-// writeGroup is the leads of one statement: those with the same columns
-// changed.
-type writeGroup struct {
-	columns uint64 // bit i: leadCasts[i] changed
+	columns uint64 // bit i: leadCasts[i] changed in some lead
 	leads   leadRows
 	from    []int32 // each lead's rev before the change
 	history historyRows
 	items   itemRows
+	pending []leadEvents // each lead's events, in the order written
+	written bool         // the statement answered that it wrote them
+	events  []store.Event
 }
 
 type leadEvents struct {
@@ -83,21 +77,10 @@ type itemRows struct {
 // it must still have) to n: the changed columns, one history entry per
 // change, and an event, with its feed items, per status change.
 func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change, events []store.Event) {
-	cols := changedColumns(old, n)
-	var g *writeGroup
-	for _, have := range w.groups {
-		if have.columns == cols {
-			g = have
-			break
-		}
-	}
-	if g == nil {
-		g = &writeGroup{columns: cols}
-		w.groups = append(w.groups, g)
-	}
-	g.leads.add(n)
-	g.from = append(g.from, int32(old.Rev))
-	h := &g.history
+	w.columns |= changedColumns(old, n)
+	w.leads.add(n)
+	w.from = append(w.from, int32(old.Rev))
+	h := &w.history
 	for _, c := range changes {
 		b, _ := json.Marshal(c.Fields)
 		h.lead = append(h.lead, int64(n.ID))
@@ -107,7 +90,7 @@ func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change,
 		h.changes = append(h.changes, string(b))
 	}
 	w.pending = append(w.pending, leadEvents{n.ID, events})
-	it := &g.items
+	it := &w.items
 	for _, ev := range events {
 		for _, name := range s.feedsFor(ev) {
 			it.feed = append(it.feed, name)
@@ -178,75 +161,64 @@ func (r *leadRows) args() []any {
 		r.wm, r.pay, r.ref, r.cc, r.fields, r.created, r.updated, r.accepted, r.rev}
 }
 
-// queue adds w's statements to b, each answering the ids it updated
-// into w.written; answered then moves the written leads' events to
-// w.events.
+// batchSender is a transaction or the pool (one implicit transaction
+// per batch of statements).
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// queue adds w's statement, if any, to b; once b has been sent,
+// w.written says whether it wrote the leads and w.events holds their
+// events.
 func (w *writes) queue(b *pgx.Batch) {
-	w.written = make(map[uint64]bool)
-	for _, g := range w.groups {
-		b.Queue(g.statement(), g.args()...).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					return err
-				}
-				w.written[uint64(id)] = true
-			}
-			return rows.Err()
-		})
+	if len(w.leads.id) == 0 {
+		return
 	}
+	b.Queue(w.statement(), w.args()...).QueryRow(func(r pgx.Row) error {
+		var n int64
+		if err := r.Scan(&n); err != nil {
+			return err
+		}
+		if w.written = int(n) == len(w.leads.id); w.written {
+			for _, p := range w.pending {
+				w.events = append(w.events, p.events...)
+			}
+		}
+		return nil
+	})
 }
 
 // send writes what was queued, in one round trip.
-func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
+func (w *writes) send(ctx context.Context, q batchSender) error {
 	var b pgx.Batch
-	w.queue(&b)
-	if b.Len() == 0 {
+	if w.queue(&b); b.Len() == 0 {
 		return nil
 	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return err
-	}
-	w.answered()
-	return nil
-}
-
-// answered moves the events of the leads written to w.events, once the
-// statements have answered.
-func (w *writes) answered() {
-	for _, p := range w.pending {
-		if w.written[p.id] {
-			w.events = append(w.events, p.events...)
-		}
-	}
-	w.pending = nil
+	return q.SendBatch(ctx, &b).Close()
 }
 
 // sendLocked is send for leads the transaction has locked since it read
-// them: each is still at the rev it was read at, and one that is not
-// written is an error.
+// them: each is still at the rev it was read at, and a statement that
+// writes none is an error.
 func (w *writes) sendLocked(ctx context.Context, tx pgx.Tx) error {
 	if err := w.send(ctx, tx); err != nil {
 		return err
 	}
-	for _, g := range w.groups {
-		for _, id := range g.leads.id {
-			if !w.written[uint64(id)] {
-				return fmt.Errorf("lead %d: not at the revision read under its lock", id)
-			}
-		}
+	if len(w.leads.id) > 0 && !w.written {
+		return fmt.Errorf("leads %v: not at the revision read under their lock", w.leads.id)
 	}
 	return nil
 }
 
-// statement is the group's one statement: $1 the ids, $2 the revs they
-// must still have, then the changed columns in leadCasts' order, then the
-// history entries' five columns and the feed items' ten.
-func (g *writeGroup) statement() string {
+// statement is the one statement: $1 the ids, $2 the revs they must
+// still have, then the changed columns in leadCasts' order, then the
+// history entries' five columns and the feed items' ten. It answers how
+// many leads it updated: all or none.
+func (w *writes) statement() string {
 	var set, types, names []string
 	n := 2
 	for i, c := range leadCasts {
-		if i == 0 || g.columns&(1<<i) == 0 {
+		if i == 0 || w.columns&(1<<i) == 0 {
 			continue
 		}
 		n++
@@ -259,37 +231,38 @@ func (g *writeGroup) statement() string {
 		types = append(types, fmt.Sprintf("$%d::%s", n, cast))
 	}
 	p := func(k int) int { return n + k }
-	return fmt.Sprintf(`WITH u AS (
+	return fmt.Sprintf(`WITH asread AS (
+	SELECT count(*) = cardinality($1::bigint[]) AS ok
+	FROM leads AS l JOIN unnest($1::bigint[], $2::integer[]) AS a(id, from_rev) ON l.id = a.id AND l.rev = a.from_rev
+), u AS (
 	UPDATE leads AS l SET %s
 	FROM unnest($1::bigint[], $2::integer[], %s) AS u(id, from_rev, %s)
-	WHERE l.id = u.id AND l.rev = u.from_rev
+	WHERE l.id = u.id AND l.rev = u.from_rev AND (SELECT ok FROM asread)
 	RETURNING l.id
 ), h AS (
 	INSERT INTO history (lead_id, rev, at, by, changes)
 	SELECT * FROM unnest($%d::bigint[], $%d::integer[], $%d::timestamptz[], $%d::text[], $%d::text[]::jsonb[])
-		AS h(lead_id, rev, at, by, changes)
-	WHERE h.lead_id IN (SELECT id FROM u)
+	WHERE (SELECT ok FROM asread)
 ), f AS (
 	INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
 	SELECT * FROM unnest($%d::text[], $%d::bigint[], $%d::integer[], $%d::text[], $%d::smallint[], $%d::smallint[],
 		$%d::integer[], $%d::boolean[], $%d::timestamptz[], $%d::text[])
-		AS f(feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
-	WHERE f.lead_id IN (SELECT id FROM u)
+	WHERE (SELECT ok FROM asread)
 )
-SELECT id FROM u`, strings.Join(set, ", "), strings.Join(types, ", "), strings.Join(names, ", "),
+SELECT count(*) FROM u`, strings.Join(set, ", "), strings.Join(types, ", "), strings.Join(names, ", "),
 		p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13), p(14), p(15))
 }
 
 // args are the statement's arguments.
-func (g *writeGroup) args() []any {
-	all := g.leads.args()
-	out := []any{g.leads.id, g.from}
+func (w *writes) args() []any {
+	all := w.leads.args()
+	out := []any{w.leads.id, w.from}
 	for i := 1; i < len(all); i++ {
-		if g.columns&(1<<i) != 0 {
+		if w.columns&(1<<i) != 0 {
 			out = append(out, all[i])
 		}
 	}
-	h, it := &g.history, &g.items
+	h, it := &w.history, &w.items
 	return append(out, h.lead, h.rev, h.at, h.by, h.changes,
 		it.feed, it.lead, it.rev, it.offer, it.from, it.to, it.reason, it.approved, it.at, it.by)
 }
