@@ -169,58 +169,20 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 		ids[i] = int64(id)
 	}
 	slices.Sort(ids) // locked in id order: two batches never wait on each other in a circle
+	if !b.movesExts() {
+		res, events, done, err := b.commitAsRead(ctx, ids)
+		if done || (err != nil && !conflict(err)) {
+			if err != nil {
+				return store.CommitResult{}, fmt.Errorf("commit batch: %w", dbError(err))
+			}
+			b.s.publish(events)
+			return res, nil
+		}
+	}
 	var w *writes
 	err := b.s.inTx(ctx, func(tx pgx.Tx) error {
 		res, w = store.CommitResult{}, &writes{}
-		if _, err := tx.Exec(ctx, `SET CONSTRAINTS leads_offer_ext DEFERRED`); err != nil {
-			return err
-		}
-		now, err := scanLeads(tx.Query(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
-		if err != nil {
-			return err
-		}
-		current := make(map[uint64]*store.Lead, len(now))
-		for _, l := range now {
-			current[l.ID] = l
-		}
-		for _, id := range b.order {
-			bl := b.leads[id]
-			cur := current[id]
-			// Nobody wrote the lead since the batch read it, and its new
-			// ext, if any, is still free: what Edit computed is what
-			// applying the patches now would give.
-			fast := cur != nil && cur.Rev == bl.base.Rev
-			if fast && bl.cur.Ext != bl.base.Ext && bl.cur.Ext != "" {
-				other, err := b.extTaken(ctx, tx, bl.cur)
-				if err != nil {
-					return err
-				}
-				fast = other == 0
-			}
-			switch {
-			case cur == nil:
-				res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, store.ErrNotFound)})
-			case fast:
-				b.s.writeLead(w, bl.cur, bl.changes, bl.events)
-				res.Leads++
-				res.Edits += len(bl.patches)
-			default:
-				final, n, errs, err := b.s.applyAll(ctx, tx, w, cur, bl.patches)
-				if err != nil {
-					return err
-				}
-				if final != cur {
-					res.Leads++
-				}
-				res.Edits += n
-				for _, e := range errs {
-					if e != nil {
-						res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: e})
-					}
-				}
-			}
-		}
-		return w.send(ctx, tx)
+		return b.commitLocked(ctx, tx, ids, w, &res)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -230,4 +192,103 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 	}
 	b.s.publish(w.events)
 	return res, nil
+}
+
+// movesExts says whether an edit gives a lead a new ext.
+func (b *batch) movesExts() bool {
+	for _, id := range b.order {
+		if bl := b.leads[id]; bl.cur.Ext != bl.base.Ext && bl.cur.Ext != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// commitAsRead commits a batch whose edits give no lead a new ext in one
+// round trip, when nobody else wrote its leads since it read them: one
+// implicit transaction (statements sent together, committed at their
+// end) that locks the leads in id order and writes what Edit computed,
+// if every lead is still at the revision the batch read. done is false
+// when one was not (nothing was written): then the batch is committed
+// with its leads read under their locks (commitLocked).
+func (b *batch) commitAsRead(ctx context.Context, ids []int64) (res store.CommitResult, events []store.Event, done bool, err error) {
+	if err := b.s.alive(ctx); err != nil {
+		return res, nil, false, err
+	}
+	w := &writes{}
+	for _, id := range b.order {
+		bl := b.leads[id]
+		b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
+	}
+	var pb pgx.Batch
+	pb.Queue(`SELECT id FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	w.queue(&pb)
+	if err := b.s.pool.SendBatch(ctx, &pb).Close(); err != nil || !w.written {
+		return res, nil, false, err
+	}
+	return store.CommitResult{Leads: len(b.order), Edits: b.edits}, w.events, true, nil
+}
+
+// commitLocked is a commit that may move exts between the batch's
+// leads: it locks and reads every lead first, and checks each new ext
+// against the store, with the uniqueness of exts checked at commit.
+func (b *batch) commitLocked(ctx context.Context, tx pgx.Tx, ids []int64, w *writes, res *store.CommitResult) error {
+	if _, err := tx.Exec(ctx, `SET CONSTRAINTS leads_offer_ext DEFERRED`); err != nil {
+		return err
+	}
+	now, err := scanLeads(tx.Query(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids))
+	if err != nil {
+		return err
+	}
+	current := make(map[uint64]*store.Lead, len(now))
+	for _, l := range now {
+		current[l.ID] = l
+	}
+	for _, id := range b.order {
+		bl := b.leads[id]
+		cur := current[id]
+		// Nobody wrote the lead since the batch read it, and its new
+		// ext, if any, is still free: what Edit computed is what
+		// applying the patches now would give.
+		fast := cur != nil && cur.Rev == bl.base.Rev
+		if fast && bl.cur.Ext != bl.base.Ext && bl.cur.Ext != "" {
+			other, err := b.extTaken(ctx, tx, bl.cur)
+			if err != nil {
+				return err
+			}
+			fast = other == 0
+		}
+		switch {
+		case cur == nil:
+			res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: id, Err: fmt.Errorf("lead %d: deleted meanwhile: %w", id, store.ErrNotFound)})
+		case fast:
+			b.s.writeLead(w, cur, bl.cur, bl.changes, bl.events)
+			res.Leads++
+			res.Edits += len(bl.patches)
+		default:
+			if err := b.reapply(ctx, tx, w, cur, res); err != nil {
+				return err
+			}
+		}
+	}
+	return w.sendLocked(ctx, tx)
+}
+
+// reapply applies the batch's patches of a lead to it as it is now,
+// locked in tx, and queues the result in w.
+func (b *batch) reapply(ctx context.Context, tx pgx.Tx, w *writes, cur *store.Lead, res *store.CommitResult) error {
+	final, n, errs, err := b.s.applyAll(ctx, tx, w, cur, b.leads[cur.ID].patches)
+	if err != nil {
+		return err
+	}
+	if final != cur {
+		res.Leads++
+	}
+	res.Edits += n
+	for _, e := range errs {
+		if e != nil {
+			res.Refused = append(res.Refused, &store.RefusedEdit{LeadID: cur.ID, Err: e})
+		}
+	}
+	return nil
 }

@@ -39,7 +39,7 @@ func (s *Store) Edit(ctx context.Context, id uint64, p store.Patch) (*store.Lead
 			return &refusal{errs[0]}
 		}
 		result = final
-		return w.send(ctx, tx)
+		return w.sendLocked(ctx, tx)
 	})
 	var r *refusal
 	if errors.As(err, &r) {
@@ -59,6 +59,7 @@ func (s *Store) Edit(ctx context.Context, id uint64, p store.Patch) (*store.Lead
 func (s *Store) applyAll(ctx context.Context, tx pgx.Tx, w *writes, cur *store.Lead, patches []store.Patch) (*store.Lead, int, []error, error) {
 	now := s.clock()
 	env := s.env(ctx, tx, cur.Offer, now)
+	old := cur
 	errs := make([]error, len(patches))
 	var (
 		changes []store.Change
@@ -90,7 +91,7 @@ func (s *Store) applyAll(ctx context.Context, tx pgx.Tx, w *writes, cur *store.L
 		applied++
 	}
 	if len(changes) > 0 {
-		s.writeLead(w, cur, changes, events)
+		s.writeLead(w, old, cur, changes, events)
 	}
 	return cur, applied, errs, nil
 }
