@@ -337,3 +337,32 @@ func TestMigrationProgressIsInTheSchema(t *testing.T) {
 		})
 	}
 }
+
+// Rows that point at no lead (history has no foreign key since migration
+// 5: the statement that changes a lead writes its history) are found by
+// Verify, each named.
+func TestVerifyFindsRowsWithoutTheirLead(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, pgtest.URL(t), store.Options{})
+	if _, _, err := s.Add(ctx, store.NewLead{Offer: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		`INSERT INTO history (lead_id, rev, at, by, changes) VALUES (424242, 2, now(), 'test', '[]')`,
+		`INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, at, by) VALUES ('send', 434343, 1, 'acme', 1, 1, now(), 'test')`,
+	} {
+		if _, err := s.pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probs, err := s.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(probs)
+	for _, want := range []string{"history of lead 424242", "feed item of lead 434343"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Verify: %s; want a problem naming %s", got, want)
+		}
+	}
+}

@@ -30,6 +30,7 @@ func (s *Store) Verify(ctx context.Context) ([]store.Problem, error) {
 		{"lead %d", "history entry %d beyond the lead's rev", `SELECT h.lead_id, h.rev FROM history h JOIN leads l ON l.id = h.lead_id WHERE h.rev > l.rev`, nil},
 		{"idempotency key of lead %d", "points at a lead of another offer (%d)", `SELECT k.lead_id, 0 FROM idempotency_keys k LEFT JOIN leads l ON l.id = k.lead_id
 			WHERE l.id IS NULL OR l.offer <> k.offer`, nil},
+		{"history of lead %d", "rev %d: no such lead", `SELECT h.lead_id, h.rev FROM history h LEFT JOIN leads l ON l.id = h.lead_id WHERE l.id IS NULL`, nil},
 		{"feed item of lead %d", "rev %d: no such lead", `SELECT f.lead_id, f.rev FROM feed_items f LEFT JOIN leads l ON l.id = f.lead_id WHERE l.id IS NULL`, nil},
 	}
 	var probs []store.Problem
