@@ -3,6 +3,7 @@ package script
 import (
 	"bytes"
 	"fmt"
+	"leadhost/store"
 	"math"
 	"slices"
 	"strconv"
@@ -438,7 +439,7 @@ func appendJSON(b []byte, v lua.LValue, depth int, fill func(*lua.LTable)) ([]by
 			b = strconv.AppendFloat(b, f, 'g', -1, 64)
 		}
 	case lua.LString:
-		b = appendJSONString(b, string(v))
+		b = store.AppendJSONString(b, string(v))
 	case *lua.LUserData:
 		if isNull(v) {
 			return append(b, "null"...), nil
@@ -494,7 +495,7 @@ func appendJSONTable(b []byte, t *lua.LTable, depth int, fill func(*lua.LTable))
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, m.k)
+		b = store.AppendJSONString(b, m.k)
 		b = append(b, ':')
 		if b, err = appendJSON(b, m.v, depth+1, fill); err != nil {
 			return nil, err
@@ -512,62 +513,4 @@ func arrayOnly(t *lua.LTable, n int) bool {
 	}
 	k, _ := t.Next(lua.LNumber(n))
 	return k == lua.LNil
-}
-
-// appendJSONString writes s as json.Marshal would (HTML-safe, invalid
-// UTF-8 as U+FFFD) without its reflection: a hook's reply is mostly
-// strings.
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\')
-				buf = append(buf, c)
-			case '\n':
-				buf = append(buf, `\n`...)
-			case '\r':
-				buf = append(buf, `\r`...)
-			case '\t':
-				buf = append(buf, `\t`...)
-			case '\b':
-				buf = append(buf, `\b`...)
-			case '\f':
-				buf = append(buf, `\f`...)
-			default:
-				buf = append(buf, `\u00`...)
-				buf = append(buf, hex[c>>4])
-				buf = append(buf, hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\u202`...)
-			buf = append(buf, hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	buf = append(buf, '"')
-	return buf
 }
