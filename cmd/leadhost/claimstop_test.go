@@ -29,36 +29,8 @@ import (
 // (a non-idempotent one it holds "in doubt" although nothing is in doubt).
 func TestStoppingNodeKeepsItsSendInFlight(t *testing.T) {
 	url := pgtest.URL(t)
-	var (
-		mu    sync.Mutex
-		calls = map[string]int{}
-	)
-	arrived := make(chan string, 10)
-	release := make(chan struct{})
-	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		lead := r.Form.Get("lead")
-		mu.Lock()
-		calls[lead]++
-		mu.Unlock()
-		arrived <- lead
-		<-release // the partner is slow: 2 s, well within send's timeout
-		fmt.Fprintf(w, `{"id":"p-%s"}`, lead)
-	}))
-	defer partner.Close()
-	var once sync.Once
-	answer := func() { once.Do(func() { close(release) }) }
-	defer answer()
-	scripts := filepath.Join(t.TempDir(), "scripts")
-	os.MkdirAll(filepath.Join(scripts, "shop"), 0o755)
-	os.WriteFile(filepath.Join(scripts, "shop", "offer.toml"), []byte(fmt.Sprintf(`[send]
-url = "%s/order"
-body = "form"
-format = "json"
-fields = { lead = "{id}" }
-idempotent = true
-`, partner.URL)), 0o644)
-	os.WriteFile(filepath.Join(scripts, "shop", "send.lua"), []byte("return data.id\n"), 0o644)
+	p := newHeldPartner(t)
+	arrived, answer, scripts := p.arrived, p.answer, p.scripts
 	const beat = 100 * time.Millisecond // a node silent for 300 ms is dead
 	node := func(name string) (*runningHost, func()) {
 		return startConfiguredTestHost(t, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(t.TempDir(), name), scripts: scripts,
@@ -89,9 +61,7 @@ idempotent = true
 	case <-time.After(10 * time.Second):
 		t.Fatal("node a did not stop")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n := calls[fmt.Sprint(lead.ID)]; n != 1 {
+	if n := p.calls(lead.ID); n != 1 {
 		t.Errorf("the partner got lead %d %d times, want once", lead.ID, n)
 	}
 }
@@ -108,36 +78,8 @@ idempotent = true
 // time (store/postgres/nodename.go): the new one waits for the old to leave.
 func TestRestartedNodeLeavesTheOldProcesssSend(t *testing.T) {
 	url := pgtest.URL(t)
-	var (
-		mu    sync.Mutex
-		calls = map[string]int{}
-	)
-	arrived := make(chan string, 10)
-	release := make(chan struct{})
-	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		lead := r.Form.Get("lead")
-		mu.Lock()
-		calls[lead]++
-		mu.Unlock()
-		arrived <- lead
-		<-release
-		fmt.Fprintf(w, `{"id":"p-%s"}`, lead)
-	}))
-	defer partner.Close()
-	var once sync.Once
-	answer := func() { once.Do(func() { close(release) }) }
-	defer answer()
-	scripts := filepath.Join(t.TempDir(), "scripts")
-	os.MkdirAll(filepath.Join(scripts, "shop"), 0o755)
-	os.WriteFile(filepath.Join(scripts, "shop", "offer.toml"), []byte(fmt.Sprintf(`[send]
-url = "%s/order"
-body = "form"
-format = "json"
-fields = { lead = "{id}" }
-idempotent = true
-`, partner.URL)), 0o644)
-	os.WriteFile(filepath.Join(scripts, "shop", "send.lua"), []byte("return data.id\n"), 0o644)
+	p := newHeldPartner(t)
+	arrived, answer, scripts := p.arrived, p.answer, p.scripts
 	node := func(listen string) (*runningHost, func()) {
 		return startConfiguredTestHost(t, hostConfig{listen: listen, data: filepath.Join(t.TempDir(), "data"), scripts: scripts,
 			databaseURL: url, heartbeat: 100 * time.Millisecond, log: slog.New(slog.DiscardHandler)})
@@ -199,9 +141,55 @@ idempotent = true
 	case <-time.After(20 * time.Second):
 		t.Fatal("the restarted process did not start after the one before it left")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n := calls[fmt.Sprint(lead.ID)]; n != 1 {
+	if n := p.calls(lead.ID); n != 1 {
 		t.Errorf("the partner got lead %d %d times, want once", lead.ID, n)
 	}
+}
+
+// heldPartner is a partner that holds every send until answer, and an
+// idempotent offer "shop" sending to it.
+type heldPartner struct {
+	arrived chan string // each send's lead, as it arrives
+	answer  func()      // lets every send held, and every later one, be answered
+	scripts string      // the scripts folder with the offer
+	mu      sync.Mutex
+	count   map[string]int
+}
+
+func newHeldPartner(t *testing.T) *heldPartner {
+	t.Helper()
+	p := &heldPartner{arrived: make(chan string, 10), count: map[string]int{}}
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		lead := r.Form.Get("lead")
+		p.mu.Lock()
+		p.count[lead]++
+		p.mu.Unlock()
+		p.arrived <- lead
+		<-release
+		fmt.Fprintf(w, `{"id":"p-%s"}`, lead)
+	}))
+	var once sync.Once
+	p.answer = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(srv.Close)
+	t.Cleanup(p.answer) // runs first: the held requests end before the server closes
+	p.scripts = filepath.Join(t.TempDir(), "scripts")
+	os.MkdirAll(filepath.Join(p.scripts, "shop"), 0o755)
+	os.WriteFile(filepath.Join(p.scripts, "shop", "offer.toml"), []byte(fmt.Sprintf(`[send]
+url = "%s/order"
+body = "form"
+format = "json"
+fields = { lead = "{id}" }
+idempotent = true
+`, srv.URL)), 0o644)
+	os.WriteFile(filepath.Join(p.scripts, "shop", "send.lua"), []byte("return data.id\n"), 0o644)
+	return p
+}
+
+// calls is how many times the partner got the lead.
+func (p *heldPartner) calls(lead uint64) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count[fmt.Sprint(lead)]
 }
