@@ -79,12 +79,7 @@ func (r adminRoute) match(parts []string) ([]string, bool) {
 // with none set, see adminRefusal for who is served. A path the API has
 // with another method is 405 with the methods it takes.
 func (s *Server) admin(c *fasthttp.RequestCtx, path string) {
-	if s.refuseGuesser(c, "admin API") {
-		return
-	}
-	if why := s.adminRefusal(c); why != "" {
-		writeError(c, fasthttp.StatusUnauthorized, "admin API: "+why)
-		c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
+	if s.guard(c, "admin API") {
 		return
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")

@@ -11,28 +11,39 @@ import (
 	"leadhost/host/app"
 )
 
-// refuseGuesser answers a caller that sent too many wrong bearer tokens
-// lately (guesslimit: five within ten minutes) with 429 and Retry-After,
-// its token unread, and says so; otherwise it counts the request's
-// token, right or wrong, and the rules of adminRefusal follow. A request
-// without an Authorization header guesses nothing and is not counted.
-func (s *Server) refuseGuesser(c *fasthttp.RequestCtx, what string) bool {
-	if !present(&c.Request.Header, "Authorization") {
-		return false
-	}
-	caller := app.SourceOf(s.clientIP(c).String())
+// guard is the admin API's door (and /metrics'): a caller that sent too
+// many wrong bearer tokens lately (guesslimit: five within ten minutes)
+// is answered 429 with Retry-After, its token unread; otherwise the
+// rules of adminRefusal decide, and a token shown to a request they
+// refuse counts against its caller (a right one clears the count). A
+// request without an Authorization header guesses nothing, and a wrong
+// token on a request served without one (a loopback read with no
+// api_token set) is no guess either. It says whether it answered.
+func (s *Server) guard(c *fasthttp.RequestCtx, what string) bool {
+	shown := present(&c.Request.Header, "Authorization")
+	var caller string
 	now := time.Now()
-	if wait := s.guesses.Wait(caller, now); wait > 0 {
-		wait = wait.Round(time.Second)
-		writeError(c, fasthttp.StatusTooManyRequests, fmt.Sprintf("%s: %d wrong tokens from your address within %d minutes; try again in %v",
-			what, guesslimit.Tries, int(guesslimit.Window/time.Minute), wait))
-		c.Response.Header.Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
-		return true
+	if shown {
+		caller = app.SourceOf(s.clientIP(c).String())
+		if wait := s.guesses.Wait(caller, now); wait > 0 {
+			wait = wait.Round(time.Second)
+			refuseAtDoor(c, fasthttp.StatusTooManyRequests, fmt.Sprintf("%s: %d wrong tokens from your address within %d minutes; try again in %v",
+				what, guesslimit.Tries, int(guesslimit.Window/time.Minute), wait))
+			c.Response.Header.Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+			return true
+		}
 	}
-	if (s.APIToken != "" && bearer(c, s.APIToken)) || (s.APIToken == "" && s.LocalToken != "" && bearer(c, s.LocalToken)) {
+	why := s.adminRefusal(c)
+	switch {
+	case why != "":
+		if shown {
+			s.guesses.Failed(caller, now)
+		}
+		refuseAtDoor(c, fasthttp.StatusUnauthorized, what+": "+why)
+		c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
+		return true
+	case shown && ((s.APIToken != "" && bearer(c, s.APIToken)) || (s.LocalToken != "" && bearer(c, s.LocalToken))):
 		s.guesses.Succeeded(caller)
-	} else {
-		s.guesses.Failed(caller, now)
 	}
 	return false
 }

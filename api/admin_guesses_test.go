@@ -47,3 +47,24 @@ func TestAdminTokenGuessesAreSlowedPerCaller(t *testing.T) {
 		t.Errorf("after a right token, one more wrong one: %d, want 401 (the count started again)", code)
 	}
 }
+
+// With no api_token set, a loopback read is served without a token: a
+// wrong one shown with it is no guess, and never holds the reads back.
+// A change with a wrong token is refused and counts.
+func TestTokenOnAReadThatNeedsNoneIsNoGuess(t *testing.T) {
+	t.Parallel()
+	a := openApp(t, "testdata/scripts")
+	base := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), LocalToken: "local"})
+	wrong := map[string]string{"Authorization": "Bearer stale"}
+	for i := range 8 {
+		if code, _, body := call(t, "GET", base+"/api/offers", "", nil, wrong); code != 200 {
+			t.Fatalf("loopback read %d with a stale token: %d %s, want 200", i+1, code, body)
+		}
+	}
+	for range 5 {
+		call(t, "POST", base+"/api/offers/shop/check", "", nil, wrong)
+	}
+	if code, _, _ := call(t, "POST", base+"/api/offers/shop/check", "", nil, map[string]string{"Authorization": "Bearer local"}); code != 429 {
+		t.Errorf("a change after five refused for their wrong token: %d, want 429", code)
+	}
+}

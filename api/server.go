@@ -181,13 +181,7 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	defer func() { s.Metrics.request(routeOf(path), c.Response.StatusCode()) }()
 	switch {
 	case path == "/metrics" && s.Metrics != nil:
-		if s.refuseGuesser(c, "metrics") {
-			c.SetUserValue(atDoorKey, true)
-			return
-		}
-		if why := s.adminRefusal(c); why != "" {
-			refuseAtDoor(c, fasthttp.StatusUnauthorized, "metrics: "+why)
-			c.Response.Header.Set("WWW-Authenticate", `Bearer realm="leadhost"`)
+		if s.guard(c, "metrics") {
 			return
 		}
 		s.Metrics.handler()(c)
