@@ -61,9 +61,8 @@ func TestHeldCommands(t *testing.T) {
 			t.Parallel()
 			data, scripts := filepath.Join(t.TempDir(), "data"), heldScripts(t)
 			items := holdSends(t, data, scripts, 3)
-			var h *runningHost
 			if through == "serve" {
-				h, _ = startTestHost(t, data, scripts)
+				startTestHost(t, data, scripts)
 			}
 			dirs := []string{"--data", data, "--scripts", scripts}
 			held := func(args ...string) (int, string, string) {
@@ -101,23 +100,12 @@ func TestHeldCommands(t *testing.T) {
 			if code, out, _ := held("--json"); code != exitOK || strings.Count(out, `"lead_id"`) != 1 {
 				t.Errorf("after one release and one drop, held --json lists:\n%s", out)
 			}
-			// What the journal says of them: through the serve's store, or
-			// `leadhost journal` on the folder.
-			var journal string
-			if h != nil {
-				entries, _, err := h.st.JournalList(context.Background(), store.JournalQuery{Kind: store.KindLead})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, e := range entries {
-					journal += e.Summary + " " + string(e.Detail) + "\n"
-				}
-			} else {
-				_, journal, _ = leadhost(t, "", "journal", "--kind", "lead", "--data", data)
-			}
+			// What the journal says of them: `leadhost journal` on the
+			// folder, or through the serve holding it.
+			_, journal, errOut := leadhost(t, "", "journal", "--kind", "lead", "--json", "--data", data)
 			for _, want := range []string{"released", "dropped", "cli"} {
 				if !strings.Contains(journal, want) {
-					t.Errorf("the journal does not say %q of the CLI's release and drop:\n%s", want, journal)
+					t.Errorf("the journal does not say %q of the CLI's release and drop:\n%s%s", want, journal, errOut)
 				}
 			}
 		})

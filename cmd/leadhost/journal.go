@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/store"
 	"leadhost/store/postgres"
@@ -20,7 +21,7 @@ import (
 func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("leadhost journal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	where := addStoreFlags(fs)
+	where := addServiceFlags(fs)
 	var q store.JournalQuery
 	fs.StringVar(&q.Offer, "offer", "", "only this offer")
 	kind := fs.String("kind", "", "only this kind: hook, postback, send, postback-out, check, reload, lead")
@@ -51,33 +52,18 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *since > 0 {
 		q.Since = time.Now().Add(-*since)
 	}
-	spec, _, err := where.resolve()
+	spec, settings, err := where.resolve()
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost journal: %v\n", err)
 		return exitError
 	}
-	var st store.Store
-	if spec.URL != "" {
-		// Beside any serve: PostgreSQL is shared.
-		st, err = postgres.Open(ctx, spec.URL, store.Options{})
-	} else if st, err = store.Open(store.Options{Dir: spec.Dir, GCInterval: -1}); err != nil {
-		err = app.DescribeOpen(spec.Dir, err)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "leadhost journal: %v\n", err)
-		return exitError
-	}
-	defer st.Close()
-	entries, next, err := st.JournalList(ctx, q)
+	entries, next, err := readJournal(ctx, spec, where.apiToken(settings), q, *raw)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost journal: %v\n", store.Describe(err))
 		return exitError
 	}
 	enc := json.NewEncoder(stdout)
 	for _, e := range entries {
-		if !*raw {
-			e = e.Masked()
-		}
 		if *asJSON {
 			enc.Encode(e)
 			continue
@@ -92,4 +78,36 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "… more: --limit %d for more\n", q.Limit*2)
 	}
 	return exitOK
+}
+
+// readJournal reads a page of the journal from the store spec names, or,
+// when a serve holds that Badger folder, through the serve's admin API;
+// masked unless raw.
+func readJournal(ctx context.Context, spec host.StoreSpec, token string, q store.JournalQuery, raw bool) ([]store.JournalEntry, string, error) {
+	var (
+		st  store.Store
+		err error
+	)
+	if spec.URL != "" {
+		// Beside any serve: PostgreSQL is shared.
+		st, err = postgres.Open(ctx, spec.URL, store.Options{})
+	} else if st, err = store.Open(store.Options{Dir: spec.Dir, GCInterval: -1}); err != nil {
+		err = app.DescribeOpen(spec.Dir, err)
+		c, cerr := serveHolding(spec.Dir, token, err)
+		if cerr != nil {
+			return nil, "", cerr
+		}
+		return c.Journal(ctx, q, raw)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer st.Close()
+	entries, next, err := st.JournalList(ctx, q)
+	if !raw {
+		for i := range entries {
+			entries[i] = entries[i].Masked()
+		}
+	}
+	return entries, next, err
 }

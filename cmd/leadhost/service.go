@@ -152,8 +152,14 @@ func (f *serviceFlags) open(ctx context.Context) (service, func() error, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	return openService(ctx, *f.data, spec.URL, *f.scripts, f.apiToken(st), st.Reasons)
+}
+
+// apiToken is the admin API's token for a serve holding the data folder:
+// --api-token (or LEADHOST_API_TOKEN), else leadhost.toml's.
+func (f *serviceFlags) apiToken(st host.Settings) string {
 	if tok := st.Token(); tok != "" && !f.given()["api-token"] && *f.token == "" {
 		*f.token = tok
 	}
-	return openService(ctx, *f.data, spec.URL, *f.scripts, *f.token, st.Reasons)
+	return *f.token
 }
