@@ -1,6 +1,7 @@
 package console
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -27,5 +28,28 @@ func TestSessionExpires(t *testing.T) {
 		if got := other.get(&c, "the-token", signedIn.Add(tc.after)) != nil; got != tc.open {
 			t.Errorf("%v after sign-in: open %v, want %v", tc.after, got, tc.open)
 		}
+	}
+}
+
+// A signed-out cookie stays signed out however its base64 is spelled: the
+// cookie is 56 bytes, 75 characters whose last carries two unused bits, and
+// the lenient decoder takes any value for them. Sign-out remembered the
+// spelling (a hash of the characters), so the same cookie with another last
+// character opened the session again on the node that took the sign-out.
+func TestSignedOutCookieStaysOutInAnotherSpelling(t *testing.T) {
+	var s sessions
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	cookie := s.start("the-token", now)
+	var out fasthttp.RequestCtx
+	out.Request.Header.SetCookie(sessionCookie, cookie)
+	s.end(&out, now)
+
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, cookie[len(cookie)-1])
+	respelled := cookie[:len(cookie)-1] + string(alphabet[last^1])
+	var c fasthttp.RequestCtx
+	c.Request.Header.SetCookie(sessionCookie, respelled)
+	if s.get(&c, "the-token", now.Add(time.Minute)) != nil {
+		t.Errorf("the signed-out cookie %q, respelled %q, opens the session again", cookie, respelled)
 	}
 }
