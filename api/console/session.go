@@ -36,7 +36,7 @@ type session struct {
 // is deleted; a copy taken before opens other nodes until it expires).
 type sessions struct {
 	mu        sync.Mutex
-	signedOut map[[32]byte]time.Time // the cookie's hash → its expiry
+	signedOut map[[32]byte]time.Time // the hash of the cookie's bytes → its expiry
 }
 
 // sessionKey is the signing key for sessions opened with token.
@@ -69,7 +69,7 @@ func (s *sessions) get(c *fasthttp.RequestCtx, token string, now time.Time) *ses
 		return nil
 	}
 	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(id)))
-	n, err := base64.RawURLEncoding.Decode(raw, id)
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, id)
 	if err != nil || n != 24+sha256.Size {
 		return nil
 	}
@@ -83,7 +83,7 @@ func (s *sessions) get(c *fasthttp.RequestCtx, token string, now time.Time) *ses
 		return nil
 	}
 	s.mu.Lock()
-	_, out := s.signedOut[sha256.Sum256(id)]
+	_, out := s.signedOut[sha256.Sum256(raw[:n])]
 	s.mu.Unlock()
 	if out {
 		return nil
@@ -103,7 +103,9 @@ func (s *sessions) start(token string, now time.Time) string {
 // end signs the request's session out on this node.
 func (s *sessions) end(c *fasthttp.RequestCtx, now time.Time) {
 	id := c.Request.Header.Cookie(sessionCookie)
-	if len(id) == 0 {
+	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(id)))
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, id)
+	if len(id) == 0 || err != nil {
 		return
 	}
 	s.mu.Lock()
@@ -126,5 +128,5 @@ func (s *sessions) end(c *fasthttp.RequestCtx, now time.Time) {
 		}
 		delete(s.signedOut, oldest)
 	}
-	s.signedOut[sha256.Sum256(id)] = now.Add(sessionTTL)
+	s.signedOut[sha256.Sum256(raw[:n])] = now.Add(sessionTTL) // the bytes, not their spelling
 }
