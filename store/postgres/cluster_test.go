@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"github.com/jackc/pgx/v5"
 	"sync"
 	"testing"
 	"time"
@@ -206,5 +207,39 @@ func TestNodeNameHeldByOneProcess(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the name was not freed when its holder's connections went")
+	}
+}
+
+// A node whose name lock's connection went (a PostgreSQL restart, an
+// idle_session_timeout, a firewall cutting an idle connection, an admin's
+// pg_terminate_backend) finds out at its next heartbeat: it takes the name
+// again or says so. Nothing watched the connection: the heartbeat went on
+// saying nothing while a second process joined under the same name at
+// once, so two processes claimed as one node — what the lock is for.
+func TestNodeNameLockLostIsNoticed(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	first, second := openAt(t, url, store.Options{}), openAt(t, url, store.Options{})
+	beat := store.NodeBeat{Name: "lost-lock", Started: time.Now()}
+	if err := first.Join(ctx, beat); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var cut int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = $1 AND objid = hashtext($2)::oid AND objsubid = 2`,
+		nameLockClass, beat.Name).Scan(&cut); err != nil || cut != 1 {
+		t.Fatalf("cutting the lock's connection: %d cut, %v", cut, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	beatErr := first.Heartbeat(ctx, beat)
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := second.Join(short, beat); err == nil && beatErr == nil {
+		t.Errorf("the first process's lock connection was cut: its heartbeat said nothing, and a second process joined under %q at once", beat.Name)
 	}
 }
