@@ -243,3 +243,41 @@ func TestNodeNameLockLostIsNoticed(t *testing.T) {
 		t.Errorf("the first process's lock connection was cut: its heartbeat said nothing, and a second process joined under %q at once", beat.Name)
 	}
 }
+
+// Closing a store whose Join waits for a held name ends the wait: Close
+// returns at once and Join says the store closed. holdName waited on its
+// ctx alone while holding the lock's mutex, which Close's releaseName
+// takes, so Close hung until the holder left or the minute ran out, and
+// then the name was taken (a new connection) only to be dropped.
+func TestCloseEndsAJoinWaitingForItsName(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	holder := openAt(t, url, store.Options{})
+	if err := holder.Join(ctx, store.NodeBeat{Name: "close-while-waiting", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := make(chan error, 1)
+	go func() {
+		joined <- waiter.Join(ctx, store.NodeBeat{Name: "close-while-waiting", Started: time.Now()})
+	}()
+	time.Sleep(500 * time.Millisecond) // waiting for the holder
+	closed := make(chan struct{})
+	go func() { waiter.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close did not return while Join waited for the name")
+	}
+	select {
+	case err := <-joined:
+		if err == nil {
+			t.Error("Join succeeded on a closed store")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Join still waits for the name after Close")
+	}
+}
