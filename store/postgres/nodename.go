@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"leadhost/store"
 )
 
 // A node's name is held by one process at a time: Join takes a session
@@ -80,8 +82,15 @@ func (s *Store) holdName(ctx context.Context, name string) error {
 		case <-ctx.Done():
 			conn.Close(context.Background())
 			return ctx.Err()
+		case <-s.closed: // Close waits for l.mu: give it up
+			conn.Close(context.Background())
+			return store.ErrClosed
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	if err := s.alive(ctx); err != nil { // Close began while the lock was taken
+		conn.Close(context.Background())
+		return err
 	}
 	if l.conn != nil {
 		l.conn.Close(context.Background())
