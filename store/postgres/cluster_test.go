@@ -281,3 +281,39 @@ func TestCloseEndsAJoinWaitingForItsName(t *testing.T) {
 		t.Fatal("Join still waits for the name after Close")
 	}
 }
+
+// The name lock's connection sits idle by design: a server (or database,
+// or role) with idle_session_timeout set ends such a session, and with it
+// the lock, while the node runs on believing it holds its name. The lock's
+// session turns that timeout off for itself, as it sets its keepalives.
+func TestNodeNameOutlastsIdleSessionTimeout(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s := openAt(t, url, store.Options{})
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET idle_session_timeout = ''500ms''', current_database()); END $$`); err != nil {
+		t.Skipf("idle_session_timeout (PostgreSQL 14 on): %v", err)
+	}
+	if err := s.Join(ctx, store.NodeBeat{Name: "idle-lock", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	held := func() int {
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND classid = $1 AND objid = hashtext($2)::oid AND objsubid = 2`, nameLockClass, "idle-lock").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := held(); n != 1 {
+		t.Fatalf("just after Join the name's lock is held by %d sessions", n)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if held := held(); held != 1 {
+		t.Errorf("with idle_session_timeout = 500ms, 1.5 s after Join the name's lock is held by %d sessions, want 1: the idle lock session was ended and the name is free for a second process", held)
+	}
+}
