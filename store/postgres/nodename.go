@@ -55,7 +55,10 @@ func (s *Store) holdName(ctx context.Context, name string) error {
 	}
 	// Ignored on a unix socket; over TCP they bound how long a vanished
 	// machine keeps its name: 10 s idle, then 3 probes 5 s apart.
-	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`); err != nil {
+	// The session idles by design: no idle_session_timeout (PostgreSQL
+	// 14 on) may end it, and the lock with it.
+	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3;
+		SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('idle_session_timeout', true) IS NOT NULL`); err != nil {
 		conn.Close(context.Background())
 		return dbError(err)
 	}
