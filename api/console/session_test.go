@@ -1,6 +1,9 @@
 package console
 
 import (
+	"crypto/hmac"
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +54,30 @@ func TestSignedOutCookieStaysOutInAnotherSpelling(t *testing.T) {
 	c.Request.Header.SetCookie(sessionCookie, respelled)
 	if s.get(&c, "the-token", now.Add(time.Minute)) != nil {
 		t.Errorf("the signed-out cookie %q, respelled %q, opens the session again", cookie, respelled)
+	}
+}
+
+// A session cookie does not make the admin token cheap to guess offline.
+// The cookie is its body and an HMAC keyed by a function of the token, so
+// whoever holds one cookie (a proxy's log, a shared browser profile, a
+// backup) can try token after token against it, unseen by the sign-in's
+// guess limit; what they win is the token itself — the admin API, every
+// node, past the session's 12 h. With the key a single SHA-256 of the
+// token, a core tried millions a second; a deliberately slow derivation,
+// made once per token by the serve, makes each try cost milliseconds.
+func TestCookieDoesNotCheckTokenGuessesCheaply(t *testing.T) {
+	var s sessions
+	cookie := s.start("the-token", time.Now())
+	raw, _ := base64.RawURLEncoding.DecodeString(cookie)
+	body, mac := raw[:24], raw[24:]
+	const guesses = 20
+	began := time.Now()
+	for i := range guesses {
+		if hmac.Equal(mac, sessionMAC(sessionKey(fmt.Sprintf("guess-%d", i)), body)) {
+			t.Fatal("a wrong guess matched")
+		}
+	}
+	if per := time.Since(began) / guesses; per < 5*time.Millisecond {
+		t.Errorf("checking a token guess against a cookie offline takes %v, want a slow key derivation (>= 5ms)", per)
 	}
 }
