@@ -63,6 +63,13 @@ func (s *Server) adminRefusal(c *fasthttp.RequestCtx) string {
 	if s.LocalToken != "" && bearer(c, s.LocalToken) {
 		return ""
 	}
+	return s.tokenlessRefusal(c)
+}
+
+// tokenlessRefusal says why, with no api_token set, the request is not
+// served without a token, or "" (a direct loopback read): adminRefusal's
+// rules whatever token it shows.
+func (s *Server) tokenlessRefusal(c *fasthttp.RequestCtx) string {
 	method := string(c.Method())
 	if method != fasthttp.MethodGet && method != fasthttp.MethodHead {
 		return "with no api_token set, changes need the token serve keeps in its data folder's leadhost-serve.json (leadhost's CLI uses it); or set api_token in leadhost.toml and send it as Authorization: Bearer"

@@ -25,7 +25,10 @@ func (s *Server) guard(c *fasthttp.RequestCtx, what string) bool {
 	now := time.Now()
 	if shown {
 		caller = app.SourceOf(s.clientIP(c).String())
-		if wait := s.guesses.Wait(caller, now); wait > 0 {
+		// A read served without a token whatever it shows (no api_token
+		// set, a direct loopback read) is not held back: serving it says
+		// nothing about the token.
+		if wait := s.guesses.Wait(caller, now); wait > 0 && (s.APIToken != "" || s.tokenlessRefusal(c) != "") {
 			wait = wait.Round(time.Second)
 			refuseAtDoor(c, fasthttp.StatusTooManyRequests, fmt.Sprintf("%s: %d wrong tokens from your address within %d minutes; try again in %v",
 				what, guesslimit.Tries, int(guesslimit.Window/time.Minute), wait))

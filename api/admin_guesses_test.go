@@ -68,3 +68,23 @@ func TestTokenOnAReadThatNeedsNoneIsNoGuess(t *testing.T) {
 		t.Errorf("a change after five refused for their wrong token: %d, want 429", code)
 	}
 }
+
+// With no api_token set, a loopback read needs no token, so a caller held
+// back for its wrong tokens on changes still has its reads served: the
+// README says a loopback read that needs no token is not affected, and
+// serving it says nothing about the token. guard answered 429 to any
+// request showing a token once its caller was held, before asking whether
+// the request needed one: a CLI with a stale token (or anything else on
+// the machine: every local caller is 127.0.0.1) lost its reads too.
+func TestHeldCallersReadThatNeedsNoTokenIsServed(t *testing.T) {
+	t.Parallel()
+	a := openApp(t, "testdata/scripts")
+	base := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), LocalToken: "local"})
+	wrong := map[string]string{"Authorization": "Bearer stale"}
+	for range 5 {
+		call(t, "POST", base+"/api/offers/shop/check", "", nil, wrong)
+	}
+	if code, _, body := call(t, "GET", base+"/api/offers", "", nil, wrong); code != 200 {
+		t.Errorf("a loopback read, which needs no token, after five changes refused for a wrong one: %d %s, want 200", code, body)
+	}
+}

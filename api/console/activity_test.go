@@ -52,3 +52,37 @@ func TestActivityFollowsOtherNodes(t *testing.T) {
 		t.Errorf("node b's count of the hour: %d calls, %d errors; want 3 and 1 (node a's only)", got.Calls, got.Errors)
 	}
 }
+
+// An entry another node journaled lands in the database when it can — a
+// moment after its time, or minutes after when the database was away and
+// the node's journal spool catches up, or with that node's clock behind
+// this one's — and is counted all the same. follow windows the entries by
+// their ids, the writing node's clock at the webhook, against this node's
+// clock less 10 s: one that lands after its window passed is never counted.
+func TestActivityCountsAnEntryThatLandsLate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := pgtest.URL(t)
+	open := func(node string) *postgres.Store {
+		s, err := postgres.Open(ctx, url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Join(ctx, store.NodeBeat{Name: node, Started: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	nodeA, nodeB := open("late-a"), open("late-b")
+	var seen activity // node b's
+	go seen.follow(ctx, nodeB, func() string { return "late-b" }, time.Now(), 20*time.Millisecond, followLag)
+
+	// Node a's webhook of 30 s ago, written now (its spool catching up).
+	at := time.Now().Add(-30 * time.Second)
+	nodeA.Record(store.JournalEntry{At: at, Offer: "late", Kind: store.KindHook, Status: store.JournalOK})
+	hosttest.Eventually(t, "node b counting node a's webhook that landed late", func() bool {
+		hours, _ := seen.hourly("late", at)
+		return hours[hoursShown-1].Calls == 1
+	})
+}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,13 +37,31 @@ type session struct {
 // is deleted; a copy taken before opens other nodes until it expires).
 type sessions struct {
 	mu        sync.Mutex
-	signedOut map[[32]byte]time.Time // the cookie's hash → its expiry
+	signedOut map[[32]byte]time.Time // the hash of the cookie's bytes → its expiry
+	keyToken  string                 // the token keyBytes was made from
+	keyBytes  []byte
 }
 
-// sessionKey is the signing key for sessions opened with token.
+// sessionKey is the signing key for sessions opened with token: a slow
+// derivation (tens of milliseconds), since a cookie lets whoever holds one
+// check token guesses against it offline. A node makes it once per token
+// (sessions.key).
 func sessionKey(token string) []byte {
-	k := sha256.Sum256([]byte("leadhost console session\x00" + token))
-	return k[:]
+	k, err := pbkdf2.Key(sha256.New, token, []byte("leadhost console session"), 200_000, sha256.Size)
+	if err != nil {
+		panic(err) // only for a key length FIPS mode refuses: ours is 32
+	}
+	return k
+}
+
+// key is sessionKey(token), made once for the token last asked.
+func (s *sessions) key(token string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keyToken != token || s.keyBytes == nil {
+		s.keyToken, s.keyBytes = token, sessionKey(token)
+	}
+	return s.keyBytes
 }
 
 // sessionMAC signs a cookie's expiry and nonce (its first 24 bytes).
@@ -69,12 +88,12 @@ func (s *sessions) get(c *fasthttp.RequestCtx, token string, now time.Time) *ses
 		return nil
 	}
 	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(id)))
-	n, err := base64.RawURLEncoding.Decode(raw, id)
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, id)
 	if err != nil || n != 24+sha256.Size {
 		return nil
 	}
 	body, mac := raw[:24], raw[24:n]
-	key := sessionKey(token)
+	key := s.key(token)
 	if !hmac.Equal(mac, sessionMAC(key, body)) {
 		return nil
 	}
@@ -83,7 +102,7 @@ func (s *sessions) get(c *fasthttp.RequestCtx, token string, now time.Time) *ses
 		return nil
 	}
 	s.mu.Lock()
-	_, out := s.signedOut[sha256.Sum256(id)]
+	_, out := s.signedOut[sha256.Sum256(raw[:n])]
 	s.mu.Unlock()
 	if out {
 		return nil
@@ -97,13 +116,15 @@ func (s *sessions) start(token string, now time.Time) string {
 	body := make([]byte, 24, 24+sha256.Size)
 	binary.BigEndian.PutUint64(body[:8], uint64(now.Add(sessionTTL).Unix()))
 	_, _ = rand.Read(body[8:]) // never fails (crypto/rand)
-	return base64.RawURLEncoding.EncodeToString(append(body, sessionMAC(sessionKey(token), body)...))
+	return base64.RawURLEncoding.EncodeToString(append(body, sessionMAC(s.key(token), body)...))
 }
 
 // end signs the request's session out on this node.
 func (s *sessions) end(c *fasthttp.RequestCtx, now time.Time) {
 	id := c.Request.Header.Cookie(sessionCookie)
-	if len(id) == 0 {
+	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(id)))
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, id)
+	if len(id) == 0 || err != nil {
 		return
 	}
 	s.mu.Lock()
@@ -126,5 +147,5 @@ func (s *sessions) end(c *fasthttp.RequestCtx, now time.Time) {
 		}
 		delete(s.signedOut, oldest)
 	}
-	s.signedOut[sha256.Sum256(id)] = now.Add(sessionTTL)
+	s.signedOut[sha256.Sum256(raw[:n])] = now.Add(sessionTTL) // the bytes, not their spelling
 }

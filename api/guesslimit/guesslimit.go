@@ -50,7 +50,7 @@ func (l *Limit) Failed(caller string, now time.Time) {
 	if _, known := l.wrong[caller]; !known && len(l.wrong) >= callers {
 		l.forgetOld(now)
 		if len(l.wrong) >= callers {
-			return // a flood from more callers than that: counting it is no use
+			l.forgetLeast() // a flood of callers: the one that guessed least goes, not the count of the next
 		}
 	}
 	times := append(l.recent(caller, now), now)
@@ -85,4 +85,21 @@ func (l *Limit) forgetOld(now time.Time) {
 	for caller := range l.wrong {
 		l.recent(caller, now)
 	}
+}
+
+// forgetLeast drops the caller with the fewest wrong tokens, the longest
+// quiet of those (l.mu held): callers filling the table with a wrong token
+// each push one another out, not a caller still guessing.
+func (l *Limit) forgetLeast() {
+	var (
+		victim string
+		least  []time.Time
+	)
+	for caller, times := range l.wrong {
+		if least == nil || len(times) < len(least) ||
+			(len(times) == len(least) && times[len(times)-1].Before(least[len(least)-1])) {
+			victim, least = caller, times
+		}
+	}
+	delete(l.wrong, victim)
 }

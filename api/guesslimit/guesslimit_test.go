@@ -1,6 +1,7 @@
 package guesslimit
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -32,5 +33,24 @@ func TestWindow(t *testing.T) {
 	}
 	if got := l.Wait("b", t0); got != 0 {
 		t.Errorf("another caller waits %v", got)
+	}
+}
+
+// A caller's wrong tokens count however many other callers sent one: with
+// 10,000 callers remembered (one wrong token each within the window:
+// 10,000 requests per 10 minutes from as many addresses, or IPv6 /64s — a
+// /48 has 65,536) a new caller's wrong tokens were not counted at all, so
+// from then on it guessed without limit.
+func TestAFullTableStillCountsANewGuesser(t *testing.T) {
+	var l Limit
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for i := range callers {
+		l.Failed(fmt.Sprintf("2001:db8:0:%x::/64", i), t0)
+	}
+	for i := range 10 * Tries {
+		l.Failed("guesser", t0.Add(time.Duration(i)*time.Second))
+	}
+	if wait := l.Wait("guesser", t0.Add(time.Minute)); wait == 0 {
+		t.Errorf("after %d wrong tokens in a minute, beside %d callers with one each: not held back", 10*Tries, callers)
 	}
 }

@@ -97,6 +97,7 @@ func readJournal(ctx context.Context, spec host.StoreSpec, token string, q store
 		if cerr != nil {
 			return nil, "", cerr
 		}
+		q.Limit = min(q.Limit, 1000) // the API's page, as the store caps it
 		return c.Journal(ctx, q, raw)
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"github.com/jackc/pgx/v5"
 	"sync"
 	"testing"
 	"time"
@@ -206,5 +207,113 @@ func TestNodeNameHeldByOneProcess(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the name was not freed when its holder's connections went")
+	}
+}
+
+// A node whose name lock's connection went (a PostgreSQL restart, an
+// idle_session_timeout, a firewall cutting an idle connection, an admin's
+// pg_terminate_backend) finds out at its next heartbeat: it takes the name
+// again or says so. Nothing watched the connection: the heartbeat went on
+// saying nothing while a second process joined under the same name at
+// once, so two processes claimed as one node — what the lock is for.
+func TestNodeNameLockLostIsNoticed(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	first, second := openAt(t, url, store.Options{}), openAt(t, url, store.Options{})
+	beat := store.NodeBeat{Name: "lost-lock", Started: time.Now()}
+	if err := first.Join(ctx, beat); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var cut int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = $1 AND objid = hashtext($2)::oid AND objsubid = 2`,
+		nameLockClass, beat.Name).Scan(&cut); err != nil || cut != 1 {
+		t.Fatalf("cutting the lock's connection: %d cut, %v", cut, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	beatErr := first.Heartbeat(ctx, beat)
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := second.Join(short, beat); err == nil && beatErr == nil {
+		t.Errorf("the first process's lock connection was cut: its heartbeat said nothing, and a second process joined under %q at once", beat.Name)
+	}
+}
+
+// Closing a store whose Join waits for a held name ends the wait: Close
+// returns at once and Join says the store closed. holdName waited on its
+// ctx alone while holding the lock's mutex, which Close's releaseName
+// takes, so Close hung until the holder left or the minute ran out, and
+// then the name was taken (a new connection) only to be dropped.
+func TestCloseEndsAJoinWaitingForItsName(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	holder := openAt(t, url, store.Options{})
+	if err := holder.Join(ctx, store.NodeBeat{Name: "close-while-waiting", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := make(chan error, 1)
+	go func() {
+		joined <- waiter.Join(ctx, store.NodeBeat{Name: "close-while-waiting", Started: time.Now()})
+	}()
+	time.Sleep(500 * time.Millisecond) // waiting for the holder
+	closed := make(chan struct{})
+	go func() { waiter.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close did not return while Join waited for the name")
+	}
+	select {
+	case err := <-joined:
+		if err == nil {
+			t.Error("Join succeeded on a closed store")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Join still waits for the name after Close")
+	}
+}
+
+// The name lock's connection sits idle by design: a server (or database,
+// or role) with idle_session_timeout set ends such a session, and with it
+// the lock, while the node runs on believing it holds its name. The lock's
+// session turns that timeout off for itself, as it sets its keepalives.
+func TestNodeNameOutlastsIdleSessionTimeout(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s := openAt(t, url, store.Options{})
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET idle_session_timeout = ''500ms''', current_database()); END $$`); err != nil {
+		t.Skipf("idle_session_timeout (PostgreSQL 14 on): %v", err)
+	}
+	if err := s.Join(ctx, store.NodeBeat{Name: "idle-lock", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	held := func() int {
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND classid = $1 AND objid = hashtext($2)::oid AND objsubid = 2`, nameLockClass, "idle-lock").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := held(); n != 1 {
+		t.Fatalf("just after Join the name's lock is held by %d sessions", n)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if held := held(); held != 1 {
+		t.Errorf("with idle_session_timeout = 500ms, 1.5 s after Join the name's lock is held by %d sessions, want 1: the idle lock session was ended and the name is free for a second process", held)
 	}
 }

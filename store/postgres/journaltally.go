@@ -16,7 +16,7 @@ func (s *Store) TallyJournal(ctx context.Context, after, until time.Time, node s
 	if err := s.alive(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT offer, date_trunc('hour', at), kind, status, count(*) FROM journal
+	rows, err := s.pool.Query(ctx, `SELECT offer, date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', kind, status, count(*) FROM journal
 		WHERE id > $1 AND id <= $2 AND node IS DISTINCT FROM $3
 		GROUP BY 1, 2, 3, 4`, after.UnixNano(), until.UnixNano(), node)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"leadhost/store"
 )
 
 // A node's name is held by one process at a time: Join takes a session
@@ -53,7 +55,10 @@ func (s *Store) holdName(ctx context.Context, name string) error {
 	}
 	// Ignored on a unix socket; over TCP they bound how long a vanished
 	// machine keeps its name: 10 s idle, then 3 probes 5 s apart.
-	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`); err != nil {
+	// The session idles by design: no idle_session_timeout (PostgreSQL
+	// 14 on) may end it, and the lock with it.
+	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3;
+		SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('idle_session_timeout', true) IS NOT NULL`); err != nil {
 		conn.Close(context.Background())
 		return dbError(err)
 	}
@@ -80,8 +85,15 @@ func (s *Store) holdName(ctx context.Context, name string) error {
 		case <-ctx.Done():
 			conn.Close(context.Background())
 			return ctx.Err()
+		case <-s.closed: // Close waits for l.mu: give it up
+			conn.Close(context.Background())
+			return store.ErrClosed
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	if err := s.alive(ctx); err != nil { // Close began while the lock was taken
+		conn.Close(context.Background())
+		return err
 	}
 	if l.conn != nil {
 		l.conn.Close(context.Background())
