@@ -78,6 +78,9 @@ func (s *Store) Heartbeat(ctx context.Context, n store.NodeBeat) error {
 	if err := s.alive(ctx); err != nil {
 		return err
 	}
+	if err := s.keepName(ctx, n.Name); err != nil {
+		return err
+	}
 	offers, err := json.Marshal(n.Offers)
 	if err != nil {
 		return err

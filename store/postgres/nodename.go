@@ -43,6 +43,37 @@ type nameLock struct {
 // holdName takes the name's lock, waiting up to nameWait for the process
 // holding it. Taking the name it already holds does nothing.
 func (s *Store) holdName(ctx context.Context, name string) error {
+	return s.takeName(ctx, name, nameWait)
+}
+
+// keepName checks, at each heartbeat, that the connection holding the
+// name is still there: a PostgreSQL restart, pg_terminate_backend or a
+// cut idle connection ends the session and the lock with it. A lost lock
+// is taken again at once if nobody else took the name; if another process
+// did, the heartbeat fails saying so.
+func (s *Store) keepName(ctx context.Context, name string) error {
+	l := &s.name
+	l.mu.Lock()
+	if l.conn == nil || l.name != name {
+		l.mu.Unlock()
+		return nil // not joined under it (a heartbeat before Join)
+	}
+	err := l.conn.Ping(ctx) // under l.mu: a pgx.Conn is one goroutine's at a time
+	l.mu.Unlock()
+	if err == nil || ctx.Err() != nil {
+		return ctx.Err()
+	}
+	s.releaseName()
+	if err := s.takeName(ctx, name, 0); err != nil {
+		return fmt.Errorf("node name %q: the connection holding it was lost, and taking it again failed: %w", name, err)
+	}
+	s.log.Warn("the connection holding this node's name was lost; the name is held again", "node", name)
+	return nil
+}
+
+// takeName takes the name's lock, waiting up to wait for the process
+// holding it (0: one try).
+func (s *Store) takeName(ctx context.Context, name string, wait time.Duration) error {
 	l := &s.name
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -62,7 +93,7 @@ func (s *Store) holdName(ctx context.Context, name string) error {
 		conn.Close(context.Background())
 		return dbError(err)
 	}
-	deadline := time.Now().Add(nameWait)
+	deadline := time.Now().Add(wait)
 	logged := false
 	for {
 		var held bool
@@ -75,7 +106,7 @@ func (s *Store) holdName(ctx context.Context, name string) error {
 		}
 		if !time.Now().Before(deadline) {
 			conn.Close(context.Background())
-			return fmt.Errorf("node name %q is held by another running serve on this database for %v: stop it, or give this serve another name (--node)", name, nameWait)
+			return fmt.Errorf("node name %q is held by another running serve on this database (waited %v): stop it, or give this serve another name (--node)", name, wait)
 		}
 		if !logged {
 			s.log.Warn("another running serve holds this node's name: waiting for it to stop", "node", name)
