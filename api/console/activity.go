@@ -67,21 +67,22 @@ func (a *activity) count(t store.JournalTally) {
 }
 
 // tallier counts the journal entries other nodes wrote to a store they
-// share with this one (store/postgres).
+// share with this one (store/postgres): those that landed after after
+// and up to lag before now, by the database's clock, and up to when.
 type tallier interface {
-	TallyJournal(ctx context.Context, after, until time.Time, node string) ([]store.JournalTally, error)
+	TallyJournal(ctx context.Context, after time.Time, lag time.Duration, node string) ([]store.JournalTally, time.Time, error)
 }
 
-// How often, and how far behind now, a node counts what the others
-// journaled: a node's journal writer lands an entry a moment after its
-// time, and one counted late would be missed.
+// How often, and how far behind the database's now, a node counts what
+// the others journaled: an entry is stamped when its transaction starts,
+// so a window must not close on one still being written.
 const (
 	followEvery = 15 * time.Second
-	followLag   = 10 * time.Second
+	followLag   = 5 * time.Second
 )
 
-// follow adds, every every, the entries other nodes journaled since
-// from up to lag ago (this node's own are counted as they are written),
+// follow adds, every every, the entries other nodes journaled that
+// landed since from (this node's own are counted as they are written),
 // until ctx ends. node says this node's name at the time.
 func (a *activity) follow(ctx context.Context, t tallier, node func() string, from time.Time, every, lag time.Duration) {
 	tick := time.NewTicker(every)
@@ -92,11 +93,7 @@ func (a *activity) follow(ctx context.Context, t tallier, node func() string, fr
 			return
 		case <-tick.C:
 		}
-		upTo := time.Now().Add(-lag)
-		if !upTo.After(from) {
-			continue
-		}
-		tallies, err := t.TallyJournal(ctx, from, upTo, node())
+		tallies, upTo, err := t.TallyJournal(ctx, from, lag, node())
 		if err != nil {
 			continue // counted at the next tick
 		}

@@ -7,20 +7,30 @@ import (
 	"leadhost/store"
 )
 
-// TallyJournal counts the journal entries dated after after and up to
-// until that another node than node wrote, by offer, hour, kind and
-// status. A node's console adds what the others journaled to its own
-// running counts this way, reading the day's entries by their ids
-// (their times) and nothing of their bodies.
-func (s *Store) TallyJournal(ctx context.Context, after, until time.Time, node string) ([]store.JournalTally, error) {
+// TallyJournal counts the journal entries that landed in the database
+// after after, and up to lag before the database's now, that another
+// node than node wrote, by offer, hour (UTC, of the entry's time), kind
+// and status, and says up to when it counted: the next call's after. A
+// node's console adds what the others journaled to its own running
+// counts this way, reading by the landing index and nothing of the
+// entries' bodies. An entry's landing is its transaction's start, so
+// lag must outlast a journal write's transaction.
+func (s *Store) TallyJournal(ctx context.Context, after time.Time, lag time.Duration, node string) ([]store.JournalTally, time.Time, error) {
 	if err := s.alive(ctx); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
+	}
+	var upTo time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT now() - $1::interval`, lag).Scan(&upTo); err != nil {
+		return nil, time.Time{}, dbError(err)
+	}
+	if !upTo.After(after) {
+		return nil, after, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT offer, date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', kind, status, count(*) FROM journal
-		WHERE id > $1 AND id <= $2 AND node IS DISTINCT FROM $3
-		GROUP BY 1, 2, 3, 4`, after.UnixNano(), until.UnixNano(), node)
+		WHERE landed > $1 AND landed <= $2 AND node IS DISTINCT FROM $3
+		GROUP BY 1, 2, 3, 4`, after, upTo, node)
 	if err != nil {
-		return nil, dbError(err)
+		return nil, time.Time{}, dbError(err)
 	}
 	defer rows.Close()
 	var out []store.JournalTally
@@ -32,10 +42,13 @@ func (s *Store) TallyJournal(ctx context.Context, after, until time.Time, node s
 			n    int64
 		)
 		if err := rows.Scan(&t.Offer, &t.Hour, &kind, &st, &n); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		t.Hour, t.Kind, t.Status, t.N = t.Hour.UTC(), store.JournalKind(kind), store.JournalStatus(st), int(n)
 		out = append(out, t)
 	}
-	return out, dbError(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, time.Time{}, dbError(err)
+	}
+	return out, upTo, nil
 }
