@@ -64,6 +64,16 @@ func (p *Pressure) leave() {
 	p.mu.Unlock()
 }
 
+// Busy says whether a call is in flight now.
+func (p *Pressure) Busy() bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inFlight > 0
+}
+
 // Rest is called by bulk work after a unit that took worked: with calls
 // in flight it waits RestFactor × worked (at most MaxRest), until no call
 // is in flight, or until ctx ends, whichever comes first; with none it

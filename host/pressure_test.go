@@ -87,10 +87,13 @@ func TestPressureBusyAgainAfterCalm(t *testing.T) {
 	asked := make(chan time.Duration, 1)
 	p := &Pressure{After: func(d time.Duration) <-chan time.Time { asked <- d; return fire }}
 	p.Enter()()
-	if d := p.Rest(context.Background(), time.Millisecond); d != 0 {
-		t.Fatalf("rested %s with no call in flight", d)
+	if d := p.Rest(context.Background(), time.Millisecond); d != 0 || p.Busy() {
+		t.Fatalf("rested %s with no call in flight (busy %v)", d, p.Busy())
 	}
 	leave := p.Enter()
+	if !p.Busy() {
+		t.Fatal("not busy with a call in flight")
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); p.Rest(context.Background(), time.Millisecond) }()
 	<-asked

@@ -226,9 +226,16 @@ type runState struct {
 // rest gives way to the host's calls after an answer whose exchange
 // began at begun and whose leads took listed to read (see
 // Runner.Pressure).
+//
+// The commit in flight is settled first: resting while it lands would
+// hide the rest in a wait the run has anyway, and give the calls nothing.
 func (run *runState) rest(ctx context.Context, begun time.Time, listed time.Duration) {
 	worked := listed + time.Since(begun) - run.asked
 	run.asked = 0
+	if !run.Pressure.Busy() {
+		return
+	}
+	run.settle()
 	run.Pressure.Rest(ctx, worked)
 }
 
