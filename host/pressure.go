@@ -27,9 +27,12 @@ type Pressure struct {
 	// After is the rest's timer (nil: time.After); tests stop time with it.
 	After func(time.Duration) <-chan time.Time
 
+	// inFlight is counted without a lock: every webhook counts itself
+	// twice, 64 at once, where a mutex would make them queue.
+	inFlight atomic.Int64
+	waiting  atomic.Int64 // rests in progress
 	mu       sync.Mutex
-	inFlight int
-	calm     chan struct{} // closed when inFlight falls to 0
+	calm     chan struct{} // closed when inFlight falls to 0 with rests waiting
 
 	rests  atomic.Int64
 	rested atomic.Int64 // nanoseconds
@@ -46,32 +49,27 @@ func (p *Pressure) Enter() (leave func()) {
 	if p == nil {
 		return func() {}
 	}
-	p.mu.Lock()
-	p.inFlight++
-	if p.inFlight == 1 {
-		p.calm = make(chan struct{})
-	}
-	p.mu.Unlock()
+	p.inFlight.Add(1)
 	return p.leave
 }
 
 func (p *Pressure) leave() {
-	p.mu.Lock()
-	p.inFlight--
-	if p.inFlight == 0 {
-		close(p.calm)
+	// Rest counts itself in waiting before it reads inFlight, and this
+	// takes from inFlight before it reads waiting: one of the two sees
+	// the other, so no rest waits for a call that has left.
+	if p.inFlight.Add(-1) == 0 && p.waiting.Load() > 0 {
+		p.mu.Lock()
+		if p.calm != nil {
+			close(p.calm)
+			p.calm = nil
+		}
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
 }
 
 // Busy says whether a call is in flight now.
 func (p *Pressure) Busy() bool {
-	if p == nil {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.inFlight > 0
+	return p != nil && p.inFlight.Load() > 0
 }
 
 // Rest is called by bulk work after a unit that took worked: with calls
@@ -79,13 +77,18 @@ func (p *Pressure) Busy() bool {
 // is in flight, or until ctx ends, whichever comes first; with none it
 // returns at once. It returns how long it waited.
 func (p *Pressure) Rest(ctx context.Context, worked time.Duration) time.Duration {
-	if p == nil || worked <= 0 {
+	if !p.Busy() || worked <= 0 {
 		return 0
 	}
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
 	p.mu.Lock()
-	busy, calm := p.inFlight > 0, p.calm
+	if p.calm == nil {
+		p.calm = make(chan struct{})
+	}
+	calm := p.calm
 	p.mu.Unlock()
-	if !busy {
+	if !p.Busy() { // the last call left before this rest was seen waiting
 		return 0
 	}
 	factor, bound := p.RestFactor, p.MaxRest
