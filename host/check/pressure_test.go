@@ -12,16 +12,34 @@ import (
 )
 
 // pressureRun is a processing run of 120 leads in batches of 50 (three
-// requests) against a partner that knows none of them.
+// requests) whose check.lua notes "seen" on every lead asked about.
 func pressureRun(t *testing.T) (*Runner, *host.Offer, func() int) {
 	t.Helper()
 	p := startPartner(t, func(w http.ResponseWriter, _ asked) { w.Write([]byte(`[]`)) })
-	o := offerAt(t, "../../scripts/altercpa", p.URL, nil)
+	o := offerAt(t, "../../scripts/altercpa", p.URL, map[string]string{
+		"check.lua": `for _, id in pairs(e2i) do core.lead.edit(id, { comment = "seen" }) end`,
+	})
 	st := openStore(t, nil)
 	for i := range 120 {
 		addLeads(t, st, "altercpa", store.StatusProcessing, time.Time{}, fmt.Sprint(10000+i))
 	}
 	return newRunner(st), o, func() int { return len(p.Requests()) }
+}
+
+// seen counts the leads check.lua's edits reached, as committed.
+func seen(t *testing.T, st store.Store) int {
+	t.Helper()
+	page, err := st.List(context.Background(), store.Query{Offer: "altercpa", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range page.Leads {
+		if l.Comment == "seen" {
+			n++
+		}
+	}
+	return n
 }
 
 // With no webhook in flight a run never rests; under webhooks that never
@@ -82,6 +100,9 @@ func TestCheckRunWaitsForWebhooksInFlight(t *testing.T) {
 	if n := requests(); n != 1 {
 		t.Fatalf("%d requests before the rest ended, want 1 (the next page waits)", n)
 	}
+	if n := seen(t, r.Store); n != 50 { // resting beside the commit would give the calls nothing
+		t.Errorf("%d leads' edits committed when the rest began, want the first page's 50", n)
+	}
 	leave()
 	rep := <-done
 	if rep.Err != nil || rep.Leads != 120 || requests() != 3 {
@@ -89,5 +110,8 @@ func TestCheckRunWaitsForWebhooksInFlight(t *testing.T) {
 	}
 	if n := r.Pressure.Stats().Rests; n != 1 {
 		t.Errorf("%d rests, want 1", n)
+	}
+	if n := seen(t, r.Store); n != 120 {
+		t.Errorf("%d leads edited, want 120", n)
 	}
 }
