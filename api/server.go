@@ -188,6 +188,9 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	case path == "/healthz":
 		s.health(c)
 	case strings.HasPrefix(path, "/hook/"):
+		// In flight until answered and journaled: check runs rest
+		// meanwhile (host.Pressure), so the call gets the CPU it waits for.
+		defer s.App.Pressure.Enter()()
 		started := time.Now()
 		s.hook(c, strings.TrimPrefix(path, "/hook/"))
 		s.journal(c, store.KindHook, strings.TrimPrefix(path, "/hook/"), started)
@@ -196,6 +199,7 @@ func (s *Server) Handle(c *fasthttp.RequestCtx) {
 	case path == "/ui" || strings.HasPrefix(path, "/ui/"):
 		s.ui().Handle(c)
 	case strings.HasPrefix(path, "/postback/"):
+		defer s.App.Pressure.Enter()() // as a webhook
 		started := time.Now()
 		s.postback(c, strings.TrimPrefix(path, "/postback/"))
 		s.journal(c, store.KindPostback, strings.TrimPrefix(path, "/postback/"), started)

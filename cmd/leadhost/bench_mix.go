@@ -163,6 +163,7 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	rctx, endRuns := context.WithCancel(ctx)
 	go runs.loop(rctx, h.app, partner)
 	mixStart := time.Now()
+	restsBefore := h.app.Pressure.Stats()
 	before = commitStats(h.st)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -176,6 +177,7 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	endRuns()
 	runs.wait()
 	mixTook := time.Since(mixStart)
+	rests := h.app.Pressure.Stats()
 	sent := partner.orders.Load() - sentBefore
 
 	fmt.Fprintf(stdout, "%-34s %10s %9s %9s %9s\n", "", "req/s", "p50", "p99", "errors")
@@ -184,6 +186,10 @@ func runBenchMix(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	mixed.print(stdout, "the same, under the mix")
 	fmt.Fprintf(stdout, "\nunder the mix: %d check runs, %.0f leads/s checked and committed (%d run errors); %d sends, %.0f/s\n",
 		runs.done.Load(), float64(runs.leads.Load())/mixTook.Seconds(), runs.errors.Load(), sent, float64(sent)/mixTook.Seconds())
+	// What the webhooks' priority costs the check runs: their rests while
+	// webhooks were in flight (host.Pressure).
+	fmt.Fprintf(stdout, "check runs gave way to webhooks: %d rests, %s (%.0f%% of the mix)\n", rests.Rests-restsBefore.Rests,
+		(rests.Rested - restsBefore.Rested).Round(time.Millisecond), 100*(rests.Rested-restsBefore.Rested).Seconds()/mixTook.Seconds())
 	if err := runs.firstErr(); err != nil {
 		fmt.Fprintf(stdout, "first run error: %v\n", err)
 	}

@@ -83,6 +83,9 @@ type App struct {
 	Checks    *check.Scheduler
 	// Shadow runs the offers' candidates (next/) on the live inputs.
 	Shadows *shadow.Shadow
+	// Pressure is the calls in flight (webhooks, postbacks: the api marks
+	// them) that check runs give way to.
+	Pressure *host.Pressure
 
 	log         *slog.Logger
 	mailer      *notify.Notifier
@@ -152,7 +155,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now, Shadows: shadow.New(st, reg, 0, log), cfgNode: cfg.Node}
+	a := &App{Store: st, Offers: reg, log: log, now: cfg.Now, Shadows: shadow.New(st, reg, 0, log), cfgNode: cfg.Node, Pressure: &host.Pressure{}}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -220,6 +223,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	runner := check.NewRunner(st)
 	runner.Now = cfg.Now
 	runner.OnAnswer = a.Shadows.Check
+	runner.Pressure = a.Pressure
 	a.Checks = &check.Scheduler{Offers: reg, Runner: runner, Log: log, Now: cfg.Now, OnRun: func(r *check.Report) {
 		level := slog.LevelInfo
 		if r.Err != nil && !r.Stopped {

@@ -56,6 +56,11 @@ type Runner struct {
 	// shadow runs (host/shadow) queue it, and a candidate reading answers
 	// in another format decodes the body its own way.
 	OnAnswer func(o *host.Offer, mode host.Mode, leads []*store.Lead, body []byte, data any, edits []store.BatchChange, err error)
+	// Pressure, if set, is the host's calls in flight: after each answer
+	// a run rests while webhooks wait (host.Pressure.Rest), in proportion
+	// to the CPU-bound time the answer took (its page's listing, the
+	// request's building, decoding, check.lua), not the partner's.
+	Pressure *host.Pressure
 }
 
 // Options change one run.
@@ -213,6 +218,25 @@ type runState struct {
 	// committing is the previous request's commit, in flight while the
 	// next request goes out: one at a time, in order.
 	committing chan func()
+	// asked is the time the last exchange waited for the partner: what
+	// a rest does not count as work.
+	asked time.Duration
+}
+
+// rest gives way to the host's calls after an answer whose exchange
+// began at begun and whose leads took listed to read (see
+// Runner.Pressure).
+//
+// The commit in flight is settled first: resting while it lands would
+// hide the rest in a wait the run has anyway, and give the calls nothing.
+func (run *runState) rest(ctx context.Context, begun time.Time, listed time.Duration) {
+	worked := listed + time.Since(begun) - run.asked
+	run.asked = 0
+	if !run.Pressure.Busy() {
+		return
+	}
+	run.settle()
+	run.Pressure.Rest(ctx, worked)
 }
 
 // byIDs asks about the offer's leads in statuses, batch by batch, oldest
@@ -251,9 +275,11 @@ func (run *runState) byIDs(ctx context.Context, statuses store.StatusSet) error 
 				continue
 			}
 		}
+		begun := time.Now()
 		if err := run.exchange(ctx, p.batch, leads, script.IDMacros(leads), time.Time{}, time.Time{}); err != nil {
 			return err
 		}
+		run.rest(ctx, begun, p.took)
 	}
 	return nil
 }
@@ -261,6 +287,7 @@ func (run *runState) byIDs(ctx context.Context, statuses store.StatusSet) error 
 // byGivenIDs asks about the leads a person named, batch by batch.
 func (run *runState) byGivenIDs(ctx context.Context, size int) error {
 	for ids := range slices.Chunk(run.opt.Leads, size) {
+		begun := time.Now()
 		b := run.Store.NewBatch() // begun before the leads are read, as listPages does
 		leads, err := OfferLeads(ctx, run.Store, run.o.ID, ids)
 		if err != nil {
@@ -270,6 +297,7 @@ func (run *runState) byGivenIDs(ctx context.Context, size int) error {
 		if err := run.exchange(ctx, b, leads, script.IDMacros(leads), time.Time{}, time.Time{}); err != nil {
 			return err
 		}
+		run.rest(ctx, begun, 0)
 	}
 	return nil
 }
@@ -321,6 +349,7 @@ func withExt(leads []*store.Lead) []*store.Lead {
 type listed struct {
 	batch store.Batch
 	leads []*store.Lead
+	took  time.Duration // to read them
 	err   error
 }
 
@@ -333,6 +362,7 @@ func (run *runState) listPages(ctx context.Context, q store.Query, pages chan<- 
 			return
 		default:
 		}
+		begun := time.Now()
 		b := run.Store.NewBatch()
 		page, err := run.Store.List(ctx, q)
 		if err != nil || len(page.Leads) == 0 {
@@ -346,7 +376,7 @@ func (run *runState) listPages(ctx context.Context, q store.Query, pages chan<- 
 			return
 		}
 		select {
-		case pages <- listed{batch: b, leads: page.Leads}:
+		case pages <- listed{batch: b, leads: page.Leads, took: time.Since(begun)}:
 		case <-stop:
 			b.Discard()
 			return
@@ -377,6 +407,7 @@ func (run *runState) byDates(ctx context.Context, now time.Time) error {
 		for i < len(held) && held[i].Before(end) {
 			i++
 		}
+		begun := time.Now()
 		b := run.Store.NewBatch()
 		leads, err := run.Store.CreatedBetween(ctx, run.o.ID, from, end, store.NonTerminal, 0)
 		if err != nil {
@@ -388,6 +419,7 @@ func (run *runState) byDates(ctx context.Context, now time.Time) error {
 			if err := run.exchange(ctx, b, leads, script.DatesMacros(from, last, loc), from, last); err != nil {
 				return err
 			}
+			run.rest(ctx, begun, 0)
 		} else {
 			b.Discard()
 		}
@@ -484,7 +516,8 @@ func (run *runState) exchange(ctx context.Context, batch store.Batch, leads []*s
 	ex.Method, ex.URL, ex.Headers, ex.Body = req.Method, string(hreq.URI().FullURI()), req.Headers, partner.Excerpt(hreq.Body(), keepBytes)
 	started := time.Now()
 	err := partner.Do(stop, run.Client, hreq, hresp, deadline)
-	ex.Duration = store.Duration(time.Since(started))
+	run.asked = time.Since(started)
+	ex.Duration = store.Duration(run.asked)
 	if err != nil && stop.Err() != nil {
 		// Stopped, not failed: these leads and those left wait for the
 		// next run.
