@@ -317,3 +317,46 @@ func TestNodeNameOutlastsIdleSessionTimeout(t *testing.T) {
 		t.Errorf("with idle_session_timeout = 500ms, 1.5 s after Join the name's lock is held by %d sessions, want 1: the idle lock session was ended and the name is free for a second process", held)
 	}
 }
+
+// A node claiming an item another node's transaction holds this moment
+// (claiming it, or writing its outcome) does not wait for it: the row is
+// taken FOR UPDATE SKIP LOCKED, and the item is that node's (ErrClaimed).
+func TestBeginSkipsAnItemLockedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s := openAt(t, url, store.Options{Feeds: []string{"send"}})
+	l, _, err := s.Add(ctx, store.NewLead{Offer: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := s.Feed("send")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := fd.Pending(ctx, 10)
+	if err != nil || len(items) != 1 || items[0].LeadID != l.ID {
+		t.Fatalf("the lead's send item: %+v, %v", items, err)
+	}
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM feed_items WHERE lead_id = $1 FOR UPDATE`, int64(l.ID)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := fd.Begin(short, items[0]); !errors.Is(err, store.ErrClaimed) {
+		t.Errorf("Begin of an item locked by another transaction: %v, want ErrClaimed at once", err)
+	}
+	tx.Rollback(ctx)
+	if _, err := fd.Begin(ctx, items[0]); err != nil {
+		t.Errorf("Begin once the other transaction ended: %v", err)
+	}
+}

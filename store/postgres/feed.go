@@ -198,13 +198,26 @@ func (f *feed) Begin(ctx context.Context, it store.FeedItem) (store.FeedItem, er
 	it.InFlight = true
 	now := f.s.now().UTC().Truncate(time.Microsecond)
 	err := f.s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE feed_items f SET attempts = attempts + 1, in_flight = true, claimed_by = $7, claimed_at = $6
-			WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND NOT held AND attempts = $4 AND in_flight = $5
-			AND NOT (`+claimedElsewhere("f", 7)+`)
-			AND NOT EXISTS (SELECT 1 FROM feed_items e WHERE e.feed = $1 AND e.lead_id = $2 AND e.rev < $3 AND NOT e.held)`,
-			append([]any{f.name, int64(it.LeadID), int32(it.Rev), int32(read.Attempts), read.InFlight, now}, f.claimArgs()...)...)
-		if err != nil || tag.RowsAffected() == 1 {
+		// The row, locked unless another node's transaction holds it this
+		// moment (claiming it, or writing its outcome): that node's, then,
+		// and this one goes on to its next item instead of waiting.
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM feed_items WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND NOT held FOR UPDATE SKIP LOCKED`,
+			f.name, int64(it.LeadID), int32(it.Rev)).Scan(&one)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			// Gone, held, or locked by another transaction: told apart below.
+		case err != nil:
 			return err
+		default:
+			tag, err := tx.Exec(ctx, `UPDATE feed_items f SET attempts = attempts + 1, in_flight = true, claimed_by = $7, claimed_at = $6
+				WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND NOT held AND attempts = $4 AND in_flight = $5
+				AND NOT (`+claimedElsewhere("f", 7)+`)
+				AND NOT EXISTS (SELECT 1 FROM feed_items e WHERE e.feed = $1 AND e.lead_id = $2 AND e.rev < $3 AND NOT e.held)`,
+				append([]any{f.name, int64(it.LeadID), int32(it.Rev), int32(read.Attempts), read.InFlight, now}, f.claimArgs()...)...)
+			if err != nil || tag.RowsAffected() == 1 {
+				return err
+			}
 		}
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM feed_items WHERE feed = $1 AND lead_id = $2 AND rev = $3 AND NOT held)`,
