@@ -21,18 +21,7 @@ func TestActivityFollowsOtherNodes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	url := pgtest.URL(t)
-	open := func(node string) *postgres.Store {
-		s, err := postgres.Open(ctx, url, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := s.Join(ctx, store.NodeBeat{Name: node, Started: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	nodeA, nodeB := open("a"), open("b")
+	nodeA, nodeB := joined(t, url, "a"), joined(t, url, "b")
 	var seen activity // node b's
 	go seen.follow(ctx, nodeB, func() string { return "b" }, time.Now().Add(-time.Minute), 20*time.Millisecond, 0)
 
@@ -63,18 +52,7 @@ func TestActivityCountsAnEntryThatLandsLate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	url := pgtest.URL(t)
-	open := func(node string) *postgres.Store {
-		s, err := postgres.Open(ctx, url, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := s.Join(ctx, store.NodeBeat{Name: node, Started: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	nodeA, nodeB := open("late-a"), open("late-b")
+	nodeA, nodeB := joined(t, url, "late-a"), joined(t, url, "late-b")
 	var seen activity // node b's
 	go seen.follow(ctx, nodeB, func() string { return "late-b" }, time.Now(), 20*time.Millisecond, followLag)
 
@@ -85,4 +63,19 @@ func TestActivityCountsAnEntryThatLandsLate(t *testing.T) {
 		hours, _ := seen.hourly("late", at)
 		return hours[hoursShown-1].Calls == 1
 	})
+}
+
+// joined is a store on the database at url joined as node, closed when
+// the test ends: one node of a cluster.
+func joined(t *testing.T, url, node string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Join(context.Background(), store.NodeBeat{Name: node, Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -52,22 +52,11 @@ type queuedEntry struct {
 func (s *Store) startJournal(lastID, slot uint64) {
 	s.jr = &journal{lastID: lastID, slot: slot, queue: make(chan queuedEntry, journalQueue), done: make(chan struct{})}
 	go s.journalLoop()
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		t := time.NewTicker(journalSweepEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.closed:
-				return
-			case <-t.C:
-				if err := s.sweepJournal(context.Background()); err != nil {
-					s.log.Warn("sweeping the journal", "err", err)
-				}
-			}
+	s.every(journalSweepEvery, func() {
+		if err := s.sweepJournal(context.Background()); err != nil {
+			s.log.Warn("sweeping the journal", "err", err)
 		}
-	}()
+	})
 }
 
 // WatchJournal has fn hear each entry Record keeps, as kept, on Record's

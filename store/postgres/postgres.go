@@ -132,9 +132,27 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 	// Half the pool writes Adds; the rest is for edits, reads and the
 	// journal.
 	s.adds.start(s, int(max(1, cfg.MaxConns/2)))
-	s.bg.Add(1)
-	go s.watchReachable()
+	s.every(reachCheckEvery, s.checkReachable)
 	return s, nil
+}
+
+// every runs fn every d on a goroutine of its own until the store closes
+// (Close waits for it).
+func (s *Store) every(d time.Duration, fn func()) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.closed:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
 }
 
 // Redact is url with its password, if any, replaced by xxxxx: fit for a

@@ -134,16 +134,12 @@ func (s *Store) List(ctx context.Context, q store.Query) (store.Page, error) {
 		if len(after) == 8 {
 			from = int64(binary.BigEndian.Uint64(after))
 		}
-		page.Leads, err = scanLeads(s.pool.Query(ctx, `SELECT `+leadColumns+` FROM leads
+		leads, err := scanLeads(s.pool.Query(ctx, `SELECT `+leadColumns+` FROM leads
 			WHERE id > $1 AND status = ANY($2) ORDER BY id LIMIT $3`, from, statuses, limit+1))
 		if err != nil {
 			return store.Page{}, dbError(err)
 		}
-		if len(page.Leads) > limit {
-			page.Leads = page.Leads[:limit]
-			page.Next = cursorEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, page.Leads[limit-1].ID))
-		}
-		return page, nil
+		return pageByID(leads, limit), nil
 	}
 	if len(after) != 0 && len(after) != 17 {
 		return store.Page{}, fmt.Errorf("cursor: not one this list gave (pass back its next as it came): %w", store.ErrInvalid)
@@ -298,16 +294,23 @@ func (s *Store) listContact(ctx context.Context, q store.Query, after []byte, st
 	if strings.HasPrefix(key, "e") {
 		column = "contact_email"
 	}
-	var page store.Page
-	page.Leads, err = scanLeads(s.pool.Query(ctx, `SELECT `+leadColumns+` FROM leads
+	leads, err := scanLeads(s.pool.Query(ctx, `SELECT `+leadColumns+` FROM leads
 		WHERE `+column+` = $1 AND ($2 = '' OR offer = $2) AND status = ANY($3) AND id > $4 ORDER BY id LIMIT $5`,
 		key, q.Offer, statuses, from, limit+1))
 	if err != nil {
 		return store.Page{}, dbError(err)
 	}
-	if len(page.Leads) > limit {
-		page.Leads = page.Leads[:limit]
-		page.Next = cursorEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, page.Leads[limit-1].ID))
+	return pageByID(leads, limit), nil
+}
+
+// pageByID is a page of leads read ordered by id, one more than limit
+// asked for to know whether more follow: the next page starts after the
+// last id shown.
+func pageByID(leads []*store.Lead, limit int) store.Page {
+	page := store.Page{Leads: leads}
+	if len(leads) > limit {
+		page.Leads = leads[:limit]
+		page.Next = cursorEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, leads[limit-1].ID))
 	}
-	return page, nil
+	return page
 }

@@ -20,21 +20,6 @@ const (
 // unreachable is why the database is taken for gone (nil: it answers).
 type unreachable struct{ why atomic.Pointer[string] }
 
-// watchReachable pings the database until the store closes.
-func (s *Store) watchReachable() {
-	defer s.bg.Done()
-	t := time.NewTicker(reachCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closed:
-			return
-		case <-t.C:
-		}
-		s.checkReachable()
-	}
-}
-
 // checkReachable pings the database once and notes the outcome, saying
 // each change in the log.
 func (s *Store) checkReachable() {
