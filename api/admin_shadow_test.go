@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,40 +184,27 @@ func TestPromoteUnderLoad(t *testing.T) {
 		promoted     atomic.Bool
 		oldAfter     atomic.Int64 // answers by the old version to calls made after the promote returned
 		lastFailure  atomic.Value
-		wg           sync.WaitGroup
-		stop         = make(chan struct{})
 	)
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				after := promoted.Load()
-				code, body := order(t, base, fmt.Sprintf("g%d-%d", g, i))
-				sent.Add(1)
-				if code != 200 {
-					failed.Add(1)
-					lastFailure.Store(fmt.Sprintf("%d %s", code, body))
-				}
-				if after && !strings.Contains(body, `"v":2`) {
-					oldAfter.Add(1)
-				}
-			}
-		}()
-	}
+	stop := hosttest.Load(4, func(g, i int) bool {
+		after := promoted.Load()
+		code, body := order(t, base, fmt.Sprintf("g%d-%d", g, i))
+		sent.Add(1)
+		if code != 200 {
+			failed.Add(1)
+			lastFailure.Store(fmt.Sprintf("%d %s", code, body))
+		}
+		if after && !strings.Contains(body, `"v":2`) {
+			oldAfter.Add(1)
+		}
+		return true
+	})
 	hosttest.Eventually(t, "load running", func() bool { return sent.Load() > 50 })
 	var p host.Promoted
 	contractCall(t, "POST", base+"/api/offers/shop/promote", 200, &p)
 	promoted.Store(true)
 	n := sent.Load()
 	hosttest.Eventually(t, "calls after the promote", func() bool { return sent.Load() > n+50 })
-	close(stop)
-	wg.Wait()
+	stop()
 	if failed.Load() > 0 {
 		t.Errorf("%d of %d webhooks failed during the promote, the last: %v", failed.Load(), sent.Load(), lastFailure.Load())
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"leadhost/host/hosttest"
 	"leadhost/store"
 	"leadhost/store/postgres"
 	"leadhost/store/postgres/pgtest"
@@ -209,46 +209,26 @@ func TestClusterKill(t *testing.T) {
 		ackMu  sync.Mutex
 		all    []acked
 		killed atomic.Int64 // the killed node's index + 1
-		wg     sync.WaitGroup
-		stop   = make(chan struct{})
 		client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
 	)
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				n := (c + i) % len(nodes) // round robin
-				if k := int(killed.Load()) - 1; n == k {
-					n = (k + 1 + i%2) % len(nodes) // the load balancer took the dead node out
-				}
-				a := acked{phone: fmt.Sprintf("7%03d%07d", c, i), name: fmt.Sprintf("N%d-%d", c, i), email: fmt.Sprintf("e%d.%d@example.com", c, i)}
-				resp, err := client.Get(fmt.Sprintf("http://%s/hook/shop?token=c&order=o%d-%d&phone=%s&name=%s&email=%s",
-					nodes[n].addr, c, i, a.phone, a.name, url.QueryEscape(a.email)))
-				if err != nil {
-					continue // killed: not acknowledged
-				}
-				var answer struct {
-					Lead uint64 `json:"lead"`
-				}
-				err = json.NewDecoder(resp.Body).Decode(&answer)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || err != nil || answer.Lead == 0 {
-					continue
-				}
-				a.id = answer.Lead
-				ackMu.Lock()
-				all = append(all, a)
-				ackMu.Unlock()
-				time.Sleep(10 * time.Millisecond) // a rate the nodes' sends keep up with
-			}
-		}()
-	}
+	stop := hosttest.Load(clients, func(c, i int) bool {
+		n := (c + i) % len(nodes) // round robin
+		if k := int(killed.Load()) - 1; n == k {
+			n = (k + 1 + i%2) % len(nodes) // the load balancer took the dead node out
+		}
+		a := acked{phone: fmt.Sprintf("7%03d%07d", c, i), name: fmt.Sprintf("N%d-%d", c, i), email: fmt.Sprintf("e%d.%d@example.com", c, i)}
+		id, err := ackedLead(client, fmt.Sprintf("http://%s/hook/shop?token=c&order=o%d-%d&phone=%s&name=%s&email=%s",
+			nodes[n].addr, c, i, a.phone, a.name, url.QueryEscape(a.email)))
+		if err != nil {
+			return true // killed, or not acknowledged
+		}
+		a.id = id
+		ackMu.Lock()
+		all = append(all, a)
+		ackMu.Unlock()
+		time.Sleep(10 * time.Millisecond) // a rate the nodes' sends keep up with
+		return true
+	})
 	begun := time.Now()
 
 	// The kill. The check's first scheduled run starts on one node within
@@ -280,10 +260,12 @@ func TestClusterKill(t *testing.T) {
 	afterKill.Store(true)
 	killed.Store(int64(victim) + 1)
 	close(killedCh)
+	loadEnded := make(chan struct{})
 	go func() {
 		// The burst goes on a second after the kill, on the survivors.
 		time.Sleep(max(time.Second, time.Until(begun.Add(burst))))
-		close(stop)
+		stop()
+		close(loadEnded)
 	}()
 
 	// The schedule goes on on a survivor once the lease expires: the
@@ -298,7 +280,7 @@ func TestClusterKill(t *testing.T) {
 	if limit := clusterLeaseTTL + time.Second + 3*time.Second; resumedAfter > limit {
 		t.Errorf("the check went on %v after its node's death; want within the lease (%v) and a tick (1s), %v with slack", resumedAfter, clusterLeaseTTL, limit)
 	}
-	wg.Wait()
+	<-loadEnded
 	if len(all) == 0 || sentBefore == 0 {
 		t.Fatalf("%d webhooks acknowledged, %d sends before the kill: the test proves nothing", len(all), sentBefore)
 	}

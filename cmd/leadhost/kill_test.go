@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"leadhost/host/hosttest"
 	"leadhost/store"
 )
 
@@ -84,51 +86,54 @@ func killServeUnderLoad(t *testing.T, k int, data, scripts string) ([]acked, tim
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
 	var (
-		mu   sync.Mutex
-		got  []acked
-		wg   sync.WaitGroup
-		stop = make(chan struct{})
+		mu  sync.Mutex
+		got []acked
 	)
-	for c := 0; c < 32; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				a := acked{order: fmt.Sprintf("k%d-%d-%d", k, c, i), phone: fmt.Sprintf("79%02d%02d%06d", k, c, i),
-					name: fmt.Sprintf("N%d-%d", c, i), email: fmt.Sprintf("e%d.%d.%d@example.com", k, c, i)}
-				url := fmt.Sprintf("http://%s/hook/bench?token=bench&order=%s&phone=%s&name=%s&email=%s",
-					addr, a.order, a.phone, a.name, a.email)
-				resp, err := client.Get(url)
-				if err != nil {
-					return // killed
-				}
-				var answer struct {
-					Lead uint64 `json:"lead"`
-				}
-				err = json.NewDecoder(resp.Body).Decode(&answer)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || err != nil || answer.Lead == 0 {
-					continue // not acknowledged: it may or may not be there
-				}
-				a.id = answer.Lead
-				mu.Lock()
-				got = append(got, a)
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := hosttest.Load(32, func(c, i int) bool {
+		a := acked{order: fmt.Sprintf("k%d-%d-%d", k, c, i), phone: fmt.Sprintf("79%02d%02d%06d", k, c, i),
+			name: fmt.Sprintf("N%d-%d", c, i), email: fmt.Sprintf("e%d.%d.%d@example.com", k, c, i)}
+		id, err := ackedLead(client, fmt.Sprintf("http://%s/hook/bench?token=bench&order=%s&phone=%s&name=%s&email=%s",
+			addr, a.order, a.phone, a.name, a.email))
+		if errors.Is(err, errNoAnswer) {
+			return false // killed
+		}
+		if err == nil {
+			a.id = id
+			mu.Lock()
+			got = append(got, a)
+			mu.Unlock()
+		}
+		return true
+	})
 	after := time.Duration(100+rand.IntN(900)) * time.Millisecond
 	time.Sleep(after)
 	// A 200 read even after the kill was written before it: acknowledged.
 	p.kill()
-	close(stop)
-	wg.Wait()
+	stop()
 	return got, after
+}
+
+// errNoAnswer is ackedLead's error when the call got no answer at all
+// (the server is gone).
+var errNoAnswer = errors.New("no answer")
+
+// ackedLead makes a webhook call and returns the lead it acknowledged:
+// an answer 200 with a lead id. An error means the call may or may not
+// have added it; errNoAnswer, that nothing answered.
+func ackedLead(client *http.Client, url string) (uint64, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", errNoAnswer, err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Lead uint64 `json:"lead"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	if resp.StatusCode != http.StatusOK || err != nil || answer.Lead == 0 {
+		return 0, fmt.Errorf("not acknowledged: %s, lead %d, %v", resp.Status, answer.Lead, err)
+	}
+	return answer.Lead, nil
 }
 
 // checkAcked opens the store the killed serve left and counts the
