@@ -65,6 +65,14 @@ type Store interface {
 	// JournalList returns entries newest first and the next page's cursor.
 	JournalList(ctx context.Context, q JournalQuery) ([]JournalEntry, string, error)
 
+	// SignOut remembers that the console session whose cookie hashes to
+	// id was signed out, until its cookie expires (until), for every
+	// process on this store: a restarted serve and the other nodes too.
+	SignOut(ctx context.Context, id [32]byte, until time.Time) error
+	// SignedOut says whether the session id hashes to was signed out and
+	// its cookie has not expired yet.
+	SignedOut(ctx context.Context, id [32]byte) (bool, error)
+
 	// Reasons is the table of rejection reasons edits are checked against.
 	Reasons() *ReasonTable
 	// ReadOnly says why the store takes no writes now ("" when it does).

@@ -26,6 +26,7 @@ import (
 //	m name                   → sequence state
 //	r 0 / r 1 n              → a big batch's recovery record, by a leadhost before the write-ahead log (redo.go)
 //	c contact 0 id           → (empty)        leads by phone and e-mail (contact.go)
+//	u session hash           → until          console sessions signed out (signout.go)
 const (
 	kindLead    = 'l'
 	kindHistory = 'h'
@@ -38,6 +39,7 @@ const (
 	kindFeed    = 'f'
 	kindHeld    = 'F' // F feed 0 id rev → feed item held for a person
 	kindRedo    = 'r'
+	kindSignOut = 'u'
 )
 
 var (

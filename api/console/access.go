@@ -176,7 +176,9 @@ func (cs *Console) caller(c *fasthttp.RequestCtx) string {
 
 // signOut is POST /ui/signout.
 func (cs *Console) signOut(r *request) {
-	cs.sessions.end(r.RequestCtx, time.Now())
+	if r.session != nil {
+		cs.sessions.end(r.session, time.Now())
+	}
 	var ck fasthttp.Cookie
 	ck.SetKey(sessionCookie)
 	ck.SetPath("/ui/")

@@ -87,6 +87,7 @@ func New(ctx context.Context, a *app.App, access Access, log *slog.Logger) *Cons
 		log = slog.New(slog.DiscardHandler)
 	}
 	cs := &Console{App: a, Access: access, Log: log, pages: parsePages()}
+	cs.sessions.shared, cs.sessions.log = a.Store, log
 	// Entries from here on are counted as they are written, those before
 	// by the count: one written just as this runs may be counted twice.
 	until := time.Now()

@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,12 +21,23 @@ const (
 	// maxSignedOut bounds the sign-outs a node remembers; past it the
 	// oldest is forgotten (its cookie was deleted in its browser anyway).
 	maxSignedOut = 10000
+	// storeWait bounds how long a page waits for the store to say
+	// whether its session was signed out, or to take a sign-out.
+	storeWait = 2 * time.Second
 )
 
 // session is one signed-in browser.
 type session struct {
+	id      [32]byte // the hash of its cookie's bytes: what a sign-out keeps
 	csrf    string
 	expires time.Time
+}
+
+// signOuts is where sign-outs are kept for every node on the store and
+// for a restarted serve (store.Store).
+type signOuts interface {
+	SignOut(ctx context.Context, id [32]byte, until time.Time) error
+	SignedOut(ctx context.Context, id [32]byte) (bool, error)
 }
 
 // sessions are the console's sessions. A session is its cookie: an expiry
@@ -32,10 +45,13 @@ type session struct {
 // that every node of a cluster that shares the token (and a restarted
 // serve) reads it without a shared table, and a new token ends every
 // session. The form token (CSRF) is derived from the cookie the same way.
-// What a node keeps is the sign-outs it took, until their cookies expire:
-// signing out on one node does not reach the others (the browser's cookie
-// is deleted; a copy taken before opens other nodes until it expires).
+// A sign-out is kept in the store (shared), so that it holds on every
+// node and across restarts, and in the node's memory, so that it holds
+// here even when the store cannot take it (a database away, a full
+// disk).
 type sessions struct {
+	shared    signOuts
+	log       *slog.Logger
 	mu        sync.Mutex
 	signedOut map[[32]byte]time.Time // the hash of the cookie's bytes → its expiry
 	keyToken  string                 // the token keyBytes was made from
@@ -81,14 +97,18 @@ func csrfOf(key, body []byte) string {
 }
 
 // get is the request's session, nil when its cookie is missing, forged,
-// signed with another token, expired or signed out here.
+// signed with another token, expired or signed out. When the store
+// cannot say whether it was signed out, the session stands (as signed
+// out on this node or not): an operator keeps the console while the
+// database is away, which is when it is needed; the cookie is still
+// checked and still expires.
 func (s *sessions) get(c *fasthttp.RequestCtx, token string, now time.Time) *session {
-	id := c.Request.Header.Cookie(sessionCookie)
-	if len(id) == 0 || token == "" {
+	cookie := c.Request.Header.Cookie(sessionCookie)
+	if len(cookie) == 0 || token == "" {
 		return nil
 	}
-	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(id)))
-	n, err := base64.RawURLEncoding.Strict().Decode(raw, id)
+	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(cookie)))
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, cookie)
 	if err != nil || n != 24+sha256.Size {
 		return nil
 	}
@@ -101,13 +121,25 @@ func (s *sessions) get(c *fasthttp.RequestCtx, token string, now time.Time) *ses
 	if !now.Before(expires) {
 		return nil
 	}
+	id := sha256.Sum256(raw[:n]) // the bytes, not their spelling
 	s.mu.Lock()
-	_, out := s.signedOut[sha256.Sum256(raw[:n])]
+	_, out := s.signedOut[id]
 	s.mu.Unlock()
 	if out {
 		return nil
 	}
-	return &session{csrf: csrfOf(key, body), expires: expires}
+	if s.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeWait)
+		out, err := s.shared.SignedOut(ctx, id)
+		cancel()
+		if err != nil {
+			s.log.Warn("console: cannot tell whether a session was signed out; taking its cookie", "err", err)
+		}
+		if out {
+			return nil
+		}
+	}
+	return &session{id: id, csrf: csrfOf(key, body), expires: expires}
 }
 
 // start opens a session for whoever signed in with token and returns its
@@ -119,13 +151,15 @@ func (s *sessions) start(token string, now time.Time) string {
 	return base64.RawURLEncoding.EncodeToString(append(body, sessionMAC(s.key(token), body)...))
 }
 
-// end signs the request's session out on this node.
-func (s *sessions) end(c *fasthttp.RequestCtx, now time.Time) {
-	id := c.Request.Header.Cookie(sessionCookie)
-	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(id)))
-	n, err := base64.RawURLEncoding.Strict().Decode(raw, id)
-	if len(id) == 0 || err != nil {
-		return
+// end signs session out, on every node when the store takes it.
+func (s *sessions) end(sess *session, now time.Time) {
+	if s.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeWait)
+		err := s.shared.SignOut(ctx, sess.id, sess.expires)
+		cancel()
+		if err != nil {
+			s.log.Error("console: a sign-out is kept on this node only", "err", err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -147,5 +181,5 @@ func (s *sessions) end(c *fasthttp.RequestCtx, now time.Time) {
 		}
 		delete(s.signedOut, oldest)
 	}
-	s.signedOut[sha256.Sum256(raw[:n])] = now.Add(sessionTTL) // the bytes, not their spelling
+	s.signedOut[sess.id] = sess.expires
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"fmt"
+	"leadhost/store"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +47,7 @@ func TestSignedOutCookieStaysOutInAnotherSpelling(t *testing.T) {
 	cookie := s.start("the-token", now)
 	var out fasthttp.RequestCtx
 	out.Request.Header.SetCookie(sessionCookie, cookie)
-	s.end(&out, now)
+	s.end(s.get(&out, "the-token", now), now)
 
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	last := strings.IndexByte(alphabet, cookie[len(cookie)-1])
@@ -54,6 +56,48 @@ func TestSignedOutCookieStaysOutInAnotherSpelling(t *testing.T) {
 	c.Request.Header.SetCookie(sessionCookie, respelled)
 	if s.get(&c, "the-token", now.Add(time.Minute)) != nil {
 		t.Errorf("the signed-out cookie %q, respelled %q, opens the session again", cookie, respelled)
+	}
+}
+
+// A sign-out holds on every node sharing the store and across a restart,
+// until the cookie would have expired; while the store cannot take or
+// tell one, the node that took it still refuses the cookie and the
+// others take it (the console stays usable with the database away).
+func TestSignOutReachesEveryNodeOnTheStore(t *testing.T) {
+	shared, err := store.Open(store.Options{Dir: t.TempDir(), GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	node := func() *sessions { return &sessions{shared: shared, log: slog.New(slog.DiscardHandler)} }
+	now := time.Now()
+	a, b := node(), node()
+	cookie := a.start("the-token", now)
+	var c fasthttp.RequestCtx
+	c.Request.Header.SetCookie(sessionCookie, cookie)
+	sess := b.get(&c, "the-token", now)
+	if sess == nil {
+		t.Fatal("a fresh cookie does not open a session on another node")
+	}
+	b.end(sess, now)
+	for name, s := range map[string]*sessions{"the node that took the sign-out": b, "another node": a, "a restarted node": node()} {
+		if s.get(&c, "the-token", now.Add(time.Minute)) != nil {
+			t.Errorf("%s takes the signed-out cookie", name)
+		}
+	}
+
+	// The store away: sign-out kept on this node only.
+	other := a.start("the-token", now)
+	var d fasthttp.RequestCtx
+	d.Request.Header.SetCookie(sessionCookie, other)
+	sess = a.get(&d, "the-token", now)
+	shared.Close()
+	a.end(sess, now)
+	if a.get(&d, "the-token", now) != nil {
+		t.Error("with the store closed, the node that took the sign-out takes the cookie")
+	}
+	if node().get(&d, "the-token", now) == nil {
+		t.Error("with the store closed, another node refuses a cookie it cannot check: the console is locked while the database is away")
 	}
 }
 

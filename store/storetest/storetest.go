@@ -85,6 +85,7 @@ var areas = []struct {
 	{"feed-reopen", testFeedReopen},
 	{"feed-nodes", testFeedNodes},
 	{"journal", testJournal},
+	{"signouts", testSignOuts},
 	{"subscribe", testSubscribe},
 	{"concurrency", testConcurrency},
 }
