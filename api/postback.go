@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,6 +74,12 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		}
 		return ""
 	}
+	for _, name := range postbackParams {
+		if vs := postbackValues(req.Query[name], req.Form[name], fromJSON[name]); len(vs) > 1 {
+			writeError(c, fasthttp.StatusBadRequest, fmt.Sprintf("%s given more than once (%q and %q): which one is meant?", name, vs[0], vs[1]))
+			return
+		}
+	}
 	// Not the request's context, which fasthttp ends as soon as shutdown
 	// begins: an edit half way would be answered 500 though it was made.
 	status, err := postbackStatus(s.runContext(), s.App.Store, o, arg)
@@ -92,6 +99,54 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 		return
 	}
 	writeJSON(c, fasthttp.StatusOK, status)
+}
+
+// postbackParams are the parameters a built-in postback reads.
+var postbackParams = []string{"oid", "eid", "status", "reason", "comment", "payout", "currency", "sta", "stc", "stt", "stw", "sth"}
+
+// postbackValues are the distinct values a parameter has in the query,
+// the form and the JSON object together.
+func postbackValues(query, form []string, fromJSON any) []string {
+	var out []string
+	add := func(v string) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	for _, v := range query {
+		add(v)
+	}
+	for _, v := range form {
+		add(v)
+	}
+	switch v := fromJSON.(type) {
+	case string:
+		add(v)
+	case float64:
+		add(strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	return out
+}
+
+// leadByBoth is the lead a postback names by oid and eid both: they
+// must name the same lead, or the partner's idea of it is not ours and
+// changing either would be a guess.
+func leadByBoth(ctx context.Context, st store.Store, offer, oid, eid string) (*store.Lead, error) {
+	id, err := strconv.ParseUint(oid, 10, 64)
+	if err != nil {
+		return nil, badPostback(400, "oid %q is not a lead id", oid)
+	}
+	byExt, err := st.ByExt(ctx, offer, eid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, badPostback(409, "oid=%s and eid=%s disagree: no lead of offer %s has eid %s", oid, eid, offer, eid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if byExt.ID != id {
+		return nil, badPostback(409, "oid=%s and eid=%s disagree: eid %s is lead %d", oid, eid, eid, byExt.ID)
+	}
+	return byExt, nil
 }
 
 type postbackError struct {
@@ -118,6 +173,8 @@ func postbackStatus(ctx context.Context, st store.Store, o *host.Offer, arg func
 	var lead *store.Lead
 	var err error
 	switch oid, eid := arg("oid"), arg("eid"); {
+	case oid != "" && eid != "":
+		lead, err = leadByBoth(ctx, st, o.ID, oid, eid)
 	case oid != "":
 		id, perr := strconv.ParseUint(oid, 10, 64)
 		if perr != nil {

@@ -198,6 +198,11 @@ func TestPostbacks(t *testing.T) {
 		{"another offer's lead", "oid=" + itoa(other.ID) + "&status=approved", 404, "no such lead", other, store.StatusProcessing, 0},
 		{"no status", "eid=E4", 400, "status is missing", nil, 0, 0},
 		{"bad payout", "eid=E4&status=approved&payout=lots", 400, "payout", d, store.StatusHold, 0},
+		{"oid and eid of two leads", "oid=" + itoa(d.ID) + "&eid=E1&status=cancel", 409, "disagree: eid E1 is lead " + itoa(a.ID), d, store.StatusHold, 0},
+		{"oid and an unknown eid", "oid=" + itoa(d.ID) + "&eid=nope&status=cancel", 409, "no lead of offer shop has eid nope", d, store.StatusHold, 0},
+		{"oid twice", "oid=" + itoa(d.ID) + "&oid=" + itoa(a.ID) + "&status=cancel", 400, "oid given more than once", d, store.StatusHold, 0},
+		{"status twice", "eid=E4&status=cancel&status=approved", 400, "status given more than once", d, store.StatusHold, 0},
+		{"oid and eid of one lead", "oid=" + itoa(d.ID) + "&eid=E4&status=processing&comment=back", 200, `"status":2`, d, store.StatusProcessing, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := call(t, "GET", base+"/postback/shop?token=pb&"+tc.query, "", nil, nil)
