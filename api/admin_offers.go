@@ -135,8 +135,8 @@ func (s *Server) getOffer(c *fasthttp.RequestCtx, p []string) (int, any, error) 
 	return 200, v, nil
 }
 
-// checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1][&leads=1,2]: 200 with
-// the run's report; 502 with it when the partner failed the run, 500
+// checkNow is POST /api/offers/<offer>/check?mode=…[&dry=1][&leads=1,2][&raw=1]: 200 with
+// the run's report (masked as the journal is, unless raw=1); 502 with it when the partner failed the run, 500
 // when the offer's script raised (its file:line in the report's error).
 // The run ends with the request: when the server shuts down (the request
 // context's Done), or at app.CheckNowLimit.
@@ -157,6 +157,9 @@ func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
+	if string(c.QueryArgs().Peek("raw")) != "1" {
+		rep = rep.Masked()
+	}
 	var scriptErr *script.RunError
 	switch {
 	case errors.As(rep.Err, &scriptErr):
@@ -167,8 +170,9 @@ func (s *Server) checkNow(c *fasthttp.RequestCtx, p []string) (int, any, error) 
 	return 200, rep, nil
 }
 
-// dryRun is POST /api/offers/<offer>/dry-run?mode=…[&leads=1,2] with a partner's
-// answer as the body: 200 with the edits check.lua would make, 422 when
+// dryRun is POST /api/offers/<offer>/dry-run?mode=…[&leads=1,2][&raw=1] with a partner's
+// answer as the body: 200 with the edits check.lua would make (masked
+// unless raw=1), 422 when
 // the answer does not decode or the handler fails on it.
 func (s *Server) dryRun(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	if len(c.PostBody()) == 0 {
@@ -183,6 +187,9 @@ func (s *Server) dryRun(c *fasthttp.RequestCtx, p []string) (int, any, error) {
 	rep, err := s.App.DryRunAnswer(ctx, p[0], string(c.QueryArgs().Peek("mode")), append([]byte(nil), c.PostBody()...), leads)
 	if err != nil {
 		return 0, nil, err
+	}
+	if string(c.QueryArgs().Peek("raw")) != "1" {
+		rep = rep.Masked()
 	}
 	if rep.Err != nil {
 		return fasthttp.StatusUnprocessableEntity, rep, nil

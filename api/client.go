@@ -83,7 +83,7 @@ func (c *Client) CheckNow(ctx context.Context, offer string, req app.CheckReques
 		// the name could make another path of the URL.
 		return nil, fmt.Errorf("no offer %q is loaded: %w", offer, store.ErrNotFound)
 	}
-	q := url.Values{}
+	q := url.Values{"raw": {"1"}} // the caller masks what it shows (Report.Masked)
 	if req.Mode != "" {
 		q.Set("mode", req.Mode)
 	}

@@ -111,9 +111,10 @@ var secretWords = map[string]bool{
 	"credentials": true, "bearer": true, "jwt": true, "otp": true, "pin": true, "hash": true,
 }
 
-// secretName says whether a parameter, JSON key or header named name
-// carries a secret.
-func secretName(name string) bool {
+// SecretName says whether a parameter, JSON key or header named name
+// carries a secret: the one list the journal, the logs and the reports
+// mask by.
+func SecretName(name string) bool {
 	for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
 		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
 	}) {
@@ -158,7 +159,7 @@ func MaskSecrets(text string) string {
 	text = quotedParamPattern.ReplaceAllStringFunc(text, maskParam)
 	text = escapedJSONPattern.ReplaceAllStringFunc(text, func(m string) string {
 		sub := escapedJSONPattern.FindStringSubmatch(m)
-		if !secretName(sub[1]) {
+		if !SecretName(sub[1]) {
 			return m
 		}
 		return `\"` + sub[1] + `\"` + sub[2] + `\"***\"`
@@ -166,14 +167,14 @@ func MaskSecrets(text string) string {
 	text = paramPattern.ReplaceAllStringFunc(text, maskParam)
 	text = jsonPattern.ReplaceAllStringFunc(text, func(m string) string {
 		sub := jsonPattern.FindStringSubmatch(m)
-		if !secretName(sub[1]) {
+		if !SecretName(sub[1]) {
 			return m
 		}
 		return `"` + sub[1] + `"` + sub[2] + `"***"`
 	})
 	return headerPattern.ReplaceAllStringFunc(text, func(m string) string {
 		name := m[:strings.IndexByte(m, ':')]
-		if !secretName(name) {
+		if !SecretName(name) {
 			return m
 		}
 		return name + ": ***"
@@ -183,7 +184,7 @@ func MaskSecrets(text string) string {
 // maskParam masks a name=value whose name is a secret's.
 func maskParam(m string) string {
 	name := m[:strings.IndexByte(m, '=')]
-	if !secretName(name) {
+	if !SecretName(name) {
 		return m
 	}
 	return name + "=***"

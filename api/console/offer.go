@@ -179,34 +179,18 @@ type editRow struct {
 }
 
 func viewReport(rep *check.Report) *reportView {
-	v := &reportView{Mode: rep.Mode, Dry: rep.Dry, Started: rep.Started, Duration: rep.Duration, Leads: rep.Leads, Err: store.Mask(rep.Error())}
-	for _, ex := range rep.Exchanges {
-		ex.URL, ex.Body, ex.Response, ex.Err = store.Mask(ex.URL), store.Mask(ex.Body), store.Mask(ex.Response), store.Mask(ex.Err)
-		headers := map[string]string{}
-		for k, h := range ex.Headers {
-			if secretName(k) {
-				h = "***"
-			}
-			headers[k] = store.Mask(h)
-		}
-		ex.Headers = headers
-		v.Exchanges = append(v.Exchanges, ex)
-	}
+	rep = rep.Masked()
+	v := &reportView{Mode: rep.Mode, Dry: rep.Dry, Started: rep.Started, Duration: rep.Duration, Leads: rep.Leads, Err: rep.Error(), Exchanges: rep.Exchanges}
 	for _, e := range rep.Edits {
 		for _, f := range e.Fields {
-			row := editRow{Lead: e.LeadID, Field: f.Field, Old: store.Mask(f.Old), New: store.Mask(f.New)}
+			row := editRow{Lead: e.LeadID, Field: f.Field, Old: f.Old, New: f.New}
 			if f.Field == "status" {
 				row.Old, row.New = statusName(f.Old), statusName(f.New)
 			}
 			v.Edits = append(v.Edits, row)
 		}
 	}
-	for _, s := range rep.Refused {
-		v.Refused = append(v.Refused, store.Mask(s))
-	}
-	for _, s := range rep.Logs {
-		v.Logs = append(v.Logs, store.Mask(s))
-	}
+	v.Refused, v.Logs = rep.Refused, rep.Logs
 	return v
 }
 

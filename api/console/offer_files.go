@@ -141,17 +141,10 @@ var assignment = regexp.MustCompile(`^(\s*(?:local\s+)?["']?([A-Za-z0-9_.\-]+)["
 // store.Mask hides in the journal (name=value in URLs, JSON, contacts).
 // The hook's token is shown on the offer page on request only.
 func maskSource(line string) string {
-	if m := assignment.FindStringSubmatch(line); m != nil && secretName(m[2]) {
+	if m := assignment.FindStringSubmatch(line); m != nil && store.SecretName(m[2]) {
 		return m[1] + `"***"` + m[4]
 	}
 	return store.Mask(line)
-}
-
-// secretName says whether name is one the journal masks the value of:
-// the store's one list, asked through a name=value it would mask.
-func secretName(name string) bool {
-	probe := name + "=x"
-	return store.MaskSecrets(probe) != probe
 }
 
 // setting is one key of an offer's settings as loaded.
@@ -171,7 +164,7 @@ func walkSettings(prefix string, v reflect.Value, out *[]setting) {
 	add := func(value string) {
 		key := strings.TrimSuffix(prefix, ".")
 		last := key[strings.LastIndexByte(key, '.')+1:]
-		if secretName(last) {
+		if store.SecretName(last) {
 			value = "***"
 		} else {
 			value = store.Mask(value)

@@ -28,6 +28,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dry := fs.Bool("dry-run", false, "show the edits without committing them")
 	leadList := fs.String("leads", "", "ask about these leads (ids, comma-separated) instead of those the mode lists")
 	asJSON := fs.Bool("json", false, "print the run's report as JSON")
+	raw := fs.Bool("raw", false, "show secrets and contacts as they are (masked by default, as the journal shows them)")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitUsage
@@ -56,6 +57,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 		return exitError
+	}
+	if !*raw {
+		rep = rep.Masked()
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

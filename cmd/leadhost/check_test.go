@@ -56,13 +56,19 @@ func TestCheckCommand(t *testing.T) {
 	}
 	for _, want := range []string{
 		"check altercpa processing", "dry run",
-		"→ POST " + srv.URL + "/api/ext/list.json?id=17&key=SECRET  (1 leads)", "ids[]=9001",
+		"→ POST " + srv.URL + "/api/ext/list.json?id=17&key=***  (1 leads)", "ids[]=9001",
 		"← 200", `"stage": "approve"`,
 		"edits that would be made (nothing committed)", `lead 1: status "2" → "6"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "SECRET") {
+		t.Errorf("the report shows the partner's key:\n%s", out)
+	}
+	if _, got, _ := leadhost(t, "", "check", "altercpa", "--dry-run", "--raw", "--json", "--data", data, "--scripts", scripts); !strings.Contains(got, "key=SECRET") {
+		t.Errorf("--raw --json does not show the key as it is:\n%s", got)
 	}
 	if _, got, _ := leadhost(t, "", "lead", "get", "1", "--data", data, "--scripts", scripts); !strings.Contains(got, `"status": 2`) {
 		t.Fatalf("the dry run committed: %s", got)

@@ -22,7 +22,7 @@ commands:
               --scripts ./scripts [--no-fsync]; stops cleanly on SIGINT
   lint [DIR]  check every offer in DIR (default ./scripts): offer.toml and
               Lua files; prints each problem as file:line, exit 1 if any
-  check OFFER [--mode processing|accepted|dates] [--dry-run] [--json]
+  check OFFER [--mode processing|accepted|dates] [--dry-run] [--json] [--raw]
               run one status check of OFFER now: prints each request, the
               answer and the edits (--dry-run: edits shown, not committed)
   shadow OFFER [--last K] [--raw]
