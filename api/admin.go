@@ -194,14 +194,9 @@ func pageLimit(c *fasthttp.RequestCtx) (int, error) {
 	return n, nil
 }
 
-// knownOffer checks an offer named in a filter: one loaded, or one whose
-// folder is there but does not load.
-func (s *Server) knownOffer(id string) error {
-	if _, ok := s.App.Offers.Offer(id); ok {
-		return nil
-	}
-	if _, ok := s.App.Offers.Errors()[id]; ok {
-		return nil
-	}
-	return badRequest("offer %q: no such offer (offers: %s)", id, strings.Join(s.App.Offers.IDs(), ", "))
+// unknownOffer is the answer to a filter naming an offer that is
+// neither in the scripts folder nor in what was listed: most likely a
+// typo (a removed offer's leads and entries are still listed).
+func (s *Server) unknownOffer(id string) error {
+	return badRequest("offer %q: no such offer, and nothing stored under that name matches (offers: %s)", id, strings.Join(s.App.Offers.IDs(), ", "))
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"leadhost/host/hosttest"
 	"leadhost/store"
 	"log/slog"
 	"os"
@@ -40,5 +41,42 @@ func TestCheckReportIsMaskedUnlessRaw(t *testing.T) {
 		if code != 502 || !strings.Contains(string(body), tc.want) || strings.Contains(string(body), tc.hide) {
 			t.Errorf("raw %q: %d %s; want 502 with %q, without %q", tc.query, code, body, tc.want, tc.hide)
 		}
+	}
+}
+
+// An offer whose folder was removed keeps its leads and journal entries
+// listed by its name; a name that was never an offer is still refused.
+func TestRemovedOfferStillListed(t *testing.T) {
+	t.Parallel()
+	scripts := copyScripts(t)
+	a := openApp(t, scripts)
+	base := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), LocalToken: localToken})
+	if code, _, body := call(t, "POST", base+"/hook/shop?token=s3cret", "application/json", strings.NewReader(`{"order":"R1"}`), nil); code != 200 {
+		t.Fatalf("webhook: %d %s", code, body)
+	}
+	if err := os.RemoveAll(filepath.Join(scripts, "shop")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Offers.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Offers.Offer("shop"); ok {
+		t.Fatal("the removed offer is still loaded")
+	}
+	for _, tc := range []struct {
+		path, want string
+		code       int
+	}{
+		{"/api/leads?offer=shop", `"offer":"shop"`, 200},
+		{"/api/journal?offer=shop", `"offer":"shop"`, 200},
+		{"/api/leads?offer=shpo", "no such offer, and nothing stored under that name matches", 400},
+		{"/api/journal?offer=shpo", "no such offer", 400},
+	} {
+		var code int
+		var body []byte
+		hosttest.Eventually(t, tc.path, func() bool { // the journal is written behind the call
+			code, _, body = call(t, "GET", base+tc.path, "", nil, asLocal)
+			return code == tc.code && strings.Contains(string(body), tc.want)
+		})
 	}
 }

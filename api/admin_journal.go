@@ -17,11 +17,6 @@ import (
 func (s *Server) listJournal(c *fasthttp.RequestCtx, _ []string) (int, any, error) {
 	a := c.QueryArgs()
 	q := store.JournalQuery{Offer: string(a.Peek("offer")), Cursor: string(a.Peek("cursor"))}
-	if q.Offer != "" {
-		if err := s.knownOffer(q.Offer); err != nil {
-			return 0, nil, err
-		}
-	}
 	var err error
 	if kind := string(a.Peek("kind")); kind != "" {
 		if q.Kind, err = store.ParseJournalKind(kind); err != nil {
@@ -48,6 +43,9 @@ func (s *Server) listJournal(c *fasthttp.RequestCtx, _ []string) (int, any, erro
 	entries, next, err := s.App.Store.JournalList(c, q)
 	if err != nil {
 		return 0, nil, err
+	}
+	if q.Offer != "" && len(entries) == 0 && q.Cursor == "" && !s.App.Offers.Known(q.Offer) {
+		return 0, nil, s.unknownOffer(q.Offer)
 	}
 	if string(a.Peek("raw")) != "1" {
 		for i := range entries {

@@ -100,7 +100,7 @@ func TestAdminRoutes(t *testing.T) {
 		{"no such route", "GET", "/api/lead/1", "", 404, "no route"},
 		{"list by status name", "GET", "/api/leads?offer=shop&status=packing,processing", "", 200, `"ext":"E1"`},
 		{"list unknown status", "GET", "/api/leads?offer=shop&status=shipped", "", 400, `status \"shipped\"`},
-		{"list unknown offer", "GET", "/api/leads?offer=nosuch", "", 400, `offer \"nosuch\": no such offer (offers: crm, shop)`},
+		{"list unknown offer", "GET", "/api/leads?offer=nosuch", "", 400, `offer \"nosuch\": no such offer, and nothing stored under that name matches (offers: crm, shop)`},
 		{"journal unknown kind", "GET", "/api/journal?kind=bogus", "", 400, `kind \"bogus\": want one of hook`},
 		{"journal unknown status", "GET", "/api/journal?status=fine", "", 400, `status \"fine\"`},
 		{"journal unknown offer", "GET", "/api/journal?offer=nosuch", "", 400, "no such offer"},

@@ -73,6 +73,15 @@ func (r *Registry) IDs() []string {
 	return ids
 }
 
+// Known says whether id is an offer of the scripts folder: loaded, or
+// there and failing to load.
+func (r *Registry) Known(id string) bool {
+	st := r.state.Load()
+	_, loaded := st.offers[id]
+	_, failing := st.errors[id]
+	return loaded || failing
+}
+
 // Problems are the problems of the offer's last failed load as text
 // ("acme/check.lua:3: …"); none when it loaded.
 func (r *Registry) Problems(id string) []string {

@@ -21,19 +21,24 @@ type LeadFilter struct {
 }
 
 // FindLeads returns one page of the leads f names. A filter that cannot
-// name any lead (no offer and no contact, an offer never loaded, a
-// contact that is neither a phone nor an e-mail) is store.ErrInvalid,
-// worded for the person who typed it.
+// name any lead (no offer and no contact, an offer that is neither
+// loaded nor has leads matching, a contact that is neither a phone nor
+// an e-mail) is store.ErrInvalid, worded for the person who typed it.
+// An offer whose folder was removed still has its leads listed.
 func (a *App) FindLeads(ctx context.Context, f LeadFilter) (store.Page, error) {
 	if f.Offer == "" && f.Contact == "" {
 		return store.Page{}, fmt.Errorf("offer= is required: leads are listed per offer, or found by contact= (a phone or an e-mail) in every offer: %w", store.ErrInvalid)
 	}
-	if f.Offer != "" {
-		_, loaded := a.Offers.Offer(f.Offer)
-		if _, failing := a.Offers.Errors()[f.Offer]; !loaded && !failing {
-			return store.Page{}, fmt.Errorf("offer %q: no such offer (offers: %s): %w", f.Offer, strings.Join(a.Offers.IDs(), ", "), store.ErrInvalid)
-		}
+	page, err := a.findLeads(ctx, f)
+	if err == nil && f.Offer != "" && len(page.Leads) == 0 && f.Cursor == "" && !a.Offers.Known(f.Offer) {
+		// Most likely a typo; a removed offer's leads are still listed.
+		return page, fmt.Errorf("offer %q: no such offer, and nothing stored under that name matches (offers: %s): %w", f.Offer, strings.Join(a.Offers.IDs(), ", "), store.ErrInvalid)
 	}
+	return page, err
+}
+
+// findLeads is FindLeads for any offer name, known or not.
+func (a *App) findLeads(ctx context.Context, f LeadFilter) (store.Page, error) {
 	if f.Ext == "" {
 		return a.Store.List(ctx, store.Query{Offer: f.Offer, Contact: f.Contact, Statuses: f.Statuses, Cursor: f.Cursor, Limit: f.Limit})
 	}
