@@ -223,20 +223,21 @@ func Open(opts Options) (*Badger, error) {
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
 	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
-	// short are skipped, never reused. A new lease is a Badger update
-	// made by the committer, synced (sequence.go), which stalls every
-	// write for a moment: 10,000 ids a lease makes that rare.
-	s.leadSeq, s.goalSeq = &durableSeq{bw: 10000}, &durableSeq{bw: 16}
-	if s.leadSeq.seq, err = db.GetSequence(seqLeadKey, s.leadSeq.bw); err == nil {
-		s.goalSeq.seq, err = db.GetSequence(seqGoalKey, s.goalSeq.bw)
+	// short are skipped, never reused. A new lease is a Badger update,
+	// synced, taken ahead behind the callers (sequence.go): 10,000 ids a
+	// lease makes that rare.
+	var syncLogs func() error
+	if s.wal != nil {
+		syncLogs = func() error { return syncBadgerLogs(opts.Dir) }
+	}
+	if s.leadSeq, err = openSeq(db, seqLeadKey, 10000, syncLogs); err == nil {
+		s.goalSeq, err = openSeq(db, seqGoalKey, 16, syncLogs)
 	}
 	if err == nil && s.wal != nil {
-		sync := func() error { return syncBadgerLogs(opts.Dir) }
-		s.leadSeq.sync, s.goalSeq.sync = sync, sync
 		// The leases just taken, and what the replay wrote, go to disk;
 		// then the replayed segments are behind Badger.
 		if err = s.checkpoint(); err == nil {
-			err = sync()
+			err = syncLogs()
 		}
 		if err == nil {
 			err = s.wal.start()
