@@ -40,14 +40,15 @@ const SuggestedMemoryLimit = 256 << 20
 // (runtime/debug.SetGCPercent) under SuggestedMemoryLimit; the leadhost
 // binary sets it unless GOGC is given. With Go's default (100) a webhook
 // host holds 40-80 MB live and collects every second or so, each cycle
-// marking for 15-200 ms beside the webhooks on two cores; every 100 ms
-// window of `leadhost bench hook`'s half load that held a cycle had a p99
-// over 10 ms (12 of 12 in a 10 s phase). At 400 the heap may grow to five
-// times what is live before a collection: the same bench (-duration 4s,
-// alternating, three runs each) collected 16, 19, 22 times against 7, 6,
-// 10, and twice against once in the half-load phase. The memory limit
-// still caps the heap: past 51 MB live it is the limit that starts a
-// cycle, as before.
+// marking for 15-200 ms beside the webhooks on two cores; of the 100 ms
+// windows of `leadhost bench hook`'s half load that held a cycle, 22 of
+// 24 had a p99 over 10 ms (of all windows 80%, on a loaded machine). At
+// 400 the heap may grow to five times what is live before a collection:
+// the same bench (-duration 4s, alternating, seven runs each) collected
+// 14-22 times against 5-10, twice against once in the half-load phase,
+// and (four of them measured) peaked at 186-213 MiB RSS against 252-257.
+// The memory limit still caps the heap: past 51 MB live it is the limit
+// that starts a cycle, as before.
 const SuggestedGCPercent = 400
 
 // Options configure a Store. The zero value (with Dir set) is a durable
