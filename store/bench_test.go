@@ -332,11 +332,14 @@ func buildMillion(dir string) error {
 var benchDirs []string
 
 // TestMain runs the tests, benchmarks and child processes under the soft
-// memory limit the leadhost binary sets, so that memory figures are the
-// binary's.
+// memory limit and the GC target the leadhost binary sets, so that memory
+// figures are the binary's.
 func TestMain(m *testing.M) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(SuggestedMemoryLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(SuggestedGCPercent)
 	}
 	code := m.Run()
 	for _, d := range benchDirs {

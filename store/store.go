@@ -36,6 +36,21 @@ import (
 // memory is bounded by its options (badgerOptions), not by the data size.
 const SuggestedMemoryLimit = 256 << 20
 
+// SuggestedGCPercent is the garbage collector's target
+// (runtime/debug.SetGCPercent) under SuggestedMemoryLimit; the leadhost
+// binary sets it unless GOGC is given. With Go's default (100) a webhook
+// host holds 40-80 MB live and collects every second or so, each cycle
+// marking for 15-200 ms beside the webhooks on two cores; of the 100 ms
+// windows of `leadhost bench hook`'s half load that held a cycle, 22 of
+// 24 had a p99 over 10 ms (of all windows 80%, on a loaded machine). At
+// 400 the heap may grow to five times what is live before a collection:
+// the same bench (-duration 4s, alternating, seven runs each) collected
+// 14-22 times against 5-10, twice against once in the half-load phase,
+// and (four of them measured) peaked at 186-213 MiB RSS against 252-257.
+// The memory limit still caps the heap: past 51 MB live it is the limit
+// that starts a cycle, as before.
+const SuggestedGCPercent = 400
+
 // Options configure a Store. The zero value (with Dir set) is a durable
 // store with the standard reasons and default offer policy.
 type Options struct {
@@ -209,20 +224,21 @@ func Open(opts Options) (*Badger, error) {
 		return nil, fmt.Errorf("store: open the journal in %s: %w", opts.Dir, err)
 	}
 	// Sequences lease ids in blocks; ids of a lease that a crash cuts
-	// short are skipped, never reused. A new lease is a Badger update
-	// made by the committer, synced (sequence.go), which stalls every
-	// write for a moment: 10,000 ids a lease makes that rare.
-	s.leadSeq, s.goalSeq = &durableSeq{bw: 10000}, &durableSeq{bw: 16}
-	if s.leadSeq.seq, err = db.GetSequence(seqLeadKey, s.leadSeq.bw); err == nil {
-		s.goalSeq.seq, err = db.GetSequence(seqGoalKey, s.goalSeq.bw)
+	// short are skipped, never reused. A new lease is a Badger update,
+	// synced, taken ahead behind the callers (sequence.go): 10,000 ids a
+	// lease makes that rare.
+	var syncLogs func() error
+	if s.wal != nil {
+		syncLogs = func() error { return syncBadgerLogs(opts.Dir) }
+	}
+	if s.leadSeq, err = openSeq(db, seqLeadKey, 10000, syncLogs); err == nil {
+		s.goalSeq, err = openSeq(db, seqGoalKey, 16, syncLogs)
 	}
 	if err == nil && s.wal != nil {
-		sync := func() error { return syncBadgerLogs(opts.Dir) }
-		s.leadSeq.sync, s.goalSeq.sync = sync, sync
 		// The leases just taken, and what the replay wrote, go to disk;
 		// then the replayed segments are behind Badger.
 		if err = s.checkpoint(); err == nil {
-			err = sync()
+			err = syncLogs()
 		}
 		if err == nil {
 			err = s.wal.start()
