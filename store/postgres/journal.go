@@ -26,6 +26,10 @@ const (
 	journalQueue      = 4096
 	journalBatch      = 1024
 	journalSweepEvery = time.Minute
+	// journalRetry is how often entries held while the database was
+	// away are tried again; journalWriteLimit bounds one try.
+	journalRetry      = time.Second
+	journalWriteLimit = 10 * time.Second
 )
 
 // journal is the background writer.
@@ -123,38 +127,79 @@ func (j *journal) nextID(at time.Time) uint64 {
 
 func (s *Store) journalLoop() {
 	defer close(s.jr.done)
+	var held heldEntries
 	batch := make([]queuedEntry, 0, journalBatch)
 	for {
-		e, ok := <-s.jr.queue
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], e)
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case e, ok := <-s.jr.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, e)
-			default:
-				break fill
+		batch = held.take(batch[:0], journalBatch)
+		open := s.jr.gather(&batch, len(batch) == 0, journalRetry)
+		if len(batch) == 0 {
+			if !open {
+				return
 			}
+			continue
 		}
 		errs := s.writeJournal(batch)
 		for i := range batch {
 			var err error
 			if errs != nil && errs[i] != nil {
-				s.log.Error("writing the journal", "err", errs[i])
 				err = errs[i]
+				if away(err) {
+					held.keep(batch[i], s.log)
+				} else {
+					s.log.Error("writing the journal", "err", err)
+				}
 			}
 			if batch[i].written != nil {
 				batch[i].written <- err
 			}
 			batch[i] = queuedEntry{}
 		}
+		if !open {
+			if n := held.len(); n > 0 {
+				// One last try above failed: the database is away as
+				// the process stops.
+				s.log.Error("the journal loses entries: its database did not answer before the store closed", "entries", n)
+			}
+			return
+		}
 	}
+}
+
+// gather adds queued entries to batch, up to its capacity: waiting for
+// the first when wait, else for at most patience (entries held for a
+// database away are tried again then). It says false once the queue is
+// closed (the store closing).
+func (j *journal) gather(batch *[]queuedEntry, wait bool, patience time.Duration) (open bool) {
+	if wait {
+		e, ok := <-j.queue
+		if !ok {
+			return false
+		}
+		*batch = append(*batch, e)
+	} else if len(*batch) < cap(*batch) {
+		t := time.NewTimer(patience)
+		defer t.Stop()
+		select {
+		case e, ok := <-j.queue:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, e)
+		case <-t.C:
+		}
+	}
+	for len(*batch) < cap(*batch) {
+		select {
+		case e, ok := <-j.queue:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, e)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 var journalColumns = []string{"id", "at", "offer", "kind", "status", "duration", "version", "summary", "request", "response", "logs", "detail", "expires", "node"}
@@ -182,10 +227,18 @@ func (s *Store) writeJournal(batch []queuedEntry) []error {
 		rows[i] = []any{int64(e.ID), e.At, text(e.Offer), string(e.Kind), string(e.Status), int64(e.Duration), int64(e.Version),
 			text(e.Summary), bytesOrNil(e.Request), bytesOrNil(e.Response), logs, detail, e.At.Add(ttl), text(e.Node)}
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), journalWriteLimit)
+	defer cancel()
 	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"journal"}, journalColumns, pgx.CopyFromRows(rows))
 	if err == nil {
 		return nil
+	}
+	if away(err) {
+		errs := make([]error, len(rows))
+		for i := range errs {
+			errs[i] = fmt.Errorf("journal: %w", err)
+		}
+		return errs
 	}
 	// One entry the server refused fails the whole COPY: the entries
 	// are written again one by one, so that only it is lost.

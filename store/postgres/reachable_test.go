@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +60,46 @@ func within(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("no %s within 10 s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Journal entries recorded while the database is away (the 503s of an
+// outage) are written once it is back, not dropped.
+func TestJournalOutlivesTheDatabaseAway(t *testing.T) {
+	ctx := context.Background()
+	srv := pgtest.Own(t)
+	url, _, err := srv.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.RecordWritten(store.JournalEntry{Offer: "o", Kind: store.KindHook, Status: store.JournalOK, Summary: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Crash()
+	within(t, "the store saying its database does not answer", func() bool { return s.ReadOnly() != "" })
+	if err := s.RecordWritten(store.JournalEntry{Offer: "o", Kind: store.KindHook, Status: store.JournalRefused, Summary: "during, waited for"}); err == nil {
+		t.Error("RecordWritten said an entry was written while the database was down")
+	}
+	s.Record(store.JournalEntry{Offer: "o", Kind: store.KindHook, Status: store.JournalRefused, Summary: "during, queued"})
+	time.Sleep(1500 * time.Millisecond) // at least one more try while it is down
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the outage's entries in the journal", func() bool {
+		entries, _, err := s.JournalList(ctx, store.JournalQuery{Offer: "o"})
+		return err == nil && len(entries) == 3
+	})
+	entries, _, _ := s.JournalList(ctx, store.JournalQuery{Offer: "o"})
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Summary)
+	}
+	if want := "during, queued|during, waited for|before"; strings.Join(got, "|") != want {
+		t.Errorf("journal %q, want %q (newest first)", strings.Join(got, "|"), want)
 	}
 }
