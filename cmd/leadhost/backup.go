@@ -158,7 +158,9 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "leadhost restore: %s\n", store.Describe(err))
 		return exitError
 	}
-	fmt.Fprintf(stdout, "%s restored into %s in %s; check it with: leadhost verify --data %s\n", rest[0], *dataDir, time.Since(start).Round(time.Millisecond), *dataDir)
+	fmt.Fprintf(stdout, "%s restored into %s in %s; check it with: leadhost verify --data %s\n"+
+		"A serve on it sends what its outboxes held at the backup: start it instead of the serve the backup was taken from, never beside it.\n",
+		rest[0], *dataDir, time.Since(start).Round(time.Millisecond), *dataDir)
 	return exitOK
 }
 
