@@ -29,6 +29,9 @@ type Store interface {
 	History(ctx context.Context, id uint64) ([]Change, error)
 	// ByExt returns the offer's lead with the partner's id ext.
 	ByExt(ctx context.Context, offer, ext string) (*Lead, error)
+	// ByKey returns the offer's lead that Add made for the idempotency
+	// key (ErrNotFound).
+	ByKey(ctx context.Context, offer, key string) (*Lead, error)
 	// List returns one page of leads: an offer's by status group (1;
 	// 2-4; 5; 6-9; 10-11; 12), oldest first within each; a contact's
 	// (Query.Contact) oldest first.

@@ -106,6 +106,27 @@ func (s *Badger) ByExt(ctx context.Context, offer, ext string) (*Lead, error) {
 	return l, err
 }
 
+// ByKey returns the offer's lead Add made for the idempotency key.
+func (s *Badger) ByKey(ctx context.Context, offer, key string) (*Lead, error) {
+	var l *Lead
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		v, ok, err := getValue(txn, idemKey(offer, key))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("offer %q key %q: %w", offer, key, ErrNotFound)
+		}
+		id, err := readID(v)
+		if err != nil {
+			return err
+		}
+		l, err = getLead(txn, id)
+		return err
+	})
+	return l, err
+}
+
 // Query selects leads for List. With Offer set, leads come from the
 // offer+status index, ordered by status then id; without it, all leads by
 // id (Statuses then filters records, a scan meant for the admin API only).

@@ -24,12 +24,18 @@ func addedLead(nl store.NewLead, id uint64, created bool) AddedLead {
 
 // standIn is core.lead.add in shadow: nothing is stored. The n-th add
 // answers as the live run's n-th did (its lead's id), so that a reply
-// naming the lead reads the same when the two versions agree; an add the
-// live run did not make answers id 0, created.
+// naming the lead reads the same when the two versions agree. An add the
+// live run did not make (a replay of the journal runs both versions in
+// shadow) answers as the store would: the lead its idempotency key
+// already made, not created; else id 0, created.
 func (r *Run) standIn(L *lua.LState, nl store.NewLead) int {
 	id, created := uint64(0), true
 	if n := len(r.Added); n < len(r.StandIns) {
 		id, created = r.StandIns[n].ID, r.StandIns[n].Created
+	} else if nl.Key != "" && r.Store != nil {
+		if l, err := r.Store.ByKey(r.Ctx, nl.Offer, nl.Key); err == nil {
+			id, created = l.ID, false
+		}
 	}
 	r.Added = append(r.Added, addedLead(nl, id, created))
 	L.Push(lua.LNumber(id))

@@ -55,6 +55,34 @@ func TestShadowHookChangesNothing(t *testing.T) {
 	}
 }
 
+// An add in shadow that the live run did not make (a replay of the
+// journal runs both versions in shadow) answers as the store would: the
+// lead its key already made, not created; a new key, id 0, created.
+func TestShadowAddWithoutStandInAnswersAsTheStore(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	known, _, err := st.Add(context.Background(), store.NewLead{Offer: "acme", Key: "order-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustCompile(t, "acme/hook.lua", `
+		local id, created = core.lead.add{key = req.query.k}
+		return {id = id, created = created}`)
+	for _, tc := range []struct{ key, want string }{
+		{"order-9", `{"created":false,"id":` + itoa(known.ID) + `}`},
+		{"order-10", `{"created":true,"id":0}`},
+	} {
+		res, err := NewPool(Limits{}).RunHook(context.Background(), s, Hook{Store: st, Offer: "acme", Shadow: true,
+			Request: HookRequest{Method: "GET", Query: map[string][]string{"k": {tc.key}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(res.Reply.Body); got != tc.want {
+			t.Errorf("key %s: reply %s, want %s", tc.key, got, tc.want)
+		}
+	}
+}
+
 // send.lua in shadow starts from the lead as the live run found it and
 // commits nothing; its outcome lists the edits it would make.
 func TestShadowSendCommitsNothing(t *testing.T) {

@@ -81,6 +81,21 @@ func (s *Store) ByExt(ctx context.Context, offer, ext string) (*store.Lead, erro
 	return ls[0], nil
 }
 
+// ByKey returns the offer's lead Add made for the idempotency key.
+func (s *Store) ByKey(ctx context.Context, offer, key string) (*store.Lead, error) {
+	if err := s.alive(ctx); err != nil {
+		return nil, err
+	}
+	ls, err := scanLeads(s.pool.Query(ctx, `SELECT `+leadColumns+` FROM leads WHERE id = (SELECT lead_id FROM idempotency_keys WHERE offer = $1 AND key = $2)`, offer, key))
+	if err != nil {
+		return nil, dbError(err)
+	}
+	if len(ls) == 0 {
+		return nil, fmt.Errorf("offer %q key %q: %w", offer, key, store.ErrNotFound)
+	}
+	return ls[0], nil
+}
+
 var cursorEncoding = base64.RawURLEncoding
 
 // statusList is a set's statuses and their buckets, as query arguments.

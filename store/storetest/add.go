@@ -55,6 +55,23 @@ func testAdd(t *testing.T, b Backend) {
 		if again, created, err := f.s.Add(ctx, store.NewLead{Offer: "keyed", Key: "order-2", Ext: "P-2"}); err != nil || created || again.ID != withExt.ID {
 			t.Errorf("a repeated key with its ext: lead %v created %v, %v; want the first lead, no error", again, created, err)
 		}
+		for _, tc := range []struct {
+			offer, key string
+			want       uint64 // 0: none
+		}{
+			{"keyed", "order-1", first.ID},
+			{"keyed", "order-2", withExt.ID},
+			{"keyed", "order-3", 0},
+			{"keyed-3", "order-1", 0},
+		} {
+			l, err := f.s.ByKey(ctx, tc.offer, tc.key)
+			switch {
+			case tc.want == 0 && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("ByKey(%s, %s) = %v, %v; want ErrNotFound", tc.offer, tc.key, l, err)
+			case tc.want != 0 && (err != nil || l.ID != tc.want):
+				t.Errorf("ByKey(%s, %s) = %v, %v; want lead %d", tc.offer, tc.key, l, err, tc.want)
+			}
+		}
 		other, created, err := f.s.Add(ctx, store.NewLead{Offer: "keyed-2", Key: "order-1"})
 		if err != nil || !created || other.ID == first.ID {
 			t.Errorf("the same key in another offer: lead %v created %v, %v; want a new lead", other, created, err)
