@@ -179,8 +179,10 @@ type addStep struct {
 func (a *addStep) run(w *stepWriter) error {
 	s, key, lead, now := a.s, a.key, a.lead, a.now
 	a.result, a.created, a.refusal = nil, false, nil
+	var idem []byte // read, then written: one key, never changed after
 	if key != "" {
-		v, ok, err := w.get(idemKey(lead.Offer, key))
+		idem = idemKey(lead.Offer, key)
+		v, ok, err := w.get(idem)
 		if err != nil {
 			return err
 		}
@@ -220,7 +222,7 @@ func (a *addStep) run(w *stepWriter) error {
 		lead.ID = id
 	}
 	if key != "" {
-		w.set(idemKey(lead.Offer, key), idValue(lead.ID))
+		w.set(idem, idValue(lead.ID))
 	}
 	lead.addedBy, lead.addedAt = a.by, now
 	var events []Event

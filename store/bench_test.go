@@ -84,6 +84,32 @@ func BenchmarkAdd(b *testing.B) {
 	}
 }
 
+// BenchmarkAddWebhook is Add as a webhook calls it (the lead of
+// leadhost bench hook's script: an idempotency key, a phone, a name and
+// an e-mail), 32 writers, no fsync: the store's CPU per webhook, where
+// BenchmarkAdd's lead (an ext, a phone) is an import's.
+//
+//	go test -run '^$' -bench AddWebhook -benchtime 50000x -benchmem ./store/
+func BenchmarkAddWebhook(b *testing.B) {
+	s := openBench(b, false)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(n.Add(1))
+			nl := NewLead{Offer: "bench", Key: "r1765090000t1-" + strconv.Itoa(i), Fields: map[string]string{
+				"phone": fmt.Sprintf("7999%07d", i%10000000), "name": "Ivan", "email": "ivan@example.com",
+			}}
+			if _, _, err := s.Add(ctx, nl); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	reportRate(b, b.N, "adds/s")
+}
+
 // BenchmarkBadgerUpdateBaseline is what one fsync'd Badger transaction per
 // call gives, the ceiling the group commit lifts.
 func BenchmarkBadgerUpdateBaseline(b *testing.B) {

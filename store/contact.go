@@ -47,34 +47,53 @@ func ContactKey(text string) (string, error) {
 }
 
 func emailKey(text string) string {
+	if e, ok := emailText(text); ok {
+		return "e" + e
+	}
+	return ""
+}
+
+// emailText is text as the contact index keeps an e-mail, after its "e",
+// and whether it is one.
+func emailText(text string) (string, bool) {
 	text = strings.ToLower(strings.TrimSpace(text))
 	at := strings.LastIndexByte(text, '@')
 	if at <= 0 || at == len(text)-1 || strings.ContainsAny(text, " \t\x00") || len(text) > maxNameLen {
-		return ""
+		return "", false
 	}
-	return "e" + text
+	return text, true
 }
 
 func phoneKey(text string) string {
-	var buf [21]byte // "p" and at most 20 digits: no allocation but the key
+	var buf [1 + maxPhoneDigits]byte // no allocation but the key
+	return string(appendPhoneKey(buf[:0], text))
+}
+
+// maxPhoneDigits is the most digits a phone may have.
+const maxPhoneDigits = 20
+
+// appendPhoneKey appends the phone key of text ("p" and its last ten
+// digits) to b, or nothing when text is no phone.
+func appendPhoneKey(b []byte, text string) []byte {
+	var buf [1 + maxPhoneDigits]byte
 	digits := buf[:1]
 	for i := 0; i < len(text); i++ {
 		if c := text[i]; c >= '0' && c <= '9' {
 			if len(digits) == len(buf) {
-				return "" // over 20 digits
+				return b // over 20 digits
 			}
 			digits = append(digits, c)
 		}
 	}
 	n := len(digits) - 1
 	if n < minPhoneDigits {
-		return ""
+		return b
 	}
 	if n > phoneDigits {
 		digits = append(buf[:1], digits[1+n-phoneDigits:]...)
 	}
 	buf[0] = 'p'
-	return string(digits)
+	return append(b, digits...)
 }
 
 // leadContacts are the contact keys of a lead's phone and e-mail fields.
@@ -101,19 +120,34 @@ func contactKey(contact string, id uint64) []byte { return appendU64(contactPref
 // writeContacts moves a lead's contact index entries from old's contacts
 // to n's (old nil for a new lead).
 func writeContacts(w *stepWriter, old, n *Lead) {
-	if old != nil && old.Fields["phone"] == n.Fields["phone"] && old.Fields["email"] == n.Fields["email"] {
+	if old == nil {
+		addContacts(w, n)
+		return
+	}
+	if old.Fields["phone"] == n.Fields["phone"] && old.Fields["email"] == n.Fields["email"] {
 		return
 	}
 	now := leadContacts(n)
-	if old != nil {
-		for _, c := range leadContacts(old) {
-			if !slices.Contains(now, c) {
-				w.del(contactKey(c, old.ID))
-			}
+	for _, c := range leadContacts(old) {
+		if !slices.Contains(now, c) {
+			w.del(contactKey(c, old.ID))
 		}
 	}
 	for _, c := range now {
 		w.set(contactKey(c, n.ID), nil)
+	}
+}
+
+// addContacts files a new lead under its contacts: the keys contactKey
+// makes of leadContacts, each made in place (a new lead is a webhook's,
+// and a webhook's lead has a phone and often an e-mail).
+func addContacts(w *stepWriter, n *Lead) {
+	var buf [1 + maxPhoneDigits]byte
+	if p := appendPhoneKey(buf[:0], n.Fields["phone"]); len(p) > 0 {
+		w.set(appendU64(append(append(keyOf(kindContact, len(p)+9), p...), 0), n.ID), nil)
+	}
+	if e, ok := emailText(n.Fields["email"]); ok {
+		w.set(appendU64(append(append(append(keyOf(kindContact, len(e)+10), 'e'), e...), 0), n.ID), nil)
 	}
 }
 

@@ -122,3 +122,39 @@ func TestContactIndexBuiltForOldStore(t *testing.T) {
 		t.Errorf("index mark after build: %v", err)
 	}
 }
+
+// TestAddContactsWritesTheIndexKeys: a new lead's contact keys, made in
+// place, are the keys contactKey makes of leadContacts, which edits,
+// Verify and the index's backfill use.
+func TestAddContactsWritesTheIndexKeys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, phone, email string }{
+		{"both", "+7 (999) 000-11-22", "Ivan@Example.com"},
+		{"neither", "", ""},
+		{"phone only", "89990001122", ""},
+		{"e-mail only, spaced", "", "  ivan@example.com\t"},
+		{"short phone", "12345", "not an e-mail"},
+		{"21 digits", "123456789012345678901", "a@b"},
+		{"20 digits", "12345678901234567890", "@example.com"},
+		{"7 digits", "1234567", "ivan@"},
+		{"e-mail with a space", "x", "ivan petrov@example.com"},
+		{"unicode e-mail", "", "ИВАН@Пример.рф"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Lead{ID: 42, Fields: map[string]string{"phone": tc.phone, "email": tc.email}}
+			var want [][]byte
+			for _, c := range leadContacts(l) {
+				want = append(want, contactKey(c, l.ID))
+			}
+			w := &stepWriter{g: &group{c: &committer{}}}
+			addContacts(w, l)
+			var got [][]byte
+			for _, wr := range w.writes {
+				got = append(got, wr.key)
+			}
+			if !slices.EqualFunc(got, want, func(a, b []byte) bool { return string(a) == string(b) }) {
+				t.Errorf("keys %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -24,8 +24,8 @@ import (
 // (journalspool.go); Close writes what is spooled.
 //
 //	j inv                   → entry (inv = ^id: newest first)
-//	J offer 0 inv           → (empty)   by offer
-//	K kind 0 inv            → (empty)   by kind
+//	J offer 0 inv           → (empty) or a run   by offer (journalruns.go)
+//	K kind 0 inv            → (empty) or a run   by kind
 //	S status 0 inv          → (empty)   by status, all but "ok" (journalstatus.go)
 //	T status 0 offer 0 inv  → (empty)   by status and offer, all but "ok"
 
@@ -111,9 +111,13 @@ type journal struct {
 	byStatus atomic.Bool
 	// bodies are buffers for entries' JSON on their way into the spool.
 	bodies sync.Pool
-	// entries and keys are the writer's, reused from batch to batch.
-	entries []badger.Entry
-	keys    []byte
+	// entries, keys, expires and runs are the writer's, reused from batch
+	// to batch.
+	entries   []badger.Entry
+	keys      []byte
+	expires   []uint64
+	offerRuns []journalRun
+	kindRuns  []journalRun
 }
 
 // WatchJournal has fn hear each entry Record keeps, as kept (its ID and
@@ -384,14 +388,16 @@ func (s *Badger) journalLoop() {
 }
 
 // writeJournal writes a batch of entries, value(i) the JSON of batch[i],
-// to the journal's Badger with their index keys. The keys are cut from
-// one buffer and the Badger entries from one slice, both the writer's
-// from batch to batch (Badger holds them until Flush returns).
+// to the journal's Badger with their index keys: the offer's and the
+// kind's one a run (journalruns.go), the status's one an entry. The
+// entries' keys are cut from one buffer and the Badger entries from one
+// slice, both the writer's from batch to batch (Badger holds them until
+// Flush returns).
 func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 	size, count := 0, 0
 	for i := range batch {
 		e := &batch[i]
-		size += 3*10 + len(e.offer) + len(e.kind)
+		size += 3*10 + len(e.offer) + len(e.kind) // itself, at most a run in each index
 		count += 3
 		if statusIndexed(e.status) {
 			size += 2*10 + 2*len(e.status) + len(e.offer) + 1
@@ -412,6 +418,16 @@ func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 	var written int64
 	wb := s.jdb.NewWriteBatch()
 	defer wb.Cancel()
+	set := func(from int) error {
+		for j := from; j < len(entries); j++ {
+			if err := wb.SetEntry(&entries[j]); err != nil {
+				return err
+			}
+			written += int64(len(entries[j].Key) + len(entries[j].Value))
+		}
+		return nil
+	}
+	expires := s.jr.expires[:0]
 	for i := range batch {
 		e := &batch[i]
 		ttl := DefaultJournalTTL
@@ -420,37 +436,45 @@ func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 				ttl = d
 			}
 		}
-		expires := uint64(time.Now().Add(ttl).Unix())
+		expires = append(expires, uint64(time.Now().Add(ttl).Unix()))
 		inv := ^e.id
 		from := len(entries)
 		at := len(keys)
 		keys = appendU64(append(keys, kindJournal), inv)
-		entries = append(entries, badger.Entry{Key: key(at), Value: value(i), ExpiresAt: expires})
-		at = len(keys)
-		keys = appendU64(append(append(append(keys, kindJournalByOffer), e.offer...), 0), inv)
-		entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
-		at = len(keys)
-		keys = appendU64(append(append(append(keys, kindJournalByKind), e.kind...), 0), inv)
-		entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+		entries = append(entries, badger.Entry{Key: key(at), Value: value(i), ExpiresAt: expires[i]})
 		if statusIndexed(e.status) {
 			at = len(keys)
 			keys = appendU64(append(append(append(keys, kindJournalByStatus), e.status...), 0), inv)
-			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires[i]})
 			at = len(keys)
 			keys = appendU64(append(append(append(append(append(keys, kindJournalByStatusOffer), e.status...), 0), e.offer...), 0), inv)
-			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires})
+			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires[i]})
 		}
-		for j := from; j < len(entries); j++ {
-			if err := wb.SetEntry(&entries[j]); err != nil {
-				return err
-			}
-			written += int64(len(entries[j].Key) + len(entries[j].Value))
+		if err := set(from); err != nil {
+			return err
 		}
+	}
+	from := len(entries)
+	s.jr.offerRuns = journalRuns(s.jr.offerRuns, batch, expires, func(e *spooled) string { return e.offer })
+	s.jr.kindRuns = journalRuns(s.jr.kindRuns, batch, expires, func(e *spooled) string { return string(e.kind) })
+	for _, runs := range []struct {
+		kind byte
+		runs []journalRun
+	}{{kindJournalByOffer, s.jr.offerRuns}, {kindJournalByKind, s.jr.kindRuns}} {
+		for i := range runs.runs {
+			r := &runs.runs[i]
+			at := len(keys)
+			keys = appendRunKey(keys, runs.kind, r)
+			entries = append(entries, badger.Entry{Key: key(at), Value: r.invs, ExpiresAt: r.expires})
+		}
+	}
+	if err := set(from); err != nil {
+		return err
 	}
 	defer s.noteWritten(written)
 	err := wb.Flush()
 	clear(entries) // no value of the ring held
-	s.jr.keys, s.jr.entries = keys, entries
+	s.jr.keys, s.jr.entries, s.jr.expires = keys, entries, expires
 	return err
 }
 
@@ -511,64 +535,87 @@ func (s *Badger) JournalList(ctx context.Context, q JournalQuery) ([]JournalEntr
 		prefix = []byte{kindJournal}
 	}
 	start := prefix
+	// seen is the newest entry's inv the list has passed (the cursor's:
+	// the list goes on past it). Entries come in order of their invs, so
+	// one at or below it was passed already: on an earlier page, or in a
+	// run that a replay of the spool after a kill wrote again, cut
+	// another way (journalruns.go).
+	var seen uint64
+	passed := q.Cursor != "" // seen holds one
 	if q.Cursor != "" {
 		b, err := cursorEncoding.DecodeString(q.Cursor)
 		if err != nil || len(b) != 8 {
 			return nil, "", fmt.Errorf("journal cursor %q: %w", q.Cursor, ErrInvalid)
 		}
 		start = append(append([]byte(nil), prefix...), b...)
+		seen = binary.BigEndian.Uint64(b)
 	}
 	s.jr.sp.settled()
 	var out []JournalEntry
 	next := ""
 	err := s.viewOn(ctx, s.jdb, func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: prefix[0] == kindJournal, PrefetchSize: 64})
+		byIndex := prefix[0] != kindJournal
+		if byIndex && q.Cursor != "" {
+			start = runFrom(txn, prefix, start) // the cursor's entry may be inside a run
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: !byIndex, PrefetchSize: 64})
 		defer it.Close()
+	keys:
 		for it.Seek(start); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			key := it.Item().Key()
-			inv := binary.BigEndian.Uint64(key[len(key)-8:])
-			if q.Cursor != "" && len(out) == 0 && string(key) == string(start) {
-				continue // the cursor's own entry was on the last page
-			}
-			var raw []byte
-			var err error
-			if prefix[0] == kindJournal {
-				raw, err = it.Item().ValueCopy(nil)
-			} else {
-				var ok bool
-				raw, ok, err = getValue(txn, appendU64([]byte{kindJournal}, inv))
-				if !ok && err == nil {
-					continue // expired between the index and the entry
+			invs := key[len(key)-8:]
+			if byIndex {
+				var err error
+				if invs, err = runInvs(it.Item()); err != nil {
+					return err
 				}
 			}
-			if err != nil {
-				return err
-			}
-			var e JournalEntry
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return fmt.Errorf("journal entry: %w", errCorrupt)
-			}
-			if !q.Since.IsZero() && e.At.Before(q.Since) {
-				// Ids are in the order entries were kept, and never below
-				// their time (nextID); an entry kept late with an early
-				// time (a check run, dated when it began) is passed over,
-				// and only an id below since ends the list.
-				if e.ID < uint64(q.Since.UnixNano()) {
-					break
+			for i := range len(invs) / 8 {
+				inv := invAt(invs, i)
+				if passed && inv <= seen {
+					continue
 				}
-				continue
+				seen, passed = inv, true
+				var raw []byte
+				var err error
+				if !byIndex {
+					raw, err = it.Item().ValueCopy(nil)
+				} else {
+					var ok bool
+					raw, ok, err = getValue(txn, appendU64([]byte{kindJournal}, inv))
+					if !ok && err == nil {
+						continue // expired between the index and the entry
+					}
+				}
+				if err != nil {
+					return err
+				}
+				var e JournalEntry
+				if err := json.Unmarshal(raw, &e); err != nil {
+					return fmt.Errorf("journal entry: %w", errCorrupt)
+				}
+				if !q.Since.IsZero() && e.At.Before(q.Since) {
+					// Ids are in the order entries were kept, and never below
+					// their time (nextID); an entry kept late with an early
+					// time (a check run, dated when it began) is passed over,
+					// and only an id below since ends the list.
+					if e.ID < uint64(q.Since.UnixNano()) {
+						break keys
+					}
+					continue
+				}
+				if (q.Kind != "" && e.Kind != q.Kind) || (q.Status != "" && e.Status != q.Status) || (q.Offer != "" && e.Offer != q.Offer) {
+					continue
+				}
+				if len(out) == limit {
+					next = cursorEncoding.EncodeToString(appendU64(nil, ^out[len(out)-1].ID))
+					break keys
+				}
+				out = append(out, e)
 			}
-			if (q.Kind != "" && e.Kind != q.Kind) || (q.Status != "" && e.Status != q.Status) || (q.Offer != "" && e.Offer != q.Offer) {
-				continue
-			}
-			if len(out) == limit {
-				next = cursorEncoding.EncodeToString(appendU64(nil, ^out[len(out)-1].ID))
-				break
-			}
-			out = append(out, e)
 		}
 		return nil
 	})

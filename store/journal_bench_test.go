@@ -81,3 +81,30 @@ func BenchmarkJournalStatusBackfill(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
 }
+
+// BenchmarkJournalWriteBatch is the journal writer's Badger write of a
+// batch of n webhook entries of one offer (journalLoop takes what was
+// spooled meanwhile: a few at light load, dozens at 64 in flight), per
+// entry:
+//
+//	go test -run '^$' -bench JournalWriteBatch -benchtime 100000x -benchmem ./store/
+func BenchmarkJournalWriteBatch(b *testing.B) {
+	for _, n := range []int{1, 16, 64} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			s := openBench(b, false)
+			body := []byte(`{"id":"1","at":"2026-12-07T06:00:00Z","offer":"shop","kind":"hook","status":"ok","duration":"1ms","summary":"GET /hook/shop → 200","request":"GET /hook/shop?token=bench&order=r1765090000t1-1&phone=79990000001&name=Ivan&email=ivan%40example.com&cost=4990 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n","response":"{\"ok\":true,\"lead\":1,\"created\":true}"}`)
+			batch := make([]spooled, n)
+			id := uint64(time.Now().UnixNano())
+			b.ResetTimer()
+			for i := 0; i < b.N; i += n {
+				for j := range batch {
+					id++
+					batch[j] = spooled{id: id, n: len(body), offer: "shop", kind: KindHook, status: JournalOK}
+				}
+				if err := s.writeJournal(batch, func(int) []byte { return body }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -88,10 +89,32 @@ func (s *Badger) writeParts(p *partsLeft) (*partsLeft, error) {
 func (s *Badger) applyTxn(writes []write) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	if err := setAll(txn, writes); err != nil {
+	buf := txnEntries.Get().(*[]badger.Entry)
+	defer putTxnEntries(buf)
+	if cap(*buf) < len(writes) {
+		*buf = make([]badger.Entry, len(writes))
+	}
+	*buf = (*buf)[:len(writes)]
+	if err := setAll(txn, writes, *buf); err != nil {
 		return err
 	}
 	return txn.Commit()
+}
+
+// txnEntries are the Entry slices applyTxn hands Badger: one a
+// transaction, kept for the next, where txn.Set allocates an Entry per
+// key. Badger holds them until Commit returns (its memtable and logs
+// copy keys and values); a slice is kept at most maxTxnEntries long.
+var txnEntries = sync.Pool{New: func() any { return new([]badger.Entry) }}
+
+const maxTxnEntries = 4096
+
+func putTxnEntries(buf *[]badger.Entry) {
+	if cap(*buf) > maxTxnEntries {
+		return
+	}
+	clear(*buf) // no key or value held until the next transaction
+	txnEntries.Put(buf)
 }
 
 // applyReplayed writes a record of the log again, in as many
@@ -125,15 +148,17 @@ func (s *Badger) applyReplayed(payload []byte) error {
 	return txn.Commit()
 }
 
-// setAll puts writes into txn: the committer's one transaction and each
-// part of a group too big for one.
-func setAll(txn *badger.Txn, writes []write) error {
-	for _, wr := range writes {
+// setAll puts writes into txn, entries (one per write) holding the
+// sets: the committer's one transaction and each part of a group too big
+// for one.
+func setAll(txn *badger.Txn, writes []write, entries []badger.Entry) error {
+	for i, wr := range writes {
 		var err error
 		if wr.del {
 			err = txn.Delete(wr.key)
 		} else {
-			err = txn.Set(wr.key, wr.val)
+			entries[i] = badger.Entry{Key: wr.key, Value: wr.val}
+			err = txn.SetEntry(&entries[i])
 		}
 		if err != nil {
 			return err
