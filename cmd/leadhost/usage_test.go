@@ -31,3 +31,15 @@ func TestFlagsOutOfRangeAreUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpSaysServeRunsWithoutAToken holds --api-token's help to serve's
+// flag: serve runs without a token (loopback reads, the serve file's token
+// for changes); the help said serve required one.
+func TestHelpSaysServeRunsWithoutAToken(t *testing.T) {
+	t.Parallel()
+	_, out, errOut := leadhost(t, "", "--help")
+	help := out + errOut
+	if strings.Contains(help, "requires it") || !strings.Contains(help, "serve\n                   runs without one") {
+		t.Errorf("leadhost --help on --api-token:\n%s", help)
+	}
+}
