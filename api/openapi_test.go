@@ -308,7 +308,7 @@ var (
 	rfc3339    = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
 	journalIDs = regexp.MustCompile(`\b1[0-9]{18}\b`)
 	// The free space of the test machine's disk, in a full disk's answer.
-	freeMiB = regexp.MustCompile(`disk has \d+ MiB free`)
+	freeMiB = regexp.MustCompile(`reserve: \d+ MiB free`)
 )
 
 // normalizeAnswer blanks what changes from run to run: times, journal
@@ -339,7 +339,7 @@ func normalizeAnswer(t *testing.T, body []byte, host string) []byte {
 			}
 			x = strings.ReplaceAll(x, host, "<host>")
 			x = rfc3339.ReplaceAllString(x, "<time>")
-			x = freeMiB.ReplaceAllString(x, "disk has <free> MiB free")
+			x = freeMiB.ReplaceAllString(x, "reserve: <free> MiB free")
 			return journalIDs.ReplaceAllString(x, "<journal-id>")
 		}
 		return v
