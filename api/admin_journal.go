@@ -29,12 +29,8 @@ func (s *Server) listJournal(c *fasthttp.RequestCtx, _ []string) (int, any, erro
 		}
 	}
 	if since := string(a.Peek("since")); since != "" {
-		if d, err := time.ParseDuration(since); err == nil {
-			q.Since = time.Now().Add(-d)
-		} else if t, err := time.Parse(time.RFC3339, since); err == nil {
-			q.Since = t
-		} else {
-			return 0, nil, badRequest("since %q: want a duration (1h) or an RFC 3339 time", since)
+		if q.Since, err = store.ParseSince(since, time.Now()); err != nil {
+			return 0, nil, err
 		}
 	}
 	if q.Limit, err = pageLimit(c); err != nil {

@@ -93,6 +93,8 @@ func TestAdminRoutes(t *testing.T) {
 		{"dry-run garbage", "POST", "/api/offers/crm/dry-run", "<html>", 422, "undecodable"},
 		{"journal", "GET", "/api/journal?limit=5", "", 200, `"items":[{"id":"`},
 		{"journal bad since", "GET", "/api/journal?since=yesterday", "", 400, "since"},
+		{"journal since a negative duration", "GET", "/api/journal?since=-1h", "", 400, "above zero"},
+		{"journal since a time", "GET", "/api/journal?since=2026-12-07T06:00:00Z", "", 200, "items"},
 		{"journal entry bad id", "GET", "/api/journal/x", "", 400, "not a journal id"},
 		{"journal entry unknown", "GET", "/api/journal/42", "", 404, "not found"},
 		{"replay unknown", "POST", "/api/journal/42/replay", "", 404, "not found"},

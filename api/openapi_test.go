@@ -125,6 +125,7 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		{"create-lead-again", "POST", "/api/leads", `{"offer":"shop","key":"k1"}`, 200, nil},
 		{"create-lead-taken-ext", "POST", "/api/leads", `{"offer":"shop","ext":"E1"}`, 409, nil},
 		{"create-lead-bad-field", "POST", "/api/leads", `{"offer":"shop","fields":{"phone":79990001122}}`, 400, nil},
+		{"create-lead-bad-created", "POST", "/api/leads", `{"offer":"shop","created":"yesterday"}`, 400, nil},
 		{"create-lead-unknown-offer", "POST", "/api/leads", `{"offer":"nosuch"}`, 400, nil},
 		{"create-crm-lead", "POST", "/api/leads", `{"offer":"crm","ext":"X1","status":"processing"}`, 201, nil},
 		{"get-lead", "GET", "/api/leads/2", "", 200, nil},
@@ -133,6 +134,8 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		{"patch-lead", "PATCH", "/api/leads/2", `{"accept":1,"comment":"ok"}`, 200, nil},
 		{"patch-lead-refused", "PATCH", "/api/leads/2", `{"status":"processing"}`, 409, nil},
 		{"patch-lead-empty", "PATCH", "/api/leads/2", `{}`, 400, nil},
+		{"patch-lead-bad-base", "PATCH", "/api/leads/2", `{"base":true}`, 400, nil},
+		{"patch-lead-bad-counts", "PATCH", "/api/leads/2", `{"counts":1.5}`, 400, nil},
 		{"patch-lead-goal", "PATCH", "/api/leads/2", `{"goal":"upsell"}`, 200, nil},
 		{"patch-lead-unknown-goal", "PATCH", "/api/leads/2", `{"goal":"downsell"}`, 400, nil},
 		{"lead-history", "GET", "/api/leads/2/history", "", 200, nil},
@@ -244,12 +247,13 @@ func TestRouteAnswersMatchContract(t *testing.T) {
 		}
 		if s.name == "list-journal" {
 			// Every add and edit above, made or refused: 4 made (two adds,
-			// the approval, the goal), 6 refused (the taken ext, the bad
-			// field, the unknown offer, the refused patch, the empty
-			// patch, the unknown goal).
+			// the approval, the goal), 9 refused (the taken ext, the bad
+			// field, the bad created, the unknown offer, the refused
+			// patch, the empty patch, the bad base, the bad counts, the
+			// unknown goal).
 			hosttest.Eventually(t, "the lead entries journaled", func() bool {
 				entries, _, _ := st.JournalList(ctx, store.JournalQuery{Kind: store.KindLead})
-				return len(entries) == 10
+				return len(entries) == 13
 			})
 		}
 		req, err := http.NewRequest(s.method, url, strings.NewReader(s.body))
@@ -304,7 +308,7 @@ var (
 	rfc3339    = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
 	journalIDs = regexp.MustCompile(`\b1[0-9]{18}\b`)
 	// The free space of the test machine's disk, in a full disk's answer.
-	freeMiB = regexp.MustCompile(`disk has \d+ MiB free`)
+	freeMiB = regexp.MustCompile(`reserve: \d+ MiB free`)
 )
 
 // normalizeAnswer blanks what changes from run to run: times, journal
@@ -335,7 +339,7 @@ func normalizeAnswer(t *testing.T, body []byte, host string) []byte {
 			}
 			x = strings.ReplaceAll(x, host, "<host>")
 			x = rfc3339.ReplaceAllString(x, "<time>")
-			x = freeMiB.ReplaceAllString(x, "disk has <free> MiB free")
+			x = freeMiB.ReplaceAllString(x, "reserve: <free> MiB free")
 			return journalIDs.ReplaceAllString(x, "<journal-id>")
 		}
 		return v

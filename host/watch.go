@@ -74,6 +74,10 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOption
 		}
 		watched = want
 	}
+	// A problem is logged when it appears, not at each rescan while the
+	// offer stays broken; those the registry held before Watch were
+	// reported by whoever loaded it (app.Open logs them).
+	reported := problemLines(r.Errors())
 	reload := func(why string) {
 		// Watch first, so that files written into a new folder while it
 		// loads are not missed.
@@ -82,11 +86,13 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOption
 		for _, c := range changes {
 			log.Info("scripts: "+c, "why", why)
 		}
-		for id, errs := range r.Errors() {
-			for _, e := range errs {
-				log.Warn("scripts: "+e.Error(), "offer", id)
+		now := problemLines(r.Errors())
+		for line, id := range now {
+			if _, ok := reported[line]; !ok {
+				log.Warn("scripts: "+line, "offer", id)
 			}
 		}
+		reported = now
 		if opts.OnReload != nil && (len(changes) > 0 || err != nil) {
 			opts.OnReload(changes, err)
 		}
@@ -124,4 +130,16 @@ func (r *Registry) Watch(ctx context.Context, log *slog.Logger, opts WatchOption
 			reload("periodic rescan")
 		}
 	}
+}
+
+// problemLines are the registry's load problems as their lines, each with
+// its offer.
+func problemLines(errs map[string][]error) map[string]string {
+	lines := make(map[string]string)
+	for id, list := range errs {
+		for _, e := range list {
+			lines[e.Error()] = id
+		}
+	}
+	return lines
 }

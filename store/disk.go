@@ -30,9 +30,10 @@ const (
 	journalValueLogFile  = 64 << 20 // what one rewrite of the journal's value log writes at most
 )
 
-// ErrDiskFull: the store's disk is (nearly) full; nothing was written.
-// Writes are taken again once space is freed.
-var ErrDiskFull = errors.New("the disk is full")
+// ErrDiskFull: the store's disk is full or under the reserve kept free;
+// nothing was written. Writes are taken again once space is freed. Its
+// words hold for both: a reserve set above the space free is no full disk.
+var ErrDiskFull = errors.New("no writes until disk space is freed")
 
 // diskState is what the guard last saw.
 type diskState struct {
@@ -119,10 +120,11 @@ func (s *Badger) checkDisk() {
 	case free < reserve:
 		if s.disk.readOnly.Load() == nil {
 			// Not the folder's path: /healthz shows this to anyone.
-			why := fmt.Sprintf("the data folder's disk has %d MiB free, under the %d MiB leadhost keeps free: no writes until space is freed",
-				free>>20, reserve>>20)
+			// The reserve is the person's setting and may be above
+			// gigabytes free: say it, not "the disk is full".
+			why := fmt.Sprintf("under the --min-free-mb reserve: %d MiB free, %d MiB kept", free>>20, reserve>>20)
 			s.disk.readOnly.Store(&why)
-			s.log.Error("store read-only: the disk is nearly full", "dir", s.opts.Dir, "free_mib", free>>20, "min_free_mib", reserve>>20)
+			s.log.Error("store read-only: "+why, "dir", s.opts.Dir, "free_mib", free>>20, "min_free_mib", reserve>>20)
 		}
 	case free >= reserve+reserve/4 && s.disk.readOnly.Load() != nil: // a margin, not to flap
 		s.disk.readOnly.Store(nil)
@@ -130,9 +132,13 @@ func (s *Badger) checkDisk() {
 	}
 	stop := free < 2*reserve || (s.disk.journalStop.Load() && free < 2*reserve+reserve/4) // a margin, not to flap
 	if was := s.disk.journalStop.Swap(stop); was != stop {
-		if stop {
-			s.log.Warn("journal paused: the disk is nearly full; leads are still stored", "free_mib", free>>20)
-		} else {
+		switch {
+		case stop && s.disk.readOnly.Load() != nil:
+			// The store's own line said why; leads are not stored either.
+			s.log.Warn("journal paused with the store", "free_mib", free>>20, "min_free_mib", reserve>>20)
+		case stop:
+			s.log.Warn("journal paused: under twice the --min-free-mb reserve; leads are still stored", "free_mib", free>>20, "min_free_mib", reserve>>20)
+		default:
 			s.log.Info("journal resumed", "dropped_entries", s.disk.dropped.Load())
 		}
 	}

@@ -30,7 +30,7 @@ func TestDiskGuard(t *testing.T) {
 	}{
 		{"plenty of space", 1 << 30, nil, nil, ""},
 		{"under twice the reserve: the journal yields", 150 << 20, nil, ErrDiskFull, ""},
-		{"under the reserve: read-only", 50 << 20, ErrDiskFull, ErrDiskFull, "50 MiB free, under the 100 MiB"},
+		{"under the reserve: read-only", 50 << 20, ErrDiskFull, ErrDiskFull, "50 MiB free, 100 MiB kept"},
 		{"freed, but not past the margin: still read-only", 110 << 20, ErrDiskFull, ErrDiskFull, "50 MiB free"},
 		{"freed past the margin: writes again", 300 << 20, nil, nil, ""},
 	} {

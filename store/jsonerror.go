@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 )
 
@@ -23,7 +24,7 @@ func jsonProblem(what string, err error) error {
 		if field == "" {
 			return fmt.Errorf("%s: a JSON object is wanted, not %s: %w", what, jsonNoun(typ.Value), ErrInvalid)
 		}
-		return fmt.Errorf("%s: %s: %s where %s is wanted: %w", what, field, jsonNoun(typ.Value), goNoun(typ.Type.Kind().String()), ErrInvalid)
+		return fmt.Errorf("%s: %s: want %s, got %s: %w", what, field, wantNoun(typ.Type), jsonNoun(typ.Value), ErrInvalid)
 	case errors.As(err, &syn) && syn.Error() == "unexpected end of JSON input":
 		return fmt.Errorf("%s: the JSON ends too soon: %w", what, ErrInvalid)
 	case errors.As(err, &syn):
@@ -37,8 +38,9 @@ func jsonProblem(what string, err error) error {
 	return fmt.Errorf("%s: %s: %w", what, msg, ErrInvalid)
 }
 
-// jsonNoun names what a JSON value holds ("number", "string", "array",
-// "object", "bool") as a person says it.
+// jsonNoun names what a JSON value holds as a person says it: Go's
+// "number 1.5" is 1.5, "string" is text, and a literal our own decoders
+// put there (true, "yesterday") stays as given.
 func jsonNoun(v string) string {
 	switch {
 	case v == "string":
@@ -49,25 +51,53 @@ func jsonNoun(v string) string {
 		return "a list"
 	case v == "object":
 		return "an object"
-	case v == "number" || strings.HasPrefix(v, "number"):
+	case v == "number":
 		return "a number"
+	case strings.HasPrefix(v, "number "):
+		return strings.TrimPrefix(v, "number ")
 	}
 	return v
 }
 
-// goNoun names what a Go kind takes, in JSON's words.
-func goNoun(kind string) string {
+// jsonLiteral is the value a decoder refused, for jsonNoun: the literal as
+// given, cut short when long, or the noun of a list or an object.
+func jsonLiteral(data []byte) string {
+	const most = 40
 	switch {
-	case kind == "string":
+	case len(data) == 0:
+		return "nothing"
+	case data[0] == '[':
+		return "array"
+	case data[0] == '{':
+		return "object"
+	case len(data) > most:
+		return string(data[:most]) + "…"
+	}
+	return string(data)
+}
+
+// wantNoun names what a field takes, in the words of the JSON a person
+// writes.
+func wantNoun(t reflect.Type) string {
+	switch t {
+	case moneyType:
+		return `a money amount such as "4990" or "4990.50"`
+	case timeType:
+		return "a time like 2026-12-07T06:00:00Z (RFC 3339)"
+	}
+	switch k := t.Kind(); {
+	case k == reflect.String:
 		return "text"
-	case kind == "bool":
+	case k == reflect.Bool:
 		return "true/false"
-	case kind == "slice" || kind == "array":
+	case k == reflect.Slice || k == reflect.Array:
 		return "a list"
-	case kind == "map" || kind == "struct":
+	case k == reflect.Map || k == reflect.Struct:
 		return "an object"
-	case strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint") || strings.HasPrefix(kind, "float"):
+	case k >= reflect.Int && k <= reflect.Uintptr:
+		return "a whole number"
+	case k == reflect.Float32 || k == reflect.Float64:
 		return "a number"
 	}
-	return kind
+	return t.Kind().String()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -29,9 +30,30 @@ var pow10 = [...]int64{1, 10, 100, 1000, 10_000, 100_000, 1_000_000}
 // ParseMoney reads a decimal such as "12.10", "-3", "0.5" or "1,5" (a comma
 // is taken as the decimal point, as Russian CRMs write it).
 func ParseMoney(text string) (Money, error) {
+	m, problem := parseMoney(text)
+	if problem != "" {
+		return Money{}, fmt.Errorf("amount %q: %s: %w", text, problem, ErrInvalid)
+	}
+	return m, nil
+}
+
+// Why an amount does not parse. The shape problems need no word beside "want
+// a money amount"; the limits do, since the value looks like one.
+const (
+	moneyEmpty     = "empty"
+	moneyNoDigits  = "no digits"
+	moneyNotNumber = "not a decimal number"
+	moneyTooLarge  = "too large"
+)
+
+var moneyTooPrecise = fmt.Sprintf("more than %d decimal places", maxMoneyScale)
+
+// parseMoney is ParseMoney that says what is wrong in words ("" when
+// nothing is), so that JSON decoding can name the field as well.
+func parseMoney(text string) (Money, string) {
 	s := strings.TrimSpace(text)
 	if s == "" {
-		return Money{}, fmt.Errorf("amount %q: empty: %w", text, ErrInvalid)
+		return Money{}, moneyEmpty
 	}
 	neg := false
 	switch s[0] {
@@ -42,31 +64,31 @@ func ParseMoney(text string) (Money, error) {
 	}
 	intPart, frac, hasPoint := strings.Cut(strings.Replace(s, ",", ".", 1), ".")
 	if intPart == "" && (!hasPoint || frac == "") {
-		return Money{}, fmt.Errorf("amount %q: no digits: %w", text, ErrInvalid)
+		return Money{}, moneyNoDigits
 	}
 	for len(frac) > maxMoneyScale && frac[len(frac)-1] == '0' {
 		frac = frac[:len(frac)-1]
 	}
 	if len(frac) > maxMoneyScale {
-		return Money{}, fmt.Errorf("amount %q: more than %d decimal places: %w", text, maxMoneyScale, ErrInvalid)
+		return Money{}, moneyTooPrecise
 	}
 	var units int64
 	for i, part := range []string{intPart, frac} {
 		for j := 0; j < len(part); j++ {
 			c := part[j]
 			if c < '0' || c > '9' {
-				return Money{}, fmt.Errorf("amount %q: not a decimal number: %w", text, ErrInvalid)
+				return Money{}, moneyNotNumber
 			}
 			units = units*10 + int64(c-'0')
 			if i == 0 && units >= maxMoneyInt {
-				return Money{}, fmt.Errorf("amount %q: too large: %w", text, ErrInvalid)
+				return Money{}, moneyTooLarge
 			}
 		}
 	}
 	if neg {
 		units = -units
 	}
-	return Money{units: units, scale: uint8(len(frac))}, nil
+	return Money{units: units, scale: uint8(len(frac))}, ""
 }
 
 // MoneyFromFloat converts a number that arrived as a float (a Lua number, a
@@ -130,22 +152,44 @@ func (m Money) String() string {
 // reader turns it into a rounding float.
 func (m Money) MarshalJSON() ([]byte, error) { return json.Marshal(m.String()) }
 
-// UnmarshalJSON accepts a JSON number or a string.
+// UnmarshalJSON accepts a JSON number or a string; null leaves the amount
+// as it is. What it refuses comes back as a *json.UnmarshalTypeError so
+// that the decoder adds the field's name ("cash.pay") to the error.
 func (m *Money) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '"' {
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return fmt.Errorf("amount: %w", ErrInvalid)
+	if string(data) == "null" {
+		return nil
+	}
+	text := string(data)
+	switch {
+	case len(data) > 0 && data[0] == '"':
+		if json.Unmarshal(data, &text) != nil {
+			return moneyTypeError(data, "")
 		}
-		data = []byte(s)
-	} else if bytes.ContainsAny(data, "eE") {
-		return fmt.Errorf("amount %s: exponent notation is not exact: %w", data, ErrInvalid)
+	case len(data) == 0 || data[0] != '-' && (data[0] < '0' || data[0] > '9'):
+		return moneyTypeError(data, "") // true, a list, an object
+	case bytes.ContainsAny(data, "eE"):
+		return moneyTypeError(data, "exponent notation is not exact")
 	}
-	v, err := ParseMoney(string(data))
-	if err != nil {
-		return err
+	v, problem := parseMoney(text)
+	switch problem {
+	case "":
+		*m = v
+		return nil
+	case moneyEmpty, moneyNoDigits, moneyNotNumber:
+		return moneyTypeError(data, "")
 	}
-	*m = v
-	return nil
+	return moneyTypeError(data, problem)
+}
+
+var moneyType = reflect.TypeFor[Money]()
+
+// moneyTypeError says an amount was wanted and what came instead, with why
+// when the value looks like an amount but is not one.
+func moneyTypeError(data []byte, why string) error {
+	got := jsonLiteral(data)
+	if why != "" {
+		got += " (" + why + ")"
+	}
+	return &json.UnmarshalTypeError{Value: got, Type: moneyType}
 }

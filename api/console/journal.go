@@ -46,12 +46,8 @@ func (cs *Console) journalQuery(r *request) (journalData, store.JournalQuery, er
 		}
 	}
 	if d.Since != "" {
-		if dur, err := time.ParseDuration(d.Since); err == nil {
-			q.Since = time.Now().Add(-dur)
-		} else if t, err := time.Parse(time.RFC3339, d.Since); err == nil {
-			q.Since = t
-		} else {
-			return d, q, fmt.Errorf("since %q: want a duration (1h) or an RFC 3339 time: %w", d.Since, store.ErrInvalid)
+		if q.Since, err = store.ParseSince(d.Since, time.Now()); err != nil {
+			return d, q, err
 		}
 	}
 	d.Live = q.Cursor == ""

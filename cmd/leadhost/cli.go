@@ -88,9 +88,11 @@ flags (before or after the command):
                    Badger in --data); bench hook --store postgres://… runs
                    on PostgreSQL, and against Badger
   --scripts DIR    offers folder (default ./scripts)
-  --api-token T    the admin API's token (default $LEADHOST_API_TOKEN): serve
-                   requires it; lead and check commands send it to a serve
-                   that holds --data
+  --api-token T    the admin API's token (default $LEADHOST_API_TOKEN). serve
+                   runs without one: then direct loopback clients may read,
+                   and changes need the token it leaves in
+                   DATA/leadhost-serve.json; the other commands send it to
+                   a serve that holds --data (without one, that file's)
   --listen ADDR    serve's address (default :8080)
   --config FILE    serve's settings (default: leadhost.toml beside --scripts)
 `

@@ -32,6 +32,10 @@ func runHeld(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitUsage
 	}
+	if *outbox != "" && !knownOutbox(*outbox) {
+		fmt.Fprintf(stderr, "leadhost held %s: --outbox %q: want %s\n", action, *outbox, outboxChoices)
+		return exitUsage
+	}
 	var lead uint64
 	var rev uint32
 	switch action {
@@ -46,6 +50,10 @@ func runHeld(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		*outbox = rest[0]
+		if !knownOutbox(*outbox) {
+			fmt.Fprintf(stderr, "leadhost held %s: outbox %q: want %s\n", action, *outbox, outboxChoices)
+			return exitUsage
+		}
 		l, lerr := strconv.ParseUint(rest[1], 10, 64)
 		r, rerr := strconv.ParseUint(rest[2], 10, 32)
 		if lerr != nil || rerr != nil || l == 0 || r == 0 {
@@ -80,6 +88,13 @@ func runHeld(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// outboxChoices names the outboxes a held command takes, as its usage
+// errors say them.
+var outboxChoices = send.Feed + " or " + send.PostbackFeed
+
+// knownOutbox reports whether name is an outbox held items can be in.
+func knownOutbox(name string) bool { return name == send.Feed || name == send.PostbackFeed }
 
 // heldRow is one held item as `leadhost held --json` prints it.
 type heldRow struct {

@@ -89,7 +89,7 @@ func TestHeldCommands(t *testing.T) {
 				stderr string
 			}{
 				{[]string{"release", "send", lead, rev}, exitError, "not found"},
-				{[]string{"drop", "mail", lead, rev}, exitError, `no outbox "mail"`},
+				{[]string{"drop", "mail", lead, rev}, exitUsage, `outbox "mail": want send or postback`},
 				{[]string{"release", "send", "x", "1"}, exitUsage, "is not a lead id and a revision"},
 				{[]string{"release", "send"}, exitUsage, "needs OUTBOX LEAD REV"},
 			} {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"leadhost/host"
@@ -24,16 +25,20 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	where := addServiceFlags(fs)
 	var q store.JournalQuery
 	fs.StringVar(&q.Offer, "offer", "", "only this offer")
-	kind := fs.String("kind", "", "only this kind: hook, postback, send, postback-out, check, reload, lead")
-	status := fs.String("status", "", "only this status: ok, error, refused, dry")
-	fs.IntVar(&q.Limit, "limit", 20, "entries to show")
-	since := fs.Duration("since", 0, "only the last ... (e.g. 1h)")
+	kind := fs.String("kind", "", "only this kind: "+wordList(store.JournalKinds))
+	status := fs.String("status", "", "only this status: "+wordList(store.JournalStatuses))
+	fs.IntVar(&q.Limit, "limit", 20, fmt.Sprintf("entries to show, at least 1 (a page holds at most %d)", store.MaxPageSize))
+	since := fs.String("since", "", "only entries since then: a duration back from now above zero (1h) or a time like 2026-12-07T06:00:00Z (RFC 3339)")
 	asJSON := fs.Bool("json", false, "whole entries as JSON lines, requests and answers included")
 	raw := fs.Bool("raw", false, "show phones and e-mails unmasked")
 	if rest, err := parseInterleaved(fs, args); err != nil {
 		return exitUsage
 	} else if len(rest) > 0 {
 		fmt.Fprintf(stderr, "leadhost journal: unexpected %q\n", rest)
+		return exitUsage
+	}
+	if q.Limit < 1 {
+		fmt.Fprintf(stderr, "leadhost journal: --limit %d: want at least 1 (a page holds at most %d)\n", q.Limit, store.MaxPageSize)
 		return exitUsage
 	}
 	var err error
@@ -49,8 +54,11 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitUsage
 		}
 	}
-	if *since > 0 {
-		q.Since = time.Now().Add(-*since)
+	if *since != "" {
+		if q.Since, err = store.ParseSince(*since, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "leadhost journal: --%s\n", store.Describe(err))
+			return exitUsage
+		}
 	}
 	spec, settings, err := where.resolve()
 	if err != nil {
@@ -75,9 +83,29 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	if next != "" && !*asJSON {
-		fmt.Fprintf(stdout, "… more: --limit %d for more\n", q.Limit*2)
+		fmt.Fprintln(stdout, journalMoreHint(q.Limit))
 	}
 	return exitOK
+}
+
+// journalMoreHint is the line under a page with more after it: a limit
+// that shows more, or, at a full page already, a narrower filter, since a
+// larger limit reads no more.
+func journalMoreHint(limit int) string {
+	if limit >= store.MaxPageSize {
+		return fmt.Sprintf("… more: a page holds at most %d entries; narrow it with --since, --kind, --status or --offer", store.MaxPageSize)
+	}
+	return fmt.Sprintf("… more: --limit %d for more", min(limit*2, store.MaxPageSize))
+}
+
+// wordList is a flag's choices as its help names them, from the list the
+// parser takes, so the two cannot disagree.
+func wordList[T ~string](words []T) string {
+	names := make([]string, len(words))
+	for i, w := range words {
+		names[i] = string(w)
+	}
+	return strings.Join(names, ", ")
 }
 
 // readJournal reads a page of the journal from the store spec names, or,

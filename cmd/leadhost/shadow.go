@@ -34,7 +34,11 @@ func runShadow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "leadhost shadow: needs one offer id\n\n%s", usage)
 		return exitUsage
 	}
-	if *last < 0 || *last > shadow.MaxReplay {
+	// --last 0 is refused like any other number outside 1..K: read as
+	// "not given" it would silently compare live traffic instead.
+	lastGiven := false
+	fs.Visit(func(f *flag.Flag) { lastGiven = lastGiven || f.Name == "last" })
+	if lastGiven && (*last < 1 || *last > shadow.MaxReplay) {
 		fmt.Fprintf(stderr, "leadhost shadow: --last %d: want 1..%d\n", *last, shadow.MaxReplay)
 		return exitUsage
 	}
