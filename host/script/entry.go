@@ -245,7 +245,11 @@ func (p *Pool) RunHook(ctx context.Context, s *Script, in Hook) (HookResult, err
 	err := p.Run(ctx, s, setup, func(e *Env, rets []lua.LValue) error {
 		reply, err := hookReply(e.vm, rets)
 		res.Reply = reply
-		return err
+		if err != nil {
+			// After the script returned: no line to name, but its file.
+			return &RunError{Script: s.Name, Msg: "its reply: " + err.Error()}
+		}
+		return nil
 	})
 	res.Refused, res.Added = run.Refused, run.Added
 	if snap != nil {
@@ -283,8 +287,10 @@ func hookReply(v *vm, rets []lua.LValue) (HookReply, error) {
 		}
 		r.Body = j
 		r.Headers["Content-Type"] = "application/json"
-	default:
+	case lua.LNumber, lua.LBool:
 		r.Body = []byte(scalarText(b))
+	default:
+		return r, fmt.Errorf("hook returned a %s: want a table (sent as JSON), a string, a number, a boolean or nothing", body.Type())
 	}
 	if len(rets) > 1 && rets[1] != lua.LNil {
 		n, ok := rets[1].(lua.LNumber)

@@ -198,3 +198,29 @@ func TestOnlyHooksAddLeads(t *testing.T) {
 		t.Errorf("a check run added a lead: %d leads", len(page.Leads))
 	}
 }
+
+// A hook's reply that cannot be sent is the script's error, naming its
+// file: a function or a table holding itself is not answered 200 with a
+// pointer, nor 500 without saying which script.
+func TestHookReplyThatCannotBeSent(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	for _, tc := range []struct {
+		name, src, reply, err string
+	}{
+		{"a table", `return {ok = true}`, `{"ok":true}`, ""},
+		{"a number", `return 42`, `42`, ""},
+		{"a boolean", `return true`, `true`, ""},
+		{"a function", `return function() end`, "", "acme/hook.lua: its reply: hook returned a function: want a table"},
+		{"a table holding itself", "local t = {}\nt.self = t\nreturn t", "", "acme/hook.lua: its reply: json.encode: nested deeper than"},
+	} {
+		s := mustCompile(t, "acme/hook.lua", tc.src)
+		res, err := NewPool(Limits{}).RunHook(context.Background(), s, Hook{Store: st, Offer: "acme", Request: HookRequest{Method: "GET"}})
+		switch {
+		case tc.err == "" && (err != nil || string(res.Reply.Body) != tc.reply):
+			t.Errorf("%s: reply %q, %v; want %q", tc.name, res.Reply.Body, err, tc.reply)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: reply %q, err %v; want an error with %q", tc.name, res.Reply.Body, err, tc.err)
+		}
+	}
+}
