@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,9 +130,19 @@ func (s *Store) journalLoop() {
 	defer close(s.jr.done)
 	var held heldEntries
 	batch := make([]queuedEntry, 0, journalBatch)
+	open, wasAway := true, false
 	for {
-		batch = held.take(batch[:0], journalBatch)
-		open := s.jr.gather(&batch, len(batch) == 0, journalRetry)
+		if wasAway && open {
+			// The database did not answer: what is recorded meanwhile is
+			// held, not written, until the next try.
+			open = s.jr.holdFor(&held, journalRetry, s.log)
+		}
+		// Half a batch of held entries at most: room for the queue, so
+		// that it never fills behind them and its close is seen.
+		batch = held.take(batch[:0], journalBatch/2)
+		if open {
+			open = s.jr.gather(&batch, len(batch) == 0)
+		}
 		if len(batch) == 0 {
 			if !open {
 				return
@@ -139,12 +150,14 @@ func (s *Store) journalLoop() {
 			continue
 		}
 		errs := s.writeJournal(batch)
+		wasAway = false
 		for i := range batch {
 			var err error
 			if errs != nil && errs[i] != nil {
 				err = errs[i]
 				if away(err) {
 					held.keep(batch[i], s.log)
+					wasAway = true
 				} else {
 					s.log.Error("writing the journal", "err", err)
 				}
@@ -154,10 +167,8 @@ func (s *Store) journalLoop() {
 			}
 			batch[i] = queuedEntry{}
 		}
-		if !open {
+		if !open && (held.len() == 0 || wasAway) {
 			if n := held.len(); n > 0 {
-				// One last try above failed: the database is away as
-				// the process stops.
 				s.log.Error("the journal loses entries: its database did not answer before the store closed", "entries", n)
 			}
 			return
@@ -165,28 +176,16 @@ func (s *Store) journalLoop() {
 	}
 }
 
-// gather adds queued entries to batch, up to its capacity: waiting for
-// the first when wait, else for at most patience (entries held for a
-// database away are tried again then). It says false once the queue is
-// closed (the store closing).
-func (j *journal) gather(batch *[]queuedEntry, wait bool, patience time.Duration) (open bool) {
+// gather adds queued entries to batch, up to its capacity, waiting for
+// the first when wait. It says false once the queue is closed (the store
+// closing).
+func (j *journal) gather(batch *[]queuedEntry, wait bool) (open bool) {
 	if wait {
 		e, ok := <-j.queue
 		if !ok {
 			return false
 		}
 		*batch = append(*batch, e)
-	} else if len(*batch) < cap(*batch) {
-		t := time.NewTimer(patience)
-		defer t.Stop()
-		select {
-		case e, ok := <-j.queue:
-			if !ok {
-				return false
-			}
-			*batch = append(*batch, e)
-		case <-t.C:
-		}
 	}
 	for len(*batch) < cap(*batch) {
 		select {
@@ -200,6 +199,31 @@ func (j *journal) gather(batch *[]queuedEntry, wait bool, patience time.Duration
 		}
 	}
 	return true
+}
+
+// errHeld is what RecordWritten says of an entry recorded while the
+// database does not answer.
+var errHeld = errors.New("journal: the database does not answer; the entry is held to be written when it does")
+
+// holdFor moves what is queued into held for d, telling each waiter its
+// entry is not written yet. It says false once the queue is closed.
+func (j *journal) holdFor(held *heldEntries, d time.Duration, log *slog.Logger) (open bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case e, ok := <-j.queue:
+			if !ok {
+				return false
+			}
+			if e.written != nil {
+				e.written <- errHeld
+			}
+			held.keep(e, log)
+		case <-t.C:
+			return true
+		}
+	}
 }
 
 var journalColumns = []string{"id", "at", "offer", "kind", "status", "duration", "version", "summary", "request", "response", "logs", "detail", "expires", "node"}

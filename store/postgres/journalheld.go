@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,7 +51,8 @@ func (h *heldEntries) take(batch []queuedEntry, n int) []queuedEntry {
 func (h *heldEntries) len() int { return len(h.entries) }
 
 // away says err is the database not answering (a connection refused or
-// lost, a timeout), not the server refusing what was sent nor an entry
+// lost, a timeout, the server shutting down, starting up or taking no
+// more connections), not the server refusing what was sent nor an entry
 // pgx cannot send: what failed for it is tried again, what failed for
 // the others is not (an entry that can never be written must not hold
 // the journal back).
@@ -58,7 +60,15 @@ func away(err error) bool {
 	var (
 		ce *pgconn.ConnectError
 		ne net.Error
+		pe *pgconn.PgError
 	)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08")
+	}
 	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED)

@@ -274,9 +274,12 @@ func (r *refusal) Unwrap() error { return r.err }
 // dbError words PostgreSQL's errors for a user: text PostgreSQL cannot
 // keep is invalid input, not a server failure.
 func dbError(err error) error {
-	var pe *pgconn.PgError
-	if err == nil || !errors.As(err, &pe) {
-		return err
+	var (
+		pe *pgconn.PgError
+		ce *pgconn.ConnectError
+	)
+	if err == nil || !errors.As(err, &pe) || errors.As(err, &ce) {
+		return err // not a statement the server refused: kept whole (away)
 	}
 	switch pe.Code {
 	case "22021", "22P05", "54000":

@@ -3,12 +3,15 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"leadhost/store"
 	"leadhost/store/postgres/pgtest"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // A database that stops answering makes the store say so (ReadOnly, which
@@ -101,5 +104,67 @@ func TestJournalOutlivesTheDatabaseAway(t *testing.T) {
 	}
 	if want := "during, queued|during, waited for|before"; strings.Join(got, "|") != want {
 		t.Errorf("journal %q, want %q (newest first)", strings.Join(got, "|"), want)
+	}
+}
+
+// With the database away and more than a batch of entries held, the
+// journal still takes new entries (Record never blocks the calls it
+// journals) and Close returns.
+func TestJournalHeldBatchStillDrainsQueue(t *testing.T) {
+	ctx := context.Background()
+	srv := pgtest.Own(t)
+	url, _, err := srv.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Crash()
+	within(t, "the store saying its database does not answer", func() bool { return s.ReadOnly() != "" })
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		for i := 0; i < journalBatch+journalQueue+500; i++ {
+			s.Record(store.JournalEntry{Offer: "o", Kind: store.KindHook, Status: store.JournalRefused, Summary: "during"})
+		}
+	}()
+	select {
+	case <-recorded:
+	case <-time.After(20 * time.Second):
+		t.Error("Record blocked: the writer no longer takes entries from its queue while the database is away")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hung while the database was away")
+	}
+}
+
+// The server going away, starting up or full is the database away: its
+// entries are held, not dropped; so is a connection refused once the
+// journal's retry has worded it.
+func TestAwayCoversServerShutdownErrors(t *testing.T) {
+	for _, code := range []string{"57P01", "57P02", "57P03", "53300", "08006"} {
+		if !away(&pgconn.PgError{Severity: "FATAL", Code: code}) {
+			t.Errorf("SQLSTATE %s: away false, its entries would be dropped", code)
+		}
+	}
+	for _, code := range []string{"23505", "22021", "42P01"} {
+		if away(&pgconn.PgError{Code: code}) {
+			t.Errorf("SQLSTATE %s (the server refusing the entry): away true, the journal would retry it for ever", code)
+		}
+	}
+	url := pgtest.URL(t)
+	bad := url[:strings.Index(url, "@/")+2] + "nosuchdb" + url[strings.Index(url, "?"):]
+	_, err := pgconn.Connect(context.Background(), bad)
+	if err == nil {
+		t.Fatal("connected to a database that does not exist")
+	}
+	if away(err) && !away(fmt.Errorf("journal entry %d: %w", 1, dbError(err))) {
+		t.Errorf("a connect error is away, but not once the retry wraps it with dbError: %v", err)
 	}
 }
