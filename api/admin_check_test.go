@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"leadhost/host/app"
 	"leadhost/host/hosttest"
 	"leadhost/store"
 	"log/slog"
@@ -78,5 +79,29 @@ func TestRemovedOfferStillListed(t *testing.T) {
 			code, _, body = call(t, "GET", base+tc.path, "", nil, asLocal)
 			return code == tc.code && strings.Contains(string(body), tc.want)
 		})
+	}
+}
+
+// The CLI's client gets a check run whose script raised as a report,
+// which the CLI masks: not as an error text carrying the partner's key.
+func TestClientCheckNowScriptErrorIsAReport(t *testing.T) {
+	t.Parallel()
+	scripts := copyScripts(t)
+	prep := `error("cannot sign: key=PARTNER-SECRET for +79161234567")` + "\n"
+	if err := os.WriteFile(filepath.Join(scripts, "crm", "prepare.lua"), []byte(prep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := openApp(t, scripts)
+	base := serve(t, &Server{App: a, Log: slog.New(slog.DiscardHandler), LocalToken: localToken})
+	if _, _, err := a.Store.Add(context.Background(), store.NewLead{Offer: "crm", Ext: "X1", Status: store.StatusProcessing}); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{Base: base, Token: localToken}
+	rep, err := c.CheckNow(context.Background(), "crm", app.CheckRequest{Mode: "processing", Dry: true})
+	if err != nil {
+		t.Fatalf("CheckNow: %v; want the run's report", err)
+	}
+	if shown := rep.Masked().Error(); !strings.Contains(shown, "cannot sign") || strings.Contains(shown, "PARTNER-SECRET") || strings.Contains(shown, "79161234567") {
+		t.Errorf("the masked report's error: %s", shown)
 	}
 }

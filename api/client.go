@@ -100,8 +100,10 @@ func (c *Client) CheckNow(ctx context.Context, offer string, req app.CheckReques
 	var rep check.Report
 	_, err := c.do(ctx, "POST", "/api/offers/"+url.PathEscape(offer)+"/check?"+q.Encode(), nil, "", &rep)
 	var e *Error
-	if errors.As(err, &e) && e.Status == http.StatusBadGateway && e.body != nil {
-		if json.Unmarshal(e.body, &rep) == nil {
+	// A run that happened and failed (the partner: 502; the offer's
+	// script: 500) answers its report, raw: the caller masks it.
+	if errors.As(err, &e) && (e.Status == http.StatusBadGateway || e.Status == http.StatusInternalServerError) && e.body != nil {
+		if json.Unmarshal(e.body, &rep) == nil && rep.Offer != "" {
 			return &rep, nil
 		}
 	}

@@ -52,7 +52,11 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err = cerr
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "leadhost check: %s\n", store.Describe(err))
+		text := store.Describe(err)
+		if !*raw {
+			text = store.Mask(text) // a failure may quote a request: the partner's key, a phone
+		}
+		fmt.Fprintf(stderr, "leadhost check: %s\n", text)
 		if isUsage(err) {
 			return exitUsage
 		}

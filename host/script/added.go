@@ -1,6 +1,8 @@
 package script
 
 import (
+	"fmt"
+
 	lua "github.com/yuin/gopher-lua"
 
 	"leadhost/store"
@@ -32,9 +34,16 @@ func (r *Run) standIn(L *lua.LState, nl store.NewLead) int {
 	id, created := uint64(0), true
 	if n := len(r.Added); n < len(r.StandIns) {
 		id, created = r.StandIns[n].ID, r.StandIns[n].Created
-	} else if nl.Key != "" && r.Store != nil {
-		if l, err := r.Store.ByKey(r.Ctx, nl.Offer, nl.Key); err == nil {
-			id, created = l.ID, false
+	} else if r.Store != nil {
+		if nl.Key != "" {
+			if l, err := r.Store.ByKey(r.Ctx, nl.Offer, nl.Key); err == nil {
+				id, created = l.ID, false
+			}
+		}
+		if created && nl.Ext != "" {
+			if l, err := r.Store.ByExt(r.Ctx, nl.Offer, nl.Ext); err == nil {
+				return fail(L, r, "core.lead.add: "+store.Describe(fmt.Errorf("offer %q already has ext %q (lead %d): %w", nl.Offer, nl.Ext, l.ID, store.ErrExists)))
+			}
 		}
 	}
 	r.Added = append(r.Added, addedLead(nl, id, created))

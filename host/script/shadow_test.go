@@ -83,6 +83,33 @@ func TestShadowAddWithoutStandInAnswersAsTheStore(t *testing.T) {
 	}
 }
 
+// An add in shadow whose ext another lead has is refused as the store
+// refuses it, not answered id 0, created.
+func TestShadowAddOfKnownExtIsRefusedAsTheStore(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	if _, _, err := st.Add(context.Background(), store.NewLead{Offer: "acme", Ext: "x-1"}); err != nil {
+		t.Fatal(err)
+	}
+	s := mustCompile(t, "acme/hook.lua", `
+		local id, second = core.lead.add{ext = req.query.e}
+		if id == nil then return {refused = second} end
+		return {id = id, created = second}`)
+	for _, tc := range []struct{ ext, want string }{
+		{"x-1", `already has ext`},
+		{"x-2", `{"created":true,"id":0}`},
+	} {
+		res, err := NewPool(Limits{}).RunHook(context.Background(), s, Hook{Store: st, Offer: "acme", Shadow: true,
+			Request: HookRequest{Method: "GET", Query: map[string][]string{"e": {tc.ext}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(res.Reply.Body); !strings.Contains(got, tc.want) {
+			t.Errorf("ext %s in shadow: reply %s, want %s (as the store answers)", tc.ext, got, tc.want)
+		}
+	}
+}
+
 // send.lua in shadow starts from the lead as the live run found it and
 // commits nothing; its outcome lists the edits it would make.
 func TestShadowSendCommitsNothing(t *testing.T) {
