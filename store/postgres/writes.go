@@ -18,14 +18,15 @@ import (
 // any of the leads) of leads that are all still at the revision their
 // change was made from, and inserts their history entries and feed
 // items; when one lead has moved on (another writer's edit) it writes
-// none. A status-check batch of 200 edits is one statement, not 600.
+// none and fails (serialization_failure). A status-check batch of 200
+// edits is one statement, not 600.
 // Writing only the columns that changed spares PostgreSQL recomputing the
 // generated contact columns when fields did not change, and a column set
 // to the value it has does not stop a HOT update (no new index entries):
 // PostgreSQL compares the indexed values, not the SET list.
 //
-// The leads must be locked in the transaction before the statement runs,
-// so that it finds them as the check of their revisions did.
+// The statement locks the leads itself: it needs no lock taken before
+// it, and one sent alone is a whole implicit transaction.
 type writes struct {
 	columns uint64 // bit i: leadCasts[i] changed in some lead
 	leads   leadRows
@@ -167,9 +168,9 @@ type batchSender interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// queue adds w's statement, if any, to b; once b has been sent,
-// w.written says whether it wrote the leads and w.events holds their
-// events.
+// queue adds w's statement, if any, to b; once b has been sent without
+// an error, w.written says that it wrote the leads and w.events holds
+// their events.
 func (w *writes) queue(b *pgx.Batch) {
 	if len(w.leads.id) == 0 {
 		return
@@ -213,7 +214,11 @@ func (w *writes) sendLocked(ctx context.Context, tx pgx.Tx) error {
 // statement is the one statement: $1 the ids, $2 the revs they must
 // still have, then the changed columns in leadCasts' order, then the
 // history entries' five columns and the feed items' ten. It answers how
-// many leads it updated: all or none.
+// many leads it updated: all, or it fails with serialization_failure
+// (leads_written, migration 007) and writes nothing. The UPDATE takes the
+// leads' row locks itself, in id order, and a lead another writer moved
+// on since the batch read it no longer matches its rev (PostgreSQL
+// rechecks the WHERE on the newest version of a row it waited for).
 func (w *writes) statement() string {
 	var set, types, names []string
 	n := 2
@@ -231,25 +236,24 @@ func (w *writes) statement() string {
 		types = append(types, fmt.Sprintf("$%d::%s", n, cast))
 	}
 	p := func(k int) int { return n + k }
-	return fmt.Sprintf(`WITH asread AS (
-	SELECT count(*) = cardinality($1::bigint[]) AS ok
-	FROM leads AS l JOIN unnest($1::bigint[], $2::integer[]) AS a(id, from_rev) ON l.id = a.id AND l.rev = a.from_rev
-), u AS (
+	return fmt.Sprintf(`WITH u AS (
 	UPDATE leads AS l SET %s
-	FROM unnest($1::bigint[], $2::integer[], %s) AS u(id, from_rev, %s)
-	WHERE l.id = u.id AND l.rev = u.from_rev AND (SELECT ok FROM asread)
+	FROM (SELECT * FROM unnest($1::bigint[], $2::integer[], %s) AS u(id, from_rev, %s) ORDER BY id) AS u
+	WHERE l.id = u.id AND l.rev = u.from_rev
 	RETURNING l.id
+), n AS (
+	SELECT leads_written(count(*), cardinality($1::bigint[])) AS n FROM u
 ), h AS (
 	INSERT INTO history (lead_id, rev, at, by, changes)
 	SELECT * FROM unnest($%d::bigint[], $%d::integer[], $%d::timestamptz[], $%d::text[], $%d::text[]::jsonb[])
-	WHERE (SELECT ok FROM asread)
+	WHERE (SELECT n FROM n) > 0
 ), f AS (
 	INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
 	SELECT * FROM unnest($%d::text[], $%d::bigint[], $%d::integer[], $%d::text[], $%d::smallint[], $%d::smallint[],
 		$%d::integer[], $%d::boolean[], $%d::timestamptz[], $%d::text[])
-	WHERE (SELECT ok FROM asread)
+	WHERE (SELECT n FROM n) > 0
 )
-SELECT count(*) FROM u`, strings.Join(set, ", "), strings.Join(types, ", "), strings.Join(names, ", "),
+SELECT n FROM n`, strings.Join(set, ", "), strings.Join(types, ", "), strings.Join(names, ", "),
 		p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13), p(14), p(15))
 }
 
