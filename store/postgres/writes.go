@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -106,21 +105,6 @@ func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change,
 			it.by = append(it.by, ev.By)
 		}
 	}
-}
-
-// changedColumns has bit i set for each column leadCasts[i] that differs
-// between a and b. Values compared as the columns' arguments: a column
-// taken for changed that did not is written again, never the other way
-// round.
-func changedColumns(a, b *store.Lead) uint64 {
-	var cols uint64
-	x, y := leadArgs(a), leadArgs(b)
-	for i := 1; i < len(x); i++ {
-		if !reflect.DeepEqual(x[i], y[i]) {
-			cols |= 1 << i
-		}
-	}
-	return cols
 }
 
 // add appends a lead's columns.
