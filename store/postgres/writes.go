@@ -42,18 +42,13 @@ type leadEvents struct {
 	events []store.Event
 }
 
-// leadRows are leads' columns, one array each (leadCasts' order).
+// leadRows are leads whose columns go to a statement as arrays, one per
+// column (leadCasts' order). Each array is built when it is asked for: a
+// check answer's edit changes four or five columns of twenty-two, and
+// the others, the fields' JSON among them, are never built.
 type leadRows struct {
-	id                    []int64
-	offer, comment, track []string
-	ext, fields           []*string
-	status, bucket        []int16
-	reason, counts, curr  []int32
-	cc, rev               []int32
-	goal                  []int64
-	hold, accepted        []*time.Time
-	created, updated      []time.Time
-	base, wm, pay, ref    []string
+	id    []int64
+	leads []*store.Lead // not changed until the statement is sent
 }
 
 type historyRows struct {
@@ -107,43 +102,91 @@ func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change,
 	}
 }
 
-// add appends a lead's columns.
+// add appends a lead.
 func (r *leadRows) add(n *store.Lead) {
-	var fields *string
-	if len(n.Fields) > 0 {
-		b, _ := json.Marshal(n.Fields)
-		f := string(b)
-		fields = &f
-	}
 	r.id = append(r.id, int64(n.ID))
-	r.offer = append(r.offer, n.Offer)
-	r.ext = append(r.ext, nullText(n.Ext))
-	r.status = append(r.status, int16(n.Status))
-	r.bucket = append(r.bucket, int16(store.StatusBucket(n.Status)))
-	r.reason = append(r.reason, int32(n.Reason))
-	r.hold = append(r.hold, null(n.HoldUntil))
-	r.comment = append(r.comment, n.Comment)
-	r.base = append(r.base, n.Base.String())
-	r.counts = append(r.counts, int32(n.Counts))
-	r.curr = append(r.curr, int32(n.Curr))
-	r.goal = append(r.goal, int64(n.Goal))
-	r.track = append(r.track, n.Track)
-	r.wm = append(r.wm, n.Cash.WM.String())
-	r.pay = append(r.pay, n.Cash.Pay.String())
-	r.ref = append(r.ref, n.Cash.Ref.String())
-	r.cc = append(r.cc, int32(n.Cash.CC))
-	r.fields = append(r.fields, fields)
-	r.created = append(r.created, n.Created)
-	r.updated = append(r.updated, n.Updated)
-	r.accepted = append(r.accepted, null(n.AcceptedAt))
-	r.rev = append(r.rev, int32(n.Rev))
+	r.leads = append(r.leads, n)
 }
 
 // args are the columns as query arguments, in leadCasts' order (fields
 // as JSON text, money as text).
 func (r *leadRows) args() []any {
-	return []any{r.id, r.offer, r.ext, r.status, r.bucket, r.reason, r.hold, r.comment, r.base, r.counts, r.curr, r.goal, r.track,
-		r.wm, r.pay, r.ref, r.cc, r.fields, r.created, r.updated, r.accepted, r.rev}
+	out := make([]any, len(leadCasts))
+	for i := range out {
+		out[i] = r.column(i)
+	}
+	return out
+}
+
+// column is column i of leadCasts as a query argument, one element per
+// lead.
+func (r *leadRows) column(i int) any {
+	switch leadCasts[i].column {
+	case "id":
+		return r.id
+	case "offer":
+		return each(r.leads, func(n *store.Lead) string { return n.Offer })
+	case "ext":
+		return each(r.leads, func(n *store.Lead) *string { return nullText(n.Ext) })
+	case "status":
+		return each(r.leads, func(n *store.Lead) int16 { return int16(n.Status) })
+	case "bucket":
+		return each(r.leads, func(n *store.Lead) int16 { return int16(store.StatusBucket(n.Status)) })
+	case "reason":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Reason) })
+	case "hold_until":
+		return each(r.leads, func(n *store.Lead) *time.Time { return null(n.HoldUntil) })
+	case "comment":
+		return each(r.leads, func(n *store.Lead) string { return n.Comment })
+	case "base":
+		return each(r.leads, func(n *store.Lead) string { return n.Base.String() })
+	case "counts":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Counts) })
+	case "curr":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Curr) })
+	case "goal":
+		return each(r.leads, func(n *store.Lead) int64 { return int64(n.Goal) })
+	case "track":
+		return each(r.leads, func(n *store.Lead) string { return n.Track })
+	case "cash_wm":
+		return each(r.leads, func(n *store.Lead) string { return n.Cash.WM.String() })
+	case "cash_pay":
+		return each(r.leads, func(n *store.Lead) string { return n.Cash.Pay.String() })
+	case "cash_ref":
+		return each(r.leads, func(n *store.Lead) string { return n.Cash.Ref.String() })
+	case "cash_cc":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Cash.CC) })
+	case "fields":
+		return each(r.leads, fieldsJSON)
+	case "created":
+		return each(r.leads, func(n *store.Lead) time.Time { return n.Created })
+	case "updated":
+		return each(r.leads, func(n *store.Lead) time.Time { return n.Updated })
+	case "accepted_at":
+		return each(r.leads, func(n *store.Lead) *time.Time { return null(n.AcceptedAt) })
+	case "rev":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Rev) })
+	}
+	panic("leadRows: no array for column " + leadCasts[i].column)
+}
+
+// fieldsJSON is a lead's fields as JSON text, none as NULL.
+func fieldsJSON(n *store.Lead) *string {
+	if len(n.Fields) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(n.Fields)
+	f := string(b)
+	return &f
+}
+
+// each is f of every lead, in order.
+func each[T any](leads []*store.Lead, f func(*store.Lead) T) []T {
+	out := make([]T, len(leads))
+	for i, n := range leads {
+		out[i] = f(n)
+	}
+	return out
 }
 
 // batchSender is a transaction or the pool (one implicit transaction
@@ -243,11 +286,10 @@ SELECT n FROM n`, strings.Join(set, ", "), strings.Join(types, ", "), strings.Jo
 
 // args are the statement's arguments.
 func (w *writes) args() []any {
-	all := w.leads.args()
 	out := []any{w.leads.id, w.from}
-	for i := 1; i < len(all); i++ {
+	for i := 1; i < len(leadCasts); i++ {
 		if w.columns&(1<<i) != 0 {
-			out = append(out, all[i])
+			out = append(out, w.leads.column(i))
 		}
 	}
 	h, it := &w.history, &w.items
