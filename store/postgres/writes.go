@@ -77,12 +77,11 @@ func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change,
 	w.from = append(w.from, int32(old.Rev))
 	h := &w.history
 	for _, c := range changes {
-		b, _ := json.Marshal(c.Fields)
 		h.lead = append(h.lead, int64(n.ID))
 		h.rev = append(h.rev, int32(c.Rev))
 		h.at = append(h.at, c.At)
 		h.by = append(h.by, c.By)
-		h.changes = append(h.changes, string(b))
+		h.changes = append(h.changes, changesJSON(c.Fields))
 	}
 	w.pending = append(w.pending, leadEvents{n.ID, events})
 	it := &w.items
@@ -100,6 +99,31 @@ func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change,
 			it.by = append(it.by, ev.By)
 		}
 	}
+}
+
+// changesJSON is a history entry's changes as json.Marshal writes them
+// ([{"field","old","new"}], none as null), by hand: one entry for every
+// edit a check run commits, and json.Marshal's reflection cost ~1 µs
+// each.
+func changesJSON(fs []store.FieldChange) string {
+	if fs == nil {
+		return "null"
+	}
+	b := make([]byte, 0, 64*len(fs))
+	b = append(b, '[')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = store.AppendJSONString(b, f.Field)
+		b = append(b, `,"old":`...)
+		b = store.AppendJSONString(b, f.Old)
+		b = append(b, `,"new":`...)
+		b = store.AppendJSONString(b, f.New)
+		b = append(b, '}')
+	}
+	return string(append(b, ']'))
 }
 
 // add appends a lead.
