@@ -170,7 +170,7 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 	}
 	slices.Sort(ids) // locked in id order: two batches never wait on each other in a circle
 	if !b.movesExts() {
-		res, events, done, err := b.commitAsRead(ctx, ids)
+		res, events, done, err := b.commitAsRead(ctx)
 		if done || (err != nil && !conflict(err)) {
 			if err != nil {
 				return store.CommitResult{}, fmt.Errorf("commit batch: %w", dbError(err))
@@ -206,12 +206,12 @@ func (b *batch) movesExts() bool {
 
 // commitAsRead commits a batch whose edits give no lead a new ext in one
 // round trip, when nobody else wrote its leads since it read them: one
-// implicit transaction (statements sent together, committed at their
-// end) that locks the leads in id order and writes what Edit computed,
-// if every lead is still at the revision the batch read. done is false
-// when one was not (nothing was written): then the batch is committed
-// with its leads read under their locks (commitLocked).
-func (b *batch) commitAsRead(ctx context.Context, ids []int64) (res store.CommitResult, events []store.Event, done bool, err error) {
+// statement, its own implicit transaction, that locks the leads in id
+// order and writes what Edit computed if every lead is still at the
+// revision the batch read. When one was not, nothing is written and the
+// error is a conflict: then the batch is committed with its leads read
+// under their locks (commitLocked).
+func (b *batch) commitAsRead(ctx context.Context) (res store.CommitResult, events []store.Event, done bool, err error) {
 	if err := b.s.alive(ctx); err != nil {
 		return res, nil, false, err
 	}
@@ -220,10 +220,7 @@ func (b *batch) commitAsRead(ctx context.Context, ids []int64) (res store.Commit
 		bl := b.leads[id]
 		b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
 	}
-	var pb pgx.Batch
-	pb.Queue(`SELECT id FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-	w.queue(&pb)
-	if err := b.s.pool.SendBatch(ctx, &pb).Close(); err != nil || !w.written {
+	if err := w.send(ctx, b.s.pool); err != nil || !w.written {
 		return res, nil, false, err
 	}
 	return store.CommitResult{Leads: len(b.order), Edits: b.edits}, w.events, true, nil

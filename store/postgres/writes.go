@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -18,14 +17,15 @@ import (
 // any of the leads) of leads that are all still at the revision their
 // change was made from, and inserts their history entries and feed
 // items; when one lead has moved on (another writer's edit) it writes
-// none. A status-check batch of 200 edits is one statement, not 600.
+// none and fails (serialization_failure). A status-check batch of 200
+// edits is one statement, not 600.
 // Writing only the columns that changed spares PostgreSQL recomputing the
 // generated contact columns when fields did not change, and a column set
 // to the value it has does not stop a HOT update (no new index entries):
 // PostgreSQL compares the indexed values, not the SET list.
 //
-// The leads must be locked in the transaction before the statement runs,
-// so that it finds them as the check of their revisions did.
+// The statement locks the leads itself: it needs no lock taken before
+// it, and one sent alone is a whole implicit transaction.
 type writes struct {
 	columns uint64 // bit i: leadCasts[i] changed in some lead
 	leads   leadRows
@@ -42,18 +42,13 @@ type leadEvents struct {
 	events []store.Event
 }
 
-// leadRows are leads' columns, one array each (leadCasts' order).
+// leadRows are leads whose columns go to a statement as arrays, one per
+// column (leadCasts' order). Each array is built when it is asked for: a
+// check answer's edit changes four or five columns of twenty-two, and
+// the others, the fields' JSON among them, are never built.
 type leadRows struct {
-	id                    []int64
-	offer, comment, track []string
-	ext, fields           []*string
-	status, bucket        []int16
-	reason, counts, curr  []int32
-	cc, rev               []int32
-	goal                  []int64
-	hold, accepted        []*time.Time
-	created, updated      []time.Time
-	base, wm, pay, ref    []string
+	id    []int64
+	leads []*store.Lead // not changed until the statement is sent
 }
 
 type historyRows struct {
@@ -82,12 +77,11 @@ func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change,
 	w.from = append(w.from, int32(old.Rev))
 	h := &w.history
 	for _, c := range changes {
-		b, _ := json.Marshal(c.Fields)
 		h.lead = append(h.lead, int64(n.ID))
 		h.rev = append(h.rev, int32(c.Rev))
 		h.at = append(h.at, c.At)
 		h.by = append(h.by, c.By)
-		h.changes = append(h.changes, string(b))
+		h.changes = append(h.changes, changesJSON(c.Fields))
 	}
 	w.pending = append(w.pending, leadEvents{n.ID, events})
 	it := &w.items
@@ -107,58 +101,116 @@ func (s *Store) writeLead(w *writes, old, n *store.Lead, changes []store.Change,
 	}
 }
 
-// changedColumns has bit i set for each column leadCasts[i] that differs
-// between a and b. Values compared as the columns' arguments: a column
-// taken for changed that did not is written again, never the other way
-// round.
-func changedColumns(a, b *store.Lead) uint64 {
-	var cols uint64
-	x, y := leadArgs(a), leadArgs(b)
-	for i := 1; i < len(x); i++ {
-		if !reflect.DeepEqual(x[i], y[i]) {
-			cols |= 1 << i
-		}
+// changesJSON is a history entry's changes as json.Marshal writes them
+// ([{"field","old","new"}], none as null), by hand: one entry for every
+// edit a check run commits, and json.Marshal's reflection cost ~1 µs
+// each.
+func changesJSON(fs []store.FieldChange) string {
+	if fs == nil {
+		return "null"
 	}
-	return cols
+	b := make([]byte, 0, 64*len(fs))
+	b = append(b, '[')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = store.AppendJSONString(b, f.Field)
+		b = append(b, `,"old":`...)
+		b = store.AppendJSONString(b, f.Old)
+		b = append(b, `,"new":`...)
+		b = store.AppendJSONString(b, f.New)
+		b = append(b, '}')
+	}
+	return string(append(b, ']'))
 }
 
-// add appends a lead's columns.
+// add appends a lead.
 func (r *leadRows) add(n *store.Lead) {
-	var fields *string
-	if len(n.Fields) > 0 {
-		b, _ := json.Marshal(n.Fields)
-		f := string(b)
-		fields = &f
-	}
 	r.id = append(r.id, int64(n.ID))
-	r.offer = append(r.offer, n.Offer)
-	r.ext = append(r.ext, nullText(n.Ext))
-	r.status = append(r.status, int16(n.Status))
-	r.bucket = append(r.bucket, int16(store.StatusBucket(n.Status)))
-	r.reason = append(r.reason, int32(n.Reason))
-	r.hold = append(r.hold, null(n.HoldUntil))
-	r.comment = append(r.comment, n.Comment)
-	r.base = append(r.base, n.Base.String())
-	r.counts = append(r.counts, int32(n.Counts))
-	r.curr = append(r.curr, int32(n.Curr))
-	r.goal = append(r.goal, int64(n.Goal))
-	r.track = append(r.track, n.Track)
-	r.wm = append(r.wm, n.Cash.WM.String())
-	r.pay = append(r.pay, n.Cash.Pay.String())
-	r.ref = append(r.ref, n.Cash.Ref.String())
-	r.cc = append(r.cc, int32(n.Cash.CC))
-	r.fields = append(r.fields, fields)
-	r.created = append(r.created, n.Created)
-	r.updated = append(r.updated, n.Updated)
-	r.accepted = append(r.accepted, null(n.AcceptedAt))
-	r.rev = append(r.rev, int32(n.Rev))
+	r.leads = append(r.leads, n)
 }
 
 // args are the columns as query arguments, in leadCasts' order (fields
 // as JSON text, money as text).
 func (r *leadRows) args() []any {
-	return []any{r.id, r.offer, r.ext, r.status, r.bucket, r.reason, r.hold, r.comment, r.base, r.counts, r.curr, r.goal, r.track,
-		r.wm, r.pay, r.ref, r.cc, r.fields, r.created, r.updated, r.accepted, r.rev}
+	out := make([]any, len(leadCasts))
+	for i := range out {
+		out[i] = r.column(i)
+	}
+	return out
+}
+
+// column is column i of leadCasts as a query argument, one element per
+// lead.
+func (r *leadRows) column(i int) any {
+	switch leadCasts[i].column {
+	case "id":
+		return r.id
+	case "offer":
+		return each(r.leads, func(n *store.Lead) string { return n.Offer })
+	case "ext":
+		return each(r.leads, func(n *store.Lead) *string { return nullText(n.Ext) })
+	case "status":
+		return each(r.leads, func(n *store.Lead) int16 { return int16(n.Status) })
+	case "bucket":
+		return each(r.leads, func(n *store.Lead) int16 { return int16(store.StatusBucket(n.Status)) })
+	case "reason":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Reason) })
+	case "hold_until":
+		return each(r.leads, func(n *store.Lead) *time.Time { return null(n.HoldUntil) })
+	case "comment":
+		return each(r.leads, func(n *store.Lead) string { return n.Comment })
+	case "base":
+		return each(r.leads, func(n *store.Lead) string { return n.Base.String() })
+	case "counts":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Counts) })
+	case "curr":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Curr) })
+	case "goal":
+		return each(r.leads, func(n *store.Lead) int64 { return int64(n.Goal) })
+	case "track":
+		return each(r.leads, func(n *store.Lead) string { return n.Track })
+	case "cash_wm":
+		return each(r.leads, func(n *store.Lead) string { return n.Cash.WM.String() })
+	case "cash_pay":
+		return each(r.leads, func(n *store.Lead) string { return n.Cash.Pay.String() })
+	case "cash_ref":
+		return each(r.leads, func(n *store.Lead) string { return n.Cash.Ref.String() })
+	case "cash_cc":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Cash.CC) })
+	case "fields":
+		return each(r.leads, fieldsJSON)
+	case "created":
+		return each(r.leads, func(n *store.Lead) time.Time { return n.Created })
+	case "updated":
+		return each(r.leads, func(n *store.Lead) time.Time { return n.Updated })
+	case "accepted_at":
+		return each(r.leads, func(n *store.Lead) *time.Time { return null(n.AcceptedAt) })
+	case "rev":
+		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Rev) })
+	}
+	panic("leadRows: no array for column " + leadCasts[i].column)
+}
+
+// fieldsJSON is a lead's fields as JSON text, none as NULL.
+func fieldsJSON(n *store.Lead) *string {
+	if len(n.Fields) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(n.Fields)
+	f := string(b)
+	return &f
+}
+
+// each is f of every lead, in order.
+func each[T any](leads []*store.Lead, f func(*store.Lead) T) []T {
+	out := make([]T, len(leads))
+	for i, n := range leads {
+		out[i] = f(n)
+	}
+	return out
 }
 
 // batchSender is a transaction or the pool (one implicit transaction
@@ -167,9 +219,9 @@ type batchSender interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// queue adds w's statement, if any, to b; once b has been sent,
-// w.written says whether it wrote the leads and w.events holds their
-// events.
+// queue adds w's statement, if any, to b; once b has been sent without
+// an error, w.written says that it wrote the leads and w.events holds
+// their events.
 func (w *writes) queue(b *pgx.Batch) {
 	if len(w.leads.id) == 0 {
 		return
@@ -213,7 +265,11 @@ func (w *writes) sendLocked(ctx context.Context, tx pgx.Tx) error {
 // statement is the one statement: $1 the ids, $2 the revs they must
 // still have, then the changed columns in leadCasts' order, then the
 // history entries' five columns and the feed items' ten. It answers how
-// many leads it updated: all or none.
+// many leads it updated: all, or it fails with serialization_failure
+// (leads_written, migration 007) and writes nothing. The UPDATE takes the
+// leads' row locks itself, in id order, and a lead another writer moved
+// on since the batch read it no longer matches its rev (PostgreSQL
+// rechecks the WHERE on the newest version of a row it waited for).
 func (w *writes) statement() string {
 	var set, types, names []string
 	n := 2
@@ -231,35 +287,33 @@ func (w *writes) statement() string {
 		types = append(types, fmt.Sprintf("$%d::%s", n, cast))
 	}
 	p := func(k int) int { return n + k }
-	return fmt.Sprintf(`WITH asread AS (
-	SELECT count(*) = cardinality($1::bigint[]) AS ok
-	FROM leads AS l JOIN unnest($1::bigint[], $2::integer[]) AS a(id, from_rev) ON l.id = a.id AND l.rev = a.from_rev
-), u AS (
+	return fmt.Sprintf(`WITH u AS (
 	UPDATE leads AS l SET %s
-	FROM unnest($1::bigint[], $2::integer[], %s) AS u(id, from_rev, %s)
-	WHERE l.id = u.id AND l.rev = u.from_rev AND (SELECT ok FROM asread)
+	FROM (SELECT * FROM unnest($1::bigint[], $2::integer[], %s) AS u(id, from_rev, %s) ORDER BY id) AS u
+	WHERE l.id = u.id AND l.rev = u.from_rev
 	RETURNING l.id
+), n AS (
+	SELECT leads_written(count(*), cardinality($1::bigint[])) AS n FROM u
 ), h AS (
 	INSERT INTO history (lead_id, rev, at, by, changes)
 	SELECT * FROM unnest($%d::bigint[], $%d::integer[], $%d::timestamptz[], $%d::text[], $%d::text[]::jsonb[])
-	WHERE (SELECT ok FROM asread)
+	WHERE (SELECT n FROM n) > 0
 ), f AS (
 	INSERT INTO feed_items (feed, lead_id, rev, offer, from_status, to_status, reason, approved, at, by)
 	SELECT * FROM unnest($%d::text[], $%d::bigint[], $%d::integer[], $%d::text[], $%d::smallint[], $%d::smallint[],
 		$%d::integer[], $%d::boolean[], $%d::timestamptz[], $%d::text[])
-	WHERE (SELECT ok FROM asread)
+	WHERE (SELECT n FROM n) > 0
 )
-SELECT count(*) FROM u`, strings.Join(set, ", "), strings.Join(types, ", "), strings.Join(names, ", "),
+SELECT n FROM n`, strings.Join(set, ", "), strings.Join(types, ", "), strings.Join(names, ", "),
 		p(1), p(2), p(3), p(4), p(5), p(6), p(7), p(8), p(9), p(10), p(11), p(12), p(13), p(14), p(15))
 }
 
 // args are the statement's arguments.
 func (w *writes) args() []any {
-	all := w.leads.args()
 	out := []any{w.leads.id, w.from}
-	for i := 1; i < len(all); i++ {
+	for i := 1; i < len(leadCasts); i++ {
 		if w.columns&(1<<i) != 0 {
-			out = append(out, all[i])
+			out = append(out, w.leads.column(i))
 		}
 	}
 	h, it := &w.history, &w.items
