@@ -266,7 +266,7 @@ func (w *writes) sendLocked(ctx context.Context, tx pgx.Tx) error {
 // still have, then the changed columns in leadCasts' order, then the
 // history entries' five columns and the feed items' ten. It answers how
 // many leads it updated: all, or it fails with serialization_failure
-// (leads_written, migration 007) and writes nothing. The UPDATE takes the
+// (leads_written, migration 008) and writes nothing. The UPDATE takes the
 // leads' row locks itself, in id order, and a lead another writer moved
 // on since the batch read it no longer matches its rev (PostgreSQL
 // rechecks the WHERE on the newest version of a row it waited for).
