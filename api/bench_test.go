@@ -213,6 +213,22 @@ func BenchmarkHookStages(b *testing.B) {
 				w.Flush()
 			}
 		}},
+		// all-Handle-reply is the call whose hook (hooks/reply.lua) reads
+		// req.query and answers without adding a lead: the request path
+		// alone.
+		{name: "all-Handle-reply", run: func(b *testing.B, s *Server, o *host.Offer) {
+			var c fasthttp.RequestCtx
+			for i := 0; i < b.N; i++ {
+				c.Request.Reset()
+				c.Response.Reset()
+				c.Request.Header.SetMethod("GET")
+				c.Request.SetRequestURI(strings.Replace(uri(), "/hook/gc?", "/hook/gc/reply?", 1))
+				s.Handle(&c)
+				if c.Response.StatusCode() != 200 {
+					b.Fatalf("%d %s", c.Response.StatusCode(), c.Response.Body())
+				}
+			}
+		}},
 		{name: "all-Handle", run: func(b *testing.B, s *Server, o *host.Offer) {
 			var c fasthttp.RequestCtx
 			for i := 0; i < b.N; i++ {

@@ -100,9 +100,9 @@ func (v *vm) makeReqField(i int) lua.LValue {
 	case "method":
 		val = lua.LString(r.Method)
 	case "query":
-		val = formTable(L, r.Query)
+		val = v.lazyFormTable(formQuery, r.Query)
 	case "form":
-		val = formTable(L, r.Form)
+		val = v.lazyFormTable(formForm, r.Form)
 	case "headers":
 		h := L.CreateTable(0, len(r.Headers))
 		for k, v := range r.Headers {
@@ -131,10 +131,13 @@ func (v *vm) fillReq() {
 	}
 }
 
-// fillIfReq makes req whole when t is it.
+// fillIfReq makes req whole when t is it, and req.query or req.form
+// when t is one of them (lazyform.go).
 func (v *vm) fillIfReq(t *lua.LTable) {
 	if v.isLazyReq(t) {
 		v.fillReq()
+	} else if f := v.lazyFormOf(t); f != nil {
+		v.makeForm(f)
 	}
 }
 
@@ -182,10 +185,11 @@ func (v *vm) rawget(L *lua.LState) int {
 	return 1
 }
 
-// getmetatable is Lua's, with req's own hidden: a req had none.
+// getmetatable is Lua's, with req's own and its forms' hidden: they had
+// none.
 func (v *vm) getmetatable(orig *lua.LFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
-		if t, ok := L.Get(1).(*lua.LTable); ok && t.Metatable == v.reqMeta {
+		if t, ok := L.Get(1).(*lua.LTable); ok && (t.Metatable == v.reqMeta || t.Metatable == v.formMeta) {
 			L.Push(lua.LNil)
 			return 1
 		}

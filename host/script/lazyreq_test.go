@@ -68,3 +68,62 @@ func TestReqReadsAsAWholeTable(t *testing.T) {
 		}
 	}
 }
+
+// TestReqFormsReadAsWholeTables holds req.query and req.form, read field
+// by field until the script does more (lazyform.go), to what the tables
+// made whole before the run showed: every case passes on eager tables too.
+func TestReqFormsReadAsWholeTables(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	p := NewPool(Limits{})
+	req := HookRequest{Method: "POST", IP: "10.0.0.7", Body: []byte("a=1&b=2"),
+		Query: map[string][]string{"order": {"S1"}, "tag[]": {"x", "y"}, "dup": {"a", "b"}, "one[]": {"z"}, "in[][]": {"w"}},
+		Form:  map[string][]string{"a": {"1"}, "b": {"2"}}}
+	get := req
+	get.Method, get.Body, get.Form, get.Query = "GET", nil, nil, map[string][]string{"wm": {"12.50"}, "tip": {"1"}}
+	keys := `local ks = {} for k in pairs(req.query) do ks[#ks + 1] = k end table.sort(ks) return table.concat(ks, ",")`
+	cases := []struct {
+		name string
+		req  HookRequest
+		src  string
+		want string
+	}{
+		{"fields", req, `local q = req.query return q.order .. " " .. tostring(q.missing) .. " " .. q.tag[2] .. " " ..
+			q.dup[1] .. q.dup[2] .. " " .. q.one[1] .. " " .. tostring(q["tag[]"]) .. " " .. q["in[]"][1] .. " " .. tostring(q[1])`,
+			"S1 nil y ab z nil w nil"},
+		{"a field after a list", req, `local q = req.query local t = q.tag return t[1] .. q.order .. tostring(getmetatable(q))`, "xS1nil"},
+		{"the same list twice", req, `return tostring(req.query.tag == req.query.tag) .. tostring(req.query == req.query)`, "truetrue"},
+		{"read twice", req, `local q = req.query return q.order .. q.order`, "S1S1"},
+		{"assigned nil before a read", req, `local q = req.query q.order = nil return tostring(q.order) .. q.dup[1]`, "nila"},
+		{"assigned after a read", req, `local q = req.query local o = q.order q.order = "Z" return o .. q.order`, "S1Z"},
+		{"a new key", req, `local q = req.query q.x = 1 return q.x .. q.order`, "1S1"},
+		{"rawset nil", req, `rawset(req.query, "order", nil) return tostring(req.query.order) .. req.query.dup[2]`, "nilb"},
+		{"rawget", req, `return rawget(req.query, "order") .. tostring(rawget(req.query, "zz"))`, "S1nil"},
+		{"pairs", req, keys, "dup,in[],one,order,tag"},
+		{"pairs after a read", req, `local _ = req.query.order ` + keys, "dup,in[],one,order,tag"},
+		{"next", req, `local n, k = 0, next(req.query) while k do n = n + 1 k = next(req.query, k) end return tostring(n)`, "5"},
+		{"length", req, `return tostring(#req.query)`, "0"},
+		{"json.encode", req, `return json.encode({ q = req.query, f = req.form })`,
+			`{"f":{"a":"1","b":"2"},"q":{"dup":["a","b"],"in[]":["w"],"one":["z"],"order":"S1","tag":["x","y"]}}`},
+		{"reply", req, `return req.form`, `{"a":"1","b":"2"}`},
+		{"getmetatable", req, `return tostring(getmetatable(req.query)) .. tostring(getmetatable(req.form))`, "nilnil"},
+		{"setmetatable", req, `local q = setmetatable(req.query, { __index = function(_, k) return "mt:" .. k end })
+			return q.missing .. " " .. q.order`, "mt:missing S1"},
+		{"form.encode", req, `return form.encode(req.form)`, "a=1&b=2"},
+		{"no form", get, `return tostring(next(req.form)) .. json.encode(req.form) .. tostring(req.form.a)`, "nil{}nil"},
+		{"fields of an add", req, `local id = core.lead.add{ key = "f1", fields = req.form } return core.lead.get(id).fields.b`, "2"},
+		{"cash of an edit", get, `local id = core.lead.add{ key = "c1" } local ok, err = core.lead.edit(id, { cash = req.query })
+			return tostring(ok) .. " " .. tostring(err)`, "nil core.lead.edit: unknown field cash.tip (wm, pay, ref, cc)"},
+	}
+	for _, c := range cases {
+		s := mustCompile(t, "scripts/shop/hook.lua", c.src)
+		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: c.req})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := string(res.Reply.Body); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
+		}
+	}
+}

@@ -115,7 +115,11 @@ func (v *vm) leadEdit(L *lua.LState) int {
 	if !ok {
 		return fail(L, r, fmt.Sprintf("core.lead.edit: the second argument is a %s, not a table", L.Get(2).Type()))
 	}
-	p, err := patchFromTable(v.whole(t))
+	t = v.whole(t)
+	if ct, ok := t.RawGetString("cash").(*lua.LTable); ok {
+		v.whole(ct) // cash = req.query reads the call's fields, as when req was made whole
+	}
+	p, err := patchFromTable(t)
 	if err != nil {
 		return fail(L, r, "core.lead.edit: "+err.Error())
 	}

@@ -68,6 +68,12 @@ func formScalar(L *lua.LState, key string, v lua.LValue) string {
 // brackets.
 func formTable(L *lua.LState, vals map[string][]string) *lua.LTable {
 	t := L.CreateTable(0, len(vals))
+	fillForm(L, t, vals)
+	return t
+}
+
+// fillForm sets vals' fields in t, as formTable makes them.
+func fillForm(L *lua.LState, t *lua.LTable, vals map[string][]string) {
 	for k, vs := range vals {
 		name, isArray := strings.CutSuffix(k, "[]")
 		if len(vs) == 1 && !isArray {
@@ -80,5 +86,4 @@ func formTable(L *lua.LState, vals map[string][]string) *lua.LTable {
 		}
 		t.RawSetString(name, arr)
 	}
-	return t
 }

@@ -290,7 +290,7 @@ func (p *Pool) Run(ctx context.Context, s *Script, setup func(*Env) error, resul
 		if healthy && ran {
 			v.keepGlobals(env.Globals)
 		}
-		v.run, v.meter, v.globals, v.req, v.env, v.reqState = nil, nil, nil, nil, Env{}, lazyReq{}
+		v.run, v.meter, v.globals, v.req, v.env, v.reqState, v.forms = nil, nil, nil, nil, Env{}, lazyReq{}, [2]lazyForm{}
 		v.L.SetTop(0)
 		v.L.RemoveContext()
 		if healthy {

@@ -25,6 +25,10 @@ type vm struct {
 	reqMeta *lua.LTable
 	req     *lazyReq
 	nextFn  *lua.LFunction
+	// formMeta is the metatable of req.query and req.form while they
+	// are read field by field, forms the run's (lazyform.go).
+	formMeta *lua.LTable
+	forms    [2]lazyForm
 	// fillTable makes req whole if t is it: the JSON encoder's view.
 	fillTable func(t *lua.LTable)
 	// spareGlobals is the last run's global table, kept for the next
@@ -110,6 +114,7 @@ func newVM(limits Limits) *vm {
 	// next, pairs, rawget and getmetatable see a hook's req as if it had
 	// been made whole (lazyreq.go).
 	v.reqMeta = v.newReqMeta()
+	v.formMeta = v.newFormMeta()
 	v.fillTable = v.fillIfReq
 	v.nextFn = L.NewFunction(v.next)
 	v.base.RawSetString("next", v.nextFn)
@@ -212,6 +217,9 @@ func (v *vm) setmetatable(L *lua.LState) int {
 	if v.isLazyReq(t) {
 		v.fillReq() // req is the script's from now on, as a plain table
 		t.Metatable = lua.LNil
+	}
+	if f := v.lazyFormOf(t); f != nil {
+		v.makeForm(f) // a plain table, as req's are made above
 	}
 	if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString("__metatable") != lua.LNil {
 		L.RaiseError("cannot change a protected metatable")

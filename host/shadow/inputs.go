@@ -74,10 +74,15 @@ func (s *Shadow) runCheck(ctx context.Context, o *host.Offer, leads []*store.Lea
 // from the leads as the live run read them (live.Read), not as the live
 // run's commit left them.
 func (s *Shadow) Hook(o *host.Offer, file string, req script.HookRequest, live script.HookResult, liveErr error) {
-	c, ok := s.candidate(o.ID, file)
-	if !ok {
-		return
+	if c, ok := s.candidate(o.ID, file); ok {
+		s.hook(o, c, file, req, live, liveErr)
 	}
+}
+
+// hook queues Hook's comparison. Apart from Hook because its closure
+// keeps req: a parameter a closure keeps is moved to the heap on entry,
+// and every webhook paid that allocation, staged candidate or not.
+func (s *Shadow) hook(o, c *host.Offer, file string, req script.HookRequest, live script.HookResult, liveErr error) {
 	at := time.Now().UTC()
 	liveSide := Side{Version: o.Version, Edits: live.Edits, Added: live.Added, Error: errText(liveErr), at: at}
 	if liveErr == nil {
