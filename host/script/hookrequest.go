@@ -138,8 +138,15 @@ func headerMap(h *fasthttp.RequestHeader) map[string]string {
 	})
 	all, at := text.String(), 0
 	h.VisitAll(func(k, v []byte) {
-		out[all[at:at+len(k)]] = all[at+len(k) : at+len(k)+len(v)]
+		if !bytes.EqualFold(k, tokenHeader) {
+			out[all[at:at+len(k)]] = all[at+len(k) : at+len(k)+len(v)]
+		}
 		at += len(k) + len(v)
 	})
 	return out
 }
+
+// tokenHeader carries the offer's token, as ?token= does: neither reaches
+// the script, which has no need of the caller's secret and may send or
+// log what it reads.
+var tokenHeader = []byte("X-Token")

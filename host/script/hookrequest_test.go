@@ -11,7 +11,7 @@ import (
 
 // TestReadHookRequestCopiesTheCall holds ReadHookRequest's copy of the
 // query and headers (cut from one string since issue 16) to the call:
-// repeated names in order, the token left out, empty values, escapes,
+// repeated names in order, the token left out (?token= and X-Token), empty values, escapes,
 // the last of a repeated header. The copy must not change when the
 // request it came from is reused (fasthttp reuses its buffers).
 func TestReadHookRequestCopiesTheCall(t *testing.T) {
@@ -29,6 +29,8 @@ func TestReadHookRequestCopiesTheCall(t *testing.T) {
 			map[string][]string{"a": {""}, "b": {""}, "email": {"ivan@example.com"}, "name": {"Иван"}, "sp": {"a b"}},
 			map[string]string{"Host": "h"}},
 		{"only the token", "GET /hook/x?token=secret HTTP/1.1\r\nHost: h\r\n\r\n", map[string][]string{}, map[string]string{"Host": "h"}},
+		{"the token as a header", "GET /hook/x?order=S2 HTTP/1.1\r\nHost: h\r\nx-token: secret\r\nX-Tokens: kept\r\n\r\n",
+			map[string][]string{"order": {"S2"}}, map[string]string{"Host": "h", "X-Tokens": "kept"}},
 		{"no query", "GET /hook/x HTTP/1.1\r\nHost: h\r\nUser-Agent: ua\r\nX-Trace: 1\r\nX-Trace: 2\r\n\r\n",
 			map[string][]string{}, map[string]string{"Host": "h", "User-Agent": "ua", "X-Trace": "2"}},
 	} {
