@@ -87,35 +87,25 @@ func (s *Badger) History(ctx context.Context, id uint64) ([]Change, error) {
 
 // ByExt returns the offer's lead with the partner's id ext.
 func (s *Badger) ByExt(ctx context.Context, offer, ext string) (*Lead, error) {
-	var l *Lead
-	err := s.view(ctx, func(txn *badger.Txn) error {
-		v, ok, err := getValue(txn, extKey(offer, ext))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("offer %q ext %q: %w", offer, ext, ErrNotFound)
-		}
-		id, err := readID(v)
-		if err != nil {
-			return err
-		}
-		l, err = getLead(txn, id)
-		return err
-	})
-	return l, err
+	return s.byIndex(ctx, extKey(offer, ext), func() error { return fmt.Errorf("offer %q ext %q: %w", offer, ext, ErrNotFound) })
 }
 
 // ByKey returns the offer's lead Add made for the idempotency key.
 func (s *Badger) ByKey(ctx context.Context, offer, key string) (*Lead, error) {
+	return s.byIndex(ctx, idemKey(offer, key), func() error { return fmt.Errorf("offer %q key %q: %w", offer, key, ErrNotFound) })
+}
+
+// byIndex reads the lead whose id an index key holds; notFound words
+// its absence.
+func (s *Badger) byIndex(ctx context.Context, key []byte, notFound func() error) (*Lead, error) {
 	var l *Lead
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		v, ok, err := getValue(txn, idemKey(offer, key))
+		v, ok, err := getValue(txn, key)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("offer %q key %q: %w", offer, key, ErrNotFound)
+			return notFound()
 		}
 		id, err := readID(v)
 		if err != nil {

@@ -32,13 +32,7 @@ const (
 )
 
 // newFormMeta is the state's metatable of every run's lazy forms.
-func (v *vm) newFormMeta() *lua.LTable {
-	mt := v.L.CreateTable(0, 2)
-	mt.RawSetString("__index", v.L.NewFunction(v.formIndex))
-	mt.RawSetString("__newindex", v.L.NewFunction(v.formNewIndex))
-	v.shared[mt] = true
-	return mt
-}
+func (v *vm) newFormMeta() *lua.LTable { return v.newLazyMeta(v.formIndex, v.formNewIndex) }
 
 // lazyFormTable makes the run's form at place i (formQuery, formForm)
 // for vals: an empty table, its fields read from vals until it is made.

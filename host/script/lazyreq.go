@@ -34,10 +34,15 @@ type lazyReq struct {
 const allReqFields = 1<<len(lazyReqFields) - 1
 
 // newReqMeta is the state's metatable of every run's req.
-func (v *vm) newReqMeta() *lua.LTable {
+func (v *vm) newReqMeta() *lua.LTable { return v.newLazyMeta(v.reqIndex, v.reqNewIndex) }
+
+// newLazyMeta is a metatable of the state's, shared by every run, for a
+// table whose fields are made as they are read (index) and that becomes
+// a plain table when written (newIndex).
+func (v *vm) newLazyMeta(index, newIndex lua.LGFunction) *lua.LTable {
 	mt := v.L.CreateTable(0, 2)
-	mt.RawSetString("__index", v.L.NewFunction(v.reqIndex))
-	mt.RawSetString("__newindex", v.L.NewFunction(v.reqNewIndex))
+	mt.RawSetString("__index", v.L.NewFunction(index))
+	mt.RawSetString("__newindex", v.L.NewFunction(newIndex))
 	v.shared[mt] = true
 	return mt
 }

@@ -20,15 +20,7 @@ import (
 // acknowledged before is there.
 func TestUnreachableDatabaseIsSaidAndOutlived(t *testing.T) {
 	ctx := context.Background()
-	srv := pgtest.Own(t)
-	url, _, err := srv.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, url, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, s := openOwnServer(t)
 	defer s.Close()
 	before, _, err := s.Add(ctx, store.NewLead{Offer: "o", Ext: "before"})
 	if err != nil {
@@ -54,6 +46,22 @@ func TestUnreachableDatabaseIsSaidAndOutlived(t *testing.T) {
 	}
 }
 
+// openOwnServer opens a store on a PostgreSQL server of the test's own,
+// which it may crash and restart.
+func openOwnServer(t *testing.T) (*pgtest.Server, *Store) {
+	t.Helper()
+	srv := pgtest.Own(t)
+	url, _, err := srv.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, s
+}
+
 // within waits up to 10 s for cond, checking every 50 ms: the store's
 // ping runs each second.
 func within(t *testing.T, what string, cond func() bool) {
@@ -70,15 +78,7 @@ func within(t *testing.T, what string, cond func() bool) {
 // outage) are written once it is back, not dropped.
 func TestJournalOutlivesTheDatabaseAway(t *testing.T) {
 	ctx := context.Background()
-	srv := pgtest.Own(t)
-	url, _, err := srv.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, url, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, s := openOwnServer(t)
 	defer s.Close()
 	if err := s.RecordWritten(store.JournalEntry{Offer: "o", Kind: store.KindHook, Status: store.JournalOK, Summary: "before"}); err != nil {
 		t.Fatal(err)
@@ -111,16 +111,7 @@ func TestJournalOutlivesTheDatabaseAway(t *testing.T) {
 // journal still takes new entries (Record never blocks the calls it
 // journals) and Close returns.
 func TestJournalHeldBatchStillDrainsQueue(t *testing.T) {
-	ctx := context.Background()
-	srv := pgtest.Own(t)
-	url, _, err := srv.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, url, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, s := openOwnServer(t)
 	srv.Crash()
 	within(t, "the store saying its database does not answer", func() bool { return s.ReadOnly() != "" })
 	recorded := make(chan struct{})
