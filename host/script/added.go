@@ -25,14 +25,16 @@ func addedLead(nl store.NewLead, id uint64, created bool) AddedLead {
 }
 
 // standIn is core.lead.add in shadow: nothing is stored. The n-th add
-// answers as the live run's n-th did (its lead's id), so that a reply
-// naming the lead reads the same when the two versions agree. An add the
+// answers as the live run's n-th did (its lead's id) when it is for the
+// same key and ext, so that a reply naming the lead reads the same when
+// the two versions agree (a live add the store refused is not among the
+// live run's adds, so the next one must not take its place). An add the
 // live run did not make (a replay of the journal runs both versions in
 // shadow) answers as the store would: the lead its idempotency key
 // already made, not created; else id 0, created.
 func (r *Run) standIn(L *lua.LState, nl store.NewLead) int {
 	id, created := uint64(0), true
-	if n := len(r.Added); n < len(r.StandIns) {
+	if n := len(r.Added); n < len(r.StandIns) && r.StandIns[n].Key == nl.Key && r.StandIns[n].Ext == nl.Ext {
 		id, created = r.StandIns[n].ID, r.StandIns[n].Created
 	} else if r.Store != nil {
 		if nl.Key != "" {

@@ -21,7 +21,7 @@ import (
 func (v *vm) newGlobal(L *lua.LState) int {
 	t, k, val := L.CheckTable(1), L.CheckAny(2), L.CheckAny(3)
 	v.touchGlobals(t)
-	t.RawSet(k, val)
+	L.RawSet(t, k, val) // raises for a nil or NaN key, as a plain table's assignment does
 	return 0
 }
 

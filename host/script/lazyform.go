@@ -93,7 +93,7 @@ func (v *vm) formNewIndex(L *lua.LState) int {
 	if f := v.lazyFormOf(t); f != nil {
 		v.makeForm(f)
 	}
-	t.RawSet(k, val)
+	L.RawSet(t, k, val) // raises for a nil or NaN key, as a plain table's assignment does
 	return 0
 }
 

@@ -92,7 +92,7 @@ func (v *vm) reqNewIndex(L *lua.LState) int {
 	if i := reqField(k); i >= 0 && v.isLazyReq(t) {
 		v.req.made |= 1 << i
 	}
-	t.RawSet(k, val)
+	L.RawSet(t, k, val) // raises for a nil or NaN key, as a plain table's assignment does
 	return 0
 }
 

@@ -127,3 +127,31 @@ func TestReqFormsReadAsWholeTables(t *testing.T) {
 		}
 	}
 }
+
+// req, req.query and the globals refuse a nil or NaN key as a plain
+// table does: a typo such as q[q.missing] = v raises, it is not kept
+// under nil.
+func TestReqBadKeyAssignmentRaises(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	p := NewPool(Limits{})
+	req := HookRequest{Method: "GET", Query: map[string][]string{"order": {"S1"}, "wm": {"5"}}}
+	for _, c := range []struct{ name, src, want string }{
+		{"a plain table, nil key (reference)", `local q = {order = "S1"} return tostring((pcall(function() q[nil] = 1 end)))`, "false"},
+		{"req.query, nil key", `local q = req.query return tostring((pcall(function() q[nil] = 1 end)))`, "false"},
+		{"req.query, NaN key", `local q = req.query return tostring((pcall(function() q[0/0] = 1 end)))`, "false"},
+		{"req, nil key", `return tostring((pcall(function() req[nil] = 1 end)))`, "false"},
+		{"rawset, nil key", `return tostring((pcall(function() rawset({}, nil, 1) end)))`, "false"},
+		{"req.query after a swallowed nil key", `local q = req.query pcall(function() q[q.missing] = "x" end) return tostring(q[nil])`, "nil"},
+	} {
+		s := mustCompile(t, "shop/hook.lua", c.src)
+		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: req})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := string(res.Reply.Body); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
+		}
+	}
+}

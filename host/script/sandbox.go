@@ -236,7 +236,7 @@ func (v *vm) rawset(L *lua.LState) int {
 	}
 	v.fillIfReq(t)
 	v.touchGlobals(t)
-	t.RawSet(L.CheckAny(2), L.CheckAny(3))
+	L.RawSet(t, L.CheckAny(2), L.CheckAny(3)) // raises for a nil or NaN key, as Lua's rawset does
 	L.SetTop(1)
 	return 1
 }

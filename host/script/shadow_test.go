@@ -33,7 +33,7 @@ func TestShadowHookChangesNothing(t *testing.T) {
 		return {id = id, created = created}`)
 	res, err := NewPool(Limits{}).RunHook(context.Background(), s, Hook{Store: st, Offer: "acme", Shadow: true,
 		Request:  HookRequest{Method: "GET", Query: map[string][]string{"k": {"order-1"}}},
-		StandIns: []AddedLead{{ID: 77, Created: true}}})
+		StandIns: []AddedLead{{ID: 77, Created: true, Key: "order-1", Fields: map[string]string{"phone": "79001234567"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +107,38 @@ func TestShadowAddOfKnownExtIsRefusedAsTheStore(t *testing.T) {
 		if got := string(res.Reply.Body); !strings.Contains(got, tc.want) {
 			t.Errorf("ext %s in shadow: reply %s, want %s (as the store answers)", tc.ext, got, tc.want)
 		}
+	}
+}
+
+// A candidate identical to the live version answers as it did when a
+// live add was refused: the refused add does not take the next one's
+// stand-in.
+func TestShadowStandInsPairWithTheSameAdds(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx := context.Background()
+	if _, _, err := st.Add(ctx, store.NewLead{Offer: "acme", Ext: "E1"}); err != nil {
+		t.Fatal(err)
+	}
+	s := mustCompile(t, "acme/hook.lua", `
+		local out = {}
+		for _, e in ipairs({"E1", "E2"}) do
+			local id, created = core.lead.add{ext = e}
+			out[#out + 1] = id and (e .. ":" .. id .. ":" .. tostring(created)) or (e .. ":refused")
+		end
+		return table.concat(out, " ")`)
+	p := NewPool(Limits{})
+	req := HookRequest{Method: "GET"}
+	live, err := p.RunHook(ctx, s, Hook{Store: st, Offer: "acme", Request: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := p.RunHook(ctx, s, Hook{Store: st, Offer: "acme", Request: req, Shadow: true, StandIns: live.Added, Seed: live.Read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, c := string(live.Reply.Body), string(cand.Reply.Body); l != c {
+		t.Errorf("the same hook: live answered %q, the candidate in shadow %q", l, c)
 	}
 }
 

@@ -267,9 +267,12 @@ func (w *writes) sendLocked(ctx context.Context, tx pgx.Tx) error {
 // history entries' five columns and the feed items' ten. It answers how
 // many leads it updated: all, or it fails with serialization_failure
 // (leads_written, migration 008) and writes nothing. The UPDATE takes the
-// leads' row locks itself, in id order, and a lead another writer moved
-// on since the batch read it no longer matches its rev (PostgreSQL
-// rechecks the WHERE on the newest version of a row it waited for).
+// leads' row locks itself, in id order as the plans seen run it (not a
+// promise of PostgreSQL's: a deadlock with another batch, 40P01, is
+// retried through the locked path like a conflict), and a lead another
+// writer moved on since the batch read it no longer matches its rev
+// (PostgreSQL rechecks the WHERE on the newest version of a row it
+// waited for).
 func (w *writes) statement() string {
 	var set, types, names []string
 	n := 2
