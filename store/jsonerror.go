@@ -84,6 +84,8 @@ func wantNoun(t reflect.Type) string {
 		return `a money amount such as "4990" or "4990.50"`
 	case timeType:
 		return "a time like 2026-12-07T06:00:00Z (RFC 3339)"
+	case currencyType:
+		return `a currency: an ISO code such as "RUB" or its id (643)`
 	}
 	switch k := t.Kind(); {
 	case k == reflect.String:

@@ -27,6 +27,8 @@ func TestBadInputSaysFieldWantAndGot(t *testing.T) {
 		{"lead counts fraction", `{"offer":"altercpa","counts":1.5}`, `lead: counts: want a whole number, got 1.5`, false},
 		{"lead fields number", `{"offer":"altercpa","fields":{"a":1}}`, `lead: fields: want text, got a number`, false},
 		{"lead unknown field", `{"offer":"altercpa","when":1}`, `lead: unknown field "when"`, false},
+		{"lead cash currency list", `{"offer":"altercpa","cash":{"cc":[1]}}`, `lead: cash.cc: want a currency: an ISO code such as "RUB" or its id (643), got a list`, false},
+		{"patch currency fraction", `{"curr":6.5}`, `patch: curr: want a currency: an ISO code such as "RUB" or its id (643), got 6.5`, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -83,6 +84,8 @@ func (c Currency) MarshalJSON() ([]byte, error) {
 	return json.Marshal(int(c))
 }
 
+var currencyType = reflect.TypeFor[Currency]()
+
 // UnmarshalJSON accepts an ISO code ("RUB") or an internal id (643).
 func (c *Currency) UnmarshalJSON(data []byte) error {
 	var v any
@@ -98,13 +101,14 @@ func (c *Currency) UnmarshalJSON(data []byte) error {
 		cur, err = ParseCurrency(v)
 	case float64:
 		if v != float64(int(v)) {
-			return fmt.Errorf("currency %v: not an id: %w", v, ErrInvalid)
+			return &json.UnmarshalTypeError{Value: jsonLiteral(data), Type: currencyType}
 		}
 		cur, err = CurrencyByNumber(int(v))
 	case nil:
 		cur = 0
 	default:
-		return fmt.Errorf("currency %s: want an ISO code or id: %w", data, ErrInvalid)
+		// As a type error, so that the decoder names the field (cash.cc).
+		return &json.UnmarshalTypeError{Value: jsonLiteral(data), Type: currencyType}
 	}
 	if err != nil {
 		return err
