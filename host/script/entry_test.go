@@ -224,3 +224,40 @@ func TestHookReplyThatCannotBeSent(t *testing.T) {
 		}
 	}
 }
+
+// A key, ext, comment or field that is a list (a parameter the caller
+// sent twice: req.query.click = {"c9", "c9"}) is refused with why, not
+// stored as Lua's "table: 0x…", which was a new text each run: a
+// repeated call made a second lead.
+func TestLeadAddRefusesAListForText(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	s := mustCompile(t, "scripts/shop/hook.lua", `
+		local q = req.query
+		local id, why = core.lead.add{key = q.click, ext = q.ext, fields = {phone = q.phone, sub1 = q.sub}}
+		if not id then return {error = why}, 422 end
+		return {lead = id}`)
+	for _, tc := range []struct {
+		name  string
+		query map[string][]string
+		code  int
+		want  string
+	}{
+		{"one of each", map[string][]string{"click": {"c9"}, "phone": {"79990001122"}}, 200, `"lead":`},
+		{"the key twice", map[string][]string{"click": {"c9", "c9"}}, 422, "key is a list (a parameter given more than once?), not text or a number"},
+		{"the ext twice", map[string][]string{"click": {"c10"}, "ext": {"E9", "E9"}}, 422, "ext is a list"},
+		{"a field twice", map[string][]string{"click": {"c11"}, "phone": {"1", "2"}}, 422, "fields.phone is a list"},
+	} {
+		res, err := NewPool(Limits{}).RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: HookRequest{Method: "GET", Query: tc.query}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res.Reply.Status != tc.code || !strings.Contains(string(res.Reply.Body), tc.want) || strings.Contains(string(res.Reply.Body), "table: 0x") {
+			t.Errorf("%s: %d %s; want %d with %q", tc.name, res.Reply.Status, res.Reply.Body, tc.code, tc.want)
+		}
+	}
+	page, err := st.List(context.Background(), store.Query{Offer: "shop"})
+	if err != nil || len(page.Leads) != 1 {
+		t.Errorf("%d leads stored, %v; want the one good call's", len(page.Leads), err)
+	}
+}

@@ -172,7 +172,7 @@ func (v *vm) leadAdd(L *lua.LState) int {
 	t := v.whole(L.CheckTable(1))
 	nl := store.NewLead{Offer: r.Offer, By: r.by()}
 	var err error
-	statusText := ""
+	statusText, refusal := "", ""
 	// Next, not ForEach: ForEach's callback boxed every key it handed over.
 	for k, val := t.Next(lua.LNil); k != lua.LNil && err == nil; k, val = t.Next(k) {
 		switch k.String() {
@@ -186,13 +186,13 @@ func (v *vm) leadAdd(L *lua.LState) int {
 			v.whole(ft)
 			for fk, fv := ft.Next(lua.LNil); fk != lua.LNil; fk, fv = ft.Next(fk) {
 				if !isNull(fv) {
-					nl.Fields[fk.String()] = scalarText(fv)
+					nl.Fields[fk.String()] = addArg(&refusal, "fields."+fk.String(), fv)
 				}
 			}
 		case "key":
-			nl.Key = scalarText(val)
+			nl.Key = addArg(&refusal, "key", val)
 		case "ext":
-			nl.Ext = scalarText(val)
+			nl.Ext = addArg(&refusal, "ext", val)
 		case "status":
 			switch val.(type) {
 			case lua.LNumber, lua.LString:
@@ -201,13 +201,16 @@ func (v *vm) leadAdd(L *lua.LState) int {
 				err = fmt.Errorf("status is a %s, not a number or a name", val.Type())
 			}
 		case "comment":
-			nl.Comment = scalarText(val)
+			nl.Comment = addArg(&refusal, "comment", val)
 		default:
 			err = fmt.Errorf("unknown field %q (fields, key, ext, status, comment)", k.String())
 		}
 	}
 	if err != nil {
 		errorf(L, "core.lead.add: %v", err)
+	}
+	if refusal != "" {
+		return fail(L, r, "core.lead.add: "+refusal)
 	}
 	if statusText != "" {
 		st, err := store.ParseStatus(statusText)
@@ -311,6 +314,26 @@ func (v *vm) goalByCode(L *lua.LState) int {
 	}
 	L.Push(lua.LNumber(id))
 	return 1
+}
+
+// addArg is the text of a value core.lead.add stores: a string, a
+// number or a boolean. Anything else (a list: a parameter the caller
+// sent twice, req.query.click = {"c9", "c9"}) would be stored as Lua's
+// "table: 0x…", a new text each run that defeats the idempotency key;
+// it sets the add's refusal instead, its first one kept.
+func addArg(refusal *string, name string, v lua.LValue) string {
+	switch v.(type) {
+	case lua.LString, lua.LNumber, lua.LBool:
+		return scalarText(v)
+	}
+	if *refusal == "" {
+		what := v.Type().String()
+		if t, ok := v.(*lua.LTable); ok && t.Len() > 0 {
+			what = "list (a parameter given more than once?)"
+		}
+		*refusal = fmt.Sprintf("%s is a %s, not text or a number", name, what)
+	}
+	return ""
 }
 
 // scalarText is a number's or string's text; integers print without ".0".
