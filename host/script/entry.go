@@ -294,17 +294,59 @@ func hookReply(v *vm, rets []lua.LValue) (HookReply, error) {
 	}
 	if len(rets) > 1 && rets[1] != lua.LNil {
 		n, ok := rets[1].(lua.LNumber)
-		if !ok || n < 100 || n > 599 || float64(n) != math.Trunc(float64(n)) {
-			return r, fmt.Errorf("hook returned status %s: want a number 100..599", rets[1].String())
+		if !ok {
+			return r, fmt.Errorf("hook returned status %q, a %s: want a number 200..599", rets[1].String(), rets[1].Type())
+		}
+		if n < 200 || n > 599 || float64(n) != math.Trunc(float64(n)) {
+			return r, fmt.Errorf("hook returned status %s: want a number 200..599 (1xx is not a final answer)", rets[1].String())
 		}
 		r.Status = int(n)
 	}
-	if len(rets) > 2 {
-		if h, ok := rets[2].(*lua.LTable); ok {
-			v.whole(h).ForEach(func(k, v lua.LValue) { r.Headers[k.String()] = scalarText(v) })
+	if len(rets) > 2 && rets[2] != lua.LNil {
+		h, ok := rets[2].(*lua.LTable)
+		if !ok {
+			return r, fmt.Errorf("hook returned headers as a %s: want a table of name = value", rets[2].Type())
+		}
+		var bad error
+		v.whole(h).ForEach(func(k, val lua.LValue) {
+			name := k.String()
+			switch {
+			case bad != nil:
+			case !validHeaderName(name):
+				bad = fmt.Errorf("hook returned header %q: not a header name (letters, digits and !#$%%&'*+-.^_`|~)", name)
+			default:
+				switch val.(type) {
+				case lua.LString, lua.LNumber, lua.LBool:
+					text := scalarText(val)
+					if strings.ContainsAny(text, "\r\n\x00") {
+						bad = fmt.Errorf("hook returned header %s with a line break in its value", name)
+					}
+					r.Headers[name] = text
+				default:
+					bad = fmt.Errorf("hook returned header %s as a %s: want text or a number", name, val.Type())
+				}
+			}
+		})
+		if bad != nil {
+			return r, bad
 		}
 	}
 	return r, nil
+}
+
+// validHeaderName says whether name is an HTTP header name (RFC 9110's
+// token).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Send is the input of send.lua: the lead sent and the partner's answer.

@@ -213,6 +213,13 @@ func TestHookReplyThatCannotBeSent(t *testing.T) {
 		{"a boolean", `return true`, `true`, ""},
 		{"a function", `return function() end`, "", "acme/hook.lua: its reply: hook returned a function: want a table"},
 		{"a table holding itself", "local t = {}\nt.self = t\nreturn t", "", "acme/hook.lua: its reply: json.encode: nested deeper than"},
+		{"a status and a header", `return "x", 201, {["X-A"] = "1", ["X-N"] = 2}`, "x", ""},
+		{"a 1xx status", `return "x", 101`, "", "want a number 200..599 (1xx is not a final answer)"},
+		{"a status as text", `return "x", "201"`, "", `status "201", a string`},
+		{"a header name with a space", `return "x", 200, {["Bad Header"] = "1"}`, "", `header "Bad Header": not a header name`},
+		{"a header value of a list", `return "x", 200, {["X-A"] = {1, 2}}`, "", "header X-A as a table"},
+		{"a header value with a line break", `return "x", 200, {["X-A"] = "1\r\nSet-Cookie: a=b"}`, "", "header X-A with a line break"},
+		{"headers not a table", `return "x", 200, "notatable"`, "", "headers as a string"},
 	} {
 		s := mustCompile(t, "acme/hook.lua", tc.src)
 		res, err := NewPool(Limits{}).RunHook(context.Background(), s, Hook{Store: st, Offer: "acme", Request: HookRequest{Method: "GET"}})
