@@ -52,7 +52,7 @@ func TestReqReadsAsAWholeTable(t *testing.T) {
 		{"core.lead.add refuses req", req, `local ok, err = pcall(core.lead.add, req) return tostring(ok) .. " " .. tostring(err):match("unknown field") `, "false unknown field"},
 		{"reply", req, `return req`,
 			`{"body":"a=1\u0026b=2","form":{"a":"1","b":"2"},"headers":{"content-type":"application/x-www-form-urlencoded","x-trace":"t1"},"ip":"10.0.0.7","method":"POST","query":{"order":"S1","tag":["x","y"]}}`},
-		{"reply headers", req, `return "x", 200, req.query`, "x"},
+		{"reply headers", req, `return "x", 200, req.form`, "x"},
 		{"a global holding it", req, `r = req return r.method`, "POST"},
 		{"other tables", req, `local t = {} t.method = 1 return tostring(t.query) .. t.method`, "nil1"},
 	}
