@@ -155,3 +155,23 @@ func TestReqBadKeyAssignmentRaises(t *testing.T) {
 		}
 	}
 }
+
+// A name sent both plain and with brackets (a=1&a[]=2&a=3) is one list,
+// the plain values first, on every call: it was whichever spelling Go's
+// map gave last, varying from call to call.
+func TestFormNameSentBothWaysIsOneList(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	p := NewPool(Limits{})
+	s := mustCompile(t, "shop/hook.lua", `return json.encode({q = req.query.a, f = form.decode("b=1&b[]=2&b=3").b})`)
+	req := HookRequest{Method: "GET", Query: map[string][]string{"a": {"1", "3"}, "a[]": {"2"}, "z": {"0"}}}
+	for i := range 50 {
+		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(res.Reply.Body), `{"f":["1","3","2"],"q":["1","3","2"]}`; got != want {
+			t.Fatalf("call %d: %s, want %s", i, got, want)
+		}
+	}
+}

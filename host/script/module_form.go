@@ -72,15 +72,30 @@ func formTable(L *lua.LState, vals map[string][]string) *lua.LTable {
 	return t
 }
 
-// fillForm sets vals' fields in t, as formTable makes them.
+// fillForm sets vals' fields in t, as formTable makes them. A name sent
+// both plain and with brackets (a=1&a[]=2) is one list, the plain
+// values first: the same list on every call, not whichever spelling the
+// map gave last.
 func fillForm(L *lua.LState, t *lua.LTable, vals map[string][]string) {
 	for k, vs := range vals {
 		name, isArray := strings.CutSuffix(k, "[]")
-		if len(vs) == 1 && !isArray {
-			t.RawSetString(name, lua.LString(vs[0]))
-			continue
+		if !isArray {
+			if _, both := vals[name+"[]"]; both {
+				continue // made with the bracketed spelling
+			}
+			if len(vs) == 1 {
+				t.RawSetString(name, lua.LString(vs[0]))
+				continue
+			}
 		}
-		arr := L.CreateTable(len(vs), 0)
+		plain := vals[name]
+		if !isArray {
+			plain = nil // vs is the plain values already
+		}
+		arr := L.CreateTable(len(plain)+len(vs), 0)
+		for _, s := range plain {
+			arr.Append(lua.LString(s))
+		}
 		for _, s := range vs {
 			arr.Append(lua.LString(s))
 		}
