@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -65,7 +67,7 @@ func runJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "leadhost journal: %v\n", err)
 		return exitError
 	}
-	entries, next, err := readJournal(ctx, spec, where.apiToken(settings), q, *raw)
+	entries, next, err := readJournal(ctx, spec, *where.scripts, where.apiToken(settings), q, *raw)
 	if err != nil {
 		fmt.Fprintf(stderr, "leadhost journal: %v\n", store.Describe(err))
 		return exitError
@@ -111,7 +113,7 @@ func wordList[T ~string](words []T) string {
 // readJournal reads a page of the journal from the store spec names, or,
 // when a serve holds that Badger folder, through the serve's admin API;
 // masked unless raw.
-func readJournal(ctx context.Context, spec host.StoreSpec, token string, q store.JournalQuery, raw bool) ([]store.JournalEntry, string, error) {
+func readJournal(ctx context.Context, spec host.StoreSpec, scripts, token string, q store.JournalQuery, raw bool) ([]store.JournalEntry, string, error) {
 	var (
 		st  store.Store
 		err error
@@ -133,10 +135,24 @@ func readJournal(ctx context.Context, spec host.StoreSpec, token string, q store
 	}
 	defer st.Close()
 	entries, next, err := st.JournalList(ctx, q)
+	if err == nil && len(entries) == 0 && q.Offer != "" && q.Cursor == "" && !offerFolder(scripts, q.Offer) {
+		// As a serve's API answers it: most likely a typo.
+		return nil, "", fmt.Errorf("offer %q: no such offer in %s, and nothing stored under that name matches: %w", q.Offer, scripts, store.ErrInvalid)
+	}
 	if !raw {
 		for i := range entries {
 			entries[i] = entries[i].Masked()
 		}
 	}
 	return entries, next, err
+}
+
+// offerFolder says whether scripts holds a folder for offer (loaded or
+// not).
+func offerFolder(scripts, offer string) bool {
+	if !host.ValidOfferID(offer) {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(scripts, offer))
+	return err == nil && fi.IsDir()
 }

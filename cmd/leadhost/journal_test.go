@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,5 +87,24 @@ func TestJournalHelpListsEveryKind(t *testing.T) {
 		if !strings.Contains(errOut, string(s)) {
 			t.Errorf("journal --help lacks status %s:\n%s", s, errOut)
 		}
+	}
+}
+
+// An offer that is neither in --scripts nor in the journal is refused on
+// a stopped data folder as a serve's API refuses it; an offer whose
+// folder is there, with no entries yet, lists nothing.
+func TestJournalCommandUnknownOfferOffline(t *testing.T) {
+	t.Parallel()
+	data, scripts := filepath.Join(t.TempDir(), "data"), "../../host/testdata/scripts"
+	if code, _, errOut := leadhost(t, "", "journal", "--data", data, "--scripts", scripts, "--offer", "nope"); code != exitError || !strings.Contains(errOut, `offer "nope": no such offer`) {
+		t.Errorf("an unknown offer: exit %d, %q; want %d saying no such offer", code, errOut, exitError)
+	}
+	entries, err := os.ReadDir(scripts)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no offers in %s: %v", scripts, err)
+	}
+	known := entries[0].Name()
+	if code, out, errOut := leadhost(t, "", "journal", "--data", data, "--scripts", scripts, "--offer", known); code != exitOK || out != "" {
+		t.Errorf("offer %s with no entries: exit %d, %q %q; want 0 and nothing", known, code, out, errOut)
 	}
 }
