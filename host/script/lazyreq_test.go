@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"leadhost/store"
 	"testing"
 )
 
@@ -12,19 +13,13 @@ import (
 func TestReqReadsAsAWholeTable(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	p := NewPool(Limits{})
 	req := HookRequest{Method: "POST", IP: "10.0.0.7", Body: []byte("a=1&b=2"),
 		Query:   map[string][]string{"order": {"S1"}, "tag[]": {"x", "y"}},
 		Form:    map[string][]string{"a": {"1"}, "b": {"2"}},
 		Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Trace": "t1"}}
 	jsonReq := req
 	jsonReq.JSON, jsonReq.Body, jsonReq.Form = []byte(`{"id":5,"items":[1,2]}`), []byte(`{"id":5,"items":[1,2]}`), nil
-	cases := []struct {
-		name string
-		req  HookRequest
-		src  string
-		want string
-	}{
+	cases := []hookCase{
 		{"fields", req, `return req.method .. " " .. req.ip .. " " .. req.body .. " " .. req.query.order .. " " ..
 			req.query.tag[2] .. " " .. req.form.b .. " " .. req.headers["x-trace"] .. " " .. tostring(req.json)`,
 			"POST 10.0.0.7 a=1&b=2 S1 y 2 t1 nil"},
@@ -56,17 +51,7 @@ func TestReqReadsAsAWholeTable(t *testing.T) {
 		{"a global holding it", req, `r = req return r.method`, "POST"},
 		{"other tables", req, `local t = {} t.method = 1 return tostring(t.query) .. t.method`, "nil1"},
 	}
-	for _, c := range cases {
-		s := mustCompile(t, "scripts/shop/hook.lua", c.src)
-		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: c.req})
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if got := string(res.Reply.Body); got != c.want {
-			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
-		}
-	}
+	checkReplies(t, st, cases)
 }
 
 // TestReqFormsReadAsWholeTables holds req.query and req.form, read field
@@ -75,19 +60,13 @@ func TestReqReadsAsAWholeTable(t *testing.T) {
 func TestReqFormsReadAsWholeTables(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	p := NewPool(Limits{})
 	req := HookRequest{Method: "POST", IP: "10.0.0.7", Body: []byte("a=1&b=2"),
 		Query: map[string][]string{"order": {"S1"}, "tag[]": {"x", "y"}, "dup": {"a", "b"}, "one[]": {"z"}, "in[][]": {"w"}},
 		Form:  map[string][]string{"a": {"1"}, "b": {"2"}}}
 	get := req
 	get.Method, get.Body, get.Form, get.Query = "GET", nil, nil, map[string][]string{"wm": {"12.50"}, "tip": {"1"}}
 	keys := `local ks = {} for k in pairs(req.query) do ks[#ks + 1] = k end table.sort(ks) return table.concat(ks, ",")`
-	cases := []struct {
-		name string
-		req  HookRequest
-		src  string
-		want string
-	}{
+	cases := []hookCase{
 		{"fields", req, `local q = req.query return q.order .. " " .. tostring(q.missing) .. " " .. q.tag[2] .. " " ..
 			q.dup[1] .. q.dup[2] .. " " .. q.one[1] .. " " .. tostring(q["tag[]"]) .. " " .. q["in[]"][1] .. " " .. tostring(q[1])`,
 			"S1 nil y ab z nil w nil"},
@@ -115,17 +94,7 @@ func TestReqFormsReadAsWholeTables(t *testing.T) {
 		{"cash of an edit", get, `local id = core.lead.add{ key = "c1" } local ok, err = core.lead.edit(id, { cash = req.query })
 			return tostring(ok) .. " " .. tostring(err)`, "nil core.lead.edit: unknown field cash.tip (wm, pay, ref, cc)"},
 	}
-	for _, c := range cases {
-		s := mustCompile(t, "scripts/shop/hook.lua", c.src)
-		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: c.req})
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if got := string(res.Reply.Body); got != c.want {
-			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
-		}
-	}
+	checkReplies(t, st, cases)
 }
 
 // req, req.query and the globals refuse a nil or NaN key as a plain
@@ -134,26 +103,15 @@ func TestReqFormsReadAsWholeTables(t *testing.T) {
 func TestReqBadKeyAssignmentRaises(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	p := NewPool(Limits{})
 	req := HookRequest{Method: "GET", Query: map[string][]string{"order": {"S1"}, "wm": {"5"}}}
-	for _, c := range []struct{ name, src, want string }{
-		{"a plain table, nil key (reference)", `local q = {order = "S1"} return tostring((pcall(function() q[nil] = 1 end)))`, "false"},
-		{"req.query, nil key", `local q = req.query return tostring((pcall(function() q[nil] = 1 end)))`, "false"},
-		{"req.query, NaN key", `local q = req.query return tostring((pcall(function() q[0/0] = 1 end)))`, "false"},
-		{"req, nil key", `return tostring((pcall(function() req[nil] = 1 end)))`, "false"},
-		{"rawset, nil key", `return tostring((pcall(function() rawset({}, nil, 1) end)))`, "false"},
-		{"req.query after a swallowed nil key", `local q = req.query pcall(function() q[q.missing] = "x" end) return tostring(q[nil])`, "nil"},
-	} {
-		s := mustCompile(t, "shop/hook.lua", c.src)
-		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: req})
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if got := string(res.Reply.Body); got != c.want {
-			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
-		}
-	}
+	checkReplies(t, st, []hookCase{
+		{"a plain table, nil key (reference)", req, `local q = {order = "S1"} return tostring((pcall(function() q[nil] = 1 end)))`, "false"},
+		{"req.query, nil key", req, `local q = req.query return tostring((pcall(function() q[nil] = 1 end)))`, "false"},
+		{"req.query, NaN key", req, `local q = req.query return tostring((pcall(function() q[0/0] = 1 end)))`, "false"},
+		{"req, nil key", req, `return tostring((pcall(function() req[nil] = 1 end)))`, "false"},
+		{"rawset, nil key", req, `return tostring((pcall(function() rawset({}, nil, 1) end)))`, "false"},
+		{"req.query after a swallowed nil key", req, `local q = req.query pcall(function() q[q.missing] = "x" end) return tostring(q[nil])`, "nil"},
+	})
 }
 
 // A name sent both plain and with brackets (a=1&a[]=2&a=3) is one list,
@@ -172,6 +130,32 @@ func TestFormNameSentBothWaysIsOneList(t *testing.T) {
 		}
 		if got, want := string(res.Reply.Body), `{"f":["1","3","2"],"q":["1","3","2"]}`; got != want {
 			t.Fatalf("call %d: %s, want %s", i, got, want)
+		}
+	}
+}
+
+// hookCase is a hook run on req whose reply body must be want.
+type hookCase struct {
+	name string
+	req  HookRequest
+	src  string
+	want string
+}
+
+// checkReplies runs each case's src as shop's hook, on a pool of its
+// own, and compares the reply's body.
+func checkReplies(t *testing.T, st store.Store, cases []hookCase) {
+	t.Helper()
+	p := NewPool(Limits{})
+	for _, c := range cases {
+		s := mustCompile(t, "scripts/shop/hook.lua", c.src)
+		res, err := p.RunHook(context.Background(), s, Hook{Store: st, Offer: "shop", Request: c.req})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := string(res.Reply.Body); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.name, got, c.want)
 		}
 	}
 }
