@@ -266,8 +266,7 @@ func Open(opts Options) (*Badger, error) {
 	s.commit = newCommitter(s)
 	if !opts.InMemory {
 		s.checkDisk() // opened on a full disk: read-only from the first write
-		s.bg.Add(1)
-		go func() { defer s.bg.Done(); s.every(diskCheckEvery, s.checkDisk) }()
+		Every(&s.bg, s.closed, diskCheckEvery, s.checkDisk)
 	}
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.commit.loop() }()
@@ -279,8 +278,7 @@ func Open(opts Options) (*Badger, error) {
 		if gc == 0 {
 			gc = 10 * time.Minute
 		}
-		s.bg.Add(1)
-		go func() { defer s.bg.Done(); s.every(gc, s.collectGarbage) }()
+		Every(&s.bg, s.closed, gc, s.collectGarbage)
 	}
 	return s, nil
 }
@@ -402,20 +400,6 @@ func (s *Badger) Close() error {
 		err = errors.Join(err, synced, closed, s.wal.close(clean), s.jdb.Close())
 	})
 	return err
-}
-
-// every calls fn every d until the store closes.
-func (s *Badger) every(d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closed:
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }
 
 // collectGarbage rewrites the value logs' files that are half garbage or

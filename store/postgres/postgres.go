@@ -138,22 +138,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 
 // every runs fn every d on a goroutine of its own until the store closes
 // (Close waits for it).
-func (s *Store) every(d time.Duration, fn func()) {
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.closed:
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
-}
+func (s *Store) every(d time.Duration, fn func()) { store.Every(&s.bg, s.closed, d, fn) }
 
 // Redact is url with its password, if any, replaced by xxxxx: fit for a
 // log or an error message.
