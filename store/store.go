@@ -51,6 +51,22 @@ const SuggestedMemoryLimit = 256 << 20
 // that starts a cycle, as before.
 const SuggestedGCPercent = 400
 
+// SuggestedProcsPerCPU is how many Go processors (runtime.GOMAXPROCS) a
+// process holding a store runs per CPU; the leadhost binary sets it unless
+// GOMAXPROCS is given. Go's scheduler has no priorities: a Badger
+// compaction runs up to five subcompactions, each with four compressing
+// goroutines, and with one processor per CPU they hold every processor in
+// 10 ms turns while a webhook's few microseconds of work wait in the run
+// queue behind them. `leadhost bench mix` (-rate 5000, -duration 5s) then
+// saw every webhook wait 100-300 ms for up to a second and a half; a
+// trace put Badger's table builders at 70-130 ms of each 100 ms window on
+// two cores. With more processors than CPUs, the kernel's scheduler, which
+// runs a thread that wakes before one that has run for long, shares the
+// CPUs instead: the mix's p99 went from 202-271 ms (five runs) to 33-74
+// ms (six runs), the check runs and sends doing about a fifth less beside
+// the webhooks, and `wrk -t2 -c64` against serve measured no slower.
+const SuggestedProcsPerCPU = 4
+
 // Options configure a Store. The zero value (with Dir set) is a durable
 // store with the standard reasons and default offer policy.
 type Options struct {

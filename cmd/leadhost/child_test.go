@@ -27,8 +27,15 @@ type serveChild struct {
 // child ends first.
 func startServeChild(t testing.TB, test, env string) *serveChild {
 	t.Helper()
+	return startServeChildEnv(t, test, append(os.Environ(), env))
+}
+
+// startServeChildEnv is startServeChild with the child's whole
+// environment.
+func startServeChildEnv(t testing.TB, test string, env []string) *serveChild {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), env)
+	cmd.Env = env
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -13,14 +14,26 @@ import (
 )
 
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(store.SuggestedMemoryLimit)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(store.SuggestedGCPercent)
-	}
+	tuneRuntime(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// tuneRuntime sets the Go runtime as a process holding a store wants it
+// (store.Suggested*), where the environment (GOMEMLIMIT, GOGC,
+// GOMAXPROCS) does not say otherwise.
+func tuneRuntime(getenv func(string) string) {
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(store.SuggestedMemoryLimit)
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(store.SuggestedGCPercent)
+	}
+	if getenv("GOMAXPROCS") == "" {
+		// Go's default is the CPUs the process may use (its cgroup's
+		// quota included).
+		runtime.GOMAXPROCS(store.SuggestedProcsPerCPU * runtime.GOMAXPROCS(0))
+	}
 }

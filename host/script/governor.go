@@ -28,9 +28,10 @@ import (
 // pressure: the heap is then someone else's (the store's caches).
 //
 // The slots: a run that has computed for long (slotAfter steps) takes one
-// of GOMAXPROCS/2 slots (at least one) and keeps it while it computes (not
+// of NumCPU/2 slots (at least one) and keeps it while it computes (not
 // while http.request waits); the others wait for one, their deadline
-// running. Half the cores stay for the short
+// running. CPUs, not GOMAXPROCS: the leadhost binary runs more
+// processors than CPUs (store.SuggestedProcsPerCPU). Half the cores stay for the short
 // runs and requests of every offer: with two cores, four webhooks stuck
 // in a backtracking pattern took both and moved another offer's p99 from
 // 2 to 1,300 ms; in turns, one of them computes at a time. Shadow runs
@@ -75,7 +76,7 @@ func NewGovernor(pressure uint64) *Governor {
 		pressure = DefaultPressure
 	}
 	return &Governor{pressure: pressure, runs: map[*meter]struct{}{},
-		slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), shadowSlots: make(chan struct{}, 1)}
+		slots: make(chan struct{}, max(1, runtime.NumCPU()/2)), shadowSlots: make(chan struct{}, 1)}
 }
 
 // Pressure is the heap above which the largest run is stopped.
