@@ -122,7 +122,7 @@ func (r *Registry) reload() (changes []string, err error) {
 		return nil, fmt.Errorf("scripts folder: %w", err)
 	}
 	if r.Options.Governor == nil {
-		r.Options.Governor = script.NewGovernor(0) // one for every offer's runs
+		r.Options.Governor = script.NewGovernor(0, 0) // one for every offer's runs
 	}
 	old := r.state.Load()
 	next := &registryState{offers: make(map[string]*Offer, len(old.offers)), errors: map[string][]error{}, candidates: map[string]*Candidate{}}

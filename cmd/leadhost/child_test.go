@@ -18,6 +18,7 @@ import (
 type serveChild struct {
 	cmd    *exec.Cmd
 	addr   string           // what it printed after "listening on "
+	before []string         // the lines it printed before that
 	stderr *strings.Builder // read once done is closed
 	done   chan struct{}    // closed once the process has ended
 }
@@ -53,6 +54,8 @@ func startServeChildEnv(t testing.TB, test string, env []string) *serveChild {
 	for p.addr == "" && lines.Scan() {
 		if _, rest, ok := strings.Cut(lines.Text(), "listening on "); ok {
 			p.addr, _, _ = strings.Cut(rest, " ")
+		} else {
+			p.before = append(p.before, lines.Text())
 		}
 	}
 	if p.addr == "" {

@@ -94,6 +94,7 @@ end
 //	go test ./cmd/leadhost -run TestClusterKill -v -cluster-long
 func TestClusterKill(t *testing.T) {
 	if spec := os.Getenv(clusterChildEnv); spec != "" {
+		tuneRuntime(os.Getenv) // as the binary runs
 		os.Exit(clusterNode(spec))
 	}
 	t.Parallel()

@@ -43,6 +43,7 @@ type acked struct {
 //	go test ./cmd/leadhost -run TestKillUnderLoad -v -kills=50
 func TestKillUnderLoad(t *testing.T) {
 	if args := os.Getenv(killChildEnv); args != "" {
+		tuneRuntime(os.Getenv) // as the binary runs
 		os.Exit(run(context.Background(), strings.Split(args, "\t"), os.Stdin, os.Stdout, os.Stderr))
 	}
 	kills := *killCount

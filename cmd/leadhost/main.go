@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"leadhost/store"
@@ -21,9 +22,17 @@ func main() {
 	os.Exit(code)
 }
 
+// startCPUs is the CPUs this process may use, as Go counted them at
+// start (its default GOMAXPROCS: the cgroup's quota included, or the
+// GOMAXPROCS it was given), before tuneRuntime runs more processors than
+// that. Long script runs take turns on half of them (script.Governor).
+var startCPUs = runtime.GOMAXPROCS(0)
+
 // tuneRuntime sets the Go runtime as a process holding a store wants it
 // (store.Suggested*), where the environment (GOMEMLIMIT, GOGC,
-// GOMAXPROCS) does not say otherwise.
+// GOMAXPROCS) does not say otherwise. Setting the processors stops Go
+// from following a change of the cgroup's quota while the process runs;
+// a restart takes the new one.
 func tuneRuntime(getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(store.SuggestedMemoryLimit)
@@ -31,9 +40,8 @@ func tuneRuntime(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(store.SuggestedGCPercent)
 	}
-	if getenv("GOMAXPROCS") == "" {
-		// Go's default is the CPUs the process may use (its cgroup's
-		// quota included).
-		runtime.GOMAXPROCS(store.SuggestedProcsPerCPU * runtime.GOMAXPROCS(0))
+	// Go ignores a GOMAXPROCS that is not a count, and so does this.
+	if n, err := strconv.Atoi(getenv("GOMAXPROCS")); err != nil || n < 1 {
+		runtime.GOMAXPROCS(store.SuggestedProcsPerCPU * startCPUs)
 	}
 }

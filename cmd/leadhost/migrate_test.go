@@ -336,6 +336,7 @@ const migrateChildEnv = "LEADHOST_MIGRATE_CHILD_ARGS"
 // copied twice, nothing missing.
 func TestMigrateResumesWhereItStopped(t *testing.T) {
 	if args := os.Getenv(migrateChildEnv); args != "" {
+		tuneRuntime(os.Getenv) // as the binary runs
 		os.Exit(run(context.Background(), strings.Split(args, "\t"), nil, os.Stdout, os.Stderr))
 	}
 	t.Parallel()

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"leadhost/store"
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,29 +21,29 @@ const runtimeChildEnv = "LEADHOST_TEST_RUNTIME_CHILD"
 // environment's word where it does.
 func TestServeRuntimeSettings(t *testing.T) {
 	if args := os.Getenv(runtimeChildEnv); args != "" {
+		fmt.Printf("cpus %d\n", startCPUs) // Go's default here, for the parent
 		tuneRuntime(os.Getenv)
 		os.Exit(run(context.Background(), strings.Split(args, "\t"), os.Stdin, os.Stdout, os.Stderr))
-	}
-	// Go's own default: the CPUs this process may use.
-	cpus := runtime.GOMAXPROCS(0)
-	if os.Getenv("GOMAXPROCS") != "" {
-		cpus = runtime.NumCPU()
 	}
 	for _, tc := range []struct {
 		name string
 		env  []string
-		want map[string]float64
+		// want's values; procsPerCPU, when set, is a multiple of the
+		// child's CPUs
+		want        map[string]float64
+		procsPerCPU int
 	}{
 		{"suggested", nil, map[string]float64{
-			"go_sched_gomaxprocs_threads": float64(4 * cpus),
-			"go_gc_gogc_percent":          400,
-			"go_gc_gomemlimit_bytes":      256 << 20,
-		}},
+			"go_gc_gogc_percent":     store.SuggestedGCPercent,
+			"go_gc_gomemlimit_bytes": store.SuggestedMemoryLimit,
+		}, store.SuggestedProcsPerCPU},
 		{"from the environment", []string{"GOMAXPROCS=3", "GOGC=150", "GOMEMLIMIT=512MiB"}, map[string]float64{
 			"go_sched_gomaxprocs_threads": 3,
 			"go_gc_gogc_percent":          150,
 			"go_gc_gomemlimit_bytes":      512 << 20,
-		}},
+		}, 0},
+		// Go ignores a GOMAXPROCS that is not a count of processors.
+		{"not a count", []string{"GOMAXPROCS=many"}, map[string]float64{}, store.SuggestedProcsPerCPU},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -55,6 +56,16 @@ func TestServeRuntimeSettings(t *testing.T) {
 				append(tc.env, runtimeChildEnv+"="+args)...))
 			defer p.kill()
 			got := goMetrics(t, "http://"+p.addr+"/metrics")
+			if tc.procsPerCPU > 0 {
+				var cpus int
+				if len(p.before) == 0 {
+					t.Fatal("the child did not say its CPUs")
+				}
+				if _, err := fmt.Sscanf(p.before[0], "cpus %d", &cpus); err != nil {
+					t.Fatalf("the child said %q: %v", p.before[0], err)
+				}
+				tc.want["go_sched_gomaxprocs_threads"] = float64(tc.procsPerCPU * cpus)
+			}
 			for name, want := range tc.want {
 				if got[name] != want {
 					t.Errorf("%s = %v, want %v", name, got[name], want)

@@ -183,7 +183,7 @@ func startHost(ctx context.Context, cfg hostConfig) (*runningHost, error) {
 	}
 	a, err := app.Open(ctx, app.Config{Data: cfg.data, DatabaseURL: cfg.databaseURL, Scripts: cfg.scripts, NoSync: cfg.noSync, Log: log,
 		SendBackoff: cfg.sendBackoff, SendPoll: cfg.sendPoll, Mail: cfg.mail, MailWindow: cfg.mailWindow, Reasons: cfg.reasons,
-		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence}, Node: cfg.node,
+		MinFreeDisk: cfg.minFreeMB << 20, Load: host.LoadOptions{Fence: fence, Governor: script.NewGovernor(0, startCPUs)}, Node: cfg.node,
 		Heartbeat: cfg.heartbeat, LeaseTTL: cfg.leaseTTL})
 	if err != nil {
 		return nil, err

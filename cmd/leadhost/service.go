@@ -11,6 +11,7 @@ import (
 	"leadhost/host"
 	"leadhost/host/app"
 	"leadhost/host/check"
+	"leadhost/host/script"
 	"leadhost/store"
 )
 
@@ -42,7 +43,8 @@ var (
 // finds the serve that holds dataDir through the address it keeps
 // there. done closes what was opened.
 func openService(ctx context.Context, dataDir, databaseURL, scriptsDir, token string, reasons []store.ReasonInfo) (s service, done func() error, err error) {
-	a, err := app.Open(ctx, app.Config{Data: dataDir, DatabaseURL: databaseURL, Scripts: scriptsDir, OneShot: true, Reasons: reasons})
+	a, err := app.Open(ctx, app.Config{Data: dataDir, DatabaseURL: databaseURL, Scripts: scriptsDir, OneShot: true, Reasons: reasons,
+		Load: host.LoadOptions{Governor: script.NewGovernor(0, startCPUs)}})
 	if err == nil {
 		return a, a.Close, nil
 	}

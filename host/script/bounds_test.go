@@ -3,6 +3,7 @@ package script
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -97,7 +98,7 @@ func TestRunsStopAtTheirMemoryBound(t *testing.T) {
 	// The heap watch is the test binary's, which other parallel tests
 	// fill too: set out of reach, so that only the run's own bound stops
 	// it (the pressure bound has its own test).
-	p := NewPool(Limits{Timeout: 20 * time.Second, Memory: 32 << 20, Governor: NewGovernor(1 << 40)})
+	p := NewPool(Limits{Timeout: 20 * time.Second, Memory: 32 << 20, Governor: NewGovernor(1<<40, 0)})
 	cases := []struct{ name, src string }{
 		{"s .. s, a local", `local s = "x" while true do s = s .. s end`},
 		{"s .. s, a global", `s = "x" while true do s = s .. s end`},
@@ -152,7 +153,7 @@ func TestRunsUnderTheirBoundsAreLeftAlone(t *testing.T) {
 // the run holding the most is stopped, not a small one beside it.
 func TestMemoryPressureStopsTheLargestRun(t *testing.T) {
 	t.Parallel()
-	gov := NewGovernor(1) // always under pressure
+	gov := NewGovernor(1, 0) // always under pressure
 	big := NewPool(Limits{Timeout: 20 * time.Second, Governor: gov})
 	small := NewPool(Limits{Timeout: 1 * time.Second, Governor: gov})
 	errs := make(chan error, 1)
@@ -335,38 +336,50 @@ func TestGsubStaysUnderMaxString(t *testing.T) {
 }
 
 // TestLongRunsTakeTurns: runs computing past slotAfter steps take turns in
-// the Governor's slots (here one), so that they cannot take every core
-// from the other offers' short runs: while one computes, the other waits
-// for the slot, its deadline running.
+// the Governor's slots, half the CPUs it is given, so that they cannot
+// take every core from the other offers' short runs: with two CPUs (one
+// slot), while one computes, the other waits for the slot, its deadline
+// running; with four (two slots), both compute.
 func TestLongRunsTakeTurns(t *testing.T) {
-	gov := NewGovernor(0)
-	gov.slots = make(chan struct{}, 1)
-	s := mustCompile(t, "scripts/test/check.lua", `while true do tick() end`)
-	// A tick is three instructions (GETGLOBAL, CALL, JMP): a run may
-	// compute this many without a slot.
-	free := int64(slotAfter/3 + 1)
-	var ticks [2]atomic.Int64
-	errs := make(chan error, 2)
-	run := func(i int, timeout time.Duration) {
-		errs <- NewPool(Limits{Timeout: timeout, Governor: gov}).Run(context.Background(), s, func(e *Env) error {
-			e.Globals.RawSetString("tick", e.L.NewFunction(func(*lua.LState) int { ticks[i].Add(1); return 0 }))
-			return nil
-		}, nil)
-	}
-	// The first takes the slot; the second, started then and ending
-	// first, waits for it to its deadline.
-	go run(0, 4*time.Second)
-	for ticks[0].Load() <= free {
-		time.Sleep(time.Millisecond)
-	}
-	go run(1, 1*time.Second)
-	for range ticks {
-		if err := <-errs; err == nil || !strings.Contains(err.Error(), "deadline") {
-			t.Errorf("err = %v, want the deadline", err)
-		}
-	}
-	if a, b := ticks[0].Load(), ticks[1].Load(); b > free {
-		t.Errorf("the runs computed %d and %d ticks: both at once, not in turns (one may compute %d without a slot)", a, b, free)
+	for _, tc := range []struct {
+		cpus     int
+		together bool
+	}{{2, false}, {4, true}} {
+		t.Run(fmt.Sprintf("%d CPUs", tc.cpus), func(t *testing.T) {
+			gov := NewGovernor(0, tc.cpus)
+			s := mustCompile(t, "scripts/test/check.lua", `while true do tick() end`)
+			// A tick is three instructions (GETGLOBAL, CALL, JMP): a run
+			// may compute this many without a slot.
+			free := int64(slotAfter/3 + 1)
+			var ticks [2]atomic.Int64
+			errs := make(chan error, 2)
+			run := func(i int, timeout time.Duration) {
+				errs <- NewPool(Limits{Timeout: timeout, Governor: gov}).Run(context.Background(), s, func(e *Env) error {
+					e.Globals.RawSetString("tick", e.L.NewFunction(func(*lua.LState) int { ticks[i].Add(1); return 0 }))
+					return nil
+				}, nil)
+			}
+			// The first takes a slot; the second, started then and ending
+			// first, computes beside it or waits for the slot to its
+			// deadline.
+			go run(0, 4*time.Second)
+			for ticks[0].Load() <= free {
+				time.Sleep(time.Millisecond)
+			}
+			go run(1, 1*time.Second)
+			for range ticks {
+				if err := <-errs; err == nil || !strings.Contains(err.Error(), "deadline") {
+					t.Errorf("err = %v, want the deadline", err)
+				}
+			}
+			a, b := ticks[0].Load(), ticks[1].Load()
+			if !tc.together && b > free {
+				t.Errorf("the runs computed %d and %d ticks: both at once, not in turns (one may compute %d without a slot)", a, b, free)
+			}
+			if tc.together && b <= free {
+				t.Errorf("the second run computed %d ticks: it waited for a slot, with one free", b)
+			}
+		})
 	}
 }
 
@@ -385,8 +398,7 @@ func TestWaitingOnAPartnerHoldsNoSlot(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	gov := NewGovernor(0)
-	gov.slots = make(chan struct{}, 1)
+	gov := NewGovernor(0, 2) // one slot
 	p := NewPool(Limits{Timeout: 12 * time.Second, Governor: gov, Fence: allowLoopback(t)})
 	st := openStore(t)
 	hook := mustCompile(t, "scripts/shop/hook.lua", `for i = 1, 300000 do end return http.request{url = "`+srv.URL+`"}`)

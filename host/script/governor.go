@@ -28,9 +28,9 @@ import (
 // pressure: the heap is then someone else's (the store's caches).
 //
 // The slots: a run that has computed for long (slotAfter steps) takes one
-// of NumCPU/2 slots (at least one) and keeps it while it computes (not
-// while http.request waits); the others wait for one, their deadline
-// running. CPUs, not GOMAXPROCS: the leadhost binary runs more
+// of as many slots as half the CPUs (at least one) and keeps it while it
+// computes (not while http.request waits); the others wait for one, their
+// deadline running. CPUs, not processors: the leadhost binary runs more
 // processors than CPUs (store.SuggestedProcsPerCPU). Half the cores stay for the short
 // runs and requests of every offer: with two cores, four webhooks stuck
 // in a backtracking pattern took both and moved another offer's p99 from
@@ -70,13 +70,19 @@ const (
 const DefaultPressure = 1 << 30
 
 // NewGovernor makes a governor that stops the largest run above pressure
-// bytes of heap; 0 means DefaultPressure.
-func NewGovernor(pressure uint64) *Governor {
+// bytes of heap (0: DefaultPressure) and gives long runs half of cpus,
+// the CPUs the process may use (0: runtime.GOMAXPROCS, which is that
+// unless the process runs more processors than CPUs, as the leadhost
+// binary does).
+func NewGovernor(pressure uint64, cpus int) *Governor {
 	if pressure == 0 {
 		pressure = DefaultPressure
 	}
+	if cpus <= 0 {
+		cpus = runtime.GOMAXPROCS(0)
+	}
 	return &Governor{pressure: pressure, runs: map[*meter]struct{}{},
-		slots: make(chan struct{}, max(1, runtime.NumCPU()/2)), shadowSlots: make(chan struct{}, 1)}
+		slots: make(chan struct{}, max(1, cpus/2)), shadowSlots: make(chan struct{}, 1)}
 }
 
 // Pressure is the heap above which the largest run is stopped.

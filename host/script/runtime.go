@@ -72,7 +72,7 @@ func (l Limits) withDefaults() Limits {
 		l.Leads = DefaultLeads
 	}
 	if l.Governor == nil {
-		l.Governor = NewGovernor(0)
+		l.Governor = NewGovernor(0, 0)
 	}
 	return l
 }

@@ -176,8 +176,7 @@ func TestShadowSendCommitsNothing(t *testing.T) {
 func TestShadowRunTakesNoLiveSlot(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	gov := NewGovernor(0)
-	gov.slots = make(chan struct{}, 1) // one slot, as with two cores
+	gov := NewGovernor(0, 2) // one slot
 	candidate := NewPool(Limits{Timeout: 5 * time.Second, Governor: gov})
 	live := NewPool(Limits{Timeout: 30 * time.Second, Governor: gov})
 	loop := mustCompile(t, "acme/next/hook.lua", "local n = 0 while true do n = n + 1 end\n")

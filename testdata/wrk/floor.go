@@ -1,9 +1,10 @@
-// Floor is the least a Lua webhook costs on leadhost's stack
+// Floor is less than any Lua webhook can cost on leadhost's stack
 // (testdata/wrk/run.sh): fasthttp and gopher-lua with nothing of leadhost.
 // It runs the benchmark's hook.lua in a pooled state whose function is
-// made once, with req.query a table of the query; core.lead.add only
-// counts (no store, no journal, no deadline, no bounds) and the reply
-// table is written as flat JSON. Usage: floor ADDR HOOK.lua
+// made once, on the connection's goroutine, with req.query a table of the
+// query; core.lead.add only counts and the reply table is written as flat
+// JSON. No store, no journal, no deadline (gopher-lua's loop without a
+// context), no fresh globals per run, no bounds. Usage: floor ADDR HOOK.lua
 package main
 
 import (
@@ -62,7 +63,13 @@ func main() {
 		default:
 			s = newState()
 		}
-		defer func() { idle <- s }()
+		defer func() {
+			select {
+			case idle <- s:
+			default: // more in flight than kept idle
+				s.L.Close()
+			}
+		}()
 		L := s.L
 		query := L.CreateTable(0, q.Len())
 		q.VisitAll(func(k, v []byte) { query.RawSetString(string(k), lua.LString(v)) })
