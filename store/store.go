@@ -62,9 +62,10 @@ const SuggestedGCPercent = 400
 // trace put Badger's table builders at 70-130 ms of each 100 ms window on
 // two cores. With more processors than CPUs, the kernel's scheduler, which
 // runs a thread that wakes before one that has run for long, shares the
-// CPUs instead: the mix's p99 went from 202-271 ms (five runs) to 33-74
-// ms (six runs), the check runs and sends doing about a fifth less beside
-// the webhooks, and `wrk -t2 -c64` against serve measured no slower.
+// CPUs instead: the mix's p99 went from 202-368 ms (eight runs) to
+// 33-131 ms (twenty runs, most 35-60), the check runs and sends doing
+// about a fifth less beside the webhooks, and `wrk -t2 -c64` against
+// serve measured no slower.
 const SuggestedProcsPerCPU = 4
 
 // Options configure a Store. The zero value (with Dir set) is a durable

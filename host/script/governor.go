@@ -31,10 +31,11 @@ import (
 // of as many slots as half the CPUs (at least one) and keeps it while it
 // computes (not while http.request waits); the others wait for one, their
 // deadline running. CPUs, not processors: the leadhost binary runs more
-// processors than CPUs (store.SuggestedProcsPerCPU). Half the cores stay for the short
-// runs and requests of every offer: with two cores, four webhooks stuck
-// in a backtracking pattern took both and moved another offer's p99 from
-// 2 to 1,300 ms; in turns, one of them computes at a time. Shadow runs
+// processors than CPUs (store.SuggestedProcsPerCPU). Half the cores stay
+// for the short runs and requests of every offer: with two cores, four
+// webhooks stuck in a backtracking pattern took both and moved another
+// offer's p99 from 2 to 1,300 ms; in turns, one of them computes at a
+// time. Shadow runs
 // (a candidate's, host/shadow) take turns in a slot of their own: a
 // candidate that loops never holds a slot a live run waits for.
 type Governor struct {
