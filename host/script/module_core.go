@@ -264,7 +264,7 @@ func (v *vm) leadGet(L *lua.LState) int {
 }
 
 func leadTable(L *lua.LState, l *store.Lead) *lua.LTable {
-	t := L.CreateTable(0, 16)
+	t := L.CreateTable(0, 17)
 	set := func(k string, v lua.LValue) { t.RawSetString(k, v) }
 	set("id", lua.LNumber(l.ID))
 	set("offer", lua.LString(l.Offer))
@@ -284,6 +284,21 @@ func leadTable(L *lua.LState, l *store.Lead) *lua.LTable {
 	if !l.HoldUntil.IsZero() {
 		set("hold_until", lua.LNumber(l.HoldUntil.Unix()))
 	}
+	// cash: the payouts set on the lead, as edit's cash takes them; one
+	// not set (the offer's rate applies) is absent.
+	cash := L.CreateTable(0, 4)
+	for _, m := range [...]struct {
+		key   string
+		money store.Money
+	}{{"wm", l.Cash.WM}, {"pay", l.Cash.Pay}, {"ref", l.Cash.Ref}} {
+		if !m.money.IsZero() {
+			cash.RawSetString(m.key, lua.LString(m.money.String()))
+		}
+	}
+	if l.Cash.CC != 0 {
+		cash.RawSetString("cc", lua.LString(l.Cash.CC.String()))
+	}
+	set("cash", cash)
 	fields := L.CreateTable(0, len(l.Fields))
 	for k, v := range l.Fields {
 		fields.RawSetString(k, lua.LString(v))

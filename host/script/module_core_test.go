@@ -48,3 +48,24 @@ func TestLeadAddReadsItsTable(t *testing.T) {
 		}
 	}
 }
+
+// core.lead.get gives a lead's cash as edit's cash takes it: the payouts
+// set, as decimal text, and their currency; one not set is absent (the
+// offer's rate applies), and a lead without any has an empty table.
+func TestLeadGetReadsCash(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	req := HookRequest{Method: "GET"}
+	checkReplies(t, st, []hookCase{
+		{"none set", req, `local id = core.lead.add{ key = "c1" } return tostring(next(core.lead.get(id).cash))`, "nil"},
+		{"as edited", req, `local id = core.lead.add{ key = "c2" }
+			core.lead.edit(id, { cash = { pay = "300.50", ref = 7, cc = "RUB" } })
+			local c = core.lead.get(id).cash
+			return c.pay .. " " .. c.ref .. " " .. tostring(c.wm) .. " " .. c.cc`, "300.50 7 nil RUB"},
+		{"edited again from what was read", req, `local id = core.lead.add{ key = "c3" }
+			core.lead.edit(id, { cash = { wm = "100" } })
+			local c = core.lead.get(id).cash
+			core.lead.edit(id, { cash = { wm = c.wm + 50 } })
+			return core.lead.get(id).cash.wm`, "150"},
+	})
+}
