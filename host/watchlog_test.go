@@ -1,12 +1,11 @@
 package host
 
 import (
-	"bytes"
 	"context"
+	"leadhost/host/hosttest"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -30,7 +29,7 @@ func TestWatchLogsALoadErrorOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var log lockedLog
+			var log hosttest.SyncBuffer
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() {
@@ -55,22 +54,4 @@ func TestWatchLogsALoadErrorOnce(t *testing.T) {
 			<-done
 		})
 	}
-}
-
-// lockedLog is a log a watcher writes while the test reads it.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

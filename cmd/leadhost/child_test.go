@@ -3,10 +3,10 @@ package main
 import (
 	"bufio"
 	"io"
+	"leadhost/host/hosttest"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,10 +17,10 @@ import (
 // its environment variable — for the tests that SIGKILL a real serve.
 type serveChild struct {
 	cmd    *exec.Cmd
-	addr   string           // what it printed after "listening on "
-	before []string         // the lines it printed before that
-	stderr *strings.Builder // read once done is closed
-	done   chan struct{}    // closed once the process has ended
+	addr   string               // what it printed after "listening on "
+	before []string             // the lines it printed before that
+	stderr *hosttest.SyncBuffer // what it wrote to stderr
+	done   chan struct{}        // closed once the process has ended
 }
 
 // startServeChild starts the child of test with env (NAME=value) added
@@ -41,8 +41,8 @@ func startServeChildEnv(t testing.TB, test string, env []string) *serveChild {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &serveChild{cmd: cmd, stderr: &strings.Builder{}, done: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{w: p.stderr}
+	p := &serveChild{cmd: cmd, stderr: &hosttest.SyncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,17 +81,4 @@ func (p *serveChild) stop(wait time.Duration) {
 	case <-time.After(wait):
 		p.kill()
 	}
-}
-
-// lockedWriter lets a child's stderr be written while the test may
-// look at it.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }

@@ -32,7 +32,7 @@ func TestFailuresAreVisibleWithTheirReasons(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(scripts, "parity", "hooks", "boom.lua"), []byte("\nerror(\"the form changed: no phone field\")\n"), 0o644)
 	box, smtpAddr := hosttest.StartMailbox(t)
-	var logs lockedBuffer
+	var logs hosttest.SyncBuffer
 	h, _ := startConfiguredTestHost(t, hostConfig{listen: "127.0.0.1:0", data: filepath.Join(t.TempDir(), "data"), scripts: scripts,
 		log: slog.New(slog.NewTextHandler(&logs, nil)), mailWindow: 2 * time.Second,
 		mail: notify.Settings{Server: smtpAddr, From: "leadhost@localhost", To: []string{"ops@example.com"}}})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -242,24 +241,6 @@ func TestOfferumFailures(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the host's goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A failed send is logged with its URL, and the partner's key in it is
 // masked: logs are read by more people than the key is meant for.
 func TestSendLogsMaskTheKey(t *testing.T) {
@@ -270,7 +251,7 @@ func TestSendLogsMaskTheKey(t *testing.T) {
 	if err != nil || !strings.Contains(string(toml), "key=test-api-key") {
 		t.Fatalf("the example's send url has no key=test-api-key to mask (%v)", err)
 	}
-	var logs lockedBuffer
+	var logs hosttest.SyncBuffer
 	h, stop := startLoggingTestHost(t, filepath.Join(t.TempDir(), "data"), scripts, slog.New(slog.NewTextHandler(&logs, nil)))
 	if code, reply := getcourseCall(t, h); code != 200 {
 		t.Fatalf("hook replied %d %v", code, reply)
