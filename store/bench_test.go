@@ -69,15 +69,9 @@ func BenchmarkAdd(b *testing.B) {
 		b.Run(durability(durable)+"/parallel32", func(b *testing.B) {
 			s := openBench(b, durable)
 			ctx := context.Background()
-			var n atomic.Int64
-			b.SetParallelism(16) // × GOMAXPROCS (2 here) = 32 writers
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, _, err := s.Add(ctx, benchLead(int(n.Add(1)))); err != nil {
-						b.Fatal(err)
-					}
-				}
+			parallel32(b, func(i int) error {
+				_, _, err := s.Add(ctx, benchLead(i))
+				return err
 			})
 			reportRate(b, b.N, "adds/s")
 		})
@@ -93,19 +87,12 @@ func BenchmarkAdd(b *testing.B) {
 func BenchmarkAddWebhook(b *testing.B) {
 	s := openBench(b, false)
 	ctx := context.Background()
-	var n atomic.Int64
-	b.SetParallelism(16)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := int(n.Add(1))
-			nl := NewLead{Offer: "bench", Key: "r1765090000t1-" + strconv.Itoa(i), Fields: map[string]string{
-				"phone": fmt.Sprintf("7999%07d", i%10000000), "name": "Ivan", "email": "ivan@example.com",
-			}}
-			if _, _, err := s.Add(ctx, nl); err != nil {
-				b.Fatal(err)
-			}
-		}
+	parallel32(b, func(i int) error {
+		nl := NewLead{Offer: "bench", Key: "r1765090000t1-" + strconv.Itoa(i), Fields: map[string]string{
+			"phone": fmt.Sprintf("7999%07d", i%10000000), "name": "Ivan", "email": "ivan@example.com",
+		}}
+		_, _, err := s.Add(ctx, nl)
+		return err
 	})
 	reportRate(b, b.N, "adds/s")
 }
@@ -133,15 +120,7 @@ func BenchmarkBadgerUpdateBaseline(b *testing.B) {
 					}
 				}
 			} else {
-				b.SetParallelism(16)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := put(); err != nil {
-							b.Fatal(err)
-						}
-					}
-				})
+				parallel32(b, func(int) error { return put() })
 			}
 			reportRate(b, b.N, "commits/s")
 		})
@@ -174,17 +153,10 @@ func BenchmarkEdit(b *testing.B) {
 		b.Run(durability(durable)+"/parallel32", func(b *testing.B) {
 			s, ids := setup(b)
 			ctx := context.Background()
-			var n atomic.Int64
-			b.SetParallelism(16)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := int(n.Add(1))
-					c := strconv.Itoa(i)
-					if _, err := s.Edit(ctx, ids[i%leads], Patch{Comment: &c}); err != nil {
-						b.Fatal(err)
-					}
-				}
+			parallel32(b, func(i int) error {
+				c := strconv.Itoa(i)
+				_, err := s.Edit(ctx, ids[i%leads], Patch{Comment: &c})
+				return err
 			})
 			reportRate(b, b.N, "edits/s")
 		})
@@ -488,4 +460,19 @@ func procStatusMB(field string) float64 {
 		}
 	}
 	return -1
+}
+
+// parallel32 calls op from 32 writers (16 × GOMAXPROCS, 2 here) b.N times
+// in all, each call with its own number from 1 up, and fails b on an error.
+func parallel32(b *testing.B, op func(i int) error) {
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(int(n.Add(1))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
