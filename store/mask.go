@@ -7,6 +7,7 @@ package store
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -203,18 +204,41 @@ func (it FeedItem) Masked() FeedItem {
 	return it
 }
 
+// MaskAll is texts, each masked, in a new slice (nil for nil).
+func MaskAll(texts []string) []string {
+	if texts == nil {
+		return nil
+	}
+	out := make([]string, len(texts))
+	for i, s := range texts {
+		out[i] = Mask(s)
+	}
+	return out
+}
+
+// MaskEdits is edits with every field change's old and new text masked,
+// in new slices (nil for nil): what a report or a shadow run shows.
+func MaskEdits(edits []BatchChange) []BatchChange {
+	if edits == nil {
+		return nil
+	}
+	out := make([]BatchChange, len(edits))
+	for i, e := range edits {
+		e.Fields = slices.Clone(e.Fields)
+		for j := range e.Fields {
+			e.Fields[j].Old, e.Fields[j].New = Mask(e.Fields[j].Old), Mask(e.Fields[j].New)
+		}
+		out[i] = e
+	}
+	return out
+}
+
 // Masked is e as the journal shows it: contacts and secrets masked in
 // every text, Detail's strings included (its numbers are left alone, and
 // it stays valid JSON).
 func (e JournalEntry) Masked() JournalEntry {
 	e.Summary, e.Request, e.Response = Mask(e.Summary), Mask(e.Request), Mask(e.Response)
-	if len(e.Logs) > 0 {
-		logs := make([]string, len(e.Logs))
-		for i, l := range e.Logs {
-			logs[i] = Mask(l)
-		}
-		e.Logs = logs
-	}
+	e.Logs = MaskAll(e.Logs)
 	if len(e.Detail) > 0 {
 		var v any
 		if json.Unmarshal(e.Detail, &v) == nil {

@@ -1,8 +1,6 @@
 package check
 
 import (
-	"slices"
-
 	"leadhost/store"
 )
 
@@ -31,28 +29,10 @@ func (r *Report) Masked() *Report {
 		}
 		m.Exchanges[i] = ex
 	}
-	m.Edits = make([]store.BatchChange, len(r.Edits))
-	for i, e := range r.Edits {
-		e.Fields = slices.Clone(e.Fields)
-		for j := range e.Fields {
-			e.Fields[j].Old, e.Fields[j].New = store.Mask(e.Fields[j].Old), store.Mask(e.Fields[j].New)
-		}
-		m.Edits[i] = e
-	}
-	m.Refused = maskAll(r.Refused)
-	m.Logs = maskAll(r.Logs)
+	m.Edits = store.MaskEdits(r.Edits)
+	m.Refused = store.MaskAll(r.Refused)
+	m.Logs = store.MaskAll(r.Logs)
 	return &m
-}
-
-func maskAll(texts []string) []string {
-	if texts == nil {
-		return nil
-	}
-	out := make([]string, len(texts))
-	for i, s := range texts {
-		out[i] = store.Mask(s)
-	}
-	return out
 }
 
 // maskedError is an error whose text is shown masked.

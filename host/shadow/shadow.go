@@ -508,19 +508,7 @@ func (d Difference) Masked() Difference {
 
 func (s Side) masked() Side {
 	s.Reply, s.Outcome, s.Error = store.Mask(s.Reply), store.Mask(s.Outcome), store.Mask(s.Error)
-	if s.Edits != nil {
-		edits := make([]store.BatchChange, len(s.Edits))
-		for i, e := range s.Edits {
-			fields := make([]store.FieldChange, len(e.Fields))
-			for j, f := range e.Fields {
-				f.Old, f.New = store.Mask(f.Old), store.Mask(f.New)
-				fields[j] = f
-			}
-			e.Fields = fields
-			edits[i] = e
-		}
-		s.Edits = edits
-	}
+	s.Edits = store.MaskEdits(s.Edits)
 	if s.Added != nil {
 		added := make([]script.AddedLead, len(s.Added))
 		for i, a := range s.Added {
