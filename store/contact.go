@@ -115,7 +115,15 @@ func contactPrefix(contact string) []byte {
 	return append(b, 0)
 }
 
-func contactKey(contact string, id uint64) []byte { return appendU64(contactPrefix(contact), id) }
+func contactKey(contact string, id uint64) []byte { return contactKeyOf("", contact, id) }
+
+// contactKeyOf is contactKey of tag+contact, made in one allocation
+// from either a string or bytes.
+func contactKeyOf[T ~string | ~[]byte](tag string, contact T, id uint64) []byte {
+	b := keyOf(kindContact, len(tag)+len(contact)+9)
+	b = append(append(b, tag...), contact...)
+	return appendU64(append(b, 0), id)
+}
 
 // writeContacts moves a lead's contact index entries from old's contacts
 // to n's (old nil for a new lead).
@@ -144,10 +152,10 @@ func writeContacts(w *stepWriter, old, n *Lead) {
 func addContacts(w *stepWriter, n *Lead) {
 	var buf [1 + maxPhoneDigits]byte
 	if p := appendPhoneKey(buf[:0], n.Fields["phone"]); len(p) > 0 {
-		w.set(appendU64(append(append(keyOf(kindContact, len(p)+9), p...), 0), n.ID), nil)
+		w.set(contactKeyOf("", p, n.ID), nil)
 	}
 	if e, ok := emailText(n.Fields["email"]); ok {
-		w.set(appendU64(append(append(append(keyOf(kindContact, len(e)+10), 'e'), e...), 0), n.ID), nil)
+		w.set(contactKeyOf("e", e, n.ID), nil)
 	}
 }
 
