@@ -59,18 +59,10 @@ func (s *Server) postback(c *fasthttp.RequestCtx, offerID string) {
 	if len(req.JSON) > 0 {
 		json.Unmarshal(req.JSON, &fromJSON) // not an object: no fields from it
 	}
+	// The query's first, then the form's, then the JSON's.
 	arg := func(name string) string {
-		if v := req.Query[name]; len(v) > 0 {
-			return v[0]
-		}
-		if v := req.Form[name]; len(v) > 0 {
-			return v[0]
-		}
-		switch v := fromJSON[name].(type) {
-		case string:
-			return v
-		case float64:
-			return strconv.FormatFloat(v, 'f', -1, 64)
+		if vs := postbackValues(req.Query[name], req.Form[name], fromJSON[name]); len(vs) > 0 {
+			return vs[0]
 		}
 		return ""
 	}
@@ -131,11 +123,7 @@ func postbackValues(query, form []string, fromJSON any) []string {
 // leadByBoth is the lead a postback names by oid and eid both: they
 // must name the same lead, or the partner's idea of it is not ours and
 // changing either would be a guess.
-func leadByBoth(ctx context.Context, st store.Store, offer, oid, eid string) (*store.Lead, error) {
-	id, err := strconv.ParseUint(oid, 10, 64)
-	if err != nil {
-		return nil, badPostback(400, "oid %q is not a lead id", oid)
-	}
+func leadByBoth(ctx context.Context, st store.Store, offer string, id uint64, oid, eid string) (*store.Lead, error) {
 	byExt, err := st.ByExt(ctx, offer, eid)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, badPostback(409, "oid=%s and eid=%s disagree: no lead of offer %s has eid %s", oid, eid, offer, eid)
@@ -172,14 +160,17 @@ type postbackReply struct {
 func postbackStatus(ctx context.Context, st store.Store, o *host.Offer, arg func(string) string) (postbackReply, error) {
 	var lead *store.Lead
 	var err error
-	switch oid, eid := arg("oid"), arg("eid"); {
-	case oid != "" && eid != "":
-		lead, err = leadByBoth(ctx, st, o.ID, oid, eid)
-	case oid != "":
-		id, perr := strconv.ParseUint(oid, 10, 64)
-		if perr != nil {
+	oid, eid := arg("oid"), arg("eid")
+	var id uint64
+	if oid != "" {
+		if id, err = strconv.ParseUint(oid, 10, 64); err != nil {
 			return postbackReply{}, badPostback(400, "oid %q is not a lead id", oid)
 		}
+	}
+	switch {
+	case oid != "" && eid != "":
+		lead, err = leadByBoth(ctx, st, o.ID, id, oid, eid)
+	case oid != "":
 		lead, err = st.Get(ctx, id)
 		if err == nil && lead.Offer != o.ID {
 			err = store.ErrNotFound // another offer's lead is not this partner's to change
