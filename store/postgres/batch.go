@@ -164,11 +164,6 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 	if b.edits == 0 {
 		return res, ctx.Err()
 	}
-	ids := make([]int64, len(b.order))
-	for i, id := range b.order {
-		ids[i] = int64(id)
-	}
-	slices.Sort(ids) // locked in id order: two batches never wait on each other in a circle
 	if !b.movesExts() {
 		res, events, done, err := b.commitAsRead(ctx)
 		if done || (err != nil && !conflict(err)) {
@@ -179,6 +174,11 @@ func (b *batch) Commit(ctx context.Context) (store.CommitResult, error) {
 			return res, nil
 		}
 	}
+	ids := make([]int64, len(b.order))
+	for i, id := range b.order {
+		ids[i] = int64(id)
+	}
+	slices.Sort(ids) // locked in id order: two batches never wait on each other in a circle
 	var w *writes
 	err := b.s.inTx(ctx, func(tx pgx.Tx) error {
 		res, w = store.CommitResult{}, &writes{}
@@ -220,7 +220,7 @@ func (b *batch) commitAsRead(ctx context.Context) (res store.CommitResult, event
 		bl := b.leads[id]
 		b.s.writeLead(w, bl.base, bl.cur, bl.changes, bl.events)
 	}
-	if err := w.send(ctx, b.s.pool); err != nil || !w.written {
+	if err := w.send(ctx, b.s.pool); err != nil || len(w.leads.id) == 0 {
 		return res, nil, false, err
 	}
 	return store.CommitResult{Leads: len(b.order), Edits: b.edits}, w.events, true, nil
@@ -268,7 +268,7 @@ func (b *batch) commitLocked(ctx context.Context, tx pgx.Tx, ids []int64, w *wri
 			}
 		}
 	}
-	return w.sendLocked(ctx, tx)
+	return w.send(ctx, tx)
 }
 
 // reapply applies the batch's patches of a lead to it as it is now,

@@ -39,7 +39,7 @@ func (s *Store) Edit(ctx context.Context, id uint64, p store.Patch) (*store.Lead
 			return &refusal{errs[0]}
 		}
 		result = final
-		return w.sendLocked(ctx, tx)
+		return w.send(ctx, tx)
 	})
 	var r *refusal
 	if errors.As(err, &r) {

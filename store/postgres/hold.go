@@ -41,7 +41,7 @@ func (s *Store) ReleaseHolds(ctx context.Context, now time.Time, limit int) (int
 			}
 			n += applied
 		}
-		return w.sendLocked(ctx, tx)
+		return w.send(ctx, tx)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("release holds: %w", err)

@@ -33,7 +33,6 @@ type writes struct {
 	history historyRows
 	items   itemRows
 	pending []leadEvents // each lead's events, in the order written
-	written bool         // the statement answered that it wrote them
 	events  []store.Event
 }
 
@@ -220,21 +219,19 @@ type batchSender interface {
 }
 
 // queue adds w's statement, if any, to b; once b has been sent without
-// an error, w.written says that it wrote the leads and w.events holds
-// their events.
+// an error, the leads are written (the statement fails unless it wrote
+// every one: leads_written) and w.events holds their events.
 func (w *writes) queue(b *pgx.Batch) {
 	if len(w.leads.id) == 0 {
 		return
 	}
 	b.Queue(w.statement(), w.args()...).QueryRow(func(r pgx.Row) error {
-		var n int64
+		var n int64 // every lead: leads_written fails the statement otherwise
 		if err := r.Scan(&n); err != nil {
 			return err
 		}
-		if w.written = int(n) == len(w.leads.id); w.written {
-			for _, p := range w.pending {
-				w.events = append(w.events, p.events...)
-			}
+		for _, p := range w.pending {
+			w.events = append(w.events, p.events...)
 		}
 		return nil
 	})
@@ -247,19 +244,6 @@ func (w *writes) send(ctx context.Context, q batchSender) error {
 		return nil
 	}
 	return q.SendBatch(ctx, &b).Close()
-}
-
-// sendLocked is send for leads the transaction has locked since it read
-// them: each is still at the rev it was read at, and a statement that
-// writes none is an error.
-func (w *writes) sendLocked(ctx context.Context, tx pgx.Tx) error {
-	if err := w.send(ctx, tx); err != nil {
-		return err
-	}
-	if len(w.leads.id) > 0 && !w.written {
-		return fmt.Errorf("leads %v: not at the revision read under their lock", w.leads.id)
-	}
-	return nil
 }
 
 // statement is the one statement: $1 the ids, $2 the revs they must
