@@ -115,11 +115,7 @@ func (v *vm) leadEdit(L *lua.LState) int {
 	if !ok {
 		return fail(L, r, fmt.Sprintf("core.lead.edit: the second argument is a %s, not a table", L.Get(2).Type()))
 	}
-	t = v.whole(t)
-	if ct, ok := t.RawGetString("cash").(*lua.LTable); ok {
-		v.whole(ct) // cash = req.query reads the call's fields, as when req was made whole
-	}
-	p, err := patchFromTable(t)
+	p, err := patchFromTable(v.whole(t), v.whole)
 	if err != nil {
 		return fail(L, r, "core.lead.edit: "+err.Error())
 	}
@@ -369,6 +365,9 @@ func scalarText(v lua.LValue) string {
 type patchReader struct {
 	p   store.Patch
 	err error
+	// whole makes a nested table whole before it is read (cash =
+	// req.query reads the call's fields, as when req was made whole).
+	whole func(*lua.LTable) *lua.LTable
 }
 
 func (r *patchReader) fail(field string, v lua.LValue, want string) {
@@ -503,7 +502,7 @@ func (r *patchReader) field(k, v lua.LValue) {
 			return
 		}
 		p.Cash = &store.CashPatch{}
-		ct.ForEach(func(ck, cv lua.LValue) {
+		r.whole(ct).ForEach(func(ck, cv lua.LValue) {
 			if r.err != nil || isNull(cv) {
 				return
 			}
@@ -525,8 +524,10 @@ func (r *patchReader) field(k, v lua.LValue) {
 	}
 }
 
-func patchFromTable(t *lua.LTable) (store.Patch, error) {
-	var r patchReader
+// patchFromTable reads core.lead.edit's table; whole makes a nested
+// table whole before it is read.
+func patchFromTable(t *lua.LTable, whole func(*lua.LTable) *lua.LTable) (store.Patch, error) {
+	r := patchReader{whole: whole}
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
 		r.field(k, v)
 	}
