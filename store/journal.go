@@ -415,18 +415,6 @@ func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 	// key cuts the key made by appending to keys: keys never grows past
 	// its capacity, so the bytes stay where Badger was told they are.
 	key := func(from int) []byte { return keys[from:len(keys):len(keys)] }
-	var written int64
-	wb := s.jdb.NewWriteBatch()
-	defer wb.Cancel()
-	set := func(from int) error {
-		for j := from; j < len(entries); j++ {
-			if err := wb.SetEntry(&entries[j]); err != nil {
-				return err
-			}
-			written += int64(len(entries[j].Key) + len(entries[j].Value))
-		}
-		return nil
-	}
 	expires := s.jr.expires[:0]
 	for i := range batch {
 		e := &batch[i]
@@ -438,7 +426,6 @@ func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 		}
 		expires = append(expires, uint64(time.Now().Add(ttl).Unix()))
 		inv := ^e.id
-		from := len(entries)
 		at := len(keys)
 		keys = appendU64(append(keys, kindJournal), inv)
 		entries = append(entries, badger.Entry{Key: key(at), Value: value(i), ExpiresAt: expires[i]})
@@ -450,11 +437,7 @@ func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 			keys = appendU64(append(append(append(append(append(keys, kindJournalByStatusOffer), e.status...), 0), e.offer...), 0), inv)
 			entries = append(entries, badger.Entry{Key: key(at), ExpiresAt: expires[i]})
 		}
-		if err := set(from); err != nil {
-			return err
-		}
 	}
-	from := len(entries)
 	s.jr.offerRuns = journalRuns(s.jr.offerRuns, batch, expires, func(e *spooled) string { return e.offer })
 	s.jr.kindRuns = journalRuns(s.jr.kindRuns, batch, expires, func(e *spooled) string { return string(e.kind) })
 	for _, runs := range []struct {
@@ -468,8 +451,14 @@ func (s *Badger) writeJournal(batch []spooled, value func(i int) []byte) error {
 			entries = append(entries, badger.Entry{Key: key(at), Value: r.invs, ExpiresAt: r.expires})
 		}
 	}
-	if err := set(from); err != nil {
-		return err
+	var written int64
+	wb := s.jdb.NewWriteBatch()
+	defer wb.Cancel()
+	for j := range entries {
+		if err := wb.SetEntry(&entries[j]); err != nil {
+			return err
+		}
+		written += int64(len(entries[j].Key) + len(entries[j].Value))
 	}
 	defer s.noteWritten(written)
 	err := wb.Flush()
