@@ -144,53 +144,10 @@ func (r *leadRows) args() []any {
 // column is column i of leadCasts as a query argument, one element per
 // lead.
 func (r *leadRows) column(i int) any {
-	switch leadCasts[i].column {
-	case "id":
+	if i == 0 {
 		return r.id
-	case "offer":
-		return each(r.leads, func(n *store.Lead) string { return n.Offer })
-	case "ext":
-		return each(r.leads, func(n *store.Lead) *string { return nullText(n.Ext) })
-	case "status":
-		return each(r.leads, func(n *store.Lead) int16 { return int16(n.Status) })
-	case "bucket":
-		return each(r.leads, func(n *store.Lead) int16 { return int16(store.StatusBucket(n.Status)) })
-	case "reason":
-		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Reason) })
-	case "hold_until":
-		return each(r.leads, func(n *store.Lead) *time.Time { return null(n.HoldUntil) })
-	case "comment":
-		return each(r.leads, func(n *store.Lead) string { return n.Comment })
-	case "base":
-		return each(r.leads, func(n *store.Lead) string { return n.Base.String() })
-	case "counts":
-		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Counts) })
-	case "curr":
-		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Curr) })
-	case "goal":
-		return each(r.leads, func(n *store.Lead) int64 { return int64(n.Goal) })
-	case "track":
-		return each(r.leads, func(n *store.Lead) string { return n.Track })
-	case "cash_wm":
-		return each(r.leads, func(n *store.Lead) string { return n.Cash.WM.String() })
-	case "cash_pay":
-		return each(r.leads, func(n *store.Lead) string { return n.Cash.Pay.String() })
-	case "cash_ref":
-		return each(r.leads, func(n *store.Lead) string { return n.Cash.Ref.String() })
-	case "cash_cc":
-		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Cash.CC) })
-	case "fields":
-		return each(r.leads, fieldsJSON)
-	case "created":
-		return each(r.leads, func(n *store.Lead) time.Time { return n.Created })
-	case "updated":
-		return each(r.leads, func(n *store.Lead) time.Time { return n.Updated })
-	case "accepted_at":
-		return each(r.leads, func(n *store.Lead) *time.Time { return null(n.AcceptedAt) })
-	case "rev":
-		return each(r.leads, func(n *store.Lead) int32 { return int32(n.Rev) })
 	}
-	panic("leadRows: no array for column " + leadCasts[i].column)
+	return leadChanged[i].array(r.leads)
 }
 
 // fieldsJSON is a lead's fields as JSON text, none as NULL.
